@@ -1,0 +1,566 @@
+"""Course files → validated models.
+
+A course is a folder: ``course.toml``, ``catalog/*.csv``, ``cohorts/<id>/`` and
+the notebooks in ``cases/`` and ``exercises/``. :func:`load_course` reads all of
+it, validates every row with pydantic and checks the references between files.
+Every problem names the file, the row (CSV line number as a spreadsheet shows
+it) or key, the field, and what to do about it. Problems are collected, not
+raised one by one, so an instructor sees them all in one go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_UNITS = [
+    {"id": "red", "name": "理想信念", "colour": "#c0392b"},
+    {"id": "green", "name": "经济建设", "colour": "#2e7d32"},
+    {"id": "blue", "name": "社会治理", "colour": "#1565c0"},
+    {"id": "gold", "name": "综合能力", "colour": "#b8860b"},
+]
+
+
+# ---------------------------------------------------------------- problems
+
+
+@dataclass
+class Problem:
+    """One thing wrong with a course, located precisely enough to fix it."""
+
+    file: str
+    where: str = ""  # "row 7", "cell 3", "[programme]"
+    field: str = ""
+    message: str = ""
+    fix: str = ""
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        loc = self.file + (f":{self.where}" if self.where else "")
+        fld = f" {self.field}:" if self.field else ""
+        fix = f" — {self.fix}" if self.fix else ""
+        tag = "warning: " if self.severity == "warning" else ""
+        return f"{loc}:{fld} {tag}{self.message}{fix}"
+
+
+@dataclass
+class Failure:
+    """One item of a batch that did not succeed, with its cause."""
+
+    item: str
+    cause: str
+    file: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.item}: {self.cause}" + (f" ({self.file})" if self.file else "")
+
+
+class CourseError(Exception):
+    """Raised when user input is wrong; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+# ---------------------------------------------------------------- models
+
+_Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Unit(BaseModel):
+    model_config = _Strict
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    name: str
+    colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+    description: str = ""
+
+
+class Programme(BaseModel):
+    model_config = _Strict
+    name: str
+    language: Literal["zh", "en"] = "zh"
+    interactive_target: float = Field(0.75, ge=0, le=1)
+    year: int | None = None
+
+
+class Defaults(BaseModel):
+    model_config = _Strict
+    cell_timeout: float = Field(60, gt=0)
+    notebook_timeout: float = Field(600, gt=0)
+    memory_mb: int = Field(2048, ge=128)
+
+
+class GradebookConfig(BaseModel):
+    model_config = _Strict
+    url: str | None = None
+
+
+class GradingConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    late_penalty_per_day: float = Field(0.1, ge=0, le=1)
+    late_penalty_cap: float = Field(0.5, ge=0, le=1)
+
+
+class CourseConfig(BaseModel):
+    """The contents of ``course.toml``."""
+
+    model_config = _Strict
+    programme: Programme
+    units: list[Unit] = Field(default_factory=lambda: [Unit(**u) for u in DEFAULT_UNITS])
+    defaults: Defaults = Field(default_factory=Defaults)
+    exchange: str = "exchange"
+    gradebook: GradebookConfig = Field(default_factory=GradebookConfig)
+    grading: GradingConfig = Field(default_factory=GradingConfig)
+
+    @field_validator("units")
+    @classmethod
+    def _unique_units(cls, units: list[Unit]) -> list[Unit]:
+        ids = [u.id for u in units]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"unit ids must be unique, repeated: {', '.join(sorted(dup))}")
+        if not units:
+            raise ValueError("declare at least one [[units]]")
+        return units
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class Faculty(_Row):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    kind: Literal["leader", "scholar", "model-worker"]
+    title: str = ""
+    unit: str = ""
+    speciality: str = ""
+
+
+class Site(_Row):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    category: Literal["red-heritage", "grassroots-governance", "clean-government", "transformation"]
+    address: str = ""
+    contact_role: str = ""
+    unit: str = ""
+
+
+class Reading(_Row):
+    id: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    author: str = ""
+    unit: str = ""
+    year: str = ""
+
+
+class Method(_Row):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    interactive: bool
+
+
+class Trainee(_Row):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1)
+    department: str = ""
+    township: str = ""
+    group: str = ""
+
+
+class Session(_Row):
+    session: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    notebook: str = Field(min_length=1)
+    date: date
+    teacher: str = Field(min_length=1)
+    site: str = ""
+    method: str = Field(min_length=1)
+    unit: str = Field(min_length=1)
+    hours: float = Field(2.0, gt=0)
+    mode: Literal["assessed", "practice"] = "assessed"
+    due: datetime | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("due", mode="before")
+    @classmethod
+    def _empty_due(cls, v: Any) -> Any:
+        return None if v in ("", None) else v
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _empty_hours(cls, v: Any) -> Any:
+        return 2.0 if v in ("", None) else v
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _empty_mode(cls, v: Any) -> Any:
+        return "assessed" if v in ("", None) else v
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _json_params(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            if not v.strip():
+                return {}
+            try:
+                v = json.loads(v)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(v, dict):
+            raise ValueError('must be a JSON object such as {"variant": "b"}')
+        return v
+
+
+class CohortConfig(BaseModel):
+    model_config = _Strict
+    name: str
+    start: date | None = None
+    end: date | None = None
+    description: str = ""
+
+
+@dataclass
+class Cohort:
+    id: str
+    folder: Path
+    config: CohortConfig
+    roster: pd.DataFrame
+    sessions: list[Session]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def session(self, session_id: str) -> Session:
+        for s in self.sessions:
+            if s.session == session_id:
+                return s
+        known = ", ".join(s.session for s in self.sessions)
+        raise CourseError(
+            [
+                Problem(
+                    str(self.folder / "schedule.csv"),
+                    field="session",
+                    message=f"no session {session_id!r} in cohort {self.id}",
+                    fix=f"use one of: {known}",
+                )
+            ]
+        )
+
+
+@dataclass
+class Course:
+    """A loaded course. Tables are pandas DataFrames indexed by ``id``."""
+
+    root: Path
+    config: CourseConfig
+    faculty: pd.DataFrame
+    sites: pd.DataFrame
+    readings: pd.DataFrame
+    methods: pd.DataFrame
+    cohorts: dict[str, Cohort] = field(default_factory=dict)
+
+    @property
+    def units(self) -> dict[str, Unit]:
+        return {u.id: u for u in self.config.units}
+
+    @property
+    def language(self) -> str:
+        return self.config.programme.language
+
+    @property
+    def build_dir(self) -> Path:
+        return self.root / "build"
+
+    @property
+    def exchange_dir(self) -> Path:
+        return (self.root / self.config.exchange).resolve()
+
+    def notebooks(self) -> list[Path]:
+        """Every case and exercise notebook of the course, sorted."""
+        found: list[Path] = []
+        for folder in ("cases", "exercises"):
+            found += sorted((self.root / folder).glob("*.ipynb"))
+        return found
+
+    def cohort(self, cohort_id: str) -> Cohort:
+        if cohort_id not in self.cohorts:
+            known = ", ".join(sorted(self.cohorts)) or "none"
+            raise CourseError(
+                [
+                    Problem(
+                        str(self.root / "cohorts"),
+                        message=f"no cohort {cohort_id!r}",
+                        fix=f"known cohorts: {known}; a cohort is a folder cohorts/<id>/ with cohort.toml",
+                    )
+                ]
+            )
+        return self.cohorts[cohort_id]
+
+    def session_parameters(self, cohort_id: str, session_id: str) -> dict[str, Any]:
+        """Everything papermill injects into one session's notebook."""
+        cohort = self.cohort(cohort_id)
+        s = cohort.session(session_id)
+        unit = self.units[s.unit]
+        teacher = _record(self.faculty, s.teacher)
+        site = _record(self.sites, s.site) if s.site else None
+        params: dict[str, Any] = {
+            "cohort": cohort.id,
+            "cohort_name": cohort.name,
+            "session": s.session,
+            "date": s.date.isoformat(),
+            "unit": unit.id,
+            "unit_name": unit.name,
+            "unit_colour": unit.colour,
+            "method": s.method,
+            "teacher": teacher,
+            "site": site,
+            "mode": s.mode,
+            "seed": stable_seed(cohort.id),
+            "deliberation": {},
+        }
+        params.update(s.params)
+        return params
+
+
+def _record(table: pd.DataFrame, key: str) -> dict[str, Any]:
+    row = table.loc[key].to_dict()
+    return {"id": key, **row}
+
+
+def stable_seed(text: str) -> int:
+    """A seed derived from a cohort id: stable across runs and machines."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % (2**31)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _pydantic_problems(
+    err: ValidationError, file: str, where: str = "", fix: str = ""
+) -> list[Problem]:
+    out = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg, fix_ = "unknown key", "remove it or check its spelling"
+        elif e["type"] == "missing":
+            msg, fix_ = "required but missing", "add it"
+        else:
+            fix_ = fix
+        if e["type"] == "literal_error":
+            fix_ = msg.replace("Input should be", "use")
+            msg = f"{e.get('input')!r} is not allowed"
+        out.append(Problem(file, where, loc, msg, fix_))
+    return out
+
+
+def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
+    """Parse a TOML file; a syntax error becomes a problem with its line."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(Problem(str(path), message="file is missing", fix="create it"))
+    except tomllib.TOMLDecodeError as e:
+        problems.append(
+            Problem(
+                str(path),
+                f"line {getattr(e, 'lineno', '?')}",
+                "",
+                f"malformed TOML: {e}",
+                "fix the syntax (strings need quotes, tables need [brackets])",
+            )
+        )
+    except UnicodeDecodeError:
+        problems.append(Problem(str(path), message="not UTF-8 text", fix="save it as UTF-8"))
+    return None
+
+
+def read_table(
+    path: Path, model: type[_Row], problems: list[Problem], *, required: bool = True
+) -> tuple[pd.DataFrame, list[Any]]:
+    """Read a CSV into a DataFrame indexed by its first column, validating each row.
+
+    Rows that fail validation are reported (with the line number a spreadsheet
+    shows) and left out of the table, so later checks still run on the rest.
+    """
+    cols = list(model.model_fields)
+    empty = pd.DataFrame(columns=cols).set_index(cols[0])
+    if not path.exists():
+        if required:
+            problems.append(
+                Problem(
+                    str(path),
+                    message="file is missing",
+                    fix=f"create it with the header: {','.join(cols)}",
+                )
+            )
+        return empty, []
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
+        problems.append(
+            Problem(
+                str(path),
+                message=f"cannot read CSV: {e}",
+                fix="save it as UTF-8 CSV with a header row",
+            )
+        )
+        return empty, []
+    missing = [c for c in cols if c not in df.columns and model.model_fields[c].is_required()]
+    if missing:
+        problems.append(
+            Problem(
+                str(path),
+                "row 1",
+                ",".join(missing),
+                "column missing",
+                f"the header must include: {','.join(cols)}",
+            )
+        )
+        return empty, []
+    rows, good, key = [], [], cols[0]
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(df.to_dict("records")):
+        line = f"row {i + 2}"
+        try:
+            obj = model.model_validate(rec)
+        except ValidationError as e:
+            problems.extend(_pydantic_problems(e, str(path), line))
+            continue
+        ident = getattr(obj, key)
+        if ident in seen:
+            problems.append(
+                Problem(
+                    str(path),
+                    line,
+                    key,
+                    f"duplicate {key} {ident!r}",
+                    f"it is already used on row {seen[ident]}; ids must be unique",
+                )
+            )
+            continue
+        seen[ident] = i + 2
+        rows.append((i + 2, obj))
+        good.append(obj.model_dump(mode="json"))
+    table = pd.DataFrame(good, columns=cols).set_index(key) if good else empty
+    return table, rows
+
+
+def _load(root: Path) -> tuple[Course | None, list[Problem]]:
+    problems: list[Problem] = []
+    root = Path(root)
+    if not root.is_dir():
+        return None, [
+            Problem(
+                str(root),
+                message="course folder not found",
+                fix="pass the folder that holds course.toml",
+            )
+        ]
+    raw = read_toml(root / "course.toml", problems)
+    if raw is None:
+        return None, problems
+    try:
+        config = CourseConfig.model_validate(raw)
+    except ValidationError as e:
+        return None, problems + _pydantic_problems(e, str(root / "course.toml"))
+
+    cat = root / "catalog"
+    faculty, _ = read_table(cat / "faculty.csv", Faculty, problems)
+    sites, _ = read_table(cat / "sites.csv", Site, problems)
+    readings, _ = read_table(cat / "readings.csv", Reading, problems, required=False)
+    methods, _ = read_table(cat / "methods.csv", Method, problems)
+    course = Course(root, config, faculty, sites, readings, methods)
+
+    unit_ids = set(course.units)
+    for name, table in (("faculty.csv", faculty), ("sites.csv", sites), ("readings.csv", readings)):
+        for ident, unit in table["unit"].items():
+            if unit and unit not in unit_ids:
+                problems.append(
+                    Problem(
+                        str(cat / name),
+                        f"id {ident}",
+                        "unit",
+                        f"unknown unit {unit!r}",
+                        f"use one of: {', '.join(sorted(unit_ids))}",
+                    )
+                )
+
+    cohorts_dir = root / "cohorts"
+    for folder in sorted(p for p in cohorts_dir.glob("*") if p.is_dir()):
+        cohort = _load_cohort(course, folder, problems)
+        if cohort:
+            course.cohorts[cohort.id] = cohort
+    return course, problems
+
+
+def _load_cohort(course: Course, folder: Path, problems: list[Problem]) -> Cohort | None:
+    raw = read_toml(folder / "cohort.toml", problems)
+    if raw is None:
+        return None
+    try:
+        config = CohortConfig.model_validate(raw)
+    except ValidationError as e:
+        problems.extend(_pydantic_problems(e, str(folder / "cohort.toml")))
+        return None
+    roster, _ = read_table(folder / "roster.csv", Trainee, problems)
+    sched_path = folder / "schedule.csv"
+    _, sessions = read_table(sched_path, Session, problems)
+    f = str(sched_path)
+    for line, s in sessions:
+        where = f"row {line} (session {s.session})"
+        refs = [
+            ("teacher", s.teacher, course.faculty.index, "catalog/faculty.csv"),
+            ("method", s.method, course.methods.index, "catalog/methods.csv"),
+            ("unit", s.unit, list(course.units), "course.toml [[units]]"),
+        ]
+        if s.site:
+            refs.append(("site", s.site, course.sites.index, "catalog/sites.csv"))
+        for fld, value, known, source in refs:
+            if value not in known:
+                problems.append(
+                    Problem(
+                        f,
+                        where,
+                        fld,
+                        f"unknown {fld} {value!r}",
+                        f"add it to {source} or use an existing id",
+                    )
+                )
+        nb = course.root / s.notebook
+        if not nb.is_file():
+            problems.append(
+                Problem(
+                    f,
+                    where,
+                    "notebook",
+                    f"notebook {s.notebook!r} not found",
+                    "give a path relative to the course folder, e.g. cases/red-01.ipynb",
+                )
+            )
+    return Cohort(folder.name, folder, config, roster, [s for _, s in sessions])
+
+
+def load_course(root: Path | str) -> Course:
+    """Load and validate a course folder; raise :class:`CourseError` listing every problem."""
+    course, problems = _load(Path(root))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or course is None:
+        raise CourseError(problems)
+    return course
+
+
+def inspect_course(root: Path | str) -> tuple[Course | None, list[Problem]]:
+    """Load what can be loaded and return it with every problem found (for ``check``)."""
+    return _load(Path(root))
