@@ -1,0 +1,41 @@
+# Two commands: `make demo` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+COHORT ?= 2026-spring
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Check, build and export the sample course; prints the handout index.
+demo: setup
+	bash scripts/system-deps.sh fonts
+	$(BIN)/casekit check .
+	$(BIN)/casekit build $(COHORT)
+	$(BIN)/casekit handouts $(COHORT)
+
+## The whole test suite: real kernels, JupyterLab in Chromium, SQLite and PostgreSQL.
+test: setup
+	bash scripts/system-deps.sh test
+	$(BIN)/ruff check kit tests bench
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: setup
+	$(BIN)/ruff format kit tests bench
+	$(BIN)/ruff check --fix kit tests bench
+
+bench: setup
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python bench/bench_build.py
+	$(BIN)/python bench/bench_grade.py
+
+clean:
+	rm -rf build exchange submissions gradebook.sqlite

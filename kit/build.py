@@ -1,0 +1,287 @@
+"""``check`` and ``build``: validate a course, run each session's notebook, write its editions.
+
+A build runs each session's notebook once per cohort with papermill's
+parameterisation and casekit's executor, then derives two editions from the
+one executed notebook: the instructor edition (everything) and the trainee
+edition (keys, hidden tests and teaching notes removed, solutions turned into
+answer areas, locked cells checksummed). Keys, question specs, tests and locks
+go to ``<session>.keys.json`` beside the instructor edition: that file, not
+anything a trainee holds, is what grading trusts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+import kit
+from kit import notebooks as nbs
+from kit.course import Course, CourseError, Failure, Problem, inspect_course, load_course
+
+
+@dataclass
+class CheckResult:
+    """Everything ``casekit check`` found."""
+
+    course: Path
+    problems: list[Problem] = field(default_factory=list)
+    notebooks: int = 0
+    cohorts: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check(course: Path | str = ".") -> CheckResult:
+    """Validate a whole course: files, references, every notebook, deliberations.
+
+    Every problem is collected (nothing stops at the first); the result's
+    ``ok`` is False when any is an error.
+    """
+    root = Path(course)
+    loaded, problems = inspect_course(root)
+    result = CheckResult(root, problems)
+    if loaded is None:
+        return result
+    result.cohorts = len(loaded.cohorts)
+    from kit import deliberation, programme
+
+    offered = deliberation.offered_modules(loaded)
+    for path in loaded.notebooks():
+        result.notebooks += 1
+        result.problems += nbs.check_notebook(path, modules=offered)
+    scheduled = {
+        (loaded.root / s.notebook).resolve() for c in loaded.cohorts.values() for s in c.sessions
+    }
+    for path in scheduled - {p.resolve() for p in loaded.notebooks()}:
+        if path.is_file():
+            result.notebooks += 1
+            result.problems += nbs.check_notebook(path, modules=offered)
+    result.problems += deliberation.check_deliberations(loaded)
+    result.problems += programme.share_problems(loaded)
+    return result
+
+
+# ---------------------------------------------------------------- build
+
+
+@dataclass
+class BuiltSession:
+    session: str
+    instructor: Path
+    trainee: Path
+    keys: Path
+    cached: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class BuildResult:
+    """What ``build`` wrote, what it reused, and what failed (with causes)."""
+
+    cohort: str
+    out: Path
+    sessions: list[BuiltSession] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def written(self) -> list[Path]:
+        return [p for s in self.sessions if not s.cached for p in (s.instructor, s.trainee, s.keys)]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _digest(nb_path: Path, params: dict[str, Any]) -> str:
+    h = hashlib.sha256()
+    h.update(nb_path.read_bytes())
+    h.update(json.dumps(params, sort_keys=True, ensure_ascii=False, default=str).encode())
+    h.update(kit.__version__.encode())
+    return h.hexdigest()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_nb(path: Path, nb: nbformat.NotebookNode) -> None:
+    # Atomic, so a crash mid-write never leaves half a notebook behind.
+    tmp = path.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, str(tmp))
+    os.replace(tmp, path)
+
+
+def session_plan(course: Course, cohort_id: str, session_id: str) -> dict[str, Any]:
+    """Parameters (with the deliberation's agreed points) and enabled modules of a session."""
+    from kit import deliberation
+
+    params = course.session_parameters(cohort_id, session_id)
+    inputs = deliberation.session_inputs(course, cohort_id, session_id)
+    params["deliberation"] = inputs
+    enabled = set(inputs.get("modules", [])) | set(params.get("modules", []) or [])
+    return {"parameters": params, "modules": sorted(enabled)}
+
+
+def build(
+    course: Path | str,
+    cohort: str,
+    *,
+    sessions: list[str] | None = None,
+    workers: int | None = None,
+    force: bool = False,
+    progress: bool = True,
+    engine: str = "fork",
+    cluster: str | None = None,
+) -> BuildResult:
+    """Build a cohort: run every session's notebook and write both editions.
+
+    Sessions whose notebook, parameters and kit version are unchanged since
+    the last build are reused (``force`` rebuilds). A notebook that fails
+    becomes a failure with its cell and error; the others still build.
+    """
+    from kit import deliberation
+    from kit.execute import Job, run_many
+
+    c = load_course(course)
+    co = c.cohort(cohort)
+    out = c.build_dir / co.id
+    for sub in ("instructor", "trainee"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    cache_path = out / ".cache.json"
+    try:
+        cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    except json.JSONDecodeError:
+        cache = {}  # a damaged cache only costs a rebuild
+    result = BuildResult(co.id, out)
+    wanted = sessions or [s.session for s in co.sessions]
+    jobs, pending = [], []
+    for sid in wanted:
+        s = co.session(sid)
+        plan = session_plan(c, co.id, sid)
+        nb_path = c.root / s.notebook
+        paths = BuiltSession(
+            sid,
+            out / "instructor" / f"{sid}.ipynb",
+            out / "trainee" / f"{sid}.ipynb",
+            out / "instructor" / f"{sid}.keys.json",
+        )
+        digest = _digest(nb_path, plan)
+        if (
+            not force
+            and cache.get(sid) == digest
+            and all(p.exists() for p in (paths.instructor, paths.trainee, paths.keys))
+        ):
+            paths.cached = True
+            result.sessions.append(paths)
+            continue
+        source, problems = nbs.read_notebook(nb_path)
+        if source is None:
+            result.failures += [Failure(sid, p.message, str(nb_path)) for p in problems]
+            continue
+        source = nbs.annotate(nbs.select_modules(source, set(plan["modules"])))
+        jobs.append(
+            Job(
+                name=sid,
+                nb=source,
+                parameters=plan["parameters"],
+                cwd=nb_path.parent,
+                cell_timeout=c.config.defaults.cell_timeout,
+                notebook_timeout=c.config.defaults.notebook_timeout,
+                memory_mb=c.config.defaults.memory_mb,
+                mode="build",
+                engine=engine,
+            )
+        )
+        pending.append((s, plan, nb_path, paths, digest))
+
+    executed = run_many(jobs, workers=workers, progress=progress, cluster=cluster) if jobs else []
+    for (s, plan, nb_path, paths, digest), ran in zip(pending, executed, strict=True):
+        if ran.failure or ran.error:
+            if ran.error:
+                e = ran.error
+                cause = f"cell {e.cell_index} raised {e.ename}: {e.evalue}"
+            else:
+                cause = ran.failure
+            result.failures.append(Failure(s.session, cause, str(nb_path)))
+            cache.pop(s.session, None)
+            continue
+        nb = ran.nb
+        banner = deliberation.deliberation_banner(
+            plan["parameters"]["deliberation"], c.language, audience="instructor"
+        )
+        if banner:
+            cell = nbformat.v4.new_markdown_cell(banner)
+            cell.metadata["casekit"] = {"role": "deliberation"}
+            nb.cells.insert(0, cell)
+        nb.metadata["casekit"] = {
+            "edition": "instructor",
+            "cohort": co.id,
+            "session": s.session,
+            "notebook": s.notebook,
+            "unit": s.unit,
+        }
+        trainee, locks = nbs.trainee_edition(nb, language=c.language)
+        trainee.metadata["casekit"].update(
+            {k: nb.metadata["casekit"][k] for k in ("cohort", "session", "notebook", "unit")}
+        )
+        rec = nbs.records(nb)
+        keys = {
+            "cohort": co.id,
+            "session": s.session,
+            "notebook": s.notebook,
+            "unit": s.unit,
+            "mode": s.mode,
+            "due": s.due.isoformat() if s.due else None,
+            "parameters": plan["parameters"],
+            "modules": plan["modules"],
+            "locks": locks,
+            **rec,
+        }
+        _write_nb(paths.instructor, nb)
+        _write_nb(paths.trainee, trainee)
+        _write_json(paths.keys, keys)
+        if s.mode == "practice":
+            _write_json(paths.trainee.with_suffix(".practice.json"), _practice(rec, digest))
+        paths.seconds = ran.seconds
+        result.sessions.append(paths)
+        cache[s.session] = digest
+    _write_json(cache_path, cache)
+    order = {sid: i for i, sid in enumerate(wanted)}
+    result.sessions.sort(key=lambda b: order[b.session])
+    return result
+
+
+def _practice(rec: dict[str, Any], salt: str) -> dict[str, Any]:
+    """Salted hashes that let a practice workbook say "right" or "not yet" without a key."""
+    from kit.workbook import practice_hashes
+
+    specs = {q["id"]: q for q in rec["questions"]}
+    return {
+        qid: practice_hashes(specs[qid], key, salt[:16])
+        for qid, key in rec["keys"].items()
+        if qid in specs
+    }
+
+
+def require_ok(result: CheckResult) -> None:
+    """Raise CourseError when a check found errors (for callers that must stop)."""
+    if not result.ok:
+        raise CourseError(result.errors)

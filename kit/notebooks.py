@@ -1,0 +1,539 @@
+"""Cell roles, editions and checksums: what an instructor's tags mean.
+
+The authoring contract lives here. Tags decide a cell's role; the build asks
+this module for the instructor and trainee editions of an executed notebook,
+and for the questions, keys, tests and locks recorded in it. ``check_notebook``
+enforces the contract statically, before anything runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from kit.course import Problem
+
+QUESTION_MIME = "application/vnd.casekit.question+json"
+KEY_MIME = "application/vnd.casekit.key+json"
+TEST_MIME = "application/vnd.casekit.test+json"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+#: Tags an author may use; ``module:NAME`` is matched separately.
+TAGS = {
+    "parameters": "papermill's parameters cell: defaults for what the build injects",
+    "solution": "the instructor's answer; trainees get an answer area instead",
+    "key": "records answer keys with key(...); instructor only",
+    "teaching-note": "timing plan, board plan, key points; instructor only",
+    "tests": "visible tests for a code question; locked",
+    "hidden-tests": "tests trainees never see; run at grading",
+    "locked": "trainees may not change this cell; changes are flagged at grading",
+    "raises-exception": "the cell is expected to raise; execution goes on",
+}
+#: Tags other tools put there; allowed but not ours.
+FOREIGN_TAGS = {"injected-parameters", "remove-input", "remove-output", "remove-cell", "hide-input"}
+INSTRUCTOR_ONLY = {"key", "teaching-note", "hidden-tests"}
+MODULE_TAG = re.compile(r"^module:([a-z0-9][a-z0-9_-]*)$")
+QID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+KINDS = {
+    "choice",
+    "multi",
+    "number",
+    "text",
+    "essay",
+    "ranking",
+    "code",
+    "rating",
+    "observation",
+    "upload",
+}
+# Kinds that the machine can score once a key is recorded.
+KEYED_KINDS = {"choice", "multi", "number", "text", "ranking"}
+
+
+def tags(cell: dict) -> set[str]:
+    """The cell's tags as a set."""
+    return set(cell.get("metadata", {}).get("tags", []) or [])
+
+
+def source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def checksum(text: str) -> str:
+    """Checksum of a cell's source, insensitive to trailing white space."""
+    norm = "\n".join(line.rstrip() for line in text.strip().splitlines())
+    return hashlib.sha256(norm.encode()).hexdigest()
+
+
+def modules_of(cell: dict) -> set[str]:
+    return {m.group(1) for t in tags(cell) if (m := MODULE_TAG.match(t))}
+
+
+# ---------------------------------------------------------------- static reading
+
+
+def _python(src: str) -> ast.Module | None:
+    # IPython magics and shell escapes are not Python; blank them so the rest parses.
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in src.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def question_calls(src: str) -> list[tuple[str, Any, int]]:
+    """``(kind, qid, line)`` for every ``ask.<kind>(...)`` call in the source."""
+    tree = _python(src)
+    if tree is None:
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "ask"
+        ):
+            qid = (
+                node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+            )
+            out.append((node.func.attr, qid, node.lineno))
+    return out
+
+
+def _key_uses(src: str) -> list[tuple[str, int]]:
+    """Calls of ``key(...)`` and ``key=`` keywords: places a key is written down."""
+    tree = _python(src)
+    if tree is None:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name) and node.func.id == "key":
+                found.append(("key(...) call", node.lineno))
+            for kw in node.keywords:
+                if kw.arg in ("key", "answer", "solution") and _is_ask(node):
+                    found.append((f"{kw.arg}= argument", node.lineno))
+    return found
+
+
+def _is_ask(call: ast.Call) -> bool:
+    f = call.func
+    return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "ask"
+
+
+def _key_ids(src: str) -> list[str]:
+    tree = _python(src)
+    ids = []
+    for node in ast.walk(tree) if tree else []:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "key"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            ids.append(node.args[0].value)
+    return ids
+
+
+def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, list[Problem]]:
+    """Read a notebook; an unreadable one becomes a problem, never a traceback."""
+    f = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [Problem(f, message="notebook not found", fix="check the path")]
+    except UnicodeDecodeError:
+        return None, [Problem(f, message="not UTF-8 text", fix="save the notebook from JupyterLab")]
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, [
+            Problem(
+                f,
+                f"line {e.lineno}",
+                message=f"not a notebook: invalid JSON ({e.msg})",
+                fix="restore it from version control or re-save it from JupyterLab",
+            )
+        ]
+    try:
+        nb = nbformat.from_dict(raw)
+        if nb.get("nbformat", 0) < 4:
+            nb = nbformat.convert(nb, 4)
+        nbformat.validate(nb)
+    except (nbformat.ValidationError, AttributeError, KeyError, TypeError) as e:
+        msg = getattr(e, "message", str(e))
+        return None, [
+            Problem(
+                f,
+                message=f"not a valid notebook: {msg}",
+                fix="re-save it from JupyterLab (File → Save)",
+            )
+        ]
+    return nb, []
+
+
+def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Problem]:
+    """Check one notebook against the authoring contract; return every problem.
+
+    ``modules`` are the module names a deliberation may enable; a
+    ``module:NAME`` tag outside that set is reported when it is given.
+    """
+    nb, problems = read_notebook(path)
+    if nb is None:
+        return problems
+    f = str(path)
+    seen: dict[str, int] = {}
+    asked: dict[str, str] = {}
+    keyed: list[tuple[str, int]] = []
+    n_params = 0
+    last_code_q: str | None = None
+    solved: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        where = f"cell {i}"
+        t = tags(cell)
+        src = source(cell)
+        for tag in sorted(t):
+            if tag in TAGS or tag in FOREIGN_TAGS or MODULE_TAG.match(tag):
+                continue
+            hint = ", ".join(sorted(TAGS)) + ", module:NAME"
+            problems.append(
+                Problem(f, where, "tags", f"unknown tag {tag!r}", f"use one of: {hint}")
+            )
+        if "parameters" in t:
+            n_params += 1
+        if cell.cell_type != "code":
+            if "solution" not in t and t & {"key", "tests", "hidden-tests"}:
+                problems.append(
+                    Problem(
+                        f,
+                        where,
+                        "tags",
+                        f"{'/'.join(sorted(t & {'key', 'tests', 'hidden-tests'}))} on a markdown cell",
+                        "these tags belong on code cells",
+                    )
+                )
+            continue
+        if _python(src) is None:
+            try:
+                ast.parse(src)
+            except SyntaxError as e:
+                problems.append(
+                    Problem(
+                        f,
+                        f"{where}, line {e.lineno}",
+                        "source",
+                        f"Python syntax error: {e.msg}",
+                        "fix the code in JupyterLab",
+                    )
+                )
+        for kind, qid, line in question_calls(src):
+            loc = f"{where}, line {line}"
+            if kind not in KINDS:
+                problems.append(
+                    Problem(
+                        f,
+                        loc,
+                        "question",
+                        f"unknown question kind ask.{kind}",
+                        f"use one of: {', '.join(sorted(KINDS))}",
+                    )
+                )
+                continue
+            if not isinstance(qid, str):
+                problems.append(
+                    Problem(
+                        f,
+                        loc,
+                        "question id",
+                        "the question id must be a string literal",
+                        'write it out, e.g. ask.choice("r1-motive", ...)',
+                    )
+                )
+                continue
+            if not QID.match(qid):
+                problems.append(
+                    Problem(
+                        f,
+                        loc,
+                        "question id",
+                        f"{qid!r} is not a valid id",
+                        "use lower-case letters, digits and '-'",
+                    )
+                )
+            if qid in seen:
+                problems.append(
+                    Problem(
+                        f,
+                        loc,
+                        "question id",
+                        f"duplicate question id {qid!r}",
+                        f"already used in cell {seen[qid]}; give each question its own id",
+                    )
+                )
+            seen.setdefault(qid, i)
+            asked[qid] = kind
+            if kind == "code":
+                last_code_q = qid
+            if t & INSTRUCTOR_ONLY:
+                problems.append(
+                    Problem(
+                        f,
+                        loc,
+                        "tags",
+                        f"question {qid!r} is in an instructor-only cell",
+                        "move the question to its own cell without key/teaching-note/hidden-tests",
+                    )
+                )
+        if "key" in t:
+            keyed += [(k, i) for k in _key_ids(src)]
+        else:
+            for what, line in _key_uses(src):
+                problems.append(
+                    Problem(
+                        f,
+                        f"{where}, line {line}",
+                        "key",
+                        f"{what} outside a key cell would reach trainees",
+                        "move it to a cell tagged 'key'",
+                    )
+                )
+        if "solution" in t:
+            if last_code_q is None:
+                problems.append(
+                    Problem(
+                        f,
+                        where,
+                        "tags",
+                        "a code solution cell with no ask.code(...) question above it",
+                        "declare the code question in a cell before its solution",
+                    )
+                )
+            else:
+                solved.add(last_code_q)
+        if modules is not None:
+            for m in modules_of(cell) - modules:
+                problems.append(
+                    Problem(
+                        f,
+                        where,
+                        "tags",
+                        f"module {m!r} is not offered by any deliberation",
+                        "it will never be included; check the name",
+                        "warning",
+                    )
+                )
+    if n_params == 0:
+        problems.append(
+            Problem(
+                f,
+                "cell 0",
+                "tags",
+                "no cell tagged 'parameters'",
+                "add a code cell with the parameter defaults and tag it 'parameters'",
+            )
+        )
+    elif n_params > 1:
+        problems.append(
+            Problem(
+                f, field="tags", message="more than one 'parameters' cell", fix="keep exactly one"
+            )
+        )
+    for qid, i in keyed:
+        if qid not in asked:
+            problems.append(
+                Problem(f, f"cell {i}", "key", f"key for unknown question {qid!r}", "check the id")
+            )
+    for qid, kind in asked.items():
+        if kind == "code" and qid not in solved:
+            problems.append(
+                Problem(
+                    f,
+                    f"cell {seen[qid]}",
+                    "solution",
+                    f"code question {qid!r} has no 'solution' cell after it",
+                    "add the model answer in a code cell tagged 'solution'",
+                    "warning",
+                )
+            )
+        if kind in KEYED_KINDS and qid not in {k for k, _ in keyed}:
+            problems.append(
+                Problem(
+                    f,
+                    f"cell {seen[qid]}",
+                    "key",
+                    f"question {qid!r} has no key, so it cannot be graded automatically",
+                    f'add key("{qid}", ...) in a cell tagged "key"',
+                    "warning",
+                )
+            )
+    return problems
+
+
+# ---------------------------------------------------------------- editions
+
+
+def select_modules(nb: nbformat.NotebookNode, enabled: set[str]) -> nbformat.NotebookNode:
+    """Drop ``module:NAME`` cells whose module the session does not enable."""
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if not modules_of(c) or modules_of(c) & enabled]
+    return nb
+
+
+def _set_role(cell: dict, **meta: Any) -> None:
+    cell.setdefault("metadata", {}).setdefault("casekit", {}).update(meta)
+
+
+def annotate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Record each cell's role (and question id) in its metadata; used by both editions."""
+    last_code_q = None
+    for cell in nb.cells:
+        t = tags(cell)
+        qs = question_calls(source(cell)) if cell.cell_type == "code" else []
+        if qs:
+            ids = [q for _, q, _ in qs if isinstance(q, str)]
+            _set_role(cell, role="question", questions=ids)
+            for kind, qid, _ in qs:
+                if kind == "code":
+                    last_code_q = qid
+        elif "solution" in t and cell.cell_type == "code" and last_code_q:
+            _set_role(cell, role="answer", question=last_code_q)
+        elif "solution" in t:
+            _set_role(cell, role="answer-text")
+        elif "hidden-tests" in t:
+            _set_role(cell, role="hidden-tests")
+        elif "tests" in t:
+            _set_role(cell, role="tests")
+        elif "key" in t:
+            _set_role(cell, role="key")
+        elif "teaching-note" in t:
+            _set_role(cell, role="teaching-note")
+        elif "parameters" in t or "injected-parameters" in t:
+            _set_role(cell, role="parameters")
+        elif "locked" in t:
+            _set_role(cell, role="locked")
+    return nb
+
+
+LOCKED_ROLES = {"question", "tests", "parameters", "locked"}
+SOLUTION_BLOCK = re.compile(
+    r"^([ \t]*)#+ *BEGIN SOLUTION.*?^[ \t]*#+ *END SOLUTION[^\n]*\n?", re.S | re.M
+)
+
+
+def _answer_stub(qid: str, language: str) -> str:
+    from kit.questions import answer_stub
+
+    return answer_stub(qid, language)
+
+
+def _clean_outputs(outputs: list) -> list:
+    keep = []
+    for out in outputs:
+        data = out.get("data")
+        if data is not None:
+            if KEY_MIME in data:
+                continue
+            if TEST_MIME in data and data[TEST_MIME].get("hidden"):
+                continue
+            data.pop(WIDGET_MIME, None)
+            if not data:
+                continue
+        keep.append(out)
+    return keep
+
+
+def trainee_edition(
+    nb: nbformat.NotebookNode, *, language: str = "zh"
+) -> tuple[nbformat.NotebookNode, dict[str, str]]:
+    """Make the trainee edition of an executed, annotated notebook.
+
+    Returns the notebook and the locks (cell id → checksum) for the keys file.
+    Keys, hidden tests and teaching notes are removed with their outputs;
+    solutions become answer areas; widget state and the trainee-invisible
+    metadata go.
+    """
+    out = copy.deepcopy(nb)
+    locks: dict[str, str] = {}
+    cells = []
+    placeholder = "*（请在此作答）*" if language == "zh" else "*(Write your answer here.)*"
+    for cell in out.cells:
+        t = tags(cell)
+        role = cell.get("metadata", {}).get("casekit", {}).get("role")
+        if t & INSTRUCTOR_ONLY:
+            continue
+        if role == "answer":
+            qid = cell.metadata.casekit["question"]
+            cell.source = _answer_stub(qid, language)
+            cell.outputs = []
+            cell.execution_count = None
+        elif role == "answer-text":
+            cell.source = placeholder
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        elif role == "tests":
+            # They ran against the instructor's solution; a "passed" here would mislead.
+            cell.outputs, cell.execution_count = [], None
+        elif cell.cell_type == "code":
+            src = source(cell)
+            if SOLUTION_BLOCK.search(src):
+                cell.source = SOLUTION_BLOCK.sub(r"\1# " + placeholder.strip("*") + "\n", src)
+                cell.outputs = []
+            cell.outputs = _clean_outputs(cell.outputs)
+        if role in LOCKED_ROLES:
+            digest = checksum(source(cell))
+            cell.metadata.casekit["lock"] = digest
+            locks[cell.get("id", "")] = digest
+        cells.append(cell)
+    out.cells = cells
+    out.metadata.pop("widgets", None)
+    out.metadata.setdefault("casekit", {})["edition"] = "trainee"
+    return out, locks
+
+
+def records(nb: nbformat.NotebookNode) -> dict[str, Any]:
+    """Questions, keys and tests as recorded in an executed instructor edition."""
+    questions: dict[str, dict] = {}
+    keys: dict[str, dict] = {}
+    tests: list[dict] = []
+    answer_cells: dict[str, str] = {}
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("casekit", {})
+        if meta.get("role") == "answer":
+            answer_cells[meta["question"]] = cell.get("id", "")
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if QUESTION_MIME in data:
+                spec = dict(data[QUESTION_MIME])
+                spec["cell"] = i
+                questions[spec["id"]] = spec
+            if KEY_MIME in data:
+                rec = dict(data[KEY_MIME])
+                keys[rec["id"]] = rec
+            if TEST_MIME in data:
+                tests.append({**data[TEST_MIME], "cell": i, "role": meta.get("role")})
+    return {
+        "questions": list(questions.values()),
+        "keys": keys,
+        "tests": tests,
+        "answer_cells": answer_cells,
+    }
+
+
+def title_of(nb: nbformat.NotebookNode, fallback: str) -> str:
+    """The first markdown heading, or ``fallback``."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in source(cell).splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return fallback
