@@ -470,6 +470,27 @@ def _record_problems(
     return problems
 
 
+def offered_modules(course: Course) -> set[str]:
+    """Every module name some session may enable: its deliberation's ``modules`` or its params' ``modules``.
+
+    ``casekit check`` warns about a ``module:NAME`` cell outside this set (it
+    would never be included with the records as they stand). Malformed
+    records are skipped here; :func:`check_deliberations` reports them.
+    """
+    found: set[str] = set()
+    for cohort in course.cohorts.values():
+        for s in cohort.sessions:
+            mods = s.params.get("modules") or []
+            if isinstance(mods, list):
+                found.update(str(m) for m in mods)
+        folder = cohort.folder / "deliberations"
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            record, _ = _parse(path)
+            if record is not None:
+                found.update(record.modules)
+    return found
+
+
 def check_deliberations(course: Course | str | Path) -> list[Problem]:
     """Every problem of every deliberation record of a course (for ``casekit check``).
 
