@@ -498,10 +498,11 @@ class Gradebook:
         totals = marks[marks["criterion"] == ""][["session", "trainee", "question", "points"]]
         totals = totals.rename(columns={"points": "mark_points"})
         df = df.merge(totals, on=["session", "trainee", "question"], how="left")
-        df["marked"] = df["mark_points"].notna()
-        manual = df["manual"].astype(bool)
-        df.loc[manual & df["marked"], "points"] = df.loc[manual & df["marked"], "mark_points"]
-        df.loc[manual & df["marked"], "status"] = "marked"
+        mark_points = pd.to_numeric(df["mark_points"], errors="coerce").astype(float)
+        df["marked"] = mark_points.notna()
+        use = df["manual"].astype(bool) & df["marked"]
+        df["points"] = df["points"].astype(float).where(~use, mark_points)
+        df["status"] = df["status"].where(~use, "marked")
         df = df.drop(columns=["mark_points"])
         return df.sort_values(["session", "trainee", "position"]).reset_index(drop=True)
 
