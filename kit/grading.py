@@ -1261,6 +1261,12 @@ def _progress(show: bool, total: int) -> Any:
 # ================================================================ feedback
 
 
+_FEEDBACK_CSS = """
+section.q{border:1px solid #ddd;border-left:.3rem solid var(--unit, #444);padding:.6rem 1rem;margin:1rem 0;break-inside:avoid}
+.pts{float:right;font-weight:bold}.answer{white-space:pre-wrap;background:#f7f7f7;padding:.5rem;border-radius:4px}
+pre.answer{overflow-x:auto}.pass{color:#2e7d32}.fail{color:#c62828}.comment{font-style:italic}.total{font-size:1.2rem}
+"""
+
 _FALLBACK_CSS = """
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;
 max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.6}
@@ -1369,21 +1375,21 @@ def feedback_html(
     content = total + "\n".join(body)
     title = f"{L('成绩反馈', 'Feedback')} · {session} · {name}"
     shell = _export_shell()
-    meta = {
-        "cohort": co.name,
-        "session": session,
-        "date": s.date.isoformat(),
-        "teacher": s.teacher,
-        "site": s.site,
-        "unit": s.unit,
-        "unit_colour": unit.colour if unit else "#555",
-        "trainee": name,
-    }
     if shell is not None:
-        try:
-            return shell(title=title, body=content, course=course, unit=s.unit, meta=meta)
-        except TypeError:
-            pass  # a shell with another signature: use the fallback page below
+        from kit import export
+
+        rows, _ = export.session_meta(course, cohort, session)
+        rows = [*rows, (L("学员", "Trainee"), str(name))]
+        return shell(
+            title,
+            content,
+            colour=unit.colour if unit else "#444444",
+            programme=course.config.programme.name,
+            unit_name=unit.name if unit else "",
+            meta=rows,
+            language=course.language,
+            extra_css=_FEEDBACK_CSS,
+        )
     colour = unit.colour if unit else "#555"
     header = (
         f'<header><div class="meta">{_esc(co.name)} · {_esc(s.date.isoformat())} · '
@@ -1399,16 +1405,13 @@ def feedback_html(
 
 
 def _export_shell() -> Any:
-    """kit.export's shared page shell, when it exists and is callable as shell(title=, body=, ...)."""
+    """kit.export's shared page shell (``page``), or None to use the minimal page here."""
     try:
         from kit import export
     except ImportError:
         return None
-    for name in ("page_shell", "render_page", "page"):
-        fn = getattr(export, name, None)
-        if callable(fn):
-            return fn
-    return None
+    fn = getattr(export, "page", None)
+    return fn if callable(fn) and hasattr(export, "session_meta") else None
 
 
 def feedback(
