@@ -296,6 +296,8 @@ def _make(kind: str, qid: str, prompt: str, points: float, **fields: Any) -> Que
     colour = ns.get("unit_colour") or UNIT_COLOURS.get(str(unit or ""))
     if colour:
         spec["colour"] = colour
+    if ns.get("unit_name") and unit == ns.get("unit"):
+        spec["unit_name"] = str(ns["unit_name"])
     spec.update(_jsonable(fields))
     QUESTIONS[qid] = spec
     rt = _runtime()
@@ -838,6 +840,8 @@ def practice_check(spec: dict, hashes: dict, answer: Any) -> bool | None:
 
 def _unit_name(spec: dict, lang: str) -> str:
     unit = spec.get("unit")
+    if spec.get("unit_name"):
+        return str(spec["unit_name"])
     if unit in UNIT_COLOURS:
         return t(f"unit_{unit}", lang)
     return str(unit or "")

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -485,14 +484,18 @@ class ProgressPanel:
                 (rt.questions[q].get("colour") for q in qids if rt.questions[q].get("colour")),
                 UNIT_COLOURS.get(unit, "#555"),
             )
+            label = next(
+                (rt.questions[q]["unit_name"] for q in qids if rt.questions[q].get("unit_name")),
+                _unit_label(unit, lang),
+            )
             done = [q for q in qids if q in answered]
             pct = int(100 * len(done) / len(qids)) if qids else 0
             if len(done) == len(qids):
-                cleared.append(_unit_label(unit, lang))
+                cleared.append(label)
             open_items = [q for q in qids if q not in answered]
             rows.append(
                 f'<div style="display:flex;align-items:center;gap:10px;font-size:16px;margin:3px 0">'
-                f'<span style="min-width:11em;color:{e(colour)};font-weight:600">{e(_unit_label(unit, lang))}</span>'
+                f'<span style="min-width:11em;color:{e(colour)};font-weight:600">{e(label)}</span>'
                 f'<span style="flex:0 0 14em;height:14px;background:#eee;border-radius:7px;overflow:hidden">'
                 f'<span style="display:block;height:100%;width:{pct}%;background:{e(colour)}"></span></span>'
                 f"<span>{len(done)} / {len(qids)}{' ✓' if not open_items else ''}</span>"
@@ -829,29 +832,6 @@ class ReleaseResult:
     unchanged: list[Path] = field(default_factory=list)
 
 
-def _read_toml(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
-
-
-def _course_language(course: Path) -> str:
-    doc = _read_toml(course / "course.toml")
-    lang = doc.get("language") or (doc.get("course") or {}).get("language") or "zh"
-    return str(lang).split("-")[0].lower()
-
-
-def _exchange_dir(course: Path, cohort: str) -> Path:
-    doc = _read_toml(course / "cohorts" / cohort / "cohort.toml")
-    ex = doc.get("exchange")
-    path = ex.get("path") if isinstance(ex, dict) else ex if isinstance(ex, str) else None
-    if not path:
-        path = _read_toml(course / "course.toml").get("exchange") or {}
-        path = path.get("path") if isinstance(path, dict) else path
-    return (course / (path or "exchange")).resolve()
-
-
 def setup_source(
     session: str,
     *,
@@ -926,28 +906,20 @@ def release(
     rewritten; a failing item is reported and the rest continue.
     """
     import nbformat
-    import pandas as pd
 
-    course = Path(course)
+    from kit.course import load_course
+
+    course_obj = load_course(course)  # a broken course raises CourseError (problems listed)
     result = ReleaseResult()
-    cohort_dir = course / "cohorts" / cohort
-    try:
-        roster = pd.read_csv(cohort_dir / "roster.csv", dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        result.failures.append(ReleaseFailure(str(cohort_dir / "roster.csv"), str(exc)))
-        return result
-    schedule_file = cohort_dir / "schedule.csv"
-    modes: dict[str, str] = {}
-    if schedule_file.exists():
-        schedule = pd.read_csv(schedule_file, dtype=str, keep_default_na=False)
-        for _, row in schedule.iterrows():
-            modes[str(row.get("session", ""))] = str(row.get("mode") or "assessed") or "assessed"
-    trainee_dir = course / "build" / cohort / "trainee"
+    co = course_obj.cohort(cohort)
+    roster = co.roster.reset_index() if "id" not in co.roster.columns else co.roster
+    modes = {s.session: s.mode for s in co.sessions}
+    trainee_dir = course_obj.build_dir / cohort / "trainee"
     if sessions is None:
-        sessions = list(modes) or sorted(p.stem for p in trainee_dir.glob("*.ipynb"))
+        sessions = list(modes)
     rows = [r for _, r in roster.iterrows() if trainees is None or str(r["id"]) in trainees]
-    language = _course_language(course)
-    exchange = _exchange_dir(course, cohort)
+    language = course_obj.language
+    exchange = course_obj.exchange_dir
     for session in sessions:
         source = trainee_dir / f"{session}.ipynb"
         if not source.exists():
@@ -961,7 +933,8 @@ def release(
             result.failures.append(ReleaseFailure(str(source), f"cannot read notebook: {exc}"))
             continue
         mode = modes.get(session, "assessed")
-        keys_file = course / "build" / cohort / "instructor" / f"{session}.keys.json"
+        keys_file = course_obj.build_dir / cohort / "instructor" / f"{session}.keys.json"
+        practice_file = trainee_dir / f"{session}.practice.json"
         for row in rows:
             tid = str(row["id"])
             item = f"{tid}/{session}"
@@ -969,8 +942,13 @@ def release(
                 _check_id(tid, "trainee id")
                 practice = None
                 if mode == "practice":
-                    meta_practice = (base_nb.metadata.get("casekit") or {}).get("practice")
-                    practice = meta_practice or _practice_for(keys_file, tid) or None
+                    # The build writes salted hashes beside the trainee edition;
+                    # without them, derive them from the instructor keys file.
+                    if practice_file.exists():
+                        practice = json.loads(practice_file.read_text(encoding="utf-8"))
+                    else:
+                        practice = _practice_for(keys_file, tid)
+                    practice = practice or None
                 src = setup_source(
                     session,
                     trainee=tid,
