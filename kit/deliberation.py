@@ -87,15 +87,28 @@ ROLE_FIELDS: dict[str, frozenset[str]] = {
 _Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class RubricItem(BaseModel):
+    """One criterion of a hand-marked extra question."""
+
+    model_config = _Strict
+    text: str = Field(min_length=1)
+    points: float = Field(0, ge=0)
+
+
 class ExtraQuestion(BaseModel):
-    """A question the parties agreed to add to the class."""
+    """A question the parties agreed to add to the class.
+
+    Extra questions have no computed key: ``choice``, ``multi``, ``text`` and
+    ``rating`` are ungraded polls; ``essay``, ``observation`` and ``upload``
+    are marked by hand against ``rubric`` (worth 0 points when it has none).
+    """
 
     model_config = _Strict
     id: str = Field(pattern=QID)
     prompt: str = Field(min_length=1)
     kind: Literal[EXTRA_KINDS] = "essay"  # type: ignore[valid-type]
     options: list[str] = Field(default_factory=list)
-    points: float = Field(0, ge=0)
+    rubric: list[RubricItem] = Field(default_factory=list)
 
     @field_validator("options")
     @classmethod
@@ -103,9 +116,13 @@ class ExtraQuestion(BaseModel):
         return [o.strip() for o in v if o.strip()]
 
     @model_validator(mode="after")
-    def _options_for_choice(self) -> ExtraQuestion:
+    def _fits_kind(self) -> ExtraQuestion:
         if self.kind in ("choice", "multi") and len(self.options) < 2:
             raise ValueError(f"a {self.kind} question needs at least two options")
+        if self.kind in ("choice", "multi") and len(set(self.options)) != len(self.options):
+            raise ValueError("options must be different from each other")
+        if self.rubric and self.kind not in ("essay", "observation", "upload"):
+            raise ValueError(f"a {self.kind} question is not marked by rubric; remove the rubric")
         return self
 
 
@@ -696,6 +713,7 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]
 _TEXT = {
     "zh": {
         "title": "本课回应的学员关切",
+        "notes_title": "三方研议 · 教师备课要点",
         "none": "本课未记录三方研议（组织方、授课教师、学员代表）。课程按原稿进行。",
         "none_fix": "课前研议后用 `record_deliberation` 或研议表单记录，再重新构建。",
         "direction": "教师教学方向",
@@ -715,6 +733,7 @@ _TEXT = {
     },
     "en": {
         "title": "What this class responds to",
+        "notes_title": "Deliberation — notes for the teacher",
         "none": "No three-party deliberation (organisers, teacher, trainee representatives) was recorded for this session. The class runs as authored.",
         "none_fix": "Record one with `record_deliberation` or the deliberation form before class, then rebuild.",
         "direction": "Teacher's direction",
@@ -746,44 +765,51 @@ def deliberation_banner(
     inputs: dict[str, Any],
     language: str = "zh",
     *,
-    audience: Literal["instructor", "trainee"] = "instructor",
+    audience: Literal["instructor", "trainee", "notes"] = "instructor",
 ) -> str:
     """Markdown for a cell at the top of an edition, from :func:`session_inputs`.
 
-    The instructor banner shows everything the parties agreed, or — when there
-    is no deliberation — says so plainly, so a teacher never mistakes an
-    unprepared class for a prepared one. The trainee banner shows what the
-    class responds to (expectations, questions, emphasis, added questions) and
-    is ``""`` when there is nothing to show.
+    ``instructor``: everything the parties agreed, or — when there is no
+    deliberation — a plain statement that none was recorded, so a teacher
+    never mistakes an unprepared class for a prepared one.
+    ``trainee``: what the class responds to (expectations, questions,
+    emphasis, added questions); ``""`` when there is nothing to show.
+    ``notes``: only what the trainee banner leaves out (direction, decisions,
+    modules, time split, parties), for a ``teaching-note`` cell beside the
+    trainee banner; the same "none recorded" statement when there is none.
     """
     t = _TEXT.get(language, _TEXT["en"])
     if not inputs:
         if audience == "trainee":
             return ""
         return f"> **⚠ {t['none']}**\n>\n> {t['none_fix']}\n"
+    public = audience in ("instructor", "trainee")
+    private = audience in ("instructor", "notes")
+    split = inputs.get("time_split") or {}
     items: list[tuple[str, list[str]]] = []
-    if audience == "instructor" and inputs.get("teacher_direction"):
+    if private and inputs.get("teacher_direction"):
         items.append((t["direction"], [inputs["teacher_direction"]]))
-    items.append((t["expectations"], inputs.get("trainee_expectations", [])))
-    items.append((t["questions"], inputs.get("trainee_questions", [])))
-    if audience == "instructor":
+    if public:
+        items.append((t["expectations"], inputs.get("trainee_expectations", [])))
+        items.append((t["questions"], inputs.get("trainee_questions", [])))
+    if private:
         items.append((t["decisions"], inputs.get("organiser_decisions", [])))
-    items.append((t["emphasis"], inputs.get("emphasis", [])))
-    items.append((t["extra"], [q["prompt"] for q in inputs.get("extra_questions", [])]))
-    if audience == "instructor":
+    if public:
+        items.append((t["emphasis"], inputs.get("emphasis", [])))
+        items.append((t["extra"], [q["prompt"] for q in inputs.get("extra_questions", [])]))
+    if private:
         items.append((t["modules"], inputs.get("modules", [])))
-        split = inputs.get("time_split") or {}
         items.append((t["split"], [f"{k} {v:g}" for k, v in split.items()]))
     items = [(label, vals) for label, vals in items if vals]
     if audience == "trainee" and not items:
         return ""
-    out = [f"> ### {t['title']}", ">"]
+    out = [f"> ### {t['title'] if public else t['notes_title']}", ">"]
     for label, vals in items:
         out.append(f"> **{label}**")
         out.append(">")
         out += [f"> - {_md(v)}" for v in vals]
         out.append(">")
-    if audience == "instructor":
+    if private:
         p = inputs.get("parties") or {}
         who = []
         if p.get("organisers"):
@@ -804,27 +830,86 @@ def deliberation_banner(
     return "\n".join(out) + "\n"
 
 
-def extra_questions_source(inputs: dict[str, Any]) -> str:
+_ESSAY_RUBRIC = {"zh": "回应了本课研议的关切", "en": "responds to the agreed concern"}
+
+
+def extra_questions_source(inputs: dict[str, Any], language: str = "zh") -> str:
     """Python source of a code cell that asks the agreed extra questions (``""`` if none).
 
-    Build can insert it after the banner in both editions so the questions
-    are real, stored and collected answers; it uses the authoring API only.
+    It uses the authoring API only, so the questions are real, stored and
+    collected answers like any other. An essay without a rubric gets one
+    zero-point criterion (the API requires a rubric; a discussion prompt is
+    not scored).
     """
     qs = inputs.get("extra_questions") or []
     if not qs:
         return ""
     lines = ["from kit.questions import ask", ""]
     for q in qs:
-        args = [repr(q["id"]), repr(q["prompt"])]
         kind = q.get("kind", "essay")
+        args = [repr(q["id"]), repr(q["prompt"])]
+        rubric = [{"text": r["text"], "points": r.get("points", 0)} for r in q.get("rubric") or []]
         if kind in ("choice", "multi"):
-            args.append(f"options={q.get('options', [])!r}")
-        if kind == "essay":
-            args.append("rubric=[]")
-        if kind not in ("rating",) and q.get("points"):
-            args.append(f"points={q['points']!r}")
+            args += [f"options={q.get('options', [])!r}", "points=0"]
+        elif kind == "text":
+            args.append("points=0")
+        elif kind == "essay":
+            rubric = rubric or [
+                {"text": _ESSAY_RUBRIC.get(language, _ESSAY_RUBRIC["en"]), "points": 0}
+            ]
+            args.append(f"rubric={rubric!r}")
+        elif kind in ("observation", "upload") and rubric:
+            args.append(f"rubric={rubric!r}")
         lines.append(f"display(ask.{kind}({', '.join(args)}))")
     return "\n".join(lines) + "\n"
+
+
+def deliberation_cells(inputs: dict[str, Any], language: str = "zh") -> list[Any]:
+    """Cells a build inserts into a session's source notebook before it runs.
+
+    Insert them right after the ``parameters`` cell (:func:`insert_cells` does):
+
+    1. a markdown box "what this class responds to" for everyone (no tag, so
+       both editions and the trainee handout carry it) — when there is
+       something to show;
+    2. a markdown cell tagged ``teaching-note`` with what only the instructor
+       sees: the teacher's direction, the organisers' decisions, modules, time
+       split, parties — or, with no deliberation, the plain statement that none
+       was recorded;
+    3. a code cell asking the agreed extra questions — when there are any.
+
+    Each cell carries ``metadata.casekit.role == "deliberation"``.
+    """
+    import nbformat
+
+    cells = []
+    public = deliberation_banner(inputs, language, audience="trainee")
+    if public:
+        cells.append(nbformat.v4.new_markdown_cell(public))
+    notes = deliberation_banner(inputs, language, audience="notes")
+    note_cell = nbformat.v4.new_markdown_cell(notes)
+    note_cell.metadata["tags"] = ["teaching-note"]
+    cells.append(note_cell)
+    src = extra_questions_source(inputs, language)
+    if src:
+        cells.append(nbformat.v4.new_code_cell(src))
+    for cell in cells:
+        cell.metadata["casekit"] = {"role": "deliberation"}
+    return cells
+
+
+def insert_cells(nb: Any, inputs: dict[str, Any], language: str = "zh") -> Any:
+    """Insert :func:`deliberation_cells` after the ``parameters`` cell (at the top if none); returns ``nb``."""
+    at = next(
+        (
+            i + 1
+            for i, c in enumerate(nb.cells)
+            if "parameters" in (c.get("metadata", {}).get("tags") or [])
+        ),
+        0,
+    )
+    nb.cells[at:at] = deliberation_cells(inputs, language)
+    return nb
 
 
 def show(deliberation: dict[str, Any], language: str = "zh", *, audience: str = "trainee") -> Any:

@@ -62,7 +62,7 @@ def test_round_trip(c):
         "prompt": "会议中途停电，\n你第一步做什么？",
         "kind": "essay",
         "options": [],
-        "points": 0,
+        "rubric": [],
     }
     assert inputs["parties"]["trainee_reps"] == ["t01", "t03"]
     assert inputs["agreed_at"].startswith("2026-03-01T15:00:00")
@@ -268,29 +268,65 @@ def test_banner(c):
     assert "What this class responds to" in dl.deliberation_banner(inputs, "en")
 
 
-def test_extra_questions_source(c):
+def test_extra_questions_are_asked_through_the_authoring_api():
+    from kit import questions
+
     assert dl.extra_questions_source({}) == ""
-    inputs = {
-        "extra_questions": [
-            {"id": "d-1", "prompt": "为什么？'\"", "kind": "essay", "options": [], "points": 0},
+    record = dl.Deliberation(
+        extra_questions=[
+            {"id": "d-1", "prompt": "为什么？'\"\n第二行"},
+            {"id": "d-2", "prompt": "选一个", "kind": "choice", "options": ["甲", "乙"]},
+            {"id": "d-3", "prompt": "打分", "kind": "rating"},
             {
-                "id": "d-2",
-                "prompt": "选一个",
-                "kind": "choice",
-                "options": ["甲", "乙"],
-                "points": 0,
+                "id": "d-4",
+                "prompt": "写报告",
+                "kind": "upload",
+                "rubric": [{"text": "有数据", "points": 5}],
             },
         ]
-    }
-    src = dl.extra_questions_source(inputs)
-    tree = ast.parse(src)
-    calls = [
-        n
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Call) and getattr(n.func, "attr", "") in ("essay", "choice")
-    ]
-    assert [ast.literal_eval(call.args[0]) for call in calls] == ["d-1", "d-2"]
-    assert ast.literal_eval(calls[0].args[1]) == "为什么？'\""
+    )
+    src = dl.extra_questions_source(record.inputs(), "zh")
+    ast.parse(src)
+    shown = []
+    exec(src, {"display": shown.append})  # what the inserted code cell does in a kernel
+    specs = {q: questions.QUESTIONS[q] for q in ("d-1", "d-2", "d-3", "d-4")}
+    assert specs["d-1"]["kind"] == "essay" and specs["d-1"]["prompt"] == "为什么？'\"\n第二行"
+    assert specs["d-1"]["points"] == 0  # a discussion prompt is not scored
+    assert specs["d-2"]["options"] == ["甲", "乙"] and specs["d-2"]["points"] == 0
+    assert specs["d-4"]["points"] == 5
+    assert len(shown) == 4
+    with pytest.raises(ValueError):
+        dl.ExtraQuestion(id="x", prompt="?", kind="choice", options=["只有一个"])
+    with pytest.raises(ValueError):
+        dl.ExtraQuestion(id="x", prompt="?", kind="rating", rubric=[{"text": "t"}])
+
+
+def test_deliberation_cells(c):
+    nb = nbformat.read(str(c.root / "cases/coop.ipynb"), as_version=4)
+    n = len(nb.cells)
+    dl.insert_cells(nb, {}, "zh")
+    assert len(nb.cells) == n + 1
+    note = nb.cells[2]  # right after the parameters cell
+    assert "parameters" in nb.cells[1].metadata["tags"]
+    assert note.metadata["tags"] == ["teaching-note"] and "未记录三方研议" in note.source
+    assert note.metadata["casekit"] == {"role": "deliberation"}
+
+    dl.record_deliberation(
+        c,
+        "c1",
+        "coop",
+        by="王主任",
+        role="organiser",
+        teacher_direction="以案例为主线",
+        emphasis=["会务突发事件处置"],
+        extra_questions=[{"id": "delib-q", "prompt": "停电怎么办？"}],
+    )
+    cells = dl.deliberation_cells(dl.session_inputs(c, "c1", "coop"), "zh")
+    public, notes, code = cells
+    assert "会务突发事件处置" in public.source and "tags" not in public.metadata
+    assert "以案例为主线" in notes.source and "会务突发事件处置" not in notes.source
+    assert notes.metadata["tags"] == ["teaching-note"]
+    assert code.cell_type == "code" and "delib-q" in code.source
 
 
 def test_form_writes_through_record(c):
