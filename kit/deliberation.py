@@ -652,7 +652,11 @@ def record_deliberation(
             )
         entries = history(course, cohort_id, session_id)
         base = current.model_dump(mode="json", exclude={"version", "updated_at", "updated_by"})
-        if entries and entries[-1].get("record") != base:
+        empty = Deliberation().model_dump(
+            mode="json", exclude={"version", "updated_at", "updated_by"}
+        )
+        prev = entries[-1].get("record", {}) if entries else empty
+        if path.exists() and prev != base:
             # Someone edited the TOML by hand since the last save: keep that in the history too.
             _append_line(
                 hist,
@@ -661,7 +665,7 @@ def record_deliberation(
                     "at": _now().isoformat(),
                     "by": "(edited by hand)",
                     "role": "",
-                    "changes": _diff(entries[-1].get("record", {}), base),
+                    "changes": _diff(prev, base),
                     "record": base,
                 },
             )
