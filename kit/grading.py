@@ -195,7 +195,8 @@ def _archive_members(path: Path) -> list[tuple[str, int, Any]]:
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise refuse(info.filename, "is a symbolic link")
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            ftype = stat.S_IFMT(mode)  # many zips carry only permission bits: no type is a file
+            if ftype and ftype not in (stat.S_IFREG, stat.S_IFDIR):
                 raise refuse(info.filename, "is not a regular file")
             if info.is_dir():
                 continue
