@@ -164,29 +164,33 @@ def test_group_task_mark_reaches_every_member_in_the_gradebook(course: Path, tmp
     assert set(marks["points"]) == {8.0} and set(marks["group"]) == {"A"}
 
 
-def test_group_mark_via_record_mark(course: Path, tmp_path: Path):
-    grading = pytest.importorskip("kit.grading")
-    if not hasattr(grading, "record_mark"):
-        pytest.xfail("kit.grading.record_mark(..., group=...) has not landed yet")
+def test_group_task_marked_once_gives_every_member_the_mark(course: Path, tmp_path: Path):
     from kit.gradebook import Gradebook
+    from kit.marking import record_mark
 
     (course / "cohorts/c1/tasks.csv").write_text(TASKS.split("k2,")[0], encoding="utf-8")
+    task = pg.tasks(course, "c1")
+    row = task.iloc[0]
     db = f"sqlite:///{tmp_path / 'gb.sqlite'}"
-    grading.record_mark(
+    given = record_mark(
         course,
         "c1",
-        "coop",
-        "report",
-        group="A",
+        row["session"],
+        "task-k1",
+        group=row["group"],
         points=8.0,
         comment="调研扎实",
         marker="f1",
         db=db,
+        max_points=10,  # the report is marked outside a built notebook
     )
+    assert sorted(given) == sorted(task["trainee"]) == ["t01", "t02"]
     with Gradebook(db) as gb:
         marks = gb.marks("c1")
-    totals = marks[marks["criterion"] == ""]
-    assert sorted(totals["trainee"]) == ["t01", "t02"] and set(totals["points"]) == {8.0}
+    totals = marks[marks["criterion"] == ""].set_index("trainee")
+    assert sorted(totals.index) == ["t01", "t02"] and "t03" not in totals.index
+    assert set(totals["points"]) == {8.0} and set(totals["group"]) == {"A"}
+    assert set(totals["comment"]) == {"调研扎实"}
 
 
 # ---------------------------------------------------------------- interactive share
