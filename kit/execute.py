@@ -191,6 +191,7 @@ class _Zygote:
     """Handle on the warm zygote process (one per parent process, started lazily)."""
 
     def __init__(self) -> None:
+        self.owner = os.getpid()
         self.dir = tempfile.mkdtemp(prefix="casekit-zygote-")
         self.path = os.path.join(self.dir, "z.sock")
         env = dict(os.environ)
@@ -227,6 +228,8 @@ class _Zygote:
         return s
 
     def close(self) -> None:
+        if os.getpid() != self.owner:
+            return  # a forked copy of the parent: the zygote belongs to the original
         try:
             self.proc.stdin.close()
             self.proc.wait(timeout=5)
@@ -246,6 +249,8 @@ _zygote_lock = threading.Lock()
 def _get_zygote(restart: bool = False) -> _Zygote:
     global _zygote
     with _zygote_lock:
+        if _zygote is not None and _zygote.owner != os.getpid():
+            _zygote = None  # inherited through fork(); start our own
         if _zygote is not None and (restart or not _zygote.alive()):
             _zygote.close()
             _zygote = None
@@ -308,6 +313,13 @@ def _zygote_main() -> None:
             pass
     _build_shell()
     _warm_renderers()
+    import gc
+
+    # Move everything imported so far out of the collector's reach: a child's
+    # first collection would otherwise touch every object header and copy most
+    # of the warm image page by page (copy-on-write).
+    gc.collect()
+    gc.freeze()
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
@@ -929,11 +941,10 @@ def run_notebook(
         "stop_on_error": stop_on_error,
         "engine": engine,
     }
-    deadline = t0 + notebook_timeout
     failure = None
     running = None  # index of the cell the child was in
     try:
-        failure, running = _drive(job, nb, deadline, notebook_timeout, on_cell)
+        failure, running = _drive(job, nb, notebook_timeout, on_cell)
     except Exception as exc:  # executor trouble is a failure of this item, not a crash of the batch
         failure = f"executor error: {type(exc).__name__}: {exc}"
     if failure and running is not None:
@@ -978,12 +989,14 @@ def _code_only(nb: NotebookNode) -> dict:
     }
 
 
-def _drive(job, nb, deadline, notebook_timeout, on_cell):
+def _drive(job, nb, notebook_timeout, on_cell):
     """Send the job to a forked child and apply its frames to ``nb``."""
     try:
         sock = _get_zygote().connect()
     except OSError:
         sock = _get_zygote(restart=True).connect()
+    # The clock starts once the zygote is up: its one-off start-up is not the notebook's.
+    deadline = time.monotonic() + notebook_timeout
     pid = None
     running = None
     killed_for_timeout = False
