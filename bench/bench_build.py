@@ -44,7 +44,7 @@ def make_course(dst: Path, n: int) -> list[dict]:
         out.append(f"b{i:03d},{cells[1]}")
     (bench / "schedule.csv").write_text("\n".join(out) + "\n", encoding="utf-8")
     sys.path.insert(0, str(ROOT))
-    from kit.build import session_plan
+    from kit.builder import session_plan
     from kit.course import load_course
 
     course = load_course(dst)

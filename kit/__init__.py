@@ -10,8 +10,8 @@ notebook doing ``from kit.questions import ask`` stays light.
 __version__ = "0.1.0"
 
 _API = {
-    "check": "kit.build",
-    "build": "kit.build",
+    "check": "kit.builder",
+    "build": "kit.builder",
     "handouts": "kit.export",
     "release": "kit.workbook",
     "submit": "kit.workbook",

@@ -196,7 +196,11 @@ def build(
         if source is None:
             result.failures += [Failure(sid, p.message, str(nb_path)) for p in problems]
             continue
-        source = nbs.annotate(nbs.select_modules(source, set(plan["modules"])))
+        source = nbs.select_modules(source, set(plan["modules"]))
+        # The agreed points become cells: a box for everyone, a note for the teacher
+        # (or the plain statement that no deliberation was held), the extra questions.
+        deliberation.insert_cells(source, plan["parameters"]["deliberation"], c.language)
+        source = nbs.annotate(source)
         jobs.append(
             Job(
                 name=sid,
@@ -216,21 +220,16 @@ def build(
     for (s, plan, nb_path, paths, digest), ran in zip(pending, executed, strict=True):
         if ran.failure or ran.error:
             if ran.error:
-                e = ran.error
-                cause = f"cell {e.cell_index} raised {e.ename}: {e.evalue}"
+                cause = (
+                    _where(ran.error, ran.nb, nb_path)
+                    + f" raised {ran.error.ename}: {ran.error.evalue}"
+                )
             else:
                 cause = ran.failure
             result.failures.append(Failure(s.session, cause, str(nb_path)))
             cache.pop(s.session, None)
             continue
         nb = ran.nb
-        banner = deliberation.deliberation_banner(
-            plan["parameters"]["deliberation"], c.language, audience="instructor"
-        )
-        if banner:
-            cell = nbformat.v4.new_markdown_cell(banner)
-            cell.metadata["casekit"] = {"role": "deliberation"}
-            nb.cells.insert(0, cell)
         nb.metadata["casekit"] = {
             "edition": "instructor",
             "cohort": co.id,
@@ -267,6 +266,17 @@ def build(
     order = {sid: i for i, sid in enumerate(wanted)}
     result.sessions.sort(key=lambda b: order[b.session])
     return result
+
+
+def _where(error: Any, executed: nbformat.NotebookNode, nb_path: Path) -> str:
+    """Name the failing cell as the author sees it: its position in their notebook, counted from 1."""
+    cell_id = executed.cells[error.cell_index].get("id") if executed else None
+    authored, _ = nbs.read_notebook(nb_path)
+    for i, cell in enumerate(authored.cells if authored else []):
+        if cell.get("id") == cell_id:
+            first = nbs.source(cell).strip().splitlines()[:1]
+            return f"cell {i + 1}" + (f" ({first[0][:40]})" if first else "")
+    return "a cell the build added (parameters or deliberation)"
 
 
 def _practice(rec: dict[str, Any], salt: str) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def _finish(result: Any, *, show: list[Path] | None = None) -> None:
 @app.command()
 def check(course: Annotated[Path, typer.Argument(help="Course folder.")] = Path(".")) -> None:
     """Validate the course: files, references, notebooks, deliberations."""
-    from kit.build import check as run
+    from kit.builder import check as run
 
     result = run(course)
     for p in result.warnings:
@@ -85,7 +85,7 @@ def build(
     cluster: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:port.")] = None,
 ) -> None:
     """Run each session's notebook with its parameters; write both editions."""
-    from kit.build import build as run
+    from kit.builder import build as run
 
     r = run(
         course,

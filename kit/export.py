@@ -154,6 +154,13 @@ def _exporter(hide_code: bool):
     )
 
 
+@functools.cache
+def _code_css() -> str:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(style="default").get_style_defs(".highlight")
+
+
 def notebook_body(nb: nbformat.NotebookNode, *, hide_code: bool) -> str:
     """The sanitised HTML body of a notebook (no page shell)."""
     body, _ = _exporter(hide_code).from_notebook_node(nb)
@@ -235,6 +242,7 @@ def handouts(
                     html = page(
                         title,
                         notebook_body(nb, hide_code=hide_code),
+                        extra_css="" if hide_code else _code_css(),
                         colour=unit.colour,
                         programme=c.config.programme.name,
                         unit_name=unit.name,

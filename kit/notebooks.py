@@ -199,7 +199,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
     last_code_q: str | None = None
     solved: set[str] = set()
     for i, cell in enumerate(nb.cells):
-        where = f"cell {i}"
+        where = f"cell {i + 1}"
         t = tags(cell)
         src = source(cell)
         for tag in sorted(t):
@@ -277,7 +277,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                         loc,
                         "question id",
                         f"duplicate question id {qid!r}",
-                        f"already used in cell {seen[qid]}; give each question its own id",
+                        f"already used in cell {seen[qid] + 1}; give each question its own id",
                     )
                 )
             seen.setdefault(qid, i)
@@ -336,7 +336,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
         problems.append(
             Problem(
                 f,
-                "cell 0",
+                "cell 1",
                 "tags",
                 "no cell tagged 'parameters'",
                 "add a code cell with the parameter defaults and tag it 'parameters'",
@@ -358,7 +358,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
             problems.append(
                 Problem(
                     f,
-                    f"cell {seen[qid]}",
+                    f"cell {seen[qid] + 1}",
                     "solution",
                     f"code question {qid!r} has no 'solution' cell after it",
                     "add the model answer in a code cell tagged 'solution'",
@@ -369,7 +369,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
             problems.append(
                 Problem(
                     f,
-                    f"cell {seen[qid]}",
+                    f"cell {seen[qid] + 1}",
                     "key",
                     f"question {qid!r} has no key, so it cannot be graded automatically",
                     f'add key("{qid}", ...) in a cell tagged "key"',
