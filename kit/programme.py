@@ -474,7 +474,7 @@ class CohortSummary:
                 r.unit,
                 r.method,
                 f"{r.hours:g}",
-                r.teacher,
+                r.teacher_name,
                 "✓" if r.deliberation else "—",
             )
         parts: list[Any] = [head, units, sess]
@@ -523,6 +523,9 @@ def summary(course: Course | str | Path, cohort: str) -> CohortSummary:
                 "interactive": interactive.get(s.method, False),
                 "hours": s.hours,
                 "teacher": s.teacher,
+                "teacher_name": course.faculty.loc[s.teacher, "name"]
+                if s.teacher in course.faculty.index
+                else s.teacher,
                 "site": s.site,
                 "notebook": s.notebook,
                 "deliberation": has,
@@ -538,6 +541,7 @@ def summary(course: Course | str | Path, cohort: str) -> CohortSummary:
             "interactive",
             "hours",
             "teacher",
+            "teacher_name",
             "site",
             "notebook",
             "deliberation",
