@@ -20,6 +20,7 @@ demo: setup
 	bash scripts/system-deps.sh fonts
 	$(BIN)/casekit check .
 	$(BIN)/casekit build $(COHORT)
+	$(BIN)/casekit guide
 	$(BIN)/casekit handouts $(COHORT)
 
 ## The whole test suite: real kernels, JupyterLab in Chromium, SQLite and PostgreSQL.

@@ -73,7 +73,7 @@ def check(course: Path | str = ".") -> CheckResult:
             result.notebooks += 1
             result.problems += nbs.check_notebook(path, modules=offered)
     result.problems += deliberation.check_deliberations(loaded)
-    result.problems += programme.share_problems(loaded)
+    result.problems += programme.programme_problems(loaded)
     return result
 
 

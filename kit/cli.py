@@ -119,6 +119,196 @@ def handouts(
     _finish(r, show=[r.index] if r.index else [])
 
 
+@app.command()
+def release(
+    cohort: str,
+    course: CourseOpt = Path("."),
+    session: SessionsOpt = None,
+    trainee: Annotated[list[str] | None, typer.Option(help="Only these trainees.")] = None,
+) -> None:
+    """One personalised workbook per trainee and session into the exchange outbox."""
+    from kit.workbook import release as run
+
+    r = run(course, cohort, sessions=session, trainees=trainee)
+    out.print(
+        f"[green]✓[/green] {len(r.written)} workbook(s) written, {len(r.unchanged)} unchanged",
+        highlight=False,
+    )
+    _finish(r)
+
+
+@app.command()
+def submit(
+    workbook: Path,
+    exchange: Annotated[
+        Path | None, typer.Option(help="Exchange folder (default: the workbook's).")
+    ] = None,
+) -> None:
+    """Hand a workbook and its answers to the exchange inbox; print the receipt."""
+    from kit.workbook import submit as run
+
+    r = run(workbook, exchange=exchange)
+    for w in r.warnings:
+        err.print(f"[yellow]![/yellow] {w}", highlight=False, soft_wrap=True)
+    out.print(
+        f"[green]✓[/green] received {r.received_at} sha256 {r.sha256[:12]} → {r.folder}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def collect(
+    cohort: str,
+    course: CourseOpt = Path("."),
+    source: Annotated[
+        Path | None, typer.Option(help="A folder or a .zip/.tar(.gz) instead of the inbox.")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Take submissions into the append-only store."""
+    from kit.grading import collect as run
+
+    r = run(course, cohort, source=source, db=db)
+    out.print(
+        f"[green]✓[/green] {len(r.written)} new submission(s), {len(r.duplicates)} duplicate(s)",
+        highlight=False,
+    )
+    for u in r.unknown:
+        err.print(
+            f"[yellow]![/yellow] unknown trainee or session, not collected: {u}", highlight=False
+        )
+    _finish(r)
+
+
+@app.command()
+def grade(
+    cohort: str,
+    session: Annotated[str | None, typer.Argument(help="Only this session.")] = None,
+    course: CourseOpt = Path("."),
+    db: DbOpt = None,
+    workers: Annotated[int | None, typer.Option(help="Parallel submissions.")] = None,
+    force: Annotated[bool, typer.Option(help="Regrade what is already graded.")] = False,
+) -> None:
+    """Autograde submissions into the gradebook; open items wait for marking."""
+    from kit.grading import grade as run
+
+    r = run(course, cohort, session, db=db, workers=workers, force=force)
+    counts: dict[str, int] = {}
+    for status in r.statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to grade"
+    out.print(f"[green]✓[/green] {cohort}: {summary}; {len(r.skipped)} unchanged", highlight=False)
+    _finish(r)
+
+
+@app.command()
+def mark(
+    cohort: str,
+    session: Annotated[str | None, typer.Argument(help="Only this session.")] = None,
+    course: CourseOpt = Path("."),
+    anonymous: Annotated[bool, typer.Option(help="Hide trainee names while marking.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Write the marking notebook for essays, logs and reports; print its path."""
+    from kit.marking import mark as run
+
+    path = run(course, cohort, session, anonymous=anonymous, db=db)
+    out.print(str(path), highlight=False, soft_wrap=True)
+    out.print(f"open it in JupyterLab: jupyter lab {path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def feedback(
+    cohort: str,
+    course: CourseOpt = Path("."),
+    session: Annotated[
+        str | None, typer.Option("--session", "-s", help="Only this session.")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """One graded HTML page per trainee and session."""
+    from kit.grading import feedback as run
+
+    r = run(course, cohort, db=db, session=session)
+    out.print(f"[green]✓[/green] {len(r.written)} feedback page(s)", highlight=False)
+    _finish(r)
+
+
+@app.command()
+def grades(
+    cohort: str,
+    to: Annotated[Path, typer.Option("--to", help="grades.csv or grades.xlsx")],
+    course: CourseOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """Export the gradebook with per-unit subtotals."""
+    from kit.grading import grades as run
+
+    r = run(course, cohort, to, db=db)
+    _finish(r, show=r.written)
+
+
+@app.command()
+def guide(
+    course: CourseOpt = Path("."),
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the guide.")
+    ] = None,
+) -> None:
+    """Write the programme guide as one offline HTML file; print its path."""
+    from kit.programme import guide as run
+
+    out.print(str(run(course, out=out_path)), highlight=False, soft_wrap=True)
+
+
+@app.command()
+def summary(cohort: str, course: CourseOpt = Path(".")) -> None:
+    """Sessions by unit, hours, interactive share, deliberations and tasks of a cohort."""
+    from kit.programme import summary as run
+
+    out.print(run(course, cohort))
+
+
+@app.command()
+def tasks(cohort: str, course: CourseOpt = Path(".")) -> None:
+    """Issue-based tasks of a cohort, one row per trainee (groups expanded)."""
+    from kit.programme import tasks as run
+
+    table = run(course, cohort)
+    out.print(table.to_string(index=False) if len(table) else "no tasks", highlight=False)
+
+
+@app.command()
+def deliberate(
+    cohort: str,
+    session: str,
+    by: Annotated[str, typer.Option(help="Who records this (name).")],
+    role: Annotated[str, typer.Option(help="organiser, teacher or trainee-rep.")],
+    course: CourseOpt = Path("."),
+    direction: Annotated[str | None, typer.Option(help="The teacher's direction.")] = None,
+    expectation: Annotated[list[str] | None, typer.Option(help="A trainee expectation.")] = None,
+    question: Annotated[list[str] | None, typer.Option(help="A trainee question.")] = None,
+    decision: Annotated[list[str] | None, typer.Option(help="An organisers' decision.")] = None,
+    emphasis: Annotated[list[str] | None, typer.Option(help="An agreed emphasis topic.")] = None,
+    module: Annotated[list[str] | None, typer.Option(help="An optional module to include.")] = None,
+) -> None:
+    """Record one party's input to a session's pre-class deliberation (history is kept)."""
+    from kit.deliberation import record_deliberation
+
+    given = {
+        "teacher_direction": direction,
+        "trainee_expectations": expectation,
+        "trainee_questions": question,
+        "organiser_decisions": decision,
+        "emphasis": emphasis,
+        "modules": module,
+    }
+    changes = {k: v for k, v in given.items() if v}
+    path = record_deliberation(course, cohort, session, by=by, role=role, **changes)
+    out.print(str(path), highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into located messages."""
     try:

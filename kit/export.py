@@ -154,6 +154,16 @@ def _exporter(hide_code: bool):
     )
 
 
+def _drop_title(nb: nbformat.NotebookNode, title: str) -> None:
+    # The page header already shows the title; a second copy right under it is noise.
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            lines = nbs.source(cell).splitlines()
+            if lines and lines[0].lstrip("#").strip() == title:
+                cell.source = "\n".join(lines[1:])
+            return
+
+
 @functools.cache
 def _code_css() -> str:
     from pygments.formatters import HtmlFormatter
@@ -238,6 +248,7 @@ def handouts(
                 try:
                     nb = nbformat.read(str(src), as_version=4)
                     title = nbs.title_of(nb, sid)
+                    _drop_title(nb, title)
                     label = L["edition_t"] if edition == "trainee" else L["edition_i"]
                     html = page(
                         title,
