@@ -11,6 +11,7 @@ anything a trainee holds, is what grading trusts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -108,11 +109,21 @@ class BuildResult:
         return not self.failures
 
 
+@functools.cache
+def _kit_digest() -> str:
+    # The version alone misses edits between releases; the editions depend on kit's code.
+    h = hashlib.sha256(kit.__version__.encode())
+    for path in sorted(Path(kit.__file__).parent.rglob("*")):
+        if path.suffix in (".py", ".j2"):
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def _digest(nb_path: Path, params: dict[str, Any]) -> str:
     h = hashlib.sha256()
     h.update(nb_path.read_bytes())
     h.update(json.dumps(params, sort_keys=True, ensure_ascii=False, default=str).encode())
-    h.update(kit.__version__.encode())
+    h.update(_kit_digest().encode())
     return h.hexdigest()
 
 
