@@ -413,7 +413,7 @@ def test_live_kernel_widget_hook_and_key_refusal(tmp_path):
 
 @pytest.mark.parametrize("mode", ["assessed", "practice"])
 def test_no_key_in_released_workbook_or_store(tmp_path, mode):
-    from kit.build import build
+    from kit.builder import build
 
     root = write_course(tmp_path / "course", cohorts={"c1": 0.05})
     marker = "ZEBRA-KEY-MARKER-4e1b"
