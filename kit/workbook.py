@@ -822,6 +822,9 @@ class ReleaseFailure:
     item: str
     message: str
 
+    def __str__(self) -> str:
+        return f"{self.item}: {self.message}"
+
 
 @dataclass
 class ReleaseResult:
