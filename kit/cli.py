@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from kit.course import CourseError
+from kit.course import CourseError, UserError
 
 app = typer.Typer(
     help="casekit: parameterised case teaching with Jupyter.",
@@ -316,6 +316,10 @@ def main() -> None:
     except CourseError as e:
         for p in e.problems:
             err.print(f"[red]✗[/red] {p}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (UserError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        # Files a user named that cannot be read, stores edited into nonsense, ...
+        err.print(f"[red]✗[/red] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted; finished items are kept, run the command again to resume")

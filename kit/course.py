@@ -63,7 +63,11 @@ class Failure:
         return f"{self.item}: {self.cause}" + (f" ({self.file})" if self.file else "")
 
 
-class CourseError(Exception):
+class UserError(Exception):
+    """An error the user caused and can fix: the CLI prints it without a traceback."""
+
+
+class CourseError(UserError):
     """Raised when user input is wrong; carries every problem found."""
 
     def __init__(self, problems: list[Problem]):

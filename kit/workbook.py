@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kit.course import UserError
 from kit.locale import t
 from kit.questions import (
     MIME_QUESTION,
@@ -50,7 +51,7 @@ SETUP_CELL_ID = "casekit-setup"
 SAFE_ID_RE = re.compile(r"^[\w][\w.-]*$")
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """The answer store cannot be read; the message names the file and question."""
 
     def _render_traceback_(self) -> list[str]:
