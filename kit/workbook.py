@@ -728,6 +728,14 @@ def _check_id(value: Any, what: str) -> str:
     return value
 
 
+def _exchange_of(workbook: Path, cohort: str, trainee: str) -> Path | None:
+    """The exchange a released workbook came from: ``<exchange>/<cohort>/outbox/<trainee>/``."""
+    parts = workbook.parent.parts
+    if len(parts) >= 4 and parts[-3:] == (cohort, "outbox", trainee):
+        return workbook.parents[3]
+    return None
+
+
 def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     """Hand `workbook` (.ipynb), its answers and files to the exchange inbox.
 
@@ -755,9 +763,18 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     trainee = _check_id(doc.get("trainee"), "trainee")
     session = _check_id(doc.get("session"), "session")
     cohort = _check_id(doc.get("cohort"), "cohort")
-    exchange = Path(exchange or doc.get("exchange") or os.environ.get("CASEKIT_EXCHANGE") or "")
+    exchange = Path(
+        exchange
+        or doc.get("exchange")
+        or os.environ.get("CASEKIT_EXCHANGE")
+        or _exchange_of(workbook, cohort, trainee)
+        or ""
+    )
     if not str(exchange) or str(exchange) == ".":
-        raise StoreError(f"{store_file}: no exchange folder is known; pass exchange=")
+        raise StoreError(
+            f"{store_file}: no exchange folder is known; "
+            "pass --exchange (the folder that holds <cohort>/inbox)"
+        )
     contents: dict[str, bytes] = {
         "workbook.ipynb": workbook.read_bytes(),
         "answers.json": store_file.read_bytes(),
