@@ -109,9 +109,27 @@ class GradebookConfig(BaseModel):
 
 
 class GradingConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _Strict
     late_penalty_per_day: float = Field(0.1, ge=0, le=1)
     late_penalty_cap: float = Field(0.5, ge=0, le=1)
+    #: A due time without a zone is read in this zone (default: Beijing time for zh courses, else UTC).
+    timezone: str | None = None
+    # Trainee code gets tighter limits than the author's build: an infinite loop
+    # should cost seconds per submission, not a minute.
+    cell_timeout: float = Field(20, gt=0)
+    notebook_timeout: float = Field(180, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r}, e.g. Asia/Shanghai") from None
+        return v
 
 
 class CourseConfig(BaseModel):

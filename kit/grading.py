@@ -931,14 +931,12 @@ def _late(course: Course, cohort: str, session: str, received: datetime) -> tupl
         return 0, 0.0
     days = math.ceil(late / timedelta(days=1))
     g = course.config.grading
-    cap = float(getattr(g, "late_penalty_cap", 0.5))
-    return days, round(min(cap, days * float(g.late_penalty_per_day)), 6)
+    return days, round(min(g.late_penalty_cap, days * g.late_penalty_per_day), 6)
 
 
 def _course_tz(course: Course) -> ZoneInfo:
     # a due time without zone is the course's local time; Chinese courses default to Beijing time
-    extra = getattr(course.config.grading, "model_extra", None) or {}
-    name = extra.get("timezone") or ("Asia/Shanghai" if course.language == "zh" else "UTC")
+    name = course.config.grading.timezone or ("Asia/Shanghai" if course.language == "zh" else "UTC")
     return ZoneInfo(name)
 
 
@@ -1162,14 +1160,13 @@ def grade(
     co = c.cohort(cohort)
     res = GradeResult()
     sessions = [co.session(session).session] if session else [s.session for s in co.sessions]
-    d = c.config.defaults
-    run_opts = {
-        "cell_timeout": d.cell_timeout,
-        "notebook_timeout": d.notebook_timeout,
-        "memory_mb": d.memory_mb,
-    }
     g = c.config.grading
-    policy = f"{g.late_penalty_per_day}:{getattr(g, 'late_penalty_cap', '')}:{_course_tz(c)}"
+    run_opts = {
+        "cell_timeout": g.cell_timeout,
+        "notebook_timeout": g.notebook_timeout,
+        "memory_mb": c.config.defaults.memory_mb,
+    }
+    policy = f"{g.late_penalty_per_day}:{g.late_penalty_cap}:{_course_tz(c)}"
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb)
         run = gb.start_run(cohort, session)
