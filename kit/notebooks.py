@@ -19,11 +19,13 @@ from typing import Any
 import nbformat
 
 from kit.course import Problem
-
-QUESTION_MIME = "application/vnd.casekit.question+json"
-KEY_MIME = "application/vnd.casekit.key+json"
-TEST_MIME = "application/vnd.casekit.test+json"
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+from kit.questions import KINDS as _KINDS
+from kit.questions import MIME_KEY as KEY_MIME
+from kit.questions import MIME_QUESTION as QUESTION_MIME
+from kit.questions import MIME_TEST as TEST_MIME
+from kit.questions import MIME_WIDGET as WIDGET_MIME
+from kit.questions import QID_RE as QID
+from kit.questions import answer_stub
 
 #: Tags an author may use; ``module:NAME`` is matched separately.
 TAGS = {
@@ -40,19 +42,7 @@ TAGS = {
 FOREIGN_TAGS = {"injected-parameters", "remove-input", "remove-output", "remove-cell", "hide-input"}
 INSTRUCTOR_ONLY = {"key", "teaching-note", "hidden-tests"}
 MODULE_TAG = re.compile(r"^module:([a-z0-9][a-z0-9_-]*)$")
-QID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-KINDS = {
-    "choice",
-    "multi",
-    "number",
-    "text",
-    "essay",
-    "ranking",
-    "code",
-    "rating",
-    "observation",
-    "upload",
-}
+KINDS = set(_KINDS)
 # Kinds that the machine can score once a key is recorded.
 KEYED_KINDS = {"choice", "multi", "number", "text", "ranking"}
 
@@ -430,12 +420,6 @@ SOLUTION_BLOCK = re.compile(
 )
 
 
-def _answer_stub(qid: str, language: str) -> str:
-    from kit.questions import answer_stub
-
-    return answer_stub(qid, language)
-
-
 def _clean_outputs(outputs: list) -> list:
     keep = []
     for out in outputs:
@@ -473,7 +457,7 @@ def trainee_edition(
             continue
         if role == "answer":
             qid = cell.metadata.casekit["question"]
-            cell.source = _answer_stub(qid, language)
+            cell.source = answer_stub(qid, language)
             cell.outputs = []
             cell.execution_count = None
         elif role == "answer-text":

@@ -27,6 +27,22 @@ MARKERS = {
 }
 
 
+#: Debian's Chromium, headless, with nothing that phones home (the machine has no network).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def launch_chromium(playwright):
+    """Launch the system Chromium (never a downloaded browser) through Playwright."""
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+
+
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real ``casekit`` command line."""
     return subprocess.run(

@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from conftest import launch_chromium
 
 from kit import deliberation as dl
 from kit import programme as pg
@@ -356,16 +357,6 @@ def test_guide_has_every_catalog_entry(sample: Path):
     assert "Noto Sans CJK SC" in page and "@media print" in page
 
 
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
 def _rgb(hex_colour: str) -> str:
     h = hex_colour.lstrip("#")
     return "rgb({}, {}, {})".format(*(int(h[i : i + 2], 16) for i in (0, 2, 4)))
@@ -380,7 +371,7 @@ def test_guide_in_headless_chromium(sample: Path):
     path = pg.guide(sample)
     requests: list[str] = []
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import MARKERS, run_cli
+from conftest import MARKERS, launch_chromium, run_cli
 
 import kit
 
@@ -205,17 +204,7 @@ def test_handout_in_headless_chromium(built, tmp_path):
     page_path = course / "build/c1/handouts/coop.html"
     requests = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.on("request", lambda req: requests.append(req.url))
         page.goto(page_path.as_uri())

@@ -25,19 +25,10 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import _code, _md, write_course  # noqa: E402
+from conftest import _code, _md, launch_chromium, write_course  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ESSAY = "先摸清诉求，再分级派单。"
 
 
@@ -168,7 +159,7 @@ def test_answers_survive_restart_reload_and_submit(jupyterlab):
         return route.continue_()
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(p)
         page = browser.new_context(viewport={"width": 1300, "height": 1000}).new_page()
         page.set_default_timeout(60_000)
         page.context.route("**/*", guard)
