@@ -188,6 +188,8 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
     n_params = 0
     last_code_q: str | None = None
     solved: set[str] = set()
+    asked_modules: dict[str, set[str]] = {}
+    key_modules: dict[str, set[str]] = {}
     for i, cell in enumerate(nb.cells):
         where = f"cell {i + 1}"
         t = tags(cell)
@@ -272,6 +274,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                 )
             seen.setdefault(qid, i)
             asked[qid] = kind
+            asked_modules[qid] = modules_of(cell)
             if kind == "code":
                 last_code_q = qid
             if t & INSTRUCTOR_ONLY:
@@ -286,6 +289,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                 )
         if "key" in t:
             keyed += [(k, i) for k in _key_ids(src)]
+            key_modules.update({k: modules_of(cell) for k in _key_ids(src)})
         else:
             for what, line in _key_uses(src):
                 problems.append(
@@ -342,6 +346,20 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
         if qid not in asked:
             problems.append(
                 Problem(f, f"cell {i}", "key", f"key for unknown question {qid!r}", "check the id")
+            )
+    for qid, mods in key_modules.items():
+        if qid in asked_modules and asked_modules[qid] != mods:
+            want = ", ".join(f"module:{m}" for m in sorted(asked_modules[qid])) or "no module tag"
+            problems.append(
+                Problem(
+                    f,
+                    f"cell {dict(keyed)[qid] + 1}",
+                    "tags",
+                    f"the key of {qid!r} and its question are in different modules",
+                    f"give the key cell the question's module tags ({want}), or it runs "
+                    "when the question is left out",
+                    "warning",
+                )
             )
     for qid, kind in asked.items():
         if kind == "code" and qid not in solved:

@@ -220,3 +220,18 @@ def test_handout_in_headless_chromium(built, tmp_path):
         browser.close()
     leaving = [u for u in requests if not u.startswith(("file:", "data:", "about:"))]
     assert leaving == []
+
+
+def test_check_warns_when_a_key_is_outside_its_questions_module(course):
+    path = course / "cases/coop.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells[6].metadata["tags"] = ["module:emergency"]  # the q-word question
+    nbformat.write(nb, str(path))
+    from kit.notebooks import check_notebook
+
+    found = [p for p in check_notebook(path) if "different modules" in p.message]
+    assert len(found) == 1 and found[0].severity == "warning"
+    assert found[0].where == "cell 8" and "module:emergency" in found[0].fix
+    nb.cells[7].metadata["tags"] = ["key", "module:emergency"]
+    nbformat.write(nb, str(path))
+    assert not [p for p in check_notebook(path) if "different modules" in p.message]
