@@ -467,7 +467,15 @@ def trainee_edition(
     out = copy.deepcopy(nb)
     locks: dict[str, str] = {}
     cells = []
-    placeholder = "*（请在此作答）*" if language == "zh" else "*(Write your answer here.)*"
+    # A markdown solution is a model answer for discussion: trainees answer through
+    # questions (which are stored), so the placeholder must not invite typing here.
+    zh = language == "zh"
+    placeholder = (
+        "*（参考要点由教师在课堂讲评后公布）*"
+        if zh
+        else "*(The model answer is discussed in class.)*"
+    )
+    code_gap = "# 请在此补全代码" if zh else "# Complete the code here"
     for cell in out.cells:
         t = tags(cell)
         role = cell.get("metadata", {}).get("casekit", {}).get("role")
@@ -488,7 +496,7 @@ def trainee_edition(
         elif cell.cell_type == "code":
             src = source(cell)
             if SOLUTION_BLOCK.search(src):
-                cell.source = SOLUTION_BLOCK.sub(r"\1# " + placeholder.strip("*") + "\n", src)
+                cell.source = SOLUTION_BLOCK.sub(r"\1" + code_gap + "\n", src)
                 cell.outputs = []
             cell.outputs = _clean_outputs(cell.outputs)
         if role in LOCKED_ROLES:
