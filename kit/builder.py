@@ -273,6 +273,7 @@ def build(
         paths.seconds = ran.seconds
         result.sessions.append(paths)
         cache[s.session] = digest
+        _write_json(cache_path, cache)  # per session, so a crash later keeps this one
     _write_json(cache_path, cache)
     order = {sid: i for i, sid in enumerate(wanted)}
     result.sessions.sort(key=lambda b: order[b.session])
