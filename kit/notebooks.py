@@ -503,6 +503,13 @@ def trainee_edition(
             digest = checksum(source(cell))
             cell.metadata.casekit["lock"] = digest
             locks[cell.get("id", "")] = digest
+            # JupyterLab honours these: a locked cell cannot be typed into or deleted
+            # by accident (tampering is still detected by the checksum).
+            cell.metadata["editable"] = False
+            cell.metadata["deletable"] = False
+        if role in ("question", "parameters"):
+            # Officials answer in the widget; the code that declares it is noise to them.
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
         cells.append(cell)
     out.cells = cells
     out.metadata.pop("widgets", None)

@@ -31,6 +31,7 @@ from typing import Any
 
 from kit.course import UserError
 from kit.locale import t
+from kit.notebooks import title_of
 from kit.questions import (
     MIME_QUESTION,
     UNIT_COLOURS,
@@ -293,9 +294,11 @@ class Runtime:
         language: str = "zh",
         practice: dict | None = None,
         notebook: Path | None = None,
+        title: str | None = None,
     ):
         self.store = store
         self.session = session
+        self.title = title or session
         self.trainee = trainee
         self.name = name
         self.cohort = cohort
@@ -461,9 +464,9 @@ class ProgressPanel:
         rt, lang, e = self.rt, self.rt.language, html.escape
         who = rt.name or rt.trainee
         greet = (
-            t("greeting", lang, name=who, session=rt.session)
+            t("greeting", lang, name=who, session=rt.title)
             if who
-            else t("greeting_anon", lang, session=rt.session)
+            else t("greeting_anon", lang, session=rt.title)
         )
         mode = t("mode_practice" if rt.mode == "practice" else "mode_assessed", lang)
         self.greeting.value = (
@@ -480,6 +483,8 @@ class ProgressPanel:
             f"{e(t('progress', lang, done=len(answered), total=total))}</div>"
         ]
         cleared = []
+        # Trainees know questions by their place in the workbook, not by their ids.
+        number = {q: i + 1 for i, q in enumerate(rt.questions)}
         for unit, qids in units.items():
             colour = next(
                 (rt.questions[q].get("colour") for q in qids if rt.questions[q].get("colour")),
@@ -493,7 +498,7 @@ class ProgressPanel:
             pct = int(100 * len(done) / len(qids)) if qids else 0
             if len(done) == len(qids):
                 cleared.append(label)
-            open_items = [q for q in qids if q not in answered]
+            open_items = [t("question_no", lang, n=number[q]) for q in qids if q not in answered]
             rows.append(
                 f'<div style="display:flex;align-items:center;gap:10px;font-size:16px;margin:3px 0">'
                 f'<span style="min-width:11em;color:{e(colour)};font-weight:600">{e(label)}</span>'
@@ -626,6 +631,7 @@ def open_workbook(
     language: str = "zh",
     practice: dict | None = None,
     store: Path | None = None,
+    title: str | None = None,
 ) -> Runtime:
     """Open this kernel's workbook: find the store, show greeting and progress.
 
@@ -671,6 +677,7 @@ def open_workbook(
         language=language,
         practice=practice,
         notebook=notebook,
+        title=title,
     )
     for spec in _questions_in_notebook(notebook):
         rt.questions[spec["id"]] = spec
@@ -863,6 +870,7 @@ def setup_source(
     exchange: Path,
     language: str,
     practice: dict | None,
+    title: str | None = None,
 ) -> str:
     """Source of the locked first cell of a released workbook."""
     note = {
@@ -872,8 +880,10 @@ def setup_source(
     return (
         f"{note}\n"
         "from kit.workbook import open_workbook\n\n"
-        "open_workbook(\n"
+        # Assigned, so the cell shows the panel and not the object's repr.
+        "_workbook = open_workbook(\n"
         f"    {session!r},\n"
+        f"    title={title!r},\n"
         f"    trainee={trainee!r},\n"
         f"    name={name!r},\n"
         f"    cohort={cohort!r},\n"
@@ -972,6 +982,7 @@ def release(
                     practice = practice or None
                 src = setup_source(
                     session,
+                    title=title_of(base_nb, session),
                     trainee=tid,
                     name=str(row.get("name") or "") or None,
                     cohort=cohort,
