@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import atexit
 import copy
+import functools
 import os
 import pickle
 import re
@@ -812,6 +813,28 @@ def _load(nb: NotebookNode | str | Path) -> NotebookNode:
     return copy.deepcopy(nb)
 
 
+@functools.cache
+def _readable_python_parameters() -> None:
+    """Make papermill write Chinese parameter strings as they are, not as \\u escapes.
+
+    papermill's Python translator escapes every non-ASCII character, so the
+    injected cell of a Chinese course reads "\\u5e74…" in every edition and
+    handout. ``repr`` gives an equally valid literal that a person can read.
+    """
+    from papermill.translators import PythonTranslator, papermill_translators
+
+    class ReadablePythonTranslator(PythonTranslator):
+        @classmethod
+        def translate_escaped_str(cls, str_val):
+            return (
+                repr(str_val)
+                if isinstance(str_val, str)
+                else super().translate_escaped_str(str_val)
+            )
+
+    papermill_translators.register("python", ReadablePythonTranslator)
+
+
 def _prepare(nb: NotebookNode, parameters: dict | None) -> NotebookNode:
     """Inject parameters the papermill way and lay out papermill's metadata."""
     nb = nbformat.v4.upgrade(nb) or nb
@@ -831,6 +854,7 @@ def _prepare(nb: NotebookNode, parameters: dict | None) -> NotebookNode:
     if parameters:
         from papermill.parameterize import parameterize_notebook
 
+        _readable_python_parameters()
         kernel_name = nb.metadata.get("kernelspec", {}).get("name") or "python3"
         language = nb.metadata.get("kernelspec", {}).get("language") or "python"
         nb = parameterize_notebook(nb, parameters, kernel_name=kernel_name, language=language)

@@ -478,6 +478,8 @@ def trainee_edition(
     code_gap = "# 请在此补全代码" if zh else "# Complete the code here"
     for cell in out.cells:
         t = tags(cell)
+        if "injected-parameters" in t:  # papermill adds it after annotate() ran
+            _set_role(cell, role="parameters")
         role = cell.get("metadata", {}).get("casekit", {}).get("role")
         if t & INSTRUCTOR_ONLY:
             continue

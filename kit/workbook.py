@@ -1000,6 +1000,7 @@ def release(
                 cell.metadata["tags"] = ["locked"]
                 cell.metadata["editable"] = False
                 cell.metadata["deletable"] = False
+                cell.metadata["jupyter"] = {"source_hidden": True}  # the panel is what counts
                 cell.metadata["casekit"] = {
                     "role": "setup",
                     "lock": hashlib.sha256(src.encode()).hexdigest(),

@@ -117,6 +117,17 @@ def test_trainee_edition_holds_no_secret(built):
     keys = json.loads(result.sessions[0].keys.read_text(encoding="utf-8"))
     locked = [c for c in nb.cells if "lock" in c.metadata.get("casekit", {})]
     assert {c.id for c in locked} == set(keys["locks"]) and len(locked) >= 4
+    assert all(c.metadata.get("editable") is False for c in locked)
+
+
+def test_trainee_edition_reads_well_for_officials(built):
+    _, result, _ = built
+    nb = nbformat.read(str(result.sessions[0].trainee), as_version=4)
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "cohort_name = 'c1 班'" in injected.source  # not papermill's "c1 \\u73ed"
+    hidden = [c for c in nb.cells if c.metadata.get("jupyter", {}).get("source_hidden")]
+    roles = {c.metadata["casekit"]["role"] for c in hidden}
+    assert roles == {"question", "parameters"}
 
 
 def test_two_cohorts_get_their_own_data_and_keys(course):
