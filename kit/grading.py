@@ -1417,6 +1417,7 @@ def feedback(
 ) -> FeedbackResult:
     """Write ``build/<cohort>/feedback/<trainee>/<session>.html`` for every graded current submission."""
     c = _course(course)
+    c.cohort(cohort)  # an unknown cohort is an error, not "0 pages"
     res = FeedbackResult()
     with Gradebook.open(c.root, db) as gb:
         scores = gb.submission_scores(cohort, session)
