@@ -189,11 +189,12 @@ def grade(
     db: DbOpt = None,
     workers: Annotated[int | None, typer.Option(help="Parallel submissions.")] = None,
     force: Annotated[bool, typer.Option(help="Regrade what is already graded.")] = False,
+    cluster: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:port.")] = None,
 ) -> None:
     """Autograde submissions into the gradebook; open items wait for marking."""
     from kit.grading import grade as run
 
-    r = run(course, cohort, session, db=db, workers=workers, force=force)
+    r = run(course, cohort, session, db=db, workers=workers, force=force, cluster=cluster)
     counts: dict[str, int] = {}
     for status in r.statuses.values():
         counts[status] = counts.get(status, 0) + 1

@@ -1090,7 +1090,12 @@ def _execute(
 
     params = keys.parameters or course.session_parameters(cohort, session)
     src = course.root / course.cohort(cohort).session(session).notebook
-    with tempfile.TemporaryDirectory(prefix="casekit-grade-") as tmp:
+    # On a cluster the scratch folder must be where the workers can see it: the
+    # course folder, which a multi-machine cluster has to share anyway.
+    scratch = course.build_dir / cohort / ".scratch" if opts.get("cluster") else None
+    if scratch:
+        scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="casekit-grade-", dir=scratch) as tmp:
         # the trainee's code runs in a scratch folder: whatever it writes is thrown away
         cwd = Path(tmp)
         # data files beside the source notebook are reachable (read through links)
@@ -1100,9 +1105,10 @@ def _execute(
                     (cwd / p.name).symlink_to(p, target_is_directory=p.is_dir())
                 except OSError:
                     pass
-        ex = execute.run_notebook(
-            nb,
-            params,
+        job = execute.Job(
+            name=session,
+            nb=nb,
+            parameters=params,
             cwd=cwd,
             cell_timeout=opts["cell_timeout"],
             notebook_timeout=opts["notebook_timeout"],
@@ -1111,6 +1117,10 @@ def _execute(
             mode="grade",
             stop_on_error=False,
         )
+        if opts.get("cluster"):
+            ex = execute.run_many([job], progress=False, cluster=opts["cluster"])[0]
+        else:
+            ex = execute.run_notebook(job.nb, job.parameters, **job.kwargs())
     run_error = None
     failure = getattr(ex, "failure", None)
     if failure:
@@ -1146,6 +1156,7 @@ def grade(
     workers: int | None = None,
     force: bool = False,
     progress: bool = True,
+    cluster: str | None = None,
 ) -> GradeResult:
     """Score every current submission of a cohort (or one session) into the gradebook.
 
@@ -1165,6 +1176,7 @@ def grade(
         "cell_timeout": g.cell_timeout,
         "notebook_timeout": g.notebook_timeout,
         "memory_mb": c.config.defaults.memory_mb,
+        "cluster": cluster,
     }
     policy = f"{g.late_penalty_per_day}:{g.late_penalty_cap}:{_course_tz(c)}"
     with Gradebook.open(c.root, db) as gb:

@@ -377,3 +377,20 @@ def test_collect_archive_duplicates_unknown_and_folder(course: Path, tmp_path: P
     assert any("secret" in f.item for f in res3.failures)
     with Gradebook.open(course) as gb:
         assert sorted(gb.submissions("c1")["trainee"]) == ["t01", "t02", "t03"]
+
+
+def test_grading_on_a_dask_cluster_gives_the_same_gradebook(course: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    db = f"sqlite:///{tmp_path / 'local.sqlite'}"
+    collected(course, db)
+    here = grade(course, "c1", db=db, progress=False)
+    with Gradebook.open(course, db) as gb:
+        local = gb.snapshot("c1")
+    on_cluster = f"sqlite:///{tmp_path / 'cluster.sqlite'}"
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None
+    ) as cluster:
+        res = grade(course, "c1", db=on_cluster, progress=False, cluster=cluster.scheduler_address)
+    assert res.statuses == here.statuses and len(res.statuses) == len(sample.S)
+    with Gradebook.open(course, on_cluster) as gb:
+        assert gb.snapshot("c1") == local
