@@ -51,6 +51,7 @@ import tempfile
 import threading
 import time
 import traceback as tb_mod
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -1178,7 +1179,14 @@ def run_many(
 
             with Client(cluster) as client:
                 futures = {
-                    client.submit(_run_job, job, pure=False, key=f"casekit-{i}-{job.name}"): i
+                    client.submit(
+                        # Unique per call: the scheduler treats equal keys as the same task,
+                        # so two callers' "quiz" jobs would share one result.
+                        _run_job,
+                        job,
+                        pure=False,
+                        key=f"casekit-{job.name}-{uuid.uuid4().hex}",
+                    ): i
                     for i, job in enumerate(jobs)
                 }
                 for fut in dask_completed(futures):
