@@ -22,6 +22,7 @@ _API = {
     "mark": "kit.marking",
     "guide": "kit.programme",
     "summary": "kit.programme",
+    "report": "kit.programme",
     "load_course": "kit.course",
 }
 

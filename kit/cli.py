@@ -264,6 +264,21 @@ def guide(
 
 
 @app.command()
+def report(
+    cohort: str,
+    course: CourseOpt = Path("."),
+    db: DbOpt = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the report.")
+    ] = None,
+) -> None:
+    """The cohort dashboard: teaching time, scores by unit, submissions, evaluation."""
+    from kit.programme import report as run
+
+    out.print(str(run(course, cohort, db=db, out=out_path)), highlight=False, soft_wrap=True)
+
+
+@app.command()
 def summary(cohort: str, course: CourseOpt = Path(".")) -> None:
     """Sessions by unit, hours, interactive share, deliberations and tasks of a cohort."""
     from kit.programme import summary as run

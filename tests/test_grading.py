@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -397,3 +398,16 @@ def test_grading_on_a_dask_cluster_gives_the_same_gradebook(course: Path, tmp_pa
     for table in local:
         diff = set(map(str, local[table])) ^ set(map(str, remote[table]))
         assert not diff, (table, sorted(diff)[:4])
+
+
+def test_cohort_report_shows_scores_and_evaluation(course: Path) -> None:
+    from kit.programme import report
+
+    db = f"sqlite:///{course / 'gradebook.sqlite'}"
+    collected(course, db)
+    grade(course, "c1", db=db, progress=False)
+    page = report(course, "c1", db=db).read_text(encoding="utf-8")
+    assert "各单元得分" in page and 'src="data:image/png;base64,' in page
+    assert "按教师" in page and "林晓峰" in page  # ratings attributed to the session's teacher
+    assert "待批阅" in page and "<script" not in page
+    assert not re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page)
