@@ -63,6 +63,18 @@ class Failure:
         return f"{self.item}: {self.cause}" + (f" ({self.file})" if self.file else "")
 
 
+@dataclass
+class Outcome:
+    """What a batch command did: the files it wrote and the items that failed."""
+
+    written: list[Path] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
 class UserError(Exception):
     """An error the user caused and can fix: the CLI prints it without a traceback."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import nh3
 
 import kit
 from kit import notebooks as nbs
-from kit.course import Course, Failure, load_course
+from kit.course import Course, Failure, Outcome, load_course
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -200,17 +200,11 @@ def session_meta(course: Course, cohort: str, session: str) -> tuple[list[tuple[
 
 
 @dataclass
-class HandoutResult:
+class HandoutResult(Outcome):
     """Handouts written for a cohort, and the ones that failed with their cause."""
 
-    cohort: str
+    cohort: str = ""
     index: Path | None = None
-    written: list[Path] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
 
 
 def handouts(
@@ -230,7 +224,7 @@ def handouts(
     co = c.cohort(cohort)
     out = c.build_dir / co.id / "handouts"
     out.mkdir(parents=True, exist_ok=True)
-    result = HandoutResult(co.id)
+    result = HandoutResult(cohort=co.id)
     wanted = sessions or [s.session for s in co.sessions]
     editions = [("trainee", True, "")] + (
         [("instructor", False, ".instructor")] if instructor else []

@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo
 
 import nbformat
 
-from kit.course import Course, CourseError, Failure, Problem, load_course
+from kit.course import Course, CourseError, Failure, Outcome, Problem, load_course
 from kit.gradebook import (
     FAILED,
     GRADED,
@@ -74,13 +74,11 @@ UNGRADED_KINDS = frozenset({"rating"})
 
 
 @dataclass
-class CollectResult:
+class CollectResult(Outcome):
     """What ``collect`` did: new submissions stored, duplicates, unknown trainees, problems."""
 
-    written: list[Path] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
 
 
 @dataclass
@@ -93,16 +91,12 @@ class GradeResult:
     statuses: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class FeedbackResult:
-    written: list[Path] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
+class FeedbackResult(Outcome):
+    """The feedback pages written, and the ones that failed."""
 
 
-@dataclass
-class GradesResult:
-    written: list[Path] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
+class GradesResult(Outcome):
+    """The grade exports written."""
 
 
 # ================================================================ helpers
