@@ -54,12 +54,11 @@ from kit.gradebook import (
     to_utc_naive,
     utcnow,
 )
+from kit.notebooks import checksum
+from kit.questions import MIME_TEST as TEST_MIME
+from kit.questions import answer_cell_qid
 
 GRADER_VERSION = "1"
-TEST_MIME = "application/vnd.casekit.test+json"
-QUESTION_MIME = "application/vnd.casekit.question+json"
-KEY_MIME = "application/vnd.casekit.key+json"
-ANSWER_MARKER = "# 答题区 answer:"
 
 # Archive limits: generous for notebooks plus an uploaded report each, small
 # enough that a zip bomb cannot fill the disk.
@@ -536,19 +535,6 @@ class SessionKeys:
     parameters: dict[str, Any] | None = None
 
 
-def _lock_hash(source: str) -> str:
-    try:  # the build's own checksum, when kit.notebooks provides one
-        from kit import notebooks
-
-        for name in ("lock_checksum", "cell_checksum", "checksum", "lock_hash"):
-            fn = getattr(notebooks, name, None)
-            if callable(fn):
-                return fn(source)
-    except ImportError:
-        pass
-    return hashlib.sha256(source.encode("utf-8")).hexdigest()
-
-
 def _casekit_meta(cell: Any) -> dict[str, Any]:
     m = (cell.get("metadata") or {}).get("casekit") or {}
     return m if isinstance(m, dict) else {}
@@ -567,22 +553,6 @@ def _role(cell: Any) -> str:
 def _source(cell: Any) -> str:
     s = cell.get("source", "")
     return "".join(s) if isinstance(s, list) else s
-
-
-def _outputs_with(nb: Any, mime: str) -> list[tuple[int, dict[str, Any]]]:
-    found = []
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []) or []:
-            data = out.get("data") or {}
-            if mime in data:
-                v = data[mime]
-                if isinstance(v, str):
-                    try:
-                        v = json.loads(v)
-                    except ValueError:
-                        continue
-                found.append((i, v))
-    return found
 
 
 def load_keys(course: Course, cohort: str, session: str) -> SessionKeys:
@@ -604,52 +574,22 @@ def load_keys(course: Course, cohort: str, session: str) -> SessionKeys:
     raw = json.loads(raw_bytes)
     nb = nbformat.reads(nb_bytes.decode("utf-8"), as_version=4)
 
-    questions: dict[str, dict[str, Any]] = {}
-    q_raw = raw.get("questions") or {}
-    items = q_raw.values() if isinstance(q_raw, dict) else q_raw
-    for spec in items:
-        questions[spec["id"]] = dict(spec)
-    for _, spec in _outputs_with(nb, QUESTION_MIME):
-        questions.setdefault(spec["id"], dict(spec))
-    # notebook order decides the order in feedback and exports
-    order = {
-        qid: i for i, (_, s) in enumerate(_outputs_with(nb, QUESTION_MIME)) for qid in [s["id"]]
-    }
-    questions = dict(sorted(questions.items(), key=lambda kv: order.get(kv[0], 10_000)))
-
-    keys: dict[str, dict[str, Any]] = {}
-    k_raw = raw.get("keys") or {}
-    for qid, k in k_raw.items() if isinstance(k_raw, dict) else ((k["id"], k) for k in k_raw):
-        keys[qid] = k if isinstance(k, dict) and "value" in k else {"id": qid, "value": k}
-    for _, k in _outputs_with(nb, KEY_MIME):
-        keys.setdefault(k["id"], k)
-
-    locks: dict[str, str] = {}
-    l_raw = raw.get("locks") or {}
-    if isinstance(l_raw, dict):
-        locks = {str(k): (v["sha256"] if isinstance(v, dict) else v) for k, v in l_raw.items()}
-    else:
-        for item in l_raw:
-            cid = item.get("cell") or item.get("id") or item.get("cell_id")
-            locks[str(cid)] = item.get("sha256") or item.get("lock") or item.get("hash")
-
+    # The keys file is the build's record (kit.builder): questions in notebook
+    # order, keys by question id, locks by cell id, test records with their role.
+    questions = {spec["id"]: dict(spec) for spec in raw.get("questions") or []}
+    keys: dict[str, dict[str, Any]] = dict(raw.get("keys") or {})
+    for qid, k in keys.items():
+        # Rubric texts hidden from trainees (show_rubric=False) live with the key.
+        texts = {str(r.get("id")): r for r in k.get("rubric") or [] if isinstance(r, dict)}
+        for item in questions.get(qid, {}).get("rubric") or []:
+            item.setdefault("text", texts.get(str(item["id"]), {}).get("text", item["id"]))
+    locks: dict[str, str] = dict(raw.get("locks") or {})
     tests: dict[tuple[str, str], dict[str, Any]] = {}
     for t in raw.get("tests") or []:
         t = dict(t)
         # a record's own "hidden" depends on how the author ran it; the cell's role decides
         t["hidden"] = bool(t.get("hidden")) or t.get("role") == "hidden-tests"
         tests[(t["question"], t["name"])] = t
-    for i, rec in _outputs_with(nb, TEST_MIME):
-        hidden = bool(rec.get("hidden")) or _role(nb.cells[i]) == "hidden-tests"
-        tests.setdefault(
-            (rec["question"], rec["name"]),
-            {
-                "question": rec["question"],
-                "name": rec["name"],
-                "points": rec.get("points", 1),
-                "hidden": hidden,
-            },
-        )
     fp = hashlib.sha256(raw_bytes + b"\0" + nb_bytes).hexdigest()
     params = raw.get("parameters") if isinstance(raw.get("parameters"), dict) else None
     return SessionKeys(session, questions, keys, locks, list(tests.values()), nb, fp, params)
@@ -686,7 +626,7 @@ def tamper_flags(
                         "message": f"{what} {cid} is missing from the submission",
                     }
                 )
-            elif _lock_hash(_source(cell)) != sha:
+            elif checksum(_source(cell)) != sha:
                 flags.append(
                     {
                         "code": "tests-edited" if is_test else "locked-changed",
@@ -738,10 +678,9 @@ def _trainee_code(qid: str, answers: dict[str, Any], submitted: Any | None) -> s
         return value
     if submitted is None:
         return None
-    marker = f"{ANSWER_MARKER} {qid}"
     for cell in submitted.cells:
         src = _source(cell)
-        if cell.get("cell_type") == "code" and src.lstrip().startswith(marker):
+        if cell.get("cell_type") == "code" and answer_cell_qid(src) == qid:
             return src
     for cell in submitted.cells:
         m = _casekit_meta(cell)

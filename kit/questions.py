@@ -369,11 +369,11 @@ class _Ask:
     ):
         """Essay marked by hand against `rubric` items {"id","text","points"}.
 
-        points = sum of rubric points. With ``show_rubric=False`` the spec (which
-        reaches the trainee edition) keeps only the items' ids and points; put
-        the texts in the key cell: ``key(qid, None, rubric=[...])``.
+        points = sum of rubric points. With ``show_rubric=False`` give only ids
+        and points here (this cell reaches trainees) and the texts in the key
+        cell: ``key(qid, None, rubric=[{"id": ..., "text": ...}])``.
         """
-        items = _rubric(qid, rubric)
+        items = _rubric(qid, rubric, texts=show_rubric)
         if not items:
             raise AuthoringError(f"question {qid!r}: an essay needs a rubric")
         total = sum(i["points"] for i in items)
@@ -470,18 +470,30 @@ class _Ask:
         )
 
 
-def _rubric(qid: str, rubric: Any) -> list[dict]:
+def _rubric(qid: str, rubric: Any, *, texts: bool = True) -> list[dict]:
+    """Validated rubric items. ``texts=False``: the texts are kept back in the key cell."""
     items = []
     for n, item in enumerate(rubric or []):
-        if not isinstance(item, dict) or "text" not in item:
+        if not isinstance(item, dict) or (texts and "text" not in item):
+            need = "'text' and 'points'" if texts else "'id' and 'points'"
             raise AuthoringError(
-                f"question {qid!r}: rubric item {n + 1} must be a dict with 'text' and 'points'"
+                f"question {qid!r}: rubric item {n + 1} must be a dict with {need}"
+            )
+        if not texts and "text" in item:
+            raise AuthoringError(
+                f"question {qid!r}: with show_rubric=False the rubric texts would still reach "
+                "trainees in this cell's source; give only ids and points here and the texts "
+                "in the key cell: key(qid, None, rubric=[{'id': ..., 'text': ...}])"
             )
         pts = item.get("points", 1)
         if not isinstance(pts, int | float) or pts < 0:
             raise AuthoringError(f"question {qid!r}: rubric item {n + 1} needs points ≥ 0")
         items.append(
-            {"id": str(item.get("id") or f"r{n + 1}"), "text": str(item["text"]), "points": pts}
+            {
+                "id": str(item.get("id") or f"r{n + 1}"),
+                "text": str(item.get("text", "")),
+                "points": pts,
+            }
         )
     return items
 

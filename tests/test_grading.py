@@ -411,3 +411,30 @@ def test_cohort_report_shows_scores_and_evaluation(course: Path) -> None:
     assert "按教师" in page and "林晓峰" in page  # ratings attributed to the session's teacher
     assert "待批阅" in page and "<script" not in page
     assert not re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page)
+
+
+def test_hidden_rubric_texts_reach_markers_not_trainees(tmp_path: Path) -> None:
+    from conftest import _code, case_notebook, write_course
+
+    from kit.builder import build
+    from kit.course import load_course
+    from kit.grading import load_keys
+
+    root = write_course(tmp_path / "course", cohorts={"c1": 0.05})
+    nb = case_notebook()
+    nb.cells += [
+        _code(
+            'ask.essay("q-brief", "写一份简报。", rubric=[{"id": "facts", "points": 3}], '
+            "show_rubric=False)"
+        ),
+        _code(
+            'key("q-brief", None, rubric=[{"id": "facts", "text": "RUBRIC-TEXT-5c1e 数据准确"}])',
+            "key",
+        ),
+    ]
+    nbformat.write(nb, str(root / "cases/coop.ipynb"))
+    assert build(root, "c1", progress=False).ok
+    trainee = (root / "build/c1/trainee/coop.ipynb").read_text(encoding="utf-8")
+    assert "RUBRIC-TEXT-5c1e" not in trainee
+    spec = load_keys(load_course(root), "c1", "coop").questions["q-brief"]
+    assert spec["rubric"] == [{"id": "facts", "points": 3, "text": "RUBRIC-TEXT-5c1e 数据准确"}]
