@@ -289,10 +289,19 @@ def summary(cohort: str, course: CourseOpt = Path(".")) -> None:
 @app.command()
 def tasks(cohort: str, course: CourseOpt = Path(".")) -> None:
     """Issue-based tasks of a cohort, one row per trainee (groups expanded)."""
+    from rich.table import Table
+
     from kit.programme import tasks as run
 
     table = run(course, cohort)
-    out.print(table.to_string(index=False) if len(table) else "no tasks", highlight=False)
+    if not len(table):
+        out.print("no tasks (cohorts/<cohort>/tasks.csv)", highlight=False)
+        return
+    view = Table("task", "title", "assignee", "trainee", "name", "due", "deliverable")
+    for r in table.itertuples():
+        due = "" if r.due is None or str(r.due) in ("NaT", "None") else str(r.due)[:16]
+        view.add_row(r.task, r.title, r.assignee, r.trainee, r.trainee_name, due, r.deliverable)
+    out.print(view)
 
 
 @app.command()
