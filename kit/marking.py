@@ -307,6 +307,8 @@ class MarkingApp:
             description=self.t("评语", "Comment"), layout=W.Layout(width="100%", height="5em")
         )
         self.only_open = W.Checkbox(value=True, description=self.t("只看未批", "Unmarked only"))
+        # An issue-based task (课题) is one report per group: one mark for every member.
+        self.whole_group = W.Checkbox(value=False, layout=W.Layout(width="100%"))
         self.prev_b = W.Button(description=self.t("上一份", "Previous"))
         self.save_b = W.Button(
             description=self.t("保存并下一份", "Save & next"), button_style="primary"
@@ -325,6 +327,7 @@ class MarkingApp:
                 self.rubric_box,
                 self.points,
                 self.comment,
+                self.whole_group,
                 W.HBox([self.prev_b, self.save_b, self.next_b]),
                 self.message,
             ]
@@ -368,6 +371,14 @@ class MarkingApp:
             f"{self.t('未批', 'left')} {self.left()})"
         )
         spec = self._spec(it["session"], it["question"])
+        group = str(it["group"] or "")
+        self.whole_group.layout.display = "" if group else "none"
+        self.whole_group.value = False
+        # Anonymous marking names no group either: the group would identify the trainees.
+        shown = self.t("本组", "this group") if self.anonymous else group
+        self.whole_group.description = self.t(
+            f"全组同分（{shown}，课题报告等小组作业）", f"Same mark for the whole group ({shown})"
+        )
         self.prompt.value = f"<p>{html.escape(str(spec.get('prompt', '')))}</p>"
         self.answer.value = _answer_html(it["answer"])
         self._checks = {}
@@ -398,25 +409,31 @@ class MarkingApp:
         if not len(self.items):
             return
         it = self.items.iloc[self.pos]
-        record_mark(
+        group = it["group"] if self.whole_group.value and it["group"] else None
+        marked = record_mark(
             self.course,
             self.cohort,
             it["session"],
             it["question"],
-            trainee=it["trainee"],
+            trainee=None if group else it["trainee"],
+            group=group,
             criteria={c: cb.value for c, cb in self._checks.items()},
             points=self.points.value,
             comment=self.comment.value,
             marker=self.marker,
             gb=self.gb,
         )
-        idx = self.items.index[self.pos]
-        self.items.at[idx, "marked"] = True
-        self.items.at[idx, "points"] = self.points.value
-        self.items.at[idx, "comment"] = self.comment.value
-        self.items.at[idx, "criteria"] = {
-            c: (1.0 if cb.value else 0.0) for c, cb in self._checks.items()
-        }
+        same = (
+            (self.items["session"] == it["session"])
+            & (self.items["question"] == it["question"])
+            & self.items["trainee"].isin(marked or [it["trainee"]])
+        )
+        criteria = {c: (1.0 if cb.value else 0.0) for c, cb in self._checks.items()}
+        for idx in self.items.index[same]:
+            self.items.at[idx, "marked"] = True
+            self.items.at[idx, "points"] = self.points.value
+            self.items.at[idx, "comment"] = self.comment.value
+            self.items.at[idx, "criteria"] = criteria
         self.message.value = self.t("已保存。", "Saved.")
         if advance:
             self.move(1)

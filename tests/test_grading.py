@@ -438,3 +438,25 @@ def test_hidden_rubric_texts_reach_markers_not_trainees(tmp_path: Path) -> None:
     assert "RUBRIC-TEXT-5c1e" not in trainee
     spec = load_keys(load_course(root), "c1", "coop").questions["q-brief"]
     assert spec["rubric"] == [{"id": "facts", "points": 3, "text": "RUBRIC-TEXT-5c1e 数据准确"}]
+
+
+def test_marking_app_can_give_a_group_one_mark(course: Path) -> None:
+    from kit.marking import MarkingApp
+
+    collected(course, None)
+    grade(course, "c1", progress=False)
+    app = MarkingApp(course, "c1", "quiz", marker="tester")
+    it = app.items.iloc[app.pos]
+    assert it["group"], "the fixture's trainees belong to groups"
+    roster = app.course.cohort("c1").roster
+    members = set(roster.index[roster["group"] == it["group"]])  # all of them, submitted or not
+    queued = set(app.items[app.items["group"] == it["group"]]["trainee"])
+    before = app.left()
+    app.whole_group.value = True
+    app._checks["evidence"].value = True
+    app.save(advance=False)
+    with Gradebook.open(course) as gb:
+        m = gb.marks("c1", "quiz")
+    got = m[(m["question"] == it["question"]) & (m["criterion"] == "")]
+    assert set(got["trainee"]) == members and (got["points"] == 3).all()
+    assert app.left() == before - len(queued)
