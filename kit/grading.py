@@ -56,7 +56,7 @@ from kit.gradebook import (
 )
 from kit.notebooks import checksum
 from kit.questions import MIME_TEST as TEST_MIME
-from kit.questions import answer_cell_qid
+from kit.questions import answer_cell_qid, code_is_empty
 
 GRADER_VERSION = "1"
 
@@ -674,14 +674,15 @@ def _is_empty(value: Any) -> bool:
 
 def _trainee_code(qid: str, answers: dict[str, Any], submitted: Any | None) -> str | None:
     value = _answer_value(answers.get(qid))
-    if isinstance(value, str) and value.strip():
+    if isinstance(value, str) and not code_is_empty(value):
         return value
     if submitted is None:
         return None
     for cell in submitted.cells:
         src = _source(cell)
         if cell.get("cell_type") == "code" and answer_cell_qid(src) == qid:
-            return src
+            # the stub as released is no answer: it shows and grades as unanswered
+            return None if code_is_empty(src) else src
     for cell in submitted.cells:
         m = _casekit_meta(cell)
         if (
@@ -1207,6 +1208,7 @@ def _progress(show: bool, total: int) -> Any:
 _FEEDBACK_CSS = """
 section.q{border:1px solid #ddd;border-left:.3rem solid var(--unit, #444);padding:.6rem 1rem;margin:1rem 0;break-inside:avoid}
 .pts{float:right;font-weight:bold}.answer{white-space:pre-wrap;background:#f7f7f7;padding:.5rem;border-radius:4px}
+.kind{color:#6a737d;font-weight:normal;font-size:.8rem}.prompt{margin:.3rem 0 .6rem}
 pre.answer{overflow-x:auto}.pass{color:#2e7d32}.fail{color:#c62828}.comment{font-style:italic}.total{font-size:1.2rem}
 """
 
@@ -1269,12 +1271,17 @@ def feedback_html(
     name = co.roster.loc[trainee, "name"] if trainee in co.roster.index else trainee
     L = lambda z, e: z if zh else e  # noqa: E731
     body: list[str] = []
-    for q in questions:
+    from kit.locale import t as say
+
+    for n, q in enumerate(questions, 1):
         qid = q["question"]
         body.append(f'<section class="q" id="q-{_esc(qid)}">')
+        # Trainees know a question by its place and kind; the id is for the teacher.
+        heading = L(f"第{n}题", f"Question {n}")
+        kind = say(f"kind_{q['kind']}", course.language)
         body.append(
             f'<span class="pts">{_fmt(q["points"])} / {_fmt(q["max_points"])}</span>'
-            f"<h2>{_esc(qid)}</h2>"
+            f'<h2>{_esc(heading)} <small class="kind">{_esc(kind)} · {_esc(qid)}</small></h2>'
         )
         # prompts come from the author; still cleaned, since they may carry HTML
         body.append(f'<div class="prompt">{nh3.clean(str(q.get("prompt") or ""))}</div>')
@@ -1288,7 +1295,8 @@ def feedback_html(
             body.append('<ul class="tests">')
             for t in qt:
                 cls, mark = ("pass", "✓") if t["passed"] else ("fail", "✗")
-                msg = "" if t["passed"] else f" — {_esc(t['message'])}"
+                why = L("未作答", "not answered") if t["message"] == "unanswered" else t["message"]
+                msg = "" if t["passed"] else f" — {_esc(why)}"
                 body.append(
                     f'<li class="{cls}">{mark} {_esc(t["name"])} ({_fmt(t["points"])}/{_fmt(t["max_points"])}){msg}</li>'
                 )

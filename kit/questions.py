@@ -617,6 +617,11 @@ def answer_stub(qid: str, language: str = "zh") -> str:
     return f"{ANSWER_MARKER.format(qid=qid)}\n{hint}\n"
 
 
+def code_is_empty(source: str) -> bool:
+    """True when code holds nothing but comments and blank lines (an untouched stub)."""
+    return not any(ln.strip() and not ln.lstrip().startswith("#") for ln in source.splitlines())
+
+
 def answer_cell_qid(source: str) -> str | None:
     """The question id of a code answer cell (its first non-empty line), or None."""
     for line in (source or "").splitlines():

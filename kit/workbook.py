@@ -36,6 +36,7 @@ from kit.questions import (
     MIME_QUESTION,
     UNIT_COLOURS,
     answer_cell_qid,
+    code_is_empty,
     in_live_kernel,
     is_unanswered,
     practice_hashes,
@@ -599,8 +600,7 @@ def _code_hook(result: Any) -> None:
     qid = answer_cell_qid(source)
     if not qid:
         return
-    body = [ln for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if not body:  # the untouched stub is not an answer
+    if code_is_empty(source):  # the untouched stub is not an answer
         entry, _ = rt.lookup(qid)
         if entry is None or entry.get("value") is None:
             return

@@ -460,3 +460,27 @@ def test_marking_app_can_give_a_group_one_mark(course: Path) -> None:
     got = m[(m["question"] == it["question"]) & (m["criterion"] == "")]
     assert set(got["trainee"]) == members and (got["points"] == 3).all()
     assert app.left() == before - len(queued)
+
+
+@pytest.mark.browser
+def test_feedback_page_in_chromium_shows_prompts_and_runs_no_trainee_script(course: Path) -> None:
+    from conftest import launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    collected(course, None)
+    grade(course, "c1", progress=False)
+    assert not feedback(course, "c1").failures
+    page_path = course / "build/c1/feedback/t09/quiz.html"
+    dialogs: list[str] = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(page_path.as_uri())
+        prompts = page.locator("section.q .prompt")
+        assert prompts.count() >= 3 and prompts.first.is_visible()
+        assert prompts.first.inner_text().strip()
+        assert "第1题" in page.inner_text("body")
+        assert '<script>alert("pwned")</script>' in page.inner_text("body")  # shown, not run
+        browser.close()
+    assert dialogs == []
