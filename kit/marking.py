@@ -161,7 +161,7 @@ def queue(
     Two queries for the whole queue (scores with answers, and marks), never
     one per item. Columns: session, question, trainee, label (the name, or
     "答卷 07" when anonymous), group, prompt, answer, max_points, marked,
-    points, comment, criteria (dict criterion → points).
+    points, comment, criteria (dict criterion → points), submission_id.
     """
     c = _course(course)
     co = c.cohort(cohort)
@@ -174,7 +174,7 @@ def queue(
         if own:
             gb.close()
     cols = ["session", "question", "trainee", "label", "group", "kind", "prompt", "answer",
-            "max_points", "marked", "points", "comment", "criteria"]  # fmt: skip
+            "max_points", "marked", "points", "comment", "criteria", "submission_id"]  # fmt: skip
     if qs.empty:
         return pd.DataFrame(columns=cols)
     items = qs[qs["manual"].astype(bool)].copy()
@@ -292,6 +292,8 @@ class MarkingApp:
         self.marker = marker or __import__("getpass").getuser()
         self.gb = Gradebook.open(self.course.root, db)  # one session for the whole marking sitting
         self.items = queue(self.course, cohort, session, anonymous=anonymous, gb=self.gb)
+        subs = self.gb.submissions(cohort, session)
+        self._folders = dict(zip(subs["id"], subs["path"], strict=True))  # for uploaded reports
         self._specs: dict[tuple[str, str], dict] = {}
         self.pos = 0
         zh = self.course.language == "zh"
@@ -380,7 +382,7 @@ class MarkingApp:
             f"全组同分（{shown}，课题报告等小组作业）", f"Same mark for the whole group ({shown})"
         )
         self.prompt.value = f"<p>{html.escape(str(spec.get('prompt', '')))}</p>"
-        self.answer.value = _answer_html(it["answer"])
+        self.answer.value = _answer_html(it["answer"]) + self._upload_html(it)
         self._checks = {}
         boxes = []
         for r in spec.get("rubric") or []:
@@ -403,6 +405,26 @@ class MarkingApp:
         spec = self._spec(it["session"], it["question"])
         pts = {str(r["id"]): float(r.get("points", 0)) for r in spec.get("rubric") or []}
         self.points.value = sum(pts[c] for c, cb in self._checks.items() if cb.value)
+
+    def _upload_html(self, it: Any) -> str:
+        """Where an uploaded report lies in the store, and a text report's content to read."""
+        if it["kind"] != "upload":
+            return ""
+        try:
+            name = json.loads(it["answer"]).get("name")
+        except (ValueError, AttributeError, TypeError):
+            return ""
+        folder = self._folders.get(it["submission_id"])
+        if not name or not folder:
+            return ""
+        path = self.course.root / folder / "files" / str(it["question"]) / Path(name).name
+        if not path.is_file():
+            return f"<p>{self.t('文件缺失：', 'File missing: ')}{html.escape(str(path))}</p>"
+        out = f"<p>{self.t('文件：', 'File: ')}<code>{html.escape(str(path))}</code></p>"
+        if path.suffix.lower() in (".md", ".txt"):
+            text = path.read_text(encoding="utf-8", errors="replace")[:20000]
+            out += f"<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{html.escape(text)}</pre>"
+        return out
 
     def save(self, advance: bool = True) -> None:
         """Save the current item's mark to the gradebook (and move on)."""

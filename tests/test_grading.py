@@ -484,3 +484,36 @@ def test_feedback_page_in_chromium_shows_prompts_and_runs_no_trainee_script(cour
         assert '<script>alert("pwned")</script>' in page.inner_text("body")  # shown, not run
         browser.close()
     assert dialogs == []
+
+
+def test_marker_reads_an_uploaded_text_report(tmp_path: Path) -> None:
+    from conftest import _code, case_notebook, write_course
+
+    from kit.builder import build
+    from kit.marking import MarkingApp
+    from kit.workbook import AnswerStore, Runtime, release, store_path_for, submit
+
+    root = write_course(tmp_path / "course", cohorts={"c1": 0.05})
+    nb = case_notebook()
+    nb.cells.append(
+        _code('ask.upload("q-report", "上传课题报告", rubric=[{"text": "问题真实", "points": 4}])')
+    )
+    nbformat.write(nb, str(root / "cases/coop.ipynb"))
+    assert build(root, "c1", progress=False).ok
+    assert not release(root, "c1", trainees=["t02"]).failures
+    workbook = root / "exchange/c1/outbox/t02/coop.ipynb"
+    exchange = str(root / "exchange")
+    header = {"trainee": "t02", "session": "coop", "cohort": "c1", "exchange": exchange}
+    store = AnswerStore(store_path_for(workbook), header)
+    rt = Runtime(store, session="coop", trainee="t02", cohort="c1")
+    text = "# 东山村积分制调研\n<b>不是标签</b> 第一手数据：32 户。"
+    rt.save("q-report", rt.save_file("q-report", "报告.md", text.encode()), "upload")
+    submit(workbook)
+    assert not collect(root, "c1").failures
+    grade(root, "c1", progress=False)
+    app = MarkingApp(root, "c1", "coop", marker="tester")
+    upload = app.items.index[app.items["question"] == "q-report"][0]
+    app.pos = int(upload)
+    app.show()
+    assert "东山村积分制调研" in app.answer.value
+    assert "&lt;b&gt;不是标签&lt;/b&gt;" in app.answer.value  # the report is text, not markup
