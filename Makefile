@@ -26,7 +26,7 @@ demo: setup
 ## The whole test suite: real kernels, JupyterLab in Chromium, SQLite and PostgreSQL.
 test: setup
 	bash scripts/system-deps.sh test
-	$(BIN)/ruff check kit tests bench
+	$(BIN)/ruff check kit tests bench scripts
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: setup
@@ -35,6 +35,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python bench/bench_execute.py
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_grade.py
 
