@@ -989,7 +989,11 @@ def programme_problems(course: Course | str | Path) -> list[Problem]:
 
 
 def _ratings(question_scores: pd.DataFrame) -> pd.DataFrame:
-    """Rating answers as ``trainee, session, question, value, comment`` rows."""
+    """Rating answers as ``trainee, session, question, value, comment`` rows.
+
+    A rating's comment is the answer to the text question with the same id
+    plus ``-comment`` (``ask.text("r1-eval-comment", ...)``), by the same trainee.
+    """
     cols = ["trainee", "session", "question", "value", "comment"]
     rated = question_scores[question_scores["kind"] == "rating"]
     if rated.empty:
@@ -1001,9 +1005,18 @@ def _ratings(question_scores: pd.DataFrame) -> pd.DataFrame:
         except ValueError:
             return None
 
+    texts = question_scores[question_scores["kind"].isin(["text", "essay"])]
+    comments = {
+        (r.session, r.trainee, r.question.removesuffix("-comment")): value(r.answer)
+        for r in texts.itertuples()
+        if r.question.endswith("-comment")
+    }
     out = rated[["trainee", "session", "question"]].copy()
     out["value"] = rated["answer"].map(value)
-    out["comment"] = ""
+    out["comment"] = [
+        str(comments.get((s, t, q)) or "")
+        for s, t, q in zip(out["session"], out["trainee"], out["question"], strict=True)
+    ]
     return out[cols]
 
 

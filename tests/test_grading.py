@@ -486,34 +486,69 @@ def test_feedback_page_in_chromium_shows_prompts_and_runs_no_trainee_script(cour
     assert dialogs == []
 
 
-def test_marker_reads_an_uploaded_text_report(tmp_path: Path) -> None:
+def _course_with(tmp_path: Path, *cells: str) -> Path:
+    """The small spine course with extra question cells, built for cohort c1."""
     from conftest import _code, case_notebook, write_course
 
     from kit.builder import build
-    from kit.marking import MarkingApp
-    from kit.workbook import AnswerStore, Runtime, release, store_path_for, submit
 
     root = write_course(tmp_path / "course", cohorts={"c1": 0.05})
     nb = case_notebook()
-    nb.cells.append(
-        _code('ask.upload("q-report", "上传课题报告", rubric=[{"text": "问题真实", "points": 4}])')
-    )
+    nb.cells += [_code(src) for src in cells]
     nbformat.write(nb, str(root / "cases/coop.ipynb"))
     assert build(root, "c1", progress=False).ok
-    assert not release(root, "c1", trainees=["t02"]).failures
-    workbook = root / "exchange/c1/outbox/t02/coop.ipynb"
-    exchange = str(root / "exchange")
-    header = {"trainee": "t02", "session": "coop", "cohort": "c1", "exchange": exchange}
-    store = AnswerStore(store_path_for(workbook), header)
-    rt = Runtime(store, session="coop", trainee="t02", cohort="c1")
-    text = "# 东山村积分制调研\n<b>不是标签</b> 第一手数据：32 户。"
-    rt.save("q-report", rt.save_file("q-report", "报告.md", text.encode()), "upload")
+    return root
+
+
+def _hand_in(root: Path, trainee: str, answers: dict, files: dict | None = None) -> None:
+    """Release, answer through the workbook runtime, submit, collect and grade."""
+    from kit.workbook import AnswerStore, Runtime, release, store_path_for, submit
+
+    assert not release(root, "c1", trainees=[trainee]).failures
+    workbook = root / f"exchange/c1/outbox/{trainee}/coop.ipynb"
+    header = {"trainee": trainee, "session": "coop", "cohort": "c1"}
+    header["exchange"] = str(root / "exchange")
+    rt = Runtime(AnswerStore(store_path_for(workbook), header), session="coop", trainee=trainee)
+    for qid, (name, content) in (files or {}).items():
+        rt.save(qid, rt.save_file(qid, name, content), "upload")
+    for qid, (value, kind) in answers.items():
+        rt.save(qid, value, kind)
     submit(workbook)
     assert not collect(root, "c1").failures
     grade(root, "c1", progress=False)
+
+
+def test_marker_reads_an_uploaded_text_report(tmp_path: Path) -> None:
+    from kit.marking import MarkingApp
+
+    root = _course_with(
+        tmp_path,
+        'ask.upload("q-report", "上传课题报告", rubric=[{"text": "问题真实", "points": 4}])',
+    )
+    text = "# 东山村积分制调研\n<b>不是标签</b> 第一手数据：32 户。"
+    _hand_in(root, "t02", {}, {"q-report": ("报告.md", text.encode())})
     app = MarkingApp(root, "c1", "coop", marker="tester")
     upload = app.items.index[app.items["question"] == "q-report"][0]
     app.pos = int(upload)
     app.show()
     assert "东山村积分制调研" in app.answer.value
     assert "&lt;b&gt;不是标签&lt;/b&gt;" in app.answer.value  # the report is text, not markup
+
+
+def test_report_pairs_each_rating_with_its_comment(tmp_path: Path) -> None:
+    from kit.programme import report
+
+    root = _course_with(
+        tmp_path,
+        'ask.rating("q-eval", "本课收获如何？")',
+        'ask.text("q-eval-comment", "意见和建议", points=0)',
+    )
+    _hand_in(
+        root,
+        "t01",
+        {"q-eval": (4, "rating"), "q-eval-comment": ("案例贴近工作<script>x()</script>", "text")},
+    )
+    _hand_in(root, "t03", {"q-eval": (2, "rating")})
+    page = report(root, "c1").read_text(encoding="utf-8")
+    assert "案例贴近工作" in page and "<script>x()" not in page
+    assert "3.00" in page  # the teacher's mean of 4 and 2

@@ -205,12 +205,15 @@ def test_every_question_kind_appears():
     assert set(KINDS) <= set(found), f"missing kinds: {set(KINDS) - set(found)}"
 
 
-def test_every_notebook_ends_with_a_session_rating_and_has_a_teaching_note():
+def test_every_notebook_ends_with_a_session_rating_and_comment_and_has_a_teaching_note():
     for path in COURSE.notebooks():
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
-        kinds = [k for c in code[-2:] for k, _, _ in question_calls(c.source)]
-        assert "rating" in kinds, path.name
+        asked = [(k, q) for c in code[-3:] for k, q, _ in question_calls(c.source)]
+        assert "rating" in [k for k, _ in asked], path.name
+        # the session rating comes with its free comment, paired by id for the report
+        rated = {q for k, q in asked if k == "rating"}
+        assert any(k == "text" and q.removesuffix("-comment") in rated for k, q in asked), path.name
         assert any("teaching-note" in c.metadata.get("tags", []) for c in nb.cells), path.name
         assert all(not c.get("outputs") for c in code), f"{path.name}: clear outputs"
 
