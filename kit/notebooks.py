@@ -99,6 +99,24 @@ def question_calls(src: str) -> list[tuple[str, Any, int]]:
     return out
 
 
+def _zero_point_questions(src: str) -> set[str]:
+    """Ids of questions asked with ``points=0``: ungraded, so they need no key."""
+    tree = _python(src)
+    found = set()
+    for node in ast.walk(tree) if tree else []:
+        if isinstance(node, ast.Call) and _is_ask(node) and node.args:
+            qid = node.args[0]
+            for kw in node.keywords:
+                if (
+                    kw.arg == "points"
+                    and isinstance(kw.value, ast.Constant)
+                    and kw.value.value == 0
+                    and isinstance(qid, ast.Constant)
+                ):
+                    found.add(qid.value)
+    return found
+
+
 def _key_uses(src: str) -> list[tuple[str, int]]:
     """Calls of ``key(...)`` and ``key=`` keywords: places a key is written down."""
     tree = _python(src)
@@ -189,6 +207,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
     last_code_q: str | None = None
     solved: set[str] = set()
     asked_modules: dict[str, set[str]] = {}
+    ungraded: set[str] = set()
     key_modules: dict[str, set[str]] = {}
     for i, cell in enumerate(nb.cells):
         where = f"cell {i + 1}"
@@ -228,6 +247,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                         "fix the code in JupyterLab",
                     )
                 )
+        ungraded |= _zero_point_questions(src)
         for kind, qid, line in question_calls(src):
             loc = f"{where}, line {line}"
             if kind not in KINDS:
@@ -373,7 +393,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                     "warning",
                 )
             )
-        if kind in KEYED_KINDS and qid not in {k for k, _ in keyed}:
+        if kind in KEYED_KINDS and qid not in {k for k, _ in keyed} and qid not in ungraded:
             problems.append(
                 Problem(
                     f,
