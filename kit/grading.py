@@ -174,57 +174,59 @@ def _archive_members(path: Path) -> list[tuple[str, int, Any]]:
             "re-create the archive with plain files and folders only",
         )
 
-    out: list[tuple[str, int, Any]] = []
-    total = 0
+    # Both formats become (name, kind, size, link target, handle); one set of checks follows.
     if zipfile.is_zipfile(path):
         zf = zipfile.ZipFile(path)
-        infos = zf.infolist()
-        if len(infos) > MAX_ARCHIVE_FILES:
-            raise refuse(infos[MAX_ARCHIVE_FILES].filename, f"exceeds {MAX_ARCHIVE_FILES} files")
-        for info in infos:
-            why = _member_problem(info.filename)
-            if why:
-                raise refuse(info.filename, why)
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise refuse(info.filename, "is a symbolic link")
+
+        def zip_kind(mode: int, info: zipfile.ZipInfo) -> str:
             ftype = stat.S_IFMT(mode)  # many zips carry only permission bits: no type is a file
-            if ftype and ftype not in (stat.S_IFREG, stat.S_IFDIR):
-                raise refuse(info.filename, "is not a regular file")
+            if stat.S_ISLNK(mode):
+                return "symlink"
             if info.is_dir():
-                continue
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise refuse(info.filename, f"is larger than {MAX_MEMBER_BYTES} bytes")
-            total += info.file_size
-            if total > MAX_ARCHIVE_BYTES:
-                raise refuse(info.filename, f"takes the archive over {MAX_ARCHIVE_BYTES} bytes")
-            out.append((info.filename, info.file_size, (zf, info)))
-        return out
-    if tarfile.is_tarfile(path):
+                return "dir"
+            return "file" if not ftype or ftype == stat.S_IFREG else "other"
+
+        entries = [
+            (i.filename, zip_kind(i.external_attr >> 16, i), i.file_size, "", (zf, i))
+            for i in zf.infolist()
+        ]
+    elif tarfile.is_tarfile(path):
         tf = tarfile.open(path)
-        members = tf.getmembers()
-        if len(members) > MAX_ARCHIVE_FILES:
-            raise refuse(members[MAX_ARCHIVE_FILES].name, f"exceeds {MAX_ARCHIVE_FILES} files")
-        for m in members:
-            why = _member_problem(m.name)
-            if why:
-                raise refuse(m.name, why)
+
+        def tar_kind(m: tarfile.TarInfo) -> str:
             if m.issym():
-                raise refuse(m.name, f"is a symbolic link (to {m.linkname!r})")
+                return "symlink"
             if m.islnk():
-                raise refuse(m.name, f"is a hard link (to {m.linkname!r})")
-            if m.isdir():
-                continue
-            if not m.isfile():
-                raise refuse(m.name, "is not a regular file (device, fifo, ...)")
-            if m.size > MAX_MEMBER_BYTES:
-                raise refuse(m.name, f"is larger than {MAX_MEMBER_BYTES} bytes")
-            total += m.size
-            if total > MAX_ARCHIVE_BYTES:
-                raise refuse(m.name, f"takes the archive over {MAX_ARCHIVE_BYTES} bytes")
-            out.append((m.name, m.size, (tf, m)))
-        return out
-    raise _error(path, "not a zip or tar archive", "pass a folder, a .zip or a .tar(.gz) file")
+                return "hardlink"
+            return "dir" if m.isdir() else "file" if m.isfile() else "other"
+
+        entries = [(m.name, tar_kind(m), m.size, m.linkname, (tf, m)) for m in tf.getmembers()]
+    else:
+        raise _error(path, "not a zip or tar archive", "pass a folder, a .zip or a .tar(.gz) file")
+    if len(entries) > MAX_ARCHIVE_FILES:
+        raise refuse(entries[MAX_ARCHIVE_FILES][0], f"exceeds {MAX_ARCHIVE_FILES} files")
+    out: list[tuple[str, int, Any]] = []
+    total = 0
+    for name, kind, size, link, handle in entries:
+        why = _member_problem(name)
+        if why:
+            raise refuse(name, why)
+        target = f" (to {link!r})" if link else ""
+        if kind == "symlink":
+            raise refuse(name, f"is a symbolic link{target}")
+        if kind == "hardlink":
+            raise refuse(name, f"is a hard link{target}")
+        if kind == "other":
+            raise refuse(name, "is not a regular file (device, fifo, ...)")
+        if kind == "dir":
+            continue
+        if size > MAX_MEMBER_BYTES:
+            raise refuse(name, f"is larger than {MAX_MEMBER_BYTES} bytes")
+        total += size
+        if total > MAX_ARCHIVE_BYTES:
+            raise refuse(name, f"takes the archive over {MAX_ARCHIVE_BYTES} bytes")
+        out.append((name, size, handle))
+    return out
 
 
 def _read_member(handle: Any, limit: int) -> bytes:
