@@ -595,6 +595,11 @@ def load_course(root: Path | str) -> Course:
     return course
 
 
+def as_course(course: Course | Path | str) -> Course:
+    """A loaded course: ``course`` itself, or the course folder it names, loaded and validated."""
+    return course if isinstance(course, Course) else load_course(course)
+
+
 def inspect_course(root: Path | str) -> tuple[Course | None, list[Problem]]:
     """Load what can be loaded and return it with every problem found (for ``check``)."""
     return _load(Path(root))

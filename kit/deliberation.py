@@ -48,8 +48,8 @@ from kit.course import (
     CourseError,
     Problem,
     _pydantic_problems,
+    as_course,
     inspect_course,
-    load_course,
     read_toml,
 )
 
@@ -219,10 +219,6 @@ def history_path(course: Course, cohort_id: str, session_id: str) -> Path:
     return deliberations_dir(course, cohort_id) / f"{session_id}.history.jsonl"
 
 
-def _course(course: Course | str | Path) -> Course:
-    return course if isinstance(course, Course) else load_course(course)
-
-
 def _parse(path: Path) -> tuple[Deliberation | None, list[Problem]]:
     problems: list[Problem] = []
     raw = read_toml(path, problems)
@@ -259,14 +255,14 @@ def session_inputs(course: Course | str | Path, cohort_id: str, session_id: str)
     Raises :class:`CourseError` if the record is malformed: a build must not
     silently run a class without the points its parties agreed on.
     """
-    course = _course(course)
+    course = as_course(course)
     record = load_deliberation(course, cohort_id, session_id)
     return {} if record is None else record.inputs()
 
 
 def history(course: Course | str | Path, cohort_id: str, session_id: str) -> list[dict[str, Any]]:
     """Every history entry of a session's record, oldest first."""
-    course = _course(course)
+    course = as_course(course)
     path = history_path(course, cohort_id, session_id)
     if not path.exists():
         return []
@@ -588,7 +584,7 @@ def record_deliberation(
     else saved in between. A save that changes nothing adds no version.
     Returns the record's path; raises :class:`CourseError` on any problem.
     """
-    course = _course(course)
+    course = as_course(course)
     cohort = course.cohort(cohort_id)
     cohort.session(session_id)
     path = record_path(course, cohort_id, session_id)
@@ -997,7 +993,7 @@ def deliberation_form(
     are disabled. Only fields that differ from the loaded record are saved.
     """
     return _form_class()(
-        _course(course), cohort_id, session_id, by=by, role=role, language=language
+        as_course(course), cohort_id, session_id, by=by, role=role, language=language
     )
 
 

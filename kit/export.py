@@ -22,6 +22,7 @@ import nbformat
 import nh3
 
 import kit
+from kit import artifacts
 from kit import notebooks as nbs
 from kit.course import Course, Failure, Outcome, load_course
 
@@ -222,7 +223,7 @@ def handouts(
     """
     c = load_course(course)
     co = c.cohort(cohort)
-    out = c.build_dir / co.id / "handouts"
+    out = artifacts.handouts_dir(c, co.id)
     out.mkdir(parents=True, exist_ok=True)
     result = HandoutResult(cohort=co.id)
     wanted = sessions or [s.session for s in co.sessions]
@@ -236,7 +237,7 @@ def handouts(
             meta, s = session_meta(c, co.id, sid)
             unit = c.units[s.unit]
             for edition, hide_code, suffix in editions:
-                src = c.build_dir / co.id / edition / f"{sid}.ipynb"
+                src = artifacts.edition_path(c, co.id, sid, edition)
                 if not src.exists():
                     result.failures.append(
                         Failure(sid, f"not built yet: run `casekit build {co.id}`", str(src))

@@ -43,7 +43,8 @@ from zoneinfo import ZoneInfo
 
 import nbformat
 
-from kit.course import Course, CourseError, Failure, Outcome, Problem, load_course
+from kit import artifacts
+from kit.course import Course, CourseError, Failure, Outcome, Problem, as_course
 from kit.gradebook import (
     FAILED,
     GRADED,
@@ -54,7 +55,7 @@ from kit.gradebook import (
     to_utc_naive,
     utcnow,
 )
-from kit.notebooks import checksum
+from kit.notebooks import casekit_meta, cell_role, checksum, source
 from kit.questions import MIME_TEST as TEST_MIME
 from kit.questions import answer_cell_qid, code_is_empty
 
@@ -101,43 +102,8 @@ class GradesResult(Outcome):
 # ================================================================ helpers
 
 
-def _course(course: Course | Path | str) -> Course:
-    return course if isinstance(course, Course) else load_course(course)
-
-
 def _error(file: Path | str, message: str, fix: str = "", where: str = "") -> CourseError:
     return CourseError([Problem(str(file), where=where, message=message, fix=fix)])
-
-
-def _stamp(t: datetime) -> str:
-    return to_utc_naive(t).strftime("%Y%m%dT%H%M%S%fZ")
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        m = re.match(r"^(\d{8}T\d{6})(\d{0,6})Z?$", value)
-        if not m:
-            return None
-        t = datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-        if m.group(2):
-            t = t.replace(microsecond=int(m.group(2).ljust(6, "0")))
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return t
-
-
-def _hash_files(files: dict[str, bytes]) -> str:
-    """Content hash of a submission: relative paths and bytes, receipt excluded (it differs per submit)."""
-    h = hashlib.sha256()
-    for name in sorted(files):
-        if name == "receipt.json":
-            continue
-        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return h.hexdigest()
 
 
 def _read_json_bytes(data: bytes | None) -> Any:
@@ -369,20 +335,6 @@ def _identify(
     return trainee, session, ""
 
 
-def _received_time(files: dict[str, bytes], where: str) -> datetime | None:
-    receipt = _read_json_bytes(files.get("receipt.json"))
-    if isinstance(receipt, dict):
-        for k in ("received_at", "submitted_at", "at", "time", "stamp"):
-            t = _parse_time(receipt.get(k))
-            if t:
-                return t
-    for part in reversed(where.split("/")):
-        t = _parse_time(part.split("-")[0])
-        if t:
-            return t
-    return None
-
-
 def collect(
     course: Course | Path | str,
     cohort: str,
@@ -399,10 +351,10 @@ def collect(
     session cannot be told for sure are reported in ``unknown``; identical
     content already stored is reported in ``duplicates``.
     """
-    c = _course(course)
+    c = as_course(course)
     co = c.cohort(cohort)
     res = CollectResult()
-    src = Path(source) if source is not None else c.exchange_dir / cohort / "inbox"
+    src = Path(source) if source is not None else artifacts.inbox_dir(c.exchange_dir, cohort)
     if not src.exists():
         raise _error(src, "submission source not found", "pass an existing folder or archive")
     if src.is_dir():
@@ -411,7 +363,7 @@ def collect(
             res.failures.append(Failure(s, "skipped: a link or special file", str(src)))
     else:
         files = _load_archive(src)
-    store = c.root / "submissions" / cohort
+    store = artifacts.store_dir(c, cohort)
     roster = set(co.roster.index)
     sessions = {s.session for s in co.sessions}
     with Gradebook.open(c.root, db) as gb:
@@ -425,8 +377,8 @@ def collect(
             if "workbook.ipynb" not in sub_files and "answers.json" not in sub_files:
                 res.failures.append(Failure(label, "no workbook.ipynb or answers.json"))
                 continue
-            sha = _hash_files(sub_files)
-            received = _received_time(sub_files, where) or datetime.now(UTC)
+            sha = artifacts.submission_digest(sub_files)
+            received = artifacts.received_time(sub_files, where) or datetime.now(UTC)
             existing = gb.session.query(Submission).filter_by(
                 cohort=cohort, session=session, trainee=trainee, sha256=sha
             )
@@ -435,7 +387,7 @@ def collect(
                     f"{label}: same content as already stored for {trainee}/{session}"
                 )
                 continue
-            dest = store / trainee / session / f"{_stamp(received)}-{sha[:8]}"
+            dest = artifacts.submission_dir(c, cohort, trainee, session, received, sha)
             try:
                 _write_submission(dest, sub_files, store)
             except (OSError, ValueError) as e:
@@ -469,11 +421,9 @@ def _write_submission(dest: Path, files: dict[str, bytes], store: Path) -> None:
                 raise ValueError(f"member {name!r} would land outside the store")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        receipt_path = tmp / "receipt.json"
-        receipt = _read_json_bytes(files.get("receipt.json"))
-        receipt = receipt if isinstance(receipt, dict) else {}
-        receipt["collected_at"] = utcnow().isoformat() + "Z"
-        receipt_path.write_text(json.dumps(receipt, ensure_ascii=False, indent=1), "utf-8")
+        receipt = artifacts.Receipt.parse(files.get(artifacts.RECEIPT)) or artifacts.Receipt()
+        receipt.collected_at = utcnow().isoformat() + "Z"
+        (tmp / artifacts.RECEIPT).write_bytes(receipt.to_bytes())
         os.rename(tmp, dest)
     finally:
         if tmp.exists():
@@ -488,27 +438,23 @@ def index_store(
     The store is the truth: a gradebook lost or freshly pointed at PostgreSQL
     is rebuilt from it.
     """
-    c = _course(course)
-    store = c.root / "submissions" / cohort
+    c = as_course(course)
     own = gb is None
     gb = gb or Gradebook.open(c.root, db)
     added = 0
     try:
         known = {s.path for s in gb.session.query(Submission).filter_by(cohort=cohort)}
-        for d in sorted(store.glob("*/*/*")) if store.exists() else []:
-            if not d.is_dir() or d.name.startswith("."):
-                continue
+        for trainee, session, d in artifacts.stored_submissions(c, cohort):
             rel = d.relative_to(c.root).as_posix()
             if rel in known:
                 continue
-            trainee, session = d.parent.parent.name, d.parent.name
             files, _ = _load_folder(d)
-            received = _received_time(files, d.name) or datetime.now(UTC)
+            received = artifacts.received_time(files, d.name) or datetime.now(UTC)
             _, new = gb.add_submission(
                 cohort=cohort,
                 session=session,
                 trainee=trainee,
-                sha256=_hash_files(files),
+                sha256=artifacts.submission_digest(files),
                 path=rel,
                 received_at=received,
                 source="store",
@@ -537,64 +483,36 @@ class SessionKeys:
     parameters: dict[str, Any] | None = None
 
 
-def _casekit_meta(cell: Any) -> dict[str, Any]:
-    m = (cell.get("metadata") or {}).get("casekit") or {}
-    return m if isinstance(m, dict) else {}
-
-
-def _role(cell: Any) -> str:
-    role = _casekit_meta(cell).get("role") or ""
-    if not role:
-        tags = (cell.get("metadata") or {}).get("tags") or []
-        for t in ("hidden-tests", "tests", "solution", "key", "locked"):
-            if t in tags:
-                return "answer" if t == "solution" else t
-    return role
-
-
-def _source(cell: Any) -> str:
-    s = cell.get("source", "")
-    return "".join(s) if isinstance(s, list) else s
-
-
 def load_keys(course: Course, cohort: str, session: str) -> SessionKeys:
-    """Read ``build/<cohort>/instructor/<session>.keys.json`` and the instructor edition.
-
-    Whatever the keys file leaves out (question specs, tests) is read back
-    from the instructor edition's outputs, which carry the same records.
-    """
-    base = course.build_dir / cohort / "instructor"
-    kpath, nbpath = base / f"{session}.keys.json", base / f"{session}.ipynb"
-    if not kpath.exists() or not nbpath.exists():
+    """Read the session's keys file and instructor edition, as the build wrote them."""
+    paths = artifacts.build_paths(course, cohort, session)
+    if not paths.keys.exists() or not paths.instructor.exists():
         raise _error(
-            kpath if not kpath.exists() else nbpath,
+            paths.keys if not paths.keys.exists() else paths.instructor,
             "instructor edition or keys file missing",
             f"run `casekit build {cohort}` first",
         )
-    raw_bytes = kpath.read_bytes()
-    nb_bytes = nbpath.read_bytes()
-    raw = json.loads(raw_bytes)
+    raw, raw_bytes = artifacts.read_keys(paths.keys)
+    nb_bytes = paths.instructor.read_bytes()
     nb = nbformat.reads(nb_bytes.decode("utf-8"), as_version=4)
 
-    # The keys file is the build's record (kit.builder): questions in notebook
-    # order, keys by question id, locks by cell id, test records with their role.
-    questions = {spec["id"]: dict(spec) for spec in raw.get("questions") or []}
-    keys: dict[str, dict[str, Any]] = dict(raw.get("keys") or {})
+    questions = {qid: dict(spec) for qid, spec in raw.specs().items()}
+    keys: dict[str, dict[str, Any]] = dict(raw.keys)
     for qid, k in keys.items():
         # Rubric texts hidden from trainees (show_rubric=False) live with the key.
         texts = {str(r.get("id")): r for r in k.get("rubric") or [] if isinstance(r, dict)}
         for item in questions.get(qid, {}).get("rubric") or []:
             item.setdefault("text", texts.get(str(item["id"]), {}).get("text", item["id"]))
-    locks: dict[str, str] = dict(raw.get("locks") or {})
     tests: dict[tuple[str, str], dict[str, Any]] = {}
-    for t in raw.get("tests") or []:
+    for t in raw.tests:
         t = dict(t)
         # a record's own "hidden" depends on how the author ran it; the cell's role decides
         t["hidden"] = bool(t.get("hidden")) or t.get("role") == "hidden-tests"
         tests[(t["question"], t["name"])] = t
     fp = hashlib.sha256(raw_bytes + b"\0" + nb_bytes).hexdigest()
-    params = raw.get("parameters") if isinstance(raw.get("parameters"), dict) else None
-    return SessionKeys(session, questions, keys, locks, list(tests.values()), nb, fp, params)
+    return SessionKeys(
+        session, questions, keys, dict(raw.locks), list(tests.values()), nb, fp, raw.parameters
+    )
 
 
 # ================================================================ tamper checks
@@ -610,11 +528,11 @@ def tamper_flags(
     (grading uses the instructor's content); they are shown to the instructor.
     """
     flags: list[dict[str, str]] = []
-    roles = {c.get("id"): _role(c) for c in keys.instructor.cells}
+    roles = {c.get("id"): cell_role(c) for c in keys.instructor.cells}
     if submitted is not None:
         by_id = {c.get("id"): c for c in submitted.cells if c.get("id")}
         by_lock = {
-            _casekit_meta(c).get("lock"): c for c in submitted.cells if _casekit_meta(c).get("lock")
+            casekit_meta(c).get("lock"): c for c in submitted.cells if casekit_meta(c).get("lock")
         }
         for cid, sha in keys.locks.items():
             cell = by_id.get(cid) or by_lock.get(sha)
@@ -628,7 +546,7 @@ def tamper_flags(
                         "message": f"{what} {cid} is missing from the submission",
                     }
                 )
-            elif checksum(_source(cell)) != sha:
+            elif checksum(source(cell)) != sha:
                 flags.append(
                     {
                         "code": "tests-edited" if is_test else "locked-changed",
@@ -681,18 +599,18 @@ def _trainee_code(qid: str, answers: dict[str, Any], submitted: Any | None) -> s
     if submitted is None:
         return None
     for cell in submitted.cells:
-        src = _source(cell)
+        src = source(cell)
         if cell.get("cell_type") == "code" and answer_cell_qid(src) == qid:
             # the stub as released is no answer: it shows and grades as unanswered
             return None if code_is_empty(src) else src
     for cell in submitted.cells:
-        m = _casekit_meta(cell)
+        m = casekit_meta(cell)
         if (
             cell.get("cell_type") == "code"
             and m.get("role") == "answer"
             and m.get("question") == qid
         ):
-            return _source(cell)
+            return source(cell)
     return None
 
 
@@ -766,12 +684,12 @@ def build_grading_notebook(keys: SessionKeys, code: dict[str, str]) -> tuple[Any
     cells = []
     prelude_done = False
     for cell in nb.cells:
-        role = _role(cell)
+        role = cell_role(cell)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
         if role == "answer" and cell.cell_type == "code":
-            qid = _casekit_meta(cell).get("question")
+            qid = casekit_meta(cell).get("question")
             if qid in code:
                 cell.source = code[qid]
             if not prelude_done:
@@ -786,7 +704,7 @@ def build_grading_notebook(keys: SessionKeys, code: dict[str, str]) -> tuple[Any
             cells.append(guard)
         cells.append(cell)
     nb.cells = cells
-    tests_idx = [i for i, c in enumerate(nb.cells) if _role(c) in ("tests", "hidden-tests")]
+    tests_idx = [i for i, c in enumerate(nb.cells) if cell_role(c) in ("tests", "hidden-tests")]
     return nb, tests_idx
 
 
@@ -1028,7 +946,7 @@ def _execute(
     src = course.root / course.cohort(cohort).session(session).notebook
     # On a cluster the scratch folder must be where the workers can see it: the
     # course folder, which a multi-machine cluster has to share anyway.
-    scratch = course.build_dir / cohort / ".scratch" if opts.get("cluster") else None
+    scratch = artifacts.scratch_dir(course, cohort) if opts.get("cluster") else None
     if scratch:
         scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="casekit-grade-", dir=scratch) as tmp:
@@ -1103,7 +1021,7 @@ def grade(
     edition, grader version) is skipped, so a rerun after a crash resumes and
     a full rerun changes nothing. ``force`` regrades everything.
     """
-    c = _course(course)
+    c = as_course(course)
     co = c.cohort(cohort)
     res = GradeResult()
     sessions = [co.session(session).session] if session else [s.session for s in co.sessions]
@@ -1371,7 +1289,7 @@ def feedback(
     course: Course | Path | str, cohort: str, *, db: str | None = None, session: str | None = None
 ) -> FeedbackResult:
     """Write ``build/<cohort>/feedback/<trainee>/<session>.html`` for every graded current submission."""
-    c = _course(course)
+    c = as_course(course)
     c.cohort(cohort)  # an unknown cohort is an error, not "0 pages"
     res = FeedbackResult()
     with Gradebook.open(c.root, db) as gb:
@@ -1383,7 +1301,7 @@ def feedback(
         marks = gb.marks(cohort, session)
     for row in scores.to_dict("records"):
         t, s = row["trainee"], row["session"]
-        out = c.build_dir / cohort / "feedback" / t / f"{s}.html"
+        out = artifacts.feedback_path(c, cohort, t, s)
         try:
             page = feedback_html(
                 c,
@@ -1414,7 +1332,7 @@ def grades_table(course: Course | Path | str, cohort: str, *, db: str | None = N
     """One row per trainee: points per session, per-unit subtotals, total, max and open items."""
     import pandas as pd
 
-    c = _course(course)
+    c = as_course(course)
     co = c.cohort(cohort)
     with Gradebook.open(c.root, db) as gb:
         scores = gb.submission_scores(cohort)
@@ -1455,7 +1373,7 @@ def grades(
     course: Course | Path | str, cohort: str, to: Path | str, *, db: str | None = None
 ) -> GradesResult:
     """Export the gradebook to CSV or XLSX (by ``to``'s suffix) with per-unit subtotals."""
-    c = _course(course)
+    c = as_course(course)
     to = Path(to)
     table = grades_table(c, cohort, db=db)
     to.parent.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,7 @@ def tags(cell: dict) -> set[str]:
 
 
 def source(cell: dict) -> str:
+    """A cell's source as one string."""
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
 
@@ -421,11 +422,33 @@ def _set_role(cell: dict, **meta: Any) -> None:
     cell.setdefault("metadata", {}).setdefault("casekit", {}).update(meta)
 
 
+def role_from_tags(tags_: set[str], cell_type: str) -> str:
+    """A cell's role as its tags alone say (questions and code answers need the source too)."""
+    if "solution" in tags_:
+        return "answer" if cell_type == "code" else "answer-text"
+    for tag in ("hidden-tests", "tests", "key", "teaching-note"):
+        if tag in tags_:
+            return tag
+    if "parameters" in tags_ or "injected-parameters" in tags_:
+        return "parameters"
+    return "locked" if "locked" in tags_ else ""
+
+
+def casekit_meta(cell: Any) -> dict[str, Any]:
+    """The ``metadata.casekit`` record the build wrote on a cell (``{}`` when none)."""
+    m = (cell.get("metadata") or {}).get("casekit") or {}
+    return m if isinstance(m, dict) else {}
+
+
+def cell_role(cell: Any) -> str:
+    """The role of a cell: as the build recorded it, else as its tags say."""
+    return casekit_meta(cell).get("role") or role_from_tags(tags(cell), cell.get("cell_type", ""))
+
+
 def annotate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Record each cell's role (and question id) in its metadata; used by both editions."""
     last_code_q = None
     for cell in nb.cells:
-        t = tags(cell)
         qs = question_calls(source(cell)) if cell.cell_type == "code" else []
         if qs:
             ids = [q for _, q, _ in qs if isinstance(q, str)]
@@ -433,22 +456,14 @@ def annotate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             for kind, qid, _ in qs:
                 if kind == "code":
                     last_code_q = qid
-        elif "solution" in t and cell.cell_type == "code" and last_code_q:
+            continue
+        role = role_from_tags(tags(cell), cell.cell_type)
+        if role == "answer" and last_code_q:
             _set_role(cell, role="answer", question=last_code_q)
-        elif "solution" in t:
+        elif role == "answer":
             _set_role(cell, role="answer-text")
-        elif "hidden-tests" in t:
-            _set_role(cell, role="hidden-tests")
-        elif "tests" in t:
-            _set_role(cell, role="tests")
-        elif "key" in t:
-            _set_role(cell, role="key")
-        elif "teaching-note" in t:
-            _set_role(cell, role="teaching-note")
-        elif "parameters" in t or "injected-parameters" in t:
-            _set_role(cell, role="parameters")
-        elif "locked" in t:
-            _set_role(cell, role="locked")
+        elif role:
+            _set_role(cell, role=role)
     return nb
 
 

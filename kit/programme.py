@@ -25,13 +25,14 @@ import nh3
 import pandas as pd
 from pydantic import Field, field_validator
 
+from kit import artifacts
 from kit.course import (
     Course,
     CourseError,
     Problem,
     _Row,
+    as_course,
     inspect_course,
-    load_course,
     read_table,
 )
 
@@ -64,10 +65,6 @@ FONT_STACK = (
     '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 )
 ALL = "all"  # the unit value of a cohort's total row in interactive_share()
-
-
-def _course(course: Course | str | Path) -> Course:
-    return course if isinstance(course, Course) else load_course(course)
 
 
 def _lang(language: str) -> str:
@@ -157,7 +154,7 @@ def session_datasets(
     carry its own variant of a course-wide dataset. Raises :class:`CourseError`
     when one is missing.
     """
-    course = _course(course)
+    course = as_course(course)
     s = course.cohort(cohort_id).session(session_id)
     out, problems = {}, []
     for name, ref in _dataset_refs(s.params).items():
@@ -329,7 +326,7 @@ def tasks(course: Course | str | Path, cohort_id: str) -> pd.DataFrame:
     be given to the whole group. Raises :class:`CourseError` on unknown
     trainees, groups or sessions.
     """
-    course = _course(course)
+    course = as_course(course)
     df, problems = _tasks(course, cohort_id)
     if [p for p in problems if p.severity == "error"]:
         raise CourseError(problems)
@@ -338,7 +335,7 @@ def tasks(course: Course | str | Path, cohort_id: str) -> pd.DataFrame:
 
 def group_members(course: Course | str | Path, cohort_id: str, group: str) -> list[str]:
     """Trainee ids of a roster group (``[]`` if no such group)."""
-    roster = _course(course).cohort(cohort_id).roster
+    roster = as_course(course).cohort(cohort_id).roster
     return [str(t) for t in roster.index[roster["group"] == group]]
 
 
@@ -365,7 +362,7 @@ def interactive_share(course: Course | str | Path, cohort: str | None = None) ->
     interactive when its ``interactive`` column in ``catalog/methods.csv`` is
     true; hours come from ``schedule.csv``.
     """
-    course = _course(course)
+    course = as_course(course)
     interactive = {m: bool(v) for m, v in course.methods["interactive"].items()}
     ids = [cohort] if cohort else sorted(course.cohorts)
     order = {u: i for i, u in enumerate(course.units)}
@@ -390,7 +387,7 @@ def interactive_share(course: Course | str | Path, cohort: str | None = None) ->
 
 def share_problems(course: Course | str | Path) -> list[Problem]:
     """A warning for each cohort whose interactive share is below the course's target."""
-    course = _course(course)
+    course = as_course(course)
     target = course.config.programme.interactive_target
     table = interactive_share(course)
     out = []
@@ -506,7 +503,7 @@ def summary(course: Course | str | Path, cohort: str) -> CohortSummary:
     """Sessions by unit, hours, interactive share, deliberations present/missing and tasks of a cohort."""
     from kit.deliberation import record_path
 
-    course = _course(course)
+    course = as_course(course)
     c = course.cohort(cohort)
     interactive = {m: bool(v) for m, v in course.methods["interactive"].items()}
     rows = []
@@ -615,7 +612,7 @@ def evaluation_summary(
     are). Rows for sessions not in the schedule or with a non-numeric value
     are left out of the means; their number is in ``attrs["ignored"]``.
     """
-    course = _course(course)
+    course = as_course(course)
     c = course.cohort(cohort)
     missing = {"trainee", "session", "value"} - set(ratings.columns)
     if missing:
@@ -966,8 +963,8 @@ def guide(course_path: Course | str | Path, *, out: str | Path | None = None) ->
     interactive share per cohort. Default ``build/guide/index.html`` in the
     course folder. Returns the path written.
     """
-    course = _course(course_path)
-    path = Path(out) if out else course.build_dir / "guide" / "index.html"
+    course = as_course(course_path)
+    path = Path(out) if out else artifacts.guide_path(course)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(render_guide(course), encoding="utf-8")
@@ -1071,7 +1068,7 @@ def report(
     from kit.export import page
     from kit.gradebook import Gradebook
 
-    course = _course(course)
+    course = as_course(course)
     co = course.cohort(cohort)
     zh = _lang(course.language) == "zh"
     e = html.escape
@@ -1132,7 +1129,7 @@ def report(
         if len(evaluation)
         else f"<p>{'尚无评价。' if zh else 'No ratings yet.'}</p>"
     )
-    target = Path(out) if out else course.build_dir / co.id / "report.html"
+    target = Path(out) if out else artifacts.report_path(course, co.id)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
         page(

@@ -31,12 +31,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kit.artifacts import (
+    ANSWER_MARKER,
+    MIME_KEY,
+    MIME_QUESTION,
+    MIME_TEST,
+    MIME_WIDGET,
+)
+from kit.artifacts import (
+    answer_cell_qid as answer_cell_qid,
+)
 from kit.locale import t
-
-MIME_QUESTION = "application/vnd.casekit.question+json"
-MIME_KEY = "application/vnd.casekit.key+json"
-MIME_TEST = "application/vnd.casekit.test+json"
-MIME_WIDGET = "application/vnd.jupyter.widget-view+json"
 
 QID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 KINDS = (
@@ -55,10 +60,6 @@ KINDS = (
 # others, in which case the notebook's `unit_colour` parameter wins.
 UNIT_COLOURS = {"red": "#c0392b", "green": "#2e7d32", "blue": "#1565c0", "gold": "#b8860b"}
 DEFAULT_OBSERVATION_FIELDS = ["what", "who", "problems", "ideas"]
-# The first line of a code answer cell; the build writes it with
-# `answer_stub()`, the runtime's post_run_cell hook finds answers by it.
-ANSWER_MARKER = "# 答题区 answer: {qid}"
-ANSWER_MARKER_RE = re.compile(r"^\s*#\s*答题区\s+answer:\s*([a-z0-9][a-z0-9-]*)\s*$")
 
 _MISSING: Any = object()
 
@@ -622,15 +623,6 @@ def code_is_empty(source: str) -> bool:
     return not any(ln.strip() and not ln.lstrip().startswith("#") for ln in source.splitlines())
 
 
-def answer_cell_qid(source: str) -> str | None:
-    """The question id of a code answer cell (its first non-empty line), or None."""
-    for line in (source or "").splitlines():
-        if line.strip():
-            m = ANSWER_MARKER_RE.match(line)
-            return m.group(1) if m else None
-    return None
-
-
 # ------------------------------------------------------------------ scoring
 
 
@@ -827,6 +819,20 @@ def practice_hashes(spec: dict, key: Any, salt: str) -> dict:
         out["hashes"] = sorted(_h(salt, qid, b) for b in buckets)
     else:
         return {}
+    return out
+
+
+def practice_table(keys: Any, secret: str) -> dict[str, dict]:
+    """Practice hashes of every checkable question of a keys file (question id → hashes)."""
+    from kit import artifacts
+
+    specs = keys.specs()
+    out = {}
+    for qid, k in keys.keys.items():
+        if qid in specs:
+            h = practice_hashes(specs[qid], k, artifacts.practice_salt(secret, qid))
+            if h:
+                out[qid] = h
     return out
 
 

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kit import artifacts
 from kit.course import UserError
 from kit.locale import t
 from kit.notebooks import title_of
@@ -39,7 +40,7 @@ from kit.questions import (
     code_is_empty,
     in_live_kernel,
     is_unanswered,
-    practice_hashes,
+    practice_table,
 )
 
 try:  # POSIX advisory locks serialise read-merge-write between kernels
@@ -47,8 +48,8 @@ try:  # POSIX advisory locks serialise read-merge-write between kernels
 except ImportError:  # pragma: no cover - Windows: os.replace still keeps files whole
     fcntl = None  # type: ignore[assignment]
 
-STORE_SUFFIX = ".answers.json"
-FILES_SUFFIX = ".files"
+STORE_SUFFIX = artifacts.ANSWERS_SUFFIX
+FILES_SUFFIX = artifacts.FILES_SUFFIX
 SETUP_CELL_ID = "casekit-setup"
 SAFE_ID_RE = re.compile(r"^[\w][\w.-]*$")
 
@@ -60,24 +61,9 @@ class StoreError(UserError):
         return [f"casekit: {self}"]
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-
-
-def store_path_for(workbook: Path) -> Path:
-    """Where the answers of `workbook` (an .ipynb path) are stored."""
-    workbook = Path(workbook)
-    return workbook.with_name(workbook.stem + STORE_SUFFIX)
-
-
-def files_dir_for(workbook: Path) -> Path:
-    """Where uploaded files of `workbook` are kept."""
-    workbook = Path(workbook)
-    return workbook.with_name(workbook.stem + FILES_SUFFIX)
+_now = artifacts.now_iso
+store_path_for = artifacts.answers_path
+files_dir_for = artifacts.files_dir
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -177,7 +163,7 @@ class AnswerStore:
 
     def _backup(self, text: str) -> Path:
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        backup = self.path.with_name(f"{self.path.name}.corrupt-{_stamp()}")
+        backup = self.path.with_name(f"{self.path.name}.corrupt-{artifacts.stamp()}")
         if digest not in self._backed_up:
             if not self.readonly:
                 shutil.copy2(self.path, backup)
@@ -368,7 +354,7 @@ class Runtime:
     def files_dir(self) -> Path | None:
         if self.store is None:
             return None
-        return self.store.path.with_name(self.store.path.name[: -len(STORE_SUFFIX)] + FILES_SUFFIX)
+        return artifacts.files_dir(artifacts.workbook_of_answers(self.store.path))
 
     def save_file(self, qid: str, name: str, content: bytes) -> dict:
         """Write an uploaded file to ``<workbook>.files/<qid>/<safe name>``."""
@@ -652,7 +638,7 @@ def open_workbook(
     if store is None and notebook is not None:
         store = store_path_for(notebook)
     if notebook is None and store is not None:
-        notebook = store.with_name(store.name[: -len(STORE_SUFFIX)] + ".ipynb")
+        notebook = artifacts.workbook_of_answers(store)
     header = {
         "workbook": notebook.name if notebook else None,
         "trainee": trainee,
@@ -703,29 +689,7 @@ def close_workbook() -> None:
 # -------------------------------------------------------------------- submit
 
 
-@dataclass
-class Receipt:
-    """What `submit()` hands back (and writes as ``receipt.json``)."""
-
-    trainee: str
-    session: str
-    cohort: str
-    received_at: str
-    sha256: str
-    folder: Path
-    files: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {
-            "trainee": self.trainee,
-            "session": self.session,
-            "cohort": self.cohort,
-            "received_at": self.received_at,
-            "sha256": self.sha256,
-            "files": self.files,
-            "warnings": self.warnings,
-        }
+Receipt = artifacts.Receipt
 
 
 def _check_id(value: Any, what: str) -> str:
@@ -733,14 +697,6 @@ def _check_id(value: Any, what: str) -> str:
     if not SAFE_ID_RE.match(value) or value in (".", ".."):
         raise StoreError(f"{what} {value!r} cannot be used as a folder name")
     return value
-
-
-def _exchange_of(workbook: Path, cohort: str, trainee: str) -> Path | None:
-    """The exchange a released workbook came from: ``<exchange>/<cohort>/outbox/<trainee>/``."""
-    parts = workbook.parent.parts
-    if len(parts) >= 4 and parts[-3:] == (cohort, "outbox", trainee):
-        return workbook.parents[3]
-    return None
 
 
 def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
@@ -774,7 +730,7 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         exchange
         or doc.get("exchange")
         or os.environ.get("CASEKIT_EXCHANGE")
-        or _exchange_of(workbook, cohort, trainee)
+        or artifacts.exchange_of(workbook, cohort, trainee)
         or ""
     )
     if not str(exchange) or str(exchange) == ".":
@@ -783,20 +739,19 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
             "pass --exchange (the folder that holds <cohort>/inbox)"
         )
     contents: dict[str, bytes] = {
-        "workbook.ipynb": workbook.read_bytes(),
-        "answers.json": store_file.read_bytes(),
+        artifacts.WORKBOOK: workbook.read_bytes(),
+        artifacts.ANSWERS: store_file.read_bytes(),
     }
     files_dir = files_dir_for(workbook)
     if files_dir.is_dir():
         for p in sorted(files_dir.rglob("*")):
             if p.is_file():
-                contents["files/" + p.relative_to(files_dir).as_posix()] = p.read_bytes()
-    digest = hashlib.sha256()
-    for rel in sorted(contents):
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(contents[rel]).digest())
-    sha = digest.hexdigest()
+                contents[f"{artifacts.FILES}/" + p.relative_to(files_dir).as_posix()] = (
+                    p.read_bytes()
+                )
+    sha = artifacts.submission_digest(contents)
     received = datetime.now(UTC)
-    parent = Path(exchange) / cohort / "inbox" / trainee / session
+    parent = artifacts.inbox_session_dir(exchange, cohort, trainee, session)
     parent.mkdir(parents=True, exist_ok=True)
     tmp = parent / f".incoming-{uuid.uuid4().hex}"
     tmp.mkdir()
@@ -815,10 +770,8 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
             files=sorted(contents),
             warnings=warnings,
         )
-        (tmp / "receipt.json").write_text(
-            json.dumps(receipt.as_dict(), ensure_ascii=False, indent=1), encoding="utf-8"
-        )
-        base = f"{received.strftime('%Y%m%dT%H%M%S.%fZ')}-{sha[:8]}"
+        (tmp / artifacts.RECEIPT).write_bytes(receipt.to_bytes())
+        base = artifacts.submission_folder_name(received, sha)
         for n in range(100):
             final = parent / (base if n == 0 else f"{base}-{n}")
             try:
@@ -896,29 +849,15 @@ def setup_source(
 
 
 def _practice_for(keys_file: Path, trainee: str) -> dict:
-    """Practice hashes of every checkable question in an instructor keys file.
+    """Practice hashes from the instructor keys file, for a build that wrote none.
 
-    Reads ``{"questions": [spec] | {qid: spec}, "keys": {qid: key} | [key]}``.
     The salt is derived from the keys file and the trainee, so it is stable
     between releases (idempotent) yet not computable from the workbook.
     """
     if not keys_file.exists():
         return {}
-    doc = json.loads(keys_file.read_text(encoding="utf-8"))
-    specs = doc.get("questions") or {}
-    if isinstance(specs, list):
-        specs = {s["id"]: s for s in specs if isinstance(s, dict) and "id" in s}
-    keys = doc.get("keys") or {}
-    if isinstance(keys, list):
-        keys = {k["id"]: k for k in keys if isinstance(k, dict) and "id" in k}
-    secret = hashlib.sha256(keys_file.read_bytes() + trainee.encode()).hexdigest()[:16]
-    out = {}
-    for qid, spec in specs.items():
-        if qid in keys:
-            h = practice_hashes(spec, keys[qid], f"{secret}:{qid}")
-            if h:
-                out[qid] = h
-    return out
+    keys, data = artifacts.read_keys(keys_file)
+    return practice_table(keys, artifacts.practice_secret(data + trainee.encode()))
 
 
 def release(
@@ -945,14 +884,14 @@ def release(
     co = course_obj.cohort(cohort)
     roster = co.roster.reset_index() if "id" not in co.roster.columns else co.roster
     modes = {s.session: s.mode for s in co.sessions}
-    trainee_dir = course_obj.build_dir / cohort / "trainee"
     if sessions is None:
         sessions = list(modes)
     rows = [r for _, r in roster.iterrows() if trainees is None or str(r["id"]) in trainees]
     language = course_obj.language
     exchange = course_obj.exchange_dir
     for session in sessions:
-        source = trainee_dir / f"{session}.ipynb"
+        where = artifacts.build_paths(course_obj, cohort, session)
+        source = where.trainee
         if not source.exists():
             result.failures.append(
                 ReleaseFailure(str(source), "trainee edition not built (run `casekit build` first)")
@@ -964,8 +903,6 @@ def release(
             result.failures.append(ReleaseFailure(str(source), f"cannot read notebook: {exc}"))
             continue
         mode = modes.get(session, "assessed")
-        keys_file = course_obj.build_dir / cohort / "instructor" / f"{session}.keys.json"
-        practice_file = trainee_dir / f"{session}.practice.json"
         for row in rows:
             tid = str(row["id"])
             item = f"{tid}/{session}"
@@ -975,10 +912,10 @@ def release(
                 if mode == "practice":
                     # The build writes salted hashes beside the trainee edition;
                     # without them, derive them from the instructor keys file.
-                    if practice_file.exists():
-                        practice = json.loads(practice_file.read_text(encoding="utf-8"))
+                    if where.practice.exists():
+                        practice = artifacts.read_practice(where.practice)
                     else:
-                        practice = _practice_for(keys_file, tid)
+                        practice = _practice_for(where.keys, tid)
                     practice = practice or None
                 src = setup_source(
                     session,
@@ -1011,7 +948,7 @@ def release(
                 nb.metadata["casekit"].update(
                     {"trainee": tid, "session": session, "cohort": cohort, "mode": mode}
                 )
-                target = exchange / cohort / "outbox" / tid / f"{session}.ipynb"
+                target = artifacts.outbox_path(exchange, cohort, tid, session)
                 data = (nbformat.writes(nb) + "\n").encode("utf-8")
                 if target.exists() and target.read_bytes() == data:
                     result.unchanged.append(target)
