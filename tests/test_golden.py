@@ -239,10 +239,16 @@ def _plain(v: Any) -> Any:
     return str(v)
 
 
+# Rows are sorted by what identifies them, so that a changed value shows as one changed line.
+IDENTITY = ("session", "trainee", "received_at", "question", "name", "criterion", "code", "where")
+
+
 def _rows(df: pd.DataFrame, drop: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     df = df.drop(columns=[c for c in drop if c in df.columns])
     rows = [{k: _plain(v) for k, v in r.items()} for r in df.to_dict("records")]
-    return sorted(rows, key=lambda r: json.dumps(r, ensure_ascii=False, sort_keys=True))
+    return sorted(
+        rows, key=lambda r: [str(r.get(k, "")) for k in IDENTITY] + [json.dumps(r, sort_keys=True)]
+    )
 
 
 def _page_text(path: Path) -> str:
