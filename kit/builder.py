@@ -22,10 +22,9 @@ from typing import Any
 import nbformat
 
 import kit
-from kit import artifacts
+from kit import artifacts, kinds
 from kit import notebooks as nbs
 from kit.course import Course, CourseError, Failure, Problem, inspect_course, load_course
-from kit.questions import practice_table
 
 
 @dataclass
@@ -261,7 +260,7 @@ def build(
         artifacts.write_keys(paths.keys, keys)
         if s.mode == "practice":
             secret = artifacts.practice_secret(digest.encode())
-            artifacts.write_json(paths.practice, practice_table(keys, secret))
+            artifacts.write_json(paths.practice, kinds.practice_table(keys, secret))
         paths.seconds = ran.seconds
         result.sessions.append(paths)
         cache[s.session] = digest

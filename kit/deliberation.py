@@ -43,6 +43,7 @@ from pydantic import (
     model_validator,
 )
 
+from kit import kinds
 from kit.course import (
     Course,
     CourseError,
@@ -52,16 +53,17 @@ from kit.course import (
     inspect_course,
     read_toml,
 )
+from kit.kinds.base import QID_RE
 
 Role = Literal["organiser", "teacher", "trainee-rep"]
 ROLES: tuple[str, ...] = ("organiser", "teacher", "trainee-rep")
 
-# Kinds of question the parties may add. They mirror kit.questions' kinds that
-# make sense without a computed key: a deliberation adds discussion prompts,
-# not autograded items.
-EXTRA_KINDS = ("essay", "text", "choice", "multi", "rating", "observation", "upload")
+# Kinds of question the parties may add: those that make sense without a
+# computed key (the registry's ``extra`` flag). A deliberation adds discussion
+# prompts, not autograded items.
+EXTRA_KINDS = kinds.names(extra=True)
 
-QID = r"^[a-z0-9][a-z0-9-]*$"
+QID = QID_RE.pattern
 
 # What each party may change. The organisers broker the meeting and keep its
 # minutes, so they may record anything; the teacher owns the direction and the
@@ -117,11 +119,12 @@ class ExtraQuestion(BaseModel):
 
     @model_validator(mode="after")
     def _fits_kind(self) -> ExtraQuestion:
-        if self.kind in ("choice", "multi") and len(self.options) < 2:
+        picks = kinds.get(self.kind).options_field == "options"
+        if picks and len(self.options) < 2:
             raise ValueError(f"a {self.kind} question needs at least two options")
-        if self.kind in ("choice", "multi") and len(set(self.options)) != len(self.options):
+        if picks and len(set(self.options)) != len(self.options):
             raise ValueError("options must be different from each other")
-        if self.rubric and self.kind not in ("essay", "observation", "upload"):
+        if self.rubric and not kinds.get(self.kind).manual:
             raise ValueError(f"a {self.kind} question is not marked by rubric; remove the rubric")
         return self
 
@@ -847,19 +850,20 @@ def extra_questions_source(inputs: dict[str, Any], language: str = "zh") -> str:
     lines = ["from kit.questions import ask", ""]
     for q in qs:
         kind = q.get("kind", "essay")
+        k = kinds.get(kind)
         args = [repr(q["id"]), repr(q["prompt"])]
         rubric = [{"text": r["text"], "points": r.get("points", 0)} for r in q.get("rubric") or []]
-        if kind in ("choice", "multi"):
+        if k.options_field == "options":
             args += [f"options={q.get('options', [])!r}", "points=0"]
-        elif kind == "text":
-            args.append("points=0")
-        elif kind == "essay":
-            rubric = rubric or [
-                {"text": _ESSAY_RUBRIC.get(language, _ESSAY_RUBRIC["en"]), "points": 0}
-            ]
-            args.append(f"rubric={rubric!r}")
-        elif kind in ("observation", "upload") and rubric:
-            args.append(f"rubric={rubric!r}")
+        elif k.keyed:
+            args.append("points=0")  # a poll: no key, no points
+        elif k.manual:
+            if k.requires_rubric:
+                rubric = rubric or [
+                    {"text": _ESSAY_RUBRIC.get(language, _ESSAY_RUBRIC["en"]), "points": 0}
+                ]
+            if rubric:
+                args.append(f"rubric={rubric!r}")
         lines.append(f"display(ask.{kind}({', '.join(args)}))")
     return "\n".join(lines) + "\n"
 

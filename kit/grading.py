@@ -43,21 +43,21 @@ from zoneinfo import ZoneInfo
 
 import nbformat
 
-from kit import artifacts
+from kit import artifacts, kinds
+from kit.artifacts import MIME_TEST as TEST_MIME
+from kit.artifacts import answer_cell_qid
 from kit.course import Course, CourseError, Failure, Outcome, Problem, as_course
 from kit.gradebook import (
     FAILED,
     GRADED,
-    MANUAL_KINDS,
     NEEDS_MARKING,
     Gradebook,
     Submission,
     to_utc_naive,
     utcnow,
 )
+from kit.kinds import Score
 from kit.notebooks import casekit_meta, cell_role, checksum, source
-from kit.questions import MIME_TEST as TEST_MIME
-from kit.questions import answer_cell_qid, code_is_empty
 
 GRADER_VERSION = "1"
 
@@ -66,8 +66,6 @@ GRADER_VERSION = "1"
 MAX_ARCHIVE_FILES = 5000
 MAX_ARCHIVE_BYTES = 500 * 1024 * 1024
 MAX_MEMBER_BYTES = 50 * 1024 * 1024
-
-UNGRADED_KINDS = frozenset({"rating"})
 
 
 # ================================================================ results
@@ -569,32 +567,14 @@ def tamper_flags(
 # ================================================================ scoring
 
 
-@dataclass
-class _Score:
-    points: float
-    max_points: float
-    status: str
-    detail: str = ""
-
-
-def _score_widget(spec: dict[str, Any], key: dict[str, Any] | None, answer: Any) -> _Score:
-    from kit import questions
-
-    s = questions.score(spec, key, answer)
-    return _Score(float(s.points), float(s.max_points), str(s.status), str(s.detail or ""))
-
-
 def _answer_value(entry: Any) -> Any:
     return entry.get("value") if isinstance(entry, dict) and "value" in entry else entry
 
 
-def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
 def _trainee_code(qid: str, answers: dict[str, Any], submitted: Any | None) -> str | None:
+    code = kinds.get("code")
     value = _answer_value(answers.get(qid))
-    if isinstance(value, str) and not code_is_empty(value):
+    if isinstance(value, str) and not code.is_empty(value):
         return value
     if submitted is None:
         return None
@@ -602,7 +582,7 @@ def _trainee_code(qid: str, answers: dict[str, Any], submitted: Any | None) -> s
         src = source(cell)
         if cell.get("cell_type") == "code" and answer_cell_qid(src) == qid:
             # the stub as released is no answer: it shows and grades as unanswered
-            return None if code_is_empty(src) else src
+            return None if code.is_empty(src) else src
     for cell in submitted.cells:
         m = casekit_meta(cell)
         if (
@@ -612,17 +592,6 @@ def _trainee_code(qid: str, answers: dict[str, Any], submitted: Any | None) -> s
         ):
             return source(cell)
     return None
-
-
-def _code_is_stub(code: str | None, qid: str) -> bool:
-    if code is None:
-        return True
-    body = [
-        ln
-        for ln in code.splitlines()
-        if ln.strip() and not ln.strip().startswith("#") and ln.strip() not in ("pass", "...")
-    ]
-    return not body
 
 
 # The grader's own cells. The prelude runs before any trainee code and keeps
@@ -832,13 +801,13 @@ def _grade_one(
 
     flags = tamper_flags(submitted, keys, answers)
     results: list[dict[str, Any]] = []
-    code_qs = [q for q, s in keys.questions.items() if s.get("kind") == "code"]
+    code_qs = [q for q, s in keys.questions.items() if kinds.find(s.get("kind")).tested]
     code = {q: _trainee_code(q, answers, submitted) for q in code_qs}
     tests: list[dict[str, Any]] = []
     seconds = 0.0
     run_error = None
     if code_qs:
-        answered = {q: c for q, c in code.items() if not _code_is_stub(c, q)}
+        answered = {q: c for q, c in code.items() if not kinds.is_empty("code", c)}
         expected = [t for t in keys.tests if t["question"] in code_qs]
         if answered:
             nb, tests_idx = build_grading_notebook(keys, answered)
@@ -854,57 +823,31 @@ def _grade_one(
                 t["message"] = "unanswered"
 
     for pos, (qid, spec) in enumerate(keys.questions.items()):
-        kind = spec.get("kind", "")
-        entry = answers.get(qid)
-        value = _answer_value(entry)
+        kind = kinds.find(spec.get("kind"))
         base = {
             "question": qid,
             "position": pos,
-            "kind": kind,
+            "kind": spec.get("kind", ""),
             "unit": spec.get("unit") or "",
             "prompt": str(spec.get("prompt", ""))[:5000],
         }
-        if kind == "code":
+        if kind.tested:
+            value = code[qid]
             q_tests = [t for t in tests if t["question"] == qid]
-            total = sum(t["max_points"] for t in q_tests)
-            got = sum(t["points"] for t in q_tests)
-            qmax = float(spec.get("points", total) or 0)
-            pts = round(qmax * got / total, 6) if total else 0.0
-            if _code_is_stub(code[qid], qid):
-                status, detail = "unanswered", ""
-            elif total and got == total:
-                status, detail = "correct", ""
-            else:
-                status = "partial" if got > 0 else "wrong"
-                failed = [t for t in q_tests if not t["passed"] and not t["hidden"]]
-                detail = "; ".join(f"{t['name']}: {t['message']}" for t in failed)[:2000]
-                if run_error:
-                    detail = (f"{run_error}; " + detail).strip("; ")
-            results.append(
-                {**base, "answer": json.dumps(code[qid]), "points": pts, "max_points": qmax,
-                 "status": status, "detail": detail, "manual": False}
-            )  # fmt: skip
-            continue
-        manual = kind in MANUAL_KINDS
-        if kind in UNGRADED_KINDS:
-            sc = _Score(0.0, 0.0, "answered" if not _is_empty(value) else "unanswered")
-        elif manual:
-            mx = float(
-                spec.get("points")
-                or sum(float(r.get("points", 0)) for r in spec.get("rubric") or [])
-            )
-            sc = _Score(0.0, mx, NEEDS_MARKING if not _is_empty(value) else "unanswered")
-            if _is_empty(value):
-                manual = False  # nothing to mark: an empty essay scores 0 without a marker
+            sc = kind.score(spec, None, value, tests=q_tests, run_error=run_error)
+            answer = json.dumps(value)
         else:
+            value = _answer_value(answers.get(qid))
             try:
-                sc = _score_widget(spec, keys.keys.get(qid), value)
+                sc = kind.score(spec, keys.keys.get(qid), value)
             except Exception as e:  # noqa: BLE001 - a scoring error costs this question only
-                sc = _Score(0.0, float(spec.get("points", 1) or 0), "error", f"cannot score: {e}")
+                sc = Score(0.0, float(spec.get("points", 1) or 0), "error", f"cannot score: {e}")
+            answer = json.dumps(value, ensure_ascii=False, default=str)
         results.append(
-            {**base, "answer": json.dumps(value, ensure_ascii=False, default=str),
-             "points": sc.points, "max_points": sc.max_points, "status": sc.status,
-             "detail": sc.detail[:2000], "manual": manual and sc.max_points > 0}
+            {**base, "answer": answer, "points": float(sc.points),
+             "max_points": float(sc.max_points), "status": str(sc.status),
+             "detail": str(sc.detail or "")[:2000],
+             "manual": kind.manual and sc.status == NEEDS_MARKING and sc.max_points > 0}
         )  # fmt: skip
     days, penalty = _late(course, cohort, job.session, job.received)
     open_items = any(r["manual"] for r in results)
@@ -1155,16 +1098,7 @@ def _answer_html(kind: str, raw: str) -> str:
         value = json.loads(raw)
     except ValueError:
         value = raw
-    if _is_empty(value):
-        return '<p class="answer"><em>—</em></p>'
-    if kind == "code":
-        return f'<pre class="answer">{_esc(value)}</pre>'
-    if isinstance(value, dict):
-        rows = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in value.items())
-        return f'<dl class="answer">{rows}</dl>'
-    if isinstance(value, list):
-        return '<p class="answer">' + _esc("；".join(str(v) for v in value)) + "</p>"
-    return f'<p class="answer">{_esc(value)}</p>'
+    return kinds.find(kind).answer_html(value)
 
 
 def _fmt(x: float) -> str:
@@ -1208,7 +1142,7 @@ def feedback_html(
         body.append(_answer_html(q["kind"], q["answer"]))
         if q["status"] in ("needs-marking",):
             body.append(f"<p><em>{L('待批阅', 'awaiting marking')}</em></p>")
-        elif q.get("detail") and q["kind"] not in ("code",):
+        elif q.get("detail") and not kinds.find(q["kind"]).tested:
             body.append(f'<p class="detail">{_esc(q["detail"])}</p>')
         qt = [t for t in tests if t["question"] == qid and not t["hidden"]]
         if qt:

@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import pandas as pd
 
-from kit import artifacts
+from kit import artifacts, kinds
 from kit.course import Course, CourseError, Problem, as_course
 from kit.gradebook import Gradebook
 
@@ -402,7 +402,7 @@ class MarkingApp:
 
     def _upload_html(self, it: Any) -> str:
         """Where an uploaded report lies in the store, and a text report's content to read."""
-        if it["kind"] != "upload":
+        if not kinds.find(it["kind"]).files:
             return ""
         try:
             name = json.loads(it["answer"]).get("name")

@@ -18,14 +18,14 @@ from typing import Any
 
 import nbformat
 
+from kit import kinds
+from kit.artifacts import MIME_KEY as KEY_MIME
+from kit.artifacts import MIME_QUESTION as QUESTION_MIME
+from kit.artifacts import MIME_TEST as TEST_MIME
+from kit.artifacts import MIME_WIDGET as WIDGET_MIME
 from kit.course import Problem
-from kit.questions import KINDS as _KINDS
-from kit.questions import MIME_KEY as KEY_MIME
-from kit.questions import MIME_QUESTION as QUESTION_MIME
-from kit.questions import MIME_TEST as TEST_MIME
-from kit.questions import MIME_WIDGET as WIDGET_MIME
-from kit.questions import QID_RE as QID
-from kit.questions import answer_stub
+from kit.kinds.base import QID_RE as QID
+from kit.kinds.code import answer_stub
 
 #: Tags an author may use; ``module:NAME`` is matched separately.
 TAGS = {
@@ -42,9 +42,7 @@ TAGS = {
 FOREIGN_TAGS = {"injected-parameters", "remove-input", "remove-output", "remove-cell", "hide-input"}
 INSTRUCTOR_ONLY = {"key", "teaching-note", "hidden-tests"}
 MODULE_TAG = re.compile(r"^module:([a-z0-9][a-z0-9_-]*)$")
-KINDS = set(_KINDS)
-# Kinds that the machine can score once a key is recorded.
-KEYED_KINDS = {"choice", "multi", "number", "text", "ranking"}
+KINDS = set(kinds.names())
 
 
 def tags(cell: dict) -> set[str]:
@@ -296,7 +294,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
             seen.setdefault(qid, i)
             asked[qid] = kind
             asked_modules[qid] = modules_of(cell)
-            if kind == "code":
+            if kinds.get(kind).tested:
                 last_code_q = qid
             if t & INSTRUCTOR_ONLY:
                 problems.append(
@@ -383,7 +381,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                 )
             )
     for qid, kind in asked.items():
-        if kind == "code" and qid not in solved:
+        if kinds.get(kind).tested and qid not in solved:
             problems.append(
                 Problem(
                     f,
@@ -394,7 +392,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                     "warning",
                 )
             )
-        if kind in KEYED_KINDS and qid not in {k for k, _ in keyed} and qid not in ungraded:
+        if kinds.get(kind).keyed and qid not in {k for k, _ in keyed} and qid not in ungraded:
             problems.append(
                 Problem(
                     f,
@@ -454,7 +452,7 @@ def annotate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             ids = [q for _, q, _ in qs if isinstance(q, str)]
             _set_role(cell, role="question", questions=ids)
             for kind, qid, _ in qs:
-                if kind == "code":
+                if kind in kinds.registry and kinds.get(kind).tested:
                     last_code_q = qid
             continue
         role = role_from_tags(tags(cell), cell.cell_type)

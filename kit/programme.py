@@ -25,7 +25,7 @@ import nh3
 import pandas as pd
 from pydantic import Field, field_validator
 
-from kit import artifacts
+from kit import artifacts, kinds
 from kit.course import (
     Course,
     CourseError,
@@ -992,7 +992,7 @@ def _ratings(question_scores: pd.DataFrame) -> pd.DataFrame:
     plus ``-comment`` (``ask.text("r1-eval-comment", ...)``), by the same trainee.
     """
     cols = ["trainee", "session", "question", "value", "comment"]
-    rated = question_scores[question_scores["kind"] == "rating"]
+    rated = question_scores[question_scores["kind"].isin(kinds.names(rated=True))]
     if rated.empty:
         return pd.DataFrame(columns=cols)
 
@@ -1002,7 +1002,7 @@ def _ratings(question_scores: pd.DataFrame) -> pd.DataFrame:
         except ValueError:
             return None
 
-    texts = question_scores[question_scores["kind"].isin(["text", "essay"])]
+    texts = question_scores[question_scores["kind"].isin(kinds.names(free_text=True))]
     comments = {
         (r.session, r.trainee, r.question.removesuffix("-comment")): value(r.answer)
         for r in texts.itertuples()

@@ -29,19 +29,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kit import artifacts
+from kit import artifacts, kernel, kinds
+from kit.artifacts import MIME_QUESTION, answer_cell_qid
 from kit.course import UserError
+from kit.kernel import in_live_kernel
+from kit.kinds.base import UNIT_COLOURS
 from kit.locale import t
 from kit.notebooks import title_of
-from kit.questions import (
-    MIME_QUESTION,
-    UNIT_COLOURS,
-    answer_cell_qid,
-    code_is_empty,
-    in_live_kernel,
-    is_unanswered,
-    practice_table,
-)
 
 try:  # POSIX advisory locks serialise read-merge-write between kernels
     import fcntl
@@ -235,36 +229,6 @@ class AnswerStore:
 # ------------------------------------------------------------------ runtimes
 
 
-def _valid_for_spec(spec: dict, value: Any) -> str | None:
-    """Why `value` cannot be an answer to `spec`, or None if it can."""
-    if value is None:
-        return None
-    kind = spec.get("kind")
-    if kind == "choice":
-        return None if value in spec.get("options", []) else "not one of the options"
-    if kind == "multi":
-        ok = isinstance(value, list) and all(v in spec.get("options", []) for v in value)
-        return None if ok else "not a list of options"
-    if kind == "number":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return None if ok else "not a number"
-    if kind in ("text", "essay", "code"):
-        return None if isinstance(value, str) else "not a text"
-    if kind == "ranking":
-        ok = isinstance(value, list) and sorted(map(str, value)) == sorted(spec.get("items", []))
-        return None if ok else "not an order of the items"
-    if kind == "rating":
-        ok = (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and 1 <= value <= spec.get("scale", 5)
-        )
-        return None if ok else "not a point on the scale"
-    if kind in ("observation", "upload"):
-        return None if isinstance(value, dict) else "not an object"
-    return None
-
-
 class Runtime:
     """What question widgets talk to: the store, language, mode, progress."""
 
@@ -331,7 +295,7 @@ class Runtime:
         warning = self.store.problems.get(qid) if self.store is not None else None
         entry = answers.get(qid)
         if entry is not None and spec is not None:
-            why = _valid_for_spec(spec, entry.get("value"))
+            why = kinds.find(spec.get("kind")).valid(spec, entry.get("value"))
             if why:
                 file = self.store.path.name if self.store else "memory"
                 return None, t("store_warning", self.language, file=file, qid=qid, why=why)
@@ -378,7 +342,13 @@ class Runtime:
         return record
 
     def answered(self) -> set[str]:
-        return {q for q, e in self.answers().items() if not is_unanswered(e.get("value"))}
+        """Ids of the questions with an answer (each kind says what an empty one is)."""
+        out = set()
+        for q, e in self.answers().items():
+            kind = self.questions.get(q, {}).get("kind") or e.get("kind")
+            if not kinds.is_empty(kind, e.get("value")):
+                out.add(q)
+        return out
 
 
 def safe_filename(name: str) -> str:
@@ -388,22 +358,19 @@ def safe_filename(name: str) -> str:
     return base[:120]
 
 
-_CURRENT: Runtime | None = None
 _PREVIEW: Runtime | None = None
 
 
 def current() -> Runtime | None:
     """The runtime opened by `open_workbook` in this kernel, or None."""
-    return _CURRENT
+    return kernel.current_runtime()
 
 
 def preview_runtime() -> Runtime:
     """An in-memory runtime for an instructor previewing questions (nothing saved)."""
     global _PREVIEW
     if _PREVIEW is None:
-        from kit.questions import _language
-
-        _PREVIEW = Runtime(None, language=_language())
+        _PREVIEW = Runtime(None, language=kernel.language())
     return _PREVIEW
 
 
@@ -549,9 +516,7 @@ def _notebook_path(name: str | None) -> Path | None:
     """
     session_name = os.environ.get("JPY_SESSION_NAME")
     if not session_name:
-        from kit.questions import _user_ns
-
-        session_name = _user_ns().get("__session__")
+        session_name = kernel.user_ns().get("__session__")
     if session_name and str(session_name).endswith(".ipynb"):
         p = Path(session_name)
         return p if p.is_absolute() else Path.cwd() / p.name
@@ -586,7 +551,7 @@ def _code_hook(result: Any) -> None:
     qid = answer_cell_qid(source)
     if not qid:
         return
-    if code_is_empty(source):  # the untouched stub is not an answer
+    if kinds.is_empty("code", source):  # the untouched stub is not an answer
         entry, _ = rt.lookup(qid)
         if entry is None or entry.get("value") is None:
             return
@@ -596,9 +561,7 @@ def _code_hook(result: Any) -> None:
 
 
 def _register_code_hook() -> None:
-    from kit.questions import _ipython
-
-    ip = _ipython()
+    ip = kernel.ipython()
     if ip is None or not hasattr(ip, "events"):
         return
     callbacks = ip.events.callbacks.get("post_run_cell", [])
@@ -628,9 +591,6 @@ def open_workbook(
     ``CASEKIT_ANSWERS`` does the same for a grader, and with ``CASEKIT_MODE``
     set the store is read-only: a build or grade run never writes answers.
     """
-    global _CURRENT
-    from kit import questions
-
     readonly = bool(os.environ.get("CASEKIT_MODE"))
     notebook = _notebook_path(f"{session}.ipynb")
     if store is None and os.environ.get("CASEKIT_ANSWERS"):
@@ -667,10 +627,10 @@ def open_workbook(
     )
     for spec in _questions_in_notebook(notebook):
         rt.questions[spec["id"]] = spec
-    for qid, spec in questions.QUESTIONS.items():
+    for qid, spec in kernel.QUESTIONS.items():
         rt.questions.setdefault(qid, spec)
     rt.answers()  # read once so warnings show at the top
-    _CURRENT = rt
+    kernel.set_runtime(rt)
     _register_code_hook()
     if in_live_kernel():
         from IPython.display import display
@@ -682,8 +642,7 @@ def open_workbook(
 
 def close_workbook() -> None:
     """Forget the current runtime (tests, or a kernel reused for another workbook)."""
-    global _CURRENT
-    _CURRENT = None
+    kernel.set_runtime(None)
 
 
 # -------------------------------------------------------------------- submit
@@ -857,7 +816,7 @@ def _practice_for(keys_file: Path, trainee: str) -> dict:
     if not keys_file.exists():
         return {}
     keys, data = artifacts.read_keys(keys_file)
-    return practice_table(keys, artifacts.practice_secret(data + trainee.encode()))
+    return kinds.practice_table(keys, artifacts.practice_secret(data + trainee.encode()))
 
 
 def release(

@@ -1,0 +1,77 @@
+"""Multiple choice: pick any options; key: the list of right options; partial credit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.kinds.base import (
+    Declared,
+    KeyedKind,
+    Score,
+    check_options,
+    from_fraction,
+    label,
+    option_text,
+)
+from kit.kinds.choice import options_html
+from kit.locale import t
+
+
+class Multi(KeyedKind):
+    name = "multi"
+    extra = True
+    options_field = "options"
+    spec_fields = ("options",)
+
+    def declare(self, qid: str, prompt: str, options: list[str], points: float = 1, *, unit=None):
+        """Multiple choice; key: list of option texts; partial credit."""
+        return Declared(qid, prompt, points, {"options": check_options(qid, options), "unit": unit})
+
+    def valid(self, spec: dict, value: Any) -> str | None:
+        if value is None:
+            return None
+        ok = isinstance(value, list) and all(v in spec.get("options", []) for v in value)
+        return None if ok else "not a list of options"
+
+    def compare(self, spec, kv, opts, answer, maxp) -> Score:
+        want = {option_text(spec, v) for v in (kv if isinstance(kv, list) else [kv])}
+        got = {option_text(spec, v) for v in answer}
+        hits, false = len(got & want), len(got - want)
+        # Each wrong pick cancels a right one, so ticking everything earns nothing.
+        frac = max(0.0, (hits - false) / len(want)) if want else float(not got)
+        return from_fraction(frac, maxp, f"{hits} right, {false} wrong of {len(want)}")
+
+    def practice_texts(self, spec, kv, opts):
+        vals = sorted({option_text(spec, v) for v in (kv if isinstance(kv, list) else [kv])})
+        return {"\x1e".join(vals)}, {}
+
+    def practice_text(self, spec, answer, hashes) -> str:
+        return "\x1e".join(sorted({option_text(spec, v) for v in answer}))
+
+    def static_html(self, spec, answer, answered, lang):
+        return options_html(spec, list(answer) if answered else [], ("☑", "☐")), False
+
+    def answer_text(self, spec, answer) -> str:
+        return "；".join(str(a) for a in answer)
+
+    def widget(self, view: Any, value: Any) -> list:
+        w = view.w
+        chosen = set(value or [])
+        boxes = [
+            w.Checkbox(
+                value=o in chosen, description=o, indent=False, layout=w.Layout(width="auto")
+            )
+            for o in view.spec["options"]
+        ]
+        view.inputs["checkboxes"] = boxes
+
+        def changed(_change: dict) -> None:
+            picked = [b.description for b in boxes if b.value]
+            view.save(picked or None)
+
+        for b in boxes:
+            b.observe(changed, "value")
+        return [label(view, t("choose_any", view.lang)), *boxes]
+
+
+KIND = Multi()
