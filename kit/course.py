@@ -86,6 +86,11 @@ class CourseError(UserError):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
+    @classmethod
+    def at(cls, file: Path | str, message: str, fix: str = "", where: str = "") -> CourseError:
+        """One problem in one file."""
+        return cls([Problem(str(file), where=where, message=message, fix=fix)])
+
 
 # ---------------------------------------------------------------- models
 
