@@ -109,9 +109,9 @@ class Question:
 
         Rebuilding reads the store, so the view shows the saved answer.
         """
-        from kit import workbook
+        from kit.workbook.runtime import preview_runtime
 
-        rt = runtime or kernel.current_runtime() or workbook.preview_runtime()
+        rt = runtime or kernel.current_runtime() or preview_runtime()
         self.view = build_view(self.spec, rt)
         return self.view
 

@@ -1,0 +1,120 @@
+"""``submit``: hand a workbook, its answers and files to the exchange inbox."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kit import artifacts
+from kit.workbook.store import StoreError, load_store
+
+SAFE_ID_RE = re.compile(r"^[\w][\w.-]*$")
+
+# -------------------------------------------------------------------- submit
+
+
+Receipt = artifacts.Receipt
+
+
+def check_id(value: Any, what: str) -> str:
+    """`value` if it is safe as a folder name (ids come from trainee-side files)."""
+    value = str(value or "")
+    if not SAFE_ID_RE.match(value) or value in (".", ".."):
+        raise StoreError(f"{what} {value!r} cannot be used as a folder name")
+    return value
+
+
+def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
+    """Hand `workbook` (.ipynb), its answers and files to the exchange inbox.
+
+    Writes ``exchange/<cohort>/inbox/<trainee>/<session>/<utc-stamp>-<sha8>/``
+    with ``workbook.ipynb``, ``answers.json``, ``files/`` and ``receipt.json``.
+    Nothing is ever overwritten: every submission is a new folder, created
+    whole by a rename. Identity (trainee, session, cohort, exchange) comes from
+    the answer store's header. A store with bad entries is still submitted as
+    it is (the receipt lists the problems): refusing would lose work.
+    """
+    workbook = Path(workbook).resolve()
+    store_file = artifacts.answers_path(workbook)
+    if not workbook.exists():
+        raise StoreError(f"{workbook}: workbook not found")
+    if not store_file.exists():
+        raise StoreError(f"{store_file}: no answers yet (open the workbook and answer first)")
+    warnings: list[str] = []
+    try:
+        doc = load_store(store_file, strict=False)
+        warnings = [
+            f"{store_file.name}: question {p['question']!r}: {p['why']}" for p in doc["problems"]
+        ]
+    except StoreError:
+        raise
+    trainee = check_id(doc.get("trainee"), "trainee")
+    session = check_id(doc.get("session"), "session")
+    cohort = check_id(doc.get("cohort"), "cohort")
+    exchange = Path(
+        exchange
+        or doc.get("exchange")
+        or os.environ.get("CASEKIT_EXCHANGE")
+        or artifacts.exchange_of(workbook, cohort, trainee)
+        or ""
+    )
+    if not str(exchange) or str(exchange) == ".":
+        raise StoreError(
+            f"{store_file}: no exchange folder is known; "
+            "pass --exchange (the folder that holds <cohort>/inbox)"
+        )
+    contents: dict[str, bytes] = {
+        artifacts.WORKBOOK: workbook.read_bytes(),
+        artifacts.ANSWERS: store_file.read_bytes(),
+    }
+    files_dir = artifacts.files_dir(workbook)
+    if files_dir.is_dir():
+        for p in sorted(files_dir.rglob("*")):
+            if p.is_file():
+                contents[f"{artifacts.FILES}/" + p.relative_to(files_dir).as_posix()] = (
+                    p.read_bytes()
+                )
+    sha = artifacts.submission_digest(contents)
+    received = datetime.now(UTC)
+    parent = artifacts.inbox_session_dir(exchange, cohort, trainee, session)
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".incoming-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    try:
+        for rel, data in contents.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        receipt = Receipt(
+            trainee=trainee,
+            session=session,
+            cohort=cohort,
+            received_at=received.isoformat(timespec="milliseconds"),
+            sha256=sha,
+            folder=parent,
+            files=sorted(contents),
+            warnings=warnings,
+        )
+        (tmp / artifacts.RECEIPT).write_bytes(receipt.to_bytes())
+        base = artifacts.submission_folder_name(received, sha)
+        for n in range(100):
+            final = parent / (base if n == 0 else f"{base}-{n}")
+            try:
+                # rename onto an existing folder fails: an earlier submission is never replaced
+                os.rename(tmp, final)
+                break
+            except OSError:
+                if not final.exists():
+                    raise
+        else:  # pragma: no cover
+            raise StoreError(f"{parent}: could not find a free folder name")
+        receipt.folder = final
+        return receipt
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
