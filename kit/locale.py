@@ -155,6 +155,11 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+def lang_of(language: str) -> str:
+    """The language if casekit speaks it, else English."""
+    return language if language in ("zh", "en") else "en"
+
+
 def t(key: str, language: str = "zh", /, **kwargs: object) -> str:
     """Return the message `key` in `language`, formatted with `kwargs`.
 
