@@ -7,6 +7,7 @@ practice-hash salt, the build cache and the mime types and answer-cell marker
 inside executed notebooks. Writers write through this module and readers read
 through it, so a format is changed in one place and no reader guesses::
 
+    <course>/cohorts/<cohort>/deliberations/<session>.toml   and .history.jsonl
     <course>/build/<cohort>/instructor/<session>.ipynb        instructor edition
     <course>/build/<cohort>/instructor/<session>.keys.json    KeysFile (instructor only)
     <course>/build/<cohort>/trainee/<session>.ipynb           trainee edition
@@ -114,6 +115,24 @@ def write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- course layout
+
+
+def deliberations_dir(course: Course, cohort_id: str) -> Path:
+    """The folder holding a cohort's deliberation records."""
+    return course.cohort(cohort_id).folder / "deliberations"
+
+
+def record_path(course: Course, cohort_id: str, session_id: str) -> Path:
+    """Where a session's deliberation record lives (it may not exist)."""
+    return deliberations_dir(course, cohort_id) / f"{session_id}.toml"
+
+
+def history_path(course: Course, cohort_id: str, session_id: str) -> Path:
+    """The append-only history beside a session's record."""
+    return deliberations_dir(course, cohort_id) / f"{session_id}.history.jsonl"
 
 
 # ---------------------------------------------------------------- build layout

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from kit.artifacts import record_path
 from kit.course import Course, Problem, as_course
 from kit.programme.assignments import read_tasks
 from kit.programme.share import ALL, interactive_share, share_problems
@@ -101,8 +102,6 @@ class CohortSummary:
 
 def summary(course: Course | str | Path, cohort: str) -> CohortSummary:
     """Sessions by unit, hours, interactive share, deliberations present/missing and tasks of a cohort."""
-    from kit.deliberation import record_path
-
     course = as_course(course)
     c = course.cohort(cohort)
     interactive = {m: bool(v) for m, v in course.methods["interactive"].items()}
