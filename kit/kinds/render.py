@@ -6,6 +6,7 @@ import html
 from typing import Any
 
 from kit.kinds.base import UNIT_COLOURS, br, num
+from kit.kinds.registry import find
 from kit.locale import t
 
 
@@ -21,16 +22,12 @@ def unit_name(spec: dict, lang: str) -> str:
 
 def render_plain(spec: dict, lang: str = "zh") -> str:
     """One-paragraph text rendering of a question."""
-    from kit.kinds import find
-
     head = f"[{t('kind_' + spec['kind'], lang)} {spec['id']}] {spec['prompt']}"
     return "\n".join([head, *find(spec.get("kind")).plain_lines(spec)])
 
 
 def render_html(spec: dict, answer: Any = None, lang: str = "zh") -> str:
     """Static, fully escaped HTML of a question (for handouts and feedback)."""
-    from kit.kinds import find
-
     e = html.escape
     kind = find(spec.get("kind"))
     colour = spec.get("colour") or UNIT_COLOURS.get(str(spec.get("unit") or ""), "#555")
