@@ -5,27 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from kit.kinds.base import (
-    Declared,
-    KeyedKind,
     Score,
-    check_options,
     from_fraction,
     label,
     option_text,
 )
-from kit.kinds.choice import options_html
+from kit.kinds.choice import Choice, options_html
 from kit.locale import t
 
 
-class Multi(KeyedKind):
+class Multi(Choice):
+    """Declared like a single choice (options, points); answered, scored and shown as a set."""
+
     name = "multi"
-    extra = True
-    options_field = "options"
-    spec_fields = ("options",)
 
     def declare(self, qid: str, prompt: str, options: list[str], points: float = 1, *, unit=None):
         """Multiple choice; key: list of option texts; partial credit."""
-        return Declared(qid, prompt, points, {"options": check_options(qid, options), "unit": unit})
+        return super().declare(qid, prompt, options, points, unit=unit)
 
     def valid(self, spec: dict, value: Any) -> str | None:
         if value is None:
