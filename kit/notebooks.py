@@ -249,14 +249,14 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
         ungraded |= _zero_point_questions(src)
         for kind, qid, line in question_calls(src):
             loc = f"{where}, line {line}"
-            if kind not in KINDS:
+            if kind not in kinds.registry:
                 problems.append(
                     Problem(
                         f,
                         loc,
                         "question",
                         f"unknown question kind ask.{kind}",
-                        f"use one of: {', '.join(sorted(KINDS))}",
+                        f"use one of: {', '.join(sorted(kinds.names()))}",
                     )
                 )
                 continue

@@ -7,6 +7,7 @@ import inspect
 import pytest
 
 from kit import kinds
+from kit.kinds.base import Declared, KeyedKind, Score
 from kit.questions import AuthoringError, ask
 
 
@@ -82,3 +83,71 @@ def test_hand_marked_items_worth_nothing_are_not_left_waiting():
     assert kinds.score(spec, None, "我的体会").status == "answered"
     spec["points"], spec["rubric"][0]["points"] = 4, 4
     assert kinds.score(spec, None, "我的体会").status == "needs-marking"
+
+
+# ---------------------------------------------------------------- adding a kind
+
+
+class Slider(KeyedKind):
+    """The worked example of docs/architecture.md: a keyed kind in one class (plus its widget)."""
+
+    name = "slider"
+    spec_fields = ("low", "high")
+    messages = {"zh": {"kind_slider": "滑块题"}, "en": {"kind_slider": "Slider"}}
+
+    def declare(self, qid, prompt, low: int = 0, high: int = 10, points: float = 1, *, unit=None):
+        if low >= high:
+            raise AuthoringError(f"question {qid!r}: low must be below high")
+        return Declared(qid, prompt, points, {"low": low, "high": high, "unit": unit})
+
+    def valid(self, spec, value):
+        ok = value is None or (isinstance(value, int) and spec["low"] <= value <= spec["high"])
+        return None if ok else "not on the slider"
+
+    def compare(self, spec, kv, opts, answer, maxp):
+        right = abs(int(answer) - int(kv)) <= 1  # within one step of the key
+        return Score(maxp if right else 0.0, maxp, "correct" if right else "wrong")
+
+    def widget(self, view, value):
+        slider = view.w.IntSlider(min=view.spec["low"], max=view.spec["high"], value=value or 0)
+        slider.observe(lambda change: view.save(change["new"]), "value")
+        view.inputs["slider"] = slider
+        return [slider]
+
+
+@pytest.fixture
+def slider():
+    kind = kinds.registry.register(Slider())
+    yield kind
+    kinds.registry.unregister("slider")
+
+
+def test_a_new_kind_is_one_registration(slider, tmp_path):
+    from kit.notebooks import check_notebook
+    from kit.workbook import Runtime
+
+    q = ask.slider("s1", "打几分？", low=1, high=5, points=2)
+    assert q.spec["kind"] == "slider" and q.spec["high"] == 5
+    with pytest.raises(AuthoringError, match="below high"):
+        ask.slider("s2", "打几分？", low=5, high=1)
+    assert kinds.score(q.spec, {"id": "s1", "value": 3}, 4).status == "correct"
+    assert kinds.score(q.spec, {"id": "s1", "value": 3}, None).status == "unanswered"
+    assert kinds.score(q.spec, None, 4).status == "ungraded"  # no key: never guessed
+    assert "滑块题" in kinds.render_html(q.spec, 4, "zh") and "Slider" in kinds.render_plain(
+        q.spec, "en"
+    )
+    view = q.widget(Runtime(None, language="zh"))
+    view.inputs["slider"].value = 4
+    assert view.current() == 4
+
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('ask.slider("s1", "打几分？", low=1, high=5)'),
+        nbformat.v4.new_code_cell('key("s1", 3)', metadata={"tags": ["key"]}),
+    ]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(path))
+    assert [p for p in check_notebook(path) if p.severity == "error"] == []

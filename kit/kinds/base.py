@@ -252,6 +252,9 @@ class Kind:
     options_field: str | None = None
     #: The kind's own fields in a spec, beside id, kind, prompt, points, unit (and colour, unit_name).
     spec_fields: tuple[str, ...] = ()
+    #: Messages the kind brings to the catalogue (kit.locale), e.g. its label
+    #: ``{"zh": {"kind_poll": "投票"}, "en": {"kind_poll": "Poll"}}``; the catalogue's own entries win.
+    messages: dict[str, dict[str, str]] = {}
 
     def __repr__(self) -> str:
         return f"<question kind {self.name!r}>"

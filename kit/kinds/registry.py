@@ -7,6 +7,7 @@ from typing import Any
 from kit import artifacts
 from kit.kinds import choice, code, essay, multi, number, observation, ranking, rating, text, upload
 from kit.kinds.base import GENERIC, Kind, Score
+from kit.locale import MESSAGES
 
 
 class UnknownKind(KeyError):
@@ -23,11 +24,19 @@ class KindRegistry:
         self._kinds: dict[str, Kind] = {}
 
     def register(self, kind: Kind) -> Kind:
-        """Add (or replace) a kind under its ``name``."""
+        """Add (or replace) a kind under its ``name``, with the messages it brings."""
         if not kind.name:
             raise ValueError("a question kind needs a name")
         self._kinds[kind.name] = kind
+        for language, texts in kind.messages.items():
+            catalogue = MESSAGES.setdefault(language, {})
+            for key, message in texts.items():
+                catalogue.setdefault(key, message)
         return kind
+
+    def unregister(self, name: str) -> None:
+        """Forget a kind (a course-specific kind that is no longer wanted; tests)."""
+        self._kinds.pop(name, None)
 
     def get(self, name: Any) -> Kind:
         """The kind called ``name``; :class:`UnknownKind` when there is none."""
