@@ -334,6 +334,61 @@ def deliberate(
     out.print(str(path), highlight=False, soft_wrap=True)
 
 
+# ---- reach (#14): `casekit import nbgrader|otter` ---------------------------------------
+import_app = typer.Typer(
+    help="Bring assignments over from nbgrader or otter-grader.", no_args_is_help=True
+)
+app.add_typer(import_app, name="import")
+
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Where to write (default: the course's exercises/).")
+]
+ForceOpt = Annotated[bool, typer.Option(help="Overwrite notebooks an earlier import wrote.")]
+
+
+def _imported(kind: str, source: Path, course: Path, out_dir: Path | None, force: bool) -> None:
+    from kit.importers import import_
+
+    r = import_(kind, source, course=course, out=out_dir, force=force)
+    out.print(r.report(), highlight=False, soft_wrap=True)
+    lost = sum(1 for ns in r.notes.values() for n in ns if n.lost)
+    out.print(
+        f"[green]✓[/green] {len(r.notebooks)} notebook(s) imported, {lost} item(s) not carried "
+        "over (see the .import.md beside each); add them to a cohort's schedule.csv, then "
+        "`casekit check`",
+        highlight=False,
+        soft_wrap=True,
+    )
+    _finish(r)
+
+
+@import_app.command("nbgrader")
+def import_nbgrader(
+    source: Annotated[
+        Path, typer.Argument(help="A source notebook or source/<assignment>/ folder.")
+    ],
+    course: CourseOpt = Path("."),
+    out_dir: OutOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Turn an nbgrader source assignment into casekit session notebooks."""
+    _imported("nbgrader", source, course, out_dir, force)
+
+
+@import_app.command("otter")
+def import_otter(
+    source: Annotated[Path, typer.Argument(help="An otter-grader master notebook.")],
+    course: CourseOpt = Path("."),
+    out_dir: OutOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Turn an otter-grader master notebook into a casekit session notebook."""
+    _imported("otter", source, course, out_dir, force)
+
+
+# ---- end reach ---------------------------------------------------------------------------
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into located messages."""
     try:
