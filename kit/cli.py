@@ -236,17 +236,53 @@ def feedback(
     _finish(r)
 
 
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    pairs = {}
+    for v in values or []:
+        key, sep, val = v.partition("=")
+        if not sep or not key.strip():
+            _fail([f"{option} {v!r}: write it as NAME=VALUE, e.g. {option} 'SIS Login ID=email'"])
+        pairs[key.strip()] = val.strip()
+    return pairs
+
+
 @app.command()
 def grades(
     cohort: str,
     to: Annotated[Path, typer.Option("--to", help="grades.csv or grades.xlsx")],
     course: CourseOpt = Path("."),
     db: DbOpt = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="table (casekit's own, default), moodle or canvas (LMS grade import CSV).",
+        ),
+    ] = "table",
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="LMS column=roster column, e.g. 'Email address=email' or 'SIS Login ID=id' (repeatable).",
+        ),
+    ] = None,
+    assignment: Annotated[
+        list[str] | None,
+        typer.Option(help="Canvas: SESSION=ASSIGNMENT_ID, to update an existing assignment."),
+    ] = None,
 ) -> None:
-    """Export the gradebook with per-unit subtotals."""
+    """Export the gradebook with per-unit subtotals, or as a Moodle/Canvas grade file."""
     from kit.grading import grades as run
 
-    r = run(course, cohort, to, db=db)
+    r = run(
+        course,
+        cohort,
+        to,
+        db=db,
+        format=format,
+        mapping=_pairs(map_, "--map") or None,
+        assignment_ids=_pairs(assignment, "--assignment") or None,
+    )
     _finish(r, show=r.written)
 
 
