@@ -191,7 +191,7 @@ def test_cell(qid: str, name: str, points: Any, code: str) -> str:
     except SyntaxError:
         tree = None
     if tree is not None and not _has_multiline_string(code):
-        bound = sorted(_bound_names(tree))
+        bound = sorted(n for n in _bound_names(tree) if not n.startswith("_ck_"))
         body = textwrap.indent(code, "    ") if code.strip() else "    pass"
         decl = f"    global {', '.join(bound)}\n" if bound else ""
         out = head + decl + body + "\n"
