@@ -377,6 +377,7 @@ class Receipt(BaseModel):
     files: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     collected_at: str | None = None
+    source: str | None = None  # who wrote it when not the exchange (an importer)
     folder: Path | None = Field(default=None, exclude=True)
 
     def as_dict(self) -> dict[str, Any]:

@@ -236,17 +236,53 @@ def feedback(
     _finish(r)
 
 
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    pairs = {}
+    for v in values or []:
+        key, sep, val = v.partition("=")
+        if not sep or not key.strip():
+            _fail([f"{option} {v!r}: write it as NAME=VALUE, e.g. {option} 'SIS Login ID=email'"])
+        pairs[key.strip()] = val.strip()
+    return pairs
+
+
 @app.command()
 def grades(
     cohort: str,
     to: Annotated[Path, typer.Option("--to", help="grades.csv or grades.xlsx")],
     course: CourseOpt = Path("."),
     db: DbOpt = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="table (casekit's own, default), moodle or canvas (LMS grade import CSV).",
+        ),
+    ] = "table",
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="LMS column=roster column, e.g. 'Email address=email' or 'SIS Login ID=id' (repeatable).",
+        ),
+    ] = None,
+    assignment: Annotated[
+        list[str] | None,
+        typer.Option(help="Canvas: SESSION=ASSIGNMENT_ID, to update an existing assignment."),
+    ] = None,
 ) -> None:
-    """Export the gradebook with per-unit subtotals."""
+    """Export the gradebook with per-unit subtotals, or as a Moodle/Canvas grade file."""
     from kit.grading import grades as run
 
-    r = run(course, cohort, to, db=db)
+    r = run(
+        course,
+        cohort,
+        to,
+        db=db,
+        format=format,
+        mapping=_pairs(map_, "--map") or None,
+        assignment_ids=_pairs(assignment, "--assignment") or None,
+    )
     _finish(r, show=r.written)
 
 
@@ -332,6 +368,61 @@ def deliberate(
     changes = {k: v for k, v in given.items() if v}
     path = record_deliberation(course, cohort, session, by=by, role=role, **changes)
     out.print(str(path), highlight=False, soft_wrap=True)
+
+
+# ---- reach (#14): `casekit import nbgrader|otter` ---------------------------------------
+import_app = typer.Typer(
+    help="Bring assignments over from nbgrader or otter-grader.", no_args_is_help=True
+)
+app.add_typer(import_app, name="import")
+
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Where to write (default: the course's exercises/).")
+]
+ForceOpt = Annotated[bool, typer.Option(help="Overwrite notebooks an earlier import wrote.")]
+
+
+def _imported(kind: str, source: Path, course: Path, out_dir: Path | None, force: bool) -> None:
+    from kit.importers import import_
+
+    r = import_(kind, source, course=course, out=out_dir, force=force)
+    out.print(r.report(), highlight=False, soft_wrap=True)
+    lost = sum(1 for ns in r.notes.values() for n in ns if n.lost)
+    out.print(
+        f"[green]✓[/green] {len(r.notebooks)} notebook(s) imported, {lost} item(s) not carried "
+        "over (see the .import.md beside each); add them to a cohort's schedule.csv, then "
+        "`casekit check`",
+        highlight=False,
+        soft_wrap=True,
+    )
+    _finish(r)
+
+
+@import_app.command("nbgrader")
+def import_nbgrader(
+    source: Annotated[
+        Path, typer.Argument(help="A source notebook or source/<assignment>/ folder.")
+    ],
+    course: CourseOpt = Path("."),
+    out_dir: OutOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Turn an nbgrader source assignment into casekit session notebooks."""
+    _imported("nbgrader", source, course, out_dir, force)
+
+
+@import_app.command("otter")
+def import_otter(
+    source: Annotated[Path, typer.Argument(help="An otter-grader master notebook.")],
+    course: CourseOpt = Path("."),
+    out_dir: OutOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Turn an otter-grader master notebook into a casekit session notebook."""
+    _imported("otter", source, course, out_dir, force)
+
+
+# ---- end reach ---------------------------------------------------------------------------
 
 
 def main() -> None:

@@ -214,6 +214,7 @@ class Trainee(_Row):
     department: str = ""
     township: str = ""
     group: str = ""
+    email: str = ""  # optional; LMS grade files can identify trainees by it
 
 
 class Session(_Row):

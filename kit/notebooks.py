@@ -518,7 +518,12 @@ def trainee_edition(
             continue
         if role == "answer":
             qid = cell.metadata.casekit["question"]
-            cell.source = answer_stub(qid, language)
+            stub = answer_stub(qid, language)
+            if SOLUTION_BLOCK.search(source(cell)):
+                # A scaffold around the solution regions (a signature, a docstring) is
+                # the trainee's to complete; `...` keeps a function body valid Python.
+                stub += SOLUTION_BLOCK.sub(r"\1" + code_gap + "\n" + r"\1...\n", source(cell))
+            cell.source = stub
             cell.outputs = []
             cell.execution_count = None
         elif role == "answer-text":

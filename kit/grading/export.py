@@ -55,10 +55,29 @@ def grades_table(course: Course | Path | str, cohort: str, *, db: str | None = N
 
 
 def grades(
-    course: Course | Path | str, cohort: str, to: Path | str, *, db: str | None = None
+    course: Course | Path | str,
+    cohort: str,
+    to: Path | str,
+    *,
+    db: str | None = None,
+    format: str | None = None,
+    mapping: dict[str, str] | None = None,
+    assignment_ids: dict[str, str] | None = None,
 ) -> GradesResult:
-    """Export the gradebook to CSV or XLSX (by ``to``'s suffix) with per-unit subtotals."""
+    """Export the gradebook to CSV or XLSX (by ``to``'s suffix) with per-unit subtotals.
+
+    ``format="moodle"`` or ``"canvas"`` writes that LMS's grade import CSV
+    instead (``kit.lms``); ``mapping`` (LMS column → roster column) and
+    ``assignment_ids`` (session → Canvas assignment id) shape it.
+    """
     c = as_course(course)
+    if format not in (None, "table"):  # reach (#14): LMS layouts live in kit.lms
+        from kit.lms import write_lms
+
+        out = write_lms(
+            c, cohort, to, format, db=db, mapping=mapping, assignment_ids=assignment_ids
+        )
+        return GradesResult(written=out.written)
     to = Path(to)
     table = grades_table(c, cohort, db=db)
     to.parent.mkdir(parents=True, exist_ok=True)

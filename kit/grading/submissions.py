@@ -308,6 +308,12 @@ def collect(
             res.failures.append(Failure(s, "skipped: a link or special file", str(src)))
     else:
         files = _load_archive(src)
+    # reach (#14): notebooks other tools' students handed in (nbgrader) become
+    # casekit submission folders, answers by question id, before anything is stored
+    from kit.importers import adopt_submissions
+
+    files, foreign_unknown = adopt_submissions(c, cohort, files)
+    res.unknown += [f"{src.name}/{u}" for u in foreign_unknown]
     store = artifacts.store_dir(c, cohort)
     roster = set(co.roster.index)
     sessions = {s.session for s in co.sessions}
