@@ -262,6 +262,7 @@ def write_keys(path: Path, keys: KeysFile) -> None:
 def read_keys(path: Path) -> tuple[KeysFile, bytes]:
     """The keys file and its bytes (grading fingerprints them). Raises CourseError when unreadable."""
     from kit.course import CourseError, Problem
+    from kit.messages import t
 
     data = path.read_bytes()
     try:
@@ -271,8 +272,8 @@ def read_keys(path: Path) -> tuple[KeysFile, bytes]:
             [
                 Problem(
                     str(path),
-                    message=f"not a keys file of this casekit version: {str(e).splitlines()[0]}",
-                    fix="run `casekit build` for this cohort again",
+                    message=t("keys.not_keys_file", error=str(e).splitlines()[0]),
+                    fix=t("keys.not_keys_file_fix"),
                 )
             ]
         ) from None

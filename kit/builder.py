@@ -25,6 +25,7 @@ import kit
 from kit import artifacts, kinds
 from kit import notebooks as nbs
 from kit.course import Course, CourseError, Failure, Problem, inspect_course, load_course
+from kit.messages import t
 
 
 @dataclass
@@ -221,9 +222,11 @@ def build(
     for (s, plan, nb_path, paths, digest), ran in zip(pending, executed, strict=True):
         if ran.failure or ran.error:
             if ran.error:
-                cause = (
-                    _where(ran.error, ran.nb, nb_path)
-                    + f" raised {ran.error.ename}: {ran.error.evalue}"
+                cause = t(
+                    "build.cell_raised",
+                    where=_where(ran.error, ran.nb, nb_path),
+                    error=ran.error.ename,
+                    message=ran.error.evalue,
                 )
             else:
                 cause = ran.failure
@@ -278,8 +281,9 @@ def _where(error: Any, executed: nbformat.NotebookNode, nb_path: Path) -> str:
     for i, cell in enumerate(authored.cells if authored else []):
         if cell.get("id") == cell_id:
             first = nbs.source(cell).strip().splitlines()[:1]
-            return f"cell {i + 1}" + (f" ({first[0][:40]})" if first else "")
-    return "a cell the build added (parameters or deliberation)"
+            where = t("where.cell", n=i + 1)
+            return t("build.cell_first_line", where=where, line=first[0][:40]) if first else where
+    return t("build.added_cell")
 
 
 def require_ok(result: CheckResult) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.course import Course, CourseError, Outcome, Problem, as_course
+from kit.messages import t as say
 
 FORMATS = ("moodle", "canvas")
 MOODLE_IDENTIFIERS = {"ID number": "idnumber", "Email address": "email", "Username": "username"}
@@ -68,8 +69,8 @@ def _mapping(fmt: str, roster: Any, given: dict[str, str] | None, file: str) -> 
                     Problem(
                         file,
                         field=header,
-                        message="not a Moodle identifier column",
-                        fix=f"use one of: {', '.join(MOODLE_IDENTIFIERS)}",
+                        message=say("lms.not_moodle_id"),
+                        fix=say("course.use_one_of", options=", ".join(MOODLE_IDENTIFIERS)),
                     )
                 )
                 continue
@@ -79,8 +80,8 @@ def _mapping(fmt: str, roster: Any, given: dict[str, str] | None, file: str) -> 
                 Problem(
                     file,
                     field=header,
-                    message="not a Canvas gradebook column",
-                    fix=f"use one of: {', '.join(CANVAS_COLUMNS)}",
+                    message=say("lms.not_canvas_column"),
+                    fix=say("course.use_one_of", options=", ".join(CANVAS_COLUMNS)),
                 )
             )
             continue
@@ -93,8 +94,8 @@ def _mapping(fmt: str, roster: Any, given: dict[str, str] | None, file: str) -> 
                 Problem(
                     file,
                     field=header,
-                    message=f"roster column {column!r} does not exist",
-                    fix=f"map it to one of: {', '.join(known)}",
+                    message=say("lms.no_column", column=column),
+                    fix=say("lms.no_column_fix", columns=", ".join(known)),
                 )
             )
     if problems:
@@ -128,8 +129,8 @@ def lms_rows(
                 Problem(
                     fmt,
                     field="format",
-                    message="unknown LMS format",
-                    fix=f"use {' or '.join(FORMATS)}",
+                    message=say("lms.unknown_format"),
+                    fix=say("course.use_one_of", options=", ".join(FORMATS)),
                 )
             ]
         )
@@ -144,10 +145,10 @@ def lms_rows(
                     missing.append(
                         Problem(
                             where,
-                            f"trainee {t}",
+                            say("where.trainee", trainee=t),
                             column,
-                            f"empty, so the LMS cannot match this trainee ({header})",
-                            f"fill in {column} or map {header} to another column",
+                            say("lms.empty_id", header=header),
+                            say("lms.empty_id_fix", column=column, header=header),
                         )
                     )
     if missing:
@@ -159,7 +160,7 @@ def lms_rows(
         s: max((r["max_points"] for (_, ss), r in by.items() if ss == s), default=math.nan)
         for s in sessions
     }
-    zh = c.language == "zh"
+    lang = c.language
 
     def points(t: str, s: str) -> str:
         r = by.get((t, s))
@@ -168,18 +169,16 @@ def lms_rows(
     def note(t: str, s: str) -> str:
         r = by.get((t, s))
         if r is None:
-            return "未提交" if zh else "not submitted"
+            return say("lms.not_submitted", lang)
         bits = []
         if r["status"] == "failed":
-            bits.append(("评分失败：" if zh else "grading failed: ") + str(r["cause"] or ""))
+            bits.append(say("lms.failed", lang, cause=str(r["cause"] or "")))
         if r["open_items"]:
-            n = int(r["open_items"])
-            bits.append(f"待批阅 {n} 项" if zh else f"{n} item(s) awaiting marking")
+            bits.append(say("lms.open_items", lang, n=int(r["open_items"])))
         if r["penalty"]:
             pct = f"{float(r['penalty']) * 100:.0f}%"
-            days = int(r["days_late"])
-            bits.append(f"迟交 {days} 天，扣 {pct}" if zh else f"late {days} day(s), −{pct}")
-        return "；".join(bits) if zh else "; ".join(bits)
+            bits.append(say("lms.late", lang, days=int(r["days_late"]), pct=pct))
+        return say("lms.separator", lang).join(bits)
 
     if fmt == "moodle":
         ((id_header, id_column),) = cols.items()
@@ -206,8 +205,8 @@ def lms_rows(
                 Problem(
                     str(co.folder / "schedule.csv"),
                     field="session",
-                    message=f"no session {u!r} for a Canvas assignment id",
-                    fix=f"use one of: {', '.join(sessions)}",
+                    message=say("lms.no_session", session=u),
+                    fix=say("course.use_one_of", options=", ".join(sessions)),
                 )
                 for u in unknown
             ]
@@ -241,8 +240,8 @@ def write_lms(
             [
                 Problem(
                     str(to),
-                    message=f"{fmt} imports CSV files",
-                    fix="use a file name ending in .csv",
+                    message=say("lms.csv_only", format=fmt),
+                    fix=say("lms.csv_only_fix"),
                 )
             ]
         )

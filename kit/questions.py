@@ -43,7 +43,7 @@ from kit.kinds.base import parse_number as parse_number
 from kit.kinds.code import answer_stub as answer_stub
 from kit.kinds.code import code_is_empty as code_is_empty
 from kit.kinds.observation import DEFAULT_OBSERVATION_FIELDS as DEFAULT_OBSERVATION_FIELDS
-from kit.locale import t
+from kit.messages import t
 from kit.widgets import QuestionView as QuestionView
 from kit.widgets import build_view
 
@@ -133,14 +133,11 @@ class Question:
 
 def _make(kind: str, qid: str, prompt: str, points: float, **fields: Any) -> Question:
     if not isinstance(qid, str) or not QID_RE.match(qid):
-        raise AuthoringError(
-            f"question id {qid!r} is not valid: use lower-case letters, digits and '-', "
-            "starting with a letter or digit, e.g. 'q1' or 'budget-share'"
-        )
+        raise AuthoringError(t("author.bad_qid", qid=qid))
     if not isinstance(prompt, str) or not prompt.strip():
-        raise AuthoringError(f"question {qid!r}: the prompt must be a non-empty text")
+        raise AuthoringError(t("author.no_prompt", qid=qid))
     if not isinstance(points, int | float) or points < 0:
-        raise AuthoringError(f"question {qid!r}: points must be a number ≥ 0")
+        raise AuthoringError(t("author.bad_points", qid=qid))
     ns = kernel.user_ns()
     unit = fields.pop("unit", None) or ns.get("unit") or None
     spec: dict[str, Any] = {
@@ -168,9 +165,7 @@ class _Ask:
 
     def __getattr__(self, name: str) -> Callable[..., Question]:
         if name.startswith("_") or name not in kinds.registry:
-            raise AttributeError(
-                f"ask.{name}: no such question kind; use one of: {', '.join(kinds.names())}"
-            )
+            raise AttributeError(t("author.no_kind", name=name, kinds=", ".join(kinds.names())))
         kind = kinds.get(name)
 
         @functools.wraps(kind.declare)
@@ -200,7 +195,7 @@ def key(qid: str, value: Any, **opts: Any) -> dict | None:
     if not os.environ.get("CASEKIT_MODE") and kernel.current_runtime() is not None:
         raise KeyRefused(t("key_refused", kernel.language()))
     if not isinstance(qid, str) or not QID_RE.match(qid):
-        raise AuthoringError(f"key: question id {qid!r} is not valid")
+        raise AuthoringError(t("author.key_bad_qid", qid=qid))
     record = {"id": qid, "value": jsonable(value), **jsonable(opts)}
     KEYS[qid] = record
     kernel.display_bundle({MIME_KEY: record, "text/plain": f"key {qid}: {record['value']!r}"})
@@ -228,7 +223,7 @@ class TestCase:
         try:
             self.func()
         except AssertionError as exc:
-            passed, message = False, str(exc) or "assertion failed"
+            passed, message = False, str(exc) or t("author.assertion_failed")
         except Exception as exc:  # a crashing test fails, it never errors the cell
             passed, message = False, f"{type(exc).__name__}: {exc}"
         return {

@@ -14,7 +14,7 @@ from typing import Any
 from kit import kinds
 from kit.kinds.base import UNIT_COLOURS, br, num
 from kit.kinds.render import unit_name
-from kit.locale import t
+from kit.messages import t
 
 # One style block per view: JupyterLab keeps widget HTML unsanitised, and
 # repeating it is harmless; it enlarges text and focus rings for readers who

@@ -9,6 +9,7 @@ from pathlib import Path
 from kit.artifacts import deliberations_dir
 from kit.course import Course, Problem, inspect_course
 from kit.deliberation.model import Deliberation, parse_record
+from kit.messages import t
 
 
 def notebook_modules(course: Course, notebook: str) -> set[str]:
@@ -44,14 +45,14 @@ def record_problems(
     offered, asked = _notebook_scan(course.root / s.notebook)
     for m in record.modules:
         if m not in offered:
-            known = ", ".join(sorted(offered)) or "none (tag optional cells module:NAME)"
+            known = ", ".join(sorted(offered)) or t("delib_check.no_modules")
             problems.append(
                 Problem(
                     file,
                     "modules",
                     "modules",
-                    f"unknown module {m!r}: {s.notebook} has no cell tagged module:{m}",
-                    f"use one of: {known}",
+                    t("delib_check.unknown_module", module=m, notebook=s.notebook),
+                    t("course.use_one_of", options=known),
                 )
             )
     for i, q in enumerate(record.extra_questions):
@@ -61,8 +62,8 @@ def record_problems(
                     file,
                     f"extra_questions[{i}]",
                     "id",
-                    f"question id {q.id!r} is already asked in {s.notebook}",
-                    "choose another id, e.g. prefix it with delib-",
+                    t("delib_check.qid_taken", qid=q.id, notebook=s.notebook),
+                    t("delib_check.qid_taken_fix"),
                 )
             )
     p = record.parties
@@ -72,8 +73,8 @@ def record_problems(
                 file,
                 "[parties]",
                 "teacher",
-                f"unknown teacher {p.teacher!r}",
-                "use a faculty id from catalog/faculty.csv",
+                t("delib_check.unknown_teacher", teacher=p.teacher),
+                t("delib_check.unknown_teacher_fix"),
             )
         )
     elif p.teacher and p.teacher != s.teacher:
@@ -82,8 +83,8 @@ def record_problems(
                 file,
                 "[parties]",
                 "teacher",
-                f"teacher {p.teacher!r} is not the session's teacher {s.teacher!r}",
-                "check schedule.csv or the record",
+                t("delib_check.other_teacher", teacher=p.teacher, expected=s.teacher),
+                t("delib_check.other_teacher_fix"),
                 severity="warning",
             )
         )
@@ -94,8 +95,8 @@ def record_problems(
                     file,
                     "[parties]",
                     "trainee_reps",
-                    f"unknown trainee {rep!r} in cohort {cohort_id}",
-                    "use ids from roster.csv",
+                    t("delib_check.unknown_rep", trainee=rep, cohort=cohort_id),
+                    t("delib_check.unknown_rep_fix"),
                 )
             )
     total = sum(record.time_split.values())
@@ -105,8 +106,8 @@ def record_problems(
                 file,
                 "time_split",
                 "time_split",
-                f"{total:g} minutes planned but the session has {s.hours:g} h ({s.hours * 60:g} min)",
-                "shorten the split or change hours in schedule.csv",
+                t("delib_check.too_long", total=total, hours=s.hours, minutes=s.hours * 60),
+                t("delib_check.too_long_fix"),
                 severity="warning",
             )
         )
@@ -159,8 +160,8 @@ def check_deliberations(course: Course | str | Path) -> list[Problem]:
                 problems.append(
                     Problem(
                         f,
-                        message=f"no session {path.stem!r} in cohort {cohort_id}",
-                        fix=f"rename the file to <session>.toml, one of: {', '.join(sorted(sessions))}",
+                        message=t("delib_check.no_session", session=path.stem, cohort=cohort_id),
+                        fix=t("delib_check.no_session_fix", sessions=", ".join(sorted(sessions))),
                     )
                 )
                 continue
@@ -176,9 +177,9 @@ def check_deliberations(course: Course | str | Path) -> list[Problem]:
                     problems.append(
                         Problem(
                             str(path),
-                            f"line {n}",
-                            message="not a JSON line",
-                            fix="history is written by casekit; restore it from version control",
+                            t("where.line", n=n),
+                            message=t("delib_check.bad_history"),
+                            fix=t("delib_check.bad_history_fix"),
                         )
                     )
     return problems

@@ -11,6 +11,7 @@ from kit.course import Course, CourseError, as_course
 from kit.deliberation.checks import notebook_modules
 from kit.deliberation.model import EXTRA_KINDS, ROLE_FIELDS, ROLES, Deliberation, Role
 from kit.deliberation.store import load_deliberation, record_deliberation
+from kit.messages import section, speaking, t
 
 
 def _split_lines(text: str) -> list[str]:
@@ -28,7 +29,7 @@ def _parse_split(text: str) -> dict[str, float]:
         try:
             out[k.strip()] = float(v)
         except ValueError:
-            raise ValueError(f"time split {part.strip()!r}: write activity=minutes") from None
+            raise ValueError(t("delib_form.bad_split", part=part.strip())) from None
     return out
 
 
@@ -97,39 +98,6 @@ def form_class() -> type:
 def _make_form_class() -> type:
     import ipywidgets as w
 
-    labels = {
-        "zh": {
-            "by": "记录人",
-            "role": "角色",
-            "teacher_direction": "教师教学方向",
-            "trainee_expectations": "学员期望（每行一条）",
-            "trainee_questions": "学员问题（每行一条）",
-            "organiser_decisions": "组织方决定（每行一条）",
-            "emphasis": "重点加强（每行一条）",
-            "modules": "增加模块",
-            "time_split": "时间（活动=分钟, …）",
-            "extra_questions": "新增题（id | 类型 | 题干）",
-            "save": "保存",
-            "saved": "已保存，版本",
-            "nochange": "没有改动",
-        },
-        "en": {
-            "by": "By",
-            "role": "Role",
-            "teacher_direction": "Teacher's direction",
-            "trainee_expectations": "Expectations (one a line)",
-            "trainee_questions": "Questions (one a line)",
-            "organiser_decisions": "Decisions (one a line)",
-            "emphasis": "Emphasis (one a line)",
-            "modules": "Add modules",
-            "time_split": "Time split (activity=min, …)",
-            "extra_questions": "Extra questions (id | kind | prompt)",
-            "save": "Save",
-            "saved": "Saved, version",
-            "nochange": "Nothing changed",
-        },
-    }
-
     class Form(w.VBox):
         """The deliberation form: ``fields`` (name → widget), ``save_button``, ``status``."""
 
@@ -145,7 +113,8 @@ def _make_form_class() -> type:
         ):
             self.course, self.cohort_id, self.session_id = course, cohort_id, session_id
             lang = language or course.language
-            self.t = labels.get(lang, labels["en"])
+            self.lang = lang
+            self.t = section("delib_form", lang)
             session = course.cohort(cohort_id).session(session_id)
             offered = sorted(notebook_modules(course, session.notebook))
             lay = w.Layout(width="95%")
@@ -230,6 +199,10 @@ def _make_form_class() -> type:
 
         def save(self) -> Path | None:
             """Write the changed fields; show the outcome in ``status``."""
+            with speaking(self.lang):  # problems in the form's language, whatever the machine says
+                return self._save()
+
+        def _save(self) -> Path | None:
             try:
                 now = self._values()
                 changes = {k: v for k, v in now.items() if v != self._loaded[k]}

@@ -18,6 +18,7 @@ from pydantic import (
 from kit import kinds
 from kit.course import Problem, _pydantic_problems, read_toml
 from kit.kinds.base import QID_RE
+from kit.messages import t
 
 Role = Literal["organiser", "teacher", "trainee-rep"]
 ROLES: tuple[str, ...] = ("organiser", "teacher", "trainee-rep")
@@ -83,11 +84,11 @@ class ExtraQuestion(BaseModel):
     def _fits_kind(self) -> ExtraQuestion:
         picks = kinds.get(self.kind).options_field == "options"
         if picks and len(self.options) < 2:
-            raise ValueError(f"a {self.kind} question needs at least two options")
+            raise ValueError(t("delib_model.options", kind=self.kind))
         if picks and len(set(self.options)) != len(self.options):
-            raise ValueError("options must be different from each other")
+            raise ValueError(t("delib_model.options_unique"))
         if self.rubric and not kinds.get(self.kind).manual:
-            raise ValueError(f"a {self.kind} question is not marked by rubric; remove the rubric")
+            raise ValueError(t("delib_model.no_rubric", kind=self.kind))
         return self
 
 
@@ -149,7 +150,7 @@ class Deliberation(BaseModel):
     def _positive_minutes(cls, v: dict[str, float]) -> dict[str, float]:
         bad = [k for k, m in v.items() if m < 0]
         if bad:
-            raise ValueError(f"minutes must not be negative: {', '.join(bad)}")
+            raise ValueError(t("delib_model.negative", keys=", ".join(bad)))
         return v
 
     @field_validator("extra_questions")
@@ -158,7 +159,7 @@ class Deliberation(BaseModel):
         ids = [q.id for q in v]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
-            raise ValueError(f"question ids must be unique, repeated: {', '.join(dup)}")
+            raise ValueError(t("delib_model.repeated", ids=", ".join(dup)))
         return v
 
     def inputs(self) -> dict[str, Any]:

@@ -7,49 +7,8 @@ import re
 from typing import Any, Literal
 
 from kit import kinds
-
-_TEXT = {
-    "zh": {
-        "title": "本课回应的学员关切",
-        "notes_title": "三方研议 · 教师备课要点",
-        "none": "本课未记录三方研议（组织方、授课教师、学员代表）。课程按原稿进行。",
-        "none_fix": "课前研议后用 `record_deliberation` 或研议表单记录，再重新构建。",
-        "direction": "教师教学方向",
-        "expectations": "学员期望",
-        "questions": "学员问题",
-        "decisions": "组织方决定",
-        "emphasis": "重点加强",
-        "extra": "新增讨论题",
-        "modules": "增加的教学模块",
-        "split": "时间安排（分钟）",
-        "parties": "参与方",
-        "organisers": "组织方",
-        "teacher": "教师",
-        "reps": "学员代表",
-        "agreed": "商定于",
-        "version": "版本",
-    },
-    "en": {
-        "title": "What this class responds to",
-        "notes_title": "Deliberation — notes for the teacher",
-        "none": "No three-party deliberation (organisers, teacher, trainee representatives) was recorded for this session. The class runs as authored.",
-        "none_fix": "Record one with `record_deliberation` or the deliberation form before class, then rebuild.",
-        "direction": "Teacher's direction",
-        "expectations": "Trainees' expectations",
-        "questions": "Trainees' questions",
-        "decisions": "Organisers' decisions",
-        "emphasis": "Emphasis",
-        "extra": "Added questions",
-        "modules": "Added modules",
-        "split": "Time split (minutes)",
-        "parties": "Parties",
-        "organisers": "organisers",
-        "teacher": "teacher",
-        "reps": "trainee representatives",
-        "agreed": "agreed",
-        "version": "version",
-    },
-}
+from kit.messages import section
+from kit.messages import t as say
 
 
 def _md(text: Any) -> str:
@@ -76,7 +35,7 @@ def deliberation_banner(
     modules, time split, parties), for a ``teaching-note`` cell beside the
     trainee banner; the same "none recorded" statement when there is none.
     """
-    t = _TEXT.get(language, _TEXT["en"])
+    t = section("delib", language)
     if not inputs:
         if audience == "trainee":
             return ""
@@ -128,9 +87,6 @@ def deliberation_banner(
     return "\n".join(out) + "\n"
 
 
-_ESSAY_RUBRIC = {"zh": "回应了本课研议的关切", "en": "responds to the agreed concern"}
-
-
 def extra_questions_source(inputs: dict[str, Any], language: str = "zh") -> str:
     """Python source of a code cell that asks the agreed extra questions (``""`` if none).
 
@@ -154,9 +110,7 @@ def extra_questions_source(inputs: dict[str, Any], language: str = "zh") -> str:
             args.append("points=0")  # a poll: no key, no points
         elif k.manual:
             if k.requires_rubric:
-                rubric = rubric or [
-                    {"text": _ESSAY_RUBRIC.get(language, _ESSAY_RUBRIC["en"]), "points": 0}
-                ]
+                rubric = rubric or [{"text": say("delib_rubric.essay", language), "points": 0}]
             if rubric:
                 args.append(f"rubric={rubric!r}")
         lines.append(f"display(ask.{kind}({', '.join(args)}))")

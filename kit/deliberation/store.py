@@ -34,6 +34,7 @@ from kit.deliberation.model import (
     Role,
     parse_record,
 )
+from kit.messages import t
 
 
 def load_deliberation(course: Course, cohort_id: str, session_id: str) -> Deliberation | None:
@@ -219,25 +220,24 @@ def record_deliberation(
                 Problem(
                     f,
                     field="role",
-                    message=f"unknown role {role!r}",
-                    fix=f"use one of: {', '.join(ROLES)}",
+                    message=t("delib_save.unknown_role", role=role),
+                    fix=t("course.use_one_of", options=", ".join(ROLES)),
                 )
             ]
         )
     if not str(by).strip():
         raise CourseError(
-            [
-                Problem(
-                    f, field="by", message="who made the change is required", fix="pass by='name'"
-                )
-            ]
+            [Problem(f, field="by", message=t("delib_save.no_by"), fix=t("delib_save.no_by_fix"))]
         )
     unknown = sorted(set(changes) - set(RECORD_FIELDS))
     if unknown:
         raise CourseError(
             [
                 Problem(
-                    f, field=k, message="unknown field", fix=f"fields: {', '.join(RECORD_FIELDS)}"
+                    f,
+                    field=k,
+                    message=t("delib_save.unknown_field"),
+                    fix=t("delib_save.unknown_field_fix", fields=", ".join(RECORD_FIELDS)),
                 )
                 for k in unknown
             ]
@@ -249,8 +249,12 @@ def record_deliberation(
                 Problem(
                     f,
                     field=k,
-                    message=f"a {role} may not change {k}",
-                    fix=f"a {role} may change: {', '.join(sorted(ROLE_FIELDS[role]))}; ask the organisers",
+                    message=t("delib_save.refused", role=role, field=k),
+                    fix=t(
+                        "delib_save.refused_fix",
+                        role=role,
+                        fields=", ".join(sorted(ROLE_FIELDS[role])),
+                    ),
                 )
                 for k in refused
             ]
@@ -265,8 +269,13 @@ def record_deliberation(
                     Problem(
                         f,
                         field="version",
-                        message=f"changed by {current.updated_by or 'someone'} since you read version {expected_version} (now {current.version})",
-                        fix="reload the record and make your change again",
+                        message=t(
+                            "delib_save.conflict",
+                            who=current.updated_by or t("delib_save.someone"),
+                            expected=expected_version,
+                            version=current.version,
+                        ),
+                        fix=t("delib_save.conflict_fix"),
                     )
                 ]
             )

@@ -31,6 +31,7 @@ from kit.grading.coderun import run_code_questions
 from kit.grading.keys import SessionKeys, load_keys
 from kit.grading.submissions import index_store
 from kit.kinds import Score
+from kit.messages import t as say
 from kit.notebooks import casekit_meta, cell_role, checksum, source
 
 GRADER_VERSION = "1"
@@ -68,13 +69,13 @@ def tamper_flags(
         for cid, sha in keys.locks.items():
             cell = by_id.get(cid) or by_lock.get(sha)
             is_test = roles.get(cid) in ("tests", "hidden-tests")
-            what = "tests cell" if is_test else "locked cell"
+            what = say("tamper.tests_cell" if is_test else "tamper.locked_cell")
             if cell is None:
                 flags.append(
                     {
                         "code": "tests-removed" if is_test else "locked-removed",
                         "where": f"cell {cid}",
-                        "message": f"{what} {cid} is missing from the submission",
+                        "message": say("tamper.removed", what=what, cell=cid),
                     }
                 )
             elif checksum(source(cell)) != sha:
@@ -82,7 +83,7 @@ def tamper_flags(
                     {
                         "code": "tests-edited" if is_test else "locked-changed",
                         "where": f"cell {cid}",
-                        "message": f"{what} {cid} was changed (its content was restored from the instructor edition for grading)",
+                        "message": say("tamper.changed", what=what, cell=cid),
                     }
                 )
     for qid in sorted(answers):
@@ -91,7 +92,7 @@ def tamper_flags(
                 {
                     "code": "unknown-question",
                     "where": f"question {qid}"[:200],
-                    "message": f"an answer was given for {qid!r}, which is not a question of this session",
+                    "message": say("tamper.unknown_question", qid=qid),
                 }
             )
     return flags
@@ -172,10 +173,10 @@ def _grade_one(
         try:
             answers_doc = json.loads(apath.read_text("utf-8"))
         except ValueError:
-            return _failed(job, keys, "answers.json is not valid JSON")
+            return _failed(job, keys, say("grade.answers_json"))
     answers = answers_doc.get("answers") or {} if isinstance(answers_doc, dict) else {}
     if not isinstance(answers, dict):
-        return _failed(job, keys, "answers.json has no answers object")
+        return _failed(job, keys, say("grade.no_answers_object"))
     submitted = None
     npath = job.path / "workbook.ipynb"
     if npath.exists():
@@ -183,9 +184,9 @@ def _grade_one(
             submitted = nbformat.reads(npath.read_text("utf-8"), as_version=4)
         except Exception as e:  # noqa: BLE001 - any unreadable notebook is a cause, not a crash
             if not answers:
-                return _failed(job, keys, f"workbook.ipynb cannot be read: {e}")
+                return _failed(job, keys, say("grade.workbook_unreadable", error=e))
     if submitted is None and not answers:
-        return _failed(job, keys, "neither answers nor a readable workbook")
+        return _failed(job, keys, say("grade.nothing_readable"))
 
     flags = tamper_flags(submitted, keys, answers)
     results: list[dict[str, Any]] = []
@@ -223,7 +224,8 @@ def _grade_one(
             try:
                 sc = kind.score(spec, keys.keys.get(qid), value)
             except Exception as e:  # noqa: BLE001 - a scoring error costs this question only
-                sc = Score(0.0, float(spec.get("points", 1) or 0), "error", f"cannot score: {e}")
+                maxp = float(spec.get("points", 1) or 0)
+                sc = Score(0.0, maxp, "error", say("grade.cannot_score", error=e))
             answer = json.dumps(value, ensure_ascii=False, default=str)
         results.append(
             {**base, "answer": answer, "points": float(sc.points),
@@ -311,7 +313,7 @@ def grade(
                         if isinstance(e, CourseError)
                         else CourseError.at(
                             artifacts.build_paths(c, cohort, sub.session).keys,
-                            f"cannot read keys: {e}",
+                            say("grade.keys_unreadable", error=e),
                         )
                     )
             keys = keys_by_session[sub.session]
@@ -335,7 +337,7 @@ def grade(
         n_workers = workers or max(1, min(4, os.cpu_count() or 1))
         bar = _progress(progress, len(jobs))
         with bar as p, ThreadPoolExecutor(max_workers=n_workers) as pool:
-            task = p.add_task(f"grading {cohort}", total=len(jobs)) if p else None
+            task = p.add_task(say("grade.progress", cohort=cohort), total=len(jobs)) if p else None
             futs = {
                 pool.submit(_grade_one, c, cohort, job, keys, run_opts): (job, keys)
                 for job, keys in jobs
@@ -345,11 +347,12 @@ def grade(
                 try:
                     payload = fut.result()
                 except Exception as e:  # noqa: BLE001 - one submission never sinks the batch
-                    payload = _failed(job, keys, f"grader error: {type(e).__name__}: {e}")
+                    error = f"{type(e).__name__}: {e}"
+                    payload = _failed(job, keys, say("grade.grader_error", error=error))
                 try:
                     gb.write_grading(job.sub_id, **payload)
                 except Exception as e:  # noqa: BLE001
-                    res.failures.append(Failure(job.label, f"cannot write to the gradebook: {e}"))
+                    res.failures.append(Failure(job.label, say("grade.cannot_write", error=e)))
                     continue
                 status = payload["grade"]["status"]
                 res.statuses[job.label] = status

@@ -7,6 +7,7 @@ from typing import Any
 
 from kit.course import Course, CourseError, Outcome, as_course
 from kit.gradebook import Gradebook
+from kit.messages import t
 
 
 class GradesResult(Outcome):
@@ -94,5 +95,5 @@ def grades(
         # utf-8-sig so that Excel opens Chinese names correctly
         table.to_csv(to, index=False, encoding="utf-8-sig")
     else:
-        raise CourseError.at(to, "unknown export format", "use a .csv or .xlsx file name")
+        raise CourseError.at(to, t("grades.unknown_format"), t("grades.unknown_format_fix"))
     return GradesResult(written=[to])

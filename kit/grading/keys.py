@@ -14,6 +14,7 @@ import nbformat
 
 from kit import artifacts
 from kit.course import Course, CourseError
+from kit.messages import t as say
 
 
 @dataclass
@@ -36,8 +37,8 @@ def load_keys(course: Course, cohort: str, session: str) -> SessionKeys:
     if not paths.keys.exists() or not paths.instructor.exists():
         raise CourseError.at(
             paths.keys if not paths.keys.exists() else paths.instructor,
-            "instructor edition or keys file missing",
-            f"run `casekit build {cohort}` first",
+            say("grade.keys_missing"),
+            say("grade.keys_missing_fix", cohort=cohort),
         )
     raw, raw_bytes = artifacts.read_keys(paths.keys)
     nb_bytes = paths.instructor.read_bytes()

@@ -17,6 +17,7 @@ from typing import Any
 from kit import artifacts, kinds
 from kit.course import Course, Failure, Outcome, as_course
 from kit.gradebook import Gradebook
+from kit.messages import t as say
 
 FEEDBACK_CSS = (Path(__file__).parent.parent / "templates" / "feedback.css").read_text("utf-8")
 
@@ -55,21 +56,18 @@ def feedback_html(
     """One trainee's graded feedback page. Hidden tests are never passed in, and every trainee text is escaped."""
     import nh3
 
-    zh = course.language == "zh"
+    lang = course.language
     co = course.cohort(cohort)
     s = co.session(session)
     unit = course.units.get(s.unit)
     name = co.roster.loc[trainee, "name"] if trainee in co.roster.index else trainee
-    L = lambda z, e: z if zh else e  # noqa: E731
     body: list[str] = []
-    from kit.locale import t as say
-
     for n, q in enumerate(questions, 1):
         qid = q["question"]
         body.append(f'<section class="q" id="q-{_esc(qid)}">')
         # Trainees know a question by its place and kind; the id is for the teacher.
-        heading = L(f"第{n}题", f"Question {n}")
-        kind = say(f"kind_{q['kind']}", course.language)
+        heading = say("feedback.question_no", lang, n=n)
+        kind = say(f"kind_{q['kind']}", lang)
         body.append(
             f'<span class="pts">{_fmt(q["points"])} / {_fmt(q["max_points"])}</span>'
             f'<h2>{_esc(heading)} <small class="kind">{_esc(kind)} · {_esc(qid)}</small></h2>'
@@ -78,7 +76,7 @@ def feedback_html(
         body.append(f'<div class="prompt">{nh3.clean(str(q.get("prompt") or ""))}</div>')
         body.append(_answer_html(q["kind"], q["answer"]))
         if q["status"] in ("needs-marking",):
-            body.append(f"<p><em>{L('待批阅', 'awaiting marking')}</em></p>")
+            body.append(f"<p><em>{say('feedback.awaiting', lang)}</em></p>")
         elif q.get("detail") and not kinds.find(q["kind"]).tested:
             body.append(f'<p class="detail">{_esc(q["detail"])}</p>')
         qt = [t for t in tests if t["question"] == qid and not t["hidden"]]
@@ -86,7 +84,8 @@ def feedback_html(
             body.append('<ul class="tests">')
             for t in qt:
                 cls, mark = ("pass", "✓") if t["passed"] else ("fail", "✗")
-                why = L("未作答", "not answered") if t["message"] == "unanswered" else t["message"]
+                unanswered = t["message"] == "unanswered"
+                why = say("feedback.not_answered", lang) if unanswered else t["message"]
                 msg = "" if t["passed"] else f" — {_esc(why)}"
                 body.append(
                     f'<li class="{cls}">{mark} {_esc(t["name"])} ({_fmt(t["points"])}/{_fmt(t["max_points"])}){msg}</li>'
@@ -106,20 +105,19 @@ def feedback_html(
         body.append("</section>")
     pen = ""
     if score.get("penalty"):
-        pen = L(
-            f"（迟交 {score['days_late']} 天，扣 {score['penalty'] * 100:.0f}%）",
-            f" (late {score['days_late']} day(s), −{score['penalty'] * 100:.0f}%)",
+        pen = say(
+            "feedback.late", lang, days=score["days_late"], pct=f"{score['penalty'] * 100:.0f}"
         )
     total = (
-        f'<p class="total">{L("总分", "Total")}: <strong>{_fmt(score["points"])}</strong>'
+        f'<p class="total">{say("feedback.total", lang)}: <strong>{_fmt(score["points"])}</strong>'
         f" / {_fmt(score['max_points'])}{_esc(pen)}</p>"
     )
     content = total + "\n".join(body)
-    title = f"{L('成绩反馈', 'Feedback')} · {session} · {name}"
+    title = f"{say('feedback.title', lang)} · {session} · {name}"
     from kit import export
 
     rows, _ = export.session_meta(course, cohort, session)
-    rows = [*rows, (L("学员", "Trainee"), str(name))]
+    rows = [*rows, (say("feedback.trainee", lang), str(name))]
     return export.page(
         title,
         content,

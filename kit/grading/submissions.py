@@ -29,6 +29,7 @@ from typing import Any
 from kit import artifacts
 from kit.course import Course, CourseError, Failure, Outcome, as_course
 from kit.gradebook import Gradebook, Submission, utcnow
+from kit.messages import t as say
 
 # Archive limits: generous for notebooks plus an uploaded report each, small
 # enough that a zip bomb cannot fill the disk.
@@ -60,12 +61,12 @@ def _read_json_bytes(data: bytes | None) -> Any:
 def _member_problem(name: str) -> str | None:
     """Why an archive member name is unsafe, or None."""
     if "\0" in name:
-        return "contains a NUL byte"
+        return say("collect.nul")
     norm = name.replace("\\", "/")
     if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
-        return "is an absolute path"
+        return say("collect.absolute")
     if any(part == ".." for part in norm.split("/")):
-        return "climbs out of the archive with '..'"
+        return say("collect.climbs")
     return None
 
 
@@ -75,8 +76,8 @@ def _archive_members(path: Path) -> list[tuple[str, int, Any]]:
     def refuse(member: str, why: str) -> CourseError:
         return CourseError.at(
             path,
-            f"archive refused: member {member!r} {why}; nothing was unpacked",
-            "re-create the archive with plain files and folders only",
+            say("collect.refused", member=member, why=why),
+            say("collect.refused_fix"),
         )
 
     # Both formats become (name, kind, size, link target, handle); one set of checks follows.
@@ -107,31 +108,29 @@ def _archive_members(path: Path) -> list[tuple[str, int, Any]]:
 
         entries = [(m.name, tar_kind(m), m.size, m.linkname, (tf, m)) for m in tf.getmembers()]
     else:
-        raise CourseError.at(
-            path, "not a zip or tar archive", "pass a folder, a .zip or a .tar(.gz) file"
-        )
+        raise CourseError.at(path, say("collect.not_archive"), say("collect.not_archive_fix"))
     if len(entries) > MAX_ARCHIVE_FILES:
-        raise refuse(entries[MAX_ARCHIVE_FILES][0], f"exceeds {MAX_ARCHIVE_FILES} files")
+        raise refuse(entries[MAX_ARCHIVE_FILES][0], say("collect.too_many", n=MAX_ARCHIVE_FILES))
     out: list[tuple[str, int, Any]] = []
     total = 0
     for name, kind, size, link, handle in entries:
         why = _member_problem(name)
         if why:
             raise refuse(name, why)
-        target = f" (to {link!r})" if link else ""
+        target = say("collect.link_target", link=link) if link else ""
         if kind == "symlink":
-            raise refuse(name, f"is a symbolic link{target}")
+            raise refuse(name, say("collect.symlink", target=target))
         if kind == "hardlink":
-            raise refuse(name, f"is a hard link{target}")
+            raise refuse(name, say("collect.hardlink", target=target))
         if kind == "other":
-            raise refuse(name, "is not a regular file (device, fifo, ...)")
+            raise refuse(name, say("collect.special"))
         if kind == "dir":
             continue
         if size > MAX_MEMBER_BYTES:
-            raise refuse(name, f"is larger than {MAX_MEMBER_BYTES} bytes")
+            raise refuse(name, say("collect.member_too_big", n=MAX_MEMBER_BYTES))
         total += size
         if total > MAX_ARCHIVE_BYTES:
-            raise refuse(name, f"takes the archive over {MAX_ARCHIVE_BYTES} bytes")
+            raise refuse(name, say("collect.archive_too_big", n=MAX_ARCHIVE_BYTES))
         out.append((name, size, handle))
     return out
 
@@ -143,7 +142,7 @@ def _read_member(handle: Any, limit: int) -> bytes:
     with f:
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise ValueError("member is larger than it claims")
+        raise ValueError(say("collect.lying_size"))
     return data
 
 
@@ -162,7 +161,7 @@ def _load_archive(path: Path) -> dict[str, dict[str, bytes]]:
             )
         except (ValueError, OSError, zipfile.BadZipFile, tarfile.TarError) as e:
             raise CourseError.at(
-                path, f"archive refused: member {name!r} cannot be read: {e}"
+                path, say("collect.unreadable_member", member=name, error=e)
             ) from e
     return files
 
@@ -262,19 +261,21 @@ def _identify(
     if len(claims["session"]) == 1:
         session = next(iter(claims["session"]))
     if len(claims["trainee"]) > 1:
-        return None, session, f"names several trainees: {', '.join(sorted(claims['trainee']))}"
+        names = ", ".join(sorted(claims["trainee"]))
+        return None, session, say("collect.several_trainees", names=names)
     if len(claims["session"]) > 1:
-        return trainee, None, f"names several sessions: {', '.join(sorted(claims['session']))}"
+        names = ", ".join(sorted(claims["session"]))
+        return trainee, None, say("collect.several_sessions", names=names)
     if trainee is None:
-        return None, session, "no trainee id in answers.json, notebook metadata or path"
+        return None, session, say("collect.no_trainee")
     if session is None:
-        return trainee, None, "no session id in answers.json, notebook metadata or path"
+        return trainee, None, say("collect.no_session")
     if trainee not in roster:
-        return trainee, session, f"unknown trainee {trainee!r} (not on the roster)"
+        return trainee, session, say("collect.unknown_trainee", trainee=trainee)
     if session not in sessions:
-        return trainee, session, f"unknown session {session!r} (not in the schedule)"
+        return trainee, session, say("collect.unknown_session", session=session)
     if path_trainees and trainee not in path_trainees:
-        return trainee, session, f"answers say trainee {trainee!r} but the path says otherwise"
+        return trainee, session, say("collect.path_disagrees", trainee=trainee)
     return trainee, session, ""
 
 
@@ -299,13 +300,11 @@ def collect(
     res = CollectResult()
     src = Path(source) if source is not None else artifacts.inbox_dir(c.exchange_dir, cohort)
     if not src.exists():
-        raise CourseError.at(
-            src, "submission source not found", "pass an existing folder or archive"
-        )
+        raise CourseError.at(src, say("collect.source_missing"), say("collect.source_missing_fix"))
     if src.is_dir():
         files, skipped = _load_folder(src)
         for s in skipped:
-            res.failures.append(Failure(s, "skipped: a link or special file", str(src)))
+            res.failures.append(Failure(s, say("collect.skipped_link"), str(src)))
     else:
         files = _load_archive(src)
     # reach (#14): notebooks other tools' students handed in (nbgrader) become
@@ -326,7 +325,7 @@ def collect(
                 res.unknown.append(f"{label}: {problem}")
                 continue
             if "workbook.ipynb" not in sub_files and "answers.json" not in sub_files:
-                res.failures.append(Failure(label, "no workbook.ipynb or answers.json"))
+                res.failures.append(Failure(label, say("collect.empty")))
                 continue
             sha = artifacts.submission_digest(sub_files)
             received = artifacts.received_time(sub_files, where) or datetime.now(UTC)
@@ -335,14 +334,14 @@ def collect(
             )
             if existing.first() is not None:
                 res.duplicates.append(
-                    f"{label}: same content as already stored for {trainee}/{session}"
+                    say("collect.duplicate", label=label, trainee=trainee, session=session)
                 )
                 continue
             dest = artifacts.submission_dir(c, cohort, trainee, session, received, sha)
             try:
                 _write_submission(dest, sub_files, store)
             except (OSError, ValueError) as e:
-                res.failures.append(Failure(label, f"cannot store: {e}"))
+                res.failures.append(Failure(label, say("collect.cannot_store", error=e)))
                 continue
             gb.add_submission(
                 cohort=cohort,
@@ -369,7 +368,7 @@ def _write_submission(dest: Path, files: dict[str, bytes], store: Path) -> None:
             target = (tmp / name).resolve()
             # names were checked already; this is the last line of defence
             if not target.is_relative_to(tmp.resolve()) or not target.is_relative_to(store_real):
-                raise ValueError(f"member {name!r} would land outside the store")
+                raise ValueError(say("collect.outside_store", member=name))
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         receipt = artifacts.Receipt.parse(files.get(artifacts.RECEIPT)) or artifacts.Receipt()

@@ -28,7 +28,8 @@ from typing import Any
 
 import nbformat
 
-from kit.course import CourseError, Outcome, Problem
+from kit.course import CourseError, Outcome, Problem, declared_language
+from kit.messages import t
 
 #: Marks the notebook metadata of an imported notebook: which tool, which source,
 #: and which of that tool's ids became which question id.
@@ -44,7 +45,8 @@ class Note:
     lost: bool = True  # False: carried over in another form
 
     def __str__(self) -> str:
-        return f"{self.cell}: {'not carried over' if self.lost else 'changed'}: {self.message}"
+        what = t("import.lost" if self.lost else "import.changed")
+        return f"{self.cell}: {what}: {self.message}"
 
 
 @dataclass
@@ -60,7 +62,7 @@ class ImportResult(Outcome):
         lines = []
         for nb in self.notebooks:
             qs = self.questions.get(nb.name, {})
-            lines.append(f"{nb}: {len(qs)} question(s)")
+            lines.append(t("import.questions", notebook=nb, n=len(qs)))
             for n in self.notes.get(nb.name, []):
                 lines.append(f"  - {n}")
         return "\n".join(lines)
@@ -269,14 +271,14 @@ def read_source(path: Path) -> Any:
     try:
         return nbformat.read(str(path), as_version=4)
     except FileNotFoundError:
-        raise CourseError([Problem(str(path), message="notebook not found")]) from None
+        raise CourseError([Problem(str(path), message=t("nb.not_found"))]) from None
     except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
         raise CourseError(
             [
                 Problem(
                     str(path),
-                    message=f"not a readable notebook: {e}",
-                    fix="open and save it in JupyterLab, then import again",
+                    message=t("import.unreadable", error=e),
+                    fix=t("import.unreadable_fix"),
                 )
             ]
         ) from None
@@ -303,12 +305,7 @@ def output_dir(course: Path | str | None, out: Path | str | None) -> Path:
 
 def language_of(course: Path | str | None) -> str:
     """The course's language when a course is named and readable; English otherwise."""
-    toml = Path(course or ".") / "course.toml"
-    if toml.is_file():
-        m = re.search(r'^\s*language\s*=\s*"(zh|en)"', toml.read_text("utf-8"), re.M)
-        if m:
-            return m.group(1)
-    return "en"
+    return declared_language(course or ".") or "en"
 
 
 def refuse_overwrite(out_dir: Path, names: list[str], *, force: bool) -> None:
@@ -321,8 +318,8 @@ def refuse_overwrite(out_dir: Path, names: list[str], *, force: bool) -> None:
             [
                 Problem(
                     str(p),
-                    message="already exists; it may hold your edits since the last import",
-                    fix="pass --force to overwrite it, or --out to write elsewhere",
+                    message=t("import.exists"),
+                    fix=t("import.exists_fix"),
                 )
                 for p in there
             ]
@@ -342,18 +339,19 @@ def write_imported(
     """Write the notebook and its report (``<name>.import.md``), each whole or not at all."""
     path = out_dir / f"{name}.ipynb"
     refuse_overwrite(out_dir, [name], force=force)
-    report = [f"# Import report: {name}", ""]
+    report = [t("import.report_title", name=name), ""]
     src = nb.metadata["casekit"][META_KEY]
-    report.append(f"From {src['tool']}: `{src['source']}`.")
+    report.append(t("import.report_from", tool=src["tool"], source=src["source"]))
     report.append("")
-    report.append(f"Questions: {', '.join(f'{q} ({k})' for q, k in qkinds.items()) or 'none'}.")
+    asked = ", ".join(f"{q} ({k})" for q, k in qkinds.items()) or t("common.none")
+    report.append(t("import.report_questions", questions=asked))
     report.append("")
     if notes:
-        report.append("What was not carried over as it was:")
+        report.append(t("import.report_notes"))
         report.append("")
         report += [f"- {n}" for n in notes]
     else:
-        report.append("Everything was carried over.")
+        report.append(t("import.report_all"))
     nbformat.validate(nb)
     _write_whole(path, nbformat.writes(nb))
     rpath = out_dir / f"{name}.import.md"
@@ -372,7 +370,7 @@ def copy_beside(src_dir: Path, out_dir: Path, notes: list[Note]) -> list[Path]:
             continue
         dest = out_dir / p.name
         if dest.exists():
-            notes.append(Note(p.name, f"a file {dest} already exists; not copied", lost=True))
+            notes.append(Note(p.name, t("import.not_copied", dest=dest), lost=True))
             continue
         out_dir.mkdir(parents=True, exist_ok=True)
         if p.is_dir():
@@ -396,7 +394,13 @@ def _tool(kind: str) -> Any:
 
     if kind not in TOOLS:
         raise CourseError(
-            [Problem(kind, message="unknown tool", fix=f"use one of: {', '.join(sorted(TOOLS))}")]
+            [
+                Problem(
+                    kind,
+                    message=t("import.unknown_tool"),
+                    fix=t("course.use_one_of", options=", ".join(sorted(TOOLS))),
+                )
+            ]
         )
     return importlib.import_module(TOOLS[kind])
 

@@ -60,6 +60,7 @@ from kit.importers import (
     test_cell,
     write_imported,
 )
+from kit.messages import t as say
 
 TOOL = "nbgrader"
 HIDDEN = re.compile(
@@ -101,7 +102,8 @@ def is_nbgrader(nb: dict[str, Any]) -> bool:
 
 def _where(i: int, cell: Any) -> str:
     gid = meta(cell).get("grade_id")
-    return f"cell {i + 1}" + (f" (grade_id {gid})" if gid else "")
+    where = say("where.cell", n=i + 1)
+    return say("import.where_grade_id", where=where, gid=gid) if gid else where
 
 
 def _owners(cells: list[Any]) -> dict[int, int]:
@@ -126,7 +128,10 @@ def convert(
     nb: Any, *, name: str, rel_source: str, language: str
 ) -> tuple[Any, list[Note], dict[str, str]]:
     """One nbgrader source notebook → (casekit notebook, notes, {qid: kind})."""
-    zh = language == "zh"
+
+    def say_in(key: str) -> str:  # generated content speaks the course's language
+        return say(key, language)
+
     cells = nb.cells
     notes: list[Note] = []
     taken: set[str] = set()
@@ -148,41 +153,37 @@ def convert(
     for i, cell in enumerate(cells):
         r = role(cell)
         where = _where(i, cell)
-        for t in dropped_tags(cell):
-            notes.append(Note(where, f"tag {t!r} is not a casekit tag and was dropped"))
+        for tag in dropped_tags(cell):
+            notes.append(Note(where, say("import.tag_dropped", tag=tag)))
         if r == "answer":
             qid = answer_qid.get(i) or qid_for(i, cell)
             answer_qid[i] = qid
             kinds[qid] = "code"
-            fallback = "在下面的代码单元中作答。" if zh else "Answer in the code cell below."
+            fallback = say_in("import.code_prompt")
             prompt = prompt_from(cells, i, fallback)
             pts = num(points_of.get(i, 0))
             out.append(tagged("code", f"ask.code({qid!r}, {prompt!r}, points={pts!r})"))
             out.append(copy_cell(cell, "solution", drop=("nbgrader",)))
             if i not in points_of:
-                notes.append(
-                    Note(where, "no autograder tests grade this answer: 0 points", lost=False)
-                )
+                notes.append(Note(where, say("import.nbgrader.untested"), lost=False))
         elif r == "manual":
             qid = qid_for(i, cell)
             kinds[qid] = "essay"
             pts = num(meta(cell).get("points") or 0)
-            fallback = "请在此作答。" if zh else "Write your answer here."
+            fallback = say_in("import.answer_prompt")
             prompt = prompt_from(cells, i, fallback)
-            text = "人工评分" if zh else "marked by hand"
+            text = say_in("import.by_hand")
             rubric = [
                 {"id": "points", "text": f"{text} ({meta(cell).get('grade_id')})", "points": pts}
             ]
             out.append(tagged("code", f"ask.essay({qid!r}, {prompt!r}, rubric={rubric!r})"))
-            model = "参考答案" if zh else "Model answer"
+            model = say_in("import.model_answer")
             if cell.get("cell_type") == "code":
                 out.append(copy_cell(cell, "teaching-note", drop=("nbgrader",)))
                 notes.append(
                     Note(
                         where,
-                        "a manually graded code answer became an essay question: trainees type "
-                        "their code into a text box; your code stays as a teaching note (it runs "
-                        "at build and grading, so later cells still find what it defines)",
+                        say("import.nbgrader.manual_code"),
                         lost=False,
                     )
                 )
@@ -198,11 +199,7 @@ def convert(
             scheme = "\n".join(m.strip() for m in MARK_SCHEME.findall(text))
             shown = MARK_SCHEME.sub("", text).strip() or text
             out.append(tagged("markdown", shown, "locked", like=cell))
-            prompt = (
-                "说明你如何完成了上面的任务（可粘贴代码与结果）。"
-                if zh
-                else "Describe how you did the task above (paste code and results if useful)."
-            )
+            prompt = say_in("import.nbgrader.task_prompt")
             if scheme:
                 rubric = [{"id": "scheme", "points": pts}]
                 out.append(
@@ -219,7 +216,7 @@ def convert(
                     )
                 )
             else:
-                label = "人工评分" if zh else "marked by hand"
+                label = say_in("import.by_hand")
                 rubric = [
                     {
                         "id": "points",
@@ -231,8 +228,7 @@ def convert(
             notes.append(
                 Note(
                     where,
-                    "a manually graded task became an essay question after the task text: "
-                    "trainees describe their work there (nbgrader graded the cells around it)",
+                    say("import.nbgrader.task"),
                     lost=False,
                 )
             )
@@ -242,9 +238,7 @@ def convert(
             pts = num(meta(cell).get("points") or 0)
             if i not in owners:
                 out.append(copy_cell(cell, "locked", drop=("nbgrader",)))
-                notes.append(
-                    Note(where, f"autograder tests with no answer cell to grade ({pts} points)")
-                )
+                notes.append(Note(where, say("import.nbgrader.orphan_tests", points=pts)))
                 continue
             qid = answer_qid.get(owners[i])
             if qid is None:  # the owner comes later: give it its id now, in notebook order
@@ -253,15 +247,12 @@ def convert(
                     owners[i], owner
                 )
             if AUTOTEST.search(code):
-                notes.append(
-                    Note(where, "### AUTOTEST lines are nbgrader's; write the asserts out instead")
-                )
+                notes.append(Note(where, say("import.nbgrader.autotest")))
             if ends_in_expression(HIDDEN_MARK.sub("", code)):
                 notes.append(
                     Note(
                         where,
-                        "the cell ends in an expression: nbgrader reads a number shown there as "
-                        "partial credit; here the test passes or fails whole",
+                        say("import.nbgrader.expression"),
                         lost=False,
                     )
                 )
@@ -312,8 +303,8 @@ def import_path(path: Path, *, out_dir: Path, language: str, force: bool) -> Imp
                 [
                     Problem(
                         str(path),
-                        message="no notebooks in this folder",
-                        fix="pass source/<assignment>/ of an nbgrader course",
+                        message=say("import.nbgrader.no_notebooks"),
+                        fix=say("import.nbgrader.no_notebooks_fix"),
                     )
                 ]
             )
@@ -330,8 +321,8 @@ def import_path(path: Path, *, out_dir: Path, language: str, force: bool) -> Imp
             problems.append(
                 Problem(
                     str(src),
-                    message="no cell carries nbgrader metadata (metadata.nbgrader.grade_id)",
-                    fix="import the source version from nbgrader's source/<assignment>/ folder",
+                    message=say("import.nbgrader.not_nbgrader"),
+                    fix=say("import.nbgrader.not_nbgrader_fix"),
                 )
             )
             continue
@@ -434,15 +425,12 @@ def _choose(
                 )
             )
     if not scored:
-        return None, (
-            "an nbgrader notebook, but no session of this cohort was imported from it "
-            "(run `casekit import nbgrader` on its source and schedule the result)"
-        )
+        return None, say("import.nbgrader.no_session")
     scored.sort(reverse=True)
     best = [s for s in scored if s[:4] == scored[0][:4]]
     if len(best) > 1:
         names = ", ".join(sorted(s[-1] for s in best))
-        return None, f"matches several sessions ({names}); put it in a folder named after one"
+        return None, say("import.nbgrader.several_sessions", names=names)
     return best[0][-1], ""
 
 

@@ -48,6 +48,7 @@ from kit.importers import (
     test_cell,
     write_imported,
 )
+from kit.messages import t as say
 
 TOOL = "otter"
 DELIM = re.compile(
@@ -100,11 +101,17 @@ def _yaml(text: str, where: str, problems: list[Problem], file: str) -> dict[str
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         problems.append(
-            Problem(file, where, "YAML", f"cannot read the config: {e}", "fix the YAML")
+            Problem(
+                file,
+                where,
+                "YAML",
+                say("import.otter.bad_yaml", error=e),
+                say("import.otter.bad_yaml_fix"),
+            )
         )
         return {}
     if not isinstance(data, dict):
-        problems.append(Problem(file, where, "YAML", "the config must be key: value lines"))
+        problems.append(Problem(file, where, "YAML", say("import.otter.yaml_not_mapping")))
         return {}
     return data
 
@@ -117,7 +124,7 @@ def parse_v1(nb: Any, file: str) -> tuple[dict[str, Any], list[Any], list[Proble
     q: Question | None = None
     block: str | None = None
     for i, cell in enumerate(nb.cells):
-        where = f"cell {i + 1}"
+        where = say("where.cell", n=i + 1)
         d = _delimiter(cell)
         body = "\n".join(source(cell).splitlines()[1:])
         if d == "ASSIGNMENT CONFIG":
@@ -128,14 +135,20 @@ def parse_v1(nb: Any, file: str) -> tuple[dict[str, Any], list[Any], list[Proble
                     Problem(
                         file,
                         where,
-                        message="BEGIN QUESTION inside a question",
-                        fix="close the previous one with END QUESTION",
+                        message=say("import.otter.nested"),
+                        fix=say("import.otter.nested_fix"),
                     )
                 )
             q = Question(_yaml(body, where, problems, file), where)
             if not q.name:
                 problems.append(
-                    Problem(file, where, "name", "a question needs a name", "add name: q1")
+                    Problem(
+                        file,
+                        where,
+                        "name",
+                        say("import.otter.no_name"),
+                        say("import.otter.no_name_fix"),
+                    )
                 )
             items.append(q)
             block = None
@@ -147,8 +160,8 @@ def parse_v1(nb: Any, file: str) -> tuple[dict[str, Any], list[Any], list[Proble
                     Problem(
                         file,
                         where,
-                        message=f"{d} outside a question",
-                        fix="put it between BEGIN QUESTION and END QUESTION",
+                        message=say("import.otter.outside", delimiter=d),
+                        fix=say("import.otter.outside_fix"),
                     )
                 )
             block = d.split()[1]
@@ -169,8 +182,8 @@ def parse_v1(nb: Any, file: str) -> tuple[dict[str, Any], list[Any], list[Proble
             Problem(
                 file,
                 q.where,
-                message=f"question {q.name!r} has no END QUESTION",
-                fix="add a raw cell # END QUESTION after its tests",
+                message=say("import.otter.unclosed", name=q.name),
+                fix=say("import.otter.unclosed_fix"),
             )
         )
     return config, items, problems
@@ -184,7 +197,7 @@ def parse_v0(nb: Any, file: str) -> tuple[dict[str, Any], list[Any], list[Proble
     q: Question | None = None
     stage = ""
     for i, cell in enumerate(nb.cells):
-        where = f"cell {i + 1}"
+        where = say("where.cell", n=i + 1)
         text = source(cell)
         if cell.get("cell_type") == "markdown" and "BEGIN ASSIGNMENT" in text:
             m = re.search(r"```[^\n]*\n\s*BEGIN ASSIGNMENT\s*\n(.*?)```", text, re.S)
@@ -343,7 +356,10 @@ def convert(
     nb: Any, *, name: str, rel_source: str, language: str, file: str
 ) -> tuple[Any, list[Note], dict[str, str]]:
     """One otter master notebook → (casekit notebook, notes, {qid: kind})."""
-    zh = language == "zh"
+
+    def say_in(key: str) -> str:  # generated content speaks the course's language
+        return say(key, language)
+
     v1 = any(_delimiter(c) for c in nb.cells)
     config, items, problems = (parse_v1 if v1 else parse_v0)(nb, file)
     if problems:
@@ -358,8 +374,8 @@ def convert(
     if unused:
         notes.append(
             Note(
-                "assignment config",
-                f"settings {', '.join(unused)} are otter's (export, Gradescope, seeding)",
+                say("import.otter.config"),
+                say("import.otter.config_unused", settings=", ".join(unused)),
             )
         )
     out = header_cells(name, language)
@@ -368,18 +384,16 @@ def convert(
     kinds: dict[str, str] = {}
 
     def plain(i: int, cell: Any) -> None:
-        where = f"cell {i + 1}"
+        where = say("where.cell", n=i + 1)
         text = source(cell)
-        for t in dropped_tags(cell):
-            notes.append(Note(where, f"tag {t!r} is not a casekit tag and was dropped"))
+        for tag in dropped_tags(cell):
+            notes.append(Note(where, say("import.tag_dropped", tag=tag)))
         if cell.get("cell_type") == "raw":
-            notes.append(Note(where, "a raw cell (not an otter delimiter) was left out"))
+            notes.append(Note(where, say("import.otter.raw")))
         elif V0_IGNORE.match(text):
-            notes.append(Note(where, "an ## Ignore ## cell was left out, as otter leaves it out"))
+            notes.append(Note(where, say("import.otter.ignore")))
         elif re.search(r"\botter\b|grader\.check", text) and cell.get("cell_type") == "code":
-            notes.append(
-                Note(where, "otter's own calls (otter.Notebook, grader.check) were left out")
-            )
+            notes.append(Note(where, say("import.otter.own_calls")))
         else:
             out.append(copy_cell(cell))
 
@@ -393,7 +407,7 @@ def convert(
         described = [cell for _, cell in q.description]
         for cell in described:
             out.append(copy_cell(cell))
-        fallback = "请在此作答。" if zh else "Write your answer here."
+        fallback = say_in("import.answer_prompt")
         prompt = prompt_from(described, len(described), fallback)
         if q.config.get("manual"):
             kinds[qid] = "essay"
@@ -402,7 +416,7 @@ def convert(
                 if not isinstance(q.config.get("points"), list)
                 else sum(q.config["points"])
             )
-            label = "人工评分" if zh else "marked by hand"
+            label = say_in("import.by_hand")
             rubric = [{"id": "points", "text": f"{label} ({q.name})", "points": pts}]
             for _, cell in q.prompt:
                 out.append(copy_cell(cell))
@@ -414,22 +428,22 @@ def convert(
                     )
                     notes.append(
                         Note(
-                            f"cell {i + 1} (question {q.name})",
-                            "a manually graded code answer became an essay question; your code stays as a teaching note",
+                            say("import.otter.where", n=i + 1, name=q.name),
+                            say("import.otter.manual_code"),
                             lost=False,
                         )
                     )
                 else:
                     out.append(tagged("markdown", source(cell), "teaching-note", like=cell))
             if q.tests:
-                notes.append(Note(q.where, f"tests of manual question {q.name!r} were left out"))
+                notes.append(Note(q.where, say("import.otter.manual_tests", name=q.name)))
             continue
         kinds[qid] = "code"
         if not q.solution:
             notes.append(
                 Note(
                     q.where,
-                    f"question {q.name!r} has no solution cell: its tests cannot grade a casekit answer and were left out",
+                    say("import.otter.no_solution", name=q.name),
                 )
             )
             kinds.pop(qid)
@@ -454,24 +468,20 @@ def convert(
             notes.append(
                 Note(
                     q.where,
-                    f"the {len(code_cells)} solution cells of {q.name!r} became one answer cell",
+                    say("import.otter.joined", n=len(code_cells), name=q.name),
                     lost=False,
                 )
             )
         if re.search(r"#\s*SEED\s*$", joined, re.M):
-            notes.append(
-                Note(
-                    q.where, "intercell seeding (# SEED) is otter's; seed in a locked cell instead"
-                )
-            )
+            notes.append(Note(q.where, say("import.otter.seed")))
         for n, ((i, cell, code, hidden, _), p) in enumerate(zip(cases, points, strict=True), 1):
             if ok_format:
                 expected = _expected_output(cell)
                 if expected is None:
                     notes.append(
                         Note(
-                            f"cell {i + 1} (question {q.name})",
-                            "no stored output: the test now asserts that its last expression is true (run the master notebook, then import again, to compare outputs)",
+                            say("import.otter.where", n=i + 1, name=q.name),
+                            say("import.otter.no_output"),
                             lost=False,
                         )
                     )
@@ -498,8 +508,8 @@ def import_path(path: Path, *, out_dir: Path, language: str, force: bool) -> Imp
             [
                 Problem(
                     str(path),
-                    message="a folder; otter imports one master notebook",
-                    fix="pass the .ipynb file",
+                    message=say("import.otter.folder"),
+                    fix=say("import.otter.folder_fix"),
                 )
             ]
         )
@@ -513,8 +523,8 @@ def import_path(path: Path, *, out_dir: Path, language: str, force: bool) -> Imp
             [
                 Problem(
                     str(path),
-                    message="no otter question found (no BEGIN QUESTION block)",
-                    fix="pass an otter-grader master notebook",
+                    message=say("import.otter.none"),
+                    fix=say("import.otter.none_fix"),
                 )
             ]
         )

@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
-from kit.locale import t
+from kit.messages import t
 
 # Score statuses of one answer.
 CORRECT = "correct"
@@ -175,9 +175,9 @@ def check_options(qid: str, options: Any, what: str = "options") -> list[str]:
     """Options (or items) of a question: at least two, all different."""
     opts = [str(o) for o in jsonable(list(options or []))]
     if len(opts) < 2:
-        raise AuthoringError(f"question {qid!r}: give at least two {what}")
+        raise AuthoringError(t("author.too_few", qid=qid, what=t(f"author.word_{what}")))
     if len(set(opts)) != len(opts):
-        raise AuthoringError(f"question {qid!r}: {what} must be different from each other")
+        raise AuthoringError(t("author.not_different", qid=qid, what=t(f"author.word_{what}")))
     return opts
 
 
@@ -186,19 +186,13 @@ def check_rubric(qid: str, rubric: Any, *, texts: bool = True) -> list[dict]:
     items = []
     for n, item in enumerate(rubric or []):
         if not isinstance(item, dict) or (texts and "text" not in item):
-            need = "'text' and 'points'" if texts else "'id' and 'points'"
-            raise AuthoringError(
-                f"question {qid!r}: rubric item {n + 1} must be a dict with {need}"
-            )
+            which = "author.rubric_item" if texts else "author.rubric_item_ids"
+            raise AuthoringError(t(which, qid=qid, n=n + 1))
         if not texts and "text" in item:
-            raise AuthoringError(
-                f"question {qid!r}: with show_rubric=False the rubric texts would still reach "
-                "trainees in this cell's source; give only ids and points here and the texts "
-                "in the key cell: key(qid, None, rubric=[{'id': ..., 'text': ...}])"
-            )
+            raise AuthoringError(t("author.rubric_hidden_texts", qid=qid))
         pts = item.get("points", 1)
         if not isinstance(pts, int | float) or pts < 0:
-            raise AuthoringError(f"question {qid!r}: rubric item {n + 1} needs points ≥ 0")
+            raise AuthoringError(t("author.rubric_points", qid=qid, n=n + 1))
         items.append(
             {
                 "id": str(item.get("id") or f"r{n + 1}"),
@@ -252,7 +246,7 @@ class Kind:
     options_field: str | None = None
     #: The kind's own fields in a spec, beside id, kind, prompt, points, unit (and colour, unit_name).
     spec_fields: tuple[str, ...] = ()
-    #: Messages the kind brings to the catalogue (kit.locale), e.g. its label
+    #: Messages the kind brings to the catalogue (kit.messages), e.g. its label
     #: ``{"zh": {"kind_poll": "投票"}, "en": {"kind_poll": "Poll"}}``; the catalogue's own entries win.
     messages: dict[str, dict[str, str]] = {}
 
@@ -270,7 +264,11 @@ class Kind:
         return _empty(value)
 
     def valid(self, spec: dict, value: Any) -> str | None:
-        """Why `value` cannot be an answer to `spec` (a stored answer read back), or None."""
+        """Why `value` cannot be an answer to `spec` (a stored answer read back), or None.
+
+        The reason is a message key (``valid.*`` in :mod:`kit.messages`), so the
+        workbook says it in its own language; plain text is shown as it is.
+        """
         return None
 
     # ---- scoring
@@ -308,7 +306,7 @@ class Kind:
         run_error: str | None = None,
     ) -> Score:
         """Score an answer that is not empty."""
-        return Score(0.0, maxp, UNGRADED, f"unknown kind {spec.get('kind')!r}")
+        return Score(0.0, maxp, UNGRADED, t("score.unknown_kind", kind=spec.get("kind")))
 
     # ---- practice mode
     def practice_hashes(self, spec: dict, key: Any, salt: str) -> dict:
@@ -379,11 +377,11 @@ class KeyedKind(Kind):
     def score_answer(self, spec, key, answer, maxp, *, tests=None, run_error=None) -> Score:
         kv, opts = key_parts(key)
         if key is None or kv is None:
-            return Score(0.0, maxp, UNGRADED, "no key")
+            return Score(0.0, maxp, UNGRADED, t("score.no_key"))
         try:
             return self.compare(spec, kv, opts, answer, maxp)
         except (TypeError, ValueError) as exc:
-            return Score(0.0, maxp, WRONG, f"answer not understood: {exc}")
+            return Score(0.0, maxp, WRONG, t("score.not_understood", error=exc))
 
     def compare(self, spec: dict, kv: Any, opts: dict, answer: Any, maxp: float) -> Score:
         """Score a non-empty answer against the key value ``kv`` (and the key's options)."""

@@ -16,7 +16,7 @@ from kit.kinds.base import (
     normalise_text,
     option_text,
 )
-from kit.locale import t
+from kit.messages import t
 
 
 class Choice(KeyedKind):
@@ -32,7 +32,7 @@ class Choice(KeyedKind):
     def valid(self, spec: dict, value: Any) -> str | None:
         if value is None or value in spec.get("options", []):
             return None
-        return "not one of the options"
+        return "valid.not_option"
 
     def compare(self, spec, kv, opts, answer, maxp) -> Score:
         ok = option_text(spec, answer) == option_text(spec, kv)

@@ -7,7 +7,7 @@ from typing import Any
 
 from kit.artifacts import answer_marker
 from kit.kinds.base import CORRECT, NEEDS_MARKING, PARTIAL, WRONG, Declared, Kind, Score
-from kit.locale import t
+from kit.messages import t
 
 
 class Code(Kind):
@@ -24,12 +24,12 @@ class Code(Kind):
         return not isinstance(value, str) or code_is_empty(value)
 
     def valid(self, spec: dict, value: Any) -> str | None:
-        return None if value is None or isinstance(value, str) else "not a text"
+        return None if value is None or isinstance(value, str) else "valid.not_text"
 
     def score_answer(self, spec, key, answer, maxp, *, tests=None, run_error=None) -> Score:
         """Points in proportion to the points of the passed tests; the detail names the failed visible ones."""
         if tests is None:
-            return Score(0.0, maxp, NEEDS_MARKING, "no test results")
+            return Score(0.0, maxp, NEEDS_MARKING, t("score.no_tests"))
         total = sum(float(r.get("max_points", r.get("points")) or 0) for r in tests)
         got = sum(float(r.get("points") or 0) for r in tests if r.get("passed"))
         qmax = float(spec.get("points", total) or 0)
@@ -65,10 +65,7 @@ def answer_stub(qid: str, language: str = "zh") -> str:
 
     The first line is the marker the runtime looks for when the cell runs.
     """
-    hint = {
-        "zh": "# 在下面写你的代码，然后按 Shift+Enter 运行（运行即保存）。",
-        "en": "# Write your code below, then press Shift+Enter (running saves it).",
-    }.get(language, "# ")
+    hint = t("code_stub_hint", language)
     return f"{answer_marker(qid)}\n{hint}\n"
 
 

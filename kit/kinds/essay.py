@@ -6,7 +6,7 @@ import html
 from typing import Any
 
 from kit.kinds.base import AuthoringError, Declared, ManualKind, check_rubric, num
-from kit.locale import t
+from kit.messages import t
 
 
 class Essay(ManualKind):
@@ -33,7 +33,7 @@ class Essay(ManualKind):
         """
         items = check_rubric(qid, rubric, texts=show_rubric)
         if not items:
-            raise AuthoringError(f"question {qid!r}: an essay needs a rubric")
+            raise AuthoringError(t("author.essay_rubric", qid=qid))
         total = sum(i["points"] for i in items)
         if not show_rubric:
             items = [{"id": i["id"], "points": i["points"]} for i in items]
@@ -46,7 +46,7 @@ class Essay(ManualKind):
         return Declared(qid, prompt, total, fields)
 
     def valid(self, spec: dict, value: Any) -> str | None:
-        return None if value is None or isinstance(value, str) else "not a text"
+        return None if value is None or isinstance(value, str) else "valid.not_text"
 
     def shows_rubric(self, spec: dict) -> bool:
         return bool(spec.get("rubric")) and bool(spec.get("show_rubric", True))

@@ -11,7 +11,7 @@ from kit.kinds.base import (
     option_text,
 )
 from kit.kinds.choice import Choice, options_html
-from kit.locale import t
+from kit.messages import t
 
 
 class Multi(Choice):
@@ -27,7 +27,7 @@ class Multi(Choice):
         if value is None:
             return None
         ok = isinstance(value, list) and all(v in spec.get("options", []) for v in value)
-        return None if ok else "not a list of options"
+        return None if ok else "valid.not_options"
 
     def compare(self, spec, kv, opts, answer, maxp) -> Score:
         want = {option_text(spec, v) for v in (kv if isinstance(kv, list) else [kv])}
@@ -35,7 +35,8 @@ class Multi(Choice):
         hits, false = len(got & want), len(got - want)
         # Each wrong pick cancels a right one, so ticking everything earns nothing.
         frac = max(0.0, (hits - false) / len(want)) if want else float(not got)
-        return from_fraction(frac, maxp, f"{hits} right, {false} wrong of {len(want)}")
+        detail = t("score.multi", hits=hits, false=false, n=len(want))
+        return from_fraction(frac, maxp, detail)
 
     def practice_texts(self, spec, kv, opts):
         vals = sorted({option_text(spec, v) for v in (kv if isinstance(kv, list) else [kv])})

@@ -16,7 +16,7 @@ from kit.kinds.base import (
     num,
     parse_number,
 )
-from kit.locale import t
+from kit.messages import t
 
 
 class Number(KeyedKind):
@@ -39,7 +39,7 @@ class Number(KeyedKind):
         spec is the colour unit.
         """
         if tolerance is None or tolerance < 0 or (rel_tolerance is not None and rel_tolerance < 0):
-            raise AuthoringError(f"question {qid!r}: tolerances must be ≥ 0")
+            raise AuthoringError(t("author.tolerance", qid=qid))
         fields = {
             "number_unit": unit,
             "tolerance": float(tolerance),
@@ -51,7 +51,7 @@ class Number(KeyedKind):
         if value is None:
             return None
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return None if ok else "not a number"
+        return None if ok else "valid.not_number"
 
     def compare(self, spec, kv, opts, answer, maxp) -> Score:
         a = parse_number(answer, spec.get("number_unit"))

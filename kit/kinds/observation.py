@@ -6,6 +6,7 @@ import html
 from typing import Any
 
 from kit.kinds.base import AuthoringError, Declared, ManualKind, check_rubric, field_name
+from kit.messages import t
 
 DEFAULT_OBSERVATION_FIELDS = ["what", "who", "problems", "ideas"]
 
@@ -27,13 +28,13 @@ class Observation(ManualKind):
         """Site-visit log with labelled fields (default what/who/problems/ideas)."""
         flds = [str(f) for f in (fields or DEFAULT_OBSERVATION_FIELDS)]
         if len(set(flds)) != len(flds) or not flds:
-            raise AuthoringError(f"question {qid!r}: fields must be different from each other")
+            raise AuthoringError(t("author.fields_different", qid=qid))
         items = check_rubric(qid, rubric)
         pts = sum(i["points"] for i in items) if items and not points else points
         return Declared(qid, prompt, pts, {"fields": flds, "rubric": items or None, "unit": unit})
 
     def valid(self, spec: dict, value: Any) -> str | None:
-        return None if value is None or isinstance(value, dict) else "not an object"
+        return None if value is None or isinstance(value, dict) else "valid.not_object"
 
     def static_html(self, spec, answer, answered, lang):
         if answered:

@@ -14,7 +14,7 @@ from kit.kinds.base import (
     label,
     normalise_text,
 )
-from kit.locale import t
+from kit.messages import t
 
 
 class Ranking(KeyedKind):
@@ -32,7 +32,7 @@ class Ranking(KeyedKind):
         if value is None:
             return None
         ok = isinstance(value, list) and sorted(map(str, value)) == sorted(spec.get("items", []))
-        return None if ok else "not an order of the items"
+        return None if ok else "valid.not_order"
 
     def compare(self, spec, kv, opts, answer, maxp) -> Score:
         want = [normalise_text(x) for x in kv]
@@ -40,7 +40,7 @@ class Ranking(KeyedKind):
         pairs = [(want[i], want[j]) for i in range(len(want)) for j in range(i + 1, len(want))]
         good = sum(1 for a, b in pairs if a in pos and b in pos and pos[a] < pos[b])
         frac = good / len(pairs) if pairs else 1.0
-        return from_fraction(frac, maxp, f"{good}/{len(pairs)} pairs in order")
+        return from_fraction(frac, maxp, t("score.ranking", good=good, n=len(pairs)))
 
     def practice_texts(self, spec, kv, opts):
         return {"\x1e".join(normalise_text(v) for v in kv)}, {}
@@ -64,7 +64,15 @@ class Ranking(KeyedKind):
         items = list(view.spec["items"])
         order = list(value) if value and sorted(value) == sorted(items) else list(items)
         if value and sorted(value) != sorted(items):
-            view.error(t("store_warning", view.lang, file="", qid=view.qid, why="items changed"))
+            view.error(
+                t(
+                    "store_warning",
+                    view.lang,
+                    file="",
+                    qid=view.qid,
+                    why=t("valid.items_changed", view.lang),
+                )
+            )
         view.order = order
         labels = [w.HTML() for _ in items]
         rows = []

@@ -6,7 +6,7 @@ import html
 from typing import Any
 
 from kit.kinds.base import ANSWERED, AuthoringError, Declared, Kind, Score, label
-from kit.locale import t
+from kit.messages import t
 
 
 class Rating(Kind):
@@ -28,11 +28,11 @@ class Rating(Kind):
     ):
         """Ungraded rating 1..scale of the session or the teacher."""
         if about not in ("session", "teacher"):
-            raise AuthoringError(f"question {qid!r}: about must be 'session' or 'teacher'")
+            raise AuthoringError(t("author.rating_about", qid=qid))
         if not isinstance(scale, int) or not 2 <= scale <= 10:
-            raise AuthoringError(f"question {qid!r}: scale must be a whole number from 2 to 10")
+            raise AuthoringError(t("author.rating_scale", qid=qid))
         if labels is not None and len(labels) != scale:
-            raise AuthoringError(f"question {qid!r}: give one label per point of the scale")
+            raise AuthoringError(t("author.rating_labels", qid=qid))
         fields = {
             "scale": scale,
             "about": about,
@@ -49,7 +49,7 @@ class Rating(Kind):
             and not isinstance(value, bool)
             and 1 <= value <= spec.get("scale", 5)
         )
-        return None if ok else "not a point on the scale"
+        return None if ok else "valid.not_point"
 
     def max_points(self, spec: dict) -> float:
         return 0.0

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kit import artifacts
+from kit import artifacts, messages
 from kit.kinds import choice, code, essay, multi, number, observation, ranking, rating, text, upload
 from kit.kinds.base import GENERIC, Kind, Score
-from kit.locale import MESSAGES
 
 
 class UnknownKind(KeyError):
@@ -28,10 +27,7 @@ class KindRegistry:
         if not kind.name:
             raise ValueError("a question kind needs a name")
         self._kinds[kind.name] = kind
-        for language, texts in kind.messages.items():
-            catalogue = MESSAGES.setdefault(language, {})
-            for key, message in texts.items():
-                catalogue.setdefault(key, message)
+        messages.register(kind.messages)
         return kind
 
     def unregister(self, name: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from kit.kinds.base import UNIT_COLOURS, br, num
 from kit.kinds.registry import find
-from kit.locale import t
+from kit.messages import t
 
 
 def unit_name(spec: dict, lang: str) -> str:

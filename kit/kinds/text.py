@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kit.kinds.base import CORRECT, WRONG, Declared, KeyedKind, Score, normalise_text
-from kit.locale import t
+from kit.messages import t
 
 
 class Text(KeyedKind):
@@ -21,7 +21,7 @@ class Text(KeyedKind):
         return Declared(qid, prompt, points, {"max_length": int(max_length), "unit": unit})
 
     def valid(self, spec: dict, value: Any) -> str | None:
-        return None if value is None or isinstance(value, str) else "not a text"
+        return None if value is None or isinstance(value, str) else "valid.not_text"
 
     def compare(self, spec, kv, opts, answer, maxp) -> Score:
         accepted = kv if isinstance(kv, list) else [kv]

@@ -6,7 +6,7 @@ import html
 from typing import Any
 
 from kit.kinds.base import Declared, ManualKind, check_rubric, num
-from kit.locale import t
+from kit.messages import t
 
 
 class Upload(ManualKind):
@@ -38,7 +38,7 @@ class Upload(ManualKind):
         return super().is_empty(value)
 
     def valid(self, spec: dict, value: Any) -> str | None:
-        return None if value is None or isinstance(value, dict) else "not an object"
+        return None if value is None or isinstance(value, dict) else "valid.not_object"
 
     def static_html(self, spec, answer, answered, lang):
         return [f'<div style="color:#555">{html.escape(spec.get("accept", ""))}</div>'], answered

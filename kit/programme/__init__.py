@@ -26,18 +26,18 @@ from kit.programme.evaluation import (
     evaluation_html,
     evaluation_summary,
 )
-from kit.programme.handbook import GUIDE_TEXT, guide, notebook_info, render_guide
+from kit.programme.handbook import FACULTY_KINDS, guide, notebook_info, render_guide
 from kit.programme.overview import CohortSummary, summary
 from kit.programme.share import ALL, SHARE_COLUMNS, interactive_share, share_problems
-from kit.programme.sites import CATEGORY_COLOURS, CATEGORY_LABELS, FONT_STACK, show_site, site_card
+from kit.programme.sites import CATEGORIES, CATEGORY_COLOURS, FONT_STACK, show_site, site_card
 
 __all__ = [
     "ALL",
     "CATEGORY_COLOURS",
-    "CATEGORY_LABELS",
+    "CATEGORIES",
     "EVAL_COLUMNS",
     "FONT_STACK",
-    "GUIDE_TEXT",
+    "FACULTY_KINDS",
     "SHARE_COLUMNS",
     "TASK_COLUMNS",
     "CohortSummary",

@@ -11,6 +11,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from kit.course import Course, CourseError, Problem, _Row, as_course, read_table
+from kit.messages import t as say
 
 
 class Task(_Row):
@@ -66,15 +67,15 @@ def read_tasks(course: Course, cohort_id: str) -> tuple[pd.DataFrame, list[Probl
     sessions = {s.session for s in cohort.sessions}
     out = []
     for line, t in rows:
-        where = f"row {line} (task {t.task})"
+        where = say("where.row_task", n=line, task=t.task)
         if t.session and t.session not in sessions:
             problems.append(
                 Problem(
                     str(path),
                     where,
                     "session",
-                    f"unknown session {t.session!r}",
-                    f"use one of: {', '.join(sorted(sessions))}",
+                    say("tasks.unknown_session", session=t.session),
+                    say("course.use_one_of", options=", ".join(sorted(sessions))),
                 )
             )
         for a in _assignees(t.assignee):
@@ -82,16 +83,14 @@ def read_tasks(course: Course, cohort_id: str) -> tuple[pd.DataFrame, list[Probl
                 g = re.split(r"[:：]", a, maxsplit=1)[1].strip()
                 members = groups.get(g)
                 if not members:
-                    known = (
-                        ", ".join(sorted(groups)) or "none (fill the group column of roster.csv)"
-                    )
+                    known = ", ".join(sorted(groups)) or say("tasks.no_groups")
                     problems.append(
                         Problem(
                             str(path),
                             where,
                             "assignee",
-                            f"unknown group {g!r}",
-                            f"groups in roster.csv: {known}",
+                            say("tasks.unknown_group", group=g),
+                            say("tasks.unknown_group_fix", groups=known),
                         )
                     )
                     continue
@@ -103,8 +102,8 @@ def read_tasks(course: Course, cohort_id: str) -> tuple[pd.DataFrame, list[Probl
                         str(path),
                         where,
                         "assignee",
-                        f"unknown trainee {a!r}",
-                        "use a trainee id from roster.csv or group:<name> for a group",
+                        say("tasks.unknown_trainee", trainee=a),
+                        say("tasks.unknown_trainee_fix"),
                     )
                 )
                 continue

@@ -11,7 +11,7 @@ import pandas as pd
 
 from kit import artifacts, kinds
 from kit.course import Course, as_course
-from kit.locale import lang_of
+from kit.messages import section
 from kit.programme.evaluation import evaluation_html, evaluation_summary
 from kit.programme.share import interactive_share
 
@@ -101,7 +101,7 @@ def report(
 
     course = as_course(course)
     co = course.cohort(cohort)
-    zh = lang_of(course.language) == "zh"
+    L = section("report", course.language)
     e = html.escape
     with Gradebook.open(course.root, db) as gb:
         qs = gb.question_scores(cohort)
@@ -109,62 +109,40 @@ def report(
         per_session = gb.per_session(cohort)
     share = interactive_share(course, cohort)
     names = {u.id: u.name for u in course.config.units}
-    parts = [f"<h2>{'教学安排与互动比重' if zh else 'Teaching time and interactive share'}</h2>"]
-    parts.append(
-        "<table><tr>"
-        + "".join(
-            f"<th>{h}</th>"
-            for h in (
-                ("单元", "课次", "学时", "互动学时", "互动比重")
-                if zh
-                else ("unit", "sessions", "hours", "interactive h", "share")
-            )
-        )
-        + "</tr>"
-    )
+    parts = [f"<h2>{L['share_title']}</h2>"]
+    heads = ("col_unit", "col_sessions", "col_hours", "col_interactive", "col_share")
+    parts.append("<table><tr>" + "".join(f"<th>{L[h]}</th>" for h in heads) + "</tr>")
     for r in share.itertuples():
-        label = names.get(r.unit, "合计" if zh else "all")
+        label = names.get(r.unit, L["all"])
         pct = "" if pd.isna(r.share) else f"{100 * r.share:.0f}%"
         parts.append(
             f"<tr><td>{e(label)}</td><td>{r.sessions}</td><td>{r.hours:g}</td>"
             f"<td>{r.interactive_hours:g}</td><td>{pct}</td></tr>"
         )
     parts.append("</table>")
-    parts.append(f"<h2>{'各单元得分' if zh else 'Scores by unit'}</h2>")
-    parts.append(
-        _unit_chart(per_unit, course)
-        or f"<p>{'尚无评分结果。' if zh else 'Nothing graded yet.'}</p>"
+    parts.append(f"<h2>{L['scores_title']}</h2>")
+    parts.append(_unit_chart(per_unit, course) or f"<p>{L['nothing_graded']}</p>")
+    parts.append(f"<h2>{L['submissions_title']}</h2>")
+    per_session = per_session.rename(
+        columns={c: L[f"session_col.{c}"] for c in per_session.columns if f"session_col.{c}" in L}
     )
-    parts.append(f"<h2>{'各课次提交与批改' if zh else 'Submissions by session'}</h2>")
-    if zh:
-        per_session = per_session.rename(
-            columns={
-                "session": "课次",
-                "submissions": "提交",
-                "mean": "平均分",
-                "max_points": "满分",
-                "graded": "已评分",
-                "needs-marking": "待批阅",
-                "failed": "评分失败",
-            }
-        )
     parts.append(
         per_session.to_html(index=False, float_format=lambda x: f"{x:.1f}", na_rep="")
         if len(per_session)
-        else f"<p>{'尚无提交。' if zh else 'No submissions yet.'}</p>"
+        else f"<p>{L['no_submissions']}</p>"
     )
-    parts.append(f"<h2>{'课程评估' if zh else 'Session evaluation'}</h2>")
+    parts.append(f"<h2>{L['evaluation_title']}</h2>")
     evaluation = evaluation_summary(course, cohort, _ratings(qs))
     parts.append(
         evaluation_html(evaluation, course.language)
         if len(evaluation)
-        else f"<p>{'尚无评价。' if zh else 'No ratings yet.'}</p>"
+        else f"<p>{L['no_ratings']}</p>"
     )
     target = Path(out) if out else artifacts.report_path(course, co.id)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
         page(
-            f"{co.name} · {'培训情况报告' if zh else 'cohort report'}",
+            f"{co.name} · {L['title']}",
             "\n".join(parts),
             colour=course.config.units[0].colour,
             programme=course.config.programme.name,

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from kit.course import Course, CourseError, Problem, as_course
+from kit.messages import t
 
 
 def _dataset_refs(params: dict[str, Any]) -> dict[str, Any]:
@@ -24,14 +25,14 @@ def _dataset_refs(params: dict[str, Any]) -> dict[str, Any]:
 
 def _resolve_dataset(course: Course, cohort_id: str, ref: Any) -> tuple[Path | None, str]:
     if not isinstance(ref, str) or not ref.strip():
-        return None, "must be a path to a CSV file"
+        return None, t("dataset.not_a_path")
     root = course.root.resolve()
     for base in (course.cohort(cohort_id).folder, course.root):
         p = (base / ref).resolve()
         # A dataset ships with the course; a path that escapes it would not exist elsewhere.
         if p.is_file() and p.is_relative_to(root):
             return p, ""
-    return None, f"file {ref!r} not found under cohorts/{cohort_id}/ or the course folder"
+    return None, t("dataset.not_found", ref=ref, cohort=cohort_id)
 
 
 def session_datasets(
@@ -64,10 +65,10 @@ def _dataset_problem(
 ) -> Problem:
     return Problem(
         str(course.cohort(cohort_id).folder / "schedule.csv"),
-        f"session {session_id}",
+        t("where.session", session=session_id),
         f"params.{name}",
-        f"dataset {why}",
-        "put the CSV in the cohort folder or the course folder and give its relative path",
+        t("dataset.problem", why=why),
+        t("dataset.problem_fix"),
     )
 
 
@@ -86,7 +87,7 @@ def dataset_problems(course: Course) -> list[Problem]:
                     except (ValueError, UnicodeDecodeError) as e:
                         problems.append(
                             _dataset_problem(
-                                course, cid, s.session, name, f"{ref!r} is not a readable CSV: {e}"
+                                course, cid, s.session, name, t("dataset.bad_csv", ref=ref, error=e)
                             )
                         )
     return problems

@@ -10,7 +10,7 @@ import nh3
 import pandas as pd
 
 from kit.course import Course, as_course
-from kit.locale import lang_of
+from kit.messages import section, t
 
 EVAL_COLUMNS = ["by", "key", "label", "responses", "trainees", "mean", "min", "max", "comments"]
 
@@ -42,9 +42,7 @@ def evaluation_summary(
     c = course.cohort(cohort)
     missing = {"trainee", "session", "value"} - set(ratings.columns)
     if missing:
-        raise ValueError(
-            f"ratings need the columns trainee, session, question, value, comment; missing {sorted(missing)}"
-        )
+        raise ValueError(t("evaluation.columns", missing=sorted(missing)))
     sched = pd.DataFrame(
         [
             {"session": s.session, "teacher": s.teacher, "method": s.method, "unit": s.unit}
@@ -93,21 +91,8 @@ def evaluation_summary(
 
 def evaluation_html(table: pd.DataFrame, language: str = "zh") -> str:
     """An HTML fragment of :func:`evaluation_summary` (labels escaped, comments already sanitised)."""
-    lang = lang_of(language)
-    heads = {
-        "zh": {
-            "teacher": "按教师",
-            "method": "按教学方法",
-            "unit": "按单元",
-            "cols": ("", "人次", "平均", "最低", "最高", "评语"),
-        },
-        "en": {
-            "teacher": "By teacher",
-            "method": "By method",
-            "unit": "By unit",
-            "cols": ("", "responses", "mean", "min", "max", "comments"),
-        },
-    }[lang]
+    heads = section("evaluation", language)
+    cols = ("", heads["responses"], heads["mean"], heads["min"], heads["max"], heads["comments"])
     e = html.escape
     parts = []
     for by in ("teacher", "method", "unit"):
@@ -116,7 +101,7 @@ def evaluation_html(table: pd.DataFrame, language: str = "zh") -> str:
             continue
         parts.append(
             f"<h3>{e(heads[by])}</h3><table><tr>"
-            + "".join(f"<th>{e(c)}</th>" for c in heads["cols"])
+            + "".join(f"<th>{e(c)}</th>" for c in cols)
             + "</tr>"
         )
         for r in sub.itertuples():

@@ -12,14 +12,12 @@ import pandas as pd
 
 from kit import artifacts
 from kit.course import Course, as_course
-from kit.locale import lang_of
+from kit.messages import lang_of, section, t
 from kit.programme.share import ALL, interactive_share
-from kit.programme.sites import CATEGORY_COLOURS, CATEGORY_LABELS, FONT_STACK
+from kit.programme.sites import CATEGORIES, CATEGORY_COLOURS, FONT_STACK
 
-KIND_LABELS = {
-    "zh": {"leader": "领导干部", "scholar": "专家学者", "model-worker": "先进典型"},
-    "en": {"leader": "Leaders", "scholar": "Scholars", "model-worker": "Model workers"},
-}
+#: Kinds of faculty, in the guide's order (labels: ``faculty_kind.<kind>`` messages).
+FACULTY_KINDS = ("leader", "scholar", "model-worker")
 
 
 def notebook_info(path: Path, units: list[str] | None = None) -> dict[str, Any]:
@@ -132,18 +130,22 @@ def _guide_context(course: Course) -> dict[str, Any]:
 
     faculty = records(course.faculty)
     faculty_by_kind = [
-        {"kind": k, "label": KIND_LABELS[lang][k], "people": [f for f in faculty if f["kind"] == k]}
-        for k in KIND_LABELS[lang]
+        {
+            "kind": k,
+            "label": t(f"faculty_kind.{k}", lang),
+            "people": [f for f in faculty if f["kind"] == k],
+        }
+        for k in FACULTY_KINDS
     ]
     sites = records(course.sites)
     sites_by_category = [
         {
             "category": k,
-            "label": CATEGORY_LABELS[lang][k],
+            "label": t(f"site_category.{k}", lang),
             "colour": CATEGORY_COLOURS[k],
             "sites": [s for s in sites if s["category"] == k],
         }
-        for k in CATEGORY_LABELS[lang]
+        for k in CATEGORIES
     ]
     unit_list = [
         {
@@ -159,7 +161,7 @@ def _guide_context(course: Course) -> dict[str, Any]:
     ]
     return {
         "lang": lang,
-        "t": GUIDE_TEXT[lang],
+        "t": section("guide", lang),
         "programme": course.config.programme,
         "font_stack": FONT_STACK,
         "units": unit_list,
@@ -175,82 +177,6 @@ def _guide_context(course: Course) -> dict[str, Any]:
         "target": target,
         "generated": date.today().isoformat(),
     }
-
-
-GUIDE_TEXT = {
-    "zh": {
-        "guide": "培训体系建设指南",
-        "contents": "目录",
-        "units": "四色单元",
-        "cases": "案例与练习",
-        "case": "案例",
-        "exercise": "练习",
-        "none": "暂无",
-        "used": "使用",
-        "methods_used": "教学方法",
-        "faculty": "师资库",
-        "people": "人",
-        "sites": "现场教学点",
-        "readings": "教材库",
-        "methods": "教学方法",
-        "interactive": "互动式",
-        "lecture": "讲授式",
-        "share": "互动教学比重",
-        "target": "目标",
-        "cohorts": "班次",
-        "trainees": "学员",
-        "sessions": "讲",
-        "hours": "学时",
-        "below": "低于目标",
-        "unassigned": "未归入单元",
-        "title": "职务",
-        "speciality": "专长",
-        "address": "地址",
-        "contact": "对接人",
-        "author": "作者",
-        "year": "年份",
-        "generated": "生成日期",
-        "name": "名称",
-        "unit": "单元",
-        "cohort": "班次",
-    },
-    "en": {
-        "guide": "Programme guide",
-        "contents": "Contents",
-        "units": "Units",
-        "cases": "Cases and exercises",
-        "case": "case",
-        "exercise": "exercise",
-        "none": "none yet",
-        "used": "used in",
-        "methods_used": "methods",
-        "faculty": "Faculty pool",
-        "people": "people",
-        "sites": "Teaching sites",
-        "readings": "Reading list",
-        "methods": "Teaching methods",
-        "interactive": "interactive",
-        "lecture": "lecture",
-        "share": "Interactive share",
-        "target": "target",
-        "cohorts": "Cohorts",
-        "trainees": "trainees",
-        "sessions": "sessions",
-        "hours": "hours",
-        "below": "below target",
-        "unassigned": "Not in a unit",
-        "title": "title",
-        "speciality": "speciality",
-        "address": "address",
-        "contact": "contact",
-        "author": "author",
-        "year": "year",
-        "generated": "generated",
-        "name": "name",
-        "unit": "unit",
-        "cohort": "cohort",
-    },
-}
 
 
 def render_guide(course: Course) -> str:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from kit.artifacts import record_path
 from kit.course import Course, Problem, as_course
+from kit.messages import t
 from kit.programme.assignments import read_tasks
 from kit.programme.share import ALL, interactive_share, share_problems
 
@@ -42,11 +43,14 @@ class CohortSummary:
 
         head = Text.assemble(
             (f"{self.name} ({self.cohort})", "bold"),
-            f" — {len(self.sessions)} sessions, {self.hours:g} h, interactive ",
+            t("summary.head", sessions=len(self.sessions), hours=self.hours),
             (f"{self.share:.0%}", "green" if self.share >= self.target - 1e-9 else "bold red"),
-            f" (target {self.target:.0%})",
+            t("summary.target", target=self.target),
         )
-        units = Table("unit", "sessions", "hours", "interactive h", "share", title="by unit")
+        units = Table(
+            *(t(f"report.col_{c}") for c in ("unit", "sessions", "hours", "interactive", "share")),
+            title=t("summary.by_unit"),
+        )
         for r in self.units.itertuples():
             units.add_row(
                 f"{r.unit_name}",
@@ -55,16 +59,8 @@ class CohortSummary:
                 f"{r.interactive_hours:g}",
                 f"{r.share:.0%}",
             )
-        sess = Table(
-            "session",
-            "date",
-            "unit",
-            "method",
-            "hours",
-            "teacher",
-            "deliberation",
-            title="sessions",
-        )
+        cols = ("session", "date", "unit", "method", "hours", "teacher", "deliberation")
+        sess = Table(*(t(f"summary.col.{c}") for c in cols), title=t("summary.sessions"))
         for r in self.sessions.itertuples():
             sess.add_row(
                 r.session,
@@ -77,7 +73,8 @@ class CohortSummary:
             )
         parts: list[Any] = [head, units, sess]
         if len(self.tasks):
-            tt = Table("task", "title", "due", "assignees", "trainees", title="issue-based tasks")
+            cols = ("task", "title", "due", "assignees", "trainees")
+            tt = Table(*(t(f"summary.col.{c}") for c in cols), title=t("summary.tasks"))
             for r in self.tasks.itertuples():
                 tt.add_row(
                     r.task,
@@ -90,7 +87,8 @@ class CohortSummary:
         if self.deliberations_missing:
             parts.append(
                 Text(
-                    f"no deliberation yet: {', '.join(self.deliberations_missing)}", style="yellow"
+                    t("summary.no_deliberation", sessions=", ".join(self.deliberations_missing)),
+                    style="yellow",
                 )
             )
         parts += [
@@ -167,7 +165,7 @@ def summary(course: Course | str | Path, cohort: str) -> CohortSummary:
         grouped = pd.DataFrame(
             columns=["task", "title", "session", "due", "deliverable", "assignees", "trainees"]
         )
-    problems += [p for p in share_problems(course) if p.where == f"cohort {cohort}"]
+    problems += [p for p in share_problems(course) if p.where == t("where.cohort", cohort=cohort)]
     return CohortSummary(
         cohort=cohort,
         name=c.name,

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from kit.course import Course, Problem, as_course
+from kit.messages import t
 
 ALL = "all"  # the unit value of a cohort's total row in interactive_share()
 
@@ -58,12 +59,16 @@ def share_problems(course: Course | str | Path) -> list[Problem]:
             out.append(
                 Problem(
                     str(course.cohort(r.cohort).folder / "schedule.csv"),
-                    f"cohort {r.cohort}",
+                    t("where.cohort", cohort=r.cohort),
                     "method",
-                    f"cohort {r.cohort}: interactive teaching is {r.share:.0%} of {r.hours:g} h, "
-                    f"below the target {target:.0%}",
-                    f"move about {need:.1f} h from lecture to seminar, case, observation or drill "
-                    "(methods with interactive=true in catalog/methods.csv)",
+                    t(
+                        "share.below",
+                        cohort=r.cohort,
+                        share=r.share,
+                        hours=r.hours,
+                        target=target,
+                    ),
+                    t("share.below_fix", need=need),
                     severity="warning",
                 )
             )

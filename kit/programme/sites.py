@@ -5,23 +5,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from kit.locale import lang_of
+from kit.messages import lang_of, t
 
-# Labels in the course's language; the sample course is Chinese.
-CATEGORY_LABELS = {
-    "zh": {
-        "red-heritage": "红色教育",
-        "grassroots-governance": "基层治理",
-        "clean-government": "廉政教育",
-        "transformation": "转型发展",
-    },
-    "en": {
-        "red-heritage": "Red heritage",
-        "grassroots-governance": "Grassroots governance",
-        "clean-government": "Clean government",
-        "transformation": "Transformation and development",
-    },
-}
+#: Categories of teaching site (labels: ``site_category.<category>`` messages).
+CATEGORIES = ("red-heritage", "grassroots-governance", "clean-government", "transformation")
 CATEGORY_COLOURS = {
     "red-heritage": "#c0392b",
     "grassroots-governance": "#1565c0",
@@ -46,10 +33,8 @@ def site_card(site: dict[str, Any] | None, language: str = "zh") -> str:
     e = html.escape
     category = str(site.get("category", ""))
     colour = CATEGORY_COLOURS.get(category, "#555555")
-    label = CATEGORY_LABELS[lang].get(category, category)
-    words = {"zh": ("现场教学点", "地址", "对接人"), "en": ("Teaching site", "Address", "Contact")}[
-        lang
-    ]
+    label = t(f"site_category.{category}", lang) if category in CATEGORIES else category
+    words = [t(f"site.{w}", lang) for w in ("site", "address", "contact")]
     rows = ""
     for name, key in ((words[1], "address"), (words[2], "contact_role")):
         if site.get(key):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kit import artifacts
+from kit.messages import t
 from kit.workbook.store import StoreError, load_store
 
 SAFE_ID_RE = re.compile(r"^[\w][\w.-]*$")
@@ -25,7 +26,7 @@ def check_id(value: Any, what: str) -> str:
     """`value` if it is safe as a folder name (ids come from trainee-side files)."""
     value = str(value or "")
     if not SAFE_ID_RE.match(value) or value in (".", ".."):
-        raise StoreError(f"{what} {value!r} cannot be used as a folder name")
+        raise StoreError(t("handin.bad_id", what=what, value=value))
     return value
 
 
@@ -42,9 +43,9 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     workbook = Path(workbook).resolve()
     store_file = artifacts.answers_path(workbook)
     if not workbook.exists():
-        raise StoreError(f"{workbook}: workbook not found")
+        raise StoreError(t("handin.no_workbook"), workbook)
     if not store_file.exists():
-        raise StoreError(f"{store_file}: no answers yet (open the workbook and answer first)")
+        raise StoreError(t("handin.no_answers"), store_file)
     warnings: list[str] = []
     try:
         doc = load_store(store_file, strict=False)
@@ -64,10 +65,7 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         or ""
     )
     if not str(exchange) or str(exchange) == ".":
-        raise StoreError(
-            f"{store_file}: no exchange folder is known; "
-            "pass --exchange (the folder that holds <cohort>/inbox)"
-        )
+        raise StoreError(t("handin.no_exchange"), store_file)
     contents: dict[str, bytes] = {
         artifacts.WORKBOOK: workbook.read_bytes(),
         artifacts.ANSWERS: store_file.read_bytes(),
@@ -112,7 +110,7 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
                 if not final.exists():
                     raise
         else:  # pragma: no cover
-            raise StoreError(f"{parent}: could not find a free folder name")
+            raise StoreError(t("handin.no_free_name"), parent)
         receipt.folder = final
         return receipt
     finally:

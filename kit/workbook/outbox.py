@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit import artifacts, kinds
+from kit.messages import t
 from kit.notebooks import title_of
 from kit.workbook.handin import check_id
 from kit.workbook.store import atomic_write
@@ -50,10 +51,7 @@ def setup_source(
     title: str | None = None,
 ) -> str:
     """Source of the locked first cell of a released workbook."""
-    note = {
-        "zh": "# 作业本设置（请勿修改本单元，运行即可）",
-        "en": "# Workbook setup (do not edit this cell; just run it)",
-    }.get(language, "# casekit workbook setup")
+    note = t("release.setup_note", language)
     return (
         f"{note}\n"
         "from kit.workbook import open_workbook\n\n"
@@ -117,14 +115,12 @@ def release(
         where = artifacts.build_paths(course_obj, cohort, session)
         source = where.trainee
         if not source.exists():
-            result.failures.append(
-                ReleaseFailure(str(source), "trainee edition not built (run `casekit build` first)")
-            )
+            result.failures.append(ReleaseFailure(str(source), t("release.not_built")))
             continue
         try:
             base_nb = nbformat.read(source, as_version=4)
         except Exception as exc:
-            result.failures.append(ReleaseFailure(str(source), f"cannot read notebook: {exc}"))
+            result.failures.append(ReleaseFailure(str(source), t("release.unreadable", error=exc)))
             continue
         mode = modes.get(session, "assessed")
         for row in rows:

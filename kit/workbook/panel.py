@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from kit.kinds.base import UNIT_COLOURS
-from kit.locale import t
+from kit.messages import t
 from kit.workbook.handin import Receipt, submit
 
 if TYPE_CHECKING:  # the runtime builds the panel; the panel only reads it

@@ -20,7 +20,7 @@ from typing import Any
 from kit import artifacts, kernel, kinds
 from kit.artifacts import MIME_QUESTION, answer_cell_qid
 from kit.kernel import in_live_kernel
-from kit.locale import t
+from kit.messages import t
 from kit.workbook.panel import ProgressPanel
 from kit.workbook.store import AnswerStore, atomic_write
 
@@ -96,6 +96,7 @@ class Runtime:
             why = kinds.find(spec.get("kind")).valid(spec, entry.get("value"))
             if why:
                 file = self.store.path.name if self.store else "memory"
+                why = t(why, self.language)
                 return None, t("store_warning", self.language, file=file, qid=qid, why=why)
         return entry, warning
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from kit import artifacts
 from kit.course import UserError
-from kit.locale import t
+from kit.messages import t
 
 try:  # POSIX advisory locks serialise read-merge-write between kernels
     import fcntl
@@ -36,7 +36,15 @@ except ImportError:  # pragma: no cover - Windows: os.replace still keeps files 
 
 
 class StoreError(UserError):
-    """The answer store cannot be read; the message names the file and question."""
+    """The answer store cannot be read or handed in; the message names the file and question.
+
+    ``why`` is the reason without the file (what a trainee is shown in the
+    workbook, where a path means nothing to them).
+    """
+
+    def __init__(self, why: str, path: Path | str | None = None):
+        self.why, self.path = why, path
+        super().__init__(f"{path}: {why}" if path else why)
 
     def _render_traceback_(self) -> list[str]:
         return [f"casekit: {self}"]
@@ -61,13 +69,13 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 def _entry_problem(qid: Any, entry: Any) -> str | None:
     if not isinstance(qid, str) or not qid:
-        return "the question id is not a text"
+        return t("store.qid_not_text")
     if not isinstance(entry, dict):
-        return "the entry is not an object"
+        return t("store.entry_not_object")
     if "value" not in entry:
-        return "the entry has no 'value'"
+        return t("store.entry_no_value")
     if not isinstance(entry.get("at", ""), str):
-        return "'at' is not a time"
+        return t("store.entry_bad_time")
     return None
 
 
@@ -79,12 +87,13 @@ def parse_store(text: str, path: Path) -> tuple[dict, dict, list[tuple[str, str]
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise StoreError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        why = t("store.bad_json", error=exc.msg, line=exc.lineno)
+        raise StoreError(why, path) from None
     if not isinstance(doc, dict):
-        raise StoreError(f"{path}: the file must hold a JSON object")
+        raise StoreError(t("store.not_object"), path)
     answers = doc.get("answers", {})
     if not isinstance(answers, dict):
-        raise StoreError(f"{path}: 'answers' must be an object of question id → answer")
+        raise StoreError(t("store.answers_not_object"), path)
     header = {k: v for k, v in doc.items() if k != "answers"}
     good, problems = {}, []
     for qid, entry in answers.items():
@@ -106,7 +115,8 @@ def load_store(path: Path, *, strict: bool = True) -> dict:
     path = Path(path)
     header, good, problems = parse_store(path.read_text(encoding="utf-8"), path)
     if strict and problems:
-        raise StoreError("; ".join(f"{path}: question {qid!r}: {why}" for qid, why in problems))
+        why = "; ".join(t("store.entry_problem", qid=qid, why=why) for qid, why in problems)
+        raise StoreError(why, path)
     return {**header, "answers": good, "problems": [{"question": q, "why": w} for q, w in problems]}
 
 
@@ -161,7 +171,7 @@ class AnswerStore:
             header, good, problems = parse_store(text, self.path)
         except StoreError as exc:
             backup = self._backup(text)
-            why = str(exc).split(": ", 1)[-1]
+            why = exc.why
             self.corrupt = t(
                 "store_corrupt", language, file=self.path.name, why=why, backup=backup.name
             )
