@@ -81,6 +81,12 @@ def _fail(problems: list[Any], code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _summary(line: str, result: Any) -> None:
+    """A batch's summary line: ✓ when every item went through, ✗ when some failed."""
+    mark = "[red]✗[/red]" if getattr(result, "failures", None) else "[green]✓[/green]"
+    out.print(f"{mark} {line}", highlight=False, soft_wrap=True)
+
+
 def _finish(result: Any, *, show: list[Path] | None = None) -> None:
     """Print a batch result's written paths and failures; exit 1 on any failure."""
     for p in show or []:
@@ -152,7 +158,7 @@ def build(
         failed=len(r.failures),
         out=r.out,
     )
-    out.print(f"[green]✓[/green] {line}", highlight=False)
+    _summary(line, r)
     _finish(r)
 
 
@@ -185,8 +191,7 @@ def release(
 
     _speak(course, lang)
     r = run(course, cohort, sessions=session, trainees=trainee)
-    line = t("cli.release_summary", written=len(r.written), unchanged=len(r.unchanged))
-    out.print(f"[green]✓[/green] {line}", highlight=False)
+    _summary(t("cli.release_summary", written=len(r.written), unchanged=len(r.unchanged)), r)
     _finish(r)
 
 
@@ -224,8 +229,7 @@ def collect(
 
     _speak(course, lang)
     r = run(course, cohort, source=source, db=db)
-    line = t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates))
-    out.print(f"[green]✓[/green] {line}", highlight=False)
+    _summary(t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates)), r)
     for u in r.unknown:
         err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=u)}", highlight=False)
     _finish(r)
@@ -253,8 +257,7 @@ def grade(
     summary = ", ".join(
         t("cli.count", n=n, what=t(f"status.{k}")) for k, n in sorted(counts.items())
     ) or t("cli.nothing_to_grade")
-    line = t("cli.grade_summary", cohort=cohort, summary=summary, unchanged=len(r.skipped))
-    out.print(f"[green]✓[/green] {line}", highlight=False)
+    _summary(t("cli.grade_summary", cohort=cohort, summary=summary, unchanged=len(r.skipped)), r)
     _finish(r)
 
 
@@ -291,7 +294,7 @@ def feedback(
 
     _speak(course, lang)
     r = run(course, cohort, db=db, session=session)
-    out.print(f"[green]✓[/green] {t('cli.feedback_summary', n=len(r.written))}", highlight=False)
+    _summary(t("cli.feedback_summary", n=len(r.written)), r)
     _finish(r)
 
 
@@ -461,8 +464,7 @@ def _imported(
     r = import_(kind, source, course=course, out=out_dir, force=force)
     out.print(r.report(), highlight=False, soft_wrap=True)
     lost = sum(1 for ns in r.notes.values() for n in ns if n.lost)
-    line = t("cli.import_summary", n=len(r.notebooks), lost=lost)
-    out.print(f"[green]✓[/green] {line}", highlight=False, soft_wrap=True)
+    _summary(t("cli.import_summary", n=len(r.notebooks), lost=lost), r)
     _finish(r)
 
 

@@ -592,7 +592,10 @@ def records(nb: nbformat.NotebookNode) -> dict[str, Any]:
                 rec = dict(data[KEY_MIME])
                 keys[rec["id"]] = rec
             if TEST_MIME in data:
-                tests.append({**data[TEST_MIME], "cell": i, "role": meta.get("role")})
+                role = meta.get("role")
+                # the cell's role decides: a hidden-tests cell runs its @test like any other
+                hidden = bool(data[TEST_MIME].get("hidden")) or role == "hidden-tests"
+                tests.append({**data[TEST_MIME], "hidden": hidden, "cell": i, "role": role})
     return {
         "questions": list(questions.values()),
         "keys": keys,

@@ -588,4 +588,5 @@ MESSAGES: dict[str, str] = {
     "build.cell_raised": "{where} raised {error}: {message}",
     "build.cell_first_line": "{where} ({line})",
     "build.added_cell": "a cell the build added (parameters or deliberation)",
+    "build.solution_fails": "the instructor's solution fails its own test {test!r} of question {question!r} for cohort {cohort}: {message} — fix the solution or the test (keys and tests run with this cohort's parameters)",
 }

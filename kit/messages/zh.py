@@ -588,4 +588,5 @@ MESSAGES: dict[str, str] = {
     "build.cell_raised": "{where} 出错 {error}：{message}",
     "build.cell_first_line": "{where}（{line}）",
     "build.added_cell": "构建时加入的单元格（参数或研议）",
+    "build.solution_fails": "教师参考答案在班次 {cohort} 未通过题目 {question!r} 的测试 {test!r}：{message} — 请修改参考答案或测试（答案要点和测试按该班次的参数运行）",
 }
