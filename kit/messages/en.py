@@ -317,8 +317,7 @@ MESSAGES: dict[str, str] = {
     "store.entry_problem": "question {qid!r}: {why}",
     "handin.bad_id": "{what} {value!r} cannot be used as a folder name",
     "handin.no_workbook": "workbook not found",
-    "handin.no_answers": "no answers yet (open the workbook and answer first)",
-    "handin.no_exchange": "no exchange folder is known; pass --exchange (the folder that holds <cohort>/inbox)",
+    "handin.no_exchange": "no exchange folder is known; ask the organisers, or pass --exchange (the folder that holds <cohort>/inbox)",
     "handin.no_free_name": "could not find a free folder name",
     "release.setup_note": "# Workbook setup (do not edit this cell; just run it)",
     "release.not_built": "trainee edition not built (run `casekit build` first)",
@@ -589,4 +588,8 @@ MESSAGES: dict[str, str] = {
     "build.cell_first_line": "{where} ({line})",
     "build.added_cell": "a cell the build added (parameters or deliberation)",
     "build.solution_fails": "the instructor's solution fails its own test {test!r} of question {question!r} for cohort {cohort}: {message} — fix the solution or the test (keys and tests run with this cohort's parameters)",
+    # ---- hand-in from the workbook
+    "handin.not_released": "neither answers nor casekit metadata: is this a workbook released by `casekit release`?",
+    "submit_os_error": "the submission could not be written ({error}); please tell the organisers",
+    "submit_unexpected": "something went wrong; please tell the organisers",
 }

@@ -317,8 +317,7 @@ MESSAGES: dict[str, str] = {
     "store.entry_problem": "题目 {qid!r}：{why}",
     "handin.bad_id": "{what} {value!r} 不能用作文件夹名",
     "handin.no_workbook": "找不到作业本",
-    "handin.no_answers": "还没有答案（请先打开作业本作答）",
-    "handin.no_exchange": "不知道提交目录；请用 --exchange 指定（含有 <班次>/inbox 的文件夹）",
+    "handin.no_exchange": "不知道提交目录；请联系培训组织者，或用 --exchange 指定（含有 <班次>/inbox 的文件夹）",
     "handin.no_free_name": "找不到可用的文件夹名",
     "release.setup_note": "# 作业本设置（请勿修改本单元，运行即可）",
     "release.not_built": "学员版尚未构建（请先运行 `casekit build`）",
@@ -589,4 +588,8 @@ MESSAGES: dict[str, str] = {
     "build.cell_first_line": "{where}（{line}）",
     "build.added_cell": "构建时加入的单元格（参数或研议）",
     "build.solution_fails": "教师参考答案在班次 {cohort} 未通过题目 {question!r} 的测试 {test!r}：{message} — 请修改参考答案或测试（答案要点和测试按该班次的参数运行）",
+    # ---- hand-in from the workbook
+    "handin.not_released": "既没有答案，也没有 casekit 元数据：这是 `casekit release` 发放的作业本吗？",
+    "submit_os_error": "提交未能写入（{error}）；请告知培训组织者",
+    "submit_unexpected": "出现了意外错误；请告知培训组织者",
 }

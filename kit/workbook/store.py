@@ -39,11 +39,12 @@ class StoreError(UserError):
     """The answer store cannot be read or handed in; the message names the file and question.
 
     ``why`` is the reason without the file (what a trainee is shown in the
-    workbook, where a path means nothing to them).
+    workbook, where a path means nothing to them); ``code`` names the failure
+    for callers that answer it differently (``"no-exchange"``).
     """
 
-    def __init__(self, why: str, path: Path | str | None = None):
-        self.why, self.path = why, path
+    def __init__(self, why: str, path: Path | str | None = None, *, code: str = ""):
+        self.why, self.path, self.code = why, path, code
         super().__init__(f"{path}: {why}" if path else why)
 
     def _render_traceback_(self) -> list[str]:
