@@ -467,6 +467,13 @@ class Gradebook:
         Columns: submission_id, session, trainee, question, position, kind, unit,
         points, max_points, status, detail, manual, marked, answer. A manual
         question without a mark has status ``needs-marking`` and 0 points.
+
+        A hand mark wins over whatever the question scored (status ``marked``):
+        a group mark stands for a member who later hands in their own workbook
+        without the group's report. A mark for a trainee whose current
+        submission lacks the question (a group member who handed nothing in)
+        is a row of its own, with no submission id, described like the
+        question in the other submissions of the session.
         """
         q = (
             select(
@@ -497,10 +504,13 @@ class Gradebook:
         df = df.merge(totals, on=["session", "trainee", "question"], how="left")
         mark_points = pd.to_numeric(df["mark_points"], errors="coerce").astype(float)
         df["marked"] = mark_points.notna()
-        use = df["manual"].astype(bool) & df["marked"]
+        use = df["marked"]
         df["points"] = df["points"].astype(float).where(~use, mark_points)
         df["status"] = df["status"].where(~use, "marked")
         df = df.drop(columns=["mark_points"])
+        extra = _marks_without_result(df, totals)
+        if len(extra):
+            df = pd.concat([df, extra], ignore_index=True) if len(df) else extra
         return df.sort_values(["session", "trainee", "position"]).reset_index(drop=True)
 
     def marks(self, cohort: str, session: str | None = None) -> pd.DataFrame:
@@ -706,6 +716,41 @@ class Gradebook:
             "flags": rows(self.flags(cohort).drop(columns=["submission_id"])),
             "scores": rows(scores),
         }
+
+
+def _marks_without_result(scores: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
+    """Rows for hand marks (``totals``) that no current submission's question carries."""
+    have = set(zip(scores["session"], scores["trainee"], scores["question"], strict=True))
+    extra = [
+        r for r in totals.itertuples(index=False) if (r.session, r.trainee, r.question) not in have
+    ]
+    if not extra:
+        return scores.iloc[0:0]
+    like = scores.drop_duplicates(["session", "question"]).set_index(["session", "question"])
+    rows = []
+    for r in extra:
+        base = like.loc[(r.session, r.question)] if (r.session, r.question) in like.index else None
+        rows.append(
+            {
+                "submission_id": None,
+                "session": r.session,
+                "trainee": r.trainee,
+                "question": r.question,
+                "position": int(base["position"]) if base is not None else 0,
+                "kind": base["kind"] if base is not None else "",
+                "unit": base["unit"] if base is not None else "",
+                "points": float(r.mark_points),
+                "max_points": float(base["max_points"]) if base is not None else 0.0,
+                "status": "marked",
+                "detail": "",
+                # not an item to mark: the mark is there, and there is no answer to read
+                "manual": False,
+                "answer": "null",
+                "prompt": base["prompt"] if base is not None else "",
+                "marked": True,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(scores.columns))
 
 
 def _plain(v: Any) -> Any:

@@ -105,9 +105,10 @@ def _mapping(fmt: str, roster: Any, given: dict[str, str] | None, file: str) -> 
 
 def _scores(course: Course, cohort: str, db: str | None) -> Any:
     from kit.gradebook import Gradebook
+    from kit.grading.export import session_scores
 
     with Gradebook.open(course.root, db) as gb:
-        return gb.submission_scores(cohort)
+        return session_scores(gb, cohort)  # a group mark counts for a member who handed nothing in
 
 
 def lms_rows(

@@ -367,6 +367,13 @@ def grade(
         gb.finish_run(
             run, graded=len(res.graded), skipped=len(res.skipped), failed=len(res.failures)
         )
+        # what each submission's status is now: hand marks since an earlier run close open items
+        now = gb.submission_scores(cohort, session)
+        current = {
+            f"{t}/{s}": st
+            for t, s, st in zip(now["trainee"], now["session"], now["status"], strict=True)
+        }
+        res.statuses = {label: current.get(label, st) for label, st in res.statuses.items()}
     return res
 
 
