@@ -459,7 +459,7 @@ MESSAGES: dict[str, str] = {
     "evaluation.teacher": "By teacher",
     "evaluation.method": "By method",
     "evaluation.unit": "By unit",
-    "evaluation.responses": "responses",
+    "evaluation.raters": "raters",
     "evaluation.mean": "mean",
     "evaluation.min": "min",
     "evaluation.max": "max",

@@ -459,7 +459,7 @@ MESSAGES: dict[str, str] = {
     "evaluation.teacher": "按教师",
     "evaluation.method": "按教学方法",
     "evaluation.unit": "按单元",
-    "evaluation.responses": "人次",
+    "evaluation.raters": "人数",
     "evaluation.mean": "平均",
     "evaluation.min": "最低",
     "evaluation.max": "最高",

@@ -16,13 +16,26 @@ from kit.programme.evaluation import evaluation_html, evaluation_summary
 from kit.programme.share import interactive_share
 
 
-def _ratings(question_scores: pd.DataFrame) -> pd.DataFrame:
-    """Rating answers as ``trainee, session, question, value, comment`` rows.
+def _about(course: Course, cohort: str) -> dict[tuple[str, str], str]:
+    """(session, question) → what each built rating question asks about (``session``/``teacher``)."""
+    found = {}
+    for s in course.cohort(cohort).sessions:
+        path = artifacts.build_paths(course, cohort, s.session).keys
+        if path.exists():
+            keys, _ = artifacts.read_keys(path)
+            for spec in keys.questions:
+                if kinds.find(spec.get("kind")).rated:
+                    found[(s.session, spec["id"])] = str(spec.get("about") or "session")
+    return found
+
+
+def _ratings(question_scores: pd.DataFrame, about: dict[tuple[str, str], str]) -> pd.DataFrame:
+    """Rating answers as ``trainee, session, question, value, comment, about`` rows.
 
     A rating's comment is the answer to the text question with the same id
     plus ``-comment`` (``ask.text("r1-eval-comment", ...)``), by the same trainee.
     """
-    cols = ["trainee", "session", "question", "value", "comment"]
+    cols = ["trainee", "session", "question", "value", "comment", "about"]
     rated = question_scores[question_scores["kind"].isin(kinds.names(rated=True))]
     if rated.empty:
         return pd.DataFrame(columns=cols)
@@ -44,6 +57,9 @@ def _ratings(question_scores: pd.DataFrame) -> pd.DataFrame:
     out["comment"] = [
         str(comments.get((s, t, q)) or "")
         for s, t, q in zip(out["session"], out["trainee"], out["question"], strict=True)
+    ]
+    out["about"] = [
+        about.get((s, q), "session") for s, q in zip(out["session"], out["question"], strict=True)
     ]
     return out[cols]
 
@@ -132,7 +148,7 @@ def report(
         else f"<p>{L['no_submissions']}</p>"
     )
     parts.append(f"<h2>{L['evaluation_title']}</h2>")
-    evaluation = evaluation_summary(course, cohort, _ratings(qs))
+    evaluation = evaluation_summary(course, cohort, _ratings(qs, _about(course, cohort)))
     parts.append(
         evaluation_html(evaluation, course.language)
         if len(evaluation)
