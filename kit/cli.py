@@ -34,6 +34,11 @@ CourseOpt = Annotated[
 SessionsOpt = Annotated[
     list[str] | None, typer.Option("--session", "-s", help="Only these sessions (repeatable).")
 ]
+SessionOpt = Annotated[str | None, typer.Option("--session", "-s", help="Only this session.")]
+# `grade COHORT SESSION` and `mark COHORT SESSION` were the old forms: still read, with a note.
+OldSessionArg = Annotated[
+    str | None, typer.Argument(hidden=True, show_default=False, metavar="SESSION")
+]
 DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Gradebook URL, e.g. postgresql+psycopg://user@host/db."),
@@ -73,6 +78,16 @@ def _speak(course: Path | None, lang: Lang | None) -> None:
     set_language(chosen)
     # what the build's executor and other children print speaks it too
     os.environ["CASEKIT_LANG"] = chosen
+
+
+def _session(option: str | None, old: str | None) -> str | None:
+    """The session filter: ``--session``, or the old positional form with a deprecation note."""
+    if old is None:
+        return option
+    if option is not None and option != old:
+        _fail([t("cli.session_twice", old=old, option=option)])
+    err.print(f"[yellow]![/yellow] {t('cli.session_positional', session=old)}", highlight=False)
+    return old
 
 
 def _fail(problems: list[Any], code: int = 2) -> None:
@@ -238,7 +253,8 @@ def collect(
 @app.command()
 def grade(
     cohort: str,
-    session: Annotated[str | None, typer.Argument(help="Only this session.")] = None,
+    old_session: OldSessionArg = None,
+    session: SessionOpt = None,
     course: CourseOpt = Path("."),
     db: DbOpt = None,
     workers: Annotated[int | None, typer.Option(help="Parallel submissions.")] = None,
@@ -250,6 +266,7 @@ def grade(
     from kit.grading import grade as run
 
     _speak(course, lang)
+    session = _session(session, old_session)
     r = run(course, cohort, session, db=db, workers=workers, force=force, cluster=cluster)
     counts: dict[str, int] = {}
     for status in r.statuses.values():
@@ -264,7 +281,8 @@ def grade(
 @app.command()
 def mark(
     cohort: str,
-    session: Annotated[str | None, typer.Argument(help="Only this session.")] = None,
+    old_session: OldSessionArg = None,
+    session: SessionOpt = None,
     course: CourseOpt = Path("."),
     anonymous: Annotated[bool, typer.Option(help="Hide trainee names while marking.")] = False,
     db: DbOpt = None,
@@ -274,6 +292,7 @@ def mark(
     from kit.marking import mark as run
 
     _speak(course, lang)
+    session = _session(session, old_session)
     path = run(course, cohort, session, anonymous=anonymous, db=db)
     out.print(str(path), highlight=False, soft_wrap=True)
     out.print(t("cli.mark_open", path=path), highlight=False, soft_wrap=True)
@@ -283,9 +302,7 @@ def mark(
 def feedback(
     cohort: str,
     course: CourseOpt = Path("."),
-    session: Annotated[
-        str | None, typer.Option("--session", "-s", help="Only this session.")
-    ] = None,
+    session: SessionOpt = None,
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:

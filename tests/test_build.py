@@ -76,3 +76,21 @@ def test_sample_course_build_refuses_a_broken_solution(sample_course: Path):
     assert "教师参考答案" in r.stderr  # the course speaks Chinese
     assert _summary(r.stdout).startswith("✗")
     assert not (sample_course / "build/2026-spring/trainee/green-2.ipynb").exists()
+
+
+def test_every_tag_check_accepts_is_documented_and_raises_exception_builds(course: Path):
+    from kit.notebooks import TAGS
+
+    guide = (Path(__file__).parents[1] / "docs/authoring.md").read_text("utf-8")
+    for tag in TAGS:
+        assert f"| `{tag}` |" in guide and f"### `{tag}`" in guide, tag
+
+    nb = nbformat.read(str(course / "cases/coop.ipynb"), as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell('int("三十")'))
+    nb.cells[3].metadata["tags"] = ["raises-exception"]
+    nbformat.write(nb, str(course / "cases/coop.ipynb"))
+    r = run_cli("build", "c1", "-C", str(course), "--lang", "en")
+    assert r.returncode == 0, r.stderr
+    trainee = nbformat.read(str(course / "build/c1/trainee/coop.ipynb"), as_version=4)
+    errors = [o for c in trainee.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert [e.ename for e in errors] == ["ValueError"]

@@ -282,6 +282,13 @@ def test_cohort_summary(course: Path):
     assert "50%" in text and "热线工单分类优化" in text and "talk" in text
 
 
+def test_summary_lists_sessions_by_date(course: Path):
+    # appended last, held first: the summary reads like a timetable, not like the file
+    add_sessions(course, "c1", ["early,cases/coop.ipynb,2026-02-01,f2,,lecture,blue,2,practice,,"])
+    s = pg.summary(load_course(course), "c1")
+    assert list(s.sessions["session"]) == ["early", "coop"]
+
+
 # ---------------------------------------------------------------- evaluation
 
 

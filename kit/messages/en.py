@@ -592,4 +592,6 @@ MESSAGES: dict[str, str] = {
     "handin.not_released": "neither answers nor casekit metadata: is this a workbook released by `casekit release`?",
     "submit_os_error": "the submission could not be written ({error}); please tell the organisers",
     "submit_unexpected": "something went wrong; please tell the organisers",
+    "cli.session_positional": "`SESSION` after the cohort is the old form; write --session {session} (the same in every command)",
+    "cli.session_twice": "two sessions given ({old} and --session {option}); give one, with --session",
 }

@@ -592,4 +592,6 @@ MESSAGES: dict[str, str] = {
     "handin.not_released": "既没有答案，也没有 casekit 元数据：这是 `casekit release` 发放的作业本吗？",
     "submit_os_error": "提交未能写入（{error}）；请告知培训组织者",
     "submit_unexpected": "出现了意外错误；请告知培训组织者",
+    "cli.session_positional": "在班次后直接写课次是旧写法；请写 --session {session}（各命令写法一致）",
+    "cli.session_twice": "给出了两个课次（{old} 和 --session {option}）；请只用 --session 给出一个",
 }
