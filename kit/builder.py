@@ -24,7 +24,7 @@ import nbformat
 import kit
 from kit import artifacts, kinds
 from kit import notebooks as nbs
-from kit.course import Course, CourseError, Failure, Problem, inspect_course, load_course
+from kit.course import Course, Failure, Problem, inspect_course, load_course
 from kit.messages import t
 
 
@@ -329,9 +329,3 @@ def _where(error: Any, executed: nbformat.NotebookNode, nb_path: Path) -> str:
             where = t("where.cell", n=i + 1)
             return t("build.cell_first_line", where=where, line=first[0][:40]) if first else where
     return t("build.added_cell")
-
-
-def require_ok(result: CheckResult) -> None:
-    """Raise CourseError when a check found errors (for callers that must stop)."""
-    if not result.ok:
-        raise CourseError(result.errors)

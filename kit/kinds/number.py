@@ -21,7 +21,6 @@ from kit.messages import t
 
 class Number(KeyedKind):
     name = "number"
-    spec_fields = ("number_unit", "tolerance", "rel_tolerance")
 
     def declare(
         self,
