@@ -29,6 +29,7 @@ _API = {
     "report": "kit.programme",
     "tasks": "kit.programme",
     "record_deliberation": "kit.deliberation",
+    "try_answers": "kit.trial",
     "load_course": "kit.course",
     "import_nbgrader": "kit.importers",
     "import_otter": "kit.importers",

@@ -460,6 +460,46 @@ def deliberate(
     out.print(str(path), highlight=False, soft_wrap=True)
 
 
+@app.command("try")
+def try_(
+    cohort: str,
+    session: str,
+    answers: Annotated[
+        Path, typer.Option(help="Answers by question id: a .json, .yaml or .toml file.")
+    ],
+    course: CourseOpt = Path("."),
+    trainee: Annotated[
+        str | None, typer.Option(help="Whose workbook (default: the roster's first).")
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the feedback page.")
+    ] = None,
+    lang: LangOpt = None,
+) -> None:
+    """Grade a set of answers as a submission would be; print the scores, write the feedback page."""
+    from rich.table import Table
+
+    from kit.trial import try_answers
+
+    _speak(course, lang)
+    r = try_answers(course, cohort, session, answers, trainee=trainee, out=out_path)
+    view = Table(*(t(f"try.col.{c}") for c in ("question", "kind", "points", "status", "detail")))
+    for q in r.questions:
+        points = f"{q['points']:g} / {q['max_points']:g}"
+        status = t(f"score_status.{q['status']}")
+        view.add_row(q["question"], t(f"kind_{q['kind']}"), points, status, q["detail"])
+    out.print(view)
+    for test in r.tests:
+        mark = "✓" if test["passed"] else "✗"
+        hidden = t("try.hidden") if test["hidden"] else ""
+        line = f"{mark} {test['question']} · {test['name']}{hidden}"
+        why = t("feedback.not_answered") if test["message"] == "unanswered" else test["message"]
+        out.print(line + ("" if test["passed"] else f": {why}"), highlight=False)
+    total = t("try.total", points=r.points, max_points=r.max_points)
+    _summary(total, r)
+    _finish(r, show=[r.page] if r.page else [])
+
+
 # ---- reach (#14): `casekit import nbgrader|otter` ---------------------------------------
 import_app = typer.Typer(
     help="Bring assignments over from nbgrader or otter-grader.", no_args_is_help=True

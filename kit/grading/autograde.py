@@ -131,13 +131,18 @@ def _trainee_code(qid: str, answers: dict[str, Any], submitted: Any | None) -> s
 # ================================================================ grade
 
 
-def _late(course: Course, cohort: str, session: str, received: datetime) -> tuple[int, float]:
-    s = course.cohort(cohort).session(session)
-    if s.due is None:
-        return 0, 0.0
-    due = s.due
-    if due.tzinfo is None:
+def due_time(course: Course, cohort: str, session: str) -> datetime | None:
+    """When a session's work is due, as an aware time (a due without a zone is the course's local time)."""
+    due = course.cohort(cohort).session(session).due
+    if due is not None and due.tzinfo is None:
         due = due.replace(tzinfo=_course_tz(course))
+    return due
+
+
+def _late(course: Course, cohort: str, session: str, received: datetime) -> tuple[int, float]:
+    due = due_time(course, cohort, session)
+    if due is None:
+        return 0, 0.0
     late = to_utc_naive(received) - to_utc_naive(due)
     if late <= timedelta(0):
         return 0, 0.0
