@@ -269,7 +269,7 @@ def build(
                     message=ran.error.evalue,
                 )
             else:
-                cause = ran.failure
+                cause = str(ran.failure)
             result.failures.append(Failure(s.session, cause, str(nb_path)))
             cache.pop(s.session, None)
             continue

@@ -455,7 +455,7 @@ def deliberate(
         "emphasis": emphasis,
         "modules": module,
     }
-    changes = {k: v for k, v in given.items() if v}
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v}
     path = record_deliberation(course, cohort, session, by=by, role=role, **changes)
     out.print(str(path), highlight=False, soft_wrap=True)
 

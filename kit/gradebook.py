@@ -721,36 +721,23 @@ class Gradebook:
 def _marks_without_result(scores: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
     """Rows for hand marks (``totals``) that no current submission's question carries."""
     have = set(zip(scores["session"], scores["trainee"], scores["question"], strict=True))
-    extra = [
-        r for r in totals.itertuples(index=False) if (r.session, r.trainee, r.question) not in have
-    ]
-    if not extra:
+    keys = zip(totals["session"], totals["trainee"], totals["question"], strict=True)
+    extra = totals.loc[pd.Series([k not in have for k in keys], index=totals.index, dtype=bool)]
+    if extra.empty:
         return scores.iloc[0:0]
-    like = scores.drop_duplicates(["session", "question"]).set_index(["session", "question"])
-    rows = []
-    for r in extra:
-        base = like.loc[(r.session, r.question)] if (r.session, r.question) in like.index else None
-        rows.append(
-            {
-                "submission_id": None,
-                "session": r.session,
-                "trainee": r.trainee,
-                "question": r.question,
-                "position": int(base["position"]) if base is not None else 0,
-                "kind": base["kind"] if base is not None else "",
-                "unit": base["unit"] if base is not None else "",
-                "points": float(r.mark_points),
-                "max_points": float(base["max_points"]) if base is not None else 0.0,
-                "status": "marked",
-                "detail": "",
-                # not an item to mark: the mark is there, and there is no answer to read
-                "manual": False,
-                "answer": "null",
-                "prompt": base["prompt"] if base is not None else "",
-                "marked": True,
-            }
-        )
-    return pd.DataFrame(rows, columns=list(scores.columns))
+    # described like the question in the session's other submissions: kind, unit, worth
+    like = scores.drop_duplicates(["session", "question"])[
+        ["session", "question", "position", "kind", "unit", "max_points", "prompt"]
+    ]
+    out = extra.merge(like, on=["session", "question"], how="left").rename(
+        columns={"mark_points": "points"}
+    )
+    # not an item to mark (manual=False): the mark is there, and there is no answer to read
+    out = out.assign(
+        submission_id=None, status="marked", detail="", manual=False, answer="null", marked=True
+    )
+    fill = {"position": 0, "kind": "", "unit": "", "max_points": 0.0, "prompt": ""}
+    return out.fillna(fill).astype({"position": int})[list(scores.columns)]
 
 
 def _plain(v: Any) -> Any:

@@ -112,6 +112,7 @@ def _zero_point_questions(src: str) -> set[str]:
                     and isinstance(kw.value, ast.Constant)
                     and kw.value.value == 0
                     and isinstance(qid, ast.Constant)
+                    and isinstance(qid.value, str)
                 ):
                     found.add(qid.value)
     return found
@@ -148,6 +149,7 @@ def _key_ids(src: str) -> list[str]:
             and node.func.id == "key"
             and node.args
             and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
         ):
             ids.append(node.args[0].value)
     return ids

@@ -207,7 +207,8 @@ def try_answers(
         finally:
             workbook.close_workbook()
         receipt = workbook.submit(wb)
-        _on_time(receipt.folder / artifacts.RECEIPT, due_time(c, cohort, session))
+        if receipt.folder is not None:
+            _on_time(receipt.folder / artifacts.RECEIPT, due_time(c, cohort, session))
         collect(trial, cohort, db=db)
         graded = grade(trial, cohort, session, db=db, progress=False, workers=1)
         if graded.failures:

@@ -201,7 +201,9 @@ def _grade_one(
     seconds = 0.0
     run_error = None
     if code_qs:
-        answered = {q: c for q, c in code.items() if not kinds.is_empty("code", c)}
+        answered = {
+            q: c for q, c in code.items() if c is not None and not kinds.is_empty("code", c)
+        }
         tests, run_error, seconds = run_code_questions(
             course, cohort, job.session, keys, answered, run_opts
         )

@@ -90,13 +90,21 @@ class ProgressPanel:
         # Trainees know questions by their place in the workbook, not by their ids.
         number = {q: i + 1 for i, q in enumerate(rt.questions)}
         for unit, qids in units.items():
-            colour = next(
-                (rt.questions[q].get("colour") for q in qids if rt.questions[q].get("colour")),
-                UNIT_COLOURS.get(unit, "#555"),
+            colour = str(
+                next(
+                    (rt.questions[q].get("colour") for q in qids if rt.questions[q].get("colour")),
+                    UNIT_COLOURS.get(unit, "#555"),
+                )
             )
-            label = next(
-                (rt.questions[q]["unit_name"] for q in qids if rt.questions[q].get("unit_name")),
-                _unit_label(unit, lang),
+            label = str(
+                next(
+                    (
+                        rt.questions[q]["unit_name"]
+                        for q in qids
+                        if rt.questions[q].get("unit_name")
+                    ),
+                    _unit_label(unit, lang),
+                )
             )
             done = [q for q in qids if q in answered]
             pct = int(100 * len(done) / len(qids)) if qids else 0

@@ -88,8 +88,7 @@ def parse_store(text: str, path: Path) -> tuple[dict, dict, list[tuple[str, str]
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        why = t("store.bad_json", error=exc.msg, line=exc.lineno)
-        raise StoreError(why, path) from None
+        raise StoreError(t("store.bad_json", error=exc.msg, line=exc.lineno), path) from None
     if not isinstance(doc, dict):
         raise StoreError(t("store.not_object"), path)
     answers = doc.get("answers", {})
