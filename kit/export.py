@@ -200,7 +200,7 @@ def handouts(
     )
     L = section("page", c.language)
     entries = []
-    with _progress(progress, len(wanted), "handouts") as tick:
+    with _progress(progress, len(wanted), t("page.index", c.language)) as tick:
         for sid in wanted:
             meta, s = session_meta(c, co.id, sid)
             unit = c.units[s.unit]
