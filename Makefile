@@ -7,10 +7,12 @@ COHORT ?= 2026-spring
 
 .PHONY: setup demo test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	bash scripts/system-deps.sh node
+	npm ci --no-audit --no-fund --silent   # JupyterHub's proxy → node_modules/.bin
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -24,6 +24,7 @@ _API = {
     "summary": "kit.programme",
     "report": "kit.programme",
     "load_course": "kit.course",
+    "hub": "kit.hub",
 }
 
 

@@ -178,7 +178,11 @@ def collect(
         err.print(
             f"[yellow]![/yellow] unknown trainee or session, not collected: {u}", highlight=False
         )
+    for u in r.refused:  # casekit hub (#11): impersonation or forged release, never filed
+        err.print(f"[red]✗[/red] {u}", highlight=False, soft_wrap=True)
     _finish(r)
+    if r.refused:
+        raise typer.Exit(1)
 
 
 @app.command()

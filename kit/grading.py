@@ -54,6 +54,8 @@ from kit.gradebook import (
     to_utc_naive,
     utcnow,
 )
+from kit.hub.trust import content_digest, course_secret
+from kit.hub.trust import verify as verify_handin
 from kit.notebooks import checksum
 from kit.questions import MIME_TEST as TEST_MIME
 from kit.questions import answer_cell_qid, code_is_empty
@@ -78,6 +80,8 @@ class CollectResult(Outcome):
 
     duplicates: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    #: hand-ins not filed under anybody: impersonation, forged or missing release token
+    refused: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -132,12 +136,7 @@ def _parse_time(value: Any) -> datetime | None:
 
 def _hash_files(files: dict[str, bytes]) -> str:
     """Content hash of a submission: relative paths and bytes, receipt excluded (it differs per submit)."""
-    h = hashlib.sha256()
-    for name in sorted(files):
-        if name == "receipt.json":
-            continue
-        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return h.hexdigest()
+    return content_digest(files)  # the digest the exchange signs
 
 
 def _read_json_bytes(data: bytes | None) -> Any:
@@ -313,6 +312,21 @@ def _group_submissions(files: dict[str, bytes]) -> dict[str, dict[str, bytes]]:
 # ================================================================ collect
 
 
+def _path_ids(where: str, roster: set[str], sessions: set[str]) -> tuple[set[str], set[str]]:
+    """Trainees and sessions a submission's path names (an inbox folder, a file name)."""
+    parts = [p for p in re.split(r"[/\\]", where) if p not in ("", ".")]
+    stems = [re.sub(r"\.ipynb$", "", p) for p in parts]
+    path_trainees = {p for p in stems if p in roster}
+    path_sessions = {p for p in stems if p in sessions}
+    for part in stems:  # "<session>-<trainee>.ipynb" or "<trainee>_<session>"
+        for t in roster:
+            for s in sessions:
+                if part in (f"{s}-{t}", f"{t}-{s}", f"{s}_{t}", f"{t}_{s}"):
+                    path_trainees.add(t)
+                    path_sessions.add(s)
+    return path_trainees, path_sessions
+
+
 def _identify(
     where: str, files: dict[str, bytes], roster: set[str], sessions: set[str]
 ) -> tuple[str | None, str | None, str]:
@@ -333,16 +347,7 @@ def _identify(
         for k in claims:
             if isinstance(meta.get(k), str) and meta[k]:
                 claims[k].add(meta[k])
-    parts = [p for p in re.split(r"[/\\]", where) if p not in ("", ".")]
-    stems = [re.sub(r"\.ipynb$", "", p) for p in parts]
-    path_trainees = {p for p in stems if p in roster}
-    path_sessions = {p for p in stems if p in sessions}
-    for part in stems:  # "<session>-<trainee>.ipynb" or "<trainee>_<session>"
-        for t in roster:
-            for s in sessions:
-                if part in (f"{s}-{t}", f"{t}-{s}", f"{s}_{t}", f"{t}_{s}"):
-                    path_trainees.add(t)
-                    path_sessions.add(s)
+    path_trainees, path_sessions = _path_ids(where, roster, sessions)
     if not claims["trainee"]:
         claims["trainee"] = path_trainees
     if not claims["session"]:
@@ -364,18 +369,18 @@ def _identify(
         return trainee, session, f"unknown trainee {trainee!r} (not on the roster)"
     if session not in sessions:
         return trainee, session, f"unknown session {session!r} (not in the schedule)"
-    if path_trainees and trainee not in path_trainees:
-        return trainee, session, f"answers say trainee {trainee!r} but the path says otherwise"
+    # a path naming another trainee is impersonation: `collect` refuses it (kit.hub.trust)
     return trainee, session, ""
 
 
 def _received_time(files: dict[str, bytes], where: str) -> datetime | None:
+    """The receipt time of a submission in the store: what collect established, never a trainee's field."""
     receipt = _read_json_bytes(files.get("receipt.json"))
-    if isinstance(receipt, dict):
-        for k in ("received_at", "submitted_at", "at", "time", "stamp"):
-            t = _parse_time(receipt.get(k))
-            if t:
-                return t
+    collected = receipt.get("collected") if isinstance(receipt, dict) else None
+    if isinstance(collected, dict):
+        t = _parse_time(collected.get("received_at"))
+        if t:
+            return t
     for part in reversed(where.split("/")):
         t = _parse_time(part.split("-")[0])
         if t:
@@ -414,6 +419,9 @@ def collect(
     store = c.root / "submissions" / cohort
     roster = set(co.roster.index)
     sessions = {s.session for s in co.sessions}
+    # casekit hub (#11): identity and time are checked against the course secret (kit.hub.trust)
+    secret = course_secret(c.root)
+    arrival = datetime.now(UTC)
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb)
         for where, sub_files in sorted(_group_submissions(files).items()):
@@ -425,8 +433,20 @@ def collect(
             if "workbook.ipynb" not in sub_files and "answers.json" not in sub_files:
                 res.failures.append(Failure(label, "no workbook.ipynb or answers.json"))
                 continue
+            by_path, _ = _path_ids(where, roster, sessions)
+            verdict = verify_handin(
+                sub_files,
+                secret=secret,
+                cohort=cohort,
+                trainee=trainee,
+                session=session,
+                channel=next(iter(by_path)) if len(by_path) == 1 else None,
+            )
+            if verdict.refused:
+                res.refused.append(f"{label}: refused, {verdict.refused}")
+                continue
             sha = _hash_files(sub_files)
-            received = _received_time(sub_files, where) or datetime.now(UTC)
+            received = verdict.received_at or arrival
             existing = gb.session.query(Submission).filter_by(
                 cohort=cohort, session=session, trainee=trainee, sha256=sha
             )
@@ -436,8 +456,13 @@ def collect(
                 )
                 continue
             dest = store / trainee / session / f"{_stamp(received)}-{sha[:8]}"
+            collected_by = {
+                "received_at": received.isoformat(),
+                "time_source": verdict.time_source,
+                "notes": verdict.notes,
+            }
             try:
-                _write_submission(dest, sub_files, store)
+                _write_submission(dest, sub_files, store, collected_by)
             except (OSError, ValueError) as e:
                 res.failures.append(Failure(label, f"cannot store: {e}"))
                 continue
@@ -454,7 +479,9 @@ def collect(
     return res
 
 
-def _write_submission(dest: Path, files: dict[str, bytes], store: Path) -> None:
+def _write_submission(
+    dest: Path, files: dict[str, bytes], store: Path, collected: dict | None = None
+) -> None:
     """Write one submission folder atomically (temp folder, then rename); never overwrite."""
     if dest.exists():
         return  # append-only: same stamp and hash means same content
@@ -473,6 +500,8 @@ def _write_submission(dest: Path, files: dict[str, bytes], store: Path) -> None:
         receipt = _read_json_bytes(files.get("receipt.json"))
         receipt = receipt if isinstance(receipt, dict) else {}
         receipt["collected_at"] = utcnow().isoformat() + "Z"
+        # what the instructor side established; the only time `index_store` believes
+        receipt["collected"] = collected or {}
         receipt_path.write_text(json.dumps(receipt, ensure_ascii=False, indent=1), "utf-8")
         os.rename(tmp, dest)
     finally:

@@ -744,97 +744,81 @@ def _exchange_of(workbook: Path, cohort: str, trainee: str) -> Path | None:
 
 
 def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
-    """Hand `workbook` (.ipynb), its answers and files to the exchange inbox.
+    """Hand `workbook` (.ipynb), its answers and files to the exchange.
 
-    Writes ``exchange/<cohort>/inbox/<trainee>/<session>/<utc-stamp>-<sha8>/``
-    with ``workbook.ipynb``, ``answers.json``, ``files/`` and ``receipt.json``.
-    Nothing is ever overwritten: every submission is a new folder, created
-    whole by a rename. Identity (trainee, session, cohort, exchange) comes from
-    the answer store's header. A store with bad entries is still submitted as
-    it is (the receipt lists the problems): refusing would lose work.
+    On a JupyterHub (the single-user server's environment names the exchange
+    service and holds the hub's API token) the hand-in goes to the exchange
+    service, which files it under the signed-in account at its own time;
+    otherwise into the folder exchange's inbox
+    ``exchange/<cohort>/inbox/<trainee>/<session>/<utc-stamp>-<sha8>/``
+    (`kit.hub.exchange`). ``exchange`` forces that folder. Nothing is ever
+    overwritten. A store with bad entries is still handed in as it is (the
+    receipt lists the problems), and so is a workbook with no answers at all:
+    refusing would lose work.
     """
+    # -- casekit hub (#11): identity for routing only; collect verifies it (kit.hub.trust)
+    from kit.hub.exchange import FolderExchange, Handin, course_of_exchange, exchange_for
+    from kit.hub.trust import course_secret
+
     workbook = Path(workbook).resolve()
     store_file = store_path_for(workbook)
     if not workbook.exists():
         raise StoreError(f"{workbook}: workbook not found")
-    if not store_file.exists():
-        raise StoreError(f"{store_file}: no answers yet (open the workbook and answer first)")
     warnings: list[str] = []
-    try:
+    if store_file.exists():
         doc = load_store(store_file, strict=False)
         warnings = [
             f"{store_file.name}: question {p['question']!r}: {p['why']}" for p in doc["problems"]
         ]
-    except StoreError:
-        raise
+        answers = store_file.read_bytes()
+    else:  # nothing answered yet: hand in an empty store made from the workbook's metadata
+        try:
+            meta = json.loads(workbook.read_text(encoding="utf-8"))["metadata"]["casekit"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise StoreError(
+                f"{workbook}: neither answers ({store_file.name}) nor casekit metadata; "
+                "is this a workbook released by `casekit release`?"
+            ) from None
+        doc = {k: meta.get(k) for k in ("trainee", "session", "cohort")}
+        doc.update(workbook=workbook.name, answers={})
+        answers = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
     trainee = _check_id(doc.get("trainee"), "trainee")
     session = _check_id(doc.get("session"), "session")
     cohort = _check_id(doc.get("cohort"), "cohort")
-    exchange = Path(
-        exchange
-        or doc.get("exchange")
-        or os.environ.get("CASEKIT_EXCHANGE")
-        or _exchange_of(workbook, cohort, trainee)
-        or ""
-    )
-    if not str(exchange) or str(exchange) == ".":
-        raise StoreError(
-            f"{store_file}: no exchange folder is known; "
-            "pass --exchange (the folder that holds <cohort>/inbox)"
-        )
     contents: dict[str, bytes] = {
         "workbook.ipynb": workbook.read_bytes(),
-        "answers.json": store_file.read_bytes(),
+        "answers.json": answers,
     }
     files_dir = files_dir_for(workbook)
     if files_dir.is_dir():
         for p in sorted(files_dir.rglob("*")):
             if p.is_file():
                 contents["files/" + p.relative_to(files_dir).as_posix()] = p.read_bytes()
-    digest = hashlib.sha256()
-    for rel in sorted(contents):
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(contents[rel]).digest())
-    sha = digest.hexdigest()
-    received = datetime.now(UTC)
-    parent = Path(exchange) / cohort / "inbox" / trainee / session
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".incoming-{uuid.uuid4().hex}"
-    tmp.mkdir()
-    try:
-        for rel, data in contents.items():
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        receipt = Receipt(
-            trainee=trainee,
-            session=session,
-            cohort=cohort,
-            received_at=received.isoformat(timespec="milliseconds"),
-            sha256=sha,
-            folder=parent,
-            files=sorted(contents),
-            warnings=warnings,
-        )
-        (tmp / "receipt.json").write_text(
-            json.dumps(receipt.as_dict(), ensure_ascii=False, indent=1), encoding="utf-8"
-        )
-        base = f"{received.strftime('%Y%m%dT%H%M%S.%fZ')}-{sha[:8]}"
-        for n in range(100):
-            final = parent / (base if n == 0 else f"{base}-{n}")
-            try:
-                # rename onto an existing folder fails: an earlier submission is never replaced
-                os.rename(tmp, final)
-                break
-            except OSError:
-                if not final.exists():
-                    raise
-        else:  # pragma: no cover
-            raise StoreError(f"{parent}: could not find a free folder name")
-        receipt.folder = final
-        return receipt
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    folder = (
+        doc.get("exchange")
+        or os.environ.get("CASEKIT_EXCHANGE")
+        or _exchange_of(workbook, cohort, trainee)
+    )
+    handin = Handin(cohort, session, trainee, contents, warnings)
+    if exchange is not None:
+        root = course_of_exchange(Path(exchange))
+        secret = course_secret(root, create=False) if root else None
+        target = FolderExchange(Path(exchange), secret=secret)
+    else:
+        target = exchange_for(Path(folder) if folder and str(folder) != "." else None)
+    accepted = target.submit(handin)
+    r = accepted.receipt
+    return Receipt(
+        trainee=r["trainee"],
+        session=r["session"],
+        cohort=r["cohort"],
+        received_at=r["received_at"],
+        sha256=r["sha256"],
+        folder=Path(accepted.location),
+        files=list(r.get("files") or sorted(contents)),
+        warnings=warnings,
+    )
+    # -- end casekit hub
 
 
 # ------------------------------------------------------------------- release
@@ -951,6 +935,12 @@ def release(
     rows = [r for _, r in roster.iterrows() if trainees is None or str(r["id"]) in trainees]
     language = course_obj.language
     exchange = course_obj.exchange_dir
+    # casekit hub (#11): release tokens and the folder exchange's signing need the course secret
+    from kit.hub.exchange import mark_exchange
+    from kit.hub.trust import course_secret, release_token
+
+    secret = course_secret(course_obj.root)
+    mark_exchange(exchange, course_obj.root)
     for session in sessions:
         source = trainee_dir / f"{session}.ipynb"
         if not source.exists():
@@ -1011,6 +1001,8 @@ def release(
                 nb.metadata["casekit"].update(
                     {"trainee": tid, "session": session, "cohort": cohort, "mode": mode}
                 )
+                # casekit hub (#11): who this copy was released to, unforgeable by trainees
+                nb.metadata["casekit"]["release"] = release_token(secret, cohort, session, tid)
                 target = exchange / cohort / "outbox" / tid / f"{session}.ipynb"
                 data = (nbformat.writes(nb) + "\n").encode("utf-8")
                 if target.exists() and target.read_bytes() == data:

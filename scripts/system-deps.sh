@@ -2,10 +2,16 @@
 # Debian packages casekit needs outside Python, installed only when missing:
 #   fonts  — fonts-noto-cjk, so charts and handouts draw Chinese (demo and tests)
 #   test   — the above plus chromium (headless browser tests) and postgresql (gradebook tests)
+#   node   — nodejs and npm, for JupyterHub's configurable-http-proxy (package.json)
 set -euo pipefail
 want=()
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || want+=(fonts-noto-cjk fontconfig)
+if [ "${1:-fonts}" = "node" ]; then
+  command -v npm >/dev/null || want+=(nodejs npm)
+else
+  fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || want+=(fonts-noto-cjk fontconfig)
+fi
 if [ "${1:-fonts}" = "test" ]; then
+  command -v useradd >/dev/null || want+=(passwd)   # the hub tests make real system users
   [ -x /usr/bin/chromium ] || want+=(chromium)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
 fi
