@@ -102,7 +102,8 @@ def test_owner_submit_signs_and_collect_keeps_the_exchange_time(course: Path) ->
 @pytest.mark.parametrize("signed", [True, False], ids=["edited-signed", "unsigned"])
 def test_backdated_receipt_is_not_believed(course: Path, signed: bool) -> None:
     workbook = _answer(course, "t02", "拖延")
-    if not signed:  # a trainee's own account cannot read the secret: the folder exchange cannot sign
+    # a trainee's own account cannot read the secret: the folder exchange cannot sign
+    if not signed:
         trust.secret_path(course).rename(course / "secret.away")
     receipt = submit(workbook)
     if not signed:
