@@ -338,6 +338,59 @@ def deliberate(
     out.print(str(path), highlight=False, soft_wrap=True)
 
 
+# -- casekit hub (#11) --------------------------------------------------------
+
+
+@app.command()
+def hub(
+    action: Annotated[str, typer.Argument(help="start | stop | status | config | remove-users")],
+    cohort: str,
+    course: CourseOpt = Path("."),
+    ip: Annotated[str, typer.Option(help="Address the hub listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the hub's web address.")] = 8000,
+    homes: Annotated[Path, typer.Option(help="Where accounts' home folders are made.")] = Path(
+        "/home"
+    ),
+    owner: Annotated[str, typer.Option(help="System user owning the course.")] = "casekit",
+    view: Annotated[str, typer.Option(help="What trainees land on: lab or voila.")] = "lab",
+    reissue: Annotated[
+        list[str] | None, typer.Option(help="Give this account a new password (repeatable).")
+    ] = None,
+    k8s: Annotated[
+        Path | None, typer.Option(help="Write zero-to-jupyterhub values to this file instead.")
+    ] = None,
+) -> None:
+    """A cohort's JupyterHub on this machine: accounts, homes, exchange service; start and stop."""
+    from kit.hub.deploy import hub as run
+
+    if k8s is not None:
+        from kit.hub.k8s import write_values
+
+        out.print(str(write_values(course, cohort, k8s)), highlight=False, soft_wrap=True)
+        return
+    r = run(course, cohort, action, ip=ip, port=port, homes=homes, owner=owner, view=view,
+            reissue=reissue)  # fmt: skip
+    if r.removed:
+        out.print(f"removed {len(r.removed)} account(s): {', '.join(r.removed)}", highlight=False)
+    if action in ("start", "config"):
+        out.print(f"[green]✓[/green] {cohort}: {r.url}  ({len(r.written)} file(s) written, "
+                  f"{len(r.kept)} workbook(s) kept)", highlight=False)  # fmt: skip
+    elif action == "status":
+        state = f"running (pid {r.pid})" if r.running else "stopped"
+        out.print(f"{cohort}: {state} {r.url}", highlight=False)
+    elif action == "stop":
+        out.print(f"{cohort}: stopped" if r.pid else f"{cohort}: was not running", highlight=False)
+    if r.passwords:
+        # printed once: the instructor hands each trainee their line
+        out.print("account\tpassword\trole\tname", highlight=False)
+        roles = {a.username: a for a in r.accounts}
+        for name, pw in r.passwords.items():
+            out.print(f"{name}\t{pw}\t{roles[name].role}\t{roles[name].name}", highlight=False)
+
+
+# -- end casekit hub
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into located messages."""
     try:

@@ -104,6 +104,11 @@ def in_live_kernel() -> bool:
     return ip is not None and getattr(ip, "kernel", None) is not None
 
 
+def in_voila() -> bool:
+    """True in a kernel that Voilà started (it renders outputs only, never cell sources)."""
+    return bool(os.environ.get("VOILA_BASE_URL") or os.environ.get("VOILA_REQUEST_URL"))
+
+
 def _user_ns() -> dict:
     ip = _ipython()
     return getattr(ip, "user_ns", None) or {}
@@ -1297,11 +1302,47 @@ class QuestionView:
 
     def _build_code(self, value: Any) -> list:
         w = self.w
-        return [
-            w.HTML(
-                value=f'<div class="casekit-status">{html.escape(t("code_hint", self.lang, qid=self.qid))}</div>'
-            )
-        ]
+        if not in_voila():
+            return [
+                w.HTML(
+                    value=f'<div class="casekit-status">{html.escape(t("code_hint", self.lang, qid=self.qid))}</div>'
+                )
+            ]
+        # casekit hub (#11): Voilà shows no cell sources, so the answer cell becomes an editor
+        # that runs in this kernel like the cell would and saves what ran (the store is the truth)
+        area = w.Textarea(
+            value=value or "",
+            placeholder=t("code_placeholder", self.lang),
+            rows=8,
+            layout=w.Layout(width="100%"),
+        )
+        area.add_class("casekit-code")
+        run = w.Button(description=t("code_run", self.lang), icon="play", button_style="primary")
+        output = w.Output()
+        self.inputs.update(code=area, run=run)
+
+        def go(_b: Any) -> None:
+            source = area.value
+            output.clear_output()
+            ip = _ipython()
+            if ip is not None and not code_is_empty(source):
+                with output:
+                    ip.run_cell(source, store_history=False)
+            self.save(None if code_is_empty(source) else source)
+            results = rerun_tests(self.qid)
+            if results:
+                lines = "".join(
+                    f"<div>{'✓' if r['passed'] else '✗'} {html.escape(str(r['name']))}</div>"
+                    for r in results
+                    if not r.get("hidden")
+                )
+                with output:
+                    from IPython.display import HTML, display
+
+                    display(HTML(lines))
+
+        run.on_click(go)
+        return [area, run, output]
 
     def _build_rating(self, value: Any) -> list:
         w = self.w

@@ -31,7 +31,6 @@ from typing import Any
 
 from kit.course import UserError
 from kit.locale import t
-from kit.notebooks import title_of
 from kit.questions import (
     MIME_QUESTION,
     UNIT_COLOURS,
@@ -923,6 +922,7 @@ def release(
     import nbformat
 
     from kit.course import load_course
+    from kit.notebooks import title_of  # not at the top: nbformat costs a workbook ~2.4 s to open
 
     course_obj = load_course(course)  # a broken course raises CourseError (problems listed)
     result = ReleaseResult()

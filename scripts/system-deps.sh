@@ -15,6 +15,15 @@ if [ "${1:-fonts}" = "test" ]; then
   [ -x /usr/bin/chromium ] || want+=(chromium)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
 fi
+if [ "${1:-fonts}" = "test" ] && [ -e .venv/bin/python ]; then
+  # The hub tests run trainees' servers from this venv as other system users: every
+  # folder above its interpreter must be searchable (o+x; nothing becomes listable).
+  d=$(dirname "$(readlink -f .venv/bin/python)")
+  while [ "$d" != "/" ]; do
+    [ -n "$(find "$d" -maxdepth 0 -perm -o+x)" ] || { echo "chmod o+x $d (hub tests)"; chmod o+x "$d"; }
+    d=$(dirname "$d")
+  done
+fi
 [ ${#want[@]} -eq 0 ] && exit 0
 echo "installing Debian packages: ${want[*]}"
 SUDO=""
