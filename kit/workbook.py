@@ -536,7 +536,8 @@ class ProgressPanel:
             )
             return None
         try:
-            receipt = submit(rt.notebook, exchange=rt.exchange)
+            # the store names the folder exchange; on a hub the service wins (casekit hub, #11)
+            receipt = submit(rt.notebook)
         except Exception as exc:  # shown to the trainee, never a traceback
             self.receipt.value = f'<span role="alert" style="color:#c0392b">{e(t("submit_failed", lang, error=str(exc)))}</span>'
             return None

@@ -57,10 +57,15 @@ def configure(c: Any, plan_file: str | Path) -> None:
         "CASEKIT_EXCHANGE_URL": plan["exchange_url"],
         "CASEKIT_LANGUAGE": plan["language"],
         "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+        # casekit's Voilà template (no CDN, fits a phone) is found on the Jupyter path
+        "JUPYTER_PATH": str(Path(__file__).parent / "share"),
     }
     c.Spawner.args = [
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--VoilaConfiguration.template=casekit",
+        # no MathJax from a CDN: the room may have no internet, and workbooks need no TeX
+        '--ServerApp.tornado_settings={"mathjax_url": "null", "mathjax_config": "null"}',
         *plan.get("server_args", []),
     ]
     # the default `user` role plus handing in through the exchange service
