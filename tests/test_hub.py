@@ -47,7 +47,7 @@ pytestmark = [
 
 COHORT = "hubc1"
 #: Screenshots of failures and of the phone survive the fixture's clean-up.
-SHOTS = Path(tempfile.gettempdir()) / "casekit-hub-shots"
+SHOTS = Path("/var/tmp/casekit-hub-shots")
 OWNER = "ckhubtest"
 TRAINEES = ("t01", "t02", "t03")
 ANSWERS = {  # choice, number, text, code → expected automatic points (max 5)
@@ -153,6 +153,10 @@ def classroom():
         yield Classroom(root, base, started.url, started.passwords)
     finally:
         kit.hub(root, COHORT, "stop")
+        SHOTS.mkdir(exist_ok=True)
+        log = root / ".casekit" / "hub" / COHORT / "jupyterhub.log"
+        if log.exists():
+            shutil.copy(log, SHOTS / "jupyterhub.log")
         kit.hub(root, COHORT, "remove-users", homes=base / "homes", owner=OWNER)
         subprocess.run(["userdel", OWNER], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
@@ -447,7 +451,9 @@ def test_a_phone_at_a_site_visit(classroom: Classroom) -> None:
             assert fields.count() == 4
             for i, key in enumerate(("what", "who", "problems", "ideas")):
                 fields.nth(i).fill(OBSERVATION[key])
-            page.locator(".casekit-q-q-photo input[type=file]").set_input_files(
+            with page.expect_file_chooser() as chooser:  # as a phone's photo picker
+                page.locator(".casekit-q-q-photo button", has_text="选择文件上传").click()
+            chooser.value.set_files(
                 files=[{"name": "现场.png", "mimeType": "image/png", "buffer": photo}]
             )
             _wait_for(

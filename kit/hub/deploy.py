@@ -332,11 +332,12 @@ def write_plan(
     os.chmod(state, 0o750)  # the service (the owner's group) reads plan and accounts
     for f in state.iterdir():
         os.lchown(f, 0, 0)
-    token = state / "proxy_token"
-    if not token.exists():
-        fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
+    for name in ("proxy_token", "admin_token"):
+        token = state / name
+        if not token.exists():
+            fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
     db = state / "jupyterhub.sqlite"
     if not db.exists():  # created private: it holds hashed tokens and sign-in state
         os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -381,7 +382,8 @@ def write_plan(
         "timezone": course_timezone(course),
         "language": course.language,
         "view": view,
-        "server_args": [],
+        # extra jupyterhub-singleuser arguments an administrator added to plan.json stay
+        "server_args": old.get("server_args", []),
     }
     plan_file = state / "plan.json"
     plan_file.write_text(json.dumps(plan, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -392,6 +394,12 @@ def write_plan(
         encoding="utf-8",
     )
     return plan_file
+
+
+def admin_token(course: Course | Path | str, cohort: str) -> str:
+    """The root-only token of the hub's `casekit-admin` service (servers, users, tokens)."""
+    c = course if isinstance(course, Course) else load_course(course)
+    return (state_dir(c, cohort) / "admin_token").read_text().strip()
 
 
 def _pid(state: Path) -> int | None:
