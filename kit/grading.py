@@ -55,6 +55,7 @@ from kit.gradebook import (
     utcnow,
 )
 from kit.hub.trust import content_digest, course_secret
+from kit.hub.trust import read_json as _read_json_bytes
 from kit.hub.trust import verify as verify_handin
 from kit.notebooks import checksum
 from kit.questions import MIME_TEST as TEST_MIME
@@ -137,15 +138,6 @@ def _parse_time(value: Any) -> datetime | None:
 def _hash_files(files: dict[str, bytes]) -> str:
     """Content hash of a submission: relative paths and bytes, receipt excluded (it differs per submit)."""
     return content_digest(files)  # the digest the exchange signs
-
-
-def _read_json_bytes(data: bytes | None) -> Any:
-    if data is None:
-        return None
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
 
 
 # ================================================================ safe archives

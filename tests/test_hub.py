@@ -36,7 +36,7 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import _code, _md, launch_chromium, write_course  # noqa: E402
+from conftest import _code, _md, launch_chromium, python_notebook, write_course  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,
@@ -64,40 +64,35 @@ OBSERVATION = {
 
 
 def _notebook() -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [
-        _md("# 12345 热线工单处置（集训）\n\n某区热线积压了 300 件工单。"),
-        _code(
-            'cohort = "demo"\nsession = "coop"\nunit = "blue"\nunit_name = "社会治理"\n'
-            'unit_colour = "#1565c0"\nmode = "assessed"\nseed = 1\ngrowth = 0.05',
-            "parameters",
-        ),
-        _code("from kit.questions import ask, key, test"),
-        _code('ask.choice("q-kind", "诉求 A 应归入哪一类？", ["咨询", "求助", "投诉"])'),
-        _code('key("q-kind", "求助")', "key"),
-        _code('ask.number("q-share", "超期工单占比是多少？", unit="%", tolerance=0.5)'),
-        _code('key("q-share", 12.5)', "key"),
-        _code('ask.text("q-word", "用两个字概括处置原则。")'),
-        _code('key("q-word", "分级")', "key"),
-        _code('ask.code("q-code", "写一个函数 total(xs)，返回列表之和。", points=2)'),
-        _code("def total(xs):\n    return sum(xs)", "solution"),
-        _code(
-            '@test("q-code", points=1, name="sums")\ndef _():\n    assert total([1, 2]) == 3',
-            "tests",
-        ),
-        _code(
-            '@test("q-code", points=1, name="empty")\ndef _():\n    assert total([]) == 0',
-            "hidden-tests",
-        ),
-        _code('ask.observation("q-visit", "现场观摩记录：东山村党群服务中心")'),
-        _code('ask.upload("q-photo", "上传一张现场照片", accept=".png,.jpg,.jpeg")'),
-    ]
-    return nb
+    return python_notebook(
+        [
+            _md("# 12345 热线工单处置（集训）\n\n某区热线积压了 300 件工单。"),
+            _code(
+                'cohort = "demo"\nsession = "coop"\nunit = "blue"\nunit_name = "社会治理"\n'
+                'unit_colour = "#1565c0"\nmode = "assessed"\nseed = 1\ngrowth = 0.05',
+                "parameters",
+            ),
+            _code("from kit.questions import ask, key, test"),
+            _code('ask.choice("q-kind", "诉求 A 应归入哪一类？", ["咨询", "求助", "投诉"])'),
+            _code('key("q-kind", "求助")', "key"),
+            _code('ask.number("q-share", "超期工单占比是多少？", unit="%", tolerance=0.5)'),
+            _code('key("q-share", 12.5)', "key"),
+            _code('ask.text("q-word", "用两个字概括处置原则。")'),
+            _code('key("q-word", "分级")', "key"),
+            _code('ask.code("q-code", "写一个函数 total(xs)，返回列表之和。", points=2)'),
+            _code("def total(xs):\n    return sum(xs)", "solution"),
+            _code(
+                '@test("q-code", points=1, name="sums")\ndef _():\n    assert total([1, 2]) == 3',
+                "tests",
+            ),
+            _code(
+                '@test("q-code", points=1, name="empty")\ndef _():\n    assert total([]) == 0',
+                "hidden-tests",
+            ),
+            _code('ask.observation("q-visit", "现场观摩记录：东山村党群服务中心")'),
+            _code('ask.upload("q-photo", "上传一张现场照片", accept=".png,.jpg,.jpeg")'),
+        ]
+    )
 
 
 def _free_port() -> int:

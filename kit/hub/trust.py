@@ -109,7 +109,8 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def _json(data: bytes | None) -> Any:
+def read_json(data: bytes | None) -> Any:
+    """JSON from bytes a trainee wrote, or None when it is not JSON in UTF-8."""
     if data is None:
         return None
     try:
@@ -120,7 +121,7 @@ def _json(data: bytes | None) -> Any:
 
 def claimed_release(files: dict[str, bytes]) -> tuple[str | None, str | None]:
     """(trainee, token) a workbook's metadata claims (untrusted until checked)."""
-    nb = _json(files.get("workbook.ipynb"))
+    nb = read_json(files.get("workbook.ipynb"))
     meta = ((nb or {}).get("metadata") or {}).get("casekit") or {} if isinstance(nb, dict) else {}
     trainee = meta.get("trainee") if isinstance(meta.get("trainee"), str) else None
     token = meta.get("release") if isinstance(meta.get("release"), str) else None
@@ -164,7 +165,7 @@ def verify(
     workbook handed in through the hub is still filed, and grades as failed).
     """
     v = Verdict(trainee, session)
-    receipt = _json(files.get(RECEIPT))
+    receipt = read_json(files.get(RECEIPT))
     # the hub's service files a hand-in under the signed-in account: identity needs no token
     account_vouched = False
     if receipt_is_signed(secret, receipt):
