@@ -436,12 +436,7 @@ def _stop_proxy(state: Path) -> None:
         pass
 
 
-def stop(state: Path, timeout: float = 30) -> bool:
-    """End a running hub (SIGTERM: it stops its proxy, service and servers); True if one ran."""
-    pid = _pid(state)
-    if pid is None:
-        return False
-    os.kill(pid, signal.SIGTERM)
+def _gone(pid: int, timeout: float) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
@@ -449,7 +444,23 @@ def stop(state: Path, timeout: float = 30) -> bool:
         except OSError:
             return True
         time.sleep(0.2)
-    os.kill(pid, signal.SIGKILL)
+    return False
+
+
+def stop(state: Path, timeout: float = 180) -> bool:
+    """End a running hub (SIGTERM: it stops its proxy, service and servers); True if one ran.
+
+    A class of 60 servers takes a while to stop on a small machine; only a hub
+    that has not stopped after `timeout` seconds is killed (its proxy with it).
+    """
+    pid = _pid(state)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    if not _gone(pid, timeout):
+        os.kill(pid, signal.SIGKILL)
+        _gone(pid, 10)
+        _stop_proxy(state)
     return True
 
 
