@@ -2,7 +2,8 @@
 
 The commands are plain functions (``kit.check``, ``kit.build``, ``kit.handouts``,
 ``kit.release``, ``kit.submit``, ``kit.collect``, ``kit.grade``, ``kit.mark``,
-``kit.feedback``, ``kit.grades``, ``kit.guide``, ``kit.summary``); the ``casekit``
+``kit.feedback``, ``kit.grades``, ``kit.guide``, ``kit.summary``,
+``kit.import_nbgrader``, ``kit.import_otter``); the ``casekit``
 command line is a thin layer over them. They are imported lazily so that a
 notebook doing ``from kit.questions import ask`` stays light.
 """
@@ -25,6 +26,8 @@ _API = {
     "report": "kit.programme",
     "load_course": "kit.course",
     "hub": "kit.hub",
+    "import_nbgrader": "kit.importers",
+    "import_otter": "kit.importers",
 }
 
 

@@ -49,9 +49,6 @@ GRADED = "graded"
 NEEDS_MARKING = "needs-marking"
 FAILED = "failed"
 
-# Question kinds marked by hand; everything else is scored automatically.
-MANUAL_KINDS = frozenset({"essay", "observation", "upload"})
-
 
 def utcnow() -> datetime:
     """Now, as naive UTC (the gradebook's convention)."""

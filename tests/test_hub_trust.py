@@ -199,6 +199,6 @@ def test_k8s_values_and_hub_status_from_the_command_line(built: Path, tmp_path: 
     assert "access:services!service=casekit-exchange" in doc["hub"]["loadRoles"]["user"]["scopes"]
     assert doc["singleuser"]["extraEnv"]["TZ"] == "Asia/Shanghai"
     r = run_cli("hub", "status", "c1", "-C", str(built))
-    assert r.returncode == 0 and "stopped" in r.stdout, r.stderr
+    assert r.returncode == 0 and "已停止" in r.stdout, r.stderr  # the course speaks Chinese
     r = run_cli("hub", "restart", "c1", "-C", str(built))
     assert r.returncode == 2 and "unknown action" in r.stderr and "Traceback" not in r.stderr

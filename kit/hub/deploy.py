@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
+from kit import artifacts
 from kit.course import Course, CourseError, Problem, UserError, load_course
 from kit.hub import auth
 from kit.hub.config import SERVICE
@@ -247,8 +248,9 @@ def protect_course(course: Course, owner: pwd.struct_passwd) -> None:
             os.lchown(n, owner.pw_uid, owner.pw_gid)
     os.chmod(exchange, 0o700)
     # the secret is the service's to read; the hub's own state below .casekit/hub stays root's
-    private = root / ".casekit"
-    for p in (private, private / "secret"):
+    secret = artifacts.secret_path(root)
+    private = secret.parent
+    for p in (private, secret):
         os.lchown(p, owner.pw_uid, owner.pw_gid)
     os.chmod(private, 0o700)
 
@@ -300,7 +302,7 @@ def lab_settings(home: Path, username: str, language: str) -> None:
 
 def state_dir(course: Course, cohort: str) -> Path:
     """Where a cohort's hub keeps its configuration, database, log and passwords."""
-    return course.root / ".casekit" / "hub" / cohort
+    return artifacts.hub_state_dir(course.root, cohort)
 
 
 def _free_port() -> int:

@@ -31,18 +31,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SECRET_DIR = ".casekit"
-SECRET_FILE = "secret"
+from kit import artifacts
+
 #: Fields of a receipt covered by its signature, in this order.
 SIGNED_FIELDS = ("cohort", "session", "trainee", "received_at", "sha256", "via")
-RECEIPT = "receipt.json"
+RECEIPT = artifacts.RECEIPT
+#: The digest a receipt signs: the submission digest the gradebook stores.
+content_digest = artifacts.submission_digest
 #: ``via`` of receipts signed by the hub's exchange service (identity = the hub account).
 HUB_VIA = "hub"
 
 
-def secret_path(course_root: Path) -> Path:
-    """Where the course secret lives."""
-    return Path(course_root) / SECRET_DIR / SECRET_FILE
+secret_path = artifacts.secret_path
 
 
 def course_secret(course_root: Path, *, create: bool = True) -> bytes | None:
@@ -57,7 +57,7 @@ def course_secret(course_root: Path, *, create: bool = True) -> bytes | None:
         return None
     path.parent.mkdir(mode=0o700, exist_ok=True)
     value = _secrets.token_bytes(32)
-    tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(value.hex() + "\n")
@@ -78,16 +78,6 @@ def _mac(secret: bytes, *parts: str) -> str:
 def release_token(secret: bytes, cohort: str, session: str, trainee: str) -> str:
     """The token `release` writes into a workbook released to `trainee`."""
     return _mac(secret, "release", cohort, session, trainee)
-
-
-def content_digest(files: dict[str, bytes]) -> str:
-    """Digest of a hand-in: sorted relative paths and the SHA-256 of each file, receipt excluded."""
-    h = hashlib.sha256()
-    for name in sorted(files):
-        if name == RECEIPT:
-            continue
-        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return h.hexdigest()
 
 
 def sign_receipt(secret: bytes, receipt: dict) -> dict:
