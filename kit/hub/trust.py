@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from kit import artifacts
+from kit.messages import t as say
 
 #: Fields of a receipt covered by its signature, in this order.
 SIGNED_FIELDS = ("cohort", "session", "trainee", "received_at", "sha256", "via")
@@ -130,7 +131,7 @@ class Verdict:
     trainee: str
     session: str
     received_at: datetime | None = None
-    time_source: str = "arrival at collect"
+    time_source: str = "arrival"
     refused: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -151,10 +152,11 @@ def verify(
     else None. Refused when: a valid receipt names another trainee, session or
     cohort, or another content; the channel's trainee differs from the claim;
     the workbook's release token was not made for this trainee and session, or
-    is missing where no hub account vouches for the trainee (a corrupt
-    workbook handed in through the hub is still filed, and grades as failed).
+    is missing from a casekit workbook where no hub account vouches for the
+    trainee (a corrupt workbook handed in through the hub is still filed and
+    grades as failed; another tool's submission has no casekit workbook).
     """
-    v = Verdict(trainee, session)
+    v = Verdict(trainee, session, time_source=say("trust.time_arrival"))
     receipt = read_json(files.get(RECEIPT))
     # the hub's service files a hand-in under the signed-in account: identity needs no token
     account_vouched = False
@@ -165,35 +167,38 @@ def verify(
             if receipt.get(k) != want
         ]
         if mismatch:
-            v.refused = f"the exchange received it as {', '.join(mismatch)}, but the workbook claims {trainee!r}/{session!r}"
+            v.refused = say(
+                "trust.receipt_other", got=", ".join(mismatch), trainee=trainee, session=session
+            )
             return v
         if receipt.get("sha256") != content_digest(files):
-            v.refused = "its content changed after the exchange received it (digest differs)"
+            v.refused = say("trust.content_changed")
             return v
         try:
             v.received_at = datetime.fromisoformat(str(receipt["received_at"]))
-            v.time_source = f"signed receipt ({receipt.get('via') or 'exchange'})"
+            v.time_source = say("trust.time_signed", via=receipt.get("via") or "exchange")
         except ValueError:
-            v.notes.append("signed receipt has no readable time")
+            v.notes.append(say("trust.no_time"))
         account_vouched = receipt.get("via") == HUB_VIA
     elif isinstance(receipt, dict) and receipt.get("signature"):
-        v.notes.append("receipt signature is not valid: its time is ignored")
+        v.notes.append(say("trust.bad_signature"))
     if channel is not None and channel != trainee:
-        v.refused = (
-            f"handed in through {channel!r}'s account or inbox but claims trainee {trainee!r}"
-        )
+        v.refused = say("trust.other_channel", channel=channel, trainee=trainee)
         return v
     claimed, token = claimed_release(files)
     if claimed is not None and claimed != trainee:
-        v.refused = f"the workbook was opened as trainee {claimed!r}, not {trainee!r}"
+        v.refused = say("trust.opened_as", claimed=claimed, trainee=trainee)
         return v
     if secret is None:
-        v.notes.append("no course secret: release tokens cannot be checked")
+        v.notes.append(say("trust.no_secret"))
         return v
     if token is None and account_vouched:
-        v.notes.append("no release token in the workbook; identity from the hub account")
+        v.notes.append(say("trust.account_vouches"))
+    elif token is None and artifacts.WORKBOOK not in files:
+        # another tool's submission adopted by collect (kit.importers): no casekit workbook
+        v.notes.append(say("trust.foreign"))
     elif token is None:
-        v.refused = "the workbook carries no release token (not released by `casekit release` for this course)"
+        v.refused = say("trust.no_token")
     elif not hmac.compare_digest(token, release_token(secret, cohort, session, trainee)):
-        v.refused = f"the workbook's release token was not made for {trainee!r} / {session!r}"
+        v.refused = say("trust.wrong_token", trainee=trainee, session=session)
     return v
