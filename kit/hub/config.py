@@ -66,7 +66,7 @@ def configure(c: Any, plan_file: str | Path) -> None:
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--VoilaConfiguration.template=casekit",
         # trainees need no language servers; scanning for them costs every server start
-        '--ServerApp.jpserver_extensions={"jupyter_lsp": false}',
+        "--ServerApp.jpserver_extensions=jupyter_lsp=False",
         # no MathJax from a CDN: the room may have no internet, and workbooks need no TeX
         '--ServerApp.tornado_settings={"mathjax_url": "null", "mathjax_config": "null"}',
         *plan.get("server_args", []),
