@@ -51,6 +51,10 @@ def _course(base: Path, n: int) -> Path:
 
     root = write_course(base / "course", cohorts={COHORT: 0.05})
     nbformat.write(_notebook(), root / "cases/coop.ipynb")
+    # own account names: system users are machine-wide (the hub tests use t01…, f1)
+    for rel in ("catalog/faculty.csv", f"cohorts/{COHORT}/schedule.csv"):
+        path = root / rel
+        path.write_text(path.read_text("utf-8").replace("f1,", "ldf1,"), "utf-8")
     rows = "".join(f"ld{i:03d},学员{i:03d},办公室,东山镇,A\n" for i in range(1, n + 1))
     (root / "cohorts" / COHORT / "roster.csv").write_text(
         "id,name,department,township,group\n" + rows, encoding="utf-8"

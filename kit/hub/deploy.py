@@ -475,7 +475,7 @@ def hub(
     port: int = 8000,
     homes: Path | str = "/home",
     owner: str = "casekit",
-    view: str = "lab",
+    view: str = "voila",
     reissue: list[str] | None = None,
 ) -> HubResult:
     """Run a cohort's classroom hub: ``start``, ``stop``, ``status``, ``config`` or ``remove-users``.
