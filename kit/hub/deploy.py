@@ -407,10 +407,9 @@ def admin_token(course: Course | Path | str, cohort: str) -> str:
 def _pid(state: Path) -> int | None:
     try:
         pid = int((state / "jupyterhub.pid").read_text().strip())
-        os.kill(pid, 0)
-        return pid
     except (OSError, ValueError):
         return None
+    return pid if _alive(pid) else None
 
 
 def _wait_up(url: str, proc: subprocess.Popen | None, log: Path, timeout: float = 90) -> None:
@@ -430,6 +429,23 @@ def _wait_up(url: str, proc: subprocess.Popen | None, log: Path, timeout: float 
     raise HubError(f"JupyterHub did not start (log {log}):\n" + "\n".join(tail))
 
 
+def _stop_service(state: Path) -> None:
+    """End this cohort's exchange service if the hub left it running (matched by its plan file)."""
+    plan = str(state / "plan.json")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"kit.hub.service" in args and plan.encode() in args:
+            try:
+                os.kill(int(proc.name), signal.SIGTERM)
+            except OSError:
+                pass
+
+
 def _stop_proxy(state: Path) -> None:
     """End a proxy a failed hub left behind (JupyterHub stops it itself on a clean stop)."""
     try:
@@ -438,12 +454,24 @@ def _stop_proxy(state: Path) -> None:
         pass
 
 
+def _alive(pid: int) -> bool:
+    """True while `pid` runs; a process that exited but was not yet reaped is gone."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child (a hub this process started)
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def _gone(pid: int, timeout: float) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        try:
-            os.kill(pid, 0)
-        except OSError:
+        if not _alive(pid):
             return True
         time.sleep(0.2)
     return False
@@ -463,6 +491,7 @@ def stop(state: Path, timeout: float = 180) -> bool:
         os.kill(pid, signal.SIGKILL)
         _gone(pid, 10)
         _stop_proxy(state)
+    _stop_service(state)
     return True
 
 
