@@ -217,7 +217,11 @@ async def _trainee(
                 m = json.loads(raw)
                 if m.get("msg_type") == "comm_open":
                     c = m["content"]
-                    models[c["comm_id"]] = c.get("data", {}).get("state", {})
+                    models[c["comm_id"]] = dict(c.get("data", {}).get("state", {}))
+                elif m.get("msg_type") == "comm_msg":  # e.g. add_class after creation
+                    c = m["content"]
+                    if (c.get("data") or {}).get("method") == "update":
+                        models.setdefault(c["comm_id"], {}).update(c["data"].get("state") or {})
                 if (
                     m["parent_header"].get("msg_id") == mid
                     and m.get("msg_type") == "status"
