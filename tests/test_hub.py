@@ -134,7 +134,8 @@ def classroom():
     import kit
     from kit.builder import build
 
-    base = Path(tempfile.mkdtemp(prefix="casekit-hub-", dir="/tmp"))
+    # /var/tmp, not /tmp: some machines clean /tmp under a long run
+    base = Path(tempfile.mkdtemp(prefix="casekit-hub-", dir="/var/tmp"))
     base.chmod(0o755)  # mkdtemp makes it 0700: the exchange service must reach the course
     root = write_course(base / "course", cohorts={COHORT: 0.05})
     nbformat.write(_notebook(), root / "cases/coop.ipynb")
