@@ -54,7 +54,13 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     answered" is an answer too. Identity here only routes the hand-in; collect
     checks it (`kit.hub.trust`).
     """
-    from kit.hub.exchange import FolderExchange, Handin, course_of_exchange, exchange_for
+    from kit.hub.exchange import (
+        FolderExchange,
+        Handin,
+        HubExchange,
+        course_of_exchange,
+        exchange_for,
+    )
     from kit.hub.trust import course_secret
 
     workbook = Path(workbook).resolve()
@@ -98,7 +104,11 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     elif folder and str(folder) != ".":
         target = exchange_for(Path(folder))
     else:
-        target = exchange_for(None)  # the hub's service, or a clear error
+        # the hub's service, or the reason in the trainee's language (no path, no CLI advice)
+        hub = HubExchange.from_env()
+        if hub is None:
+            raise StoreError(t("handin.no_exchange"), store_file, code="no-exchange")
+        target = hub
     accepted = target.submit(handin)
     receipt = Receipt.model_validate(accepted.receipt)
     receipt.folder = Path(accepted.location)
