@@ -202,3 +202,18 @@ def test_k8s_values_and_hub_status_from_the_command_line(built: Path, tmp_path: 
     assert r.returncode == 0 and "已停止" in r.stdout, r.stderr  # the course speaks Chinese
     r = run_cli("hub", "restart", "c1", "-C", str(built))
     assert r.returncode == 2 and "unknown action" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_release_without_a_readable_secret_names_the_file_and_writes_nothing(
+    built: Path, tmp_path: Path
+) -> None:
+    from kit.course import CourseError
+
+    root = tmp_path / "course"
+    shutil.copytree(built, root)
+    trust.course_secret(root)
+    trust.secret_path(root).write_text("not hex\n")  # damaged (or another user's, unreadable)
+    with pytest.raises(CourseError) as info:
+        release(root, "c1")
+    assert str(trust.secret_path(root)) in str(info.value) and "casekit release" in str(info.value)
+    assert not (root / "exchange/c1/outbox").exists()

@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -263,10 +264,10 @@ class HubExchange:
         self.timeout = timeout
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> HubExchange | None:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HubExchange | None:
         """The service this single-user server was told about, or None off the hub."""
-        env = os.environ if env is None else env
-        url, token = env.get(HUB_URL_ENV), env.get("JUPYTERHUB_API_TOKEN")
+        source = os.environ if env is None else env
+        url, token = source.get(HUB_URL_ENV), source.get("JUPYTERHUB_API_TOKEN")
         return cls(url, token) if url and token else None
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:

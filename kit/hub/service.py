@@ -65,10 +65,9 @@ class _Base(HubOAuthenticated, web.RequestHandler):
         """(hub user name, account record); 403 for a hub user this cohort does not know."""
         user = self.current_user
         name = user.get("name") if isinstance(user, dict) else None
-        record = self.plan["accounts"].get(name) if name else None
-        if record is None:
+        if not isinstance(name, str) or name not in self.plan["accounts"]:
             raise web.HTTPError(403, f"{name!r} has no account in this cohort")
-        return name, record
+        return name, self.plan["accounts"][name]
 
     def instructor(self) -> str:
         name, record = self.account()

@@ -322,6 +322,8 @@ MESSAGES: dict[str, str] = {
     "release.setup_note": "# Workbook setup (do not edit this cell; just run it)",
     "release.not_built": "trainee edition not built (run `casekit build` first)",
     "release.unreadable": "cannot read notebook: {error}",
+    "release.no_secret": "the course secret cannot be read (it signs who each copy is released to)",
+    "release.no_secret_fix": "run `casekit release` as the user who owns the course (or with sudo)",
     "keys.not_keys_file": "not a keys file of this casekit version: {error}",
     "keys.not_keys_file_fix": "run `casekit build` for this cohort again",
     # ---- deliberation: the boxes a build inserts, the form, the checks

@@ -322,6 +322,8 @@ MESSAGES: dict[str, str] = {
     "release.setup_note": "# 作业本设置（请勿修改本单元，运行即可）",
     "release.not_built": "学员版尚未构建（请先运行 `casekit build`）",
     "release.unreadable": "无法读取笔记本：{error}",
+    "release.no_secret": "无法读取课程密钥（它用于签署每份作业本发给了谁）",
+    "release.no_secret_fix": "请以课程文件夹所有者的身份（或用 sudo）运行 `casekit release`",
     "keys.not_keys_file": "不是本版本 casekit 的答案要点文件：{error}",
     "keys.not_keys_file_fix": "请为该班次重新运行 `casekit build`",
     # ---- deliberation: the boxes a build inserts, the form, the checks

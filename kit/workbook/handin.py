@@ -55,6 +55,7 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     checks it (`kit.hub.trust`).
     """
     from kit.hub.exchange import (
+        Exchange,
         FolderExchange,
         Handin,
         HubExchange,
@@ -97,6 +98,7 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         or artifacts.exchange_of(workbook, cohort, trainee)
     )
     handin = Handin(cohort, session, trainee, contents, warnings)
+    target: Exchange
     if exchange is not None:
         root = course_of_exchange(Path(exchange))
         secret = course_secret(root, create=False) if root else None

@@ -102,7 +102,7 @@ def release(
     """
     import nbformat
 
-    from kit.course import as_course
+    from kit.course import CourseError, as_course
 
     course_obj = as_course(course)  # a broken course raises CourseError (problems listed)
     result = ReleaseResult()
@@ -117,11 +117,15 @@ def release(
     # not at the top: kit.notebooks imports nbformat (2.4 s of jsonschema grammar), and
     # every workbook imports this package when it opens (kit.workbook.open_workbook)
     from kit.hub.exchange import mark_exchange
-    from kit.hub.trust import course_secret, release_token
+    from kit.hub.trust import course_secret, release_token, secret_path
     from kit.notebooks import title_of
 
     # release tokens (who a copy was released to) and the folder exchange's signing
     secret = course_secret(course_obj.root)
+    if secret is None:  # unreadable (another user's course) or damaged: no copy without a token
+        raise CourseError.at(
+            secret_path(course_obj.root), t("release.no_secret"), t("release.no_secret_fix")
+        )
     mark_exchange(exchange, course_obj.root)
     for session in sessions:
         where = artifacts.build_paths(course_obj, cohort, session)
