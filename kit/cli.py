@@ -609,7 +609,8 @@ def hub(
         out.print(t("cli.hub_passwords"), highlight=False)
         who = {a.username: a for a in r.accounts}
         for name, pw in r.passwords.items():
-            out.print(f"{name}\t{pw}\t{who[name].role}\t{who[name].name}", highlight=False)
+            role = t("hub.role." + who[name].role)
+            out.print(f"{name}\t{pw}\t{role}\t{who[name].name}", highlight=False)
 
 
 # ---- end the classroom hub ------------------------------------------------------------------

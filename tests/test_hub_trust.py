@@ -201,7 +201,10 @@ def test_k8s_values_and_hub_status_from_the_command_line(built: Path, tmp_path: 
     r = run_cli("hub", "status", "c1", "-C", str(built))
     assert r.returncode == 0 and "已停止" in r.stdout, r.stderr  # the course speaks Chinese
     r = run_cli("hub", "restart", "c1", "-C", str(built))
-    assert r.returncode == 2 and "unknown action" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "未知操作 'restart'：可用 start, stop" in r.stderr, r.stderr  # the course's language
+    r = run_cli("hub", "start", "c1", "-C", str(built), "--view", "desktop", "--lang", "en")
+    assert r.returncode == 2 and "unknown view 'desktop': use one of voila, lab" in r.stderr
 
 
 def test_release_without_a_readable_secret_names_the_file_and_writes_nothing(

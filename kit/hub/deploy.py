@@ -45,8 +45,10 @@ from kit import artifacts
 from kit.course import Course, CourseError, Problem, UserError, load_course
 from kit.hub import auth
 from kit.hub.config import SERVICE
+from kit.messages import t
 
 ACTIONS = ("start", "stop", "status", "config", "remove-users")
+VIEWS = ("voila", "lab")
 USERNAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 GECOS = "casekit {cohort} {role}"
 PROXY_BIN = "configurable-http-proxy"
@@ -106,20 +108,14 @@ def proxy_command() -> str:
     found = shutil.which(PROXY_BIN)
     if found:
         return found
-    raise HubError(
-        f"{PROXY_BIN} not found: run `make setup` (npm ci installs it into node_modules/) "
-        f"or `npm install -g {PROXY_BIN}`"
-    )
+    raise HubError(t("hub.no_proxy", proxy=PROXY_BIN))
 
 
 def username_for(ident: str) -> str:
     """The hub and system user name of a roster or faculty id."""
     name = str(ident).strip().lower()
     if not USERNAME_RE.match(name):
-        raise HubError(
-            f"id {ident!r} cannot be a system user name: use lower-case letters, digits, '-' "
-            "or '_', starting with a letter, at most 32 characters"
-        )
+        raise HubError(t("hub.bad_username", ident=str(ident)))
     return name
 
 
@@ -139,9 +135,16 @@ def accounts_of(course: Course, cohort: str) -> list[Account]:
     seen: dict[str, Account] = {}
     for a in out:
         if a.username in seen:
+            other = seen[a.username]
             raise HubError(
-                f"{a.role} {a.id!r} and {seen[a.username].role} {seen[a.username].id!r} "
-                f"would share the account {a.username!r}; rename one in roster.csv or faculty.csv"
+                t(
+                    "hub.shared_account",
+                    role=t("hub.role." + a.role),
+                    ident=a.id,
+                    other_role=t("hub.role." + other.role),
+                    other=other.id,
+                    username=a.username,
+                )
             )
         seen[a.username] = a
     return out
@@ -153,7 +156,8 @@ def accounts_of(course: Course, cohort: str) -> list[Account]:
 def _run(*cmd: str) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise HubError(f"{' '.join(cmd)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        output = proc.stderr.strip() or proc.stdout.strip()
+        raise HubError(t("hub.command_failed", command=" ".join(cmd), output=output))
 
 
 def _user(name: str) -> pwd.struct_passwd | None:
@@ -183,9 +187,12 @@ def ensure_user(account: Account, cohort: str, homes: Path, owner: str) -> Path:
              "--user-group", "--comment", mark, account.username)  # fmt: skip
     elif not existing.pw_gecos.startswith(f"casekit {cohort} "):
         raise HubError(
-            f"a system user {account.username!r} exists and was not made by casekit for "
-            f"cohort {cohort} ({existing.pw_gecos or 'no comment'}); rename the roster or "
-            "faculty id, or remove that user"
+            t(
+                "hub.foreign_user",
+                username=account.username,
+                cohort=cohort,
+                gecos=existing.pw_gecos or t("hub.no_comment"),
+            )
         )
     else:
         home = Path(existing.pw_dir)
@@ -222,11 +229,8 @@ def check_python_reachable() -> None:
     """Trainees' servers run this Python as their own users: it must be reachable by them."""
     blocked = _searchable(Path(os.path.realpath(sys.executable)))
     if blocked is not None:
-        raise HubError(
-            f"{blocked} is not searchable by other users, so trainees' servers cannot run "
-            f"{os.path.realpath(sys.executable)}; install casekit with a Python outside it "
-            f"(e.g. /usr/bin/python3 -m venv /opt/casekit) or `chmod o+x {blocked}`"
-        )
+        python = os.path.realpath(sys.executable)
+        raise HubError(t("hub.python_unreachable", folder=str(blocked), python=python))
 
 
 def protect_course(course: Course, owner: pwd.struct_passwd) -> None:
@@ -234,11 +238,7 @@ def protect_course(course: Course, owner: pwd.struct_passwd) -> None:
     root = course.root
     blocked = _searchable(root)
     if blocked is not None:
-        raise HubError(
-            f"{blocked} is not searchable by other users, so the exchange service "
-            f"(user {owner.pw_name}) cannot reach the course; put the course elsewhere "
-            "(e.g. /srv/casekit/<course>) or chmod o+x that folder"
-        )
+        raise HubError(t("hub.course_unreachable", folder=str(blocked), owner=owner.pw_name))
     os.chown(root, owner.pw_uid, owner.pw_gid)
     os.chmod(root, 0o750)
     exchange = course.exchange_dir
@@ -426,7 +426,7 @@ def _wait_up(url: str, proc: subprocess.Popen | None, log: Path, timeout: float 
     tail = (
         log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:] if log.exists() else []
     )
-    raise HubError(f"JupyterHub did not start (log {log}):\n" + "\n".join(tail))
+    raise HubError(t("hub.not_started", log=str(log), tail="\n".join(tail)))
 
 
 def _stop_service(state: Path) -> None:
@@ -514,9 +514,9 @@ def hub(
     waits until it answers. New passwords are in the result, once.
     """
     if action not in ACTIONS:
-        raise HubError(f"unknown action {action!r}: use one of {', '.join(ACTIONS)}")
-    if view not in ("lab", "voila"):
-        raise HubError(f"unknown view {view!r}: use 'lab' or 'voila'")
+        raise HubError(t("hub.unknown_action", action=action, actions=", ".join(ACTIONS)))
+    if view not in VIEWS:
+        raise HubError(t("hub.unknown_view", view=view, views=", ".join(VIEWS)))
     c = course if isinstance(course, Course) else load_course(course)
     state = state_dir(c, cohort)
     result = HubResult(action)
@@ -534,17 +534,14 @@ def hub(
         stop(state)
         return result
     if os.geteuid() != 0:
-        raise HubError(
-            "casekit hub needs root: it creates system users and the hub switches to them "
-            "(run it with sudo)"
-        )
+        raise HubError(t("hub.needs_root"))
     if action == "remove-users":
         if _pid(state) is not None:
-            raise HubError(f"the hub of {cohort} is running; `casekit hub stop {cohort}` first")
+            raise HubError(t("hub.running", cohort=cohort))
         result.removed = remove_users(accounts, cohort)
         return result
     if action == "start" and _pid(state) is not None:
-        raise HubError(f"the hub of {cohort} is already running; `casekit hub stop {cohort}` first")
+        raise HubError(t("hub.already_running", cohort=cohort))
     from kit.hub.trust import course_secret
     from kit.workbook import release
 
