@@ -234,7 +234,17 @@ def collect(
     cohort: str,
     course: CourseOpt = Path("."),
     source: Annotated[
-        Path | None, typer.Option(help="A folder or a .zip/.tar(.gz) instead of the inbox.")
+        str | None,
+        typer.Option(
+            help="A folder, a .zip/.tar(.gz), or a hub's https://HUB/services/casekit-exchange/ "
+            "instead of the inbox."
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="An instructor's hub API token for a hub --source (default $CASEKIT_HUB_TOKEN).",
+        ),
     ] = None,
     db: DbOpt = None,
     lang: LangOpt = None,
@@ -243,7 +253,7 @@ def collect(
     from kit.grading import collect as run
 
     _speak(course, lang)
-    r = run(course, cohort, source=source, db=db)
+    r = run(course, cohort, source=source, db=db, token=token)
     _summary(t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates)), r)
     for u in r.unknown:
         err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=u)}", highlight=False)

@@ -220,3 +220,22 @@ def test_release_without_a_readable_secret_names_the_file_and_writes_nothing(
         release(root, "c1")
     assert str(trust.secret_path(root)) in str(info.value) and "casekit release" in str(info.value)
     assert not (root / "exchange/c1/outbox").exists()
+
+
+def test_collect_from_a_hub_says_what_is_missing(
+    course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import run_cli
+    from servers import free_port
+
+    from kit.course import CourseError
+
+    url = f"http://127.0.0.1:{free_port()}/services/casekit-exchange/"
+    for name in ("CASEKIT_HUB_TOKEN", "JUPYTERHUB_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    r = run_cli("collect", "c1", "-C", str(course), "--source", url, "--lang", "en")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert url in r.stderr and f"{url.split('/services')[0]}/hub/token" in r.stderr, r.stderr
+    with pytest.raises(CourseError, match="cannot be reached"):  # nothing listens there
+        collect(course, "c1", source=url, token="t" * 32)
+    assert not (course / "submissions").exists()

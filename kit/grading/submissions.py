@@ -182,6 +182,26 @@ def _load_folder(path: Path) -> tuple[dict[str, bytes], list[str]]:
     return files, skipped
 
 
+def _load_service(url: str, cohort: str, token: str | None) -> dict[str, bytes]:
+    """Every hand-in of `cohort` on a hub's exchange service, as the inbox's file tree."""
+    from kit.hub.exchange import ExchangeError, HubExchange, check_rel
+
+    token = token or os.environ.get("CASEKIT_HUB_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
+    if not token:
+        hub = url.split("/services/", 1)[0].rstrip("/")
+        raise CourseError.at(url, say("collect.no_token"), say("collect.no_token_fix", hub=hub))
+    exchange = HubExchange(url, token)
+    files: dict[str, bytes] = {}
+    try:
+        for handin in exchange.handins(cohort):
+            where = check_rel(handin)  # "<trainee>/<session>/<folder>", as in the inbox
+            for name, data in exchange.fetch(cohort, handin).items():
+                files[f"{where}/{name}"] = data
+    except ExchangeError as exc:
+        raise CourseError.at(url, str(exc), say("collect.service_fix")) from None
+    return files
+
+
 def _group_submissions(files: dict[str, bytes]) -> dict[str, dict[str, bytes]]:
     """Split a file tree into submissions.
 
@@ -285,11 +305,17 @@ def collect(
     *,
     source: Path | str | None = None,
     db: str | None = None,
+    token: str | None = None,
 ) -> CollectResult:
     """Take submissions into the append-only store and index them in the gradebook.
 
     ``source`` is the cohort's exchange inbox by default, or a folder, or a
-    zip/tar archive. Archives are checked member by member before anything is
+    zip/tar archive, or the address of a hub's exchange service
+    (``https://HUB/services/casekit-exchange/``), read with an instructor's hub
+    API `token` (default ``$CASEKIT_HUB_TOKEN``, else ``$JUPYTERHUB_API_TOKEN``,
+    which an instructor's own server holds); its receipts and release tokens
+    are checked with this course's secret, so a copy of the course needs the
+    hub's ``.casekit/secret``. Archives are checked member by member before anything is
     read (absolute paths, ``..``, links, devices, size and count limits) and a
     bad one is refused whole, naming the member. Submissions whose trainee or
     session cannot be told for sure are reported in ``unknown``; identical
@@ -298,21 +324,27 @@ def collect(
     c = as_course(course)
     co = c.cohort(cohort)
     res = CollectResult()
-    src = Path(source) if source is not None else artifacts.inbox_dir(c.exchange_dir, cohort)
-    if not src.exists():
-        raise CourseError.at(src, say("collect.source_missing"), say("collect.source_missing_fix"))
-    if src.is_dir():
-        files, skipped = _load_folder(src)
-        for s in skipped:
-            res.failures.append(Failure(s, say("collect.skipped_link"), str(src)))
+    if isinstance(source, str) and source.startswith(("http://", "https://")):
+        files, src_name = _load_service(source, cohort, token), "exchange"
     else:
-        files = _load_archive(src)
+        src = Path(source) if source is not None else artifacts.inbox_dir(c.exchange_dir, cohort)
+        if not src.exists():
+            raise CourseError.at(
+                src, say("collect.source_missing"), say("collect.source_missing_fix")
+            )
+        if src.is_dir():
+            files, skipped = _load_folder(src)
+            for s in skipped:
+                res.failures.append(Failure(s, say("collect.skipped_link"), str(src)))
+        else:
+            files = _load_archive(src)
+        src_name = src.name
     # reach (#14): notebooks other tools' students handed in (nbgrader) become
     # casekit submission folders, answers by question id, before anything is stored
     from kit.importers import adopt_submissions
 
     files, foreign_unknown = adopt_submissions(c, cohort, files)
-    res.unknown += [f"{src.name}/{u}" for u in foreign_unknown]
+    res.unknown += [f"{src_name}/{u}" for u in foreign_unknown]
     store = artifacts.store_dir(c, cohort)
     roster = set(co.roster.index)
     sessions = {s.session for s in co.sessions}
@@ -322,7 +354,7 @@ def collect(
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb)
         for where, sub_files in sorted(_group_submissions(files).items()):
-            label = f"{src.name}/{where}"
+            label = f"{src_name}/{where}"
             trainee, session, problem = _identify(where, sub_files, roster, sessions)
             if problem or trainee is None or session is None:
                 res.unknown.append(f"{label}: {problem}")
