@@ -39,7 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 COHORT = "benchc1"
-OWNER = "ckbench"
+#: This run's accounts (system users are machine-wide: no other run or test has these names).
+PREFIX = f"b{uuid.uuid4().hex[:6]}-"
+OWNER = f"{PREFIX}owner"
 
 
 def _course(base: Path, n: int) -> Path:
@@ -49,13 +51,9 @@ def _course(base: Path, n: int) -> Path:
 
     from kit.builder import build
 
-    root = write_course(base / "course", cohorts={COHORT: 0.05})
+    root = write_course(base / "course", cohorts={COHORT: 0.05}, prefix=PREFIX)
     nbformat.write(_notebook(), root / "cases/coop.ipynb")
-    # own account names: system users are machine-wide (the hub tests use t01…, f1)
-    for rel in ("catalog/faculty.csv", f"cohorts/{COHORT}/schedule.csv"):
-        path = root / rel
-        path.write_text(path.read_text("utf-8").replace("f1,", "ldf1,"), "utf-8")
-    rows = "".join(f"ld{i:03d},学员{i:03d},办公室,东山镇,A\n" for i in range(1, n + 1))
+    rows = "".join(f"{PREFIX}{i:03d},学员{i:03d},办公室,东山镇,A\n" for i in range(1, n + 1))
     (root / "cohorts" / COHORT / "roster.csv").write_text(
         "id,name,department,township,group\n" + rows, encoding="utf-8"
     )
@@ -333,7 +331,7 @@ def main() -> None:
     base.chmod(0o755)
     root = _course(base, args.trainees)
     port = int(os.environ.get("CASEKIT_BENCH_PORT", "18765"))
-    users = [f"ld{i:03d}" for i in range(1, args.trainees + 1)]
+    users = [f"{PREFIX}{i:03d}" for i in range(1, args.trainees + 1)]
     result: dict = {
         "trainees": args.trainees,
         "updates_each": args.updates,

@@ -604,6 +604,8 @@ def hub(
             reissue=reissue)  # fmt: skip
     if r.removed:
         out.print(t("cli.hub_removed", n=len(r.removed), names=", ".join(r.removed)))
+    if r.left:
+        err.print(t("cli.hub_left", homes=str(homes), names=", ".join(r.left)), highlight=False)
     if action in ("start", "config"):
         line = t(
             "cli.hub_ready", cohort=cohort, url=r.url, written=len(r.written), kept=len(r.kept)

@@ -127,9 +127,14 @@ def case_notebook() -> nbformat.NotebookNode:
     )
 
 
-def write_course(root: Path, *, cohorts: dict[str, float] | None = None) -> Path:
-    """Write a two-unit course with one case per cohort; ``cohorts`` maps id → growth."""
+def write_course(root: Path, *, cohorts: dict[str, float] | None = None, prefix: str = "") -> Path:
+    """Write a two-unit course with one case per cohort; ``cohorts`` maps id → growth.
+
+    ``prefix`` goes in front of every trainee and faculty id (t01 → <prefix>t01):
+    a test that makes system users from them owns names no other test uses.
+    """
     cohorts = cohorts or {"c1": 0.05, "c2": 0.20}
+    p = prefix
     (root / "catalog").mkdir(parents=True)
     (root / "cases").mkdir()
     (root / "course.toml").write_text(
@@ -140,8 +145,8 @@ def write_course(root: Path, *, cohorts: dict[str, float] | None = None) -> Path
         encoding="utf-8",
     )
     (root / "catalog/faculty.csv").write_text(
-        "id,name,kind,title,unit,speciality\nf1,林晓峰,scholar,教授,green,县域经济\n"
-        "f2,周敏,leader,副局长,blue,基层治理\n",
+        f"id,name,kind,title,unit,speciality\n{p}f1,林晓峰,scholar,教授,green,县域经济\n"
+        f"{p}f2,周敏,leader,副局长,blue,基层治理\n",
         encoding="utf-8",
     )
     (root / "catalog/sites.csv").write_text(
@@ -162,13 +167,14 @@ def write_course(root: Path, *, cohorts: dict[str, float] | None = None) -> Path
         d.mkdir(parents=True)
         (d / "cohort.toml").write_text(f'name = "{cid} 班"\n', encoding="utf-8")
         (d / "roster.csv").write_text(
-            "id,name,department,township,group\nt01,王一,发改局,东山镇,A\nt02,李二,民政局,西河镇,A\n"
-            "t03,赵三,信访局,南坪镇,B\n",
+            f"id,name,department,township,group\n{p}t01,王一,发改局,东山镇,A\n"
+            f"{p}t02,李二,民政局,西河镇,A\n{p}t03,赵三,信访局,南坪镇,B\n",
             encoding="utf-8",
         )
         (d / "schedule.csv").write_text(
             "session,notebook,date,teacher,site,method,unit,hours,mode,due,params\n"
-            f'coop,cases/coop.ipynb,2026-03-02,f1,s1,case,green,3,assessed,,"{{""growth"": {growth}}}"\n',
+            f"coop,cases/coop.ipynb,2026-03-02,{p}f1,s1,case,green,3,assessed,,"
+            f'"{{""growth"": {growth}}}"\n',
             encoding="utf-8",
         )
     return root

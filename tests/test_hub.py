@@ -1,30 +1,34 @@
 """A real classroom: JupyterHub, its proxy and the exchange service on loopback, real system users.
 
-`kit.hub` starts the hub for a cohort of three trainees and one instructor.
-Through Chromium each trainee signs in, opens the workbook (Voilà: ready
-without running anything), answers a choice, a number, a text and code, and
-hands in; the instructor side collects and grades. Then a trainee tries to
-reach what is not theirs through the browser, the Jupyter and hub APIs, the
-exchange service and the file system; hands in a workbook claiming somebody
-else; the hub and every server restart; and a trainee on a 390 px phone fills
-in an observation log and uploads a photo.
+`kit.hub` starts the hub once for the module: a cohort of three trainees and
+one instructor whose ids (and so system users) carry a prefix of this run
+alone, so that two runs on one machine never share an account or a home.
+Through Chromium the three trainees, at once, sign in, open the workbook
+(Voilà: ready without running anything), answer a choice, a number, a text
+and code, and hand in; one of them is on a 390 px phone and also fills in an
+observation log and uploads a photo. The instructor side collects and grades.
+Then a trainee tries to reach what is not theirs through the browser, the
+Jupyter and hub APIs, the exchange service and the file system; their
+JupyterLab speaks Chinese without the news pop-up; a hand-in claiming somebody
+else is filed under the account at the service's time; last, the hub and every
+server restart and no answer is lost.
 
 Needs root (it makes and removes system users); `make test` runs as root.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
-import re
+import pwd
+import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.error import HTTPError
@@ -37,6 +41,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import _code, _md, launch_chromium, python_notebook, write_course  # noqa: E402
+from servers import LoopbackGuard, free_port, wait_for  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,
@@ -48,8 +53,8 @@ pytestmark = [
 COHORT = "hubc1"
 #: Screenshots of failures and of the phone survive the fixture's clean-up.
 SHOTS = Path("/var/tmp/casekit-hub-shots")
-OWNER = "ckhubtest"
 TRAINEES = ("t01", "t02", "t03")
+PHONE = "t03"  # at a site visit: answers on a 390 px screen, logs what they saw, adds a photo
 ANSWERS = {  # choice, number, text, code → expected automatic points (max 5)
     "t01": ("求助", "12.5", "分级", "def total(xs):\n    return sum(xs)\n", 5.0),
     "t02": ("咨询", "12.5", "分级", "def total(xs):\n    return 0\n", 3.0),
@@ -61,6 +66,10 @@ OBSERVATION = {
     "problems": "排队久",
     "ideas": "预约制",
 }
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE_VIEW = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+#: JupyterLab's menu bar in the Chinese language pack (English: File, Edit, View, Kernel, Help).
+MENUS_ZH = {"文件", "编辑", "查看", "内核", "帮助"}
 
 
 def _notebook() -> nbformat.NotebookNode:
@@ -95,38 +104,63 @@ def _notebook() -> nbformat.NotebookNode:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(cond, timeout: float = 60, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @dataclass
 class Classroom:
+    """One running hub; ``user("t01")`` is this run's account of roster line t01."""
+
     root: Path
     base: Path
-    url: str
-    passwords: dict[str, str]
+    prefix: str
+    owner: str
+    url: str = ""
+    passwords: dict[str, str] = field(default_factory=dict)
 
-    def home(self, user: str) -> Path:
-        return self.base / "homes" / user
+    @property
+    def homes(self) -> Path:
+        return self.base / "homes"
 
-    def store(self, user: str) -> dict:
+    @property
+    def service(self) -> str:
+        return f"{self.url}/services/casekit-exchange/"
+
+    def user(self, short: str) -> str:
+        return f"{self.prefix}{short}"
+
+    def home(self, short: str) -> Path:
+        return self.homes / self.user(short)
+
+    def store(self, short: str) -> dict:
         try:
-            doc = json.loads((self.home(user) / COHORT / "coop.answers.json").read_text("utf-8"))
+            doc = json.loads((self.home(short) / COHORT / "coop.answers.json").read_text("utf-8"))
             return {q: e.get("value") for q, e in doc["answers"].items()}
         except (OSError, ValueError, KeyError):
             return {}
+
+    def start(self, port: int, spawn: tuple[str, ...] = TRAINEES) -> dict[str, str]:
+        """Start (or restart) the hub, then `spawn`'s servers side by side; the new passwords."""
+        import kit
+
+        started = kit.hub(self.root, COHORT, "start", port=port, homes=self.homes, owner=self.owner)
+        self.url = started.url
+        token = _admin_token(self)
+        for short in spawn:  # the hub starts them while the browser signs in
+            status, body = _call(f"{self.url}/hub/api/users/{self.user(short)}/server", token, {})
+            assert status in (201, 202), (status, body)
+        return started.passwords
+
+
+def _admin_token(room: Classroom) -> str:
+    from kit.hub.deploy import admin_token
+
+    return admin_token(room.root, COHORT)
+
+
+def _instructor_token(room: Classroom) -> str:
+    """A hub API token of the instructor, as they would make one at /hub/token."""
+    url = f"{room.url}/hub/api/users/{room.user('f1')}/tokens"
+    status, body = _call(url, _admin_token(room), {"note": "collect"})
+    assert status == 201, (status, body)
+    return json.loads(body)["token"]
 
 
 @pytest.fixture(scope="module")
@@ -134,134 +168,201 @@ def classroom():
     import kit
     from kit.builder import build
 
+    prefix = f"k{secrets.token_hex(3)}-"  # this run's accounts: no other run or test has them
     # /var/tmp, not /tmp: some machines clean /tmp under a long run
-    base = Path(tempfile.mkdtemp(prefix="casekit-hub-", dir="/var/tmp"))
+    base = Path(tempfile.mkdtemp(prefix=f"casekit-hub-{prefix}", dir="/var/tmp"))
     base.chmod(0o755)  # mkdtemp makes it 0700: the exchange service must reach the course
-    root = write_course(base / "course", cohorts={COHORT: 0.05})
+    root = write_course(base / "course", cohorts={COHORT: 0.05}, prefix=prefix)
     nbformat.write(_notebook(), root / "cases/coop.ipynb")
     assert build(root, COHORT, progress=False).ok
-    port = _free_port()
+    room = Classroom(root, base, prefix, owner=f"{prefix}owner")
+    accounts = {room.user(u) for u in (*TRAINEES, "f1")}
     try:
-        started = kit.hub(
-            root, COHORT, "start", port=port, homes=base / "homes", owner=OWNER, view="voila"
-        )
-        assert set(started.passwords) == {*TRAINEES, "f1"}
-        yield Classroom(root, base, started.url, started.passwords)
+        room.passwords = room.start(free_port())
+        assert set(room.passwords) == accounts
+        yield room
     finally:
         kit.hub(root, COHORT, "stop")
         SHOTS.mkdir(exist_ok=True)
         log = root / ".casekit" / "hub" / COHORT / "jupyterhub.log"
         if log.exists():
             shutil.copy(log, SHOTS / "jupyterhub.log")
-        kit.hub(root, COHORT, "remove-users", homes=base / "homes", owner=OWNER)
-        subprocess.run(["userdel", OWNER], capture_output=True)
+        gone = kit.hub(root, COHORT, "remove-users", homes=room.homes, owner=room.owner)
+        subprocess.run(["userdel", room.owner], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+        # exactly what this run made is gone, and nothing else was touched
+        assert set(gone.removed) <= accounts and not gone.left, gone
+        assert not [u.pw_name for u in pwd.getpwall() if u.pw_name.startswith(prefix)]
+
+
+def test_two_hubs_never_share_an_account_or_a_home(tmp_path: Path) -> None:
+    """Same cohort and ids in another course (or another --homes): refused, and never removed."""
+    from kit.hub.deploy import Account, HubError, ensure_user, remove_users
+
+    name = f"k{secrets.token_hex(3)}-t01"
+    account = Account(name, name, "trainee", "王一")
+    first, second = tmp_path / "a", tmp_path / "b"
+    try:
+        assert ensure_user(account, COHORT, first, owner="root") == first / name
+        with pytest.raises(HubError, match=str(first / name)):
+            ensure_user(account, COHORT, second, owner="root")
+        assert remove_users([account], COHORT, second) == ([], [name])
+        assert (first / name).is_dir() and pwd.getpwnam(name)
+        assert remove_users([account], COHORT, first) == ([name], [])
+        assert not (first / name).exists()
+    finally:
+        subprocess.run(["userdel", "--remove", name], capture_output=True)
 
 
 # ------------------------------------------------------------------ browser
 
 
-def _guarded_page(browser, **context):
-    blocked: list[str] = []
+def _browse(flow):
+    """Run ``flow(browser)`` (a coroutine function) in a headless Chromium; return its result."""
+    from playwright.async_api import async_playwright
 
-    def guard(route):
-        if urlparse(route.request.url).hostname != "127.0.0.1":
-            blocked.append(route.request.url)
-            return route.abort()
-        return route.continue_()
+    async def main():
+        async with async_playwright() as p:
+            browser = await launch_chromium(p)
+            try:
+                return await flow(browser)
+            finally:
+                await browser.close()
 
-    ctx = browser.new_context(**context)
-    ctx.route("**/*", guard)
-    page = ctx.new_page()
-    page.set_default_timeout(90_000)
-    return page, blocked
-
-
-def _sign_in(page, room: Classroom, user: str) -> None:
-    page.goto(f"{room.url}/hub/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", room.passwords[user])
-    page.click("#login_submit")
-    page.wait_for_url(f"**/user/{user}/voila/tree**")
-    page.wait_for_selector("text=coop.ipynb")  # the workbook is in their own folder
+    return asyncio.run(main())
 
 
-def _open_workbook(page, room: Classroom, user: str) -> float:
-    """Open the workbook; return seconds until every question and the submit button are live."""
-    t0 = time.monotonic()
-    page.goto(f"{room.url}/user/{user}/voila/render/coop.ipynb")
+async def _page(browser, **context):
+    ctx = await browser.new_context(**context)
+    guard = LoopbackGuard()
+    await ctx.route("**/*", guard)
+    page = await ctx.new_page()
+    page.set_default_timeout(120_000)
+    return page, guard.blocked
+
+
+async def _sign_in(page, room: Classroom, short: str) -> None:
+    user = room.user(short)
+    await page.goto(f"{room.url}/hub/login")
+    await page.fill("input[name=username]", user)
+    await page.fill("input[name=password]", room.passwords[user])
+    await page.click("#login_submit")
+    await page.wait_for_url(f"**/user/{user}/voila/tree**")
+    await page.wait_for_selector("text=coop.ipynb")  # the workbook is in their own folder
+
+
+async def _open_workbook(page, room: Classroom, short: str) -> None:
+    """Open the workbook until every question and the submit button are live."""
+    await page.goto(f"{room.url}/user/{room.user(short)}/voila/render/coop.ipynb")
     for qid in ("q-kind", "q-share", "q-word", "q-code", "q-visit", "q-photo"):
-        page.wait_for_selector(f".casekit-q-{qid}", state="visible")
-    page.wait_for_selector(".casekit-progress button:has-text('提交作业')", state="visible")
-    return time.monotonic() - t0
+        await page.wait_for_selector(f".casekit-q-{qid}", state="visible")
+    await page.wait_for_selector(".casekit-progress button:has-text('提交作业')", state="visible")
 
 
-def _answer(page, choice: str, number: str, text: str, code: str) -> None:
-    page.locator(".casekit-q-q-kind label", has_text=choice).click()
-    page.locator(".casekit-q-q-share input[type=text]").fill(number)
-    page.locator(".casekit-q-q-word input[type=text]").fill(text)
-    page.locator(".casekit-q-q-code textarea").fill(code)
-    page.locator(".casekit-q-q-code button", has_text="运行并保存").click()
+async def _answer(page, choice: str, number: str, text: str, code: str) -> None:
+    await page.locator(".casekit-q-q-kind label", has_text=choice).click()
+    await page.locator(".casekit-q-q-share input[type=text]").fill(number)
+    await page.locator(".casekit-q-q-word input[type=text]").fill(text)
+    await page.locator(".casekit-q-q-code textarea").fill(code)
+    await page.locator(".casekit-q-q-code button", has_text="运行并保存").click()
 
 
-def _hand_in(page) -> str:
-    page.locator(".casekit-progress button", has_text="提交作业").click()
-    receipt = page.wait_for_selector(".casekit-receipt", state="visible")
-    return receipt.inner_text()
+async def _site_visit(page, photo: bytes) -> None:
+    fields = page.locator(".casekit-q-q-visit textarea")
+    assert await fields.count() == 4
+    for i, key in enumerate(("what", "who", "problems", "ideas")):
+        await fields.nth(i).fill(OBSERVATION[key])
+    async with page.expect_file_chooser() as chooser:  # as a phone's photo picker
+        await page.locator(".casekit-q-q-photo button", has_text="选择文件上传").click()
+    await (await chooser.value).set_files(
+        files=[{"name": "现场.png", "mimeType": "image/png", "buffer": photo}]
+    )
 
 
-def test_trainees_answer_and_hand_in_and_are_graded(classroom: Classroom, record_property) -> None:
-    from playwright.sync_api import sync_playwright
+async def _trainee(browser, room: Classroom, short: str, photo: bytes) -> str:
+    """One trainee's lesson in their own browser context; returns the receipt they are shown."""
+    phone = short == PHONE
+    page, blocked = await _page(browser, **(PHONE_VIEW if phone else DESKTOP))
+    choice, number, text, code, _ = ANSWERS[short]
+    try:
+        await _sign_in(page, room, short)
+        await _open_workbook(page, room, short)
+        # nothing is answered before the trainee acts: no radio is pre-selected
+        assert await page.locator(".casekit-q-q-kind input:checked").count() == 0
+        # the progress panel and the submit button are at the top, no scrolling
+        box = await page.locator(".casekit-progress").bounding_box()
+        assert box is not None and box["y"] < page.viewport_size["height"]
+        await _answer(page, choice, number, text, code)
+        want = {"q-kind": choice, "q-word": text, "q-code": code}
+        if phone:
+            await _site_visit(page, photo)
+            # nothing wider than the phone: no sideways scrolling to reach a field or the button
+            width = await page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= 390 + 2, width
 
+        def saved() -> bool:
+            got = room.store(short)
+            if phone and (got.get("q-visit") != OBSERVATION or not got.get("q-photo")):
+                return False
+            return all(got.get(k) == v for k, v in want.items())
+
+        await asyncio.to_thread(wait_for, saved, 60, f"{short}'s answers in the store")
+        if phone:
+            SHOTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(SHOTS / "phone.png"), full_page=True)
+        await page.locator(".casekit-progress button", has_text="提交作业").click()
+        receipt = await page.wait_for_selector(".casekit-receipt", state="visible")
+        shown = await receipt.inner_text()
+    except Exception:
+        SHOTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(SHOTS / f"failure-{short}.png"), full_page=True)
+        raise
+    finally:
+        await page.context.close()
+    assert blocked == [], blocked
+    return shown
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (21, 101, 192)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_trainees_answer_hand_in_and_are_graded(classroom: Classroom) -> None:
     from kit.gradebook import Gradebook
     from kit.grading import collect, grade
 
-    room = classroom
-    ready: dict[str, float] = {}
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        for user in TRAINEES:
-            page, blocked = _guarded_page(browser, viewport={"width": 1280, "height": 900})
-            try:
-                _sign_in(page, room, user)
-                ready[user] = _open_workbook(page, room, user)
-                # nothing is answered before the trainee acts: no radio is pre-selected
-                assert page.locator(".casekit-q-q-kind input:checked").count() == 0
-                # the progress panel and the submit button are at the top, no scrolling
-                box = page.locator(".casekit-progress").bounding_box()
-                assert box is not None and box["y"] < 900
-                choice, number, text, code, _ = ANSWERS[user]
-                _answer(page, choice, number, text, code)
-                want = {"q-kind": choice, "q-word": text, "q-code": code}
-                _wait_for(
-                    lambda u=user, w=want: all(room.store(u).get(k) == v for k, v in w.items()),
-                    30,
-                    f"{user}'s answers in the store",
-                )
-                shown = _hand_in(page)
-            except Exception:
-                SHOTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(SHOTS / f"failure-{user}.png"), full_page=True)
-                raise
-            # the receipt shows the exchange's time in the course's zone (Beijing)
-            inbox = room.root / "exchange" / COHORT / "inbox" / user / "coop"
-            [folder] = [d for d in inbox.iterdir() if not d.name.startswith(".")]
-            receipt = json.loads((folder / "receipt.json").read_text("utf-8"))
-            local = datetime.fromisoformat(receipt["received_at"]).astimezone(
-                ZoneInfo("Asia/Shanghai")
-            )
-            assert local.strftime("%Y-%m-%d %H:%M:%S") in shown, (shown, receipt)
-            assert receipt["trainee"] == user and receipt["via"] == "hub"
-            assert blocked == [], blocked
-            page.context.close()
-        browser.close()
-    record_property("open_to_ready_s", ready)
-    res = collect(room.root, COHORT)
+    room, photo = classroom, _png()
+
+    async def lesson(browser):
+        return await asyncio.gather(*(_trainee(browser, room, s, photo) for s in TRAINEES))
+
+    shown = dict(zip(TRAINEES, _browse(lesson), strict=True))
+    for short in TRAINEES:
+        # the receipt shows the exchange's time in the course's zone (Beijing)
+        inbox = room.root / "exchange" / COHORT / "inbox" / room.user(short) / "coop"
+        [folder] = [d for d in inbox.iterdir() if not d.name.startswith(".")]
+        receipt = json.loads((folder / "receipt.json").read_text("utf-8"))
+        local = datetime.fromisoformat(receipt["received_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+        assert local.strftime("%Y-%m-%d %H:%M:%S") in shown[short], (shown[short], receipt)
+        assert receipt["trainee"] == room.user(short) and receipt["via"] == "hub"
+
+    # the instructor collects through the exchange service, as from another machine
+    res = collect(room.root, COHORT, source=room.service, token=_instructor_token(room))
     assert len(res.written) == 3 and not res.refused and not res.unknown, res
     assert not grade(room.root, COHORT, progress=False).failures
     with Gradebook.open(room.root) as gb:
         scores = gb.submission_scores(COHORT).set_index("trainee")["points"].to_dict()
-    assert scores == {u: a[-1] for u, a in ANSWERS.items()}
+    assert scores == {room.user(s): a[-1] for s, a in ANSWERS.items()}
+    # the phone's observation log and photo reached the instructor's store
+    [stored] = [p for p in res.written if f"/{room.user(PHONE)}/" in str(p)]
+    answers = json.loads((stored / "answers.json").read_text("utf-8"))["answers"]
+    assert answers["q-visit"]["value"] == OBSERVATION
+    [image] = [p for p in (stored / "files").rglob("*") if p.is_file()]
+    assert image.read_bytes() == photo and image.suffix == ".png"
 
 
 # ------------------------------------------------------------- boundaries
@@ -278,7 +379,8 @@ def _token_of(user: str) -> str:
     raise AssertionError(f"no running server of {user}")
 
 
-def _get(url: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
+def _call(url: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
+    """GET (or POST `body`) with a hub token; (status, body), errors included."""
     req = Request(
         url,
         data=None if body is None else json.dumps(body).encode(),
@@ -297,12 +399,13 @@ def _as(user: str, *cmd: str) -> subprocess.CompletedProcess:
 
 
 def test_a_trainee_cannot_reach_what_is_not_theirs(classroom: Classroom) -> None:
-    from playwright.sync_api import sync_playwright
+    from kit.course import CourseError
+    from kit.grading import collect
 
     room = classroom
-    other = room.home("t02") / COHORT / "coop.ipynb"
+    me, other = room.user("t01"), room.user("t02")
     secrets_ = {
-        "another trainee's workbook": other,
+        "another trainee's workbook": room.home("t02") / COHORT / "coop.ipynb",
         "another trainee's answers": room.home("t02") / COHORT / "coop.answers.json",
         "the keys": room.root / f"build/{COHORT}/instructor/coop.keys.json",
         "the instructor edition": room.root / f"build/{COHORT}/instructor/coop.ipynb",
@@ -315,40 +418,65 @@ def test_a_trainee_cannot_reach_what_is_not_theirs(classroom: Classroom) -> None
     # the file system, as the trainee's own system user
     for what, path in secrets_.items():
         assert path.exists(), path
-        probe = _as("t01", "cat", str(path)) if path.is_file() else _as("t01", "ls", str(path))
+        probe = _as(me, "cat", str(path)) if path.is_file() else _as(me, "ls", str(path))
         assert probe.returncode != 0 and "Permission denied" in probe.stderr, (what, probe)
-    assert _as("t01", "cat", str(room.home("t01") / COHORT / "coop.ipynb")).returncode == 0
+    assert _as(me, "cat", str(room.home("t01") / COHORT / "coop.ipynb")).returncode == 0
 
     # the Jupyter server and hub APIs with the trainee's own token
-    token = _token_of("t01")
+    token = _token_of(me)
     for url in (
-        f"{room.url}/user/t02/api/contents/coop.ipynb",
-        f"{room.url}/user/t02/files/coop.answers.json",
-        f"{room.url}/hub/api/users/t02",
+        f"{room.url}/user/{other}/api/contents/coop.ipynb",
+        f"{room.url}/user/{other}/files/coop.answers.json",
+        f"{room.url}/hub/api/users/{other}",
         f"{room.url}/hub/api/users",
     ):
-        status, body = _get(url, token)
+        status, body = _call(url, token)
         assert status in (403, 404), (url, status, body[:200])
         assert b"q-word" not in body
     # the exchange service: hand-ins and live answers are the instructor's
     svc = f"{room.url}/services/casekit-exchange/api"
     for url in (f"{svc}/handins/{COHORT}", f"{svc}/live/{COHORT}/coop"):
-        status, body = _get(url, token)
+        status, body = _call(url, token)
         assert status == 403, (url, status, body)
-    handins = [h for h in _list_handins(room) if h.startswith("t02/")]
-    status, _ = _get(f"{svc}/handins/{COHORT}/{handins[0]}", token)
+    handins = [h for h in _list_handins(room) if h.startswith(f"{other}/")]
+    status, _ = _call(f"{svc}/handins/{COHORT}/{handins[0]}", token)
     assert status == 403
+    with pytest.raises(CourseError, match="403"):  # nor collect with it
+        collect(room.root, COHORT, source=room.service, token=token)
 
-    # the browser, signed in as t01
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        page, _ = _guarded_page(browser)
-        _sign_in(page, room, "t01")
-        for path in ("/user/t02/voila/render/coop.ipynb", "/user/t02/lab/tree/coop.ipynb"):
-            resp = page.goto(room.url + path)
-            assert "q-word" not in page.content() and "诉求 A" not in page.content()
-            assert resp is None or resp.status in (403, 404) or "/user/t01/" in page.url
-        browser.close()
+    # the trainee's JupyterLab: Chinese menus, no news question (settings as the server sees them)
+    lab_api = f"{room.url}/user/{me}/lab/api/settings/@jupyterlab"
+    status, body = _call(f"{lab_api}/translation-extension:plugin", token)
+    assert status == 200 and json.loads(body)["settings"]["locale"] == "zh_CN", body[:300]
+    status, body = _call(f"{lab_api}/apputils-extension:notification", token)
+    assert status == 200 and json.loads(body)["settings"]["fetchNews"] == "false", body[:300]
+
+    async def browse(browser):
+        page, blocked = await _page(browser, **DESKTOP)
+        await _sign_in(page, room, "t01")
+        await page.goto(f"{room.url}/user/{me}/lab")
+        await page.wait_for_selector(".lm-MenuBar-itemLabel >> text=文件")
+        await page.wait_for_selector("#jupyterlab-splash", state="detached")  # restored
+        menus = set(await page.locator(".lm-MenuBar-itemLabel").all_inner_texts())
+        # the news question would be asked once the settings it reads have arrived
+        await page.wait_for_load_state("networkidle")
+        toasts = await page.locator(".Toastify__toast").all_inner_texts()
+        pages = {}
+        for path in (
+            f"/user/{other}/voila/render/coop.ipynb",
+            f"/user/{other}/lab/tree/coop.ipynb",
+        ):
+            resp = await page.goto(room.url + path)
+            pages[path] = (resp.status if resp else None, page.url, await page.content())
+        return menus, toasts, pages, blocked
+
+    menus, toasts, pages, blocked = _browse(browse)
+    assert MENUS_ZH <= menus, menus
+    assert not any("新闻" in t or "news" in t for t in toasts), toasts
+    for path, (status, url, content) in pages.items():
+        assert "q-word" not in content and "诉求 A" not in content, path
+        assert status in (403, 404) or f"/user/{me}/" in url, (path, status, url)
+    assert blocked == [], blocked
 
 
 def _list_handins(room: Classroom) -> list[str]:
@@ -362,120 +490,62 @@ def test_a_hand_in_carries_the_service_time_and_the_account(classroom: Classroom
     from kit.hub.exchange import ExchangeError, Handin, HubExchange
 
     room = classroom
-    own = (room.home("t01") / COHORT / "coop.ipynb").read_bytes()
-    nb = json.loads(own)
-    nb["metadata"]["casekit"]["trainee"] = "t02"  # t01 claims to be t02 ...
+    me, other = room.user("t01"), room.user("t02")
+    nb = json.loads((room.home("t01") / COHORT / "coop.ipynb").read_bytes())
+    nb["metadata"]["casekit"]["trainee"] = other  # t01 claims to be t02 ...
     forged = {
         "workbook.ipynb": json.dumps(nb).encode(),
         "answers.json": json.dumps(
-            {"trainee": "t02", "session": "coop", "cohort": COHORT, "answers": {}}
+            {"trainee": other, "session": "coop", "cohort": COHORT, "answers": {}}
         ).encode(),
         # ... with a receipt of its own making, backdated
         "receipt.json": json.dumps(
-            {"trainee": "t02", "received_at": "2020-01-01T00:00:00+00:00"}
+            {"trainee": other, "received_at": "2020-01-01T00:00:00+00:00"}
         ).encode(),
     }
-    ex = HubExchange(f"{room.url}/services/casekit-exchange/", _token_of("t01"))
+    ex = HubExchange(room.service, _token_of(me))
     before = datetime.now(UTC)
-    accepted = ex.submit(Handin(COHORT, "coop", "t02", forged))
+    accepted = ex.submit(Handin(COHORT, "coop", other, forged))
     after = datetime.now(UTC)
     r = accepted.receipt
-    assert r["trainee"] == "t01" and r["claimed_trainee"] == "t02"  # the account decides
+    assert r["trainee"] == me and r["claimed_trainee"] == other  # the account decides
     assert before - timedelta(seconds=1) <= datetime.fromisoformat(r["received_at"]) <= after
-    assert "/inbox/t01/" in accepted.location
+    assert f"/inbox/{me}/" in accepted.location
     with pytest.raises(ExchangeError, match="404"):
-        ex.submit(Handin("another-cohort", "coop", "t01", forged))
-    stored_t02 = sorted((room.root / "submissions" / COHORT / "t02" / "coop").iterdir())
+        ex.submit(Handin("another-cohort", "coop", me, forged))
+    store = room.root / "submissions" / COHORT / other / "coop"
+    stored_other = sorted(store.iterdir())
     res = collect(room.root, COHORT)
-    assert res.written == [] and len(res.refused) == 1 and "t02" in res.refused[0], res
-    assert sorted((room.root / "submissions" / COHORT / "t02" / "coop").iterdir()) == stored_t02
+    assert res.written == [] and len(res.refused) == 1 and other in res.refused[0], res
+    assert sorted(store.iterdir()) == stored_other
+
+
+# ---------------------------------------------------------------- restart (last: it stops all)
 
 
 def test_restarting_the_hub_and_servers_loses_no_answer(classroom: Classroom) -> None:
-    from playwright.sync_api import sync_playwright
-
     import kit
 
     room = classroom
-    before = room.store("t01")
-    assert before["q-word"] == "分级"
+    before = {s: room.store(s) for s in TRAINEES}
+    assert before["t01"]["q-word"] == "分级"
     kit.hub(room.root, COHORT, "stop")  # stops the proxy, the service and every server
-    assert subprocess.run(["pgrep", "-u", "t01"], capture_output=True).returncode != 0
-    port = urlparse(room.url).port
-    again = kit.hub(
-        room.root, COHORT, "start", port=port, homes=room.base / "homes", owner=OWNER, view="voila"
-    )
-    assert again.passwords == {}  # nobody's password changed
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        page, _ = _guarded_page(browser)
-        _sign_in(page, room, "t01")
-        _open_workbook(page, room, "t01")
+    for short in TRAINEES:
+        assert subprocess.run(["pgrep", "-u", room.user(short)]).returncode != 0, short
+    assert room.start(urlparse(room.url).port, spawn=("t01",)) == {}  # no password changed
+
+    async def reopen(browser):
+        page, _ = await _page(browser, **DESKTOP)
+        await _sign_in(page, room, "t01")
+        await _open_workbook(page, room, "t01")
         radio = page.locator(".casekit-q-q-kind label", has_text="求助").locator("input")
-        _wait_for(radio.is_checked, 30, "the saved choice to show")
-        assert page.locator(".casekit-q-q-share input[type=text]").input_value() == "12.5"
-        assert page.locator(".casekit-q-q-word input[type=text]").input_value() == "分级"
-        assert page.locator(".casekit-q-q-code textarea").input_value() == ANSWERS["t01"][3]
-        browser.close()
-    assert room.store("t01") == before
+        await page.wait_for_function("(el) => el.checked", arg=await radio.element_handle())
+        return {
+            "q-share": await page.locator(".casekit-q-q-share input[type=text]").input_value(),
+            "q-word": await page.locator(".casekit-q-q-word input[type=text]").input_value(),
+            "q-code": await page.locator(".casekit-q-q-code textarea").input_value(),
+        }
 
-
-def _png() -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (64, 48), (21, 101, 192)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def test_a_phone_at_a_site_visit(classroom: Classroom) -> None:
-    from playwright.sync_api import sync_playwright
-
-    from kit.grading import collect
-
-    room = classroom
-    photo = _png()
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        page, blocked = _guarded_page(
-            browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
-        )
-        try:
-            _sign_in(page, room, "t02")
-            _open_workbook(page, room, "t02")
-            fields = page.locator(".casekit-q-q-visit textarea")
-            assert fields.count() == 4
-            for i, key in enumerate(("what", "who", "problems", "ideas")):
-                fields.nth(i).fill(OBSERVATION[key])
-            with page.expect_file_chooser() as chooser:  # as a phone's photo picker
-                page.locator(".casekit-q-q-photo button", has_text="选择文件上传").click()
-            chooser.value.set_files(
-                files=[{"name": "现场.png", "mimeType": "image/png", "buffer": photo}]
-            )
-            _wait_for(
-                lambda: (
-                    room.store("t02").get("q-visit") == OBSERVATION
-                    and (room.store("t02").get("q-photo") or {}).get("size") == len(photo)
-                ),
-                30,
-                "the log and the photo in the store",
-            )
-            # nothing wider than the phone: no sideways scrolling to reach a field or the button
-            width = page.evaluate("() => document.documentElement.scrollWidth")
-            assert width <= 390 + 2, width
-            SHOTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(SHOTS / "phone.png"), full_page=True)
-            _hand_in(page)
-        except Exception:
-            SHOTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(SHOTS / "failure-phone.png"), full_page=True)
-            raise
-        assert blocked == []
-        browser.close()
-    res = collect(room.root, COHORT)
-    assert len(res.written) == 1, res
-    stored = res.written[0]
-    answers = json.loads((stored / "answers.json").read_text("utf-8"))["answers"]
-    assert answers["q-visit"]["value"] == OBSERVATION
-    [image] = [p for p in (stored / "files").rglob("*") if p.is_file()]
-    assert image.read_bytes() == photo and re.search(r"\.png$", image.name)
+    shown = _browse(reopen)
+    assert shown == {"q-share": "12.5", "q-word": "分级", "q-code": ANSWERS["t01"][3]}
+    assert {s: room.store(s) for s in TRAINEES} == before

@@ -92,6 +92,7 @@ class HubResult:
     written: list[Path] = field(default_factory=list)
     kept: list[Path] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)  # remove-users: accounts whose home is elsewhere
     log: Path | None = None
 
 
@@ -194,24 +195,36 @@ def ensure_user(account: Account, cohort: str, homes: Path, owner: str) -> Path:
                 gecos=existing.pw_gecos or t("hub.no_comment"),
             )
         )
-    else:
-        home = Path(existing.pw_dir)
+    elif Path(existing.pw_dir) != home:
+        # the same cohort name in another course (or another --homes): its hub, its
+        # homes; taking the account over would put this hub's trainees in those homes
+        raise HubError(
+            t("hub.other_home", username=account.username, home=existing.pw_dir, expected=str(home))
+        )
     if account.role == "instructor":
         _run("usermod", "--append", "--groups", owner, account.username)
     os.chmod(home, 0o700)
     return home
 
 
-def remove_users(accounts: list[Account], cohort: str) -> list[str]:
-    """Delete the system users (and homes) casekit made for `cohort`."""
-    removed = []
+def remove_users(accounts: list[Account], cohort: str, homes: Path) -> tuple[list[str], list[str]]:
+    """Delete the system users (and homes) casekit made for `cohort` under `homes`.
+
+    Returns (removed, left): an account of the same name whose home is
+    elsewhere belongs to another course's hub (or another ``--homes``) and stays.
+    """
+    removed, left = [], []
     for a in accounts:
         u = _user(a.username)
-        if u is not None and u.pw_gecos.startswith(f"casekit {cohort} "):
-            subprocess.run(["pkill", "-KILL", "-u", a.username], capture_output=True)
-            _run("userdel", "--remove", a.username)
-            removed.append(a.username)
-    return removed
+        if u is None or not u.pw_gecos.startswith(f"casekit {cohort} "):
+            continue
+        if Path(u.pw_dir) != homes / a.username:
+            left.append(a.username)
+            continue
+        subprocess.run(["pkill", "-KILL", "-u", a.username], capture_output=True)
+        _run("userdel", "--remove", a.username)
+        removed.append(a.username)
+    return removed, left
 
 
 # ------------------------------------------------------------- the course
@@ -538,7 +551,7 @@ def hub(
     if action == "remove-users":
         if _pid(state) is not None:
             raise HubError(t("hub.running", cohort=cohort))
-        result.removed = remove_users(accounts, cohort)
+        result.removed, result.left = remove_users(accounts, cohort, Path(homes))
         return result
     if action == "start" and _pid(state) is not None:
         raise HubError(t("hub.already_running", cohort=cohort))

@@ -638,6 +638,8 @@ MESSAGES: dict[str, str] = {
     "cli.hub_not_running": "{cohort}: was not running",
     "cli.hub_removed": "removed {n} account(s): {names}",
     "cli.hub_passwords": "account\tpassword\trole\tname",
+    "hub.other_home": "the system user {username!r} that casekit made for this cohort has its home at {home}, not {expected}: another course's hub (or an earlier --homes) uses it; remove its users there first (`casekit hub remove-users` with that course and --homes), or give this course other ids",
+    "cli.hub_left": "kept (their home is not under {homes}: another course's hub, or pass its --homes): {names}",
     "hub.no_proxy": "{proxy} not found: run `make setup` (npm ci installs it into node_modules/) or `npm install -g {proxy}`",
     "hub.bad_username": "id {ident!r} cannot be a system user name: use lower-case letters, digits, '-' or '_', starting with a letter, at most 32 characters",
     "hub.role.trainee": "trainee",

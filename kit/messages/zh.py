@@ -638,6 +638,8 @@ MESSAGES: dict[str, str] = {
     "cli.hub_not_running": "{cohort}：本来就没有运行",
     "cli.hub_removed": "已删除 {n} 个账号：{names}",
     "cli.hub_passwords": "账号\t密码\t角色\t姓名",
+    "hub.other_home": "casekit 为本班次创建的系统用户 {username!r} 的主目录在 {home}，而不是 {expected}：它属于另一门课程的 JupyterHub（或之前用了别的 --homes）；请先在那边删除这些用户（对那门课程运行 `casekit hub remove-users` 并给出它的 --homes），或为本课程使用别的编号",
+    "cli.hub_left": "未删除（主目录不在 {homes} 下：属于另一门课程的 JupyterHub，或请给出它的 --homes）：{names}",
     "hub.no_proxy": "找不到 {proxy}：请运行 `make setup`（npm ci 会把它装进 node_modules/），或 `npm install -g {proxy}`",
     "hub.bad_username": "编号 {ident!r} 不能用作系统用户名：只能用小写字母、数字、“-”或“_”，以字母开头，最多 32 个字符",
     "hub.role.trainee": "学员",
