@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: rubric_marks.source (live class and marking, #12)
 
 # Submission statuses (the grade table); "needs-marking" turns into "graded"
 # once every manual item has a mark (see :meth:`Gradebook.submission_scores`).
@@ -176,6 +176,14 @@ class RubricMark(Base):
     group: Mapped[str] = mapped_column("grp", String(100), default="")
     submission_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime)
+    # -- marking by answer groups (#12): how the mark was given (MARK_SOURCES); a group
+    # mark never replaces one given to the item itself
+    source: Mapped[str] = mapped_column(String(20), default="item", server_default="item")
+
+
+#: How a hand mark was given: to the item itself, to its answer group, to its
+#: roster group (a group task), or read from a marks spreadsheet.
+MARK_SOURCES = ("item", "answers", "team", "import")
 
 
 class GradingRun(Base):
@@ -241,6 +249,20 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring a gradebook made by an older casekit up to this schema (columns added since)."""
+    from sqlalchemy import inspect, text
+
+    have = {c["name"] for c in inspect(engine).get_columns(RubricMark.__tablename__)}
+    if "source" not in have:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "ALTER TABLE rubric_marks ADD COLUMN source VARCHAR(20) NOT NULL DEFAULT 'item'"
+                )
+            )
+
+
 class Gradebook:
     """An open gradebook: one engine and one ORM session for a command run.
 
@@ -251,6 +273,7 @@ class Gradebook:
         self.url = url
         self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
         self.session = Session(self.engine, expire_on_commit=False)
         with self.transaction() as s:
             if s.get(Meta, "schema") is None:
@@ -405,8 +428,11 @@ class Gradebook:
         group: str = "",
         marker: str = "",
         submission_ids: dict[str, int | None] | None = None,
+        source: str = "item",
     ) -> None:
         """Replace the marks of one question for these trainees (one transaction)."""
+        if source not in MARK_SOURCES:
+            raise ValueError(f"mark source {source!r} is not one of {MARK_SOURCES}")
         at = utcnow()
         with self.transaction() as s:
             s.execute(
@@ -429,6 +455,7 @@ class Gradebook:
                             marker=marker,
                             at=at,
                             submission_id=(submission_ids or {}).get(t),
+                            source=source,
                             **r,
                         )
                     )
@@ -519,6 +546,7 @@ class Gradebook:
             RubricMark.marker,
             RubricMark.group,
             RubricMark.at,
+            RubricMark.source,
         ).where(RubricMark.cohort == cohort)
         if session:
             q = q.where(RubricMark.session == session)
@@ -535,8 +563,43 @@ class Gradebook:
                 "marker",
                 "group",
                 "at",
+                "source",
             ],
         )
+
+    def manual_items(self, cohort: str, session: str | None = None) -> pd.DataFrame:
+        """The hand-marked questions of the current submissions, in one query (the marking queue).
+
+        Columns: submission_id, session, trainee, question, position, kind,
+        prompt, answer (JSON), max_points, path (of the submission).
+        """
+        q = (
+            select(
+                Result.submission_id,
+                Submission.session,
+                Submission.trainee,
+                Result.question,
+                Result.position,
+                Result.kind,
+                Result.prompt,
+                Result.answer,
+                Result.max_points,
+                Submission.path,
+            )
+            .join(Submission, Submission.id == Result.submission_id)
+            .where(
+                Submission.cohort == cohort,
+                Submission.is_current.is_(True),
+                Result.manual.is_(True),
+            )
+        )
+        if session:
+            q = q.where(Submission.session == session)
+        return self._frame(
+            q,
+            ["submission_id", "session", "trainee", "question", "position", "kind", "prompt",
+             "answer", "max_points", "path"],
+        )  # fmt: skip
 
     def tests(self, cohort: str, session: str | None = None) -> pd.DataFrame:
         """Test results of the current submissions (hidden ones included: instructor view)."""

@@ -1337,8 +1337,15 @@ def feedback_html(
         if crit:
             body.append('<ul class="rubric">')
             for m in crit:
-                tick = "☑" if m["checked"] else "☐"
-                body.append(f"<li>{tick} {_esc(m['criterion'])} ({_fmt(m['points'])})</li>")
+                # -- partial rubric points (#12): points of the criterion's maximum
+                full = m.get("max_points")
+                if full != full or not full:  # NaN or unknown: the points alone
+                    tick, shown = ("☑" if m["checked"] else "☐"), _fmt(m["points"])
+                else:
+                    part = "◐" if m["points"] > 0 else "☐"
+                    tick = "☑" if m["points"] >= full else part
+                    shown = f"{_fmt(m['points'])} / {_fmt(full)}"
+                body.append(f"<li>{tick} {_esc(m['criterion'])} ({shown})</li>")
             body.append("</ul>")
         for m in qm:
             if m["comment"]:
@@ -1410,6 +1417,9 @@ def feedback(
         ts = gb.tests(cohort, session)
         ts = ts[~ts["hidden"].astype(bool)] if not ts.empty else ts
         marks = gb.marks(cohort, session)
+    from kit.markbook import with_criterion_max  # partial rubric points (#12)
+
+    marks = with_criterion_max(c, cohort, marks)
     for row in scores.to_dict("records"):
         t, s = row["trainee"], row["session"]
         out = c.build_dir / cohort / "feedback" / t / f"{s}.html"
@@ -1491,12 +1501,19 @@ def grades(
     if to.suffix.lower() == ".xlsx":
         with Gradebook.open(c.root, db) as gb:
             qs = gb.question_scores(cohort)
+            marks = gb.marks(cohort)
         qs = qs.drop(columns=["answer", "prompt", "submission_id"], errors="ignore")
         import pandas as pd
 
+        from kit.markbook import with_criterion_max  # partial rubric points (#12)
+
+        rubric = with_criterion_max(c, cohort, marks[marks["criterion"] != ""])
+        rubric = rubric[["session", "trainee", "question", "criterion", "points", "max_points",
+                         "marker", "source"]]  # fmt: skip
         with pd.ExcelWriter(to, engine="openpyxl") as xw:
             table.to_excel(xw, sheet_name="grades", index=False)
             qs.to_excel(xw, sheet_name="questions", index=False)
+            rubric.to_excel(xw, sheet_name="rubric", index=False)
     elif to.suffix.lower() == ".csv":
         # utf-8-sig so that Excel opens Chinese names correctly
         table.to_csv(to, index=False, encoding="utf-8-sig")

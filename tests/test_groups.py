@@ -3,41 +3,13 @@
 from __future__ import annotations
 
 import random
+import sys
+from pathlib import Path
 
-from kit.groups import group_answers, labels, similarity, text_of
+sys.path.insert(0, str(Path(__file__).parent))
+from classroom import ACCOUNT, CALLBACK, LONERS, POINTS, STAFF, TRIAGE  # noqa: E402, F401
 
-# Four points trainees make about a 12345 hotline backlog, five wordings each
-# (written for this test), and two answers that belong to no group.
-TRIAGE = [
-    "先对积压工单分级分类，紧急的优先派单处理。",
-    "按照紧急程度对工单分级，分类派单给责任部门。",
-    "工单要分级分类处置，急事先办，按类别派给对应部门。",
-    "建立分级派单机制：紧急工单优先，一般工单按类别分派。",
-    "把积压的工单按轻重缓急分类，分级派单。",
-]
-STAFF = [
-    "增加接线员人手，安排加班集中清理积压。",
-    "临时抽调人员，增加人手，周末加班清理。",
-    "人手不够就增派人员，组织加班突击清理积压工单。",
-    "从其他科室抽调人手支援，安排加班。",
-    "增加坐席人员并加班加点，尽快清理。",
-]
-CALLBACK = [
-    "办结后要回访群众，了解满意度。",
-    "每一件都电话回访市民，听取对办理结果是否满意。",
-    "做好回访工作，群众不满意的重新办理。",
-    "办理完成后逐一回访，满意度低的要二次办理。",
-    "通过回访了解群众满意度，不满意就重办。",
-]
-ACCOUNT = [
-    "建立考核问责制度，超期不办的部门要通报问责。",
-    "把工单办理时限纳入部门考核，超期的通报批评并问责。",
-    "对超期工单实行问责，纳入年度考核。",
-    "严格考核，超时办理的单位通报、问责。",
-    "完善考核机制，对拖延办理的部门问责通报。",
-]
-LONERS = ["我不知道。", "加强党建引领，提高政治站位。"]
-POINTS = [TRIAGE, STAFF, CALLBACK, ACCOUNT]
+from kit.groups import group_answers, labels, similarity, text_of  # noqa: E402
 
 
 def _partition(groups, texts) -> set[frozenset[str]]:
