@@ -25,6 +25,9 @@ _API = {
     "report": "kit.programme",
     "load_course": "kit.course",
     "hub": "kit.hub",
+    "export_marks": "kit.marksheet",
+    "import_marks": "kit.marksheet",
+    "live": "kit.liveview",
 }
 
 

@@ -215,12 +215,67 @@ def mark(
     anonymous: Annotated[bool, typer.Option(help="Hide trainee names while marking.")] = False,
     db: DbOpt = None,
 ) -> None:
-    """Write the marking notebook for essays, logs and reports; print its path."""
+    """Write the marking notebook for essays, logs and reports; print its path and what is left."""
     from kit.marking import mark as run
 
     path = run(course, cohort, session, anonymous=anonymous, db=db)
     out.print(str(path), highlight=False, soft_wrap=True)
     out.print(f"open it in JupyterLab: jupyter lab {path}", highlight=False, soft_wrap=True)
+    # -- live class and marking (#12): what is left, per session and question
+    from rich.table import Table
+
+    from kit.markbook import left
+
+    todo = left(course, cohort, session, db=db)
+    if not len(todo):
+        out.print("nothing to mark", highlight=False)
+        return
+    view = Table("session", "question", "kind", "items", "marked", "left", "answer groups left")
+    for r in todo.itertuples(index=False):
+        view.add_row(r.session, r.question, r.kind, str(r.items), str(r.marked), str(r.left),
+                     f"{r.groups_left} / {r.groups}")  # fmt: skip
+    out.print(view)
+    out.print(
+        f"{int(todo['left'].sum())} item(s) left of {int(todo['items'].sum())}", highlight=False
+    )
+
+
+@app.command("export-marks")
+def export_marks(
+    cohort: str,
+    to: Annotated[Path, typer.Argument(help="marks.xlsx or marks.csv")],
+    course: CourseOpt = Path("."),
+    session: Annotated[
+        str | None, typer.Option("--session", "-s", help="Only this session.")
+    ] = None,
+    anonymous: Annotated[bool, typer.Option(help="Pseudonyms instead of names.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Write the marking queue and its marks to a spreadsheet for marking offline."""
+    from kit.marksheet import export_marks as run
+
+    r = run(course, cohort, to, session=session, anonymous=anonymous, db=db)
+    out.print(f"[green]✓[/green] {r.items} item(s) → {to}", highlight=False, soft_wrap=True)
+
+
+@app.command("import-marks")
+def import_marks(
+    cohort: str,
+    sheet: Annotated[Path, typer.Argument(help="A sheet written by export-marks, filled in.")],
+    course: CourseOpt = Path("."),
+    marker: Annotated[str, typer.Option(help="Who marked (kept with each mark).")] = "",
+    db: DbOpt = None,
+) -> None:
+    """Read marks from a spreadsheet; any bad row and nothing is written."""
+    from kit.marksheet import import_marks as run
+
+    r = run(course, cohort, sheet, marker=marker, db=db)
+    out.print(
+        f"[green]✓[/green] {len(r.applied)} mark(s) written, {r.unchanged} unchanged, "
+        f"{r.blank} blank row(s)",
+        highlight=False,
+    )
+    # -- end live class and marking
 
 
 @app.command()

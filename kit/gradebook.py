@@ -431,34 +431,62 @@ class Gradebook:
         source: str = "item",
     ) -> None:
         """Replace the marks of one question for these trainees (one transaction)."""
-        if source not in MARK_SOURCES:
-            raise ValueError(f"mark source {source!r} is not one of {MARK_SOURCES}")
+        self.write_marks_many(
+            [
+                dict(cohort=cohort, session=session, trainees=trainees, question=question,
+                     rows=rows, group=group, marker=marker, submission_ids=submission_ids,
+                     source=source)
+            ]
+        )  # fmt: skip
+
+    def write_marks_many(self, marks: list[dict[str, Any]]) -> None:
+        """Several `write_marks` calls (their keyword arguments) in one transaction: all or none."""
         at = utcnow()
         with self.transaction() as s:
-            s.execute(
-                delete(RubricMark).where(
-                    RubricMark.cohort == cohort,
-                    RubricMark.session == session,
-                    RubricMark.question == question,
-                    RubricMark.trainee.in_(trainees),
-                )
+            for m in marks:
+                self._write_marks(s, at=at, **m)
+
+    def _write_marks(
+        self,
+        s: Session,
+        *,
+        at: datetime,
+        cohort: str,
+        session: str,
+        trainees: list[str],
+        question: str,
+        rows: list[dict[str, Any]],
+        group: str = "",
+        marker: str = "",
+        submission_ids: dict[str, int | None] | None = None,
+        source: str = "item",
+    ) -> None:
+        if source not in MARK_SOURCES:
+            raise ValueError(f"mark source {source!r} is not one of {MARK_SOURCES}")
+        s.execute(
+            delete(RubricMark).where(
+                RubricMark.cohort == cohort,
+                RubricMark.session == session,
+                RubricMark.question == question,
+                RubricMark.trainee.in_(trainees),
             )
-            for t in trainees:
-                for r in rows:
-                    s.add(
-                        RubricMark(
-                            cohort=cohort,
-                            session=session,
-                            trainee=t,
-                            question=question,
-                            group=group,
-                            marker=marker,
-                            at=at,
-                            submission_id=(submission_ids or {}).get(t),
-                            source=source,
-                            **r,
-                        )
+        )
+        for t in trainees:
+            for r in rows:
+                s.add(
+                    RubricMark(
+                        cohort=cohort,
+                        session=session,
+                        trainee=t,
+                        question=question,
+                        group=group,
+                        marker=marker,
+                        at=at,
+                        submission_id=(submission_ids or {}).get(t),
+                        source=source,
+                        **r,
                     )
+                )
 
     # ------------------------------------------------------------ queries (DataFrames)
 

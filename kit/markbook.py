@@ -42,7 +42,14 @@ MAX_UPLOAD_TEXT = 50_000
 
 
 class MarkError(ValueError):
-    """A mark that cannot be given (unknown criterion, points out of range); says which and why."""
+    """A mark that cannot be given (unknown criterion, points out of range); says which and why.
+
+    ``criterion`` names the criterion at fault, or is None for the total.
+    """
+
+    def __init__(self, message: str, criterion: str | None = None):
+        super().__init__(message)
+        self.criterion = criterion
 
 
 def course_of(course: Course | Path | str) -> Course:
@@ -107,16 +114,16 @@ def mark_rows(
         cid = str(cid)
         if cid not in rubric:
             known = ", ".join(rubric) or "none"
-            raise MarkError(f"unknown rubric criterion {cid!r}; known: {known}")
+            raise MarkError(f"unknown rubric criterion {cid!r}; known: {known}", cid)
         if isinstance(given, bool | np.bool_):
             pts = rubric[cid] if given else 0.0
         else:
             pts = float(given)
             if not np.isfinite(pts):
-                raise MarkError(f"criterion {cid!r}: {given!r} is not a number of points")
+                raise MarkError(f"criterion {cid!r}: {given!r} is not a number of points", cid)
             if strict and not 0 <= pts <= rubric[cid]:
                 raise MarkError(
-                    f"criterion {cid!r}: {pts:g} points is out of range 0–{rubric[cid]:g}"
+                    f"criterion {cid!r}: {pts:g} points is out of range 0–{rubric[cid]:g}", cid
                 )
             pts = max(0.0, min(pts, rubric[cid]))
         total += pts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import sys
 from pathlib import Path
@@ -24,14 +25,24 @@ ESSAYS = dict(
         strict=True,
     )
 )
-KNOWN = [set(list(ESSAYS)[:4]), set(list(ESSAYS)[4:7]), set(list(ESSAYS)[7:])]
+# spreadsheet programs must show this as text, never run it as a formula
+ESSAYS["t11"] = '=HYPERLINK("http://example.invalid","x")'
+KNOWN = [set(list(ESSAYS)[:4]), set(list(ESSAYS)[4:7]), set(list(ESSAYS)[7:10]), {"t11"}]
 
 
 @pytest.fixture(scope="module")
-def handed_in(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = class_course(tmp_path_factory.mktemp("marking") / "course", ESSAY, trainees=12)
     hand_in_all(root, {t: {"q-plan": (text, "essay")} for t, text in ESSAYS.items()})
     return root
+
+
+@pytest.fixture
+def handed_in(built: Path, tmp_path: Path) -> Path:
+    """A private copy of the class that handed in (course, store and gradebook)."""
+    dst = tmp_path / "course"
+    shutil.copytree(built, dst)
+    return dst
 
 
 def _totals(root: Path) -> pd.Series:
@@ -51,7 +62,7 @@ def test_groups_found_marked_once_overrides_stick_partial_points_reach_every_out
     # the queue shows each group together, the largest first
     assert list(items["agroup"]) == sorted(items["agroup"])
     assert list(items["agroup_size"][:4]) == [4, 4, 4, 4]
-    assert book.left() == 10
+    assert book.left() == 11
 
     # a group marked once: every member gets the partial points
     first = int(items.index[items["trainee"] == "t01"][0])
@@ -75,7 +86,7 @@ def test_groups_found_marked_once_overrides_stick_partial_points_reach_every_out
     with MarkSession(root, "c1", "coop") as book2:
         row = book2.items.set_index("trainee").loc["t03"]
         assert row["marked"] and row["criteria"] == {"clarity": 0.5, "measures": 1.0}
-        assert row["source"] == "item" and book2.left() == 6
+        assert row["source"] == "item" and book2.left() == 7
         # partial points out of range are refused, not capped, when asked to be strict
         with pytest.raises(MarkError, match="clarity"):
             from kit.markbook import mark_rows
@@ -83,8 +94,8 @@ def test_groups_found_marked_once_overrides_stick_partial_points_reach_every_out
             mark_rows(book2.spec("coop", "q-plan"), {"clarity": 2.5}, strict=True)
     # what is left, per question
     todo = left(root, "c1").set_index("question").loc["q-plan"]
-    assert (todo["items"], todo["marked"], todo["left"]) == (10, 4, 6)
-    assert (todo["groups"], todo["groups_left"]) == (3, 2)
+    assert (todo["items"], todo["marked"], todo["left"]) == (11, 4, 7)
+    assert (todo["groups"], todo["groups_left"]) == (4, 3)
 
     # feedback shows the partial criterion, the grades export carries it
     assert not feedback(root, "c1").failures
@@ -121,7 +132,7 @@ def test_marking_app_gives_partial_points_to_an_answer_group(
     assert app.points.value == 3.5 and not app._checks["clarity"].value
     app.same_answers.value = True
     app.save()
-    assert app.left() == 6
+    assert app.left() == 7
     assert app.items.iloc[app.pos]["agroup"] != it["agroup"]  # the group is done: next group
     with Gradebook(db) as gb:
         m = gb.marks("c1", "coop")
@@ -147,3 +158,113 @@ def test_an_older_gradebook_gains_the_mark_source(tmp_path: Path) -> None:
     with Gradebook(f"sqlite:///{path}") as gb:
         m = gb.marks("c1")
     assert list(m["source"]) == ["item"] and list(m["points"]) == [2.0]
+
+
+# ---------------------------------------------------------------- marks in a spreadsheet
+
+
+def _fill(path: Path, edits: dict[str, dict[str, object]]) -> None:
+    """Edit the marks sheet as a marker would in a spreadsheet program: cell by cell."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    ws = wb["marks"]
+    head = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        who = row[head.index("trainee")].value
+        for col, value in edits.get(who, {}).items():
+            row[head.index(col)].value = value
+    wb.save(path)
+
+
+def test_marks_go_out_to_a_sheet_and_come_back(handed_in: Path) -> None:
+    from kit.marksheet import export_marks, import_marks
+
+    root = handed_in
+    with MarkSession(root, "c1", "coop") as book:
+        book.save(0, criteria={"clarity": 2, "measures": 0.5}, comment="=先分级")
+    out = export_marks(root, "c1", root / "marks.xlsx")
+    assert out.items == 11
+    sheet = pd.read_excel(root / "marks.xlsx", sheet_name=None, dtype=object)
+    marks, rubric = sheet["marks"], sheet["rubric"]
+    assert list(marks.columns[-4:]) == ["c:clarity", "c:measures", "points", "comment"]
+    assert set(rubric["text"]) == {"思路清楚", "措施可行"}
+    t11 = marks.set_index("trainee").loc["t11"]
+    assert t11["answer"] == "'" + ESSAYS["t11"]  # text, not a formula
+    from openpyxl import load_workbook
+
+    ws = load_workbook(root / "marks.xlsx")["marks"]
+    assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+    # exported and read back unchanged: nothing is written
+    again = import_marks(root, "c1", root / "marks.xlsx")
+    assert again.applied == [] and again.unchanged == 1 and again.blank == 10
+    # marked offline: partial points, a total given, a comment
+    _fill(root / "marks.xlsx", {"t05": {"c:clarity": 1.5, "c:measures": 1},
+                                "t08": {"points": 3, "comment": "回访到位"}})  # fmt: skip
+    r = import_marks(root, "c1", root / "marks.xlsx", marker="离线批阅")
+    assert sorted(r.applied) == ["t05/coop/q-plan", "t08/coop/q-plan"]
+    t = _totals(root)
+    assert t.loc["t05", "points"] == 2.5 and t.loc["t05", "source"] == "import"
+    assert t.loc["t08", "points"] == 3 and t.loc["t08", "comment"] == "回访到位"
+    assert t.loc["t08", "marker"] == "离线批阅"
+    first = book.items.iloc[0]["trainee"]
+    assert t.loc[first, "comment"] == "=先分级"  # the marker's own text comes back as typed
+
+
+def test_a_bad_sheet_names_each_bad_row_and_changes_nothing(handed_in: Path) -> None:
+    from kit.course import CourseError
+    from kit.marksheet import export_marks, import_marks
+
+    root = handed_in
+    export_marks(root, "c1", root / "marks.csv")
+    table = pd.read_csv(root / "marks.csv", dtype=str, keep_default_na=False)
+    rows = {t: i for i, t in enumerate(table["trainee"])}
+    table.loc[rows["t01"], "c:clarity"] = "1.5"  # a good row: must not be written either
+    table.loc[rows["t02"], "c:clarity"] = "2.5"  # over the criterion's 2 points
+    table.loc[rows["t03"], "c:measures"] = "许多"  # not a number
+    table.loc[rows["t04"], "trainee"] = "t99"  # nobody
+    table.loc[rows["t04"], "points"] = "1"
+    table.loc[rows["t05"], "points"] = "9"  # over the question's 4 points
+    table["c:tone"] = ""
+    table.loc[rows["t06"], "c:tone"] = "1"  # no such criterion
+    table.to_csv(root / "marks.csv", index=False, encoding="utf-8-sig")
+    before = _totals(root)
+    with pytest.raises(CourseError) as err:
+        import_marks(root, "c1", root / "marks.csv")
+    found = {(p.where, p.field) for p in err.value.problems}
+    row = {t: f"row {i + 2}" for t, i in rows.items()}
+    assert found == {
+        (row["t02"], "c:clarity"),
+        (row["t03"], "c:measures"),
+        (row["t04"], "trainee"),
+        (row["t05"], "points"),
+        (row["t06"], "c:tone"),
+    }
+    assert all(p.file.endswith("marks.csv") for p in err.value.problems)
+    assert _totals(root).equals(before)  # nothing half-applied
+
+    # the command line says the same, without a traceback, and exits 2
+    from conftest import run_cli
+
+    done = run_cli("import-marks", "c1", str(root / "marks.csv"), "-C", str(root))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"marks.csv:{row['t02']}: c:clarity:" in done.stderr.replace("\n", "")
+
+
+def test_anonymous_sheet_and_what_is_left_on_the_command_line(handed_in: Path) -> None:
+    from conftest import run_cli
+
+    from kit.marksheet import export_marks, import_marks
+
+    root = handed_in
+    export_marks(root, "c1", root / "anon.csv", anonymous=True)
+    table = pd.read_csv(root / "anon.csv", dtype=str, keep_default_na=False)
+    assert "trainee" not in table.columns and "name" not in table.columns
+    assert table["item"].str.startswith("答卷").all()
+    table.loc[0, "points"] = "2"
+    table.to_csv(root / "anon.csv", index=False, encoding="utf-8-sig")
+    r = import_marks(root, "c1", root / "anon.csv")
+    assert len(r.applied) == 1
+    done = run_cli("mark", "c1", "-C", str(root))
+    assert done.returncode == 0, done.stderr
+    assert "q-plan" in done.stdout and "10 item(s) left of 11" in done.stdout
