@@ -393,6 +393,33 @@ def deliberate(
     out.print(str(path), highlight=False, soft_wrap=True)
 
 
+# -- live class (#12) ---------------------------------------------------------
+
+
+@app.command()
+def live(
+    cohort: str,
+    session: str,
+    course: CourseOpt = Path("."),
+    port: Annotated[int, typer.Option(help="Port of the page (0: any free port).")] = 8800,
+    ip: Annotated[
+        str, typer.Option(help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    named: Annotated[bool, typer.Option(help="Show trainees' names (default: anonymous).")] = False,
+) -> None:
+    """The room's answers on the projector as trainees give them; open, close and reveal each question."""
+    from kit.liveview import live as run
+
+    def ready(server) -> None:
+        out.print(f"live: {server.url}", highlight=False, soft_wrap=True)
+        out.print("open it in a browser on the projector; Ctrl-C ends the class", highlight=False)
+        sys.stdout.flush()
+
+    run(course, cohort, session, host=ip, port=port, anonymous=not named, on_ready=ready)
+
+
+# -- end live class
+
 # -- casekit hub (#11) --------------------------------------------------------
 
 

@@ -158,6 +158,73 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 
+# -- live class (#12): the projector page (kit.liveview) and the workbook's live banner
+MESSAGES["zh"].update(
+    {
+        "live_title": "课堂实时",
+        "live_answered": "已作答 {n} / {total} 人",
+        "live_people": "{n} 人",
+        "live_answers": "{n} 份",
+        "live_status_idle": "未开始",
+        "live_status_open": "作答中",
+        "live_status_closed": "已截止",
+        "live_status_revealed": "已揭晓",
+        "live_open": "开始作答",
+        "live_close": "截止",
+        "live_reveal": "揭晓答案",
+        "live_reopen": "重新开放",
+        "live_key": "正确答案",
+        "live_correct": "答对 {n} 人",
+        "live_mean": "平均 {x}",
+        "live_median": "中位数 {x}",
+        "live_mean_rank": "平均名次",
+        "live_groups": "相似答案",
+        "live_others": "其余 {n} 份",
+        "live_none": "还没有人作答",
+        "live_anonymous": "匿名显示",
+        "live_questions": "题目",
+        "live_offline": "连接中断，正在重连…",
+        "live_banner_open": "课堂作答中：老师正在收集全班的答案。",
+        "live_banner_closed": "已截止：本题不再收集答案。",
+        "live_banner_revealed": "已揭晓",
+        "live_class_result": "全班结果",
+        "live_your_key": "参考答案：{key}",
+    }
+)
+MESSAGES["en"].update(
+    {
+        "live_title": "Live class",
+        "live_answered": "{n} of {total} answered",
+        "live_people": "{n}",
+        "live_answers": "{n} answers",
+        "live_status_idle": "not started",
+        "live_status_open": "answering",
+        "live_status_closed": "closed",
+        "live_status_revealed": "revealed",
+        "live_open": "Open",
+        "live_close": "Close",
+        "live_reveal": "Reveal",
+        "live_reopen": "Reopen",
+        "live_key": "Key",
+        "live_correct": "{n} right",
+        "live_mean": "mean {x}",
+        "live_median": "median {x}",
+        "live_mean_rank": "mean position",
+        "live_groups": "Similar answers",
+        "live_others": "{n} more",
+        "live_none": "No answers yet",
+        "live_anonymous": "anonymous",
+        "live_questions": "Questions",
+        "live_offline": "Connection lost, reconnecting…",
+        "live_banner_open": "Live: the teacher is collecting the class's answers.",
+        "live_banner_closed": "Closed: answers to this question are no longer collected.",
+        "live_banner_revealed": "Revealed",
+        "live_class_result": "The class",
+        "live_your_key": "Key: {key}",
+    }
+)
+# -- end live class
+
 
 def t(key: str, language: str = "zh", /, **kwargs: object) -> str:
     """Return the message `key` in `language`, formatted with `kwargs`.

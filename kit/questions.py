@@ -1037,6 +1037,8 @@ class QuestionView:
             self._error(warning)
         self._show_status()
         runtime.subscribe(self.qid, self._on_external)
+        if hasattr(runtime, "follow_live"):  # live class (#12): closed / revealed on the widget
+            runtime.follow_live(self)
 
     # ---- helpers
     def _header_html(self) -> str:

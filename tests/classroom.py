@@ -63,8 +63,26 @@ def write_roster(root: Path, cohort: str, n: int) -> None:
     (root / "cohorts" / cohort / "roster.csv").write_text("\n".join(rows) + "\n", "utf-8")
 
 
-def class_course(root: Path, *cells: str, trainees: int = 12, mode: str = "assessed") -> Path:
-    """The small spine course with extra question cells and `trainees` trainees, built for c1."""
+#: a live class's questions: every kind the live view draws, with keys
+LIVE_CELLS = [
+    'ask.choice("q-kind", "诉求 A 应归入哪一类？", ["咨询", "求助", "投诉"])',
+    ('key("q-kind", "求助")', "key"),
+    'ask.multi("q-urgent", "哪些工单需要当天处置？", ["停水", "噪音", "供暖中断", "路灯不亮"])',
+    ('key("q-urgent", ["停水", "供暖中断"])', "key"),
+    'ask.ranking("q-order", "处置一件工单的顺序", ["核实诉求", "分级派单", "回访群众"])',
+    ('key("q-order", ["核实诉求", "分级派单", "回访群众"])', "key"),
+    'ask.rating("q-eval", "这一环节对你有帮助吗？")',
+    ESSAY,
+]
+
+
+def class_course(
+    root: Path, *cells: str | tuple[str, str], trainees: int = 12, mode: str = "assessed"
+) -> Path:
+    """The small spine course with extra cells and `trainees` trainees, built for c1.
+
+    A cell is its source, or (source, tag) for a tagged cell such as a key.
+    """
     from kit.builder import build
 
     write_course(root, cohorts={"c1": 0.05})
@@ -73,22 +91,47 @@ def class_course(root: Path, *cells: str, trainees: int = 12, mode: str = "asses
         sched = root / "cohorts/c1/schedule.csv"
         sched.write_text(sched.read_text("utf-8").replace(",assessed,", f",{mode},"), "utf-8")
     nb = case_notebook()
-    nb.cells += [_code(src) for src in cells]
+    nb.cells += [_code(c) if isinstance(c, str) else _code(*c) for c in cells]
     nbformat.write(nb, str(root / "cases/coop.ipynb"))
     res = build(root, "c1", progress=False)
     assert not res.failures, res.failures
     return root
 
 
-def runtime_of(root: Path, trainee: str, session: str = "coop"):
+def runtime_of(
+    root: Path, trainee: str, session: str = "coop", *, mode: str = "assessed", exchange=None
+):
     """The workbook runtime of a released workbook, as its setup cell opens it (no kernel)."""
     from kit.workbook import AnswerStore, Runtime, store_path_for
 
     workbook = root / f"exchange/c1/outbox/{trainee}/{session}.ipynb"
-    exchange = root / "exchange"
+    exchange = exchange or root / "exchange"
     header = {"trainee": trainee, "session": session, "cohort": "c1", "exchange": str(exchange)}
     store = AnswerStore(store_path_for(workbook), header)
-    return Runtime(store, session=session, trainee=trainee, cohort="c1", exchange=exchange)
+    return Runtime(
+        store, session=session, trainee=trainee, cohort="c1", exchange=exchange, mode=mode
+    )
+
+
+def spec_of(root: Path, qid: str, session: str = "coop") -> dict:
+    """A question's spec as the build recorded it (what a workbook's widget is made from)."""
+    import json
+
+    doc = json.loads((root / f"build/c1/instructor/{session}.keys.json").read_text("utf-8"))
+    return next(q for q in doc["questions"] if q["id"] == qid)
+
+
+def wait_for(cond, timeout: float = 30, what: str = "condition"):
+    """Poll `cond` until it is truthy; its value, or AssertionError naming `what`."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def hand_in_all(root: Path, answers: dict[str, dict[str, tuple]]) -> None:

@@ -14,6 +14,8 @@ One small interface, two implementations:
     submit(handin) -> Accepted                  hand in a workbook, its answers and files
     post_live(cohort, session, qid, value, trainee=None)  one answer as it is given (live class view)
     live(cohort, session) -> {qid: {trainee: value}}   the room's latest answers
+    set_live_state(cohort, session, state)      instructor: which questions are open, closed, revealed
+    live_state(cohort, session) -> state        anyone in the cohort: that state ({} before a class)
     handins(cohort) -> [id]                     instructor: what was handed in
     fetch(cohort, id) -> {relative path: bytes} instructor: one hand-in's files
 
@@ -88,6 +90,13 @@ class Exchange(Protocol):
     ) -> None: ...
 
     def live(self, cohort: str, session: str) -> dict[str, dict[str, Any]]: ...
+
+    # -- live class (#12): the instructor's state of each question, read by the workbooks
+    def set_live_state(self, cohort: str, session: str, state: dict) -> None: ...
+
+    def live_state(self, cohort: str, session: str) -> dict: ...
+
+    # -- end live class
 
     def handins(self, cohort: str) -> list[str]: ...
 
@@ -202,6 +211,27 @@ class FolderExchange:
                     out.setdefault(qid, {})[path.stem] = entry.get("value")
         return out
 
+    # -- live class (#12): ``<cohort>/live/<session>.state.json`` (kit.livewire says what it holds)
+    def _state_path(self, cohort: str, session: str) -> Path:
+        folder = self.root / check_id(cohort, "cohort") / "live"
+        return folder / f"{check_id(session, 'session')}.state.json"
+
+    def set_live_state(self, cohort: str, session: str, state: dict) -> None:
+        """Publish the instructor's state of a live class (written whole, atomically)."""
+        path = self._state_path(cohort, session)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_json(path, state)
+
+    def live_state(self, cohort: str, session: str) -> dict:
+        """The published state of a live class, or {} when there is none (or it cannot be read)."""
+        try:
+            doc = json.loads(self._state_path(cohort, session).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return doc if isinstance(doc, dict) else {}
+
+    # -- end live class
+
     def handins(self, cohort: str) -> list[str]:
         """Ids ``<trainee>/<session>/<folder>`` of every hand-in, oldest first per trainee."""
         inbox = self.root / check_id(cohort, "cohort") / "inbox"
@@ -307,6 +337,16 @@ class HubExchange:
 
     def live(self, cohort: str, session: str) -> dict[str, dict[str, Any]]:
         return self._call("GET", f"api/live/{cohort}/{session}")
+
+    # -- live class (#12)
+    def set_live_state(self, cohort: str, session: str, state: dict) -> None:
+        self._call("PUT", f"api/live/{cohort}/{session}/state", state)
+
+    def live_state(self, cohort: str, session: str) -> dict:
+        doc = self._call("GET", f"api/live/{cohort}/{session}/state")
+        return doc if isinstance(doc, dict) else {}
+
+    # -- end live class
 
     def handins(self, cohort: str) -> list[str]:
         return self._call("GET", f"api/handins/{cohort}")

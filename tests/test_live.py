@@ -1,0 +1,180 @@
+"""The live class: answers from workbooks reach the instructor's view, the class state reaches the workbooks.
+
+Trainees answer through their workbook runtime (`kit.workbook.Runtime` over the
+answer store, which posts through the exchange): the same path a workbook in
+JupyterLab takes. Their question widgets are the real ipywidgets views.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from classroom import (  # noqa: E402
+    LIVE_CELLS,
+    STAFF,
+    TRIAGE,
+    class_course,
+    runtime_of,
+    spec_of,
+    trainee_ids,
+    wait_for,
+)
+
+from kit.livewire import banner_html  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def practice_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from kit.workbook import release
+
+    root = class_course(tmp_path_factory.mktemp("live") / "course", *LIVE_CELLS, trainees=8,
+                        mode="practice")  # fmt: skip
+    assert not release(root, "c1").failures
+    return root
+
+
+def _act(server, qid: str, action: str) -> dict:
+    req = Request(
+        f"http://127.0.0.1:{server.port}/api/act",
+        data=json.dumps({"question": qid, "action": action}).encode(),
+        headers={"X-Casekit-Token": server.token, "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_practice_workbooks_follow_open_close_reveal_and_see_the_class_result(
+    practice_class: Path,
+) -> None:
+    from kit.liveview import live
+    from kit.questions import QuestionView
+
+    root = practice_class
+    server = live(root, "c1", "coop", port=0, background=True)
+    try:
+        rts = [runtime_of(root, t, mode="practice") for t in trainee_ids(8)]
+        views = [QuestionView(spec_of(root, "q-kind"), rt) for rt in rts]
+        essays = [QuestionView(spec_of(root, "q-plan"), rt) for rt in rts]
+        radio = lambda v: v.inputs["radio"]  # noqa: E731
+        # the class runs, nothing is open yet: widgets as usual
+        wait_for(
+            lambda: all(rt.live_link().running for rt in rts), 15, "workbooks to see the class"
+        )
+        assert not any(radio(v).disabled for v in views)
+
+        _act(server, "q-kind", "open")
+        wait_for(lambda: all("课堂作答中" in v._live_banner.value for v in views), 15, "open")
+        for i, v in enumerate(views):
+            radio(v).value = ["咨询", "求助", "求助", "投诉"][i % 4]  # what a click does
+        for i, v in enumerate(essays):
+            v.inputs["textarea"].value = (TRIAGE[:3] + STAFF[:5])[i]
+        wait_for(lambda: server.live.snapshot_of("q-kind")["summary"]["n"] == 8, 15, "answers")
+        bars = {
+            b["label"]: b["count"] for b in server.live.snapshot_of("q-kind")["summary"]["bars"]
+        }
+        assert bars == {"咨询": 2, "求助": 4, "投诉": 2}
+        groups = server.live.snapshot_of("q-plan")["summary"]["groups"]
+        assert sorted(g["count"] for g in groups) == [3, 5]
+        # the key is nowhere before the reveal: not on the page's data, not in the published state
+        published = json.dumps(rts[0].live_link().exchange().live_state("c1", "coop"))
+        assert (
+            '"key"' not in json.dumps(server.live.snapshot_of("q-kind"))
+            and '"key"' not in published
+        )
+
+        _act(server, "q-kind", "close")
+        wait_for(lambda: all(radio(v).disabled for v in views), 15, "closed widgets")
+        assert "已截止" in views[0]._live_banner.value
+        assert not essays[0].inputs["textarea"].disabled  # only the closed question
+        # an answer after the close is kept in the workbook, but does not count in the room
+        rts[0].save("q-kind", "投诉", "choice")
+        assert rts[0].answers()["q-kind"]["value"] == "投诉"
+        server.live.refresh()
+        bars = {
+            b["label"]: b["count"] for b in server.live.snapshot_of("q-kind")["summary"]["bars"]
+        }
+        assert bars == {"咨询": 2, "求助": 4, "投诉": 2}
+
+        _act(server, "q-kind", "reveal")
+        wait_for(lambda: all("已揭晓" in v._live_banner.value for v in views), 15, "revealed")
+        banner = views[1]._live_banner.value
+        assert "全班结果" in banner and "求助 — 4 人" in banner and "参考答案：求助" in banner
+        assert radio(views[1]).disabled
+        _act(server, "q-kind", "reopen")
+        wait_for(lambda: not any(radio(v).disabled for v in views), 15, "reopened")
+    finally:
+        server.stop()
+    # the class ended: workbooks back to normal, no banner
+    wait_for(lambda: not rts[2].live_link().running, 15, "the end of the class")
+    assert views[2]._live_banner.value == "" and not radio(views[2]).disabled
+    assert all(rt.live_link().failed == 0 for rt in rts)
+
+
+def test_a_failing_exchange_never_costs_the_local_save(
+    practice_class: Path, tmp_path: Path
+) -> None:
+    from kit.liveview import live
+
+    root = practice_class
+    server = live(root, "c1", "coop", port=0, background=True)
+    try:
+        good = runtime_of(root, "t01", mode="practice")
+        wait_for(lambda: good.live_link().running, 15, "the class")
+        # the exchange goes away under a running class: posts fail, are counted, the store keeps all
+        blocker = tmp_path / "exchange-is-a-file"
+        blocker.write_text("x")
+        link = good.live_link()
+        link._exchange.root = blocker  # the folder is gone (as a disk that went away)
+        for n in range(5):
+            good.save("q-plan", f"第 {n} 稿：先分级派单", "essay")
+        assert good.answers()["q-plan"]["value"] == "第 4 稿：先分级派单"
+        wait_for(lambda: link.failed >= 1, 15, "the failure to be counted")
+    finally:
+        server.stop()
+
+
+def test_the_page_needs_the_token_and_the_trainee_state_never_holds_an_assessed_key(
+    tmp_path: Path,
+) -> None:
+    from kit.liveview import live
+    from kit.workbook import release
+
+    root = class_course(tmp_path / "course", *LIVE_CELLS, trainees=3)
+    assert not release(root, "c1").failures
+    server = live(root, "c1", "coop", port=0, background=True)
+    try:
+        with pytest.raises(HTTPError) as err:
+            urlopen(f"http://127.0.0.1:{server.port}/api/snapshot", timeout=10)
+        assert err.value.code == 403
+        rt = runtime_of(root, "t01")
+        rt.save("q-kind", "求助", "choice")
+        _act(server, "q-kind", "reveal")
+        state = json.loads((root / "exchange/c1/live/coop.state.json").read_text("utf-8"))
+        assert state["questions"]["q-kind"] == {"status": "revealed"}  # assessed: no key, no result
+        with urlopen(server.url.replace("/?", "/api/snapshot?"), timeout=10) as r:
+            snap = json.loads(r.read())
+        assert next(q for q in snap["questions"] if q["id"] == "q-kind")["summary"]["key"] == "求助"
+        # an answer from someone not on the roster is not counted
+        from kit.hub.exchange import FolderExchange
+
+        FolderExchange(root / "exchange").post_live("c1", "coop", "q-kind", "投诉", trainee="x99")
+        server.live.refresh()
+        assert server.live.snapshot_of("q-kind")["summary"]["n"] == 1
+    finally:
+        server.stop()
+
+
+def test_banner_is_escaped() -> None:
+    spec = {"id": "q", "kind": "text", "colour": "#123456"}
+    qstate = {"status": "revealed", "key": "<b>x</b>",
+              "result": {"rows": [{"label": "<script>alert(1)</script>", "value": "2 人"}]}}  # fmt: skip
+    out = banner_html(spec, qstate, {"running": True}, "zh")
+    assert "<script>" not in out and "&lt;script&gt;" in out and "&lt;b&gt;x&lt;/b&gt;" in out
