@@ -147,3 +147,70 @@ def hand_in_all(root: Path, answers: dict[str, dict[str, tuple]]) -> None:
         submit(root / f"exchange/c1/outbox/{trainee}/coop.ipynb")
     assert not collect(root, "c1").failures
     assert not grade(root, "c1", progress=False).failures
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterLab:
+    """A real JupyterLab on loopback serving `folder` (a trainee's), for Chromium tests."""
+
+    def __init__(self, folder: Path, scratch: Path):
+        self.folder, self.scratch = folder, scratch
+        self.port, self.proc = free_port(), None
+        import secrets
+
+        self.token = secrets.token_hex(16)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> JupyterLab:
+        import os
+        import subprocess
+        import sys
+        from urllib.request import urlopen
+
+        env = {
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(self.scratch / "jcfg"),
+            "JUPYTER_RUNTIME_DIR": str(self.scratch / "jrun"),
+            "JUPYTERLAB_SETTINGS_DIR": str(self.scratch / "jsettings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(self.scratch / "jws"),
+        }
+        env.pop("CASEKIT_MODE", None)
+        cmd = [
+            str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", "--allow-root",
+            f"--ServerApp.token={self.token}", f"--port={self.port}", "--ip=127.0.0.1",
+            f"--ServerApp.root_dir={self.folder}", "--LabApp.expose_app_in_browser=True",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]  # fmt: skip
+        self.log = open(self.scratch / "jupyter.log", "wb")
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.folder, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+        def up() -> bool:
+            try:
+                return (
+                    urlopen(f"{self.base}/api/status?token={self.token}", timeout=2).status == 200
+                )
+            except OSError:
+                return False
+
+        wait_for(up, 90, "JupyterLab to start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import subprocess
+
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
