@@ -60,7 +60,9 @@ def _bars(labels: list[str], counts: Counter, keyed: set[str], revealed: bool) -
     ]
 
 
-def _choice(spec: dict, values: list, key: dict | None, revealed: bool, lang: str) -> Summary:
+def _choice(
+    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+) -> Summary:
     opts = [str(o) for o in spec.get("options") or []]
     ok = [v for v in values if isinstance(v, str) and v in opts]
     kv = _key_value(key)
@@ -70,7 +72,9 @@ def _choice(spec: dict, values: list, key: dict | None, revealed: bool, lang: st
     return {"chart": "bars", "bars": _bars(opts, Counter(ok), keyed, revealed), "values": ok}
 
 
-def _multi(spec: dict, values: list, key: dict | None, revealed: bool, lang: str) -> Summary:
+def _multi(
+    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+) -> Summary:
     opts = [str(o) for o in spec.get("options") or []]
     ok = [v for v in values if isinstance(v, list) and all(x in opts for x in v)]
     counts = Counter(x for v in ok for x in set(v))
@@ -80,7 +84,9 @@ def _multi(spec: dict, values: list, key: dict | None, revealed: bool, lang: str
     return {"chart": "bars", "bars": _bars(opts, counts, keyed, revealed), "values": ok}
 
 
-def _rating(spec: dict, values: list, key: dict | None, revealed: bool, lang: str) -> Summary:
+def _rating(
+    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+) -> Summary:
     scale = int(spec.get("scale") or 5)
     names = spec.get("labels") or [str(i) for i in range(1, scale + 1)]
     ok = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= scale]
@@ -117,7 +123,9 @@ def _bins(values: list[float]) -> list[dict]:
     return bins
 
 
-def _number(spec: dict, values: list, key: dict | None, revealed: bool, lang: str) -> Summary:
+def _number(
+    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+) -> Summary:
     ok = [
         float(v)
         for v in values
@@ -136,7 +144,9 @@ def _number(spec: dict, values: list, key: dict | None, revealed: bool, lang: st
     return {"chart": "histogram", "bins": bins, "note": note, "values": ok}
 
 
-def _ranking(spec: dict, values: list, key: dict | None, revealed: bool, lang: str) -> Summary:
+def _ranking(
+    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+) -> Summary:
     items = [str(i) for i in spec.get("items") or []]
     ok = [v for v in values if isinstance(v, list) and sorted(map(str, v)) == sorted(items)]
     rows = []
@@ -153,11 +163,14 @@ def _ranking(spec: dict, values: list, key: dict | None, revealed: bool, lang: s
     return {"chart": "ranking", "items": rows, "values": ok}
 
 
-def _texts(spec: dict, values: list, key: dict | None, revealed: bool, lang: str) -> Summary:
+def _texts(
+    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+) -> Summary:
     from kit.groups import group_answers, text_of
 
     texts = [text_of(v).strip() for v in values]
     ok = [x for x in texts if x]
+    who = [w for w, x in zip(who or [None] * len(texts), texts, strict=True) if x]
     groups = group_answers(ok)
     kv = _key_value(key)
     accepted = {normalise_text(x) for x in (kv if isinstance(kv, list) else [kv])} if kv else set()
@@ -172,12 +185,16 @@ def _texts(spec: dict, values: list, key: dict | None, revealed: bool, lang: str
         }
         if revealed and accepted:
             row["key"] = sum(normalise_text(ok[i]) in accepted for i in grp.members) > grp.size / 2
+        if any(who):
+            row["who"] = [who[i] for i in grp.members if who[i]]
         out.append(row)
     rest = sum(g.size for g in groups[MAX_GROUPS:])
     return {"chart": "groups", "groups": out, "others": rest, "values": ok}
 
 
-def _count(spec: dict, values: list, key: dict | None, revealed: bool, lang: str) -> Summary:
+def _count(
+    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+) -> Summary:
     return {"chart": "count", "values": values}
 
 
@@ -215,11 +232,22 @@ def key_text(spec: dict, key: dict | None) -> str:
 
 
 def summarise(
-    spec: dict, answers: dict[str, Any], key: dict | None, *, revealed: bool, lang: str = "zh"
+    spec: dict,
+    answers: dict[str, Any],
+    key: dict | None,
+    *,
+    revealed: bool,
+    lang: str = "zh",
+    names: dict[str, str] | None = None,
 ) -> Summary:
-    """The room's answers to one question, ready to draw (see the module docstring)."""
-    given = [v for v in answers.values() if not is_unanswered(v)]
-    out = SUMMARIES.get(spec.get("kind"), _count)(spec, given, key, revealed, lang)
+    """The room's answers to one question, ready to draw (see the module docstring).
+
+    With ``names`` (trainee → name: a named view) an answer group lists who is in it.
+    """
+    given_by = {k: v for k, v in answers.items() if not is_unanswered(v)}
+    given = list(given_by.values())
+    who = [names.get(k, k) for k in given_by] if names is not None else None
+    out = SUMMARIES.get(spec.get("kind"), _count)(spec, given, key, revealed, lang, who)
     values = out.pop("values")
     out["n"] = len(values)
     out["ignored"] = len(given) - len(values)

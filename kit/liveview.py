@@ -246,8 +246,9 @@ class LiveClass:
                 cached = self._cache.get(qid)
                 if cached is None or cached[0] != sig:
                     summary = summarise(
-                        spec, given, self.keys.get(qid), revealed=revealed, lang=lang
-                    )
+                        spec, given, self.keys.get(qid), revealed=revealed, lang=lang,
+                        names=None if self.anonymous else self.names,
+                    )  # fmt: skip
                     self._cache[qid] = cached = (sig, summary)
                 questions.append(
                     {
@@ -269,8 +270,6 @@ class LiveClass:
                 "current": self.current,
                 "questions": questions,
             }
-            if not self.anonymous:
-                body["names"] = {k: self.names.get(k, k) for k in sorted(answered)}
             changed = force or body != {k: v for k, v in self.snapshot.items() if k != "version"}
             if changed:
                 self.version += 1

@@ -178,3 +178,28 @@ def test_banner_is_escaped() -> None:
               "result": {"rows": [{"label": "<script>alert(1)</script>", "value": "2 人"}]}}  # fmt: skip
     out = banner_html(spec, qstate, {"running": True}, "zh")
     assert "<script>" not in out and "&lt;script&gt;" in out and "&lt;b&gt;x&lt;/b&gt;" in out
+
+
+def test_summaries_ignore_forged_values_and_name_only_when_asked() -> None:
+    from kit.livestats import summarise
+
+    choice = {"id": "q", "kind": "choice", "options": ["甲", "乙"], "points": 1}
+    s = summarise(choice, {"t1": "甲", "t2": "乙", "t3": "<img src=x>", "t4": None},
+                  {"value": "乙"}, revealed=False)  # fmt: skip
+    assert (s["n"], s["ignored"]) == (2, 1) and "key" not in s and "correct" not in s
+    s = summarise(choice, {"t1": "甲", "t2": "乙"}, {"value": "乙"}, revealed=True)
+    assert s["key"] == "乙" and s["correct"] == 1
+    assert [b["key"] for b in s["bars"]] == [False, True]
+    number = {"id": "n", "kind": "number", "points": 1, "number_unit": "%"}
+    values = {f"t{i}": float(v) for i, v in enumerate([3, 7, 7.5, 9, 11, 12, 12.5, 13, 20, 31])}
+    s = summarise(number, values, {"value": 12.5}, revealed=True)
+    assert sum(b["count"] for b in s["bins"]) == 10 and s["key"] == "12.5 %"
+    assert [b["label"] for b in s["bins"] if b.get("key")] and s["correct"] == 1
+    essay = {"id": "e", "kind": "essay"}
+    texts = {"t1": TRIAGE[0], "t2": TRIAGE[1], "t3": STAFF[0]}
+    anon = summarise(essay, texts, None, revealed=False)
+    assert all("who" not in g for g in anon["groups"])
+    named = summarise(
+        essay, texts, None, revealed=False, names={"t1": "王一", "t2": "李二", "t3": "赵三"}
+    )
+    assert sorted(g["who"] for g in named["groups"]) == [["王一", "李二"], ["赵三"]]

@@ -268,3 +268,29 @@ def test_anonymous_sheet_and_what_is_left_on_the_command_line(handed_in: Path) -
     done = run_cli("mark", "c1", "-C", str(root))
     assert done.returncode == 0, done.stderr
     assert "q-plan" in done.stdout and "10 item(s) left of 11" in done.stdout
+
+
+def test_upload_reports_are_read_for_grouping(tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    from kit.markbook import upload_text
+
+    folder = tmp_path / "submissions/c1/t01/coop/x/files/q-report"
+    folder.mkdir(parents=True)
+    xml = ('<w:document><w:body><w:p><w:r><w:t>东山村积分制</w:t></w:r></w:p>'
+           "<w:p><w:r><w:t>第一手数据</w:t></w:r></w:p></w:body></w:document>")  # fmt: skip
+    with zipfile.ZipFile(folder / "报告.docx", "w") as z:
+        z.writestr("word/document.xml", xml)
+    (folder / "notes.md").write_text("# 调研\n32 户", "utf-8")
+    (folder / "bad.docx").write_bytes(b"not a zip")
+    at = "submissions/c1/t01/coop/x"
+    assert (
+        upload_text(tmp_path, at, "q-report", json.dumps({"name": "报告.docx"}))
+        == "东山村积分制\n第一手数据\n"
+    )
+    assert (
+        upload_text(tmp_path, at, "q-report", json.dumps({"name": "notes.md"})) == "# 调研\n32 户"
+    )
+    assert upload_text(tmp_path, at, "q-report", json.dumps({"name": "bad.docx"})) == ""
+    assert upload_text(tmp_path, at, "q-report", json.dumps({"name": "../../../etc/passwd"})) == ""
