@@ -99,26 +99,32 @@ def class_course(
 
 
 def runtime_of(
-    root: Path, trainee: str, session: str = "coop", *, mode: str = "assessed", exchange=None
+    root: Path,
+    trainee: str,
+    session: str = "coop",
+    *,
+    cohort: str = "c1",
+    mode: str = "assessed",
+    exchange=None,
 ):
     """The workbook runtime of a released workbook, as its setup cell opens it (no kernel)."""
     from kit.workbook import AnswerStore, Runtime, store_path_for
 
-    workbook = root / f"exchange/c1/outbox/{trainee}/{session}.ipynb"
+    workbook = root / f"exchange/{cohort}/outbox/{trainee}/{session}.ipynb"
     exchange = exchange or root / "exchange"
-    header = {"trainee": trainee, "session": session, "cohort": "c1", "exchange": str(exchange)}
+    header = {"trainee": trainee, "session": session, "cohort": cohort, "exchange": str(exchange)}
     store = AnswerStore(store_path_for(workbook), header)
     return Runtime(
-        store, session=session, trainee=trainee, cohort="c1", exchange=exchange, mode=mode
+        store, session=session, trainee=trainee, cohort=cohort, exchange=exchange, mode=mode
     )
 
 
-def spec_of(root: Path, qid: str, session: str = "coop") -> dict:
+def spec_of(root: Path, qid: str, session: str = "coop", cohort: str = "c1") -> dict:
     """A question's spec as the build recorded it (what a workbook's widget is made from)."""
     import json
 
-    doc = json.loads((root / f"build/c1/instructor/{session}.keys.json").read_text("utf-8"))
-    return next(q for q in doc["questions"] if q["id"] == qid)
+    path = root / f"build/{cohort}/instructor/{session}.keys.json"
+    return next(q for q in json.loads(path.read_text("utf-8"))["questions"] if q["id"] == qid)
 
 
 def wait_for(cond, timeout: float = 30, what: str = "condition"):
