@@ -417,27 +417,13 @@ class Gradebook:
 
     # ------------------------------------------------------------ marks
 
-    def write_marks(
-        self,
-        *,
-        cohort: str,
-        session: str,
-        trainees: list[str],
-        question: str,
-        rows: list[dict[str, Any]],
-        group: str = "",
-        marker: str = "",
-        submission_ids: dict[str, int | None] | None = None,
-        source: str = "item",
-    ) -> None:
-        """Replace the marks of one question for these trainees (one transaction)."""
-        self.write_marks_many(
-            [
-                dict(cohort=cohort, session=session, trainees=trainees, question=question,
-                     rows=rows, group=group, marker=marker, submission_ids=submission_ids,
-                     source=source)
-            ]
-        )  # fmt: skip
+    def write_marks(self, **mark: Any) -> None:
+        """Replace the marks of one question for these trainees (one transaction).
+
+        Keyword arguments: cohort, session, trainees, question, rows, and
+        optionally group, marker, submission_ids, source (see `_write_marks`).
+        """
+        self.write_marks_many([mark])
 
     def write_marks_many(self, marks: list[dict[str, Any]]) -> None:
         """Several `write_marks` calls (their keyword arguments) in one transaction: all or none."""
@@ -461,6 +447,7 @@ class Gradebook:
         submission_ids: dict[str, int | None] | None = None,
         source: str = "item",
     ) -> None:
+        """Delete the marks of `question` for `trainees`, add `rows` for each (in transaction `s`)."""
         if source not in MARK_SOURCES:
             raise ValueError(f"mark source {source!r} is not one of {MARK_SOURCES}")
         s.execute(
