@@ -206,6 +206,12 @@ def _inputs(view: Any) -> list[Any]:
     return [w for w in out if hasattr(w, "disabled")]
 
 
+def banner_of(view: Any) -> str:
+    """The live banner's HTML on a question widget ('' when it has none)."""
+    banner = getattr(view, "_live_banner", None)
+    return banner.value if banner is not None else ""
+
+
 def show(view: Any, qstate: dict, state: dict) -> None:
     """Show a question's live state on its widget: a banner, inputs disabled once it closes."""
     import ipywidgets as w
@@ -213,6 +219,8 @@ def show(view: Any, qstate: dict, state: dict) -> None:
     lang = view.lang
     status = qstate.get("status")
     banner = getattr(view, "_live_banner", None)
+    if banner is None and not status:
+        return  # no class, no banner: the widget stays exactly as it was built
     if banner is None:
         banner = view._live_banner = w.HTML(value="")
         banner.add_class("casekit-live")

@@ -27,7 +27,7 @@ from classroom import (  # noqa: E402
     wait_for,
 )
 
-from kit.livewire import banner_html  # noqa: E402
+from kit.livewire import banner_html, banner_of  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +71,13 @@ def test_practice_workbooks_follow_open_close_reveal_and_see_the_class_result(
         assert not any(radio(v).disabled for v in views)
 
         _act(server, "q-kind", "open")
-        wait_for(lambda: all("课堂作答中" in v._live_banner.value for v in views), 15, "open")
+        wait_for(lambda: all("课堂作答中" in banner_of(v) for v in views), 15, "open")
         for i, v in enumerate(views):
             radio(v).value = ["咨询", "求助", "求助", "投诉"][i % 4]  # what a click does
         for i, v in enumerate(essays):
             v.inputs["textarea"].value = (TRIAGE[:3] + STAFF[:5])[i]
-        wait_for(lambda: server.live.snapshot_of("q-kind")["summary"]["n"] == 8, 15, "answers")
+        for qid in ("q-kind", "q-plan"):
+            wait_for(lambda q=qid: server.live.snapshot_of(q)["summary"]["n"] == 8, 15, "answers")
         bars = {
             b["label"]: b["count"] for b in server.live.snapshot_of("q-kind")["summary"]["bars"]
         }
@@ -92,7 +93,7 @@ def test_practice_workbooks_follow_open_close_reveal_and_see_the_class_result(
 
         _act(server, "q-kind", "close")
         wait_for(lambda: all(radio(v).disabled for v in views), 15, "closed widgets")
-        assert "已截止" in views[0]._live_banner.value
+        assert "已截止" in banner_of(views[0])
         assert not essays[0].inputs["textarea"].disabled  # only the closed question
         # an answer after the close is kept in the workbook, but does not count in the room
         rts[0].save("q-kind", "投诉", "choice")
@@ -104,8 +105,8 @@ def test_practice_workbooks_follow_open_close_reveal_and_see_the_class_result(
         assert bars == {"咨询": 2, "求助": 4, "投诉": 2}
 
         _act(server, "q-kind", "reveal")
-        wait_for(lambda: all("已揭晓" in v._live_banner.value for v in views), 15, "revealed")
-        banner = views[1]._live_banner.value
+        wait_for(lambda: all("已揭晓" in banner_of(v) for v in views), 15, "revealed")
+        banner = banner_of(views[1])
         assert "全班结果" in banner and "求助 — 4 人" in banner and "参考答案：求助" in banner
         assert radio(views[1]).disabled
         _act(server, "q-kind", "reopen")
@@ -114,7 +115,7 @@ def test_practice_workbooks_follow_open_close_reveal_and_see_the_class_result(
         server.stop()
     # the class ended: workbooks back to normal, no banner
     wait_for(lambda: not rts[2].live_link().running, 15, "the end of the class")
-    assert views[2]._live_banner.value == "" and not radio(views[2]).disabled
+    assert banner_of(views[2]) == "" and not radio(views[2]).disabled
     assert all(rt.live_link().failed == 0 for rt in rts)
 
 

@@ -37,6 +37,8 @@ from classroom import (  # noqa: E402
 )
 from conftest import CASEKIT, launch_chromium  # noqa: E402
 
+from kit.livewire import banner_of  # noqa: E402
+
 pytestmark = pytest.mark.browser
 
 COHORT, SESSION = "2026-autumn", "blue-2"
@@ -149,7 +151,7 @@ def _class(page, lab_page, root: Path, rts, views) -> None:
     _show(page, "b2-category")
     page.locator("#b-open").click()
     page.wait_for_selector("#stage[data-status='open']")
-    wait_for(lambda: all("课堂作答中" in v._live_banner.value for v in views), 30, "open banners")
+    wait_for(lambda: all("课堂作答中" in banner_of(v) for v in views), 30, "open banners")
     lab_q = lab_page.locator(".casekit-q-b2-category")
     lab_q.locator(".casekit-live-open").wait_for(state="attached")
 
@@ -182,7 +184,7 @@ def _class(page, lab_page, root: Path, rts, views) -> None:
     page.locator("#b-close").click()
     page.wait_for_selector("#stage[data-status='closed']")
     wait_for(lambda: all(radio(v).disabled for v in views), 30, "closed widgets")
-    assert "已截止" in views[0]._live_banner.value
+    assert "已截止" in banner_of(views[0])
     lab_q.locator(".casekit-live-closed").wait_for(state="attached")
     wait_for(lambda: lab_q.locator("input[type=radio]").first.is_disabled(), 30, "lab radio off")
     rts[0].save("b2-category", "物业", "choice")  # a late change stays in the workbook only
@@ -195,10 +197,10 @@ def _class(page, lab_page, root: Path, rts, views) -> None:
     assert page.locator("#chart .bar.key").count() == 1
     keyline = page.locator("#keyline").inner_text()
     assert "正确答案：供水" in keyline and "答对 16 人" in keyline
-    wait_for(lambda: all("已揭晓" in v._live_banner.value for v in views), 30, "revealed")
+    wait_for(lambda: all("已揭晓" in banner_of(v) for v in views), 30, "revealed")
     lab_q.locator(".casekit-live-revealed").wait_for(state="attached")
     # assessed: the room sees the key, the workbooks do not get it
-    assert "参考答案" not in views[0]._live_banner.value
+    assert "参考答案" not in banner_of(views[0])
 
     # -- the other charts match the answers given
     n = N - 1
