@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_grade.py
 	$(BIN)/python bench/bench_marking.py
+	$(BIN)/python bench/bench_live.py
 
 clean:
 	rm -rf build exchange submissions gradebook.sqlite

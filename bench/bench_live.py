@@ -57,17 +57,13 @@ def answer(rts: list, qid: str, options: list, spread: float, seed: int) -> list
 
 
 def latencies(page, qid: str, saved: list[float], base: int) -> list[float]:
-    try:
-        wait_for(
-            lambda: page.evaluate(
-                f"() => window.__casekit.updates.some(u => u.qid === '{qid}' && u.n >= {base + len(saved)})"
-            ),
-            30,
-            "the page to show every answer",
-        )
-    except AssertionError:
-        print(page.evaluate("() => window.__casekit.updates.slice(-3)"), len(saved))
-        raise
+    wait_for(
+        lambda: page.evaluate(
+            f"() => window.__casekit.updates.some(u => u.qid === '{qid}' && u.n >= {base + len(saved)})"
+        ),
+        30,
+        "the page to show every answer",
+    )
     ups = page.evaluate(f"() => window.__casekit.updates.filter(u => u.qid === '{qid}')")
     out = []
     for k, t in enumerate(saved, base + 1):
