@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -115,6 +116,7 @@ def main() -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
     print(f"\nlive view, {args.n} trainees answering; from a trainee's save to the page drawing it")
     print(
         f"{'scenario':<16} {'answers':>8} {'median s':>9} {'p95 s':>7} {'max s':>7} {'p95 / 2 s':>10}"

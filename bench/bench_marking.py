@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -160,6 +161,7 @@ def main() -> None:
     finally:
         if server is not None:
             server.stop()
+        shutil.rmtree(work, ignore_errors=True)
     print()
     print(f"marking, {args.n} trainees, {args.items} items marked with 'save & next' per run")
     print(
