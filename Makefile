@@ -29,6 +29,7 @@ demo: setup
 test: setup
 	bash scripts/system-deps.sh test
 	$(BIN)/ruff check kit tests bench scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: setup
@@ -42,6 +43,7 @@ bench: setup
 	$(BIN)/python bench/bench_grade.py
 	$(BIN)/python bench/bench_marking.py
 	$(BIN)/python bench/bench_live.py
+	$(BIN)/python bench/bench_hub.py   # root: makes system users (the classroom hub)
 
 clean:
 	rm -rf build exchange submissions gradebook.sqlite

@@ -126,10 +126,10 @@ def similarity(
         return np.zeros((0, 0))
     vocab: dict[str, int] = {}
     docs, grams, tfs = [], [], []
-    for d, text in enumerate(texts):
-        for g, c in ngrams(text, sizes, latin).items():
-            docs.append(d)
-            grams.append(vocab.setdefault(g, len(vocab)))
+    for doc, text in enumerate(texts):
+        for gram, c in ngrams(text, sizes, latin).items():
+            docs.append(doc)
+            grams.append(vocab.setdefault(gram, len(vocab)))
             tfs.append(c)
     sim = np.zeros((n, n))
     if not docs:

@@ -20,12 +20,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from kit.locale import t
-from kit.questions import is_unanswered, normalise_text, score
+from kit.kinds import find, is_empty, score
+from kit.kinds.base import normalise_text
+from kit.messages import t
 
 MAX_GROUPS = 8
-#: kinds whose answers a key scores (the room sees how many were right after the reveal)
-KEYED = ("choice", "multi", "number", "text", "ranking")
 EXAMPLE_CHARS = 160
 Summary = dict[str, Any]
 
@@ -198,19 +197,22 @@ def _count(
     return {"chart": "count", "values": values}
 
 
-#: one summary per kind of question; a kind not listed is counted only
+#: the chart of each kind of question that has one of its own
 SUMMARIES: dict[str, Callable[..., Summary]] = {
     "choice": _choice,
     "multi": _multi,
     "rating": _rating,
     "number": _number,
     "ranking": _ranking,
-    "text": _texts,
-    "essay": _texts,
     "observation": _texts,
-    "code": _count,
-    "upload": _count,
 }
+
+
+def summary_of(kind: Any) -> Callable[..., Summary]:
+    """The summary of a kind: its own chart, else answer groups for free text, else a count."""
+    if kind in SUMMARIES:
+        return SUMMARIES[kind]
+    return _texts if find(kind).free_text else _count
 
 
 def key_text(spec: dict, key: dict | None) -> str:
@@ -244,17 +246,17 @@ def summarise(
 
     With ``names`` (trainee → name: a named view) an answer group lists who is in it.
     """
-    given_by = {k: v for k, v in answers.items() if not is_unanswered(v)}
+    given_by = {k: v for k, v in answers.items() if not is_empty(spec, v)}
     given = list(given_by.values())
     who = [names.get(k, k) for k in given_by] if names is not None else None
-    out = SUMMARIES.get(spec.get("kind"), _count)(spec, given, key, revealed, lang, who)
+    out = summary_of(spec.get("kind"))(spec, given, key, revealed, lang, who)
     values = out.pop("values")
     out["n"] = len(values)
     out["ignored"] = len(given) - len(values)
     if revealed and key:
         out["key"] = key_text(spec, key)
         right = _correct(spec, key, values)
-        if right is not None and spec.get("kind") in KEYED:
+        if right is not None and find(spec.get("kind")).keyed:
             out["correct"] = right
     return out
 

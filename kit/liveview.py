@@ -44,10 +44,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kit.course import Course, CourseError, Problem
+from kit.course import Course, CourseError, as_course
 from kit.livestats import summarise, trainee_result
 from kit.livewire import STATE_VERSION
-from kit.locale import MESSAGES, t
+from kit.messages import MESSAGES, t
 
 ACTIONS = {
     "open": "open",
@@ -102,7 +102,7 @@ class LiveClass:
         cls, course: Course, cohort: str, session: str, exchange: Any, *, anonymous: bool = True
     ) -> LiveClass:
         """Load the session's questions and keys (built editions) and any saved class state."""
-        from kit.grading import load_keys
+        from kit.grading.keys import load_keys
 
         co = course.cohort(cohort)
         sess = co.session(session)
@@ -234,7 +234,8 @@ class LiveClass:
         with self._lock:
             answers = self._fetch()
             lang = self.meta["language"]
-            questions, answered = [], set()
+            questions: list[dict] = []
+            answered: set[str] = set()
             for qid, spec in self.specs.items():
                 status = self.status.get(qid, "idle")
                 given = self.frozen[qid] if qid in self.frozen else answers.get(qid, {})
@@ -336,7 +337,7 @@ class LiveServer:
                     "X-Casekit-Token", ""
                 )
                 if not hmac.compare_digest(given.encode(), server.token.encode()):
-                    raise web.HTTPError(403, "open the address printed by `casekit live`")
+                    raise web.HTTPError(403, t("live.need_token", server.live.meta["language"]))
 
         class Page(Base):
             def get(self) -> None:
@@ -358,7 +359,7 @@ class LiveServer:
                 from tornado.iostream import StreamClosedError
 
                 self.set_header("Content-Type", "text/event-stream; charset=utf-8")
-                sent = -1
+                sent: Any = -1
                 try:
                     while True:
                         snap = server.live.snapshot
@@ -406,10 +407,8 @@ class LiveServer:
         try:
             sockets = bind_sockets(self.port, self.host)
         except OSError as e:
-            raise CourseError(
-                [Problem(f"{self.host}:{self.port}", message=f"cannot listen: {e.strerror}",
-                         fix="choose another --port")]
-            ) from None  # fmt: skip
+            where, why = f"{self.host}:{self.port}", t("live.cannot_listen", why=e.strerror)
+            raise CourseError.at(where, why, t("live.cannot_listen_fix")) from None
         self.port = sockets[0].getsockname()[1]
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or a stop ends the class cleanly
@@ -488,9 +487,7 @@ def live(
 
     ``on_ready(server)`` is called once it listens (the CLI prints the address).
     """
-    from kit.markbook import course_of
-
-    c = course_of(course)
+    c = as_course(course)
     klass = LiveClass.open(c, cohort, session, exchange_for_instructor(c), anonymous=anonymous)
     server = LiveServer(klass, host=host, port=port, poll=poll)
     if background:

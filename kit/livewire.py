@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kit.locale import t
+from kit.messages import t
 
 STATE_VERSION = 1
 STATUSES = ("open", "closed", "revealed")

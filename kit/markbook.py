@@ -27,8 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kit.course import Course, CourseError, Problem
+from kit import artifacts, kinds
+from kit.course import Course, CourseError, Problem, as_course
 from kit.gradebook import Gradebook
+from kit.messages import t
 
 QUEUE_COLUMNS = [
     "session", "question", "trainee", "label", "group", "kind", "prompt", "answer",
@@ -52,25 +54,18 @@ class MarkError(ValueError):
         self.criterion = criterion
 
 
-def course_of(course: Course | Path | str) -> Course:
-    """A loaded course (loads it from a folder)."""
-    from kit.course import load_course
-
-    return course if isinstance(course, Course) else load_course(course)
-
-
 def question_spec(
     course: Course, cohort: str, session: str, question: str, keys: Any = None
 ) -> dict:
     """The spec of one question from the keys file (rubric texts included), or CourseError."""
-    from kit.grading import load_keys
+    from kit.grading.keys import load_keys
 
     keys = keys or load_keys(course, cohort, session)
     if question not in keys.questions:
         raise CourseError(
             [
                 Problem(
-                    str(course.build_dir / cohort / "instructor" / f"{session}.keys.json"),
+                    str(artifacts.build_paths(course, cohort, session).keys),
                     field="question",
                     message=f"no question {question!r} in session {session}",
                     fix=f"known questions: {', '.join(keys.questions)}",
@@ -113,27 +108,26 @@ def mark_rows(
     for cid, given in (criteria or {}).items():
         cid = str(cid)
         if cid not in rubric:
-            known = ", ".join(rubric) or "none"
-            raise MarkError(f"unknown rubric criterion {cid!r}; known: {known}", cid)
+            known = ", ".join(rubric) or "—"
+            raise MarkError(t("marks.unknown_criterion", criterion=cid, known=known), cid)
         if isinstance(given, bool | np.bool_):
             pts = rubric[cid] if given else 0.0
         else:
             pts = float(given)
             if not np.isfinite(pts):
-                raise MarkError(f"criterion {cid!r}: {given!r} is not a number of points", cid)
+                raise MarkError(t("marks.not_points", criterion=cid, value=given), cid)
             if strict and not 0 <= pts <= rubric[cid]:
-                raise MarkError(
-                    f"criterion {cid!r}: {pts:g} points is out of range 0–{rubric[cid]:g}", cid
-                )
+                why = t("marks.criterion_range", criterion=cid, points=pts, full=rubric[cid])
+                raise MarkError(why, cid)
             pts = max(0.0, min(pts, rubric[cid]))
         total += pts
         rows.append({"criterion": cid, "checked": pts > 0, "points": pts, "comment": ""})
     if points is not None:
         total = float(points)
         if not np.isfinite(total):
-            raise MarkError(f"the total {points!r} is not a number of points")
+            raise MarkError(t("marks.total_not_points", value=points))
         if strict and not 0 <= total <= (qmax if qmax else total):
-            raise MarkError(f"the total {total:g} is out of range 0–{qmax:g}")
+            raise MarkError(t("marks.total_range", points=total, full=qmax))
     total = max(0.0, min(total, qmax)) if qmax else max(0.0, total)
     rows.append({"criterion": "", "checked": True, "points": round(total, 6), "comment": comment})
     return rows
@@ -141,7 +135,7 @@ def mark_rows(
 
 def with_criterion_max(course: Course, cohort: str, marks: pd.DataFrame) -> pd.DataFrame:
     """`marks` (gradebook rows) with ``max_points``: each criterion's points in its rubric (NaN if unknown)."""
-    from kit.grading import load_keys
+    from kit.grading.keys import load_keys
 
     full: dict[tuple[str, str, str], float] = {}
     for session in marks["session"].unique() if len(marks) else []:
@@ -165,6 +159,17 @@ def alias(cohort: str, trainee: str) -> str:
     return hashlib.sha256(f"{cohort}:{trainee}".encode()).hexdigest()
 
 
+def pseudonyms(cohort: str, trainees: Any) -> dict[str, int]:
+    """Trainee → the number of their anonymous script (stable, not in roster order)."""
+    order = sorted(map(str, trainees), key=lambda tr: alias(cohort, tr))
+    return {tr: i + 1 for i, tr in enumerate(order)}
+
+
+def item_label(number: int, language: str) -> str:
+    """An anonymous script's label ("答卷 07", "Script 07")."""
+    return t("marks.item", language, n=number)
+
+
 def upload_text(course_root: Path, path: str, question: str, answer: str) -> str:
     """The text of an uploaded report (.md, .txt, .docx) in the submission store, or ''."""
     try:
@@ -173,7 +178,7 @@ def upload_text(course_root: Path, path: str, question: str, answer: str) -> str
         return ""
     if not name or not path:
         return ""
-    file = Path(course_root) / path / "files" / str(question) / Path(str(name)).name
+    file = Path(course_root) / path / artifacts.FILES / str(question) / Path(str(name)).name
     suffix = file.suffix.lower()
     try:
         if suffix in (".md", ".txt"):
@@ -199,7 +204,7 @@ def _answer_texts(items: pd.DataFrame, course_root: Path) -> list[str]:
     for kind, raw, path, q in zip(
         items["kind"], items["answer"], items["path"], items["question"], strict=True
     ):
-        if kind == "upload":
+        if kinds.find(kind).files:
             out.append(upload_text(course_root, path, q, raw))
             continue
         try:
@@ -244,7 +249,7 @@ def queue(
     points; source says how the current mark was given ('' = unmarked);
     agroup numbers the answer group within the question (0 = not grouped).
     """
-    c = course_of(course)
+    c = as_course(course)
     co = c.cohort(cohort)
     own = gb is None
     gb = gb or Gradebook.open(c.root, db)
@@ -259,9 +264,8 @@ def queue(
     roster = co.roster
     items["group"] = items["trainee"].map(roster["group"]).fillna("")
     if anonymous:
-        order = sorted(roster.index, key=lambda t: alias(cohort, t))
-        num = {t: i + 1 for i, t in enumerate(order)}
-        items["label"] = [f"答卷 {num.get(t, 0):02d}" for t in items["trainee"]]
+        num = pseudonyms(cohort, roster.index)
+        items["label"] = [item_label(num.get(tr, 0), c.language) for tr in items["trainee"]]
         items["sortkey"] = items["trainee"].map(num).fillna(0)
     else:
         items["label"] = items["trainee"].map(roster["name"]).fillna(items["trainee"])
@@ -304,7 +308,7 @@ class MarkSession:
         marker: str = "",
         groups: bool = True,
     ):
-        self.course = course_of(course)
+        self.course = as_course(course)
         self.cohort, self.session, self.anonymous = cohort, session, anonymous
         self.roster = self.course.cohort(cohort).roster
         self.marker = marker
@@ -327,7 +331,7 @@ class MarkSession:
     # ---- reading
     def spec(self, session: str, question: str) -> dict:
         """A question's spec (the keys file is read once per session)."""
-        from kit.grading import load_keys
+        from kit.grading.keys import load_keys
 
         if session not in self._keys:
             self._keys[session] = load_keys(self.course, self.cohort, session)
@@ -391,12 +395,12 @@ class MarkSession:
             group = self.answer_group(pos)
             keep = self.items["source"].to_numpy()[group]
             positions = group[np.isin(keep, REPLACEABLE) | (group == pos)]
-            trainees = [str(t) for t in self.items["trainee"].to_numpy()[positions]]
+            trainees = [str(tr) for tr in self.items["trainee"].to_numpy()[positions]]
         elif scope == "team":
             team = str(row["group"] or "")
             if not team:
-                raise MarkError(f"{row['trainee']} belongs to no roster group")
-            trainees = sorted(str(t) for t in self.roster.index[self.roster["group"] == team])
+                raise MarkError(t("marks.no_team", trainee=row["trainee"]))
+            trainees = sorted(str(tr) for tr in self.roster.index[self.roster["group"] == team])
             it = self.items
             positions = np.flatnonzero(
                 (it["session"].to_numpy() == session)
@@ -415,7 +419,7 @@ class MarkSession:
             rows=rows,
             group=str(row["group"] or "") if scope == "team" else "",
             marker=self.marker,
-            submission_ids={t: int(subs[t]) if t in subs else None for t in trainees},
+            submission_ids={tr: int(subs[tr]) if tr in subs else None for tr in trainees},
             source=scope,
         )
         total = rows[-1]["points"]

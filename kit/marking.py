@@ -19,11 +19,11 @@ from typing import Any
 
 import nbformat
 
-from kit.course import Course, CourseError, Problem
+from kit import artifacts, kinds
+from kit.course import Course, CourseError, Problem, as_course
 from kit.gradebook import Gradebook
 from kit.markbook import (  # noqa: F401 - queue is part of this module's API
     MarkSession,
-    course_of,
     mark_rows,
     question_spec,
     queue,
@@ -56,7 +56,7 @@ def record_mark(
     (or ``max_points`` for a question that has no keys file, e.g. a group task
     recorded from elsewhere). Marking again replaces the earlier mark.
     """
-    c = course_of(course)
+    c = as_course(course)
     co = c.cohort(cohort)
     if (trainee is None) == (group is None):
         raise ValueError("give exactly one of trainee= or group=")
@@ -125,10 +125,9 @@ def mark(
     Open it in JupyterLab and run it: one item at a time, rubric checkboxes,
     points, comment; every save goes to the gradebook at once.
     """
-    c = course_of(course)
+    c = as_course(course)
     c.cohort(cohort)
-    name = (session or "all") + ("-anon" if anonymous else "")
-    out = c.build_dir / cohort / "marking" / f"{name}.ipynb"
+    out = artifacts.marking_path(c, cohort, session, anonymous)
     out.parent.mkdir(parents=True, exist_ok=True)
     zh = c.language == "zh"
     nb = nbformat.v4.new_notebook()
@@ -368,7 +367,7 @@ class MarkingApp:
 
     def _upload_html(self, it: Any) -> str:
         """Where an uploaded report lies in the store, and a text report's content to read."""
-        if it["kind"] != "upload":
+        if not kinds.find(it["kind"]).files:
             return ""
         try:
             name = json.loads(it["answer"]).get("name")

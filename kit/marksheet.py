@@ -29,9 +29,11 @@ from typing import Any
 
 import pandas as pd
 
-from kit.course import Course, CourseError, Outcome, Problem
-from kit.gradebook import MANUAL_KINDS, Gradebook
-from kit.markbook import MarkError, alias, course_of, mark_rows, queue, rubric_of
+from kit import kinds
+from kit.course import Course, CourseError, Outcome, Problem, as_course
+from kit.gradebook import Gradebook
+from kit.markbook import MarkError, item_label, mark_rows, pseudonyms, queue, rubric_of
+from kit.messages import LANGUAGES, t
 
 CRITERION_PREFIX = "c:"
 FIXED = ["session", "question", "trainee", "name", "group", "answer_group", "answer", "max_points"]
@@ -73,7 +75,7 @@ def _answer(kind: str, raw: str, path: str, question: str, root: Path) -> str:
     from kit.groups import text_of
     from kit.markbook import upload_text
 
-    if kind == "upload":
+    if kinds.find(kind).files:
         return upload_text(root, path, question, raw)
     import json
 
@@ -93,18 +95,16 @@ def export_marks(
     db: str | None = None,
 ) -> ExportResult:
     """Write the marking queue with its marks so far to ``to`` (.xlsx or .csv)."""
-    c = course_of(course)
+    c = as_course(course)
     to = Path(to)
     suffix = to.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
-        raise CourseError(
-            [Problem(str(to), message="unknown sheet format", fix="use .xlsx or .csv")]
-        )
+        raise CourseError.at(to, t("marks.sheet_format"), t("marks.sheet_format_fix"))
     q = queue(c, cohort, session, anonymous=anonymous, db=db)
     rubrics: dict[tuple[str, str], dict[str, float]] = {}
     texts: list[dict[str, Any]] = []
     if len(q):
-        from kit.grading import load_keys
+        from kit.grading.keys import load_keys
 
         for s in q["session"].unique():
             keys = load_keys(c, cohort, s)
@@ -179,7 +179,7 @@ def _read_sheet(path: Path) -> pd.DataFrame:
             return pd.read_excel(path, sheet_name=0, dtype=object)
     if suffix == ".csv":
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    raise CourseError([Problem(str(path), message="unknown sheet format", fix="use .xlsx or .csv")])
+    raise CourseError.at(path, t("marks.sheet_format"), t("marks.sheet_format_fix"))
 
 
 def _blank(v: Any) -> bool:
@@ -187,7 +187,7 @@ def _blank(v: Any) -> bool:
 
 
 def _number(v: Any) -> float:
-    from kit.questions import parse_number
+    from kit.kinds.base import parse_number
 
     if isinstance(v, bool):
         raise ValueError(v)
@@ -213,9 +213,9 @@ def import_marks(
     db: str | None = None,
 ) -> ImportResult:
     """Read marks from a sheet made by `export_marks` (or written by hand in its shape) into the gradebook."""
-    from kit.grading import load_keys
+    from kit.grading.keys import load_keys
 
-    c = course_of(course)
+    c = as_course(course)
     co = c.cohort(cohort)
     path = Path(sheet)
     table = _read_sheet(path)
@@ -223,28 +223,27 @@ def import_marks(
     problems: list[Problem] = []
 
     def bad(row: int | None, column: str, message: str, fix: str = "") -> None:
-        problems.append(Problem(where, f"row {row}" if row else "", column, message, fix))
+        problems.append(Problem(where, t("where.row", n=row) if row else "", column, message, fix))
 
     cols = [str(col) for col in table.columns]
     table.columns = cols
     who = "trainee" if "trainee" in cols else "item" if "item" in cols else None
     for need in ("session", "question"):
         if need not in cols:
-            bad(
-                None,
-                need,
-                "column missing",
-                "export a sheet with `casekit export-marks` and fill it in",
-            )
+            bad(None, need, t("marks.column_missing"), t("marks.column_missing_fix"))
     if who is None:
-        bad(None, "trainee", "column missing (or 'item' in an anonymous sheet)")
-    if problems:
+        bad(None, "trainee", t("marks.who_missing"), t("marks.column_missing_fix"))
+    if problems or who is None:
         raise CourseError(problems)
     crit_cols = [col for col in cols if col.startswith(CRITERION_PREFIX)]
     by_item = {}
     if who == "item":
-        order = sorted(co.roster.index, key=lambda t: alias(cohort, t))
-        by_item = {f"答卷 {i + 1:02d}": t for i, t in enumerate(order)}
+        # a script's label in either language: a sheet may be filled in by a marker of the other
+        by_item = {
+            item_label(n, lang): tr
+            for tr, n in pseudonyms(cohort, co.roster.index).items()
+            for lang in LANGUAGES
+        }
     sessions = {s.session for s in co.sessions}
     keys_of: dict[str, Any] = {}
     with Gradebook.open(c.root, db) as gb:
@@ -271,47 +270,34 @@ def import_marks(
             session, qid, ident = _text(rec["session"]), _text(rec["question"]), _text(rec[who])
             trainee = by_item.get(ident) if who == "item" else ident
             if session not in sessions:
-                bad(
-                    n,
-                    "session",
-                    f"unknown session {session!r}",
-                    f"sessions of {cohort}: {', '.join(sorted(sessions))}",
-                )
+                known = ", ".join(sorted(sessions))
+                why = t("marks.unknown_session", session=session)
+                bad(n, "session", why, t("marks.unknown_session_fix", cohort=cohort, known=known))
                 continue
             if trainee is None or trainee not in co.roster.index:
-                bad(n, who, f"unknown {who} {ident!r}", f"see {co.folder / 'roster.csv'}")
+                why = t("marks.unknown_trainee", column=who, value=ident)
+                bad(n, who, why, t("marks.unknown_trainee_fix", roster=co.folder / "roster.csv"))
                 continue
             if session not in keys_of:
                 try:
                     keys_of[session] = load_keys(c, cohort, session)
                 except CourseError as e:
-                    bad(
-                        n,
-                        "session",
-                        f"session {session!r} is not built: {e.problems[0].message}",
-                        f"run `casekit build {cohort}`",
-                    )
+                    why = t("marks.not_built", session=session, why=e.problems[0].message)
+                    bad(n, "session", why, t("marks.not_built_fix", cohort=cohort))
                     continue
             spec = keys_of[session].questions.get(qid)
             if spec is None:
-                bad(
-                    n,
-                    "question",
-                    f"unknown question {qid!r} in session {session}",
-                    "known: " + ", ".join(keys_of[session].questions),
-                )
+                known = ", ".join(keys_of[session].questions)
+                why = t("marks.unknown_question", question=qid, session=session)
+                bad(n, "question", why, t("marks.known", known=known))
                 continue
-            if spec.get("kind") not in MANUAL_KINDS:
-                bad(n, "question", f"question {qid!r} is scored automatically, not marked by hand")
+            if not kinds.find(spec.get("kind")).manual:
+                bad(n, "question", t("marks.automatic", question=qid))
                 continue
             k = (session, trainee, qid)
             if k in seen:
-                bad(
-                    n,
-                    who,
-                    f"{ident} · {qid} is marked twice (also in row {seen[k]})",
-                    "keep one row",
-                )
+                why = t("marks.twice", item=ident, question=qid, other=seen[k])
+                bad(n, who, why, t("marks.twice_fix"))
                 continue
             seen[k] = n
             rubric = rubric_of(spec)
@@ -320,25 +306,21 @@ def import_marks(
             for cid, v in criteria_raw.items():
                 col = CRITERION_PREFIX + cid
                 if cid not in rubric:
-                    bad(
-                        n,
-                        col,
-                        f"question {qid!r} has no criterion {cid!r}",
-                        "known: " + (", ".join(rubric) or "none"),
-                    )
+                    known = ", ".join(rubric) or "—"
+                    bad(n, col, t("marks.unknown_criterion", criterion=cid, known=known))
                     row_ok = False
                     continue
                 try:
                     criteria[cid] = _number(v)
                 except ValueError:
-                    bad(n, col, f"{v!r} is not a number of points")
+                    bad(n, col, t("marks.not_points", criterion=cid, value=v))
                     row_ok = False
             points = None
             if not _blank(points_raw):
                 try:
                     points = _number(points_raw)
                 except ValueError:
-                    bad(n, "points", f"{points_raw!r} is not a number of points")
+                    bad(n, "points", t("marks.total_not_points", value=points_raw))
                     row_ok = False
             if not row_ok:
                 continue

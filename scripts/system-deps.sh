@@ -12,6 +12,7 @@ else
 fi
 if [ "${1:-fonts}" = "test" ]; then
   command -v useradd >/dev/null || want+=(passwd)   # the hub tests make real system users
+  command -v pgrep >/dev/null || want+=(procps)     # ... and find and end their processes
   [ -x /usr/bin/chromium ] || want+=(chromium)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
 fi

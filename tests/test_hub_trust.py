@@ -179,3 +179,26 @@ def trust_error() -> type[Exception]:
     from kit.hub.exchange import ExchangeError
 
     return ExchangeError
+
+
+def test_k8s_values_and_hub_status_from_the_command_line(built: Path, tmp_path: Path) -> None:
+    import yaml
+    from conftest import run_cli
+
+    values = tmp_path / "values.yaml"
+    r = run_cli("hub", "config", "c1", "-C", str(built), "--k8s", str(values))
+    assert r.returncode == 0, r.stderr
+    doc = yaml.safe_load(values.read_text("utf-8"))
+    assert doc["hub"]["config"]["Authenticator"]["admin_users"] == ["f1"]
+    assert sorted(doc["hub"]["config"]["Authenticator"]["allowed_users"]) == [
+        "f1",
+        "t01",
+        "t02",
+        "t03",
+    ]
+    assert "access:services!service=casekit-exchange" in doc["hub"]["loadRoles"]["user"]["scopes"]
+    assert doc["singleuser"]["extraEnv"]["TZ"] == "Asia/Shanghai"
+    r = run_cli("hub", "status", "c1", "-C", str(built))
+    assert r.returncode == 0 and "已停止" in r.stdout, r.stderr  # the course speaks Chinese
+    r = run_cli("hub", "restart", "c1", "-C", str(built))
+    assert r.returncode == 2 and "unknown action" in r.stderr and "Traceback" not in r.stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -58,8 +59,10 @@ def _start_live(root: Path) -> tuple[subprocess.Popen, str]:
         env={k: v for k, v in os.environ.items() if k != "CASEKIT_MODE"},
     )  # fmt: skip
     line = proc.stdout.readline()
-    assert line.startswith("live: http://127.0.0.1:"), (line, proc.stderr.read())
-    return proc, line.split(" ", 1)[1].strip()
+    # the command speaks the course's language (Chinese): "课堂实时页面：http://…"
+    found = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
+    assert line.startswith("课堂实时页面：") and found, (line, proc.stderr.read())
+    return proc, found.group(1)
 
 
 def test_live_view_of_a_sample_session_in_chromium(sample_course: Path, tmp_path: Path) -> None:

@@ -248,7 +248,15 @@ def test_a_bad_sheet_names_each_bad_row_and_changes_nothing(handed_in: Path) -> 
 
     done = run_cli("import-marks", "c1", str(root / "marks.csv"), "-C", str(root))
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert f"marks.csv:{row['t02']}: c:clarity:" in done.stderr.replace("\n", "")
+    # in the course's language (Chinese), the row as the spreadsheet numbers it
+    said = done.stderr.replace("\n", "")
+    assert f"marks.csv:第 {rows['t02'] + 2} 行: c:clarity: 评分项 'clarity'：2.5 分超出" in said
+    done = run_cli("import-marks", "c1", str(root / "marks.csv"), "-C", str(root), "--lang", "en")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"marks.csv:{row['t02']}: c:clarity: criterion 'clarity'" in done.stderr.replace(
+        "\n", ""
+    )
+    assert _totals(root).equals(before)
 
 
 def test_anonymous_sheet_and_what_is_left_on_the_command_line(handed_in: Path) -> None:
@@ -267,7 +275,9 @@ def test_anonymous_sheet_and_what_is_left_on_the_command_line(handed_in: Path) -
     assert len(r.applied) == 1
     done = run_cli("mark", "c1", "-C", str(root))
     assert done.returncode == 0, done.stderr
-    assert "q-plan" in done.stdout and "10 item(s) left of 11" in done.stdout
+    assert "q-plan" in done.stdout and "还剩 10 份未批（共 11 份）" in done.stdout
+    done = run_cli("mark", "c1", "-C", str(root), "--lang", "en")
+    assert "answer groups left" in done.stdout and "10 item(s) left of 11" in done.stdout
 
 
 def test_upload_reports_are_read_for_grouping(tmp_path: Path) -> None:

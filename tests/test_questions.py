@@ -149,6 +149,10 @@ def test_ranking_rating_observation_upload_code(rt, tmp_path):
     W._code_hook(type("Result", (), {"info": info})())
     assert stored(rt)["q10"]["value"].endswith("x = 1\n")
     assert "代码已保存" in c.status.value
+    # running the untouched stub again (Voilà runs every cell on open) keeps the answer
+    info = type("Info", (), {"raw_cell": Q.answer_stub("q10")})
+    W._code_hook(type("Result", (), {"info": info})())
+    assert stored(rt)["q10"]["value"].endswith("x = 1\n")
     assert Q.answer_cell_qid(Q.answer_stub("q10", "en")) == "q10"
 
 
@@ -270,10 +274,10 @@ def test_score_every_kind():
     assert s("ranking", ["A", "B", "C"], ["A", "B", "C"], items=["A", "B", "C"]).points == 2
     assert s("essay", None, "文章", rubric=[{"id": "r1", "points": 2}]).status == "needs-marking"
     assert s("essay", None, "  ", rubric=[{"id": "r1", "points": 2}]).status == "unanswered"
-    assert s("rating", None, 4, points=0).status == "ungraded"
+    assert s("rating", None, 4, points=0).status == "answered"
     assert s("rating", None, None, points=0).status == "unanswered"
     assert s("observation", None, {"what": "", "who": ""}, points=0).status == "unanswered"
-    assert s("observation", None, {"what": "看到", "who": ""}, points=0).status == "ungraded"
+    assert s("observation", None, {"what": "看到", "who": ""}, points=0).status == "answered"
     assert s("upload", None, {"name": "a.pdf", "sha256": "0" * 64}, points=5).status == (
         "needs-marking"
     )

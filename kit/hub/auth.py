@@ -19,6 +19,7 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,9 @@ def write_private_json(path: Path, doc: Any) -> None:
     os.replace(tmp, path)
 
 
-def issue_passwords(path: Path, usernames: list[str], *, reissue: list[str] = ()) -> dict[str, str]:
+def issue_passwords(
+    path: Path, usernames: list[str], *, reissue: Sequence[str] = ()
+) -> dict[str, str]:
     """Give a password to every account that has none (or is in `reissue`); return the new ones."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))

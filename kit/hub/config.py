@@ -49,23 +49,37 @@ def configure(c: Any, plan_file: str | Path) -> None:
     c.Spawner.notebook_dir = plan["notebook_dir"]
     c.Spawner.default_url = plan["default_url"]
     c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
-    c.Spawner.start_timeout = 60
-    c.Spawner.http_timeout = 60
+    # a class signs in at once on a small machine: give servers time to come up
+    c.Spawner.start_timeout = 180
+    c.Spawner.http_timeout = 180
     c.Spawner.environment = {
         # every time a trainee sees (已保存, the receipt) is in the course's zone
         "TZ": plan["timezone"],
         "CASEKIT_EXCHANGE_URL": plan["exchange_url"],
         "CASEKIT_LANGUAGE": plan["language"],
         "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+        # casekit's Voilà template (no CDN, fits a phone) is found on the Jupyter path
+        "JUPYTER_PATH": str(Path(__file__).parent / "share"),
     }
     c.Spawner.args = [
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--VoilaConfiguration.template=casekit",
+        # trainees need no language servers; scanning for them costs every server start
+        "--ServerApp.jpserver_extensions=jupyter_lsp=False",
+        # no MathJax from a CDN: the room may have no internet, and workbooks need no TeX
+        '--ServerApp.tornado_settings={"mathjax_url": "null", "mathjax_config": "null"}',
         *plan.get("server_args", []),
     ]
-    # the default `user` role plus handing in through the exchange service
+    # the default `user` role plus handing in through the exchange service; `casekit-admin`
+    # is the instructor side's own handle on the hub (servers, tokens), its token root-only
     c.JupyterHub.load_roles = [
         {"name": "user", "scopes": ["self", f"access:services!service={SERVICE}"]},
+        {
+            "name": "casekit-admin",
+            "scopes": ["admin:users", "admin:servers", "tokens", "access:servers"],
+            "services": ["casekit-admin"],
+        },
     ]
     c.JupyterHub.services = [
         {
@@ -76,5 +90,6 @@ def configure(c: Any, plan_file: str | Path) -> None:
             "cwd": plan["exchange"],
             "environment": {"TZ": plan["timezone"], "PATH": f"{bin_dir}:/usr/bin:/bin"},
             "oauth_no_confirm": True,
-        }
+        },
+        {"name": "casekit-admin", "api_token": (state / "admin_token").read_text().strip()},
     ]

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
+from kit import artifacts
 from kit.course import Course, CourseError, Problem, UserError, load_course
 from kit.hub import auth
 from kit.hub.config import SERVICE
@@ -247,8 +248,9 @@ def protect_course(course: Course, owner: pwd.struct_passwd) -> None:
             os.lchown(n, owner.pw_uid, owner.pw_gid)
     os.chmod(exchange, 0o700)
     # the secret is the service's to read; the hub's own state below .casekit/hub stays root's
-    private = root / ".casekit"
-    for p in (private, private / "secret"):
+    secret = artifacts.secret_path(root)
+    private = secret.parent
+    for p in (private, secret):
         os.lchown(p, owner.pw_uid, owner.pw_gid)
     os.chmod(private, 0o700)
 
@@ -300,7 +302,7 @@ def lab_settings(home: Path, username: str, language: str) -> None:
 
 def state_dir(course: Course, cohort: str) -> Path:
     """Where a cohort's hub keeps its configuration, database, log and passwords."""
-    return course.root / ".casekit" / "hub" / cohort
+    return artifacts.hub_state_dir(course.root, cohort)
 
 
 def _free_port() -> int:
@@ -332,11 +334,12 @@ def write_plan(
     os.chmod(state, 0o750)  # the service (the owner's group) reads plan and accounts
     for f in state.iterdir():
         os.lchown(f, 0, 0)
-    token = state / "proxy_token"
-    if not token.exists():
-        fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
+    for name in ("proxy_token", "admin_token"):
+        token = state / name
+        if not token.exists():
+            fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
     db = state / "jupyterhub.sqlite"
     if not db.exists():  # created private: it holds hashed tokens and sign-in state
         os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -381,7 +384,8 @@ def write_plan(
         "timezone": course_timezone(course),
         "language": course.language,
         "view": view,
-        "server_args": [],
+        # extra jupyterhub-singleuser arguments an administrator added to plan.json stay
+        "server_args": old.get("server_args", []),
     }
     plan_file = state / "plan.json"
     plan_file.write_text(json.dumps(plan, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -394,13 +398,18 @@ def write_plan(
     return plan_file
 
 
+def admin_token(course: Course | Path | str, cohort: str) -> str:
+    """The root-only token of the hub's `casekit-admin` service (servers, users, tokens)."""
+    c = course if isinstance(course, Course) else load_course(course)
+    return (state_dir(c, cohort) / "admin_token").read_text().strip()
+
+
 def _pid(state: Path) -> int | None:
     try:
         pid = int((state / "jupyterhub.pid").read_text().strip())
-        os.kill(pid, 0)
-        return pid
     except (OSError, ValueError):
         return None
+    return pid if _alive(pid) else None
 
 
 def _wait_up(url: str, proc: subprocess.Popen | None, log: Path, timeout: float = 90) -> None:
@@ -420,6 +429,23 @@ def _wait_up(url: str, proc: subprocess.Popen | None, log: Path, timeout: float 
     raise HubError(f"JupyterHub did not start (log {log}):\n" + "\n".join(tail))
 
 
+def _stop_service(state: Path) -> None:
+    """End this cohort's exchange service if the hub left it running (matched by its plan file)."""
+    plan = str(state / "plan.json")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"kit.hub.service" in args and plan.encode() in args:
+            try:
+                os.kill(int(proc.name), signal.SIGTERM)
+            except OSError:
+                pass
+
+
 def _stop_proxy(state: Path) -> None:
     """End a proxy a failed hub left behind (JupyterHub stops it itself on a clean stop)."""
     try:
@@ -428,20 +454,44 @@ def _stop_proxy(state: Path) -> None:
         pass
 
 
-def stop(state: Path, timeout: float = 30) -> bool:
-    """End a running hub (SIGTERM: it stops its proxy, service and servers); True if one ran."""
+def _alive(pid: int) -> bool:
+    """True while `pid` runs; a process that exited but was not yet reaped is gone."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child (a hub this process started)
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not _alive(pid):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def stop(state: Path, timeout: float = 180) -> bool:
+    """End a running hub (SIGTERM: it stops its proxy, service and servers); True if one ran.
+
+    A class of 60 servers takes a while to stop on a small machine; only a hub
+    that has not stopped after `timeout` seconds is killed (its proxy with it).
+    """
     pid = _pid(state)
     if pid is None:
         return False
     os.kill(pid, signal.SIGTERM)
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return True
-        time.sleep(0.2)
-    os.kill(pid, signal.SIGKILL)
+    if not _gone(pid, timeout):
+        os.kill(pid, signal.SIGKILL)
+        _gone(pid, 10)
+        _stop_proxy(state)
+    _stop_service(state)
     return True
 
 
@@ -454,7 +504,7 @@ def hub(
     port: int = 8000,
     homes: Path | str = "/home",
     owner: str = "casekit",
-    view: str = "lab",
+    view: str = "voila",
     reissue: list[str] | None = None,
 ) -> HubResult:
     """Run a cohort's classroom hub: ``start``, ``stop``, ``status``, ``config`` or ``remove-users``.

@@ -33,13 +33,14 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib import error as urlerror
 from urllib import request as urlrequest
 
+from kit import artifacts
 from kit.course import UserError
 from kit.hub import trust
 
@@ -103,10 +104,6 @@ class Exchange(Protocol):
     def fetch(self, cohort: str, handin_id: str) -> dict[str, bytes]: ...
 
 
-def _stamp(t: datetime) -> str:
-    return t.strftime("%Y%m%dT%H%M%S.%fZ")
-
-
 def _atomic_json(path: Path, doc: Any) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
@@ -152,7 +149,7 @@ class FolderExchange:
             receipt["claimed_trainee"] = handin.trainee
         if self.secret:
             receipt = trust.sign_receipt(self.secret, receipt)
-        parent = self.root / cohort / "inbox" / trainee / session
+        parent = artifacts.inbox_session_dir(self.root, cohort, trainee, session)
         parent.mkdir(parents=True, exist_ok=True)
         tmp = parent / f".incoming-{uuid.uuid4().hex}"
         tmp.mkdir()
@@ -164,7 +161,7 @@ class FolderExchange:
             (tmp / trust.RECEIPT).write_text(
                 json.dumps(receipt, ensure_ascii=False, indent=1), encoding="utf-8"
             )
-            base = f"{_stamp(received)}-{sha[:8]}"
+            base = artifacts.submission_folder_name(received, sha)
             for n in range(100):
                 final = parent / (base if n == 0 else f"{base}-{n}")
                 try:
@@ -187,9 +184,13 @@ class FolderExchange:
         """Record `trainee`'s latest answer to `qid` (one small file per trainee and session)."""
         if trainee is None:
             raise ExchangeError("a folder exchange needs the trainee of a live answer")
-        folder = self.root / check_id(cohort, "cohort") / "live" / check_id(session, "session")
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{check_id(trainee, 'trainee')}.json"
+        path = artifacts.live_path(
+            self.root,
+            check_id(cohort, "cohort"),
+            check_id(session, "session"),
+            check_id(trainee, "trainee"),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -199,7 +200,9 @@ class FolderExchange:
 
     def live(self, cohort: str, session: str) -> dict[str, dict[str, Any]]:
         """{qid: {trainee: latest value}} for one session."""
-        folder = self.root / check_id(cohort, "cohort") / "live" / check_id(session, "session")
+        folder = artifacts.live_path(
+            self.root, check_id(cohort, "cohort"), check_id(session, "session"), "_"
+        ).parent
         out: dict[str, dict[str, Any]] = {}
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             try:
@@ -234,7 +237,7 @@ class FolderExchange:
 
     def handins(self, cohort: str) -> list[str]:
         """Ids ``<trainee>/<session>/<folder>`` of every hand-in, oldest first per trainee."""
-        inbox = self.root / check_id(cohort, "cohort") / "inbox"
+        inbox = artifacts.inbox_dir(self.root, check_id(cohort, "cohort"))
         return sorted(
             d.relative_to(inbox).as_posix()
             for d in inbox.glob("*/*/*")
@@ -246,7 +249,7 @@ class FolderExchange:
         parts = handin_id.split("/")
         if len(parts) != 3:
             raise ExchangeError(f"hand-in id {handin_id!r} is not <trainee>/<session>/<folder>")
-        folder = self.root / check_id(cohort, "cohort") / "inbox"
+        folder = artifacts.inbox_dir(self.root, check_id(cohort, "cohort"))
         for p in parts:
             folder = folder / check_id(p, "hand-in id part")
         return {
@@ -291,10 +294,10 @@ class HubExchange:
         self.timeout = timeout
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> HubExchange | None:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HubExchange | None:
         """The service this single-user server was told about, or None off the hub."""
-        env = os.environ if env is None else env
-        url, token = env.get(HUB_URL_ENV), env.get("JUPYTERHUB_API_TOKEN")
+        source = os.environ if env is None else env
+        url, token = source.get(HUB_URL_ENV), source.get("JUPYTERHUB_API_TOKEN")
         return cls(url, token) if url and token else None
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:

@@ -68,7 +68,7 @@ class _Base(HubOAuthenticated, web.RequestHandler):
         user = self.current_user
         name = user.get("name") if isinstance(user, dict) else None
         record = self.plan["accounts"].get(name) if name else None
-        if record is None:
+        if name is None or record is None:
             raise web.HTTPError(403, f"{name!r} has no account in this cohort")
         return name, record
 

@@ -31,18 +31,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SECRET_DIR = ".casekit"
-SECRET_FILE = "secret"
+from kit import artifacts
+from kit.messages import t as say
+
 #: Fields of a receipt covered by its signature, in this order.
 SIGNED_FIELDS = ("cohort", "session", "trainee", "received_at", "sha256", "via")
-RECEIPT = "receipt.json"
+RECEIPT = artifacts.RECEIPT
+#: The digest a receipt signs: the submission digest the gradebook stores.
+content_digest = artifacts.submission_digest
 #: ``via`` of receipts signed by the hub's exchange service (identity = the hub account).
 HUB_VIA = "hub"
 
 
-def secret_path(course_root: Path) -> Path:
-    """Where the course secret lives."""
-    return Path(course_root) / SECRET_DIR / SECRET_FILE
+secret_path = artifacts.secret_path
 
 
 def course_secret(course_root: Path, *, create: bool = True) -> bytes | None:
@@ -57,7 +58,7 @@ def course_secret(course_root: Path, *, create: bool = True) -> bytes | None:
         return None
     path.parent.mkdir(mode=0o700, exist_ok=True)
     value = _secrets.token_bytes(32)
-    tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(value.hex() + "\n")
@@ -80,16 +81,6 @@ def release_token(secret: bytes, cohort: str, session: str, trainee: str) -> str
     return _mac(secret, "release", cohort, session, trainee)
 
 
-def content_digest(files: dict[str, bytes]) -> str:
-    """Digest of a hand-in: sorted relative paths and the SHA-256 of each file, receipt excluded."""
-    h = hashlib.sha256()
-    for name in sorted(files):
-        if name == RECEIPT:
-            continue
-        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return h.hexdigest()
-
-
 def sign_receipt(secret: bytes, receipt: dict) -> dict:
     """`receipt` with its ``signature`` (HMAC over `SIGNED_FIELDS`)."""
     signed = {k: str(receipt.get(k) or "") for k in SIGNED_FIELDS}
@@ -109,7 +100,8 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def _json(data: bytes | None) -> Any:
+def read_json(data: bytes | None) -> Any:
+    """JSON from bytes a trainee wrote, or None when it is not JSON in UTF-8."""
     if data is None:
         return None
     try:
@@ -120,7 +112,7 @@ def _json(data: bytes | None) -> Any:
 
 def claimed_release(files: dict[str, bytes]) -> tuple[str | None, str | None]:
     """(trainee, token) a workbook's metadata claims (untrusted until checked)."""
-    nb = _json(files.get("workbook.ipynb"))
+    nb = read_json(files.get("workbook.ipynb"))
     meta = ((nb or {}).get("metadata") or {}).get("casekit") or {} if isinstance(nb, dict) else {}
     trainee = meta.get("trainee") if isinstance(meta.get("trainee"), str) else None
     token = meta.get("release") if isinstance(meta.get("release"), str) else None
@@ -139,7 +131,7 @@ class Verdict:
     trainee: str
     session: str
     received_at: datetime | None = None
-    time_source: str = "arrival at collect"
+    time_source: str = "arrival"
     refused: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -160,11 +152,12 @@ def verify(
     else None. Refused when: a valid receipt names another trainee, session or
     cohort, or another content; the channel's trainee differs from the claim;
     the workbook's release token was not made for this trainee and session, or
-    is missing where no hub account vouches for the trainee (a corrupt
-    workbook handed in through the hub is still filed, and grades as failed).
+    is missing from a casekit workbook where no hub account vouches for the
+    trainee (a corrupt workbook handed in through the hub is still filed and
+    grades as failed; another tool's submission has no casekit workbook).
     """
-    v = Verdict(trainee, session)
-    receipt = _json(files.get(RECEIPT))
+    v = Verdict(trainee, session, time_source=say("trust.time_arrival"))
+    receipt = read_json(files.get(RECEIPT))
     # the hub's service files a hand-in under the signed-in account: identity needs no token
     account_vouched = False
     if receipt_is_signed(secret, receipt):
@@ -174,35 +167,38 @@ def verify(
             if receipt.get(k) != want
         ]
         if mismatch:
-            v.refused = f"the exchange received it as {', '.join(mismatch)}, but the workbook claims {trainee!r}/{session!r}"
+            v.refused = say(
+                "trust.receipt_other", got=", ".join(mismatch), trainee=trainee, session=session
+            )
             return v
         if receipt.get("sha256") != content_digest(files):
-            v.refused = "its content changed after the exchange received it (digest differs)"
+            v.refused = say("trust.content_changed")
             return v
         try:
             v.received_at = datetime.fromisoformat(str(receipt["received_at"]))
-            v.time_source = f"signed receipt ({receipt.get('via') or 'exchange'})"
+            v.time_source = say("trust.time_signed", via=receipt.get("via") or "exchange")
         except ValueError:
-            v.notes.append("signed receipt has no readable time")
+            v.notes.append(say("trust.no_time"))
         account_vouched = receipt.get("via") == HUB_VIA
     elif isinstance(receipt, dict) and receipt.get("signature"):
-        v.notes.append("receipt signature is not valid: its time is ignored")
+        v.notes.append(say("trust.bad_signature"))
     if channel is not None and channel != trainee:
-        v.refused = (
-            f"handed in through {channel!r}'s account or inbox but claims trainee {trainee!r}"
-        )
+        v.refused = say("trust.other_channel", channel=channel, trainee=trainee)
         return v
     claimed, token = claimed_release(files)
     if claimed is not None and claimed != trainee:
-        v.refused = f"the workbook was opened as trainee {claimed!r}, not {trainee!r}"
+        v.refused = say("trust.opened_as", claimed=claimed, trainee=trainee)
         return v
     if secret is None:
-        v.notes.append("no course secret: release tokens cannot be checked")
+        v.notes.append(say("trust.no_secret"))
         return v
     if token is None and account_vouched:
-        v.notes.append("no release token in the workbook; identity from the hub account")
+        v.notes.append(say("trust.account_vouches"))
+    elif token is None and artifacts.WORKBOOK not in files:
+        # another tool's submission adopted by collect (kit.importers): no casekit workbook
+        v.notes.append(say("trust.foreign"))
     elif token is None:
-        v.refused = "the workbook carries no release token (not released by `casekit release` for this course)"
+        v.refused = say("trust.no_token")
     elif not hmac.compare_digest(token, release_token(secret, cohort, session, trainee)):
-        v.refused = f"the workbook's release token was not made for {trainee!r} / {session!r}"
+        v.refused = say("trust.wrong_token", trainee=trainee, session=session)
     return v
