@@ -35,7 +35,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import signal
 import threading
@@ -44,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from kit import artifacts
 from kit.course import Course, CourseError, as_course
 from kit.livestats import summarise, trainee_result
 from kit.livewire import STATE_VERSION
@@ -65,11 +65,6 @@ TEMPLATE = Path(__file__).parent / "templates" / "live.html"
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def state_path(course: Course, cohort: str, session: str) -> Path:
-    """The instructor-side record of a live class (states and frozen answers)."""
-    return course.build_dir / cohort / "live" / f"{session}.json"
 
 
 @dataclass
@@ -94,6 +89,7 @@ class LiveClass:
     names: dict[str, str] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
     snapshot: dict = field(default_factory=dict)
+    _seen: dict[str, dict[str, dict]] = field(default_factory=dict)
     _cache: dict[str, tuple[str, dict]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -129,7 +125,7 @@ class LiveClass:
 
     # ---- the instructor-side record
     def _load(self) -> None:
-        path = state_path(self.course, self.cohort, self.session)
+        path = artifacts.live_class_path(self.course, self.cohort, self.session)
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -140,13 +136,11 @@ class LiveClass:
         self.revision = int(doc.get("revision") or 0)
 
     def _save(self) -> None:
-        path = state_path(self.course, self.cohort, self.session)
+        path = artifacts.live_class_path(self.course, self.cohort, self.session)
         path.parent.mkdir(parents=True, exist_ok=True)
         doc = {"status": self.status, "frozen": self.frozen, "current": self.current,
                "revision": self.revision}  # fmt: skip
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        artifacts.write_json(path, doc)
 
     # ---- the state the workbooks read
     def trainee_state(self, *, running: bool = True) -> dict:
@@ -173,9 +167,10 @@ class LiveClass:
             "questions": questions,
         }
 
-    def publish(self, *, running: bool = True) -> None:
-        """Publish the class state through the exchange for the workbooks."""
-        self.exchange.set_live_state(self.cohort, self.session, self.trainee_state(running=running))
+    def publish(self, *, running: bool = True) -> str:
+        """Publish the class state through the exchange for the workbooks; the exchange's time."""
+        state = self.trainee_state(running=running)
+        return self.exchange.set_live_state(self.cohort, self.session, state)
 
     def start(self) -> None:
         """Begin (or resume) the class: publish the state, read the room once."""
@@ -202,8 +197,12 @@ class LiveClass:
         with self._lock:
             new = ACTIONS[action]
             if new in ("closed", "revealed") and self.status.get(qid) in ("open", "idle", None):
-                # the room's answers as they were when the question closed; later posts do not count
-                self.frozen[qid] = dict(self._fetch().get(qid, {}))
+                # The close is stamped by the exchange's clock as the workbooks learn of it;
+                # the answers it had received by then are the ones that count.
+                self.status[qid] = "closed"
+                self.revision += 1
+                closed_at = self.publish()
+                self.frozen[qid] = self._answers_before(qid, closed_at)
             if new in ("open", "idle"):
                 self.frozen.pop(qid, None)
             self.status[qid] = new
@@ -214,13 +213,37 @@ class LiveClass:
             self.publish()
 
     # ---- the room's answers
-    def _fetch(self) -> dict[str, dict[str, Any]]:
+    def _fetch(self) -> dict[str, dict[str, dict]]:
+        """The room's latest answers, {qid: {trainee: {"value", "at"}}} (at: the exchange's clock)."""
         raw = self.exchange.live(self.cohort, self.session)
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, dict[str, dict]] = {}
         for qid, by in (raw or {}).items() if isinstance(raw, dict) else []:
             if qid in self.specs and isinstance(by, dict):
                 # only the roster's trainees: a file named after nobody is not an answer
-                out[qid] = {str(k): v for k, v in by.items() if str(k) in self.roster}
+                out[qid] = {
+                    str(k): e if isinstance(e, dict) and "value" in e else {"value": e, "at": None}
+                    for k, e in by.items()
+                    if str(k) in self.roster
+                }
+        self._seen = out
+        return out
+
+    def _answers_before(self, qid: str, closed_at: str) -> dict[str, Any]:
+        """{trainee: value} of the answers the exchange received up to `closed_at`.
+
+        A trainee who changed their answer after the close counts with the
+        answer the view had seen before it (every answer seen before the close
+        came before it); one whose first answer came after does not count.
+        """
+        earlier = self._seen.get(qid, {})
+        cut = artifacts.parse_time(closed_at)
+        out = {}
+        for trainee, entry in self._fetch().get(qid, {}).items():
+            when = artifacts.parse_time(entry.get("at"))
+            if cut is None or when is None or when <= cut:
+                out[trainee] = entry["value"]
+            elif trainee in earlier:
+                out[trainee] = earlier[trainee]["value"]
         return out
 
     def snapshot_of(self, qid: str) -> dict | None:
@@ -232,7 +255,7 @@ class LiveClass:
     def refresh(self, *, force: bool = False) -> bool:
         """Read the room's answers and rebuild the snapshot; True when it changed."""
         with self._lock:
-            answers = self._fetch()
+            answers = {q: {k: e["value"] for k, e in by.items()} for q, by in self._fetch().items()}
             lang = self.meta["language"]
             questions: list[dict] = []
             answered: set[str] = set()

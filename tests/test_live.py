@@ -204,3 +204,43 @@ def test_summaries_ignore_forged_values_and_name_only_when_asked() -> None:
         essay, texts, None, revealed=False, names={"t1": "王一", "t2": "李二", "t3": "赵三"}
     )
     assert sorted(g["who"] for g in named["groups"]) == [["王一", "李二"], ["赵三"]]
+
+
+def test_a_close_counts_what_the_exchange_received_before_it(practice_class: Path) -> None:
+    from kit import artifacts
+    from kit.course import load_course
+    from kit.hub.exchange import FolderExchange
+    from kit.liveview import LiveClass
+
+    class SlowRoom(FolderExchange):
+        """A real folder exchange where two posts arrive just after it took the close."""
+
+        def set_live_state(self, cohort: str, session: str, state: dict) -> str:
+            at = super().set_live_state(cohort, session, state)
+            if state["questions"].get("q-kind", {}).get("status") == "closed":
+                self.post_live(cohort, session, "q-kind", "投诉", trainee="t01")  # changed after
+                self.post_live(cohort, session, "q-kind", "求助", trainee="t03")  # first after
+            return at
+
+    course = load_course(practice_class)
+    # a class of its own: the module's other tests keep their record of the session
+    record = artifacts.live_class_path(course, "c1", "coop")
+    kept = record.read_bytes() if record.exists() else None
+    record.unlink(missing_ok=True)
+    exchange = SlowRoom(practice_class / "exchange-late")
+    exchange.post_live("c1", "coop", "q-kind", "求助", trainee="t01")
+    exchange.post_live("c1", "coop", "q-kind", "投诉", trainee="t02")
+    klass = LiveClass.open(course, "c1", "coop", exchange)
+    klass.start()
+    klass.act("q-kind", "close")
+    # by the exchange's clock: t01 counts with the answer given before the close, t03 not at all
+    assert klass.frozen["q-kind"] == {"t01": "求助", "t02": "投诉"}
+    assert exchange.live("c1", "coop")["q-kind"]["t01"]["value"] == "投诉"  # nothing is lost
+    bars = {b["label"]: b["count"] for b in klass.snapshot_of("q-kind")["summary"]["bars"]}
+    assert (bars["求助"], bars["投诉"]) == (1, 1)
+    klass.act("q-kind", "reopen")  # another round counts what the room holds now
+    assert klass.snapshot_of("q-kind")["summary"]["n"] == 3
+    klass.end()
+    record.unlink()
+    if kept is not None:
+        record.write_bytes(kept)

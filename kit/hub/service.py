@@ -10,8 +10,8 @@ clock decides when. Routes (below the service prefix)::
     GET  api/handins/<cohort>             instructor: ids of every hand-in
     GET  api/handins/<cohort>/<id>        instructor: one hand-in's files
     POST api/live/<cohort>/<session>      trainee: {question, value}, the latest answer
-    GET  api/live/<cohort>/<session>      instructor: {qid: {trainee: value}}
-    PUT  api/live/<cohort>/<session>/state   instructor: the live class's state (#12)
+    GET  api/live/<cohort>/<session>      instructor: {qid: {trainee: {value, at}}} (at: this clock)
+    PUT  api/live/<cohort>/<session>/state   instructor: the live class's state (#12); {at}
     GET  api/live/<cohort>/<session>/state   anyone in the cohort: that state
     GET  api/whoami                       who the hub says you are
 
@@ -176,10 +176,10 @@ class LiveStateHandler(_Base):
         if len(self.request.body or b"") > 1_000_000:
             raise web.HTTPError(413, "a live class state is limited to 1 MB")
         doc = self.body()
-        await asyncio.to_thread(
+        at = await asyncio.to_thread(
             self.exchange.set_live_state, self.cohort(cohort), self.session_of(session), doc
         )
-        self.write({"ok": True})
+        self.write({"ok": True, "at": at})
 
     @web.authenticated
     async def get(self, cohort: str, session: str) -> None:
