@@ -120,6 +120,8 @@ class LiveLink:
             with self._wake:
                 while not self._pending and not self._stopped:
                     self._wake.wait()
+                if self._stopped:
+                    return
                 now = time.monotonic()
                 due = {
                     q: v
