@@ -541,6 +541,8 @@ def live(
     def ready(server: Any) -> None:
         out.print(t("cli.live_url", url=server.url), highlight=False, soft_wrap=True)
         out.print(t("cli.live_how"), highlight=False)
+        if server.live.record_problem:
+            err.print(f"[yellow]![/yellow] {server.live.record_problem}", highlight=False)
         sys.stdout.flush()
 
     run(course, cohort, session, host=ip, port=port, anonymous=not named, on_ready=ready)

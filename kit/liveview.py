@@ -90,6 +90,7 @@ class LiveClass:
     meta: dict[str, str] = field(default_factory=dict)
     snapshot: dict = field(default_factory=dict)
     _seen: dict[str, dict[str, dict]] = field(default_factory=dict)
+    record_problem: str | None = None
     _cache: dict[str, tuple[str, dict]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -121,6 +122,7 @@ class LiveClass:
             "language": course.language,
         }
         live._load()
+        live._save()  # at once: a record that cannot be written is said before the class starts
         return live
 
     # ---- the instructor-side record
@@ -137,10 +139,14 @@ class LiveClass:
 
     def _save(self) -> None:
         path = artifacts.live_class_path(self.course, self.cohort, self.session)
-        path.parent.mkdir(parents=True, exist_ok=True)
         doc = {"status": self.status, "frozen": self.frozen, "current": self.current,
                "revision": self.revision}  # fmt: skip
-        artifacts.write_json(path, doc)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            artifacts.write_json(path, doc)
+        except OSError as e:
+            # the class goes on (the record only lets a restart resume), and the CLI says so
+            self.record_problem = t("live.no_record", path=path, why=e.strerror or e)
 
     # ---- the state the workbooks read
     def trainee_state(self, *, running: bool = True) -> dict:

@@ -157,6 +157,8 @@ def test_the_page_needs_the_token_and_the_trainee_state_never_holds_an_assessed_
         assert err.value.code == 403
         rt = runtime_of(root, "t01")
         rt.save("q-kind", "求助", "choice")
+        room = server.live.exchange
+        wait_for(lambda: "t01" in room.live("c1", "coop").get("q-kind", {}), 15, "t01's answer")
         _act(server, "q-kind", "reveal")
         state = json.loads((root / "exchange/c1/live/coop.state.json").read_text("utf-8"))
         assert state["questions"]["q-kind"] == {"status": "revealed"}  # assessed: no key, no result
@@ -244,3 +246,29 @@ def test_a_close_counts_what_the_exchange_received_before_it(practice_class: Pat
     record.unlink()
     if kept is not None:
         record.write_bytes(kept)
+
+
+def test_a_record_that_cannot_be_kept_is_said_and_the_class_goes_on(practice_class: Path) -> None:
+    from kit import artifacts
+    from kit.course import load_course
+    from kit.hub.exchange import FolderExchange
+    from kit.liveview import LiveClass
+
+    course = load_course(practice_class)
+    folder = artifacts.live_class_path(course, "c1", "coop").parent
+    aside = folder.with_name("live-aside")
+    if folder.exists():
+        folder.rename(aside)
+    folder.write_text("not a folder", "utf-8")  # as an instructor without write access finds it
+    try:
+        exchange = FolderExchange(practice_class / "exchange-norecord")
+        klass = LiveClass.open(course, "c1", "coop", exchange, anonymous=True)
+        assert klass.record_problem and str(folder) in klass.record_problem
+        klass.start()
+        klass.act("q-kind", "open")  # the buttons still work
+        assert exchange.live_state("c1", "coop")["questions"]["q-kind"]["status"] == "open"
+        klass.end()
+    finally:
+        folder.unlink()
+        if aside.exists():
+            aside.rename(folder)

@@ -678,6 +678,7 @@ MESSAGES: dict[str, str] = {
     "live.need_token": "open the address printed by `casekit live` (with its token)",
     "live.cannot_listen": "cannot listen: {why}",
     "live.cannot_listen_fix": "choose another --port",
+    "live.no_record": "cannot keep the class's record ({path}: {why}): the class goes on, but a restart will not resume it; on a hub, run it as the course owner",
     "cli.live_url": "live: {url}",
     "cli.live_how": "open it in a browser on the projector; Ctrl-C ends the class",
     # ---- marking by answer groups, marks spreadsheets (#12)

@@ -678,6 +678,7 @@ MESSAGES: dict[str, str] = {
     "live.need_token": "请打开 `casekit live` 打印的地址（含 token）",
     "live.cannot_listen": "无法监听：{why}",
     "live.cannot_listen_fix": "换一个 --port",
+    "live.no_record": "无法保存课堂状态（{path}：{why}）：课堂照常进行，但重新启动后不能接着上次的状态；在 hub 上请以课程管理账户运行",
     "cli.live_url": "课堂实时页面：{url}",
     "cli.live_how": "在连接投影的电脑上用浏览器打开；按 Ctrl-C 结束本次课堂",
     # ---- marking by answer groups, marks spreadsheets (#12)
