@@ -170,15 +170,22 @@ def item_label(number: int, language: str) -> str:
     return t("marks.item", language, n=number)
 
 
-def upload_text(course_root: Path, path: str, question: str, answer: str) -> str:
-    """The text of an uploaded report (.md, .txt, .docx) in the submission store, or ''."""
+def upload_file(course_root: Path, path: str, question: str, answer: str) -> Path | None:
+    """Where an uploaded file lies in a stored submission (``path``), or None for no upload."""
     try:
         name = json.loads(answer).get("name")
     except (ValueError, AttributeError, TypeError):
-        return ""
+        return None
     if not name or not path:
+        return None
+    return Path(course_root) / path / artifacts.FILES / str(question) / Path(str(name)).name
+
+
+def upload_text(course_root: Path, path: str, question: str, answer: str) -> str:
+    """The text of an uploaded report (.md, .txt, .docx) in the submission store, or ''."""
+    file = upload_file(course_root, path, question, answer)
+    if file is None:
         return ""
-    file = Path(course_root) / path / artifacts.FILES / str(question) / Path(str(name)).name
     suffix = file.suffix.lower()
     try:
         if suffix in (".md", ".txt"):

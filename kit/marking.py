@@ -27,6 +27,7 @@ from kit.markbook import (  # noqa: F401 - queue is part of this module's API
     mark_rows,
     question_spec,
     queue,
+    upload_file,
     upload_text,
 )
 
@@ -369,13 +370,9 @@ class MarkingApp:
         """Where an uploaded report lies in the store, and a text report's content to read."""
         if not kinds.find(it["kind"]).files:
             return ""
-        try:
-            name = json.loads(it["answer"]).get("name")
-        except (ValueError, AttributeError, TypeError):
+        path = upload_file(self.course.root, it["path"], it["question"], it["answer"])
+        if path is None:
             return ""
-        if not name or not it["path"]:
-            return ""
-        path = self.course.root / it["path"] / "files" / str(it["question"]) / Path(name).name
         if not path.is_file():
             return f"<p>{self.t('文件缺失：', 'File missing: ')}{html.escape(str(path))}</p>"
         out = f"<p>{self.t('文件：', 'File: ')}<code>{html.escape(str(path))}</code></p>"
