@@ -31,7 +31,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from classroom import LIVE_CELLS, class_course, runtime_of, trainee_ids, wait_for  # noqa: E402
+from classroom import (  # noqa: E402
+    LIVE_CELLS,
+    class_course,
+    live_url,
+    runtime_of,
+    trainee_ids,
+    wait_for,
+)
 from conftest import CASEKIT, launch_chromium  # noqa: E402
 
 
@@ -90,7 +97,7 @@ def main() -> None:
         [*CASEKIT, "live", "c1", "coop", "-C", str(root), "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
-    url = proc.stdout.readline().split(" ", 1)[1].strip()
+    url = live_url(proc.stdout.readline())
     results = {}
     try:
         with sync_playwright() as p:

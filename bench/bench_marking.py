@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from classroom import ESSAY, POINTS, class_course, trainee_ids  # noqa: E402
 
-BEFORE = "5a811a3"  # the branch point: marking as it was before answer groups
+BEFORE = "1d25b35"  # main when #12 landed: its marking widget, without answer groups
 
 
 def populate(root: Path, url: str, n: int) -> None:

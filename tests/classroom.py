@@ -127,6 +127,15 @@ def spec_of(root: Path, qid: str, session: str = "coop", cohort: str = "c1") -> 
     return next(q for q in json.loads(path.read_text("utf-8"))["questions"] if q["id"] == qid)
 
 
+def live_url(line: str) -> str:
+    """The page's address in the line `casekit live` prints first (in the course's language)."""
+    import re
+
+    found = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", line)
+    assert found, line
+    return found.group(0)
+
+
 def wait_for(cond, timeout: float = 30, what: str = "condition"):
     """Poll `cond` until it is truthy; its value, or AssertionError naming `what`."""
     import time

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -32,6 +31,7 @@ from classroom import (  # noqa: E402
     STAFF,
     TRIAGE,
     JupyterLab,
+    live_url,
     runtime_of,
     spec_of,
     wait_for,
@@ -60,9 +60,8 @@ def _start_live(root: Path) -> tuple[subprocess.Popen, str]:
     )  # fmt: skip
     line = proc.stdout.readline()
     # the command speaks the course's language (Chinese): "课堂实时页面：http://…"
-    found = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
-    assert line.startswith("课堂实时页面：") and found, (line, proc.stderr.read())
-    return proc, found.group(1)
+    assert line.startswith("课堂实时页面："), (line, proc.stderr.read())
+    return proc, live_url(line)
 
 
 def test_live_view_of_a_sample_session_in_chromium(sample_course: Path, tmp_path: Path) -> None:
