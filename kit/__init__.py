@@ -34,6 +34,9 @@ _API = {
     "hub": "kit.hub",
     "import_nbgrader": "kit.importers",
     "import_otter": "kit.importers",
+    "export_marks": "kit.marksheet",
+    "import_marks": "kit.marksheet",
+    "live": "kit.liveview",
 }
 
 

@@ -190,6 +190,11 @@ def marking_path(course: Course, cohort: str, session: str | None, anonymous: bo
     return cohort_build_dir(course, cohort) / "marking" / f"{name}.ipynb"
 
 
+def live_class_path(course: Course, cohort: str, session: str) -> Path:
+    """The instructor's record of a live class: question states, answers frozen at close (#12)."""
+    return cohort_build_dir(course, cohort) / "live" / f"{session}.json"
+
+
 def report_path(course: Course, cohort: str) -> Path:
     """The cohort dashboard."""
     return cohort_build_dir(course, cohort) / "report.html"
@@ -324,6 +329,11 @@ def exchange_of(workbook: Path, cohort: str, trainee: str) -> Path | None:
 def live_path(exchange: Path, cohort: str, session: str, trainee: str) -> Path:
     """A trainee's latest answers of one session, for the live class view."""
     return exchange / cohort / "live" / session / f"{trainee}.json"
+
+
+def live_state_path(exchange: Path, cohort: str, session: str) -> Path:
+    """The state of a live class the instructor publishes (format: kit.livewire)."""
+    return exchange / cohort / "live" / f"{session}.state.json"
 
 
 def secret_path(course_root: Path) -> Path:

@@ -302,7 +302,7 @@ def mark(
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:
-    """Write the marking notebook for essays, logs and reports; print its path."""
+    """Write the marking notebook for essays, logs and reports; print its path and what is left."""
     from kit.marking import mark as run
 
     _speak(course, lang)
@@ -310,6 +310,60 @@ def mark(
     path = run(course, cohort, session, anonymous=anonymous, db=db)
     out.print(str(path), highlight=False, soft_wrap=True)
     out.print(t("cli.mark_open", path=path), highlight=False, soft_wrap=True)
+    # -- live class and marking (#12): what is left, per session and question
+    from rich.table import Table
+
+    from kit.markbook import left
+
+    todo = left(course, cohort, session, db=db)
+    if not len(todo):
+        out.print(t("cli.mark_nothing"), highlight=False)
+        return
+    cols = ("session", "question", "kind", "items", "marked", "left", "groups_left")
+    view = Table(*(t(f"cli.mark_col.{c}") for c in cols))
+    for r in todo.itertuples(index=False):
+        view.add_row(r.session, r.question, t(f"kind_{r.kind}"), str(r.items), str(r.marked),
+                     str(r.left), f"{r.groups_left} / {r.groups}")  # fmt: skip
+    out.print(view)
+    left_n, items = int(todo["left"].sum()), int(todo["items"].sum())
+    out.print(t("cli.mark_left", left=left_n, items=items), highlight=False)
+
+
+@app.command("export-marks")
+def export_marks(
+    cohort: str,
+    to: Annotated[Path, typer.Argument(help="marks.xlsx or marks.csv")],
+    course: CourseOpt = Path("."),
+    session: SessionOpt = None,
+    anonymous: Annotated[bool, typer.Option(help="Pseudonyms instead of names.")] = False,
+    db: DbOpt = None,
+    lang: LangOpt = None,
+) -> None:
+    """Write the marking queue and its marks to a spreadsheet for marking offline."""
+    from kit.marksheet import export_marks as run
+
+    _speak(course, lang)
+    r = run(course, cohort, to, session=session, anonymous=anonymous, db=db)
+    _summary(t("cli.marks_exported", n=r.items, to=to), r)
+
+
+@app.command("import-marks")
+def import_marks(
+    cohort: str,
+    sheet: Annotated[Path, typer.Argument(help="A sheet written by export-marks, filled in.")],
+    course: CourseOpt = Path("."),
+    marker: Annotated[str, typer.Option(help="Who marked (kept with each mark).")] = "",
+    db: DbOpt = None,
+    lang: LangOpt = None,
+) -> None:
+    """Read marks from a spreadsheet; any bad row and nothing is written."""
+    from kit.marksheet import import_marks as run
+
+    _speak(course, lang)
+    r = run(course, cohort, sheet, marker=marker, db=db)
+    line = t("cli.marks_imported", applied=len(r.applied), unchanged=r.unchanged, blank=r.blank)
+    _summary(line, r)
+    # -- end live class and marking
 
 
 @app.command()
@@ -472,6 +526,39 @@ def deliberate(
     changes: dict[str, Any] = {k: v for k, v in given.items() if v}
     path = record_deliberation(course, cohort, session, by=by, role=role, **changes)
     out.print(str(path), highlight=False, soft_wrap=True)
+
+
+# -- live class (#12) ---------------------------------------------------------
+
+
+@app.command()
+def live(
+    cohort: str,
+    session: str,
+    course: CourseOpt = Path("."),
+    port: Annotated[int, typer.Option(help="Port of the page (0: any free port).")] = 8800,
+    ip: Annotated[
+        str, typer.Option(help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    named: Annotated[bool, typer.Option(help="Show trainees' names (default: anonymous).")] = False,
+    lang: LangOpt = None,
+) -> None:
+    """The room's answers on the projector as trainees give them; open, close and reveal each question."""
+    from kit.liveview import live as run
+
+    _speak(course, lang)
+
+    def ready(server: Any) -> None:
+        out.print(t("cli.live_url", url=server.url), highlight=False, soft_wrap=True)
+        out.print(t("cli.live_how"), highlight=False)
+        if server.live.record_problem:
+            err.print(f"[yellow]![/yellow] {server.live.record_problem}", highlight=False)
+        sys.stdout.flush()
+
+    run(course, cohort, session, host=ip, port=port, anonymous=not named, on_ready=ready)
+
+
+# -- end live class
 
 
 @app.command("try")

@@ -84,6 +84,8 @@ class QuestionView:
             self.error(warning)
         self._show_status()
         runtime.subscribe(self.qid, self._on_external)
+        if hasattr(runtime, "follow_live"):  # live class (#12): closed / revealed on the widget
+            runtime.follow_live(self)
 
     def _header_html(self) -> str:
         e, spec = html.escape, self.spec

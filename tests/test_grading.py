@@ -189,7 +189,7 @@ def test_grade_scenarios(course: Path, db_url: str) -> None:
     assert table.loc["t33", "quiz status"] == "marked" and table.loc["t33", "quiz"] == 2
     assert table.loc["t33", "max"] == table.loc["t01", "max"] > 0
     xlsx = grades(course, "c1", course / "grades.xlsx", db=db_url).written[0]
-    assert set(pd.read_excel(xlsx, sheet_name=None)) == {"grades", "questions"}
+    assert set(pd.read_excel(xlsx, sheet_name=None)) == {"grades", "questions", "rubric"}
 
 
 def test_marking_notebook_and_anonymous_queue(course: Path) -> None:

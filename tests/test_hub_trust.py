@@ -163,7 +163,10 @@ def test_folder_exchange_interface_for_live_and_collect(tmp_path: Path) -> None:
     ex.post_live("c1", "s1", "q1", "甲", trainee="t01")
     ex.post_live("c1", "s1", "q1", "乙", trainee="t02")
     ex.post_live("c1", "s1", "q1", "丙", trainee="t01")
-    assert ex.live("c1", "s1") == {"q1": {"t01": "丙", "t02": "乙"}}
+    room = ex.live("c1", "s1")
+    assert {t: a["value"] for t, a in room["q1"].items()} == {"t01": "丙", "t02": "乙"}
+    # each answer carries the exchange's time of receipt: the later post is the later time
+    assert room["q1"]["t01"]["at"] > room["q1"]["t02"]["at"]
     acc = ex.submit(Handin("c1", "s1", "t01", {"answers.json": b"{}"}))
     assert trust.receipt_is_signed(b"k" * 32, acc.receipt)
     [hid] = ex.handins("c1")

@@ -130,12 +130,19 @@ def grades(
     if to.suffix.lower() == ".xlsx":
         with Gradebook.open(c.root, db) as gb:
             qs = gb.question_scores(cohort)
+            marks = gb.marks(cohort)
         qs = qs.drop(columns=["answer", "prompt", "submission_id"], errors="ignore")
         import pandas as pd
 
+        from kit.markbook import with_criterion_max  # partial rubric points (#12)
+
+        rubric = with_criterion_max(c, cohort, marks[marks["criterion"] != ""])
+        rubric = rubric[["session", "trainee", "question", "criterion", "points", "max_points",
+                         "marker", "source"]]  # fmt: skip
         with pd.ExcelWriter(to, engine="openpyxl") as xw:
             table.to_excel(xw, sheet_name="grades", index=False)
             qs.to_excel(xw, sheet_name="questions", index=False)
+            rubric.to_excel(xw, sheet_name="rubric", index=False)
     elif to.suffix.lower() == ".csv":
         # utf-8-sig so that Excel opens Chinese names correctly
         table.to_csv(to, index=False, encoding="utf-8-sig")

@@ -96,8 +96,15 @@ def feedback_html(
         if crit:
             body.append('<ul class="rubric">')
             for m in crit:
-                tick = "☑" if m["checked"] else "☐"
-                body.append(f"<li>{tick} {_esc(m['criterion'])} ({_fmt(m['points'])})</li>")
+                # -- partial rubric points (#12): points of the criterion's maximum
+                full = m.get("max_points")
+                if full != full or not full:  # NaN or unknown: the points alone
+                    tick, shown = ("☑" if m["checked"] else "☐"), _fmt(m["points"])
+                else:
+                    part = "◐" if m["points"] > 0 else "☐"
+                    tick = "☑" if m["points"] >= full else part
+                    shown = f"{_fmt(m['points'])} / {_fmt(full)}"
+                body.append(f"<li>{tick} {_esc(m['criterion'])} ({shown})</li>")
             body.append("</ul>")
         for m in qm:
             if m["comment"]:
@@ -144,6 +151,9 @@ def feedback(
         ts = gb.tests(cohort, session)
         ts = ts[~ts["hidden"].astype(bool)] if not ts.empty else ts
         marks = gb.marks(cohort, session)
+    from kit.markbook import with_criterion_max  # partial rubric points (#12)
+
+    marks = with_criterion_max(c, cohort, marks)
     for row in scores.to_dict("records"):
         t, s = row["trainee"], row["session"]
         out = artifacts.feedback_path(c, cohort, t, s)

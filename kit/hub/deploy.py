@@ -268,13 +268,20 @@ def protect_course(course: Course, owner: pwd.struct_passwd) -> None:
     os.chmod(private, 0o700)
 
 
-def place_workbooks(course: Course, cohort: str, account: Account, home: Path) -> tuple[list, list]:
-    """Copy the trainee's released workbooks into ``~/<cohort>/``; never replace one."""
+def workspace(cohort: str, account: Account, home: Path) -> Path:
+    """``~/<cohort>/``, the account's own: where its server opens (the plan's notebook_dir)."""
     u = pwd.getpwnam(account.username)
     target = home / cohort
     target.mkdir(exist_ok=True)
     os.chown(target, u.pw_uid, u.pw_gid)
     os.chmod(target, 0o700)
+    return target
+
+
+def place_workbooks(course: Course, cohort: str, account: Account, home: Path) -> tuple[list, list]:
+    """Copy the trainee's released workbooks into ``~/<cohort>/``; never replace one."""
+    u = pwd.getpwnam(account.username)
+    target = workspace(cohort, account, home)
     written, kept = [], []
     outbox = course.exchange_dir / cohort / "outbox" / account.id
     for src in sorted(outbox.glob("*.ipynb")):
@@ -578,6 +585,8 @@ def hub(
             w, k = place_workbooks(c, cohort, a, home)
             result.written += w
             result.kept += k
+        else:  # without it an instructor's server cannot start (no such directory)
+            workspace(cohort, a, home)
     plan_file = write_plan(
         c, cohort, accounts, ip=ip, port=port, homes=homes, owner=owner_pw, view=view
     )

@@ -13,7 +13,14 @@ One small interface, two implementations:
 
     submit(handin) -> Accepted                  hand in a workbook, its answers and files
     post_live(cohort, session, qid, value, trainee=None)  one answer as it is given (live class view)
-    live(cohort, session) -> {qid: {trainee: value}}   the room's latest answers
+    live(cohort, session) -> {qid: {trainee: {value, at}}}  the room's latest answers, each with
+                                                the exchange's time of receipt
+    set_live_state(cohort, session, state) -> at  instructor: which questions are open, closed,
+                                                revealed; returns the exchange's time it took it
+    live_state(cohort, session) -> state        anyone in the cohort: that state ({} before a class)
+
+Times are the exchange's own clock (the service's on a hub), so the live view
+judges "answered before the close" by one clock, whoever's machine is slow.
     handins(cohort) -> [id]                     instructor: what was handed in
     fetch(cohort, id) -> {relative path: bytes} instructor: one hand-in's files
 
@@ -79,6 +86,10 @@ class Accepted:
     location: str
 
 
+#: One trainee's latest live answer: ``{"value": …, "at": ISO time the exchange received it}``.
+LiveAnswer = dict[str, Any]
+
+
 class Exchange(Protocol):
     """The interface a workbook, `collect` and the live view use."""
 
@@ -88,7 +99,14 @@ class Exchange(Protocol):
         self, cohort: str, session: str, qid: str, value: Any, *, trainee: str | None = None
     ) -> None: ...
 
-    def live(self, cohort: str, session: str) -> dict[str, dict[str, Any]]: ...
+    def live(self, cohort: str, session: str) -> dict[str, dict[str, LiveAnswer]]: ...
+
+    # -- live class (#12): the instructor's state of each question, read by the workbooks
+    def set_live_state(self, cohort: str, session: str, state: dict) -> str: ...
+
+    def live_state(self, cohort: str, session: str) -> dict: ...
+
+    # -- end live class
 
     def handins(self, cohort: str) -> list[str]: ...
 
@@ -189,8 +207,8 @@ class FolderExchange:
         doc[check_id(qid, "question")] = {"value": value, "at": trust.now_utc().isoformat()}
         _atomic_json(path, doc)
 
-    def live(self, cohort: str, session: str) -> dict[str, dict[str, Any]]:
-        """{qid: {trainee: latest value}} for one session."""
+    def live(self, cohort: str, session: str) -> dict[str, dict[str, LiveAnswer]]:
+        """{qid: {trainee: {"value", "at"}}} for one session: latest answers and when they came."""
         folder = artifacts.live_path(
             self.root, check_id(cohort, "cohort"), check_id(session, "session"), "_"
         ).parent
@@ -202,8 +220,33 @@ class FolderExchange:
                 continue  # a half-written or damaged file never breaks the room's view
             for qid, entry in doc.items() if isinstance(doc, dict) else []:
                 if isinstance(entry, dict):
-                    out.setdefault(qid, {})[path.stem] = entry.get("value")
+                    at = entry.get("at") if isinstance(entry.get("at"), str) else None
+                    out.setdefault(qid, {})[path.stem] = {"value": entry.get("value"), "at": at}
         return out
+
+    # -- live class (#12): the state document (kit.livewire says what it holds)
+    def _state_path(self, cohort: str, session: str) -> Path:
+        return artifacts.live_state_path(
+            self.root, check_id(cohort, "cohort"), check_id(session, "session")
+        )
+
+    def set_live_state(self, cohort: str, session: str, state: dict) -> str:
+        """Publish the instructor's state of a live class (written whole, atomically); its time."""
+        path = self._state_path(cohort, session)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        at = trust.now_utc().isoformat()
+        _atomic_json(path, state)
+        return at
+
+    def live_state(self, cohort: str, session: str) -> dict:
+        """The published state of a live class, or {} when there is none (or it cannot be read)."""
+        try:
+            doc = json.loads(self._state_path(cohort, session).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return doc if isinstance(doc, dict) else {}
+
+    # -- end live class
 
     def handins(self, cohort: str) -> list[str]:
         """Ids ``<trainee>/<session>/<folder>`` of every hand-in, oldest first per trainee."""
@@ -308,8 +351,19 @@ class HubExchange:
         # the service takes the trainee from the hub account; a claim is not even sent
         self._call("POST", f"api/live/{cohort}/{session}", {"question": qid, "value": value})
 
-    def live(self, cohort: str, session: str) -> dict[str, dict[str, Any]]:
+    def live(self, cohort: str, session: str) -> dict[str, dict[str, LiveAnswer]]:
         return self._call("GET", f"api/live/{cohort}/{session}")
+
+    # -- live class (#12)
+    def set_live_state(self, cohort: str, session: str, state: dict) -> str:
+        doc = self._call("PUT", f"api/live/{cohort}/{session}/state", state)
+        return str(doc.get("at") or "") if isinstance(doc, dict) else ""
+
+    def live_state(self, cohort: str, session: str) -> dict:
+        doc = self._call("GET", f"api/live/{cohort}/{session}/state")
+        return doc if isinstance(doc, dict) else {}
+
+    # -- end live class
 
     def handins(self, cohort: str) -> list[str]:
         return self._call("GET", f"api/handins/{cohort}")

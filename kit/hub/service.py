@@ -10,7 +10,9 @@ clock decides when. Routes (below the service prefix)::
     GET  api/handins/<cohort>             instructor: ids of every hand-in
     GET  api/handins/<cohort>/<id>        instructor: one hand-in's files
     POST api/live/<cohort>/<session>      trainee: {question, value}, the latest answer
-    GET  api/live/<cohort>/<session>      instructor: {qid: {trainee: value}}
+    GET  api/live/<cohort>/<session>      instructor: {qid: {trainee: {value, at}}} (at: this clock)
+    PUT  api/live/<cohort>/<session>/state   instructor: the live class's state (#12); {at}
+    GET  api/live/<cohort>/<session>/state   anyone in the cohort: that state
     GET  api/whoami                       who the hub says you are
 
 Trainee text never becomes markup here: every answer is JSON.
@@ -165,6 +167,28 @@ class LiveHandler(_Base):
         self.write(self.exchange.live(self.cohort(cohort), self.session_of(session)))
 
 
+# -- live class (#12): the instructor publishes, every workbook of the cohort reads
+class LiveStateHandler(_Base):
+    @web.authenticated
+    async def put(self, cohort: str, session: str) -> None:
+        self.instructor()
+        if len(self.request.body or b"") > 1_000_000:
+            raise web.HTTPError(413, "a live class state is limited to 1 MB")
+        doc = self.body()
+        at = await asyncio.to_thread(
+            self.exchange.set_live_state, self.cohort(cohort), self.session_of(session), doc
+        )
+        self.write({"ok": True, "at": at})
+
+    @web.authenticated
+    async def get(self, cohort: str, session: str) -> None:
+        self.account()
+        self.write(self.exchange.live_state(self.cohort(cohort), self.session_of(session)))
+
+
+# -- end live class
+
+
 class WhoamiHandler(_Base):
     @web.authenticated
     async def get(self) -> None:
@@ -185,6 +209,7 @@ def make_app(plan: dict) -> web.Application:
         (url_path_join(prefix, rf"api/handins/{seg}/{seg}/?"), HandinsHandler, args),
         (url_path_join(prefix, rf"api/handins/{seg}/?"), HandinsHandler, args),
         (url_path_join(prefix, rf"api/handins/{seg}/({ID}/{ID}/{ID})"), HandinHandler, args),
+        (url_path_join(prefix, rf"api/live/{seg}/{seg}/state/?"), LiveStateHandler, args),
         (url_path_join(prefix, rf"api/live/{seg}/{seg}/?"), LiveHandler, args),
         (url_path_join(prefix, r"api/whoami/?"), WhoamiHandler, args),
         (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),

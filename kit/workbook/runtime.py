@@ -61,6 +61,7 @@ class Runtime:
         self._listeners: dict[str, list[Callable[[dict], None]]] = {}
         self._memory: dict[str, dict] = {}
         self.panel: ProgressPanel | None = None
+        self._live: Any = None  # live class (#12): a kit.livewire.LiveLink, made on first use
 
     @property
     def persistent(self) -> bool:
@@ -107,12 +108,62 @@ class Runtime:
             self._memory[qid] = entry
         else:
             entry = self.store.set(qid, value, kind, self.language, **extra)
+            # live class (#12): after the local save, never in front of it; returns at once
+            with contextlib.suppress(Exception):
+                link = self.live_link()
+                if link is not None:
+                    link.post(qid, value)
         for cb in self._listeners.get(qid, []):
             with contextlib.suppress(Exception):
                 cb(entry)
         if self.panel is not None:
             self.panel.refresh()
         return entry
+
+    # -- live class (#12) ---------------------------------------------------
+    def live_link(self) -> Any:
+        """The link to this session's live class (started on first use), or None when there is none.
+
+        Only a trainee's own workbook has one: a store that is written, with
+        cohort, trainee and session known, and an exchange (a folder, or the
+        hub's exchange service).
+        """
+        if self._live is not None:
+            return self._live or None
+        self._live = False
+        if (
+            self.store is None
+            or self.readonly
+            or not (self.cohort and self.trainee and self.session)
+        ):
+            return None
+        from kit.hub.exchange import ExchangeError, FolderExchange, HubExchange
+        from kit.livewire import LiveLink
+
+        if self.exchange is None and HubExchange.from_env() is None:
+            return None
+        folder = self.exchange
+
+        def factory() -> Any:
+            hub = HubExchange.from_env()
+            if hub is not None:
+                return hub
+            if folder is None:
+                raise ExchangeError("no exchange for live answers")
+            # live answers need no signature: the folder itself, without reading the course secret
+            return FolderExchange(folder)
+
+        self._live = LiveLink(self, factory).start()
+        return self._live
+
+    def follow_live(self, view: Any) -> None:
+        """Show the live class state on a question widget (no-op without a live link)."""
+        with contextlib.suppress(Exception):
+            link = self.live_link()
+            if link is not None:
+                link.follow(view)
+
+    # -- end live class ------------------------------------------------------
 
     def files_dir(self) -> Path | None:
         if self.store is None:
