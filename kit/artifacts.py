@@ -47,6 +47,15 @@ MIME_QUESTION = "application/vnd.casekit.question+json"
 MIME_KEY = "application/vnd.casekit.key+json"
 MIME_TEST = "application/vnd.casekit.test+json"
 MIME_WIDGET = "application/vnd.jupyter.widget-view+json"
+#: ``reveal(when)`` in a key cell: when a session's feedback pages may show right answers.
+MIME_REVEAL = "application/vnd.casekit.reveal+json"
+
+#: When a feedback page shows the right answer and the author's explanation
+#: (``key(qid, value, explain=..., reveal=...)`` per question, ``reveal(...)``
+#: per session): after the session's due time (the default; a session without
+#: one is due at the end of its day), as soon as feedback is written, or never.
+REVEAL_WHEN = ("after-due", "always", "never")
+DEFAULT_REVEAL = "after-due"
 
 # The first line of a code answer cell: the build writes it, the workbook runtime
 # finds answers by it when a cell runs, grading finds answer cells by it.
@@ -248,6 +257,8 @@ class KeysFile(BaseModel):
     keys: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tests: list[dict[str, Any]] = Field(default_factory=list)
     answer_cells: dict[str, str] = Field(default_factory=dict)
+    #: The session's ``reveal(...)`` setting (None: :data:`DEFAULT_REVEAL`).
+    reveal: str | None = None
 
     def specs(self) -> dict[str, dict[str, Any]]:
         """Question specs by id, in notebook order."""

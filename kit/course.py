@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -318,6 +319,23 @@ class Course:
     @property
     def language(self) -> str:
         return self.config.programme.language
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The course's time zone: due times, receipts and stamps on pages are read and shown in it.
+
+        ``[grading] timezone`` in course.toml, else Beijing time for a Chinese
+        course, else UTC.
+        """
+        name = self.config.grading.timezone or ("Asia/Shanghai" if self.language == "zh" else "UTC")
+        return ZoneInfo(name)
+
+    def due_at(self, cohort_id: str, session_id: str) -> datetime | None:
+        """A session's due time, zone-aware (a due time written without a zone is the course's)."""
+        due = self.cohort(cohort_id).session(session_id).due
+        if due is None:
+            return None
+        return due if due.tzinfo else due.replace(tzinfo=self.zone)
 
     @property
     def build_dir(self) -> Path:

@@ -91,12 +91,14 @@ def page(
     ``body`` is inserted as is: sanitise untrusted parts before passing them.
     Everything else is escaped.
     """
+    from kit.present import finish_tables
+
     return (
         _env()
         .get_template("page.html.j2")
         .render(
             title=title,
-            body=body,
+            body=finish_tables(body, language),
             colour=colour,
             programme=programme,
             unit_name=unit_name,
@@ -155,9 +157,12 @@ def session_meta(course: Course, cohort: str, session: str) -> tuple[list[tuple[
     s = co.session(session)
     L = section("page", course.language)
     teacher = course.faculty.loc[s.teacher]
+    # Readers know a session by its place in the programme and its date; the id is for files.
+    order = sorted(co.sessions, key=lambda x: (x.date, x.session))
+    number = next(i for i, x in enumerate(order, 1) if x.session == s.session)
     rows = [
         (L["cohort"], co.name),
-        (L["session"], s.session),
+        (L["session"], t("page.session_no", course.language, n=number)),
         (L["date"], s.date.isoformat()),
         (L["teacher"], f"{teacher['name']} {teacher.get('title', '')}".strip()),
     ]

@@ -42,6 +42,16 @@ class Observation(ManualKind):
         names = [field_name(f, lang, DEFAULT_OBSERVATION_FIELDS) for f in spec.get("fields", [])]
         return ["<ul>" + "".join(f"<li>{html.escape(n)}：</li>" for n in names) + "</ul>"], answered
 
+    def answer_html(self, value, spec=None, lang="zh") -> str:
+        if self.is_empty(value) or not isinstance(value, dict):
+            return super().answer_html(value, spec, lang)
+        e = html.escape
+        rows = "".join(
+            f"<dt>{e(field_name(str(k), lang, DEFAULT_OBSERVATION_FIELDS))}</dt><dd>{e(str(v or '—'), True)}</dd>"
+            for k, v in value.items()
+        )
+        return f'<dl class="answer">{rows}</dl>'
+
     def answer_text(self, spec, answer) -> str:
         if isinstance(answer, dict):
             return "\n".join(f"{k}: {v}" for k, v in answer.items() if str(v).strip())

@@ -43,6 +43,18 @@ class Upload(ManualKind):
     def static_html(self, spec, answer, answered, lang):
         return [f'<div style="color:#555">{html.escape(spec.get("accept", ""))}</div>'], answered
 
+    def answer_html(self, value, spec=None, lang="zh") -> str:
+        if self.is_empty(value) or not isinstance(value, dict):
+            return super().answer_html(value, spec, lang)
+        size = value.get("size")
+        text = t(
+            "feedback.file",
+            lang,
+            name=str(value.get("name") or ""),
+            size=_size(int(size)) if isinstance(size, int) else "?",
+        )
+        return f'<p class="answer">{html.escape(text, True)}</p>'
+
     def answer_text(self, spec, answer) -> str:
         if isinstance(answer, dict):
             return f"{answer.get('name', '')} ({answer.get('size', '?')} B)"
