@@ -13,7 +13,8 @@ through it, so a format is changed in one place and no reader guesses::
     <course>/build/<cohort>/trainee/<session>.ipynb           trainee edition
     <course>/build/<cohort>/trainee/<session>.practice.json   practice hashes (practice mode)
     <course>/build/<cohort>/.cache.json                       build cache: session → digest
-    <course>/build/<cohort>/handouts/<session>[.instructor].html, index.html
+    <course>/build/<cohort>/handouts/<session>.html, index.html    trainee handouts (to share)
+    <course>/build/<cohort>/instructor/handouts/<session>.html, index.html   (never to share)
     <course>/build/<cohort>/feedback/<trainee>/<session>.html
     <course>/build/<cohort>/marking/<session|all>[-anon].ipynb
     <course>/build/<cohort>/report.html     <course>/build/guide/index.html
@@ -179,8 +180,20 @@ def edition_path(course: Course, cohort: str, session: str, edition: str) -> Pat
 
 
 def handouts_dir(course: Course, cohort: str) -> Path:
-    """``build/<cohort>/handouts/``: ``<session>.html``, ``<session>.instructor.html``, ``index.html``."""
+    """``build/<cohort>/handouts/``: the trainee handouts ``<session>.html`` and their ``index.html``.
+
+    Only what trainees may read lies here, so the folder can be shared whole.
+    """
     return cohort_build_dir(course, cohort) / "handouts"
+
+
+def instructor_handouts_dir(course: Course, cohort: str) -> Path:
+    """``build/<cohort>/instructor/handouts/``: instructor handouts (keys, notes) and their own index.
+
+    Beside the instructor editions and keys files, never inside the folder
+    that is shared with trainees.
+    """
+    return cohort_build_dir(course, cohort) / "instructor" / "handouts"
 
 
 def feedback_path(course: Course, cohort: str, trainee: str, session: str) -> Path:

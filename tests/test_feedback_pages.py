@@ -75,7 +75,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _page(root: Path, now: datetime) -> BeautifulSoup:
     res = feedback(root, "c1", now=now)
     assert not res.failures, res.failures
-    return BeautifulSoup((root / "build/c1/feedback/t01/coop.html").read_text("utf-8"), "html.parser")
+    return BeautifulSoup(
+        (root / "build/c1/feedback/t01/coop.html").read_text("utf-8"), "html.parser"
+    )
 
 
 def _section(page: BeautifulSoup, qid: str):
@@ -118,7 +120,9 @@ def test_syntax_error_named_with_its_line_and_hidden_tests_counted(graded: Path)
 
 def test_rubric_by_text_in_authors_order_and_rating_as_given(graded: Path) -> None:
     page = _page(graded, AFTER_DUE)
-    items = [li.get_text(" ", strip=True) for li in _section(page, "q-essay").select("ul.rubric li")]
+    items = [
+        li.get_text(" ", strip=True) for li in _section(page, "q-essay").select("ul.rubric li")
+    ]
     assert items == ["☑ 先讲结论 2 / 2", "◐ 数据有出处 1.5 / 3", "☐ 提出三项措施 0 / 1"]
     rating = _section(page, "q-rate")
     assert "4 / 5" in rating.select_one(".answer").get_text()
