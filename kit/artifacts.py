@@ -18,6 +18,7 @@ through it, so a format is changed in one place and no reader guesses::
     <course>/build/<cohort>/feedback/<trainee>/<session>.html
     <course>/build/<cohort>/marking/<session|all>[-anon].ipynb
     <course>/build/<cohort>/report.html     <course>/build/guide/index.html
+    <course>/build/programme/report.html
     <exchange>/<cohort>/outbox/<trainee>/<session>.ipynb      released workbook
     <exchange>/<cohort>/outbox/<trainee>/<session>.answers.json and <session>.files/
     <exchange>/<cohort>/inbox/<trainee>/<session>/<stamp>-<sha8>/   a hand-in
@@ -215,6 +216,11 @@ def report_path(course: Course, cohort: str) -> Path:
 def guide_path(course: Course) -> Path:
     """The programme guide of the whole course."""
     return course.build_dir / "guide" / "index.html"
+
+
+def programme_report_path(course: Course) -> Path:
+    """The programme report: every cohort's headline figures and their trend."""
+    return course.build_dir / "programme" / "report.html"
 
 
 def scratch_dir(course: Course, cohort: str) -> Path:

@@ -364,19 +364,32 @@ def guide(
 
 @app.command()
 def report(
-    cohort: str,
+    cohort: Annotated[
+        str | None, typer.Argument(help="The cohort (omit with --programme).")
+    ] = None,
     course: CourseOpt = Path("."),
+    programme: Annotated[
+        bool, typer.Option("--programme", help="One page across all cohorts instead.")
+    ] = False,
     db: DbOpt = None,
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Where to write the report.")
     ] = None,
     lang: LangOpt = None,
 ) -> None:
-    """The cohort dashboard: teaching time, scores by unit, submissions, evaluation."""
+    """The cohort dashboard (hand-ins, scores, heat map, evaluation), or --programme across cohorts."""
+    from kit.programme import programme_report
     from kit.programme import report as run
 
     _speak(course, lang)
-    out.print(str(run(course, cohort, db=db, out=out_path)), highlight=False, soft_wrap=True)
+    if programme:
+        path = programme_report(course, db=db, out=out_path)
+    elif cohort is None:
+        _fail([t("cli.report_which")])
+        return
+    else:
+        path = run(course, cohort, db=db, out=out_path)
+    out.print(str(path), highlight=False, soft_wrap=True)
 
 
 @app.command()

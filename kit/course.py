@@ -14,7 +14,7 @@ import hashlib
 import json
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -336,6 +336,14 @@ class Course:
         if due is None:
             return None
         return due if due.tzinfo else due.replace(tzinfo=self.zone)
+
+    def due_moment(self, cohort_id: str, session_id: str) -> datetime:
+        """When a session counts as due: its due time, else the end of its class day (course zone)."""
+        due = self.due_at(cohort_id, session_id)
+        if due is not None:
+            return due
+        day = self.cohort(cohort_id).session(session_id).date
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone)
 
     @property
     def build_dir(self) -> Path:

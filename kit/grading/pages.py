@@ -22,7 +22,7 @@ import html
 import json
 import os
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +49,6 @@ def _esc(v: Any) -> str:
 
 
 # ---------------------------------------------------------------- when answers are shown
-
-
-def due_moment(course: Course, cohort: str, session: str) -> datetime:
-    """When a session counts as due: its due time, else the end of its day in the course's zone."""
-    due = course.due_at(cohort, session)
-    if due is not None:
-        return due
-    day = course.cohort(cohort).session(session).date
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=course.zone)
 
 
 def reveal_setting(keys: SessionKeys, qid: str) -> str:
@@ -320,7 +311,7 @@ def feedback_html(
     unit = course.units.get(s.unit)
     name = co.roster.loc[trainee, "name"] if trainee in co.roster.index else trainee
     now = now or datetime.now(UTC)
-    due = due_moment(course, cohort, session)
+    due = course.due_moment(cohort, session)
     hidden = hidden or {}
     body: list[str] = []
     held_back = False
