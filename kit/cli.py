@@ -45,6 +45,9 @@ class Lang(enum.StrEnum):
     en = "en"
 
 
+PdfOpt = Annotated[
+    bool, typer.Option("--pdf", help="Also print each page to a PDF beside it (Chromium).")
+]
 LangOpt = Annotated[
     Lang | None,
     typer.Option(
@@ -162,13 +165,14 @@ def handouts(
     course: CourseOpt = Path("."),
     session: SessionsOpt = None,
     instructor: Annotated[bool, typer.Option(help="Also write instructor handouts.")] = True,
+    pdf: PdfOpt = False,
     lang: LangOpt = None,
 ) -> None:
     """Export a built cohort to HTML handouts; print the index path."""
     from kit.export import handouts as run
 
     _speak(course, lang)
-    r = run(course, cohort, sessions=session, instructor=instructor)
+    r = run(course, cohort, sessions=session, instructor=instructor, pdf=pdf)
     _finish(r, show=[r.index] if r.index else [])
 
 
@@ -284,14 +288,16 @@ def feedback(
         str | None, typer.Option("--session", "-s", help="Only this session.")
     ] = None,
     db: DbOpt = None,
+    pdf: PdfOpt = False,
     lang: LangOpt = None,
 ) -> None:
     """One graded HTML page per trainee and session."""
     from kit.grading import feedback as run
 
     _speak(course, lang)
-    r = run(course, cohort, db=db, session=session)
-    out.print(f"[green]✓[/green] {t('cli.feedback_summary', n=len(r.written))}", highlight=False)
+    r = run(course, cohort, db=db, session=session, pdf=pdf)
+    pages = [p for p in r.written if p.suffix == ".html"]
+    out.print(f"[green]✓[/green] {t('cli.feedback_summary', n=len(pages))}", highlight=False)
     _finish(r)
 
 
@@ -371,6 +377,7 @@ def report(
     programme: Annotated[
         bool, typer.Option("--programme", help="One page across all cohorts instead.")
     ] = False,
+    pdf: PdfOpt = False,
     db: DbOpt = None,
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Where to write the report.")
@@ -383,12 +390,12 @@ def report(
 
     _speak(course, lang)
     if programme:
-        path = programme_report(course, db=db, out=out_path)
+        path = programme_report(course, db=db, out=out_path, pdf=pdf)
     elif cohort is None:
         _fail([t("cli.report_which")])
         return
     else:
-        path = run(course, cohort, db=db, out=out_path)
+        path = run(course, cohort, db=db, out=out_path, pdf=pdf)
     out.print(str(path), highlight=False, soft_wrap=True)
 
 

@@ -283,6 +283,14 @@ class Cohort:
     def name(self) -> str:
         return self.config.name
 
+    def by_date(self) -> list[Session]:
+        """The sessions in the order they are taught: the order readers number them in (第N讲)."""
+        return sorted(self.sessions, key=lambda s: (s.date, s.session))
+
+    def number(self, session_id: str) -> int:
+        """A session's place in :meth:`by_date`, from 1."""
+        return next(i for i, s in enumerate(self.by_date(), 1) if s.session == session_id)
+
     def session(self, session_id: str) -> Session:
         for s in self.sessions:
             if s.session == session_id:

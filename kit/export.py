@@ -163,8 +163,7 @@ def session_meta(course: Course, cohort: str, session: str) -> tuple[list[tuple[
     L = section("page", course.language)
     teacher = course.faculty.loc[s.teacher]
     # Readers know a session by its place in the programme and its date; the id is for files.
-    order = sorted(co.sessions, key=lambda x: (x.date, x.session))
-    number = next(i for i, x in enumerate(order, 1) if x.session == s.session)
+    number = co.number(s.session)
     rows = [
         (L["cohort"], co.name),
         (L["session"], t("page.session_no", course.language, n=number)),
@@ -235,6 +234,7 @@ def handouts(
     sessions: list[str] | None = None,
     instructor: bool = True,
     progress: bool = True,
+    pdf: bool = False,
 ) -> HandoutResult:
     """Export a built cohort's editions to HTML handouts with an index for each audience.
 
@@ -244,7 +244,8 @@ def handouts(
     parameters table) go to ``build/<cohort>/instructor/handouts/`` with their
     own index, which says they must not be shared. A session that has not been
     built is reported, not fatal, and the index lists it as not built yet; an
-    index with nothing built says what to run.
+    index with nothing built says what to run. ``pdf`` also prints each
+    handout to a PDF beside it (:mod:`kit.pdf`).
     """
     c = load_course(course)
     co = c.cohort(cohort)
@@ -284,23 +285,21 @@ def handouts(
     if instructor:
         result.instructor_index = _index(c, co.id, inst, audience="instructor")
         result.written.append(result.instructor_index)
+    if pdf:
+        from kit.pdf import to_pdf
+
+        printed = to_pdf([p for p in result.written if p.name != "index.html"])
+        result.written += printed.written
+        result.failures += printed.failures
     return result
 
 
 def _entries(course: Course, cohort: str, folder: Path) -> list[_Entry]:
     """Every scheduled session by date, with its handout in `folder` if one was written."""
-    from kit.programme.handbook import notebook_info
-
     co = course.cohort(cohort)
-    order = sorted(co.sessions, key=lambda x: (x.date, x.session))
     entries = []
-    for n, s in enumerate(order, 1):
-        built = artifacts.edition_path(course, cohort, s.session, "trainee")
-        title = (
-            nbs.title_of(nbformat.read(str(built), as_version=4), s.session)
-            if built.exists()
-            else notebook_info(course.root / s.notebook)["title"]
-        )
+    for n, s in enumerate(co.by_date(), 1):
+        title = nbs.session_title(course, cohort, s.session)
         href = f"{s.session}.html" if (folder / f"{s.session}.html").exists() else None
         entries.append(_Entry(s, n, title, course.units.get(s.unit), href))
     return entries

@@ -24,8 +24,8 @@ from kit.artifacts import MIME_QUESTION as QUESTION_MIME
 from kit.artifacts import MIME_REVEAL as REVEAL_MIME
 from kit.artifacts import MIME_TEST as TEST_MIME
 from kit.artifacts import MIME_WIDGET as WIDGET_MIME
-from kit.artifacts import REVEAL_WHEN
-from kit.course import Problem
+from kit.artifacts import REVEAL_WHEN, edition_path
+from kit.course import Course, Problem
 from kit.kinds.base import QID_RE as QID
 from kit.kinds.code import answer_stub
 from kit.messages import t as say
@@ -655,3 +655,16 @@ def title_of(nb: nbformat.NotebookNode, fallback: str) -> str:
                 if line.startswith("#"):
                     return line.lstrip("#").strip()
     return fallback
+
+
+def session_title(course: Course, cohort: str, session: str) -> str:
+    """A session's title: the first heading of its built edition, else of its source notebook."""
+    s = course.cohort(cohort).session(session)
+    for path in (
+        edition_path(course, cohort, session, "trainee"),
+        course.root / s.notebook,
+    ):
+        nb, _ = read_notebook(path) if path.exists() else (None, [])
+        if nb is not None:
+            return title_of(nb, session)
+    return session

@@ -241,7 +241,17 @@ def _plain(v: Any) -> Any:
 
 
 # Rows are sorted by what identifies them, so that a changed value shows as one changed line.
-IDENTITY = ("session", "trainee", "received_at", "question", "name", "criterion", "code", "where")
+IDENTITY = (
+    "session",
+    "trainee",
+    "学员编号",
+    "received_at",
+    "question",
+    "name",
+    "criterion",
+    "code",
+    "where",
+)
 
 
 def _rows(df: pd.DataFrame, drop: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -296,7 +306,7 @@ def run_sample(course: Path) -> dict[str, Any]:
     out = course / "grades.csv"
     grades(course, COHORT, out)
     export = pd.read_csv(out, encoding="utf-8-sig", keep_default_na=False)
-    export = export[export["trainee"].isin(trainees)]
+    export = export[export["学员编号"].isin(trainees)]
     with Gradebook.open(course) as gb:
         dump = {
             "submissions": _rows(gb.submissions(COHORT), ("id", "sha256", "path")),

@@ -389,11 +389,13 @@ def feedback(
     db: str | None = None,
     session: str | None = None,
     now: datetime | None = None,
+    pdf: bool = False,
 ) -> FeedbackResult:
     """Write ``build/<cohort>/feedback/<trainee>/<session>.html`` for every graded current submission.
 
     ``now`` (default: the current time) decides which right answers the
-    authors' reveal settings allow on the pages.
+    authors' reveal settings allow on the pages. ``pdf`` also prints each
+    page to a PDF beside it (:mod:`kit.pdf`).
     """
     c = as_course(course)
     c.cohort(cohort)  # an unknown cohort is an error, not "0 pages"
@@ -440,4 +442,10 @@ def feedback(
             res.written.append(out)
         except Exception as e:  # noqa: BLE001 - one page never sinks the batch
             res.failures.append(Failure(f"{t}/{s}", f"{type(e).__name__}: {e}", str(out)))
+    if pdf:
+        from kit.pdf import to_pdf
+
+        printed = to_pdf(list(res.written))
+        res.written += printed.written
+        res.failures += printed.failures
     return res

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from kit import artifacts, charts
-from kit.course import Course, as_course
+from kit.course import Course, UserError, as_course
 from kit.messages import section, t
 from kit.present import local_time, num
 from kit.programme.evaluation import evaluation_html, evaluation_summary
@@ -272,6 +272,7 @@ def report(
     db: str | None = None,
     out: str | Path | None = None,
     now: datetime | None = None,
+    pdf: bool = False,
 ) -> Path:
     """Write the cohort dashboard as one offline HTML page and return its path.
 
@@ -280,6 +281,7 @@ def report(
     what was due (chart and table, programme order); a trainee × session heat
     map; teaching time and interactive share; the evaluation as charts and
     tables. ``now`` (default: the current time) decides which sessions are due.
+    ``pdf`` also prints it to a PDF beside it.
     """
     from kit.export import page
 
@@ -318,4 +320,16 @@ def report(
         ),
         encoding="utf-8",
     )
+    if pdf:
+        print_or_fail(target)
     return target
+
+
+def print_or_fail(page_path: Path) -> Path:
+    """Print one page to PDF beside it; a failure is the user's to see (:class:`UserError`)."""
+    from kit.pdf import to_pdf
+
+    printed = to_pdf([page_path])
+    if printed.failures:
+        raise UserError("; ".join(str(f) for f in printed.failures))
+    return printed.written[0]

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from kit import artifacts, kinds
+from kit import notebooks as nbs
 from kit.course import Course
 
 
@@ -63,21 +64,6 @@ class CohortFigures:
     @property
     def due_sessions(self) -> list[SessionRow]:
         return [s for s in self.sessions if s.is_due and s.max_points is not None]
-
-
-def session_title(course: Course, cohort: str, session: str) -> str:
-    """A session's title: the first heading of its built edition, else of its source notebook."""
-    from kit import notebooks as nbs
-
-    s = course.cohort(cohort).session(session)
-    for path in (
-        artifacts.edition_path(course, cohort, session, "trainee"),
-        course.root / s.notebook,
-    ):
-        nb, _ = nbs.read_notebook(path) if path.exists() else (None, [])
-        if nb is not None:
-            return nbs.title_of(nb, session)
-    return session
 
 
 def _max_points(course: Course, cohort: str, session: str) -> float | None:
@@ -144,15 +130,14 @@ def cohort_figures(
         scores = gb.submission_scores(cohort)
         qs = gb.question_scores(cohort)
     scores = scores[scores["trainee"].isin(trainees)] if not scores.empty else scores
-    order = sorted(co.sessions, key=lambda x: (x.date, x.session))
     rows = []
-    for n, s in enumerate(order, 1):
+    for n, s in enumerate(co.by_date(), 1):
         due = course.due_moment(cohort, s.session)
         row = SessionRow(
             s.session,
             n,
             s.date,
-            session_title(course, cohort, s.session),
+            nbs.session_title(course, cohort, s.session),
             s.unit,
             s.mode,
             due,

@@ -84,15 +84,17 @@ def programme_report(
     db: str | None = None,
     out: str | Path | None = None,
     now: datetime | None = None,
+    pdf: bool = False,
 ) -> Path:
     """Write the programme report (``build/programme/report.html``) and return its path.
 
     Headline figures (cohorts, sessions, trainees, faculty pool, teaching
     sites by category, readings, interactive share, satisfaction) for the
     whole programme, then their trend per cohort as charts and a table.
+    ``pdf`` also prints it to a PDF beside it.
     """
     from kit.export import page
-    from kit.programme.dashboard import REPORT_CSS
+    from kit.programme.dashboard import REPORT_CSS, print_or_fail
 
     course = as_course(course)
     lang = course.language
@@ -232,4 +234,6 @@ def programme_report(
         ),
         encoding="utf-8",
     )
+    if pdf:
+        print_or_fail(target_path)
     return target_path
