@@ -28,7 +28,9 @@ def grades_table(course: Course | Path | str, cohort: str, *, db: str | None = N
     for s in co.sessions:
         col = scores[scores["session"] == s.session].set_index("trainee")
         table[s.session] = table["trainee"].map(col["points"]).astype(float)
-        table[f"{s.session} status"] = table["trainee"].map(col["status"]).fillna("missing")
+        table[f"{s.session} status"] = (
+            table["trainee"].map(col["status"]).astype(object).fillna("missing")
+        )
     for u in c.config.units:
         uu = (
             units[units["unit"] == u.id].set_index("trainee") if not units.empty else pd.DataFrame()

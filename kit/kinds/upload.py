@@ -41,7 +41,9 @@ class Upload(ManualKind):
         return None if value is None or isinstance(value, dict) else "valid.not_object"
 
     def static_html(self, spec, answer, answered, lang):
-        return [f'<div style="color:#555">{html.escape(spec.get("accept", ""))}</div>'], answered
+        types = "、".join(f"<code>{html.escape(a)}</code>" for a in accepted_types(spec))
+        line = html.escape(t("upload_types", lang, types="{types}")).replace("{types}", types)
+        return [f'<div style="color:#555">{line}</div>'] if types else [], answered
 
     def answer_html(self, value, spec=None, lang="zh") -> str:
         if self.is_empty(value) or not isinstance(value, dict):
@@ -100,6 +102,11 @@ def receive_upload(view: Any, files: Any) -> None:
     view.save(record)
     saved = t("upload_saved", view.lang, name=record["name"], size=_size(record["size"]))
     view.status.value += f' <span class="casekit-status">{html.escape(saved)}</span>'
+
+
+def accepted_types(spec: dict) -> list[str]:
+    """The file types an upload takes, as the author listed them (``.pdf``, ``.docx``…)."""
+    return [a.strip() for a in str(spec.get("accept") or "").split(",") if a.strip()]
 
 
 def _size(n: int) -> str:

@@ -32,6 +32,7 @@ MESSAGES: dict[str, str] = {
     "upload_saved": "Uploaded: {name} ({size})",
     "upload_too_big": "File “{name}” is too large ({size}). The limit is {max} MB.",
     "upload_bad_type": "File “{name}” has the wrong type; please upload {accept}.",
+    "upload_types": "File types: {types}",
     "check": "Check my answer",
     "check_right": "✓ Correct!",
     "check_wrong": "✗ Not yet, think again.",

@@ -32,6 +32,7 @@ MESSAGES: dict[str, str] = {
     "upload_saved": "已上传：{name}（{size}）",
     "upload_too_big": "文件“{name}”过大（{size}）。最大 {max} MB。",
     "upload_bad_type": "文件“{name}”类型不符，请上传 {accept} 文件。",
+    "upload_types": "可上传的文件类型：{types}",
     "check": "检查答案",
     "check_right": "✓ 回答正确！",
     "check_wrong": "✗ 还不对，再想想。",

@@ -68,6 +68,7 @@ def _guide_context(course: Course) -> dict[str, Any]:
                     "cohort": cid,
                     "cohort_name": c.name,
                     "session": s.session,
+                    "number": t("page.session_no", lang, n=c.number(s.session)),
                     "date": s.date.isoformat(),
                     "method": s.method,
                     "unit": s.unit,
