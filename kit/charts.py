@@ -132,29 +132,3 @@ def lines(
         # under the plot, not over it: a legend must never cover the data
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(len(series), 3))
     return img(fig, alt)
-
-
-def stacked_hbars(
-    labels: Sequence[str],
-    parts: dict[str, Sequence[float]],
-    colours: dict[str, str],
-    *,
-    alt: str,
-    axis_label: str = "",
-) -> str:
-    """Horizontal bars made of parts (e.g. how many gave each rating), a legend under the plot."""
-    plt = _plt()
-    n = max(len(labels), 1)
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.4 + 0.55 * n))
-    ys = list(range(n))[::-1]
-    left = [0.0] * n
-    for name, values in parts.items():
-        vals = [float(v or 0) for v in values]
-        ax.barh(ys, vals, left=left, color=colours.get(name, "#999"), height=0.62, label=name)
-        left = [a + b for a, b in zip(left, vals, strict=True)]
-    ax.set_yticks(ys, [str(x) for x in labels])
-    ax.tick_params(axis="y", length=0)
-    if axis_label:
-        ax.set_xlabel(axis_label, color=MUTED)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=min(len(parts), 5))
-    return img(fig, alt)

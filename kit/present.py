@@ -67,6 +67,16 @@ def local_time(value: Any, zone: ZoneInfo | None = None, *, seconds: bool = Fals
     return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
+def html_table(heads: list[str], rows: list[list[Any]], *, classes: str = "") -> str:
+    """A table from header texts (escaped here) and rows of cells that are already HTML."""
+    import html
+
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    cls = f' class="{html.escape(classes)}"' if classes else ""
+    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 def frame_html(df: Any, language: str, *, digits: int = 1, classes: str = "") -> str:
     """A DataFrame casekit puts on a page: no row index, booleans as 是/否, numbers rounded, blanks for NaN."""
     import pandas as pd

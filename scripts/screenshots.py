@@ -23,14 +23,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 COHORT = "2026-spring"
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 #: name → (page under build/, viewport) — desktop pictures show the top of the page,
 #: phone pictures the first screens.
@@ -40,10 +32,11 @@ PHONE = {"width": 390, "height": 1500}
 
 def sample_state(folder: Path) -> Path:
     """The sample course, graded and with every page written, in `folder`."""
+    from test_golden import run_sample
+
     import kit
     from kit.grading import feedback
     from kit.programme import guide, programme_report, report
-    from test_golden import run_sample
 
     root = folder / "sample"
     root.mkdir(parents=True)
@@ -83,12 +76,14 @@ def shots(root: Path) -> dict[str, tuple[Path, dict]]:
 def main(out: str | None = None) -> None:
     from playwright.sync_api import sync_playwright
 
+    from kit.pdf import CHROMIUM_ARGS, chromium_path
+
     target = Path(out) if out else ROOT / "docs" / "screenshots"
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="casekit-shots-") as tmp:
         root = sample_state(Path(tmp))
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             for name, (page_path, viewport) in shots(root).items():
                 phone = viewport is PHONE
                 page = browser.new_page(viewport=viewport, device_scale_factor=2 if phone else 1)

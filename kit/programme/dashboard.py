@@ -20,7 +20,7 @@ import pandas as pd
 from kit import artifacts, charts
 from kit.course import Course, UserError, as_course
 from kit.messages import section, t
-from kit.present import local_time, num
+from kit.present import html_table, local_time, num
 from kit.programme.evaluation import evaluation_html, evaluation_summary
 from kit.programme.figures import CohortFigures, cohort_figures
 from kit.programme.share import interactive_share
@@ -72,11 +72,7 @@ def _sessions_table(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
     e = html.escape
     heads = ["col_no", "col_date", "col_unit", "col_title", "col_handed_in", "col_marking_state"]
     heads.append("col_mean")
-    out = [
-        "<table><thead><tr>"
-        + "".join(f"<th>{e(L[h])}</th>" for h in heads)
-        + "</tr></thead><tbody>"
-    ]
+    rows = []
     n = len(f.trainees)
     for s in f.sessions:
         unit = course.units.get(s.unit)
@@ -89,23 +85,19 @@ def _sessions_table(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
         )
         if s.mode == "practice":
             title += f' <small class="ck-muted">（{e(L["practice"])}）</small>'
-        state = " · ".join(
-            f"{L[k]} {v}"
-            for k, v in (
-                ("col_graded", s.graded),
-                ("col_marking", s.needs_marking),
-                ("col_failed", s.failed),
-            )
-            if v
+        counts = (
+            ("col_graded", s.graded),
+            ("col_marking", s.needs_marking),
+            ("col_failed", s.failed),
         )
-        out.append(
-            f"<tr><td>{e(t('page.session_no', course.language, n=s.number))}</td>"
-            f"<td>{s.date.isoformat()}</td><td>{swatch}{e(unit.name if unit else s.unit)}</td>"
-            f"<td>{title}</td><td>{s.handed_in} / {n}</td><td>{e(state)}</td>"
-            f"<td>{_pct(s.mean_share)}</td></tr>"
+        state = " · ".join(f"{L[k]} {v}" for k, v in counts if v)
+        no = t("page.session_no", course.language, n=s.number)
+        unit_name = unit.name if unit else s.unit
+        rows.append(
+            [e(no), s.date.isoformat(), swatch + e(unit_name), title, f"{s.handed_in} / {n}"]
+            + [e(state), _pct(s.mean_share)]
         )
-    out.append("</tbody></table>")
-    return "".join(out)
+    return html_table([L[h] for h in heads], rows)
 
 
 def _missing(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
@@ -146,17 +138,14 @@ def _unit_scores(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
         value_format="{:.0f}%",
         axis_label=L["axis_share_due"],
     )
-    e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(course.units[r.unit].name)}</td><td>{r.due_sessions}</td>"
-        f"<td>{_pct(r.share_due)}</td><td>{_pct(r.share_handed_in)}</td></tr>"
+    rows = [
+        [html.escape(course.units[r.unit].name), r.due_sessions]
+        + [_pct(r.share_due), _pct(r.share_handed_in)]
         for r in f.unit_scores.itertuples()
-    )
-    heads = "".join(
-        f"<th>{e(L[h])}</th>"
-        for h in ("col_unit", "col_due_sessions", "col_share_due", "col_share_in")
-    )
-    return f"{chart}<p class='ck-muted'>{e(L['scores_note'])}</p><table><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table>"
+    ]
+    heads = [L[h] for h in ("col_unit", "col_due_sessions", "col_share_due", "col_share_in")]
+    note = f"<p class='ck-muted'>{html.escape(L['scores_note'])}</p>"
+    return chart + note + html_table(heads, rows)
 
 
 def _heat_map(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
@@ -205,19 +194,12 @@ def _share(course: Course, cohort: str, L: dict[str, str]) -> str:
     share = interactive_share(course, cohort)
     names = {u.id: u.name for u in course.config.units}
     heads = ("col_unit", "col_sessions", "col_hours", "col_interactive", "col_share")
-    out = [
-        "<table><thead><tr>"
-        + "".join(f"<th>{e(L[h])}</th>" for h in heads)
-        + "</tr></thead><tbody>"
+    rows = [
+        [e(names.get(r.unit, L["all"])), r.sessions, f"{r.hours:g}", f"{r.interactive_hours:g}"]
+        + ["" if pd.isna(r.share) else f"{100 * r.share:.0f}%"]
+        for r in share.itertuples()
     ]
-    for r in share.itertuples():
-        pct = "" if pd.isna(r.share) else f"{100 * r.share:.0f}%"
-        out.append(
-            f"<tr><td>{e(names.get(r.unit, L['all']))}</td><td>{r.sessions}</td><td>{r.hours:g}</td>"
-            f"<td>{r.interactive_hours:g}</td><td>{pct}</td></tr>"
-        )
-    out.append("</tbody></table>")
-    return "".join(out)
+    return html_table([L[h] for h in heads], rows)
 
 
 def _evaluation(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
@@ -290,21 +272,17 @@ def report(
     L = section("report", course.language)
     f = cohort_figures(course, cohort, db=db, now=now)
     e = html.escape
-    parts = [
-        _cards(f, course, L),
-        f"<h2>{e(L['sessions_title'])}</h2>",
-        _sessions_table(f, course, L),
-        f"<h2>{e(L['missing_title'])}</h2>",
-        _missing(f, course, L),
-        f"<h2>{e(L['scores_title'])}</h2>",
-        _unit_scores(f, course, L),
-        f"<h2>{e(L['heat_title'])}</h2>",
-        _heat_map(f, course, L),
-        f"<h2>{e(L['share_title'])}</h2>",
-        _share(course, cohort, L),
-        f"<h2>{e(L['evaluation_title'])}</h2>",
-        _evaluation(f, course, L),
+    sections = [
+        ("sessions_title", _sessions_table(f, course, L)),
+        ("missing_title", _missing(f, course, L)),
+        ("scores_title", _unit_scores(f, course, L)),
+        ("heat_title", _heat_map(f, course, L)),
+        ("share_title", _share(course, cohort, L)),
+        ("evaluation_title", _evaluation(f, course, L)),
     ]
+    parts = [_cards(f, course, L)]
+    for title, body in sections:
+        parts += [f"<h2>{e(L[title])}</h2>", body]
     target = Path(out) if out else artifacts.report_path(course, co.id)
     target.parent.mkdir(parents=True, exist_ok=True)
     meta = [(L["generated"], local_time(now or datetime.now().astimezone(), course.zone))]

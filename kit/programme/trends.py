@@ -20,7 +20,7 @@ import pandas as pd
 from kit import artifacts, charts
 from kit.course import Course, as_course
 from kit.messages import section, t
-from kit.present import local_time, num
+from kit.present import html_table, local_time, num
 from kit.programme.figures import cohort_figures
 from kit.programme.handbook import FACULTY_KINDS
 from kit.programme.share import ALL, interactive_share
@@ -175,28 +175,13 @@ def programme_report(
         )
     )
     parts.append(f"<p class='ck-muted'>{e(L['results_note'])}</p>")
-    heads = (
-        "cohort",
-        "start",
-        "trainees",
-        "sessions",
-        "hours",
-        "share_col",
-        "handed_in",
-        "score",
-        "rating",
-    )
-    rows = "".join(
-        f"<tr><td>{e(c.name)}</td><td>{e(c.start)}</td><td>{c.trainees}</td><td>{c.sessions}</td>"
-        f"<td>{num(c.hours)}</td><td>{_pct(c.share)}</td><td>{_pct(c.handed_in)}</td>"
-        f"<td>{_pct(c.score)}</td><td>{num(c.rating) if c.rating == c.rating else '—'}</td></tr>"
+    heads = ("cohort", "start", "trainees", "sessions", "hours", "share_col", "handed_in")
+    rows = [
+        [e(c.name), e(c.start), c.trainees, c.sessions, num(c.hours), _pct(c.share)]
+        + [_pct(c.handed_in), _pct(c.score), num(c.rating) if c.rating == c.rating else "—"]
         for c in trends
-    )
-    parts.append(
-        "<table><thead><tr>"
-        + "".join(f"<th>{e(L['col_' + h])}</th>" for h in heads)
-        + f"</tr></thead><tbody>{rows}</tbody></table>"
-    )
+    ]
+    parts.append(html_table([L["col_" + h] for h in (*heads, "score", "rating")], rows))
     parts.append(f"<h2>{e(L['resources_title'])}</h2>")
     by_cat = [int((sites["category"] == k).sum()) for k in CATEGORIES]
     parts.append(f"<h3>{e(L['sites_by_category'])}</h3>")
