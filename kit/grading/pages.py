@@ -360,7 +360,7 @@ def feedback_html(
     rows, _ = export.session_meta(course, cohort, session)
     rows = [*rows, (say("feedback.trainee", lang), str(name))]
     return export.page(
-        f"{say('feedback.title', lang)} · {title} · {name}",
+        say("feedback.page_title", lang, title=title, date=s.date.isoformat(), name=name),
         "\n".join(head + body),
         colour=unit.colour if unit else "#444444",
         programme=course.config.programme.name,

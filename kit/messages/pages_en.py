@@ -81,7 +81,7 @@ MESSAGES: dict[str, str] = {
     "feedback.not_answered": "not answered",
     "feedback.late": " (late {days} day(s), −{pct}%)",
     "feedback.total": "Total",
-    "feedback.title": "Feedback",
+    "feedback.page_title": "Feedback · {title} ({date}) · {name}",
     "feedback.trainee": "Trainee",
     "feedback.your_answer": "Your answer",
     "feedback.right_answer": "Right answer",

@@ -81,7 +81,7 @@ MESSAGES: dict[str, str] = {
     "feedback.not_answered": "未作答",
     "feedback.late": "（迟交 {days} 天，扣 {pct}%）",
     "feedback.total": "总分",
-    "feedback.title": "成绩反馈",
+    "feedback.page_title": "成绩反馈 · {title}（{date}）· {name}",
     "feedback.trainee": "学员",
     "feedback.your_answer": "你的答案",
     "feedback.right_answer": "正确答案",
