@@ -202,6 +202,11 @@ def feedback_path(course: Course, cohort: str, trainee: str, session: str) -> Pa
     return cohort_build_dir(course, cohort) / "feedback" / trainee / f"{session}.html"
 
 
+def try_page_path(course: Course, cohort: str, session: str) -> Path:
+    """The feedback page ``casekit try`` writes for a set of trial answers."""
+    return cohort_build_dir(course, cohort) / "try" / f"{session}.html"
+
+
 def marking_path(course: Course, cohort: str, session: str | None, anonymous: bool) -> Path:
     """The marking notebook of a session (or of all sessions)."""
     name = (session or "all") + ("-anon" if anonymous else "")

@@ -24,7 +24,7 @@ import nbformat
 import kit
 from kit import artifacts, kinds
 from kit import notebooks as nbs
-from kit.course import Course, CourseError, Failure, Problem, inspect_course, load_course
+from kit.course import Course, Failure, Problem, inspect_course, load_course
 from kit.messages import t
 
 
@@ -150,6 +150,41 @@ def session_plan(course: Course, cohort_id: str, session_id: str) -> dict[str, A
     return {"parameters": params, "modules": sorted(enabled)}
 
 
+def session_problems(course: Course, cohort_id: str, session_id: str) -> list[Problem]:
+    """The errors ``check`` reports that concern one session: its notebook, deliberation, datasets.
+
+    The build refuses a session while any is left: what ``check`` forbids
+    (a key outside a key cell, say) must not reach a trainee edition.
+    """
+    from kit import deliberation, programme
+
+    s = course.cohort(cohort_id).session(session_id)
+    found = nbs.check_notebook(course.root / s.notebook)
+    found += deliberation.session_problems(course, cohort_id, session_id)
+    found += programme.session_dataset_problems(course, cohort_id, session_id)
+    return [p for p in found if p.severity == "error"]
+
+
+def failed_tests(records: dict[str, Any], cohort: str) -> list[str]:
+    """Why the instructor's own solutions fail: one text per test that did not pass.
+
+    The build ran every solution with its visible and hidden tests for this
+    cohort's parameters; a failure means the keys would mark a right answer
+    wrong (or the tests are wrong), so the session must not be built.
+    """
+    return [
+        t(
+            "build.solution_fails",
+            question=r.get("question"),
+            test=r.get("name"),
+            cohort=cohort,
+            message=r.get("message") or "",
+        )
+        for r in records["tests"]
+        if not r.get("passed")
+    ]
+
+
 def build(
     course: Path | str,
     cohort: str,
@@ -181,6 +216,11 @@ def build(
     jobs, pending = [], []
     for sid in wanted:
         s = co.session(sid)
+        refused = session_problems(c, co.id, sid)
+        if refused:
+            result.failures += [Failure(sid, str(p)) for p in refused]
+            cache.pop(sid, None)
+            continue
         plan = session_plan(c, co.id, sid)
         nb_path = c.root / s.notebook
         where = artifacts.build_paths(c, co.id, sid)
@@ -230,11 +270,17 @@ def build(
                     message=ran.error.evalue,
                 )
             else:
-                cause = ran.failure
+                cause = str(ran.failure)
             result.failures.append(Failure(s.session, cause, str(nb_path)))
             cache.pop(s.session, None)
             continue
         nb = ran.nb
+        rec = nbs.records(nb)
+        wrong = failed_tests(rec, co.id)
+        if wrong:
+            result.failures += [Failure(s.session, why, str(nb_path)) for why in wrong]
+            cache.pop(s.session, None)
+            continue
         nb.metadata["casekit"] = {
             "edition": "instructor",
             "cohort": co.id,
@@ -246,7 +292,6 @@ def build(
         trainee.metadata["casekit"].update(
             {k: nb.metadata["casekit"][k] for k in ("cohort", "session", "notebook", "unit")}
         )
-        rec = nbs.records(nb)
         keys = artifacts.KeysFile(
             cohort=co.id,
             session=s.session,
@@ -285,9 +330,3 @@ def _where(error: Any, executed: nbformat.NotebookNode, nb_path: Path) -> str:
             where = t("where.cell", n=i + 1)
             return t("build.cell_first_line", where=where, line=first[0][:40]) if first else where
     return t("build.added_cell")
-
-
-def require_ok(result: CheckResult) -> None:
-    """Raise CourseError when a check found errors (for callers that must stop)."""
-    if not result.ok:
-        raise CourseError(result.errors)

@@ -34,6 +34,11 @@ CourseOpt = Annotated[
 SessionsOpt = Annotated[
     list[str] | None, typer.Option("--session", "-s", help="Only these sessions (repeatable).")
 ]
+SessionOpt = Annotated[str | None, typer.Option("--session", "-s", help="Only this session.")]
+# `grade COHORT SESSION` and `mark COHORT SESSION` were the old forms: still read, with a note.
+OldSessionArg = Annotated[
+    str | None, typer.Argument(hidden=True, show_default=False, metavar="SESSION")
+]
 DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Gradebook URL, e.g. postgresql+psycopg://user@host/db."),
@@ -78,10 +83,26 @@ def _speak(course: Path | None, lang: Lang | None) -> None:
     os.environ["CASEKIT_LANG"] = chosen
 
 
+def _session(option: str | None, old: str | None) -> str | None:
+    """The session filter: ``--session``, or the old positional form with a deprecation note."""
+    if old is None:
+        return option
+    if option is not None and option != old:
+        _fail([t("cli.session_twice", old=old, option=option)])
+    err.print(f"[yellow]![/yellow] {t('cli.session_positional', session=old)}", highlight=False)
+    return old
+
+
 def _fail(problems: list[Any], code: int = 2) -> None:
     for p in problems:
         err.print(f"[red]✗[/red] {p}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _summary(line: str, result: Any) -> None:
+    """A batch's summary line: ✓ when every item went through, ✗ when some failed."""
+    mark = "[red]✗[/red]" if getattr(result, "failures", None) else "[green]✓[/green]"
+    out.print(f"{mark} {line}", highlight=False, soft_wrap=True)
 
 
 def _finish(result: Any, *, show: list[Path] | None = None) -> None:
@@ -155,7 +176,7 @@ def build(
         failed=len(r.failures),
         out=r.out,
     )
-    out.print(f"[green]✓[/green] {line}", highlight=False)
+    _summary(line, r)
     _finish(r)
 
 
@@ -189,8 +210,7 @@ def release(
 
     _speak(course, lang)
     r = run(course, cohort, sessions=session, trainees=trainee)
-    line = t("cli.release_summary", written=len(r.written), unchanged=len(r.unchanged))
-    out.print(f"[green]✓[/green] {line}", highlight=False)
+    _summary(t("cli.release_summary", written=len(r.written), unchanged=len(r.unchanged)), r)
     _finish(r)
 
 
@@ -228,8 +248,7 @@ def collect(
 
     _speak(course, lang)
     r = run(course, cohort, source=source, db=db)
-    line = t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates))
-    out.print(f"[green]✓[/green] {line}", highlight=False)
+    _summary(t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates)), r)
     for u in r.unknown:
         err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=u)}", highlight=False)
     _finish(r)
@@ -238,7 +257,8 @@ def collect(
 @app.command()
 def grade(
     cohort: str,
-    session: Annotated[str | None, typer.Argument(help="Only this session.")] = None,
+    old_session: OldSessionArg = None,
+    session: SessionOpt = None,
     course: CourseOpt = Path("."),
     db: DbOpt = None,
     workers: Annotated[int | None, typer.Option(help="Parallel submissions.")] = None,
@@ -250,6 +270,7 @@ def grade(
     from kit.grading import grade as run
 
     _speak(course, lang)
+    session = _session(session, old_session)
     r = run(course, cohort, session, db=db, workers=workers, force=force, cluster=cluster)
     counts: dict[str, int] = {}
     for status in r.statuses.values():
@@ -257,15 +278,15 @@ def grade(
     summary = ", ".join(
         t("cli.count", n=n, what=t(f"status.{k}")) for k, n in sorted(counts.items())
     ) or t("cli.nothing_to_grade")
-    line = t("cli.grade_summary", cohort=cohort, summary=summary, unchanged=len(r.skipped))
-    out.print(f"[green]✓[/green] {line}", highlight=False)
+    _summary(t("cli.grade_summary", cohort=cohort, summary=summary, unchanged=len(r.skipped)), r)
     _finish(r)
 
 
 @app.command()
 def mark(
     cohort: str,
-    session: Annotated[str | None, typer.Argument(help="Only this session.")] = None,
+    old_session: OldSessionArg = None,
+    session: SessionOpt = None,
     course: CourseOpt = Path("."),
     anonymous: Annotated[bool, typer.Option(help="Hide trainee names while marking.")] = False,
     db: DbOpt = None,
@@ -275,6 +296,7 @@ def mark(
     from kit.marking import mark as run
 
     _speak(course, lang)
+    session = _session(session, old_session)
     path = run(course, cohort, session, anonymous=anonymous, db=db)
     out.print(str(path), highlight=False, soft_wrap=True)
     out.print(t("cli.mark_open", path=path), highlight=False, soft_wrap=True)
@@ -284,9 +306,7 @@ def mark(
 def feedback(
     cohort: str,
     course: CourseOpt = Path("."),
-    session: Annotated[
-        str | None, typer.Option("--session", "-s", help="Only this session.")
-    ] = None,
+    session: SessionOpt = None,
     db: DbOpt = None,
     pdf: PdfOpt = False,
     lang: LangOpt = None,
@@ -297,7 +317,7 @@ def feedback(
     _speak(course, lang)
     r = run(course, cohort, db=db, session=session, pdf=pdf)
     pages = [p for p in r.written if p.suffix == ".html"]
-    out.print(f"[green]✓[/green] {t('cli.feedback_summary', n=len(pages))}", highlight=False)
+    _summary(t("cli.feedback_summary", n=len(pages)), r)
     _finish(r)
 
 
@@ -455,9 +475,49 @@ def deliberate(
         "emphasis": emphasis,
         "modules": module,
     }
-    changes = {k: v for k, v in given.items() if v}
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v}
     path = record_deliberation(course, cohort, session, by=by, role=role, **changes)
     out.print(str(path), highlight=False, soft_wrap=True)
+
+
+@app.command("try")
+def try_(
+    cohort: str,
+    session: str,
+    answers: Annotated[
+        Path, typer.Option(help="Answers by question id: a .json, .yaml or .toml file.")
+    ],
+    course: CourseOpt = Path("."),
+    trainee: Annotated[
+        str | None, typer.Option(help="Whose workbook (default: the roster's first).")
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the feedback page.")
+    ] = None,
+    lang: LangOpt = None,
+) -> None:
+    """Grade a set of answers as a submission would be; print the scores, write the feedback page."""
+    from rich.table import Table
+
+    from kit.trial import try_answers
+
+    _speak(course, lang)
+    r = try_answers(course, cohort, session, answers, trainee=trainee, out=out_path)
+    view = Table(*(t(f"try.col.{c}") for c in ("question", "kind", "points", "status", "detail")))
+    for q in r.questions:
+        points = f"{q['points']:g} / {q['max_points']:g}"
+        status = t(f"score_status.{q['status']}")
+        view.add_row(q["question"], t(f"kind_{q['kind']}"), points, status, q["detail"])
+    out.print(view)
+    for test in r.tests:
+        mark = "✓" if test["passed"] else "✗"
+        hidden = t("try.hidden") if test["hidden"] else ""
+        line = f"{mark} {test['question']} · {test['name']}{hidden}"
+        why = t("feedback.not_answered") if test["message"] == "unanswered" else test["message"]
+        out.print(line + ("" if test["passed"] else f": {why}"), highlight=False)
+    total = t("try.total", points=r.points, max_points=r.max_points)
+    _summary(total, r)
+    _finish(r, show=[r.page] if r.page else [])
 
 
 # ---- reach (#14): `casekit import nbgrader|otter` ---------------------------------------
@@ -481,8 +541,7 @@ def _imported(
     r = import_(kind, source, course=course, out=out_dir, force=force)
     out.print(r.report(), highlight=False, soft_wrap=True)
     lost = sum(1 for ns in r.notes.values() for n in ns if n.lost)
-    line = t("cli.import_summary", n=len(r.notebooks), lost=lost)
-    out.print(f"[green]✓[/green] {line}", highlight=False, soft_wrap=True)
+    _summary(t("cli.import_summary", n=len(r.notebooks), lost=lost), r)
     _finish(r)
 
 

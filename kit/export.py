@@ -258,7 +258,7 @@ def handouts(
     result = HandoutResult(cohort=co.id)
     wanted = sessions or [s.session for s in co.sessions]
     editions = ["trainee"] + (["instructor"] if instructor else [])
-    with _progress(progress, len(wanted), "handouts") as tick:
+    with _progress(progress, len(wanted), t("page.index", c.language)) as tick:
         for sid in wanted:
             meta, s = session_meta(c, co.id, sid)
             unit = c.units[s.unit]

@@ -105,9 +105,10 @@ def _mapping(fmt: str, roster: Any, given: dict[str, str] | None, file: str) -> 
 
 def _scores(course: Course, cohort: str, db: str | None) -> Any:
     from kit.gradebook import Gradebook
+    from kit.grading.export import session_scores
 
     with Gradebook.open(course.root, db) as gb:
-        return gb.submission_scores(cohort)
+        return session_scores(gb, cohort)  # a group mark counts for a member who handed nothing in
 
 
 def lms_rows(
@@ -182,11 +183,11 @@ def lms_rows(
 
     if fmt == "moodle":
         ((id_header, id_column),) = cols.items()
-        header = [id_header, "Full name"]
+        columns = [id_header, "Full name"]
         for s in sessions:
-            header.append(s)
+            columns.append(s)
             if feedback:
-                header.append(f"{s} (Feedback)")
+                columns.append(f"{s} (Feedback)")
         rows = []
         for rec in roster.to_dict("records"):
             row = [str(rec[id_column]), str(rec["name"])]
@@ -195,7 +196,7 @@ def lms_rows(
                 if feedback:
                     row.append(note(rec["id"], s))
             rows.append(row)
-        return header, rows
+        return columns, rows
 
     ids = assignment_ids or {}
     unknown = sorted(set(ids) - set(sessions))
@@ -211,7 +212,7 @@ def lms_rows(
                 for u in unknown
             ]
         )
-    header = list(CANVAS_COLUMNS) + [f"{s} ({ids[s]})" if s in ids else s for s in sessions]
+    columns = list(CANVAS_COLUMNS) + [f"{s} ({ids[s]})" if s in ids else s for s in sessions]
     rows = [
         [POINTS_POSSIBLE, "", "", "", ""]
         + ["" if math.isnan(possible[s]) else _fmt(possible[s]) for s in sessions]
@@ -219,7 +220,7 @@ def lms_rows(
     for rec in roster.to_dict("records"):
         row = [str(rec[cols[h]]) if cols.get(h) else "" for h in CANVAS_COLUMNS]
         rows.append(row + [points(rec["id"], s) for s in sessions])
-    return header, rows
+    return columns, rows
 
 
 def write_lms(

@@ -114,6 +114,7 @@ def _zero_point_questions(src: str) -> set[str]:
                     and isinstance(kw.value, ast.Constant)
                     and kw.value.value == 0
                     and isinstance(qid, ast.Constant)
+                    and isinstance(qid.value, str)
                 ):
                     found.add(qid.value)
     return found
@@ -173,6 +174,7 @@ def _key_ids(src: str) -> list[str]:
             and node.func.id == "key"
             and node.args
             and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
         ):
             ids.append(node.args[0].value)
     return ids
@@ -635,7 +637,10 @@ def records(nb: nbformat.NotebookNode) -> dict[str, Any]:
                 rec = dict(data[KEY_MIME])
                 keys[rec["id"]] = rec
             if TEST_MIME in data:
-                tests.append({**data[TEST_MIME], "cell": i, "role": meta.get("role")})
+                role = meta.get("role")
+                # the cell's role decides: a hidden-tests cell runs its @test like any other
+                hidden = bool(data[TEST_MIME].get("hidden")) or role == "hidden-tests"
+                tests.append({**data[TEST_MIME], "hidden": hidden, "cell": i, "role": role})
             if REVEAL_MIME in data:
                 reveal = data[REVEAL_MIME].get("reveal")
     return {

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -316,8 +315,3 @@ def test(qid: str, points: float = 1, name: str | None = None) -> Callable:
 def rerun_tests(qid: str | None = None) -> list[dict]:
     """Re-run registered tests (all, or those of `qid`); return their records."""
     return [c.run() for (q, _), c in list(TESTS.items()) if qid is None or q == qid]
-
-
-def spec_json(spec: dict) -> str:
-    """Canonical JSON of a spec (sorted keys), e.g. for checksums."""
-    return json.dumps(spec, ensure_ascii=False, sort_keys=True)

@@ -29,7 +29,6 @@ MARKERS = {
 }
 
 
-
 def launch_chromium(playwright):
     """Launch the system Chromium (never a downloaded browser) through Playwright."""
     return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -167,7 +166,11 @@ def course(tmp_path: Path) -> Path:
 @pytest.fixture
 def sample_course(tmp_path: Path) -> Path:
     """A private copy of the shipped sample course (tests may build into it)."""
-    dst = tmp_path / "sample"
+    return copy_sample(tmp_path / "sample")
+
+
+def copy_sample(dst: Path) -> Path:
+    """Copy the shipped sample course's files (not its builds or gradebook) to `dst`."""
     shutil.copytree(
         ROOT,
         dst,

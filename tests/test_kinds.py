@@ -92,7 +92,6 @@ class Slider(KeyedKind):
     """The worked example of docs/architecture.md: a keyed kind in one class (plus its widget)."""
 
     name = "slider"
-    spec_fields = ("low", "high")
     messages = {"zh": {"kind_slider": "滑块题"}, "en": {"kind_slider": "Slider"}}
 
     def declare(self, qid, prompt, low: int = 0, high: int = 10, points: float = 1, *, unit=None):

@@ -30,6 +30,7 @@ from kit.deliberation.checks import (
     notebook_modules,
     offered_modules,
     record_problems,
+    session_problems,
 )
 from kit.deliberation.form import deliberation_form, form_class
 from kit.deliberation.model import (
@@ -93,6 +94,7 @@ __all__ = [
     "record_path",
     "record_problems",
     "session_inputs",
+    "session_problems",
     "show",
 ]
 

@@ -114,6 +114,17 @@ def record_problems(
     return problems
 
 
+def session_problems(course: Course, cohort_id: str, session_id: str) -> list[Problem]:
+    """Every problem of one session's deliberation record (none when it has no record)."""
+    path = deliberations_dir(course, cohort_id) / f"{session_id}.toml"
+    if not path.is_file():
+        return []
+    record, found = parse_record(path)
+    if record is not None:
+        found += record_problems(course, cohort_id, session_id, record, str(path))
+    return found
+
+
 def offered_modules(course: Course) -> set[str]:
     """Every module name some session may enable: its deliberation's ``modules`` or its params' ``modules``.
 
@@ -165,10 +176,7 @@ def check_deliberations(course: Course | str | Path) -> list[Problem]:
                     )
                 )
                 continue
-            record, found = parse_record(path)
-            problems += found
-            if record is not None:
-                problems += record_problems(course, cohort_id, path.stem, record, f)
+            problems += session_problems(course, cohort_id, path.stem)
         for path in sorted(folder.glob("*.history.jsonl")):
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 try:

@@ -192,7 +192,7 @@ def record_deliberation(
     session_id: str,
     *,
     by: str,
-    role: Role,
+    role: Role | str,
     expected_version: int | None = None,
     **changes: Any,
 ) -> Path:

@@ -186,7 +186,9 @@ def _grade_one(
     seconds = 0.0
     run_error = None
     if code_qs:
-        answered = {q: c for q, c in code.items() if not kinds.is_empty("code", c)}
+        answered = {
+            q: c for q, c in code.items() if c is not None and not kinds.is_empty("code", c)
+        }
         tests, run_error, seconds = run_code_questions(
             course, cohort, job.session, keys, answered, run_opts
         )
@@ -357,6 +359,13 @@ def grade(
         gb.finish_run(
             run, graded=len(res.graded), skipped=len(res.skipped), failed=len(res.failures)
         )
+        # what each submission's status is now: hand marks since an earlier run close open items
+        now = gb.submission_scores(cohort, session)
+        current = {
+            f"{t}/{s}": st
+            for t, s, st in zip(now["trainee"], now["session"], now["status"], strict=True)
+        }
+        res.statuses = {label: current.get(label, st) for label, st in res.statuses.items()}
     return res
 
 

@@ -92,7 +92,7 @@ def _archive_members(path: Path) -> list[tuple[str, int, Any]]:
                 return "dir"
             return "file" if not ftype or ftype == stat.S_IFREG else "other"
 
-        entries = [
+        entries: list[tuple[str, str, int, str, Any]] = [
             (i.filename, zip_kind(i.external_attr >> 16, i), i.file_size, "", (zf, i))
             for i in zf.infolist()
         ]
@@ -146,8 +146,8 @@ def _read_member(handle: Any, limit: int) -> bytes:
     return data
 
 
-def _load_archive(path: Path) -> dict[str, dict[str, bytes]]:
-    """Read an archive into memory, grouped by folder: {folder: {relative name: bytes}}.
+def _load_archive(path: Path) -> dict[str, bytes]:
+    """Read an archive into memory: {member name: bytes} (grouped by ``_group_submissions``).
 
     Reading into memory (bounded by the limits) instead of extracting means
     nothing is ever written outside the store, whatever the member names say.
@@ -321,7 +321,7 @@ def collect(
         for where, sub_files in sorted(_group_submissions(files).items()):
             label = f"{src.name}/{where}"
             trainee, session, problem = _identify(where, sub_files, roster, sessions)
-            if problem:
+            if problem or trainee is None or session is None:
                 res.unknown.append(f"{label}: {problem}")
                 continue
             if "workbook.ipynb" not in sub_files and "answers.json" not in sub_files:

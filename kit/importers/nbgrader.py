@@ -240,12 +240,11 @@ def convert(
                 out.append(copy_cell(cell, "locked", drop=("nbgrader",)))
                 notes.append(Note(where, say("import.nbgrader.orphan_tests", points=pts)))
                 continue
-            qid = answer_qid.get(owners[i])
-            if qid is None:  # the owner comes later: give it its id now, in notebook order
+            if owners[i] not in answer_qid:  # the owner comes later: its id now, in notebook order
                 owner = cells[owners[i]]
-                qid = answer_qid[owners[i]] = qids.get(str(meta(owner).get("grade_id"))) or qid_for(
-                    owners[i], owner
-                )
+                gid_of_owner = str(meta(owner).get("grade_id"))
+                answer_qid[owners[i]] = qids.get(gid_of_owner) or qid_for(owners[i], owner)
+            qid = answer_qid[owners[i]]
             if AUTOTEST.search(code):
                 notes.append(Note(where, say("import.nbgrader.autotest")))
             if ends_in_expression(HIDDEN_MARK.sub("", code)):

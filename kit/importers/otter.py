@@ -212,8 +212,9 @@ def parse_v0(nb: Any, file: str) -> tuple[dict[str, Any], list[Any], list[Proble
                 q.description.append((i, _with_source(cell, rest)))
             stage = "answer"
             continue
-        if q is not None and cell.get("cell_type") == "code" and V0_TEST.match(text):
-            hidden = bool(V0_TEST.match(text).group(1))
+        test_head = V0_TEST.match(text) if cell.get("cell_type") == "code" else None
+        if q is not None and test_head:
+            hidden = bool(test_head.group(1))
             q.tests.append((i, _with_source(cell, V0_TEST.sub("", text, count=1)), hidden))
             stage = "tests"
             continue

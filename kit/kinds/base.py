@@ -244,8 +244,6 @@ class Kind:
     extra: bool = False
     requires_rubric: bool = False
     options_field: str | None = None
-    #: The kind's own fields in a spec, beside id, kind, prompt, points, unit (and colour, unit_name).
-    spec_fields: tuple[str, ...] = ()
     #: Messages the kind brings to the catalogue (kit.messages), e.g. its label
     #: ``{"zh": {"kind_poll": "投票"}, "en": {"kind_poll": "Poll"}}``; the catalogue's own entries win.
     messages: dict[str, dict[str, str]] = {}

@@ -24,7 +24,6 @@ class Choice(KeyedKind):
     name = "choice"
     extra = True
     options_field = "options"
-    spec_fields = ("options",)
 
     def declare(self, qid: str, prompt: str, options: list[str], points: float = 1, *, unit=None):
         """Single choice; key: the option text (or its 0-based index)."""

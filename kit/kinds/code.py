@@ -13,7 +13,6 @@ from kit.messages import t
 class Code(Kind):
     name = "code"
     tested = True
-    spec_fields = ("language",)
 
     def declare(self, qid: str, prompt: str, points: float = 1, *, unit=None):
         """Code answered in the next `solution` cell; `test`s decide the score."""

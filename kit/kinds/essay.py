@@ -13,7 +13,6 @@ class Essay(ManualKind):
     name = "essay"
     free_text = True
     requires_rubric = True
-    spec_fields = ("rubric", "min_chars", "show_rubric")
 
     def declare(
         self,

@@ -22,7 +22,6 @@ from kit.messages import t
 
 class Number(KeyedKind):
     name = "number"
-    spec_fields = ("number_unit", "tolerance", "rel_tolerance")
 
     def declare(
         self,
@@ -180,7 +179,7 @@ def _number_ok(a: float, k: float, tol: float, rel: float | None) -> bool:
         return math.isclose(a, k, rel_tol=1e-9, abs_tol=1e-12)
     if abs(a - k) <= tol + 1e-12:
         return True
-    return bool(rel) and abs(a - k) <= float(rel) * abs(k) + 1e-12
+    return rel is not None and rel > 0 and abs(a - k) <= rel * abs(k) + 1e-12
 
 
 def _bucket(x: float, scheme: str, width: float) -> str:

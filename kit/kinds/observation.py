@@ -13,7 +13,6 @@ DEFAULT_OBSERVATION_FIELDS = ["what", "who", "problems", "ideas"]
 
 class Observation(ManualKind):
     name = "observation"
-    spec_fields = ("fields", "rubric")
 
     def declare(
         self,

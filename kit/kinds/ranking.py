@@ -21,7 +21,6 @@ from kit.messages import t
 class Ranking(KeyedKind):
     name = "ranking"
     options_field = "items"
-    spec_fields = ("items",)
 
     def declare(self, qid: str, prompt: str, items: list[str], points: float = 1, *, unit=None):
         """Order a list; key: the items in the right order; partial credit by pairs."""

@@ -14,7 +14,6 @@ class Rating(Kind):
     graded = False
     rated = True
     extra = True
-    spec_fields = ("scale", "about", "labels")
 
     def declare(
         self,

@@ -13,7 +13,6 @@ class Text(KeyedKind):
     name = "text"
     extra = True
     free_text = True
-    spec_fields = ("max_length",)
 
     def declare(
         self, qid: str, prompt: str, points: float = 1, max_length: int = 200, *, unit=None

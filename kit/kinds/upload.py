@@ -12,7 +12,6 @@ from kit.messages import t
 class Upload(ManualKind):
     name = "upload"
     files = True
-    spec_fields = ("accept", "rubric", "max_mb")
 
     def declare(
         self,

@@ -21,7 +21,7 @@ from pathlib import Path
 from kit.course import Course, Problem, inspect_course
 from kit.programme.assignments import TASK_COLUMNS, Task, group_members, task_problems, tasks
 from kit.programme.dashboard import report
-from kit.programme.datasets import dataset_problems, session_datasets
+from kit.programme.datasets import dataset_problems, session_dataset_problems, session_datasets
 from kit.programme.evaluation import (
     EVAL_COLUMNS,
     clean_comment,
@@ -61,6 +61,7 @@ __all__ = [
     "programme_trends",
     "render_guide",
     "report",
+    "session_dataset_problems",
     "session_datasets",
     "share_problems",
     "show_site",

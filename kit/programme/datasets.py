@@ -72,22 +72,28 @@ def _dataset_problem(
     )
 
 
+def session_dataset_problems(course: Course, cohort_id: str, session_id: str) -> list[Problem]:
+    """Missing or unreadable drill datasets of one session."""
+    problems = []
+    s = course.cohort(cohort_id).session(session_id)
+    for name, ref in _dataset_refs(s.params).items():
+        path, why = _resolve_dataset(course, cohort_id, ref)
+        if path is None:
+            problems.append(_dataset_problem(course, cohort_id, session_id, name, why))
+        elif path.suffix.lower() == ".csv":
+            try:
+                pd.read_csv(path, nrows=5, encoding="utf-8-sig")
+            except (ValueError, UnicodeDecodeError) as e:
+                why = t("dataset.bad_csv", ref=ref, error=e)
+                problems.append(_dataset_problem(course, cohort_id, session_id, name, why))
+    return problems
+
+
 def dataset_problems(course: Course) -> list[Problem]:
     """Missing drill datasets across all cohorts (for ``casekit check``)."""
-    problems = []
-    for cid, cohort in sorted(course.cohorts.items()):
-        for s in cohort.sessions:
-            for name, ref in _dataset_refs(s.params).items():
-                path, why = _resolve_dataset(course, cid, ref)
-                if path is None:
-                    problems.append(_dataset_problem(course, cid, s.session, name, why))
-                elif path.suffix.lower() == ".csv":
-                    try:
-                        pd.read_csv(path, nrows=5, encoding="utf-8-sig")
-                    except (ValueError, UnicodeDecodeError) as e:
-                        problems.append(
-                            _dataset_problem(
-                                course, cid, s.session, name, t("dataset.bad_csv", ref=ref, error=e)
-                            )
-                        )
-    return problems
+    return [
+        p
+        for cid, cohort in sorted(course.cohorts.items())
+        for s in cohort.sessions
+        for p in session_dataset_problems(course, cid, s.session)
+    ]

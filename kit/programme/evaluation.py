@@ -28,15 +28,18 @@ def evaluation_summary(
     """Aggregate trainees' session ratings per teacher, method and unit.
 
     ``ratings`` has columns ``trainee, session, question, value, comment``
-    (one row per rating answer; an optional ``about`` column, ``session`` or
-    ``teacher``, is ignored: both describe the class the teacher gave). Each
-    rating is attributed to the session's teacher, method and unit from the
-    schedule. Returns one row per group with columns ``by`` (``teacher`` |
-    ``method`` | ``unit``), ``key`` (id), ``label`` (name), ``responses``,
-    ``trainees``, ``mean``, ``min``, ``max`` and ``comments`` — a list of
-    comments sanitised with nh3 (HTML-safe; insert them into HTML as they
-    are). Rows for sessions not in the schedule or with a non-numeric value
-    are left out of the means; their number is in ``attrs["ignored"]``.
+    and optionally ``about`` (``session`` or ``teacher``, what the rating
+    question asks about; ``session`` when absent), one row per rating answer.
+    Each rating is attributed to the session's teacher, method and unit from
+    the schedule. A teacher is judged by the ratings about the teacher where
+    there are any, else by the ratings of their sessions (never the two
+    averaged together); methods and units by the ratings of the sessions.
+    Returns one row per group with columns ``by`` (``teacher`` | ``method`` |
+    ``unit``), ``key`` (id), ``label`` (name), ``responses`` (ratings),
+    ``trainees`` (raters), ``mean``, ``min``, ``max`` and ``comments`` — a
+    list of comments sanitised with nh3 (HTML-safe; insert them into HTML as
+    they are). Rows for sessions not in the schedule or with a non-numeric
+    value are left out of the means; their number is in ``attrs["ignored"]``.
     """
     course = as_course(course)
     c = course.cohort(cohort)
@@ -52,6 +55,7 @@ def evaluation_summary(
     df = ratings.copy()
     if "comment" not in df.columns:
         df["comment"] = ""
+    df["about"] = df["about"].fillna("session") if "about" in df.columns else "session"
     df["session"] = df["session"].astype(str)
     df["value"] = pd.to_numeric(df["value"], errors="coerce")
     df = df.merge(sched, on="session", how="left")
@@ -69,6 +73,13 @@ def evaluation_summary(
     out = []
     for by in ("teacher", "method", "unit"):
         for key, g in df.groupby(by, sort=True):
+            about_teacher = g["about"] == "teacher"
+            if by == "teacher" and (about_teacher & g["value"].notna()).any():
+                g = g[about_teacher]
+            else:
+                g = g[~about_teacher]
+            if g.empty:
+                continue
             vals = g["value"].dropna()
             comments = [x for x in (clean_comment(v) for v in g["comment"]) if x]
             out.append(
@@ -92,7 +103,7 @@ def evaluation_summary(
 def evaluation_html(table: pd.DataFrame, language: str = "zh") -> str:
     """An HTML fragment of :func:`evaluation_summary` (labels escaped, comments already sanitised)."""
     heads = section("evaluation", language)
-    cols = ("", heads["responses"], heads["mean"], heads["min"], heads["max"], heads["comments"])
+    cols = ("", heads["raters"], heads["mean"], heads["min"], heads["max"], heads["comments"])
     e = html.escape
     parts = []
     for by in ("teacher", "method", "unit"):
@@ -108,7 +119,7 @@ def evaluation_html(table: pd.DataFrame, language: str = "zh") -> str:
             num = lambda x: "" if pd.isna(x) else f"{x:.2f}"  # noqa: E731
             comments = "".join(f"<li>{c}</li>" for c in r.comments)  # sanitised by clean_comment
             parts.append(
-                f"<tr><td>{e(str(r.label))}</td><td>{r.responses}</td><td>{num(r.mean)}</td>"
+                f"<tr><td>{e(str(r.label))}</td><td>{r.trainees}</td><td>{num(r.mean)}</td>"
                 f"<td>{num(r.min)}</td><td>{num(r.max)}</td><td><ul>{comments}</ul></td></tr>"
             )
         parts.append("</table>")

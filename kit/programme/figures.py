@@ -82,13 +82,30 @@ def _max_points(course: Course, cohort: str, session: str) -> float | None:
     return total
 
 
-def ratings_of(question_scores: pd.DataFrame) -> pd.DataFrame:
-    """Rating answers as ``trainee, session, question, value, comment`` rows.
+def rating_about(course: Course, cohort: str) -> dict[tuple[str, str], str]:
+    """(session, question) → what each built rating question asks about (``session``/``teacher``)."""
+    found = {}
+    for s in course.cohort(cohort).sessions:
+        path = artifacts.build_paths(course, cohort, s.session).keys
+        if path.exists():
+            keys, _ = artifacts.read_keys(path)
+            for spec in keys.questions:
+                if kinds.find(spec.get("kind")).rated:
+                    found[(s.session, spec["id"])] = str(spec.get("about") or "session")
+    return found
+
+
+def ratings_of(
+    question_scores: pd.DataFrame, about: dict[tuple[str, str], str] | None = None
+) -> pd.DataFrame:
+    """Rating answers as ``trainee, session, question, value, comment, about`` rows.
 
     A rating's comment is the answer to the text question with the same id
-    plus ``-comment`` (``ask.text("r1-eval-comment", ...)``), by the same trainee.
+    plus ``-comment`` (``ask.text("r1-eval-comment", ...)``), by the same trainee;
+    ``about`` says whether it rates the session or the teacher (:func:`rating_about`).
     """
-    cols = ["trainee", "session", "question", "value", "comment"]
+    about = about or {}
+    cols = ["trainee", "session", "question", "value", "comment", "about"]
     if question_scores.empty:
         return pd.DataFrame(columns=cols)
     rated = question_scores[question_scores["kind"].isin(kinds.names(rated=True))]
@@ -112,6 +129,9 @@ def ratings_of(question_scores: pd.DataFrame) -> pd.DataFrame:
     out["comment"] = [
         str(comments.get((s, t, q)) or "")
         for s, t, q in zip(out["session"], out["trainee"], out["question"], strict=True)
+    ]
+    out["about"] = [
+        about.get((s, q), "session") for s, q in zip(out["session"], out["question"], strict=True)
     ]
     return out[cols]
 
@@ -184,6 +204,6 @@ def cohort_figures(
     )
     due_rows = [r for r in rows if r.scored]
     nothing = [t for t in trainees if due_rows and all(t in r.missing for r in due_rows)]
-    ratings = ratings_of(qs)
+    ratings = ratings_of(qs, rating_about(course, cohort))
     ratings = ratings[ratings["trainee"].isin(trainees)] if not ratings.empty else ratings
     return CohortFigures(cohort, trainees, names, rows, scores, unit_scores, nothing, ratings)

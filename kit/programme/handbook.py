@@ -76,7 +76,7 @@ def _guide_context(course: Course) -> dict[str, Any]:
             )
     method_names = {m: r["name"] for m, r in course.methods.iterrows()}
     notebooks_by_unit: dict[str, list[dict[str, Any]]] = {u: [] for u in units}
-    unassigned = []
+    unassigned: list[dict[str, Any]] = []
     for path in course.notebooks():
         rel = path.relative_to(course.root).as_posix()
         info = notebook_info(path, list(units))

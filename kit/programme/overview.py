@@ -73,8 +73,8 @@ class CohortSummary:
             )
         parts: list[Any] = [head, units, sess]
         if len(self.tasks):
-            cols = ("task", "title", "due", "assignees", "trainees")
-            tt = Table(*(t(f"summary.col.{c}") for c in cols), title=t("summary.tasks"))
+            heads = ("task", "title", "due", "assignees", "trainees")
+            tt = Table(*(t(f"summary.col.{c}") for c in heads), title=t("summary.tasks"))
             for r in self.tasks.itertuples():
                 tt.add_row(
                     r.task,
@@ -99,13 +99,17 @@ class CohortSummary:
 
 
 def summary(course: Course | str | Path, cohort: str) -> CohortSummary:
-    """Sessions by unit, hours, interactive share, deliberations present/missing and tasks of a cohort."""
+    """Sessions by unit, hours, interactive share, deliberations present/missing and tasks of a cohort.
+
+    Sessions are listed by date (then id), as a timetable reads.
+    """
     course = as_course(course)
     c = course.cohort(cohort)
     interactive = {m: bool(v) for m, v in course.methods["interactive"].items()}
     rows = []
-    present, missing = [], []
-    for s in c.sessions:
+    present: list[str] = []
+    missing: list[str] = []
+    for s in sorted(c.sessions, key=lambda s: (s.date, s.session)):
         has = record_path(course, cohort, s.session).exists()
         (present if has else missing).append(s.session)
         rows.append(

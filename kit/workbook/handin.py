@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -30,6 +31,16 @@ def check_id(value: Any, what: str) -> str:
     return value
 
 
+def _empty_store(workbook: Path) -> dict[str, Any]:
+    """The answer store of a workbook nobody answered: identity from the metadata release wrote."""
+    try:
+        meta = json.loads(workbook.read_text(encoding="utf-8"))["metadata"]["casekit"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise StoreError(t("handin.not_released"), workbook) from None
+    doc = {k: meta.get(k) for k in ("trainee", "session", "cohort")}
+    return {"workbook": workbook.name, **doc, "answers": {}}
+
+
 def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     """Hand `workbook` (.ipynb), its answers and files to the exchange inbox.
 
@@ -38,22 +49,24 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     Nothing is ever overwritten: every submission is a new folder, created
     whole by a rename. Identity (trainee, session, cohort, exchange) comes from
     the answer store's header. A store with bad entries is still submitted as
-    it is (the receipt lists the problems): refusing would lose work.
+    it is (the receipt lists the problems), and so is a workbook nobody
+    answered (an empty store from the workbook's metadata): refusing would
+    lose work, and "handed in, nothing answered" is an answer too.
     """
     workbook = Path(workbook).resolve()
     store_file = artifacts.answers_path(workbook)
     if not workbook.exists():
         raise StoreError(t("handin.no_workbook"), workbook)
-    if not store_file.exists():
-        raise StoreError(t("handin.no_answers"), store_file)
     warnings: list[str] = []
-    try:
+    if store_file.exists():
         doc = load_store(store_file, strict=False)
         warnings = [
             f"{store_file.name}: question {p['question']!r}: {p['why']}" for p in doc["problems"]
         ]
-    except StoreError:
-        raise
+        answers = store_file.read_bytes()
+    else:
+        doc = _empty_store(workbook)
+        answers = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
     trainee = check_id(doc.get("trainee"), "trainee")
     session = check_id(doc.get("session"), "session")
     cohort = check_id(doc.get("cohort"), "cohort")
@@ -65,10 +78,10 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         or ""
     )
     if not str(exchange) or str(exchange) == ".":
-        raise StoreError(t("handin.no_exchange"), store_file)
+        raise StoreError(t("handin.no_exchange"), store_file, code="no-exchange")
     contents: dict[str, bytes] = {
         artifacts.WORKBOOK: workbook.read_bytes(),
-        artifacts.ANSWERS: store_file.read_bytes(),
+        artifacts.ANSWERS: answers,
     }
     files_dir = artifacts.files_dir(workbook)
     if files_dir.is_dir():

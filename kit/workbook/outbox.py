@@ -6,12 +6,16 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kit import artifacts, kinds
 from kit.messages import t
 from kit.notebooks import title_of
 from kit.workbook.handin import check_id
 from kit.workbook.store import atomic_write
+
+if TYPE_CHECKING:  # a type only: the kernel imports this package and must stay light
+    from kit.course import Course
 
 SETUP_CELL_ID = "casekit-setup"
 
@@ -83,7 +87,7 @@ def _practice_for(keys_file: Path, trainee: str) -> dict:
 
 
 def release(
-    course: Path,
+    course: Course | Path,
     cohort: str,
     *,
     sessions: list[str] | None = None,
@@ -99,9 +103,9 @@ def release(
     """
     import nbformat
 
-    from kit.course import load_course
+    from kit.course import as_course
 
-    course_obj = load_course(course)  # a broken course raises CourseError (problems listed)
+    course_obj = as_course(course)  # a broken course raises CourseError (problems listed)
     result = ReleaseResult()
     co = course_obj.cohort(cohort)
     roster = co.roster.reset_index() if "id" not in co.roster.columns else co.roster

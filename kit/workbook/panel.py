@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from kit.kinds.base import UNIT_COLOURS
-from kit.messages import t
+from kit.messages import speaking, t
 from kit.workbook.handin import Receipt, submit
+from kit.workbook.store import StoreError
 
 if TYPE_CHECKING:  # the runtime builds the panel; the panel only reads it
     from kit.workbook.runtime import Runtime
@@ -20,6 +21,16 @@ def _unit_label(unit: str | None, language: str) -> str:
     if unit in UNIT_COLOURS:
         return t(f"unit_{unit}", language)
     return str(unit or "—")
+
+
+def _why(exc: Exception, language: str) -> str:
+    """Why a hand-in failed, as a trainee should read it: the reason, never a path or a traceback."""
+    if isinstance(exc, StoreError):
+        # the command line's advice (--exchange) is not the trainee's to follow
+        return t("submit_no_exchange", language) if exc.code == "no-exchange" else exc.why
+    if isinstance(exc, OSError) and exc.strerror:
+        return t("submit_os_error", language, error=exc.strerror)
+    return t("submit_unexpected", language)
 
 
 class ProgressPanel:
@@ -79,13 +90,21 @@ class ProgressPanel:
         # Trainees know questions by their place in the workbook, not by their ids.
         number = {q: i + 1 for i, q in enumerate(rt.questions)}
         for unit, qids in units.items():
-            colour = next(
-                (rt.questions[q].get("colour") for q in qids if rt.questions[q].get("colour")),
-                UNIT_COLOURS.get(unit, "#555"),
+            colour = str(
+                next(
+                    (rt.questions[q].get("colour") for q in qids if rt.questions[q].get("colour")),
+                    UNIT_COLOURS.get(unit, "#555"),
+                )
             )
-            label = next(
-                (rt.questions[q]["unit_name"] for q in qids if rt.questions[q].get("unit_name")),
-                _unit_label(unit, lang),
+            label = str(
+                next(
+                    (
+                        rt.questions[q]["unit_name"]
+                        for q in qids
+                        if rt.questions[q].get("unit_name")
+                    ),
+                    _unit_label(unit, lang),
+                )
             )
             done = [q for q in qids if q in answered]
             pct = int(100 * len(done) / len(qids)) if qids else 0
@@ -129,9 +148,11 @@ class ProgressPanel:
             )
             return None
         try:
-            receipt = submit(rt.notebook, exchange=rt.exchange)
-        except Exception as exc:  # shown to the trainee, never a traceback
-            self.receipt.value = f'<span role="alert" style="color:#c0392b">{e(t("submit_failed", lang, error=str(exc)))}</span>'
+            with speaking(lang):  # why it failed, in the workbook's language
+                receipt = submit(rt.notebook, exchange=rt.exchange)
+        except Exception as exc:  # shown to the trainee: no traceback, no file path
+            error = _why(exc, lang)
+            self.receipt.value = f'<span role="alert" style="color:#c0392b">{e(t("submit_failed", lang, error=error))}</span>'
             return None
         when = (
             datetime.fromisoformat(receipt.received_at).astimezone().strftime("%Y-%m-%d %H:%M:%S")

@@ -39,11 +39,12 @@ class StoreError(UserError):
     """The answer store cannot be read or handed in; the message names the file and question.
 
     ``why`` is the reason without the file (what a trainee is shown in the
-    workbook, where a path means nothing to them).
+    workbook, where a path means nothing to them); ``code`` names the failure
+    for callers that answer it differently (``"no-exchange"``).
     """
 
-    def __init__(self, why: str, path: Path | str | None = None):
-        self.why, self.path = why, path
+    def __init__(self, why: str, path: Path | str | None = None, *, code: str = ""):
+        self.why, self.path, self.code = why, path, code
         super().__init__(f"{path}: {why}" if path else why)
 
     def _render_traceback_(self) -> list[str]:
@@ -87,8 +88,7 @@ def parse_store(text: str, path: Path) -> tuple[dict, dict, list[tuple[str, str]
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        why = t("store.bad_json", error=exc.msg, line=exc.lineno)
-        raise StoreError(why, path) from None
+        raise StoreError(t("store.bad_json", error=exc.msg, line=exc.lineno), path) from None
     if not isinstance(doc, dict):
         raise StoreError(t("store.not_object"), path)
     answers = doc.get("answers", {})
