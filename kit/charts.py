@@ -96,7 +96,7 @@ def hbars(
 
 def lines(
     x_labels: Sequence[str],
-    series: dict[str, Sequence[float]],
+    series: dict[str, Sequence[float | None]],
     colours: dict[str, str],
     *,
     alt: str,

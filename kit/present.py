@@ -124,8 +124,8 @@ def _finish_one(fragment: str, language: str) -> str:
                 td.string = yes if text == "True" else no
     for cell in table.find_all(["td", "th"]):
         size = len(cell.get_text().strip())
-        cls = cell.get("class") or []
-        cell["class"] = [*cls, "ck-nw" if size <= SHORT_CELL else "ck-long"]
+        cls: list[str] = list(cell.get("class") or [])
+        cell["class"] = " ".join([*cls, "ck-nw" if size <= SHORT_CELL else "ck-long"])
     return f'<div class="ck-scroll">{table}</div>'
 
 

@@ -102,7 +102,10 @@ def _sessions_table(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
 
 def _missing(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
     e = html.escape
-    name = lambda tid: f.names.get(tid, tid)  # noqa: E731
+
+    def name(tid: str) -> str:
+        return f.names.get(tid) or tid
+
     parts = []
     if f.nothing_in:
         parts.append(

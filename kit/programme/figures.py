@@ -173,28 +173,32 @@ def cohort_figures(
             mx = mine["max_points"].astype(float)
             share = (mine["points"].astype(float) / mx.where(mx > 0)).dropna()
             row.mean_share = float(share.mean()) if len(share) else float("nan")
-        handed = set(mine["trainee"]) if len(mine) else set()
+        handed: set[str] = set(mine["trainee"]) if len(mine) else set()
         row.missing = [t for t in trainees if t not in handed]
         rows.append(row)
     got = {(r.trainee, r.session): float(r.points) for r in scores.itertuples()}
     units = []
     for u in course.config.units:
-        due = [r for r in rows if r.unit == u.id and r.scored]
-        if not due:
+        unit_due = [r for r in rows if r.unit == u.id and r.scored]
+        if not unit_due:
             continue
-        max_total = sum(r.max_points or 0 for r in due)
-        per = [sum(got.get((t, r.session), 0.0) for r in due) / max_total for t in trainees]
-        handed = [
+        max_total = sum(r.max_points or 0 for r in unit_due)
+        per = [sum(got.get((t, r.session), 0.0) for r in unit_due) / max_total for t in trainees]
+        handed_pairs = [
             (got[(t, r.session)], r.max_points or 0)
             for t in trainees
-            for r in due
+            for r in unit_due
             if (t, r.session) in got
         ]
-        share_in = sum(p for p, _ in handed) / sum(m for _, m in handed) if handed else float("nan")
+        share_in = (
+            sum(p for p, _ in handed_pairs) / sum(m for _, m in handed_pairs)
+            if handed_pairs
+            else float("nan")
+        )
         units.append(
             {
                 "unit": u.id,
-                "due_sessions": len(due),
+                "due_sessions": len(unit_due),
                 "share_due": sum(per) / len(per) if per else float("nan"),
                 "share_handed_in": share_in,
             }
