@@ -32,6 +32,7 @@ _API = {
     "record_deliberation": "kit.deliberation",
     "try_answers": "kit.trial",
     "load_course": "kit.course",
+    "hub": "kit.hub",
     "import_nbgrader": "kit.importers",
     "import_otter": "kit.importers",
 }

@@ -351,6 +351,21 @@ def exchange_of(workbook: Path, cohort: str, trainee: str) -> Path | None:
     return None
 
 
+def live_path(exchange: Path, cohort: str, session: str, trainee: str) -> Path:
+    """A trainee's latest answers of one session, for the live class view."""
+    return exchange / cohort / "live" / session / f"{trainee}.json"
+
+
+def secret_path(course_root: Path) -> Path:
+    """The course secret (instructor side only; kit.hub.trust)."""
+    return Path(course_root) / ".casekit" / "secret"
+
+
+def hub_state_dir(course_root: Path, cohort: str) -> Path:
+    """A cohort hub's configuration, database, log and passwords (kit.hub)."""
+    return Path(course_root) / ".casekit" / "hub" / cohort
+
+
 def inbox_dir(exchange: Path, cohort: str) -> Path:
     """Where hand-ins of a cohort arrive (``collect``'s default source)."""
     return Path(exchange) / cohort / "inbox"
@@ -414,6 +429,11 @@ class Receipt(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     collected_at: str | None = None
     source: str | None = None  # who wrote it when not the exchange (an importer)
+    via: str | None = None  # the exchange that received it: "folder" or "hub" (kit.hub)
+    claimed_trainee: str | None = None  # the hub account decided; the workbook claimed this
+    signature: str | None = None  # HMAC with the course secret (kit.hub.trust)
+    #: what collect established (received_at, time_source, notes): the store's only trusted time
+    collected: dict[str, Any] | None = None
     folder: Path | None = Field(default=None, exclude=True)
 
     def as_dict(self) -> dict[str, Any]:
@@ -437,9 +457,13 @@ class Receipt(BaseModel):
 
 
 def received_time(files: dict[str, bytes], where: str) -> datetime | None:
-    """When the exchange received a submission: its receipt, else the stamp of its folder name."""
+    """When a stored submission was received, as collect established it (never a trainee's field).
+
+    The receipt's ``collected.received_at`` (a signed exchange time or the
+    arrival at collect), else the stamp of the store folder's name.
+    """
     receipt = Receipt.parse(files.get(RECEIPT))
-    t = receipt.received() if receipt else None
+    t = parse_time((receipt.collected or {}).get("received_at")) if receipt else None
     if t:
         return t
     for part in reversed(where.split("/")):

@@ -251,7 +251,11 @@ def collect(
     _summary(t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates)), r)
     for u in r.unknown:
         err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=u)}", highlight=False)
+    for u in r.refused:  # impersonation or a forged release (kit.hub.trust): never filed
+        err.print(f"[red]✗[/red] {t('cli.collect_refused', item=u)}", highlight=False)
     _finish(r)
+    if r.refused:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -572,6 +576,63 @@ def import_otter(
 
 
 # ---- end reach ---------------------------------------------------------------------------
+
+
+# ---- the classroom hub (#11) -------------------------------------------------------------
+
+
+@app.command()
+def hub(
+    action: Annotated[str, typer.Argument(help="start | stop | status | config | remove-users")],
+    cohort: str,
+    course: CourseOpt = Path("."),
+    ip: Annotated[str, typer.Option(help="Address the hub listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the hub's web address.")] = 8000,
+    homes: Annotated[Path, typer.Option(help="Where accounts' home folders are made.")] = Path(
+        "/home"
+    ),
+    owner: Annotated[str, typer.Option(help="System user owning the course.")] = "casekit",
+    view: Annotated[str, typer.Option(help="What trainees land on: voila or lab.")] = "voila",
+    reissue: Annotated[
+        list[str] | None, typer.Option(help="Give this account a new password (repeatable).")
+    ] = None,
+    k8s: Annotated[
+        Path | None, typer.Option(help="Write zero-to-jupyterhub values to this file instead.")
+    ] = None,
+    lang: LangOpt = None,
+) -> None:
+    """A cohort's JupyterHub on this machine: accounts, homes, exchange service; start and stop."""
+    from kit.hub.deploy import hub as run
+
+    _speak(course, lang)
+    if k8s is not None:
+        from kit.hub.k8s import write_values
+
+        out.print(str(write_values(course, cohort, k8s)), highlight=False, soft_wrap=True)
+        return
+    r = run(course, cohort, action, ip=ip, port=port, homes=homes, owner=owner, view=view,
+            reissue=reissue)  # fmt: skip
+    if r.removed:
+        out.print(t("cli.hub_removed", n=len(r.removed), names=", ".join(r.removed)))
+    if action in ("start", "config"):
+        line = t(
+            "cli.hub_ready", cohort=cohort, url=r.url, written=len(r.written), kept=len(r.kept)
+        )
+        out.print(f"[green]✓[/green] {line}", highlight=False)
+    elif action == "status":
+        key = "cli.hub_running" if r.running else "cli.hub_stopped"
+        out.print(t(key, cohort=cohort, pid=r.pid, url=r.url), highlight=False)
+    elif action == "stop":
+        out.print(t("cli.hub_stopped" if r.pid else "cli.hub_not_running", cohort=cohort))
+    if r.passwords:
+        # printed once: the instructor hands each trainee their line
+        out.print(t("cli.hub_passwords"), highlight=False)
+        who = {a.username: a for a in r.accounts}
+        for name, pw in r.passwords.items():
+            out.print(f"{name}\t{pw}\t{who[name].role}\t{who[name].name}", highlight=False)
+
+
+# ---- end the classroom hub ------------------------------------------------------------------
 
 
 def main() -> None:

@@ -55,59 +55,67 @@ def _code(text: str, *tags: str):
     return c
 
 
-def case_notebook() -> nbformat.NotebookNode:
-    """A small case with every role of the contract and a marker in each secret place."""
-    m = MARKERS
+def python_notebook(cells: list) -> nbformat.NotebookNode:
+    """A notebook of `cells` for the python3 kernel."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
-    nb.cells = [
-        _md("# 乡村振兴中的合作社之争\n\n某县一个合作社面临的两难。"),
-        _code(
-            'cohort = "demo"\ncohort_name = "示例班"\nsession = "s1"\ndate = "2026-01-01"\n'
-            'unit = "green"\nunit_name = "经济建设"\nunit_colour = "#2e7d32"\nmethod = "case"\n'
-            "teacher = {}\nsite = None\nmode = 'assessed'\nseed = 1\ndeliberation = {}\n"
-            "growth = 0.05",
-            "parameters",
-        ),
-        _code(
-            "import pandas as pd\nfrom kit.questions import ask, key, test\n"
-            "df = pd.DataFrame({'年份': [2023, 2024, 2025], "
-            "'产值（万元）': [100 * (1 + growth) ** i for i in range(3)]})\n"
-            "print(f'本班：{cohort_name}，增长率 {growth:.2%}')\ndf"
-        ),
-        _md("## 讨论\n合作社应当如何分配收益？"),
-        _code('ask.number("q-output", "2025 年产值是多少万元？", unit="万元", tolerance=0.5)'),
-        _code(f'key("q-output", round(df.iloc[-1, 1], 2))\nprint("{m["key-output"]}")', "key"),
-        _code('ask.text("q-word", "用一个词概括这个两难。")'),
-        _code(f'key("q-word", "{m["key"]}")', "key"),
-        _code('ask.code("q-code", "写一个函数 total(df)，返回产值之和。", points=2)'),
-        _code(
-            f"def total(d):\n    # {m['solution-code']}\n    return d.iloc[:, 1].sum()", "solution"
-        ),
-        _code(
-            '@test("q-code", points=1, name="returns a number")\n'
-            "def _():\n    assert isinstance(total(df), float)",
-            "tests",
-        ),
-        _code(
-            f'# {m["hidden-test"]}\n@test("q-code", points=1, name="{m["hidden-test-name"]}")\n'
-            "def _():\n    assert abs(total(df) - df.iloc[:, 1].sum()) < 1e-9",
-            "hidden-tests",
-        ),
-        _code(
-            "rate = growth * 100\n### BEGIN SOLUTION\n"
-            f'explanation = "{m["solution-block"]}"\n### END SOLUTION\nrate'
-        ),
-        _md(f"参考答案：{m['solution-text']}", "solution"),
-        _md(f"### 教学说明\n时间安排 30 分钟。{m['teaching-note']}", "teaching-note"),
-        _code(f'print("{m["teaching-output"]}")', "teaching-note"),
-        _code("print('合作社 — 完')", "locked"),
-    ]
+    nb.cells = list(cells)
     return nb
+
+
+def case_notebook() -> nbformat.NotebookNode:
+    """A small case with every role of the contract and a marker in each secret place."""
+    m = MARKERS
+    return python_notebook(
+        [
+            _md("# 乡村振兴中的合作社之争\n\n某县一个合作社面临的两难。"),
+            _code(
+                'cohort = "demo"\ncohort_name = "示例班"\nsession = "s1"\ndate = "2026-01-01"\n'
+                'unit = "green"\nunit_name = "经济建设"\nunit_colour = "#2e7d32"\nmethod = "case"\n'
+                "teacher = {}\nsite = None\nmode = 'assessed'\nseed = 1\ndeliberation = {}\n"
+                "growth = 0.05",
+                "parameters",
+            ),
+            _code(
+                "import pandas as pd\nfrom kit.questions import ask, key, test\n"
+                "df = pd.DataFrame({'年份': [2023, 2024, 2025], "
+                "'产值（万元）': [100 * (1 + growth) ** i for i in range(3)]})\n"
+                "print(f'本班：{cohort_name}，增长率 {growth:.2%}')\ndf"
+            ),
+            _md("## 讨论\n合作社应当如何分配收益？"),
+            _code('ask.number("q-output", "2025 年产值是多少万元？", unit="万元", tolerance=0.5)'),
+            _code(f'key("q-output", round(df.iloc[-1, 1], 2))\nprint("{m["key-output"]}")', "key"),
+            _code('ask.text("q-word", "用一个词概括这个两难。")'),
+            _code(f'key("q-word", "{m["key"]}")', "key"),
+            _code('ask.code("q-code", "写一个函数 total(df)，返回产值之和。", points=2)'),
+            _code(
+                f"def total(d):\n    # {m['solution-code']}\n    return d.iloc[:, 1].sum()",
+                "solution",
+            ),
+            _code(
+                '@test("q-code", points=1, name="returns a number")\n'
+                "def _():\n    assert isinstance(total(df), float)",
+                "tests",
+            ),
+            _code(
+                f'# {m["hidden-test"]}\n@test("q-code", points=1, name="{m["hidden-test-name"]}")\n'
+                "def _():\n    assert abs(total(df) - df.iloc[:, 1].sum()) < 1e-9",
+                "hidden-tests",
+            ),
+            _code(
+                "rate = growth * 100\n### BEGIN SOLUTION\n"
+                f'explanation = "{m["solution-block"]}"\n### END SOLUTION\nrate'
+            ),
+            _md(f"参考答案：{m['solution-text']}", "solution"),
+            _md(f"### 教学说明\n时间安排 30 分钟。{m['teaching-note']}", "teaching-note"),
+            _code(f'print("{m["teaching-output"]}")', "teaching-note"),
+            _code("print('合作社 — 完')", "locked"),
+        ]
+    )
 
 
 def write_course(root: Path, *, cohorts: dict[str, float] | None = None) -> Path:

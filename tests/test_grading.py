@@ -317,6 +317,7 @@ def _tar_with(
 
 def _good_files(course: Path, trainee: str = "t01") -> dict[str, bytes]:
     files = sample.submission_files(trainee_nb(course), trainee, sample.S[trainee], sample.ON_TIME)
+    files = sample.seal(course, files, trainee, sample.ON_TIME)
     return {f"{trainee}/quiz/{k}": v for k, v in files.items()}
 
 
@@ -385,9 +386,8 @@ def test_collect_archive_duplicates_unknown_and_folder(course: Path, tmp_path: P
     # a plain folder with a symlink in it: the link is skipped and reported, never followed
     folder = tmp_path / "folder" / "t03" / "quiz"
     folder.mkdir(parents=True)
-    for k, v in sample.submission_files(
-        trainee_nb(course), "t03", sample.S["t01"], sample.ON_TIME
-    ).items():
+    t03 = sample.submission_files(trainee_nb(course), "t03", sample.S["t01"], sample.ON_TIME)
+    for k, v in sample.seal(course, t03, "t03", sample.ON_TIME).items():
         (folder / k).write_bytes(v)
     (folder / "secret").symlink_to("/etc/passwd")
     res3 = collect(course, "c1", source=tmp_path / "folder")

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from kit import artifacts, kinds
 from kit.messages import t
-from kit.notebooks import title_of
 from kit.workbook.handin import check_id
 from kit.workbook.store import atomic_write
 
@@ -115,6 +114,15 @@ def release(
     rows = [r for _, r in roster.iterrows() if trainees is None or str(r["id"]) in trainees]
     language = course_obj.language
     exchange = course_obj.exchange_dir
+    # not at the top: kit.notebooks imports nbformat (2.4 s of jsonschema grammar), and
+    # every workbook imports this package when it opens (kit.workbook.open_workbook)
+    from kit.hub.exchange import mark_exchange
+    from kit.hub.trust import course_secret, release_token
+    from kit.notebooks import title_of
+
+    # release tokens (who a copy was released to) and the folder exchange's signing
+    secret = course_secret(course_obj.root)
+    mark_exchange(exchange, course_obj.root)
     for session in sessions:
         where = artifacts.build_paths(course_obj, cohort, session)
         source = where.trainee
@@ -172,6 +180,7 @@ def release(
                 nb.metadata["casekit"].update(
                     {"trainee": tid, "session": session, "cohort": cohort, "mode": mode}
                 )
+                nb.metadata["casekit"]["release"] = release_token(secret, cohort, session, tid)
                 target = artifacts.outbox_path(exchange, cohort, tid, session)
                 data = (nbformat.writes(nb) + "\n").encode("utf-8")
                 if target.exists() and target.read_bytes() == data:

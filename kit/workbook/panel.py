@@ -149,7 +149,7 @@ class ProgressPanel:
             return None
         try:
             with speaking(lang):  # why it failed, in the workbook's language
-                receipt = submit(rt.notebook, exchange=rt.exchange)
+                receipt = submit(rt.notebook)  # the store names the folder exchange; on a hub the service wins
         except Exception as exc:  # shown to the trainee: no traceback, no file path
             error = _why(exc, lang)
             self.receipt.value = f'<span role="alert" style="color:#c0392b">{e(t("submit_failed", lang, error=error))}</span>'

@@ -220,11 +220,9 @@ def _code_hook(result: Any) -> None:
     qid = answer_cell_qid(source)
     if not qid:
         return
-    if kinds.is_empty("code", source):  # the untouched stub is not an answer
-        entry, _ = rt.lookup(qid)
-        if entry is None or entry.get("value") is None:
-            return
-        rt.save(qid, None, "code")
+    if kinds.is_empty("code", source):
+        # The untouched stub is not an answer, and running it never clears one: Voilà
+        # runs every stub on open while the answer lives in the store (kit.hub).
         return
     rt.save(qid, source, "code")
 
