@@ -177,8 +177,12 @@ class _Ask:
         kind = kinds.get(name)
 
         @functools.wraps(kind.declare)
-        def ask_kind(*args: Any, **kwargs: Any) -> Question:
+        def ask_kind(*args: Any, optional: bool | None = None, **kwargs: Any) -> Question:
             qid, prompt, points, fields = kind.declare(*args, **kwargs)
+            # Optional items never block completion; a free-text question worth
+            # nothing (a comment, a suggestion) is optional unless the author says not.
+            if optional if optional is not None else (kind.free_text and not points):
+                fields = {**fields, "optional": True}
             return _make(kind.name, qid, prompt, points, **fields)
 
         return ask_kind

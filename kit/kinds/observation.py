@@ -61,16 +61,17 @@ class Observation(ManualKind):
         value = value if isinstance(value, dict) else {}
         out, areas = [], {}
         for f in view.spec["fields"]:
+            # the label above its box, whole: a description beside it is cut at a fixed width
+            name = field_name(f, view.lang, DEFAULT_OBSERVATION_FIELDS)
             area = w.Textarea(
                 value=str(value.get(f) or ""),
-                description=field_name(f, view.lang, DEFAULT_OBSERVATION_FIELDS),
                 rows=3,
                 continuous_update=True,
                 layout=w.Layout(width="100%"),
-                style={"description_width": "8em"},
             )
+            area.add_class("casekit-field-input")
             areas[f] = area
-            out.append(area)
+            out += [w.HTML(value=f'<div class="casekit-field">{html.escape(name)}</div>'), area]
         view.inputs.update(areas)
 
         def changed(_change: dict) -> None:

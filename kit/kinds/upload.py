@@ -64,16 +64,20 @@ class Upload(ManualKind):
     def widget(self, view: Any, value: Any) -> list:
         """A file picker; ``view.receive_upload(files)`` checks and stores what was picked."""
         w = view.w
+        types = accepted_types(view.spec)
+        # the button says what it takes, so nobody picks a file only to have it refused
+        label = t("upload_button_types", view.lang, types=" ".join(types)) if types else None
         up = w.FileUpload(
             accept=view.spec.get("accept") or "",
             multiple=False,
-            description=t("upload_button", view.lang),
+            description=label or t("upload_button", view.lang),
             layout=w.Layout(width="auto"),
         )
         view.inputs["upload"] = up
         view.receive_upload = lambda files: receive_upload(view, files)
         up.observe(lambda change: view.receive_upload(change["new"]), "value")
-        return [up]
+        limit = t("upload_limit", view.lang, max=num(float(view.spec.get("max_mb") or 20)))
+        return [up, w.HTML(value=f'<div class="casekit-status">{html.escape(limit)}</div>')]
 
 
 def receive_upload(view: Any, files: Any) -> None:

@@ -54,7 +54,13 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     answered" is an answer too. Identity here only routes the hand-in; collect
     checks it (`kit.hub.trust`).
     """
-    from kit.hub.exchange import FolderExchange, Handin, course_of_exchange, exchange_for
+    from kit.hub.exchange import (
+        FolderExchange,
+        Handin,
+        HubExchange,
+        course_of_exchange,
+        exchange_for,
+    )
     from kit.hub.trust import course_secret
 
     workbook = Path(workbook).resolve()
@@ -97,8 +103,11 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         target = FolderExchange(Path(exchange), secret=secret)
     elif folder and str(folder) != ".":
         target = exchange_for(Path(folder))
+    elif HubExchange.from_env() is None:
+        # neither a folder nor a hub: typed, so the workbook says it in the trainee's words
+        raise StoreError(t("handin.no_exchange"), workbook, code="no-exchange")
     else:
-        target = exchange_for(None)  # the hub's service, or a clear error
+        target = exchange_for(None)  # the hub's service
     accepted = target.submit(handin)
     receipt = Receipt.model_validate(accepted.receipt)
     receipt.folder = Path(accepted.location)
