@@ -224,6 +224,8 @@ def question_html(
     status = _status(kind, q)
     answered = not kind.is_empty(value)
     label = say("feedback.rating", lang) if not kind.graded else say(f"kind_{q['kind']}", lang)
+    if spec.get("optional"):
+        label += " · " + say("optional", lang)
     # Trainees know a question by its place, as the workbook numbers it; the id is for the teacher.
     body = [
         f'<section class="q s-{_esc(status)}" id="q-{_esc(q["question"])}" data-qid="{_esc(q["question"])}">',

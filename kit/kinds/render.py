@@ -42,6 +42,8 @@ def render_html(
     meta.append(t("kind_" + name, lang))
     if spec.get("points"):
         meta.append(t("points", lang, n=num(spec["points"])))
+    if spec.get("optional"):
+        meta.append(t("optional", lang))
     if spec.get("unit"):
         meta.append(unit_name(spec, lang))
     parts = [
