@@ -103,11 +103,12 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         target = FolderExchange(Path(exchange), secret=secret)
     elif folder and str(folder) != ".":
         target = exchange_for(Path(folder))
-    elif HubExchange.from_env() is None:
-        # neither a folder nor a hub: typed, so the workbook says it in the trainee's words
-        raise StoreError(t("handin.no_exchange"), workbook, code="no-exchange")
     else:
-        target = exchange_for(None)  # the hub's service
+        # the hub's service, or the reason in the trainee's language (no path, no CLI advice)
+        hub = HubExchange.from_env()
+        if hub is None:
+            raise StoreError(t("handin.no_exchange"), store_file, code="no-exchange")
+        target = hub
     accepted = target.submit(handin)
     receipt = Receipt.model_validate(accepted.receipt)
     receipt.folder = Path(accepted.location)
