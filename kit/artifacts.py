@@ -13,10 +13,12 @@ through it, so a format is changed in one place and no reader guesses::
     <course>/build/<cohort>/trainee/<session>.ipynb           trainee edition
     <course>/build/<cohort>/trainee/<session>.practice.json   practice hashes (practice mode)
     <course>/build/<cohort>/.cache.json                       build cache: session → digest
-    <course>/build/<cohort>/handouts/<session>[.instructor].html, index.html
+    <course>/build/<cohort>/handouts/<session>.html, index.html    trainee handouts (to share)
+    <course>/build/<cohort>/instructor/handouts/<session>.html, index.html   (never to share)
     <course>/build/<cohort>/feedback/<trainee>/<session>.html
     <course>/build/<cohort>/marking/<session|all>[-anon].ipynb
     <course>/build/<cohort>/report.html     <course>/build/guide/index.html
+    <course>/build/programme/report.html
     <exchange>/<cohort>/outbox/<trainee>/<session>.ipynb      released workbook
     <exchange>/<cohort>/outbox/<trainee>/<session>.answers.json and <session>.files/
     <exchange>/<cohort>/inbox/<trainee>/<session>/<stamp>-<sha8>/   a hand-in
@@ -47,6 +49,15 @@ MIME_QUESTION = "application/vnd.casekit.question+json"
 MIME_KEY = "application/vnd.casekit.key+json"
 MIME_TEST = "application/vnd.casekit.test+json"
 MIME_WIDGET = "application/vnd.jupyter.widget-view+json"
+#: ``reveal(when)`` in a key cell: when a session's feedback pages may show right answers.
+MIME_REVEAL = "application/vnd.casekit.reveal+json"
+
+#: When a feedback page shows the right answer and the author's explanation
+#: (``key(qid, value, explain=..., reveal=...)`` per question, ``reveal(...)``
+#: per session): after the session's due time (the default; a session without
+#: one is due at the end of its day), as soon as feedback is written, or never.
+REVEAL_WHEN = ("after-due", "always", "never")
+DEFAULT_REVEAL = "after-due"
 
 # The first line of a code answer cell: the build writes it, the workbook runtime
 # finds answers by it when a cell runs, grading finds answer cells by it.
@@ -170,8 +181,20 @@ def edition_path(course: Course, cohort: str, session: str, edition: str) -> Pat
 
 
 def handouts_dir(course: Course, cohort: str) -> Path:
-    """``build/<cohort>/handouts/``: ``<session>.html``, ``<session>.instructor.html``, ``index.html``."""
+    """``build/<cohort>/handouts/``: the trainee handouts ``<session>.html`` and their ``index.html``.
+
+    Only what trainees may read lies here, so the folder can be shared whole.
+    """
     return cohort_build_dir(course, cohort) / "handouts"
+
+
+def instructor_handouts_dir(course: Course, cohort: str) -> Path:
+    """``build/<cohort>/instructor/handouts/``: instructor handouts (keys, notes) and their own index.
+
+    Beside the instructor editions and keys files, never inside the folder
+    that is shared with trainees.
+    """
+    return cohort_build_dir(course, cohort) / "instructor" / "handouts"
 
 
 def feedback_path(course: Course, cohort: str, trainee: str, session: str) -> Path:
@@ -203,6 +226,11 @@ def report_path(course: Course, cohort: str) -> Path:
 def guide_path(course: Course) -> Path:
     """The programme guide of the whole course."""
     return course.build_dir / "guide" / "index.html"
+
+
+def programme_report_path(course: Course) -> Path:
+    """The programme report: every cohort's headline figures and their trend."""
+    return course.build_dir / "programme" / "report.html"
 
 
 def scratch_dir(course: Course, cohort: str) -> Path:
@@ -258,6 +286,8 @@ class KeysFile(BaseModel):
     keys: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tests: list[dict[str, Any]] = Field(default_factory=list)
     answer_cells: dict[str, str] = Field(default_factory=dict)
+    #: The session's ``reveal(...)`` setting (None: :data:`DEFAULT_REVEAL`).
+    reveal: str | None = None
 
     def specs(self) -> dict[str, dict[str, Any]]:
         """Question specs by id, in notebook order."""

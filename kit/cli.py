@@ -50,6 +50,9 @@ class Lang(enum.StrEnum):
     en = "en"
 
 
+PdfOpt = Annotated[
+    bool, typer.Option("--pdf", help="Also print each page to a PDF beside it (Chromium).")
+]
 LangOpt = Annotated[
     Lang | None,
     typer.Option(
@@ -183,13 +186,14 @@ def handouts(
     course: CourseOpt = Path("."),
     session: SessionsOpt = None,
     instructor: Annotated[bool, typer.Option(help="Also write instructor handouts.")] = True,
+    pdf: PdfOpt = False,
     lang: LangOpt = None,
 ) -> None:
     """Export a built cohort to HTML handouts; print the index path."""
     from kit.export import handouts as run
 
     _speak(course, lang)
-    r = run(course, cohort, sessions=session, instructor=instructor)
+    r = run(course, cohort, sessions=session, instructor=instructor, pdf=pdf)
     _finish(r, show=[r.index] if r.index else [])
 
 
@@ -372,14 +376,16 @@ def feedback(
     course: CourseOpt = Path("."),
     session: SessionOpt = None,
     db: DbOpt = None,
+    pdf: PdfOpt = False,
     lang: LangOpt = None,
 ) -> None:
     """One graded HTML page per trainee and session."""
     from kit.grading import feedback as run
 
     _speak(course, lang)
-    r = run(course, cohort, db=db, session=session)
-    _summary(t("cli.feedback_summary", n=len(r.written)), r)
+    r = run(course, cohort, db=db, session=session, pdf=pdf)
+    pages = [p for p in r.written if p.suffix == ".html"]
+    _summary(t("cli.feedback_summary", n=len(pages)), r)
     _finish(r)
 
 
@@ -452,19 +458,33 @@ def guide(
 
 @app.command()
 def report(
-    cohort: str,
+    cohort: Annotated[
+        str | None, typer.Argument(help="The cohort (omit with --programme).")
+    ] = None,
     course: CourseOpt = Path("."),
+    programme: Annotated[
+        bool, typer.Option("--programme", help="One page across all cohorts instead.")
+    ] = False,
+    pdf: PdfOpt = False,
     db: DbOpt = None,
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Where to write the report.")
     ] = None,
     lang: LangOpt = None,
 ) -> None:
-    """The cohort dashboard: teaching time, scores by unit, submissions, evaluation."""
+    """The cohort dashboard (hand-ins, scores, heat map, evaluation), or --programme across cohorts."""
+    from kit.programme import programme_report
     from kit.programme import report as run
 
     _speak(course, lang)
-    out.print(str(run(course, cohort, db=db, out=out_path)), highlight=False, soft_wrap=True)
+    if programme:
+        path = programme_report(course, db=db, out=out_path, pdf=pdf)
+    elif cohort is None:
+        _fail([t("cli.report_which")])
+        return
+    else:
+        path = run(course, cohort, db=db, out=out_path, pdf=pdf)
+    out.print(str(path), highlight=False, soft_wrap=True)
 
 
 @app.command()

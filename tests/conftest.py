@@ -10,6 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from kit.pdf import CHROMIUM_ARGS  # Debian's Chromium, headless, nothing phones home
+
 ROOT = Path(__file__).resolve().parents[1]
 CASEKIT = [sys.executable, "-m", "kit"]
 
@@ -25,17 +27,6 @@ MARKERS = {
     "teaching-note": "TEACHING-MARKER-MD-8e21",
     "teaching-output": "TEACHING-MARKER-OUT-44f9",
 }
-
-
-#: Debian's Chromium, headless, with nothing that phones home (the machine has no network).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def launch_chromium(playwright):

@@ -100,16 +100,17 @@ def test_groups_found_marked_once_overrides_stick_partial_points_reach_every_out
     # feedback shows the partial criterion, the grades export carries it
     assert not feedback(root, "c1").failures
     page = (root / "build/c1/feedback/t03/coop.html").read_text("utf-8")
-    assert "◐ clarity (0.5 / 2)" in page and "措施不具体" in page
+    # a partial criterion: ◐ with its points of the criterion's maximum (#13's rubric list)
+    assert '<span class="tick">◐</span>' in page and "0.5 / 2" in page and "措施不具体" in page
     csv = pd.read_csv(grades(root, "c1", root / "g.csv").written[0], encoding="utf-8-sig")
     with Gradebook.open(root) as gb:
         auto = gb.question_scores("c1", "coop")
     auto_t03 = auto[(auto["trainee"] == "t03") & (auto["question"] != "q-plan")]["points"].sum()
-    assert csv.set_index("trainee").loc["t03", "total"] == pytest.approx(auto_t03 + 1.5)
+    assert csv.set_index("学员编号").loc["t03", "总分"] == pytest.approx(auto_t03 + 1.5)
     xlsx = grades(root, "c1", root / "g.xlsx").written[0]
-    rubric = pd.read_excel(xlsx, sheet_name="rubric")
-    r = rubric[(rubric["trainee"] == "t03") & (rubric["criterion"] == "clarity")].iloc[0]
-    assert (r["points"], r["max_points"]) == (0.5, 2)
+    rubric = pd.read_excel(xlsx, sheet_name="评分细则")
+    r = rubric[(rubric["学员编号"] == "t03") & (rubric["评分项"] == "clarity")].iloc[0]
+    assert (r["得分"], r["满分"]) == (0.5, 2)
 
 
 def test_marking_app_gives_partial_points_to_an_answer_group(

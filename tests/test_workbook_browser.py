@@ -9,6 +9,7 @@ inbox. Every request that is not to 127.0.0.1 is blocked and must not happen.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -82,6 +83,13 @@ def released(tmp_path: Path):
 @pytest.fixture
 def jupyterlab(released, tmp_path: Path):
     root, lab = released
+    with lab_server(lab, tmp_path) as (base, token):
+        yield root, lab, base, token
+
+
+@contextlib.contextmanager
+def lab_server(lab: Path, tmp_path: Path):
+    """A real JupyterLab (with Voilà's extension) on loopback serving `lab`: (base URL, token)."""
     port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
@@ -116,7 +124,7 @@ def jupyterlab(released, tmp_path: Path):
 
     try:
         wait_for(up, 60, "JupyterLab to start")
-        yield root, lab, base, token
+        yield base, token
     finally:
         proc.terminate()
         try:

@@ -42,7 +42,7 @@ class Code(Kind):
             detail = (f"{run_error}; " + detail).strip("; ")
         return Score(pts, qmax, PARTIAL if got > 0 else WRONG, detail)
 
-    def answer_html(self, value: Any) -> str:
+    def answer_html(self, value: Any, spec: dict | None = None, lang: str = "zh") -> str:
         if self.is_empty(value):
             return '<p class="answer"><em>—</em></p>'
         return f'<pre class="answer">{html.escape(str(value), True)}</pre>'

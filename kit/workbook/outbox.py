@@ -52,6 +52,8 @@ def setup_source(
     language: str,
     practice: dict | None,
     title: str | None = None,
+    due: str | None = None,
+    zone: str | None = None,
 ) -> str:
     """Source of the locked first cell of a released workbook."""
     note = t("release.setup_note", language)
@@ -69,6 +71,8 @@ def setup_source(
         f"    exchange={str(exchange)!r},\n"
         f"    language={language!r},\n"
         f"    practice={practice!r},\n"
+        f"    due={due!r},\n"
+        f"    zone={zone!r},\n"
         ")\n"
     )
 
@@ -163,6 +167,8 @@ def release(
                     exchange=exchange,
                     language=language,
                     practice=practice,
+                    due=due.isoformat() if (due := course_obj.due_at(cohort, session)) else None,
+                    zone=str(course_obj.zone),
                 )
                 nb = nbformat.from_dict(json.loads(json.dumps(base_nb)))
                 nb.cells = [

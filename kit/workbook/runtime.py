@@ -44,8 +44,12 @@ class Runtime:
         practice: dict | None = None,
         notebook: Path | None = None,
         title: str | None = None,
+        due: str | None = None,
+        zone: str | None = None,
     ):
         self.store = store
+        #: The due time (ISO, with its offset) and the course's zone it is shown in.
+        self.due, self.zone = due, zone
         self.session = session
         self.title = title or session
         self.trainee = trainee
@@ -191,6 +195,15 @@ class Runtime:
         record["file"] = f"{base.name}/{qid}/{safe}"
         return record
 
+    def number(self, qid: str) -> int:
+        """A question's number as the workbook shows it (第n题): its place in the notebook, from 1."""
+        order = list(self.questions)
+        return order.index(qid) + 1 if qid in order else len(order) + 1
+
+    def required(self) -> list[str]:
+        """The questions that count for completion (optional ones never block it), in order."""
+        return [q for q, spec in self.questions.items() if not spec.get("optional")]
+
     def answered(self) -> set[str]:
         """Ids of the questions with an answer (each kind says what an empty one is)."""
         out = set()
@@ -299,13 +312,16 @@ def open_workbook(
     practice: dict | None = None,
     store: Path | None = None,
     title: str | None = None,
+    due: str | None = None,
+    zone: str | None = None,
 ) -> Runtime:
     """Open this kernel's workbook: find the store, show greeting and progress.
 
     Called by the locked setup cell that `release()` writes. ``name`` is the
     trainee's display name; the workbook file is found from the kernel's
     session (``JPY_SESSION_NAME``), falling back to ``<session>.ipynb`` in the
-    working directory. ``store`` overrides the store path (tests, tools);
+    working directory. ``due`` (ISO with offset) is shown in ``zone``, the
+    course's time zone. ``store`` overrides the store path (tests, tools);
     ``CASEKIT_ANSWERS`` does the same for a grader, and with ``CASEKIT_MODE``
     set the store is read-only: a build or grade run never writes answers.
     """
@@ -342,6 +358,8 @@ def open_workbook(
         practice=practice,
         notebook=notebook,
         title=title,
+        due=due,
+        zone=zone,
     )
     for spec in _questions_in_notebook(notebook):
         rt.questions[spec["id"]] = spec
