@@ -12,6 +12,7 @@ from conftest import run_cli
 
 from kit import workbook as W
 from kit.builder import build
+from kit.course import load_course
 from kit.gradebook import Gradebook
 from kit.grading import collect, grade, grades, grades_table
 from kit.marking import record_mark
@@ -107,8 +108,10 @@ def test_group_marks_missed_sessions_and_statuses_after_marking(sample_course: P
     # the spreadsheet and an LMS file say the same
     out = course / "grades.xlsx"
     grades(course, COHORT, out)
-    sheet = pd.read_excel(out, sheet_name="grades").set_index("trainee")
-    assert sheet.loc["sp07", "red-2"] == 4.0 and sheet.loc["sp07", "max"] == due
+    # (the sheet people open speaks the course's language and numbers sessions by date)
+    sheet = pd.read_excel(out, sheet_name="成绩").set_index("学员编号")
+    red2 = f"第 {load_course(course).cohort(COHORT).number('red-2')} 讲 得分"
+    assert sheet.loc["sp07", red2] == 4.0 and sheet.loc["sp07", "满分"] == due
     moodle = course / "moodle.csv"
     grades(course, COHORT, moodle, format="moodle", mapping={"ID number": "id"})
     rows = {r["ID number"]: r for r in csv.DictReader(moodle.open(encoding="utf-8"))}

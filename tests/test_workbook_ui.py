@@ -21,7 +21,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import _code, _md, launch_chromium, write_course  # noqa: E402
-from test_workbook_browser import _answers, _wait_for, lab_server  # noqa: E402
+from servers import wait_for  # noqa: E402
+from test_workbook_browser import _answers, lab_server  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -141,7 +142,7 @@ def test_workbook_in_voila_and_jupyterlab(jupyterlab) -> None:
             page.wait_for_selector(".casekit-progress", state="attached")
             _check_layout(page)
             page.locator(".casekit-q-qc label", has_text="求助").click()
-            _wait_for(lambda: _answers(store).get("qc") == "求助", 30, "the choice to be stored")
+            wait_for(lambda: _answers(store).get("qc") == "求助", 30, "the choice to be stored")
             # handing in with open items asks first, naming them as the panel does
             page.locator(".casekit-progress button", has_text="提交作业").click()
             warning = page.wait_for_selector(".casekit-confirm :text('还有')")
@@ -171,7 +172,7 @@ def test_workbook_in_voila_and_jupyterlab(jupyterlab) -> None:
                 files=[{"name": "报告.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"}]
             )
             page.locator(".casekit-q-qr .widget-toggle-button", has_text="4").click()
-            _wait_for(lambda: len(_answers(store)) == 4, 30, "four answers to be stored")
+            wait_for(lambda: len(_answers(store)) == 4, 30, "four answers to be stored")
             # the optional comment is left empty: everything required is done
             page.wait_for_selector(".casekit-all-done", state="attached")
             page.locator(".casekit-progress button", has_text="提交作业").click()
