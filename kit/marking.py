@@ -30,6 +30,7 @@ from kit.markbook import (  # noqa: F401 - queue is part of this module's API
     upload_file,
     upload_text,
 )
+from kit.messages import t
 
 
 def record_mark(
@@ -130,19 +131,14 @@ def mark(
     c.cohort(cohort)
     out = artifacts.marking_path(c, cohort, session, anonymous)
     out.parent.mkdir(parents=True, exist_ok=True)
-    zh = c.language == "zh"
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
-    title = f"# {'批阅' if zh else 'Marking'} · {cohort}" + (f" · {session}" if session else "")
-    hint = (
-        "运行下面的单元开始批阅。每次“保存”都会立即写入成绩册；可以随时停下，下次从未批的开始。"
-        if zh
-        else "Run the cell below. Every save goes to the gradebook at once; stop any time."
-    )
+    title = f"# {t('mark.title', c.language)} · {cohort}" + (f" · {session}" if session else "")
+    hint = t("mark.hint", c.language)
     args = [repr(str(c.root.resolve())), repr(cohort), repr(session)]
     code = (
         "from kit.marking import MarkingApp\n\n"
@@ -198,29 +194,26 @@ class MarkingApp:
         self.course, self.gb = self.book.course, self.book.gb
         self.cohort, self.session, self.anonymous, self.db = cohort, session, anonymous, db
         self.pos = 0
-        zh = self.course.language == "zh"
-        self.t = lambda a, b: a if zh else b  # noqa: E731
+        self.lang = self.course.language
         self.status = W.HTML()
         self.group_info = W.HTML()
         self.prompt = W.HTML()
         self.answer = W.HTML(layout=W.Layout(border="1px solid #ccc", padding="6px"))
         self.rubric_box = W.VBox()
         self.points = W.BoundedFloatText(
-            description=self.t("得分", "Points"), min=0, max=0, step=0.5
+            description=self.say("mark.points"), min=0, max=0, step=0.5
         )
         self.comment = W.Textarea(
-            description=self.t("评语", "Comment"), layout=W.Layout(width="100%", height="5em")
+            description=self.say("mark.comment"), layout=W.Layout(width="100%", height="5em")
         )
-        self.only_open = W.Checkbox(value=True, description=self.t("只看未批", "Unmarked only"))
+        self.only_open = W.Checkbox(value=True, description=self.say("mark.only_open"))
         # An issue-based task (课题) is one report per group: one mark for every member.
         self.whole_group = W.Checkbox(value=False, layout=W.Layout(width="100%"))
         # Similar answers (kit.groups): one mark for the answer group, members marked by hand stay.
         self.same_answers = W.Checkbox(value=False, layout=W.Layout(width="100%"))
-        self.prev_b = W.Button(description=self.t("上一份", "Previous"))
-        self.save_b = W.Button(
-            description=self.t("保存并下一份", "Save & next"), button_style="primary"
-        )
-        self.next_b = W.Button(description=self.t("跳过", "Skip"))
+        self.prev_b = W.Button(description=self.say("mark.previous"))
+        self.save_b = W.Button(description=self.say("mark.save_next"), button_style="primary")
+        self.next_b = W.Button(description=self.say("mark.skip"))
         self.message = W.HTML()
         self.prev_b.on_click(lambda _: self.move(-1))
         self.next_b.on_click(lambda _: self.move(1))
@@ -269,23 +262,21 @@ class MarkingApp:
         e = html.escape
         n = len(self.items)
         if n == 0:
-            self.status.value = f"<b>{self.t('没有需要批阅的答卷。', 'Nothing to mark.')}</b>"
+            self.status.value = f"<b>{self.say('mark.nothing')}</b>"
             return
         it = self.items.iloc[self.pos]
         self.status.value = (
             f"<b>{e(str(it['session']))} · {e(str(it['question']))}</b> — "
             f"{e(str(it['label']))} &nbsp; ({self.pos + 1}/{n}; "
-            f"{self.t('未批', 'left')} {self.left()})"
+            f"{self.say('mark.left')} {self.left()})"
         )
         spec = self.book.spec(it["session"], it["question"])
         group = str(it["group"] or "")
         self.whole_group.layout.display = "" if group else "none"
         self.whole_group.value = False
         # Anonymous marking names no group either: the group would identify the trainees.
-        shown = self.t("本组", "this group") if self.anonymous else group
-        self.whole_group.description = self.t(
-            f"全组同分（{shown}，课题报告等小组作业）", f"Same mark for the whole group ({shown})"
-        )
+        shown = self.say("mark.this_group") if self.anonymous else group
+        self.whole_group.description = self.say("mark.whole_group", group=shown)
         self._show_answer_group(it)
         self.prompt.value = f"<p>{e(str(spec.get('prompt', '')))}</p>"
         self.answer.value = _answer_html(it["answer"]) + self._upload_html(it)
@@ -312,6 +303,10 @@ class MarkingApp:
         self.points.value = float(it["points"]) if it["marked"] else 0.0
         self.comment.value = str(it["comment"] or "")
 
+    def say(self, key: str, **kwargs: object) -> str:
+        """A marking text in the course's language (kit.messages)."""
+        return t(key, self.lang, **kwargs)
+
     def _show_answer_group(self, it: Any) -> None:
         e = html.escape
         size = int(it["agroup_size"] or 1)
@@ -324,18 +319,15 @@ class MarkingApp:
         others = [p for p in members if p != self.pos]
         kept = int((~self.items["source"].iloc[others].isin(["", "answers"])).sum())
         self.same_answers.layout.display = ""
-        self.same_answers.description = self.t(
-            f"本组相似答案同分（共 {size} 份；已单独批阅的 {kept} 份不变）",
-            f"Same mark for this answer group ({size} answers; {kept} marked one by one stay)",
-        )
+        self.same_answers.description = self.say("mark.same_answers", size=size, kept=kept)
         peek = "".join(
             f"<li>{e(str(self.items.iloc[p]['label']))}：{e(_excerpt(self.items.iloc[p]['answer']))}</li>"
             for p in others[:8]
         )
         self.group_info.value = (
-            f"<div style='color:#555'>{self.t('相似答案组', 'Answer group')} "
-            f"{int(it['agroup'])} · {self.t(f'共 {size} 份', f'{size} answers')}"
-            f"<details><summary>{self.t('同组其他答案', 'Other answers in the group')}</summary>"
+            f"<div style='color:#555'>{self.say('mark.answer_group')} "
+            f"{int(it['agroup'])} · {self.say('mark.answers_n', size=size)}"
+            f"<details><summary>{self.say('mark.others')}</summary>"
             f"<ul>{peek}</ul></details></div>"
         )
 
@@ -374,8 +366,8 @@ class MarkingApp:
         if path is None:
             return ""
         if not path.is_file():
-            return f"<p>{self.t('文件缺失：', 'File missing: ')}{html.escape(str(path))}</p>"
-        out = f"<p>{self.t('文件：', 'File: ')}<code>{html.escape(str(path))}</code></p>"
+            return f"<p>{self.say('mark.file_missing')}{html.escape(str(path))}</p>"
+        out = f"<p>{self.say('mark.file')}<code>{html.escape(str(path))}</code></p>"
         text = upload_text(self.course.root, it["path"], it["question"], it["answer"])
         if text:
             out += f"<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{html.escape(text)}</pre>"
@@ -400,9 +392,7 @@ class MarkingApp:
             scope=scope,
         )
         self.message.value = (
-            self.t(f"已保存（{len(given)} 份）。", f"Saved ({len(given)}).")
-            if len(given) > 1
-            else self.t("已保存。", "Saved.")
+            self.say("mark.saved_n", n=len(given)) if len(given) > 1 else self.say("mark.saved")
         )
         if advance:
             self.move(1)
