@@ -16,7 +16,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from kit.course import CourseError, UserError, declared_language
 from kit.messages import set_language, t
 
 app = typer.Typer(
@@ -69,6 +68,8 @@ def _locale_language() -> str:
 
 def _speak(course: Path | None, lang: Lang | None) -> None:
     """Speak ``--lang``, else ``CASEKIT_LANG``, else the course's language, else the locale's."""
+    from kit.course import declared_language
+
     chosen = (
         (lang.value if lang else None)
         or os.environ.get("CASEKIT_LANG")
@@ -558,14 +559,22 @@ def main() -> None:
     """Entry point: run the app, turning user errors into located messages."""
     try:
         app()
-    except CourseError as e:
-        for p in e.problems:
-            err.print(f"[red]✗[/red] {p}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except (UserError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
-        # Files a user named that cannot be read, stores edited into nonsense, ...
-        err.print(f"[red]✗[/red] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
     except KeyboardInterrupt:
         err.print(t("cli.interrupted"))
         sys.exit(130)
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        # Files a user named that cannot be read
+        err.print(f"[red]✗[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except Exception as e:
+        # kit.course only now: `casekit --help` must not pay for pydantic's models
+        from kit.course import CourseError, UserError
+
+        if isinstance(e, CourseError):
+            for p in e.problems:
+                err.print(f"[red]✗[/red] {p}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+        if isinstance(e, UserError):  # stores edited into nonsense, ...
+            err.print(f"[red]✗[/red] {e}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+        raise

@@ -16,12 +16,14 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kit.messages import EN, t
+
+if TYPE_CHECKING:  # imported where tables are read: `casekit --help` needs no pandas
+    import pandas as pd
 
 DEFAULT_UNITS = [
     {"id": "red", "name": "理想信念", "colour": "#c0392b"},
@@ -448,6 +450,8 @@ def read_table(
     Rows that fail validation are reported (with the line number a spreadsheet
     shows) and left out of the table, so later checks still run on the rest.
     """
+    import pandas as pd
+
     cols = list(model.model_fields)
     empty = pd.DataFrame(columns=cols).set_index(cols[0])
     if not path.exists():
