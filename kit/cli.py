@@ -174,6 +174,9 @@ def build(
         failed=len(r.failures),
         out=r.out,
     )
+    if r.variants:
+        fresh = sum(1 for v in r.variants if not v.cached)
+        line += t("cli.build_variants", built=fresh, unchanged=len(r.variants) - fresh)
     _summary(line, r)
     _finish(r)
 
@@ -470,7 +473,7 @@ def try_(
     ],
     course: CourseOpt = Path("."),
     trainee: Annotated[
-        str | None, typer.Option(help="Whose workbook (default: the roster's first).")
+        str | None, typer.Option(help="Whose workbook and variant (default: the roster's first).")
     ] = None,
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Where to write the feedback page.")

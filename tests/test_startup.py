@@ -78,3 +78,48 @@ def test_nbformat_does_not_compile_the_iri_grammars_until_one_is_checked():
         check=True,
     ).stdout
     assert out.split() == ["True", "False"]
+
+
+def test_a_build_with_nothing_to_do_reads_no_notebook_and_starts_no_executor(course):
+    from kit.builder import build
+
+    assert build(course, "c1", progress=False).ok
+    mods = _modules_after(
+        f"""
+        from kit.builder import build
+        r = build({str(course)!r}, "c1", progress=False)
+        assert r.ok and [b.cached for b in r.sessions] == [True], r
+        """
+    )
+    assert "kit.builder" in mods
+    assert not _heavy(mods) and "kit.execute" not in mods, _heavy(mods)
+
+
+def test_what_a_build_with_nothing_to_do_must_notice(course):
+    import os
+
+    from kit.builder import build
+
+    first = build(course, "c1", progress=False)
+    assert first.ok and not first.sessions[0].cached
+    schedule = course / "cohorts/c1/schedule.csv"
+    # touched, not changed: the full path runs, compares contents and reuses the editions
+    os.utime(schedule, ns=(schedule.stat().st_atime_ns, schedule.stat().st_mtime_ns + 10**9))
+    assert [b.cached for b in build(course, "c1", progress=False).sessions] == [True]
+    # a changed parameter rebuilds
+    schedule.write_text(schedule.read_text("utf-8").replace("0.05", "0.06"), "utf-8")
+    assert [b.cached for b in build(course, "c1", progress=False).sessions] == [False]
+    # an edition someone deleted is written again
+    (course / "build/c1/trainee/coop.ipynb").unlink()
+    again = build(course, "c1", progress=False)
+    assert [b.cached for b in again.sessions] == [False] and again.sessions[0].trainee.exists()
+    # a data file beside the notebooks counts as an input too: the full path runs (and renews
+    # the stamp), finds the editions current and keeps them
+    before = _stamp(course)
+    (course / "cases/extra.csv").write_text("a\n1\n", "utf-8")
+    assert build(course, "c1", progress=False).sessions[0].cached
+    assert _stamp(course) != before
+
+
+def _stamp(course) -> str:
+    return json.loads((course / "build/c1/.stamp.json").read_text("utf-8"))["inputs"]

@@ -29,11 +29,18 @@ class SessionKeys:
     instructor: nbformat.NotebookNode
     fingerprint: str
     parameters: dict[str, Any] | None = None
+    variant: str | None = None  # the trainee whose own variant this is; None: the cohort's
 
 
-def load_keys(course: Course, cohort: str, session: str) -> SessionKeys:
-    """Read the session's keys file and instructor edition, as the build wrote them."""
-    paths = artifacts.build_paths(course, cohort, session)
+def load_keys(course: Course, cohort: str, session: str, trainee: str | None = None) -> SessionKeys:
+    """Read the session's keys file and instructor edition, as the build wrote them.
+
+    With ``trainee``: the variant that trainee works on, their own for a
+    session with a variant per trainee (its keys, its instructor edition, its
+    parameters, which the code runner passes on to the author's tests), else
+    the cohort's. Cache by :func:`kit.artifacts.variant_of`, not by trainee.
+    """
+    paths = artifacts.build_paths(course, cohort, session, trainee)
     if not paths.keys.exists() or not paths.instructor.exists():
         raise CourseError.at(
             paths.keys if not paths.keys.exists() else paths.instructor,
@@ -56,5 +63,13 @@ def load_keys(course: Course, cohort: str, session: str) -> SessionKeys:
         tests[(t["question"], t["name"])] = dict(t)  # "hidden" as the build recorded it
     fp = hashlib.sha256(raw_bytes + b"\0" + nb_bytes).hexdigest()
     return SessionKeys(
-        session, questions, keys, dict(raw.locks), list(tests.values()), nb, fp, raw.parameters
+        session,
+        questions,
+        keys,
+        dict(raw.locks),
+        list(tests.values()),
+        nb,
+        fp,
+        raw.parameters,
+        raw.variant,
     )
