@@ -297,6 +297,8 @@ def build(
         if unchanged is not None:
             return unchanged
     began = artifacts.inputs_fingerprint(Path(course), _salt(engine))
+    if force:
+        _warm_up_executor(cluster, engine)  # everything runs: warm up while the course loads
     c = load_course(course)
     co = c.cohort(cohort)
     out = artifacts.cohort_build_dir(c, co.id)
@@ -334,7 +336,7 @@ def build(
                 paths.cached = True
                 _listed(result, paths)
                 continue
-            if not todo:
+            if not todo and not force:
                 _warm_up_executor(cluster, engine)  # overlaps the rest of the planning
             todo.append(item)
 
