@@ -142,6 +142,7 @@ class BuildResult:
     sessions: list[BuiltSession] = field(default_factory=list)
     variants: list[BuiltSession] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    handouts: Any = None  # kit.export.HandoutResult when the build wrote handouts too
 
     @property
     def written(self) -> list[Path]:
@@ -280,6 +281,7 @@ def build(
     progress: bool = True,
     engine: str = "fork",
     cluster: str | None = None,
+    handouts: bool = False,
 ) -> BuildResult:
     """Build a cohort: run every session's notebook and write both editions.
 
@@ -289,13 +291,15 @@ def build(
     session with a variant per trainee (``variants = trainee`` in the
     schedule) is built once for the cohort's reference variant (handouts,
     instructor edition) and once per trainee on the roster, each from its own
-    seed, with its own keys; each variant is cached on its own.
+    seed, with its own keys; each variant is cached on its own. ``handouts``
+    then writes the sessions' handouts as ``casekit handouts`` does, in the
+    same process (its exporters are prepared while the notebooks run).
     """
     complete = sessions is None  # the whole cohort: what a stamp vouches for
     if complete and not force:
         unchanged = _unchanged(Path(course), cohort, engine)
         if unchanged is not None:
-            return unchanged
+            return _with_handouts(Path(course), unchanged, progress) if handouts else unchanged
     began = artifacts.inputs_fingerprint(Path(course), _salt(engine))
     if force:
         _warm_up_executor(cluster, engine)  # everything runs: warm up while the course loads
@@ -344,6 +348,8 @@ def build(
     if jobs:
         from kit.execute import run_many
 
+        if handouts:  # nbconvert and its templates, while this process waits for the notebooks
+            _in_background(_warm_exporters)
         executed = run_many(jobs, workers=workers, progress=progress, cluster=cluster)
     else:
         executed = []
@@ -357,7 +363,30 @@ def build(
         artifacts.drop_build_stamp(c.root, co.id)
     elif complete:
         artifacts.write_build_stamp(c.root, co.id, _stamp(c.root, began, result))
+    return _with_handouts(c, result, progress) if handouts else result
+
+
+def _warm_exporters() -> None:
+    from kit import export
+
+    export.warm_up()
+
+
+def _with_handouts(course: Course | Path, result: BuildResult, progress: bool) -> BuildResult:
+    """Write the handouts of every session the build holds editions of (refused ones left out)."""
+    from kit import export
+
+    built = [b.session for b in result.sessions]
+    if built:
+        result.handouts = export.handouts(course, result.cohort, sessions=built, progress=progress)
+        result.failures += result.handouts.failures
     return result
+
+
+def _in_background(work: Any) -> None:
+    import threading
+
+    threading.Thread(target=work, name=f"casekit-{work.__name__}", daemon=True).start()
 
 
 def _salt(engine: str) -> str:
@@ -425,13 +454,13 @@ def _warm_up_executor(cluster: str | None, engine: str) -> None:
     """Start the executor's warm process in the background while the build goes on planning."""
     if cluster or engine != "fork":
         return
-    import importlib
-    import threading
+    _in_background(_warm_executor)
 
-    def warm() -> None:
-        importlib.import_module("kit.execute").warm_up()
 
-    threading.Thread(target=warm, name="casekit-warm-up", daemon=True).start()
+def _warm_executor() -> None:
+    from kit import execute
+
+    execute.warm_up()
 
 
 def _jobs(

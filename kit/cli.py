@@ -150,6 +150,9 @@ def build(
     force: Annotated[bool, typer.Option(help="Rebuild even when nothing changed.")] = False,
     engine: Annotated[str, typer.Option(help="fork (fast, default) or kernel.")] = "fork",
     cluster: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:port.")] = None,
+    handouts: Annotated[
+        bool, typer.Option("--handouts", help="Then write the HTML handouts (as casekit handouts).")
+    ] = False,
     lang: LangOpt = None,
 ) -> None:
     """Run each session's notebook with its parameters; write both editions."""
@@ -164,6 +167,7 @@ def build(
         force=force,
         engine=engine,
         cluster=cluster,
+        handouts=handouts,
     )
     built = [s for s in r.sessions if not s.cached]
     line = t(
@@ -178,7 +182,7 @@ def build(
         fresh = sum(1 for v in r.variants if not v.cached)
         line += t("cli.build_variants", built=fresh, unchanged=len(r.variants) - fresh)
     _summary(line, r)
-    _finish(r)
+    _finish(r, show=[r.handouts.index] if r.handouts and r.handouts.index else [])
 
 
 @app.command()

@@ -25,7 +25,7 @@ import nh3
 import kit
 from kit import artifacts
 from kit import notebooks as nbs
-from kit.course import Course, Failure, Outcome, load_course
+from kit.course import Course, Failure, Outcome, as_course
 from kit.messages import section, t
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -161,6 +161,12 @@ def _exporter(hide_code: bool):
     return exporter
 
 
+def warm_up() -> None:
+    """Build the handout exporters now (nbconvert's import, templates compiled), e.g. while waiting."""
+    _exporter(True)
+    _exporter(False)
+
+
 def _drop_title(nb: nbformat.NotebookNode, title: str) -> None:
     # The page header already shows the title; a second copy right under it is noise.
     for cell in nb.cells:
@@ -212,7 +218,7 @@ class HandoutResult(Outcome):
 
 
 def handouts(
-    course: Path | str,
+    course: Course | Path | str,
     cohort: str,
     *,
     sessions: list[str] | None = None,
@@ -224,7 +230,7 @@ def handouts(
     Trainee handouts hide code; instructor handouts (``<session>.instructor.html``)
     show it. A session that has not been built is reported, not fatal.
     """
-    c = load_course(course)
+    c = as_course(course)
     co = c.cohort(cohort)
     out = artifacts.handouts_dir(c, co.id)
     out.mkdir(parents=True, exist_ok=True)
