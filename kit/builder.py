@@ -116,7 +116,8 @@ def variant_problems(course: Course) -> list[Problem]:
 class BuiltSession:
     """One session's build outputs (``cached``: reused from an earlier build).
 
-    ``trainee`` names whose own variant these are (None: the cohort's reference).
+    ``variant`` names the trainee whose own variant these are (None: the
+    cohort's reference); ``trainee`` is the trainee edition's path.
     """
 
     session: str
