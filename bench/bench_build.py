@@ -141,16 +141,21 @@ def casekit(course: Path) -> tuple[float, float]:
     return one, time.perf_counter() - t
 
 
+def cells_seconds(notebooks) -> float:
+    """The cells' own time, as the executor recorded it per cell (papermill's metadata)."""
+    total = 0.0
+    for nb in notebooks:
+        for cell in json.loads(Path(nb).read_text("utf-8"))["cells"]:
+            total += (cell.get("metadata", {}).get("papermill") or {}).get("duration") or 0.0
+    return total
+
+
 def variants(course: Path, plans: list[dict]) -> dict[str, float]:
     """casekit's per-trainee build against a papermill API loop over the same parameters."""
     t = time.perf_counter()
     run([str(BIN / "casekit"), "build", "bench-v", "-C", str(course), "--force"], course)
     ours = time.perf_counter() - t
-    # the cells' own time, as the executor recorded it per cell in every variant
-    cells = 0.0
-    for nb in (course / "build" / "bench-v").rglob(f"instructor/{VARIANT_SESSION}.ipynb"):
-        for cell in json.loads(nb.read_text("utf-8"))["cells"]:
-            cells += (cell.get("metadata", {}).get("papermill") or {}).get("duration") or 0.0
+    cells = cells_seconds((course / "build" / "bench-v").rglob("instructor/*.ipynb"))
     import papermill
 
     out = course / "baseline-v"
@@ -207,6 +212,7 @@ def main() -> None:
         plans = make_course(course, args.n)
         vplans = make_variant_cohort(course, args.trainees)
         ours, two = casekit(course)
+        cells = cells_seconds((course / "build" / "bench" / "instructor").glob("*.ipynb"))
         theirs = baseline(course, plans)
         v = variants(course, vplans)
         s = startup(course, args.repeat)
@@ -216,6 +222,7 @@ def main() -> None:
     print(f"{'papermill CLI + nbconvert CLI':34}{theirs:9.1f}{theirs / n:11.2f}")
     print(f"{'casekit build --handouts':34}{ours:9.1f}{ours / n:11.2f}")
     print(f"{'casekit build; casekit handouts':34}{two:9.1f}{two / n:11.2f}")
+    print(f"{'their cells alone (sum)':34}{cells:9.1f}{cells / n:11.2f}")
     print(f"ratio (baseline / casekit): {theirs / ours:.1f}x (two commands: {theirs / two:.1f}x)")
 
     k = v["n"]
