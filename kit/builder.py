@@ -345,7 +345,7 @@ def build(
                 _warm_up_executor(cluster, engine)  # overlaps the rest of the planning
             todo.append(item)
 
-    jobs, pending = _jobs(c, todo, engine, result, cache) if todo else ([], [])
+    jobs, pending = _jobs(c, cohort, todo, engine, result, cache) if todo else ([], [])
     if jobs:
         from kit.execute import run_many
 
@@ -465,7 +465,12 @@ def _warm_executor() -> None:
 
 
 def _jobs(
-    c: Course, todo: list[_Item], engine: str, result: BuildResult, cache: dict[str, str]
+    c: Course,
+    cohort: str,
+    todo: list[_Item],
+    engine: str,
+    result: BuildResult,
+    cache: dict[str, str],
 ) -> tuple[list[Any], list[_Item]]:
     """One executor job per item; a session's source is prepared once for all its variants."""
     from kit import deliberation
@@ -482,9 +487,9 @@ def _jobs(
                 source = nbs.select_modules(source, set(item.plan["modules"]))
                 # The agreed points become cells: a box for everyone, a note for the teacher
                 # (or the plain statement that no deliberation was held), the extra questions.
-                deliberation.insert_cells(
-                    source, item.plan["parameters"]["deliberation"], c.language
-                )
+                names = deliberation.display_names(c, cohort, source)
+                agreed = item.plan["parameters"]["deliberation"]
+                deliberation.insert_cells(source, agreed, c.language, names)
                 source = nbs.annotate(source)
             else:
                 result.failures += [Failure(sid, p.message, str(item.nb_path)) for p in problems]

@@ -13,6 +13,8 @@ from kit.cli import app
 # Commands whose function has another name (``try`` is a Python keyword).
 FUNCTION = {
     "deliberate": "record_deliberation",
+    "export-marks": "export_marks",
+    "import-marks": "import_marks",
     "import nbgrader": "import_nbgrader",
     "import otter": "import_otter",
     "try": "try_answers",

@@ -30,6 +30,7 @@ class SessionKeys:
     fingerprint: str
     parameters: dict[str, Any] | None = None
     variant: str | None = None  # the trainee whose own variant this is; None: the cohort's
+    reveal: str | None = None  # the session's reveal(...) setting
 
 
 def load_keys(course: Course, cohort: str, session: str, trainee: str | None = None) -> SessionKeys:
@@ -72,4 +73,5 @@ def load_keys(course: Course, cohort: str, session: str, trainee: str | None = N
         fp,
         raw.parameters,
         raw.variant,
+        raw.reveal,
     )
