@@ -8,6 +8,7 @@ runtime, submit, collect and grade.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -153,14 +154,16 @@ def test_a_perfect_answer_copied_to_another_trainee_scores_less(course, built, t
         "q-channel": "12345 热线",
         "q-top": f"top = {top!r}",  # what v01 computed from their own table
     }
-    for t in ("v01", "v02"):  # v02 hands in v01's perfect answers
+    # v02 hands in v01's perfect answers; v03 gets the total wrong on their own
+    handed = {"v01": perfect, "v02": perfect, "v03": {**perfect, "q-total": 1.0}}
+    for t, answers in handed.items():
         wb = artifacts.outbox_path(c.exchange_dir, COHORT, t, SESSION)
         rt = workbook.open_workbook(
             SESSION, trainee=t, cohort=COHORT, exchange=c.exchange_dir,
             language=c.language, store=artifacts.answers_path(wb),
         )  # fmt: skip
         try:
-            for qid, value in perfect.items():
+            for qid, value in answers.items():
                 rt.save(qid, value, own.specs()[qid]["kind"])
         finally:
             workbook.close_workbook()
@@ -177,6 +180,27 @@ def test_a_perfect_answer_copied_to_another_trainee_scores_less(course, built, t
     theirs = calls_for(_keys(course, "v02").parameters["seed"])
     assert sum(theirs) != pytest.approx(perfect["q-total"]) and max(theirs) != top
     assert {q: got[("v02", q)] for q in perfect} == {"q-total": 0, "q-channel": 1, "q-top": 0}
+
+    # after the due time each feedback page reveals that trainee's own right total
+    from kit.grading import feedback
+    from kit.kinds.base import num
+
+    def page(t: str, now: datetime) -> str:
+        written = feedback(c, COHORT, session=SESSION, db=db, now=now)
+        assert not written.failures, written.failures
+        return artifacts.feedback_path(c, COHORT, t, SESSION).read_text("utf-8")
+
+    def shown(t: str) -> str:  # a total as the page writes it
+        return num(round(float(_keys(course, t).keys["q-total"]["value"]), 6))
+
+    after, before = datetime(2026, 5, 23, 12, tzinfo=UTC), datetime(2026, 5, 22, 1, tzinfo=UTC)
+    reference = num(round(float(_keys(course, None).keys["q-total"]["value"]), 6))
+    for t in ("v02", "v03"):  # both got the total wrong: each reads their own right one
+        text = page(t, after)
+        others = {shown(o) for o in ("v01", "v02", "v03") if o != t} | {reference}
+        assert shown(t) in text and not any(o in text for o in others - {shown("v01")})
+        assert t == "v02" or shown("v01") not in text  # v02's answer was v01's total
+        assert shown(t) not in page(t, before)  # not before the due time
 
 
 def test_variants_are_cached_each_on_its_own(course, built):
