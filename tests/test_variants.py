@@ -269,3 +269,42 @@ def test_grading_reads_the_variant_a_submission_belongs_to(course, built):
     assert mine.keys["q-total"] != theirs.keys["q-total"]
     assert mine.fingerprint != theirs.fingerprint  # a rebuilt variant regrades only its trainee
     assert json.dumps(load_keys(c, COHORT, SESSION).parameters["trainee"]) == "null"
+
+
+def test_try_grades_against_the_named_trainees_own_variant(course, built, tmp_path):
+    c = load_course(course)
+    mine = _keys(course, "v04").keys["q-total"]["value"]
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"q-total": mine, "q-channel": "12345 热线"}), "utf-8")
+    from kit.trial import try_answers
+
+    def total(trainee: str) -> float:
+        r = try_answers(c, COHORT, SESSION, answers, trainee=trainee, out=tmp_path / "p.html")
+        assert r.trainee == trainee and not r.failures
+        return next(q["points"] for q in r.questions if q["question"] == "q-total")
+
+    assert total("v04") == 2 and total("v05") == 0  # v04's right total is wrong for v05
+    # the command line says the same, in full, for the trainee named
+    r = run_cli(
+        "try", COHORT, SESSION, "-C", str(course), "--answers", str(answers),
+        "--trainee", "v05", "--lang", "en",
+    )  # fmt: skip
+    line = next(x for x in r.stdout.splitlines() if "q-total" in x)
+    assert "0 / 2" in line, r.stdout + r.stderr
+
+
+def test_handouts_show_the_cohorts_reference_variant(course, built):
+    from kit.export import handouts
+
+    c = load_course(course)
+    r = handouts(c, COHORT, sessions=[SESSION])
+    assert not r.failures, r.failures
+    from kit.kinds.base import num
+
+    page = (artifacts.instructor_handouts_dir(c, COHORT) / f"{SESSION}.html").read_text("utf-8")
+    ref = _keys(course, None)
+    assert num(round(float(ref.keys["q-total"]["value"]), 6)) in page  # the reference's key
+    for t in ("v01", "v02", "v03"):
+        assert num(round(float(_keys(course, t).keys["q-total"]["value"]), 6)) not in page
+    shared = (artifacts.handouts_dir(c, COHORT) / f"{SESSION}.html").read_text("utf-8")
+    assert f"{calls_for(ref.parameters['seed'])[0]:g}" in shared  # the reference's data
