@@ -210,6 +210,14 @@ def test_variants_are_cached_each_on_its_own(course, built):
     before = roster.read_text("utf-8")
     try:
         roster.write_text(before + "v31,新学员,民政局,东山镇,A\n", "utf-8")
+        from kit import workbook
+
+        # released before the build: the newcomer's own variant is missing, and release says so
+        early = workbook.release(course, COHORT, trainees=["v30", "v31"])
+        assert [f.item for f in early.failures] == [
+            str(artifacts.build_paths(load_course(course), COHORT, SESSION, "v31").trainee)
+        ]
+        assert "v31" in early.failures[0].item and len(early.written + early.unchanged) == 1
         grown = build(course, COHORT, progress=False)
         fresh = [b.variant for b in grown.sessions + grown.variants if not b.cached]
         assert fresh == ["v31"] and len(grown.variants) == N + 1
@@ -248,6 +256,9 @@ def test_check_validates_the_column_and_warns_when_variants_could_not_differ(cou
         warned = [p for p in result.warnings if p.field == "variants"]
         assert result.ok and len(warned) == 1 and "coop" in str(warned[0])
         assert all(p.field != "variants" or "calls" not in str(p) for p in result.problems)
+        said = run_cli("check", str(course), "--lang", "en")  # a warning: the course still checks
+        assert said.returncode == 0, said.stdout + said.stderr
+        assert any("coop" in x and "`seed`" in x for x in (said.stdout + said.stderr).splitlines())
 
         schedule.write_text(
             before.replace(",params\n", ",params,variants\n").rstrip("\n") + ",student\n"
