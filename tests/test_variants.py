@@ -319,3 +319,35 @@ def test_handouts_show_the_cohorts_reference_variant(course, built):
         assert num(round(float(_keys(course, t).keys["q-total"]["value"]), 6)) not in page
     shared = (artifacts.handouts_dir(c, COHORT) / f"{SESSION}.html").read_text("utf-8")
     assert f"{calls_for(ref.parameters['seed'])[0]:g}" in shared  # the reference's data
+
+
+def test_a_live_class_counts_each_answer_by_its_trainees_own_key(course, tmp_path):
+    from kit.hub.exchange import FolderExchange
+    from kit.liveview import LiveClass
+
+    assert build(course, "p1", progress=False).ok  # the practice cohort: p01, p02
+    c = load_course(course)
+    mine = _keys(course, "p01", "p1").keys["q-total"]["value"]
+    reference = _keys(course, None, "p1").keys["q-total"]["value"]
+    room = FolderExchange(tmp_path / "room")
+    room.post_live("p1", SESSION, "q-total", mine, trainee="p01")
+    room.post_live("p1", SESSION, "q-total", mine, trainee="p02")  # p01's total, copied
+    room.post_live("p1", SESSION, "q-channel", "12345 热线", trainee="p02")
+    record = artifacts.live_class_path(c, "p1", SESSION)
+    klass = LiveClass.open(c, "p1", SESSION, room)
+    try:
+        klass.start()
+        for qid in ("q-total", "q-channel"):
+            klass.act(qid, "reveal")
+        total = klass.snapshot_of("q-total")["summary"]
+        assert total["n"] == 2 and total["correct"] == 1  # p01 right, p02 not on their own data
+        shared = klass.snapshot_of("q-channel")["summary"]  # one key for all: shown as usual
+        assert shared["correct"] == 1 and "12345" in shared["key"]
+        # what the practice workbooks read: no single number passes for everyone's answer
+        published = json.dumps(klass.trainee_state(), ensure_ascii=False)
+        for number in (mine, reference, _keys(course, "p02", "p1").keys["q-total"]["value"]):
+            assert str(number) not in published
+        assert "12345 热线" in published
+    finally:
+        klass.end()
+        record.unlink(missing_ok=True)

@@ -684,6 +684,7 @@ MESSAGES: dict[str, str] = {
     "live_banner_revealed": "Revealed",
     "live_class_result": "The class",
     "live_your_key": "Key: {key}",
+    "live_key_own": "each trainee's own, from their own data",
     "live.need_token": "open the address printed by `casekit live` (with its token)",
     "live.cannot_listen": "cannot listen: {why}",
     "live.cannot_listen_fix": "choose another --port",

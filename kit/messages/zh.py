@@ -684,6 +684,7 @@ MESSAGES: dict[str, str] = {
     "live_banner_revealed": "已揭晓",
     "live_class_result": "全班结果",
     "live_your_key": "参考答案：{key}",
+    "live_key_own": "各人数据不同，答案以本人数据为准",
     "live.need_token": "请打开 `casekit live` 打印的地址（含 token）",
     "live.cannot_listen": "无法监听：{why}",
     "live.cannot_listen_fix": "换一个 --port",
