@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from conftest import _code, _md, run_cli, write_course
+from conftest import _code, _md, python_notebook, run_cli, write_course
 
 from kit import artifacts, kinds
 from kit.builder import build, check
@@ -27,37 +27,32 @@ TOWNS = ["东山镇", "西河镇", "南坪镇", "北岭镇"]
 
 def calls_notebook() -> nbformat.NotebookNode:
     """A drill whose data comes from ``seed``: a total (number), the busiest town's calls (code)."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [
-        _md("# 12345 热线来电分析"),
-        _code(
-            'cohort = "demo"\nsession = "calls"\nunit = "blue"\nseed = 0\ntrainee = None',
-            "parameters",
-        ),
-        _code(
-            "import numpy as np\nimport pandas as pd\nfrom kit.questions import ask, key, test\n"
-            "rng = np.random.default_rng(seed)\n"
-            f"calls = pd.DataFrame({{'乡镇': {TOWNS!r}, '来电': rng.uniform(50, 500, 4).round(2)}})\n"
-            "calls"
-        ),
-        _code('ask.number("q-total", "四个乡镇共来电多少次？", tolerance=0.01, points=2)'),
-        _code('key("q-total", round(float(calls["来电"].sum()), 2))', "key"),
-        _code('ask.choice("q-channel", "群众诉求的主渠道是？", ["12345 热线", "信访窗口"])'),
-        _code('key("q-channel", "12345 热线")', "key"),
-        _code('ask.code("q-top", "把来电最多的乡镇的来电数存入 top。", points=3)'),
-        _code('top = float(calls["来电"].max())', "solution"),
-        _code(
-            '@test("q-top", points=3, name="来电最多的乡镇")\n'
-            'def _():\n    assert abs(top - float(calls["来电"].max())) < 1e-9',
-            "hidden-tests",
-        ),
-    ]
-    return nb
+    return python_notebook(
+        [
+            _md("# 12345 热线来电分析"),
+            _code(
+                'cohort = "demo"\nsession = "calls"\nunit = "blue"\nseed = 0\ntrainee = None',
+                "parameters",
+            ),
+            _code(
+                "import numpy as np\nimport pandas as pd\nfrom kit.questions import ask, key, test\n"
+                "rng = np.random.default_rng(seed)\n"
+                f"calls = pd.DataFrame({{'乡镇': {TOWNS!r}, '来电': rng.uniform(50, 500, 4).round(2)}})\n"
+                "calls"
+            ),
+            _code('ask.number("q-total", "四个乡镇共来电多少次？", tolerance=0.01, points=2)'),
+            _code('key("q-total", round(float(calls["来电"].sum()), 2))', "key"),
+            _code('ask.choice("q-channel", "群众诉求的主渠道是？", ["12345 热线", "信访窗口"])'),
+            _code('key("q-channel", "12345 热线")', "key"),
+            _code('ask.code("q-top", "把来电最多的乡镇的来电数存入 top。", points=3)'),
+            _code('top = float(calls["来电"].max())', "solution"),
+            _code(
+                '@test("q-top", points=3, name="来电最多的乡镇")\n'
+                'def _():\n    assert abs(top - float(calls["来电"].max())) < 1e-9',
+                "hidden-tests",
+            ),
+        ]
+    )
 
 
 def calls_for(seed: int) -> list[float]:
