@@ -236,13 +236,15 @@ def failed_tests(records: dict[str, Any], cohort: str, trainee: str | None = Non
     keys would mark a right answer wrong (or the tests are wrong), so the
     session (or that variant) must not be built.
     """
-    whose = cohort if trainee is None else f"{cohort}/{trainee}"
+    # a trainee's own variant: name whose data it is, and that every trainee's must pass
+    which = "build.solution_fails" if trainee is None else "build.solution_fails_variant"
     return [
         t(
-            "build.solution_fails",
+            which,
             question=r.get("question"),
             test=r.get("name"),
-            cohort=whose,
+            cohort=cohort,
+            trainee=trainee,
             message=r.get("message") or "",
         )
         for r in records["tests"]

@@ -346,3 +346,33 @@ def test_a_live_class_counts_each_answer_by_its_trainees_own_key(course, tmp_pat
     finally:
         klass.end()
         record.unlink(missing_ok=True)
+
+
+def test_a_solution_written_as_a_number_fails_on_the_trainees_data_and_says_whose(tmp_path):
+    root = write_course(tmp_path / "course")
+    nb = calls_notebook()
+    reference_top = max(calls_for(stable_seed("few")))
+    for cell in nb.cells:  # the author typed the reference's answer in instead of computing it
+        if "solution" in cell.metadata.get("tags", []):
+            cell.source = f"top = {reference_top!r}"
+    nbformat.write(nb, str(root / "cases/calls.ipynb"))
+    d = root / "cohorts" / "few"
+    d.mkdir()
+    (d / "cohort.toml").write_text('name = "few 班"\n', encoding="utf-8")
+    rows = "".join(f"{t},学员{t},民政局,东山镇,A\n" for t in ("f1", "f2"))
+    (d / "roster.csv").write_text("id,name,department,township,group\n" + rows, "utf-8")
+    (d / "schedule.csv").write_text(
+        "session,notebook,date,teacher,site,method,unit,hours,mode,due,params,variants\n"
+        f"{SESSION},cases/calls.ipynb,2026-05-22,f2,s1,seminar,blue,2,assessed,,{{}},trainee\n",
+        encoding="utf-8",
+    )
+    r = run_cli("build", "few", "-C", str(root), "--lang", "en")
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    said = [x for x in r.stderr.splitlines() if x.startswith("✗")]
+    assert len(said) == 2, r.stderr  # the reference passed: only the two trainees' variants
+    for line, trainee in zip(sorted(said), ("f1", "f2"), strict=True):
+        assert f"trainee {trainee}'s own variant" in line and "q-top" in line
+        assert "calls.ipynb" in line  # the notebook to fix
+    c = load_course(root)
+    assert artifacts.build_paths(c, "few", SESSION).keys.exists()  # the reference was kept
+    assert not artifacts.build_paths(c, "few", SESSION, "f1").keys.exists()
