@@ -138,9 +138,15 @@ def test_a_perfect_answer_copied_to_another_trainee_scores_less(course, built, t
     c = load_course(course)
     released = workbook.release(c, COHORT)
     assert not released.failures and len(released.written) == N
-    for t in ("v01", "v02"):  # each workbook holds that trainee's own data
+    from kit.hub.trust import course_secret, release_token
+
+    secret = course_secret(c.root)
+    assert secret is not None
+    for t in ("v01", "v02"):  # each workbook holds that trainee's own data, signed for them
         wb = artifacts.outbox_path(c.exchange_dir, COHORT, t, SESSION)
         assert _data(wb) == _data(artifacts.build_paths(c, COHORT, SESSION, t).trainee)
+        token = nbformat.read(str(wb), as_version=4).metadata["casekit"]["release"]
+        assert token == release_token(secret, COHORT, SESSION, t)
 
     own = _keys(course, "v01")
     top = max(calls_for(own.parameters["seed"]))
