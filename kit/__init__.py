@@ -11,7 +11,12 @@ They are imported lazily so that a notebook doing ``from kit.questions import
 ask`` stays light.
 """
 
+from kit.imports import defer_iri_grammar
+
 __version__ = "0.1.0"
+
+# Before anything imports nbformat: 1-2 s of grammar compilation nobody uses (kit.imports).
+defer_iri_grammar()
 
 _API = {
     "check": "kit.builder",

@@ -12,7 +12,10 @@ through it, so a format is changed in one place and no reader guesses::
     <course>/build/<cohort>/instructor/<session>.keys.json    KeysFile (instructor only)
     <course>/build/<cohort>/trainee/<session>.ipynb           trainee edition
     <course>/build/<cohort>/trainee/<session>.practice.json   practice hashes (practice mode)
-    <course>/build/<cohort>/.cache.json                       build cache: session → digest
+    <course>/build/<cohort>/variants/<trainee>/instructor/<session>.ipynb, .keys.json
+    <course>/build/<cohort>/variants/<trainee>/trainee/<session>.ipynb, .practice.json
+                              a trainee's own variant of a session with ``variants = trainee``
+    <course>/build/<cohort>/.cache.json                       build cache: session[/trainee] → digest
     <course>/build/<cohort>/handouts/<session>.html, index.html    trainee handouts (to share)
     <course>/build/<cohort>/instructor/handouts/<session>.html, index.html   (never to share)
     <course>/build/<cohort>/feedback/<trainee>/<session>.html
@@ -164,9 +167,40 @@ def cohort_build_dir(course: Course, cohort: str) -> Path:
     return course.build_dir / cohort
 
 
-def build_paths(course: Course, cohort: str, session: str) -> BuildPaths:
-    """The editions, keys file and practice hashes of one session."""
+def variant_of(course: Course, cohort: str, session: str, trainee: str | None) -> str | None:
+    """Whose variant of a session ``trainee`` works on: their own, or None for the cohort's reference.
+
+    A trainee has a variant of their own exactly when the session's schedule
+    row says ``variants = trainee``; everyone else (and an unknown session)
+    shares the cohort's reference variant, which handouts show.
+    """
+    if trainee is None:
+        return None
+    for s in course.cohort(cohort).sessions:
+        if s.session == session:
+            return trainee if s.per_trainee else None
+    return None
+
+
+def variants_dir(course: Course, cohort: str) -> Path:
+    """``build/<cohort>/variants/``: one folder per trainee with their own editions and keys."""
+    return cohort_build_dir(course, cohort) / "variants"
+
+
+def build_paths(
+    course: Course, cohort: str, session: str, trainee: str | None = None
+) -> BuildPaths:
+    """The editions, keys file and practice hashes of one session, as ``trainee`` gets it.
+
+    Without ``trainee``, or for a session everyone shares, the cohort's
+    reference variant; for a session with a variant per trainee, that
+    trainee's own (see :func:`variant_of`). Release, grading, ``try`` and
+    feedback pass the trainee and so read the right keys without asking.
+    """
+    variant = variant_of(course, cohort, session, trainee)
     base = cohort_build_dir(course, cohort)
+    if variant is not None:
+        base = variants_dir(course, cohort) / variant
     return BuildPaths(
         instructor=base / "instructor" / f"{session}.ipynb",
         trainee=base / "trainee" / f"{session}.ipynb",
@@ -175,8 +209,14 @@ def build_paths(course: Course, cohort: str, session: str) -> BuildPaths:
     )
 
 
+def build_sources(course: Course, cohort: str) -> list[Path]:
+    """The folders of a cohort's build that release and grading read (editions, keys, variants)."""
+    base = cohort_build_dir(course, cohort)
+    return [base / "instructor", base / "trainee", variants_dir(course, cohort)]
+
+
 def edition_path(course: Course, cohort: str, session: str, edition: str) -> Path:
-    """The built ``instructor`` or ``trainee`` edition of a session."""
+    """The built ``instructor`` or ``trainee`` edition of a session (the cohort's reference variant)."""
     return cohort_build_dir(course, cohort) / edition / f"{session}.ipynb"
 
 
@@ -245,8 +285,13 @@ def build_cache_path(course: Course, cohort: str) -> Path:
     return cohort_build_dir(course, cohort) / ".cache.json"
 
 
+def cache_key(session: str, variant: str | None = None) -> str:
+    """A build-cache entry's name: ``session``, or ``session/trainee`` for a trainee's own variant."""
+    return session if variant is None else f"{session}/{variant}"
+
+
 def read_build_cache(course: Course, cohort: str) -> dict[str, str]:
-    """The build cache, session → digest of (notebook, parameters, kit); ``{}`` when absent or damaged."""
+    """The build cache, :func:`cache_key` → digest of (notebook, parameters, kit); ``{}`` when absent or damaged."""
     path = build_cache_path(course, cohort)
     try:
         data = json.loads(path.read_text()) if path.exists() else {}
@@ -257,6 +302,97 @@ def read_build_cache(course: Course, cohort: str) -> dict[str, str]:
 
 def write_build_cache(course: Course, cohort: str, cache: dict[str, str]) -> None:
     write_json(build_cache_path(course, cohort), cache)
+
+
+# ---------------------------------------------------------------- build stamp
+
+#: What casekit writes into a course folder (never an input of a build).
+WRITTEN = frozenset({"build", "submissions", "exchange", ".git"})
+
+
+def written_by_casekit(name: str) -> bool:
+    """Whether an entry of a course folder is casekit's output rather than the author's input."""
+    return name in WRITTEN or name.startswith("gradebook.")
+
+
+def inputs_fingerprint(root: Path, salt: str = "") -> str:
+    """Names, sizes and modification times of every input file of a course folder, hashed.
+
+    Everything a build reads lies in the course folder (datasets must, too),
+    so when this is unchanged since a complete build, nothing is to be built.
+    It is a make-style check on file metadata, not contents: a changed file
+    only sends the build down its full path, which compares contents. Skipped:
+    what casekit writes (:data:`WRITTEN`, the configured exchange), hidden
+    entries and ``__pycache__``.
+    """
+    root = Path(root)
+    skip = {root / name for name in WRITTEN}
+    try:
+        import tomllib
+
+        exchange = tomllib.loads((root / "course.toml").read_text("utf-8")).get("exchange")
+        if isinstance(exchange, str):
+            skip.add((root / exchange).resolve())
+    except (OSError, ValueError):
+        pass  # the full path reports an unreadable course.toml
+    h = hashlib.sha256(salt.encode())
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d != "__pycache__"
+            and here / d not in skip
+            and (here / d).resolve() not in skip
+        )
+        for name in sorted(files):
+            if name.startswith(".") or (here == root and written_by_casekit(name)):
+                continue
+            try:
+                st = (here / name).stat()
+            except OSError:
+                continue
+            rel = (here / name).relative_to(root).as_posix()
+            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+class BuildStamp(BaseModel):
+    """What a complete, successful build of a cohort leaves behind for the next one to compare.
+
+    ``inputs`` is :func:`inputs_fingerprint` as it was when that build began;
+    ``sessions`` and ``variants`` are the session ids (and ``session/trainee``
+    cache keys) it built, with their output files relative to the course.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    inputs: str
+    sessions: list[str] = Field(default_factory=list)
+    variants: list[str] = Field(default_factory=list)
+    outputs: dict[str, list[str]] = Field(default_factory=dict)
+
+
+def build_stamp_path(root: Path, cohort: str) -> Path:
+    """``build/<cohort>/.stamp.json`` of the course folder ``root`` (readable without loading it)."""
+    return Path(root) / "build" / cohort / ".stamp.json"
+
+
+def read_build_stamp(root: Path, cohort: str) -> BuildStamp | None:
+    """The stamp of the last complete build, or None (absent, damaged: the build takes its full path)."""
+    try:
+        return BuildStamp.model_validate_json(build_stamp_path(root, cohort).read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def write_build_stamp(root: Path, cohort: str, stamp_: BuildStamp) -> None:
+    write_json(build_stamp_path(root, cohort), stamp_.model_dump())
+
+
+def drop_build_stamp(root: Path, cohort: str) -> None:
+    """Forget the last complete build: the next one takes its full path."""
+    build_stamp_path(root, cohort).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- the keys file
@@ -275,6 +411,8 @@ class KeysFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     cohort: str
     session: str
+    #: the trainee whose own variant this is; None: the cohort's reference variant
+    variant: str | None = None
     notebook: str
     unit: str
     mode: str

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from kit.course import CourseError, UserError, declared_language
 from kit.messages import set_language, t
 
 app = typer.Typer(
@@ -72,6 +71,8 @@ def _locale_language() -> str:
 
 def _speak(course: Path | None, lang: Lang | None) -> None:
     """Speak ``--lang``, else ``CASEKIT_LANG``, else the course's language, else the locale's."""
+    from kit.course import declared_language
+
     chosen = (
         (lang.value if lang else None)
         or os.environ.get("CASEKIT_LANG")
@@ -152,32 +153,26 @@ def build(
     force: Annotated[bool, typer.Option(help="Rebuild even when nothing changed.")] = False,
     engine: Annotated[str, typer.Option(help="fork (fast, default) or kernel.")] = "fork",
     cluster: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:port.")] = None,
+    handouts: Annotated[
+        bool, typer.Option("--handouts", help="Then write the HTML handouts (as casekit handouts).")
+    ] = False,
     lang: LangOpt = None,
 ) -> None:
     """Run each session's notebook with its parameters; write both editions."""
     from kit.builder import build as run
 
     _speak(course, lang)
-    r = run(
-        course,
-        cohort,
-        sessions=session,
-        workers=workers,
-        force=force,
-        engine=engine,
-        cluster=cluster,
-    )
-    built = [s for s in r.sessions if not s.cached]
-    line = t(
-        "cli.build_summary",
-        cohort=cohort,
-        built=len(built),
-        unchanged=len(r.sessions) - len(built),
-        failed=len(r.failures),
-        out=r.out,
-    )
+    r = run(course, cohort, sessions=session, workers=workers, force=force, engine=engine,
+            cluster=cluster, handouts=handouts)  # fmt: skip
+    built = sum(1 for s in r.sessions if not s.cached)
+    unchanged, failed = len(r.sessions) - built, len(r.failures)
+    line = t("cli.build_summary", cohort=cohort, built=built, unchanged=unchanged, failed=failed,
+             out=r.out)  # fmt: skip
+    if r.variants:
+        fresh = sum(1 for v in r.variants if not v.cached)
+        line += t("cli.build_variants", built=fresh, unchanged=len(r.variants) - fresh)
     _summary(line, r)
-    _finish(r)
+    _finish(r, show=[r.handouts.index] if r.handouts and r.handouts.index else [])
 
 
 @app.command()
@@ -590,7 +585,7 @@ def try_(
     ],
     course: CourseOpt = Path("."),
     trainee: Annotated[
-        str | None, typer.Option(help="Whose workbook (default: the roster's first).")
+        str | None, typer.Option(help="Whose workbook and variant (default: the roster's first).")
     ] = None,
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Where to write the feedback page.")
@@ -739,14 +734,17 @@ def main() -> None:
     """Entry point: run the app, turning user errors into located messages."""
     try:
         app()
-    except CourseError as e:
-        for p in e.problems:
-            err.print(f"[red]✗[/red] {p}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except (UserError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
-        # Files a user named that cannot be read, stores edited into nonsense, ...
-        err.print(f"[red]✗[/red] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
     except KeyboardInterrupt:
         err.print(t("cli.interrupted"))
         sys.exit(130)
+    except Exception as e:
+        # kit.course only now: `casekit --help` must not pay for pydantic's models
+        from kit.course import CourseError, UserError
+
+        # a broken course; files a user named that cannot be read; stores edited into nonsense
+        named = FileNotFoundError | PermissionError | IsADirectoryError
+        if not isinstance(e, CourseError | UserError | named):
+            raise
+        for p in e.problems if isinstance(e, CourseError) else [e]:
+            err.print(f"[red]✗[/red] {p}", highlight=False, soft_wrap=True)
+        sys.exit(2)

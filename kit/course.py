@@ -16,13 +16,15 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kit.messages import EN, t
+
+if TYPE_CHECKING:  # imported where tables are read: `casekit --help` needs no pandas
+    import pandas as pd
 
 DEFAULT_UNITS = [
     {"id": "red", "name": "理想信念", "colour": "#c0392b"},
@@ -219,6 +221,14 @@ class Trainee(_Row):
     group: str = ""
     email: str = ""  # optional; LMS grade files can identify trainees by it
 
+    @field_validator("id")
+    @classmethod
+    def _not_a_dot_folder(cls, v: str) -> str:
+        # an id names folders (outbox, store, a trainee's own variant): "." and ".." would escape
+        if v in (".", ".."):
+            raise ValueError(t("course.id_dots"))
+        return v
+
 
 class Session(_Row):
     session: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -232,6 +242,13 @@ class Session(_Row):
     mode: Literal["assessed", "practice"] = "assessed"
     due: datetime | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    #: ``cohort``: one variant for everyone; ``trainee``: each trainee's own data and keys.
+    variants: Literal["cohort", "trainee"] = "cohort"
+
+    @property
+    def per_trainee(self) -> bool:
+        """Whether each trainee gets a variant of their own (built from their own seed)."""
+        return self.variants == "trainee"
 
     @field_validator("due", mode="before")
     @classmethod
@@ -247,6 +264,11 @@ class Session(_Row):
     @classmethod
     def _empty_mode(cls, v: Any) -> Any:
         return "assessed" if v in ("", None) else v
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _empty_variants(cls, v: Any) -> Any:
+        return "cohort" if v in ("", None) else v
 
     @field_validator("params", mode="before")
     @classmethod
@@ -382,8 +404,18 @@ class Course:
             )
         return self.cohorts[cohort_id]
 
-    def session_parameters(self, cohort_id: str, session_id: str) -> dict[str, Any]:
-        """Everything papermill injects into one session's notebook."""
+    def session_parameters(
+        self, cohort_id: str, session_id: str, trainee: str | None = None
+    ) -> dict[str, Any]:
+        """Everything papermill injects into one session's notebook.
+
+        For a session with a variant per trainee (``variants = trainee``),
+        ``trainee`` names whose variant: its ``seed`` is a stable hash of the
+        cohort and the trainee, and ``trainee`` is injected too; without one
+        (or for a session with one variant) the cohort's reference variant,
+        whose ``seed`` is the cohort's (and ``trainee`` is None where variants
+        are per trainee).
+        """
         cohort = self.cohort(cohort_id)
         s = cohort.session(session_id)
         unit = self.units[s.unit]
@@ -405,7 +437,28 @@ class Course:
             "deliberation": {},
         }
         params.update(s.params)
+        params.update(self.variant_parameters(cohort_id, session_id, trainee))
         return params
+
+    def variant_parameters(
+        self, cohort_id: str, session_id: str, trainee: str | None
+    ) -> dict[str, Any]:
+        """What sets a trainee's own variant apart from the cohort's reference: ``trainee``, ``seed``.
+
+        Empty for a session everyone shares; ``{"trainee": None}`` for the
+        reference variant of a session with a variant per trainee.
+        """
+        cohort = self.cohort(cohort_id)
+        s = cohort.session(session_id)
+        if not s.per_trainee:
+            return {}
+        if trainee is None:
+            return {"trainee": None}
+        # from the schedule's own seed when it sets one, so changing it reshuffles every variant
+        return {
+            "trainee": trainee,
+            "seed": stable_seed(f"{s.params.get('seed', cohort.id)}/{trainee}"),
+        }
 
 
 def _record(table: pd.DataFrame, key: str) -> dict[str, Any]:
@@ -414,7 +467,7 @@ def _record(table: pd.DataFrame, key: str) -> dict[str, Any]:
 
 
 def stable_seed(text: str) -> int:
-    """A seed derived from a cohort id: stable across runs and machines."""
+    """A seed derived from a cohort id (or ``cohort/trainee``): stable across runs and machines."""
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % (2**31)
 
 
@@ -482,6 +535,8 @@ def read_table(
     Rows that fail validation are reported (with the line number a spreadsheet
     shows) and left out of the table, so later checks still run on the rest.
     """
+    import pandas as pd
+
     cols = list(model.model_fields)
     empty = pd.DataFrame(columns=cols).set_index(cols[0])
     if not path.exists():

@@ -241,19 +241,29 @@ def summarise(
     revealed: bool,
     lang: str = "zh",
     names: dict[str, str] | None = None,
+    own: dict[str, dict] | None = None,
 ) -> Summary:
     """The room's answers to one question, ready to draw (see the module docstring).
 
     With ``names`` (trainee → name: a named view) an answer group lists who is in it.
+    With ``own`` (trainee → key: a variant per trainee whose keys differ) each
+    answer is right or wrong by its trainee's own key, and no single key is shown.
     """
     given_by = {k: v for k, v in answers.items() if not is_empty(spec, v)}
     given = list(given_by.values())
     who = [names.get(k, k) for k in given_by] if names is not None else None
-    out = summary_of(spec.get("kind"))(spec, given, key, revealed, lang, who)
+    shared = key if own is None else None  # no one bar or bin is every trainee's right answer
+    out = summary_of(spec.get("kind"))(spec, given, shared, revealed, lang, who)
     values = out.pop("values")
     out["n"] = len(values)
     out["ignored"] = len(given) - len(values)
-    if revealed and key:
+    if revealed and own is not None:
+        out["key"] = t("live_key_own", lang)
+        if spec.get("points") and find(spec.get("kind")).keyed:
+            out["correct"] = sum(
+                k in own and score(spec, own[k], v).status == "correct" for k, v in given_by.items()
+            )
+    elif revealed and key:
         out["key"] = key_text(spec, key)
         right = _correct(spec, key, values)
         if right is not None and find(spec.get("kind")).keyed:

@@ -67,6 +67,28 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def _own_keys(
+    course: Course, cohort: str, session: str, trainees: set[str]
+) -> dict[str, dict[str, dict]]:
+    """Each trainee's own key, for the questions whose key differs between their variants.
+
+    A trainee whose variant is not built has no key: their answers count as not right.
+    """
+    by_question: dict[str, dict[str, dict]] = {}
+    for tid in sorted(trainees):
+        try:
+            own, _ = artifacts.read_keys(artifacts.build_paths(course, cohort, session, tid).keys)
+        except (OSError, ValueError):
+            continue
+        for qid, key in own.keys.items():
+            by_question.setdefault(qid, {})[tid] = key
+    return {
+        qid: keys
+        for qid, keys in by_question.items()
+        if len({json.dumps(k, sort_keys=True, default=str) for k in keys.values()}) > 1
+    }
+
+
 @dataclass
 class LiveClass:
     """One session's live class on the instructor side: questions, their states, the room's answers."""
@@ -78,6 +100,8 @@ class LiveClass:
     anonymous: bool = True
     specs: dict[str, dict] = field(default_factory=dict)
     keys: dict[str, dict] = field(default_factory=dict)
+    #: question → trainee → key, for questions whose key differs between trainees' own variants
+    own_keys: dict[str, dict[str, dict]] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
     frozen: dict[str, dict[str, Any]] = field(default_factory=dict)
     current: str | None = None
@@ -110,6 +134,8 @@ class LiveClass:
         live.mode = sess.mode
         live.roster = set(map(str, co.roster.index))
         live.names = {str(k): str(v) for k, v in co.roster["name"].items()}
+        if sess.per_trainee:  # each trainee answers from their own data
+            live.own_keys = _own_keys(course, cohort, session, live.roster)
         unit = course.units.get(sess.unit)
         from kit.notebooks import title_of
 
@@ -278,6 +304,7 @@ class LiveClass:
                     summary = summarise(
                         spec, given, self.keys.get(qid), revealed=revealed, lang=lang,
                         names=None if self.anonymous else self.names,
+                        own=self.own_keys.get(qid),
                     )  # fmt: skip
                     self._cache[qid] = cached = (sig, summary)
                 questions.append(

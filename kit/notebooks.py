@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -72,7 +73,10 @@ def modules_of(cell: dict) -> set[str]:
 # ---------------------------------------------------------------- static reading
 
 
+@functools.lru_cache(maxsize=512)
 def _python(src: str) -> ast.Module | None:
+    # Remembered: check reads each cell's tree four ways (questions, keys, points, key ids),
+    # and a cohort's sessions share notebooks. The trees are only walked, never changed.
     # IPython magics and shell escapes are not Python; blank them so the rest parses.
     lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in src.splitlines()]
     try:
@@ -178,6 +182,19 @@ def _key_ids(src: str) -> list[str]:
         ):
             ids.append(node.args[0].value)
     return ids
+
+
+def names_read(nb: nbformat.NotebookNode) -> set[str]:
+    """Every variable name a code cell of the notebook reads (its parameters cell excepted)."""
+    found: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" in tags(cell):
+            continue
+        tree = _python(source(cell))
+        for node in ast.walk(tree) if tree else []:
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                found.add(node.id)
+    return found
 
 
 def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, list[Problem]]:

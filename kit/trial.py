@@ -25,9 +25,6 @@ from kit import artifacts, kinds
 from kit.course import Course, CourseError, Outcome, Problem, as_course
 from kit.messages import t
 
-# What a throwaway course must not share with the real one: everything written.
-_WRITTEN = {"build", "submissions", "exchange", "gradebook.sqlite", ".git"}
-
 
 @dataclasses.dataclass
 class TryResult(Outcome):
@@ -122,14 +119,15 @@ def _checked(
 
 def _throwaway(course: Course, cohort: str, root: Path) -> Course:
     """The course as seen from `root`: its files linked read-only, everything written kept there."""
+    # everything casekit writes stays out: the throwaway course writes its own
     for entry in course.root.iterdir():
-        if entry.name not in _WRITTEN and not entry.name.startswith("gradebook."):
+        if not artifacts.written_by_casekit(entry.name):
             (root / entry.name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
-    built = artifacts.cohort_build_dir(course, cohort)
-    mine = root / built.relative_to(course.root)
-    mine.mkdir(parents=True)
-    for edition in ("instructor", "trainee"):
-        (mine / edition).symlink_to((built / edition).resolve(), target_is_directory=True)
+    for source in artifacts.build_sources(course, cohort):  # editions, keys, trainees' variants
+        if source.exists():
+            mine = root / source.relative_to(course.root)
+            mine.parent.mkdir(parents=True, exist_ok=True)
+            mine.symlink_to(source.resolve(), target_is_directory=True)
     # the exchange (which may be an absolute path) and the gradebook URL are this folder's own
     config = course.config.model_copy(
         update={
@@ -154,7 +152,8 @@ def try_answers(
     ``answers`` is a file (see :func:`read_answers`) or a dict, question id →
     answer (for a code question its code as text, for an upload the path of
     the file, relative to the answers file). The workbook is released to
-    ``trainee`` (default: the roster's first) and handed in on time. The page
+    ``trainee`` (default: the roster's first; their own variant where the
+    session gives each trainee one) and handed in on time. The page
     goes to ``out`` (default ``build/<cohort>/try/<session>.html``); the
     course's store, exchange and gradebook are not touched.
     """
@@ -165,7 +164,13 @@ def try_answers(
     c = as_course(course)
     co = c.cohort(cohort)
     co.session(session)
-    paths = artifacts.build_paths(c, cohort, session)
+    trainee = trainee or str(co.roster.index[0])
+    if trainee not in co.roster.index:
+        raise CourseError.at(
+            co.folder / "roster.csv", t("collect.unknown_trainee", trainee=trainee)
+        )
+    # the trainee's own variant where the session gives each one: their keys decide
+    paths = artifacts.build_paths(c, cohort, session, trainee)
     if not paths.keys.exists() or not paths.trainee.exists():
         raise CourseError.at(
             paths.keys, t("try.not_built"), t("try.not_built_fix", cohort=cohort, session=session)
@@ -176,11 +181,6 @@ def try_answers(
         values = _checked(answers, specs, "answers", Path.cwd())
     else:
         values = _checked(read_answers(answers), specs, str(answers), Path(answers).parent)
-    trainee = trainee or str(co.roster.index[0])
-    if trainee not in co.roster.index:
-        raise CourseError.at(
-            co.folder / "roster.csv", t("collect.unknown_trainee", trainee=trainee)
-        )
     result = TryResult(cohort=cohort, session=session, trainee=trainee)
     with tempfile.TemporaryDirectory(prefix="casekit-try-") as tmp:
         trial = _throwaway(c, cohort, Path(tmp))

@@ -96,3 +96,21 @@ def test_every_tag_check_accepts_is_documented_and_raises_exception_builds(cours
     trainee = nbformat.read(str(course / "build/c1/trainee/coop.ipynb"), as_version=4)
     errors = [o for c in trainee.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert [e.ename for e in errors] == ["ValueError"]
+
+
+def test_build_with_handouts_writes_them_in_the_same_run(course: Path):
+    from kit.builder import build
+
+    r = build(course, "c1", handouts=True, progress=False)
+    assert r.ok and r.handouts is not None
+    out = course / "build/c1/handouts"
+    assert r.handouts.index == out / "index.html"
+    assert {p.name for p in out.glob("*.html")} == {"index.html", "coop.html"}
+    instructor = course / "build/c1/instructor/handouts"  # never in the folder to share
+    assert {p.name for p in instructor.glob("*.html")} == {"index.html", "coop.html"}
+    (out / "coop.html").unlink()
+    again = build(course, "c1", handouts=True, progress=False)  # nothing to build: handouts still
+    assert again.sessions[0].cached and (out / "coop.html").exists()
+
+    cli = run_cli("build", "c1", "-C", str(course), "--handouts", "--lang", "en")
+    assert cli.returncode == 0 and str(out / "index.html") in cli.stdout, cli.stdout + cli.stderr

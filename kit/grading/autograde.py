@@ -291,24 +291,29 @@ def grade(
         index_store(c, cohort, gb=gb)
         run = gb.start_run(cohort, session)
         jobs: list[tuple[_Job, SessionKeys]] = []
-        keys_by_session: dict[str, SessionKeys | CourseError] = {}
+        # by session and variant: a trainee with a variant of their own is graded by its keys
+        keys_by_variant: dict[tuple[str, str | None], SessionKeys | CourseError] = {}
         for sub in gb.current_submissions(cohort, session):
             if sub.session not in sessions:
                 continue
             label = f"{sub.trainee}/{sub.session}"
-            if sub.session not in keys_by_session:
+            variant = artifacts.variant_of(c, cohort, sub.session, sub.trainee)
+            if (sub.session, variant) not in keys_by_variant:
                 try:
-                    keys_by_session[sub.session] = load_keys(c, cohort, sub.session)
+                    found: SessionKeys | CourseError = load_keys(
+                        c, cohort, sub.session, sub.trainee
+                    )
                 except (CourseError, ValueError, OSError) as e:
-                    keys_by_session[sub.session] = (
+                    found = (
                         e
                         if isinstance(e, CourseError)
                         else CourseError.at(
-                            artifacts.build_paths(c, cohort, sub.session).keys,
+                            artifacts.build_paths(c, cohort, sub.session, sub.trainee).keys,
                             say("grade.keys_unreadable", error=e),
                         )
                     )
-            keys = keys_by_session[sub.session]
+                keys_by_variant[(sub.session, variant)] = found
+            keys = keys_by_variant[(sub.session, variant)]
             if isinstance(keys, CourseError):
                 res.failures.append(Failure(label, str(keys)))
                 continue

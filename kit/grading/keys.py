@@ -29,12 +29,19 @@ class SessionKeys:
     instructor: nbformat.NotebookNode
     fingerprint: str
     parameters: dict[str, Any] | None = None
+    variant: str | None = None  # the trainee whose own variant this is; None: the cohort's
     reveal: str | None = None  # the session's reveal(...) setting
 
 
-def load_keys(course: Course, cohort: str, session: str) -> SessionKeys:
-    """Read the session's keys file and instructor edition, as the build wrote them."""
-    paths = artifacts.build_paths(course, cohort, session)
+def load_keys(course: Course, cohort: str, session: str, trainee: str | None = None) -> SessionKeys:
+    """Read the session's keys file and instructor edition, as the build wrote them.
+
+    With ``trainee``: the variant that trainee works on, their own for a
+    session with a variant per trainee (its keys, its instructor edition, its
+    parameters, which the code runner passes on to the author's tests), else
+    the cohort's. Cache by :func:`kit.artifacts.variant_of`, not by trainee.
+    """
+    paths = artifacts.build_paths(course, cohort, session, trainee)
     if not paths.keys.exists() or not paths.instructor.exists():
         raise CourseError.at(
             paths.keys if not paths.keys.exists() else paths.instructor,
@@ -65,5 +72,6 @@ def load_keys(course: Course, cohort: str, session: str) -> SessionKeys:
         nb,
         fp,
         raw.parameters,
+        raw.variant,
         raw.reveal,
     )

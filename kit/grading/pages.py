@@ -410,17 +410,19 @@ def feedback(
     # hidden tests are counted, then dropped, before anything reaches a page
     hidden = _hidden_counts(ts)
     ts = ts[~ts["hidden"].astype(bool)] if not ts.empty else ts
-    session_keys: dict[str, SessionKeys | Exception] = {}
+    # by session and variant: a trainee with a variant of their own reads its right answers
+    session_keys: dict[tuple[str, str | None], SessionKeys | Exception] = {}
     for row in scores.to_dict("records"):
         t, s = row["trainee"], row["session"]
         out = artifacts.feedback_path(c, cohort, t, s)
         try:
-            if s not in session_keys:
+            which = (s, artifacts.variant_of(c, cohort, s, t))
+            if which not in session_keys:
                 try:
-                    session_keys[s] = load_keys(c, cohort, s)
+                    session_keys[which] = load_keys(c, cohort, s, t)
                 except Exception as e:  # noqa: BLE001 - reported per page below
-                    session_keys[s] = e
-            keys = session_keys[s]
+                    session_keys[which] = e
+            keys = session_keys[which]
             if isinstance(keys, Exception):
                 raise keys
             sub = row["submission_id"]

@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kit import artifacts, kinds
 from kit.messages import t
@@ -131,21 +131,32 @@ def release(
             secret_path(course_obj.root), t("release.no_secret"), t("release.no_secret_fix")
         )
     mark_exchange(exchange, course_obj.root)
+    editions: dict[Path, Any] = {}  # trainee edition → notebook, or why it cannot be released
+
+    def edition(path: Path) -> Any:
+        if path not in editions:
+            if not path.exists():
+                editions[path] = ReleaseFailure(str(path), t("release.not_built"))
+            else:
+                try:
+                    editions[path] = nbformat.read(path, as_version=4)
+                except Exception as exc:
+                    why = t("release.unreadable", error=exc)
+                    editions[path] = ReleaseFailure(str(path), why)
+        return editions[path]
+
     for session in sessions:
-        where = artifacts.build_paths(course_obj, cohort, session)
-        source = where.trainee
-        if not source.exists():
-            result.failures.append(ReleaseFailure(str(source), t("release.not_built")))
-            continue
-        try:
-            base_nb = nbformat.read(source, as_version=4)
-        except Exception as exc:
-            result.failures.append(ReleaseFailure(str(source), t("release.unreadable", error=exc)))
-            continue
         mode = modes.get(session, "assessed")
         for row in rows:
             tid = str(row["id"])
             item = f"{tid}/{session}"
+            # the trainee's own variant where the session has one per trainee, else the cohort's
+            where = artifacts.build_paths(course_obj, cohort, session, tid)
+            base_nb = edition(where.trainee)
+            if isinstance(base_nb, ReleaseFailure):
+                if base_nb not in result.failures:  # one line per missing edition, not per trainee
+                    result.failures.append(base_nb)
+                continue
             try:
                 check_id(tid, "trainee id")
                 practice = None
