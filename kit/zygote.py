@@ -523,6 +523,7 @@ HANDLERS: dict[str, str] = {
     "kernel": "kit.zygote:_child_run_kernel",
     "trainee": "kit.judge:trainee_main",
     "judge": "kit.judge:judge_main",
+    "template": "kit.judge:template_main",
     "probe": "kit.sandbox:probe_main",
 }
 

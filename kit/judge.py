@@ -1,0 +1,681 @@
+"""Trainee code and its judge, each in its own box: who runs what, and what crosses.
+
+For one submission with code answers the supervisor (``kit.coderun``) starts
+two boxes (``kit.sandbox``), each forked from a template that already ran the
+notebook's common first cells:
+
+* **The trainee's box** runs the trainee's view of the notebook — no key,
+  hidden-test, tests or teaching-note cells, solution blocks stripped — with
+  each answer cell replaced by the trainee's code.  After each answer cell it
+  sends, for every name that the *instructor's* solution binds or changes
+  (``answer_names``), what the trainee's code left there: data (through
+  ``kit.safepickle``), a function (kept in the box and called on request), a
+  module (by name) or "absent".  Then it serves calls of those functions.
+  It never receives keys, hidden tests or solutions.
+
+* **The judge's box** runs the instructor edition's cells itself — its own
+  parameters, helpers, ``numpy``, ``pandas``, ``test`` — and at each answer
+  cell injects the trainee's values instead of running the solution; then it
+  runs the tests and hidden tests with the real ``@test`` recorder and sends
+  the records to the supervisor.  Trainee code never runs in the judge:
+  patching ``numpy.allclose``, the display machinery, ``test`` or builtins in
+  the trainee's box changes nothing here, and rebinding a helper or a
+  parameter the solution does not bind does not cross at all.  A function
+  answer is a proxy (``AnswerFunction``): its arguments go to the trainee's
+  box, its result comes back as data through ``kit.safepickle``.
+
+The judge waits for *all* answers before it runs any test, so nothing it
+learns from tests can flow into an answer.  The one channel left is a
+function answer called by hidden tests: it sees their arguments and could
+encode them in what it returns to a later visible test; the message of such a
+visible test is withheld (``withheld``).
+
+Failures of the trainee's code are typed (``RunFailure``), never words to grep.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import pickle
+import signal
+import socket
+import sys
+import time
+import types
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "AnswerFunction",
+    "FailureKind",
+    "RunFailure",
+    "answer_names",
+    "judge_main",
+    "template_main",
+    "trainee_main",
+]
+
+TEST_MIME = "application/vnd.casekit.test+json"
+_DETAIL_CAP = 500
+_SAFE_MODULES = {
+    "numpy", "pandas", "matplotlib", "math", "statistics", "datetime", "collections",
+    "itertools", "functools", "re", "json", "random", "decimal", "fractions", "string",
+    "operator", "scipy", "seaborn", "html",
+}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- failures
+
+
+class FailureKind(StrEnum):
+    """Why (part of) a trainee's code did not give a checkable answer."""
+
+    SYNTAX = "syntax"  # the answer does not parse (line)
+    ERROR = "error"  # it raised an exception (type, line)
+    TIMEOUT = "timeout"  # a cell ran past the cell timeout, or the box stopped answering
+    MEMORY = "memory"  # it ran out of its memory bound
+    EXIT = "exit"  # it called sys.exit() / os._exit() or otherwise ended its process
+    CRASHED = "crashed"  # its process was killed (signal, CPU or process limit)
+    UNCHECKABLE = "uncheckable"  # a value of a type that cannot be checked
+    RUN_TIMEOUT = "run-timeout"  # the whole submission ran past its time
+    GRADER = "grader"  # the grader's own trouble (sandbox, notebook): not the trainee's fault
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    """One typed cause, for the feedback page: which question, which cell (1-based), which line."""
+
+    kind: FailureKind
+    question: str | None = None
+    cell: int | None = None  # 1-based position in the instructor edition
+    line: int | None = None
+    detail: str = ""  # plain text, e.g. "NameError: name 'x' is not defined"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict (what crosses between processes)."""
+        d = asdict(self)
+        d["kind"] = str(self.kind)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any) -> RunFailure | None:
+        """Validate a dict from a box; None when it is not a well-formed failure."""
+        if not isinstance(d, dict):
+            return None
+        try:
+            kind = FailureKind(d.get("kind"))
+        except ValueError:
+            return None
+        q, cell, line = d.get("question"), d.get("cell"), d.get("line")
+        return cls(
+            kind,
+            q[:200] if isinstance(q, str) else None,
+            cell if type(cell) is int else None,
+            line if type(line) is int else None,
+            str(d.get("detail") or "")[:_DETAIL_CAP] if isinstance(d.get("detail"), str) else "",
+        )
+
+
+def failure_of(exc: BaseException, *, question: str | None, cell: int | None) -> RunFailure:
+    """The typed failure for an exception raised by an answer cell."""
+    from kit.zygote import CellTimeoutError
+
+    detail = f"{type(exc).__name__}: {exc}"[:_DETAIL_CAP]
+    if isinstance(exc, SyntaxError):
+        return RunFailure(FailureKind.SYNTAX, question, cell, exc.lineno, detail)
+    if isinstance(exc, CellTimeoutError):
+        return RunFailure(FailureKind.TIMEOUT, question, cell, _cell_line(exc), detail)
+    if isinstance(exc, MemoryError):
+        return RunFailure(FailureKind.MEMORY, question, cell, _cell_line(exc), "MemoryError")
+    if isinstance(exc, SystemExit):
+        return RunFailure(FailureKind.EXIT, question, cell, _cell_line(exc), detail)
+    return RunFailure(FailureKind.ERROR, question, cell, _cell_line(exc), detail)
+
+
+def _cell_line(exc: BaseException) -> int | None:
+    """The line of the answer cell where ``exc`` was raised (innermost frame of the cell)."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("<ipython-input-"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+# ----------------------------------------------------------------------------- what an answer binds
+
+
+@dataclass(frozen=True)
+class Name:
+    """A name an answer cell sets: ``weak`` when only a method call suggests it changes."""
+
+    name: str
+    weak: bool = False
+
+
+def answer_names(source: str) -> list[Name]:
+    """Names the instructor's solution binds or changes at top level, in order.
+
+    Assignment targets, the bases of subscript/attribute assignment
+    (``ledger["x"] = ...`` changes ``ledger``), augmented assignment, ``del``,
+    ``def``/``class``, ``for``/``with`` targets, imports and walrus targets,
+    also inside top-level ``if``/``for``/``while``/``with``/``try`` blocks;
+    a statement that calls a method on a name (``df.sort_values(...,
+    inplace=True)``) marks that name *weak*: it crosses only when its value
+    is plain data.
+    """
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        code = TransformerManager().transform_cell(source)
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return []
+    found: dict[str, bool] = {}  # name -> weak
+
+    def strong(n: str) -> None:
+        found[n] = False
+
+    def weak(n: str) -> None:
+        found.setdefault(n, True)
+
+    def base(node: ast.AST) -> str | None:
+        while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
+            node = node.func if isinstance(node, ast.Call) else node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    def target(t: ast.AST) -> None:
+        if isinstance(t, ast.Name):
+            strong(t.id)
+        elif isinstance(t, ast.Tuple | ast.List):
+            for e in t.elts:
+                target(e)
+        elif isinstance(t, ast.Starred):
+            target(t.value)
+        elif isinstance(t, ast.Attribute | ast.Subscript) and (b := base(t)):
+            strong(b)
+
+    def walrus(node: ast.AST) -> None:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.NamedExpr):
+                target(sub.target)
+
+    def stmt(s: ast.stmt) -> None:
+        if isinstance(s, ast.Assign):
+            for t in s.targets:
+                target(t)
+            walrus(s.value)
+        elif isinstance(s, ast.AnnAssign | ast.AugAssign):
+            target(s.target)
+        elif isinstance(s, ast.Delete):
+            for t in s.targets:
+                target(t)
+        elif isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            strong(s.name)
+        elif isinstance(s, ast.Import | ast.ImportFrom):
+            for a in s.names:
+                if a.name != "*":
+                    strong(a.asname or a.name.split(".")[0])
+        elif isinstance(s, ast.For | ast.AsyncFor):
+            target(s.target)
+            block(s.body + s.orelse)
+        elif isinstance(s, ast.With | ast.AsyncWith):
+            for item in s.items:
+                if item.optional_vars is not None:
+                    target(item.optional_vars)
+            block(s.body)
+        elif isinstance(s, ast.If | ast.While):
+            walrus(s.test)
+            block(s.body + s.orelse)
+        elif isinstance(s, ast.Try):
+            for h in s.handlers:
+                if h.name:
+                    strong(h.name)
+                block(h.body)
+            block(s.body + s.orelse + s.finalbody)
+        elif isinstance(s, ast.Expr):
+            walrus(s.value)
+            if isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Attribute):
+                if b := base(s.value.func):
+                    weak(b)
+
+    def block(stmts: list[ast.stmt]) -> None:
+        for s in stmts:
+            stmt(s)
+
+    block(tree.body)
+    return [Name(n, w) for n, w in found.items()]
+
+
+# ----------------------------------------------------------------------------- inside the boxes
+
+_TEMPLATE: dict[str, Any] = {}  # in a template and the boxes it forks: its job
+
+
+def _shell() -> Any:
+    from kit import zygote
+
+    return zygote._shell
+
+
+def _quiet() -> None:
+    """No rich rendering in a box: nobody reads its outputs (test records are raw bundles)."""
+    _shell().display_formatter.format = lambda obj, include=None, exclude=None: ({}, {})
+
+
+def _run_cells(runner: Any, cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run plain cells; return the failures of those that raised (for the instructor)."""
+    out = []
+    for step in cells:
+        _, exc = runner.run(step["index"], step["source"])
+        if exc is not None:
+            out.append(
+                RunFailure(
+                    FailureKind.GRADER, None, step["index"] + 1, _cell_line(exc),
+                    f"the notebook's own cell raised {type(exc).__name__}: {exc}",
+                ).as_dict()
+            )  # fmt: skip
+    return out
+
+
+def template_main(conn: socket.socket, job: dict[str, Any]) -> None:
+    """(zygote handler ``template``) Run the common first cells, then fork boxes; never returns."""
+    from kit import sandbox, zygote
+
+    [listen_fd] = sandbox.receive_fds(conn)
+    _TEMPLATE.update(job)
+    sandbox.enter_box(None, job["files"], confine=job["confine"])
+    os.environ["CASEKIT_MODE"] = "grade"
+    _quiet()
+    runner = zygote.CellRunner(job["cell_timeout"], keep_outputs=False)
+    failures = _run_cells(runner, job["cells"])
+    runner.close()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # as in the zygote: boxes must not copy the template page by page
+    zygote.send_frame(conn, ("ready", failures))
+    listener = socket.socket(fileno=listen_fd)
+    zygote.serve(listener, namespaces=job["confine"], close_in_child=(conn.fileno(),))
+
+
+def _enter(conn: socket.socket, job: dict[str, Any]) -> socket.socket:
+    """Common start of both boxes: take the channel to the other box, set the box up."""
+    from kit import sandbox
+
+    [fd] = sandbox.receive_fds(conn)
+    sandbox.enter_box(job["limits"], _TEMPLATE.get("files", {}), confine=_TEMPLATE["confine"])
+    link = socket.socket(fileno=fd)
+    link.setblocking(True)
+    return link
+
+
+# --------------------------------------------------------------------- the trainee's box
+
+
+def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
+    """(handler ``trainee``) Run the trainee's cells, send what the answers bound, serve calls."""
+    from kit import zygote
+
+    link = _enter(conn, job)
+    runner = zygote.CellRunner(job["cell_timeout"], keep_outputs=False)
+    handles: dict[int, Any] = {}
+    for step in job["cells"]:
+        zygote.send_frame(link, ("start", step["index"]))
+        _, exc = runner.run(step["index"], step["source"])
+        qid = step.get("question")
+        if qid is None:
+            continue
+        failure = None
+        if exc is not None:
+            failure = failure_of(exc, question=qid, cell=step["index"] + 1).as_dict()
+        snap = {n: _offer(_shell().user_ns, n, handles, job["cell_timeout"]) for n in step["names"]}
+        zygote.send_frame(link, ("answer", qid, snap, failure))
+    zygote.send_frame(link, ("ran",))
+    _serve_calls(link, handles, job["cell_timeout"])
+    os._exit(0)
+
+
+def _offer(ns: dict[str, Any], name: str, handles: dict[int, Any], timeout: float) -> tuple:
+    """What crosses for one name: ("data", bytes) | ("callable", h) | ("module", m) | ("absent",) | ("uncrossable", why)."""
+    if name not in ns:
+        return ("absent",)
+    return _describe(ns[name], handles, timeout)
+
+
+def _describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple:
+    offer = _describe_value(value, handles, timeout)
+    cap = int(_TEMPLATE.get("answer_bytes") or 0)
+    if offer[0] == "data" and cap and len(offer[1]) > cap:
+        return ("uncrossable", f"larger than {cap // (1024 * 1024)} MB")
+    return offer
+
+
+def _describe_value(value: Any, handles: dict[int, Any], timeout: float) -> tuple:
+    from kit import safepickle
+    from kit.zygote import CellTimeoutError
+
+    if isinstance(value, types.ModuleType):
+        return ("module", str(getattr(value, "__name__", "")))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, max(float(timeout), 1.0))
+        try:
+            return ("data", safepickle.dumps(value))
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except safepickle.Uncrossable as e:
+        if callable(value):
+            h = len(handles) + 1
+            handles[h] = value
+            return ("callable", h)
+        return ("uncrossable", str(e)[:_DETAIL_CAP])
+    except CellTimeoutError:
+        return ("uncrossable", "it took too long to copy")
+    except MemoryError:
+        return ("uncrossable", "it is too large")
+    except Exception as e:  # noqa: BLE001 - whatever the trainee's objects do, it is their answer's fault
+        return ("uncrossable", f"{type(e).__name__}: {e}"[:_DETAIL_CAP])
+
+
+class _ArgsUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, handles: dict[int, Any]) -> None:
+        import io
+
+        super().__init__(io.BytesIO(data))
+        self.handles = handles
+
+    def persistent_load(self, pid: Any) -> Any:
+        return self.handles[pid[1]]
+
+
+def _serve_calls(link: socket.socket, handles: dict[int, Any], timeout: float) -> None:
+    """Call the answer's functions for the judge, one request at a time, each under the cell timeout."""
+    from kit import zygote
+
+    while True:
+        frame = zygote.recv_frame(link)
+        if frame is None:
+            return
+        _, cid, handle, data = frame
+        zygote._Sink.outputs = []
+        try:
+            fn = handles[handle]
+            args, kwargs = _ArgsUnpickler(data, handles).load()
+            signal.setitimer(signal.ITIMER_REAL, float(timeout))
+            try:
+                result = fn(*args, **kwargs)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            reply = ("ok", _describe(result, handles, timeout))
+        except BaseException as e:  # noqa: BLE001 - the answer's exception is the answer's result
+            if isinstance(e, SystemExit | KeyboardInterrupt):
+                os._exit(0)
+            reply = ("raised", type(e).__name__, str(e)[:_DETAIL_CAP])
+        zygote.send_frame(link, ("result", cid, reply))
+
+
+# --------------------------------------------------------------------- the judge's box
+
+
+class AnswerNotCheckable(Exception):
+    """Raised by any use of an answer value that could not be brought into the judge."""
+
+
+class AnswerCallFailed(Exception):
+    """A call of the trainee's function did not return a checkable result."""
+
+
+class Uncheckable:
+    """Stands for an answer value that could not cross; every use raises ``AnswerNotCheckable``."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        object.__setattr__(self, "_why", f"answer `{name}` cannot be checked: {reason}")
+
+    def _fail(self, *a: Any, **k: Any) -> Any:
+        raise AnswerNotCheckable(object.__getattribute__(self, "_why"))
+
+    def __getattr__(self, name: str) -> Any:
+        raise AnswerNotCheckable(object.__getattribute__(self, "_why"))
+
+    def __repr__(self) -> str:
+        return f"<{object.__getattribute__(self, '_why')}>"
+
+    __str__ = __repr__
+    __call__ = __getitem__ = __setitem__ = __iter__ = __len__ = __bool__ = _fail
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __contains__ = _fail
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _fail
+    __float__ = __int__ = __index__ = __array__ = __hash__ = _fail  # type: ignore[assignment]
+
+
+class _Link:
+    """The judge's end of the channel to the trainee's box (everything read with safepickle)."""
+
+    def __init__(self, sock: socket.socket, limit: int, cell_timeout: float) -> None:
+        self.sock = sock
+        self.limit = limit
+        self.cell_timeout = float(cell_timeout)
+        self.answers: dict[str, tuple[dict[str, Any], Any]] = {}
+        self.cell: int | None = None  # the cell the trainee's box said it started last
+        self.ended: str | None = None  # why the box stopped answering, when it did
+        self.broken: str | None = None  # why calls can no longer be made
+        self.calls = 0
+        self.next_id = 0
+
+    def _recv(self, timeout: float) -> Any:
+        from kit import safepickle
+        from kit.zygote import recv_frame
+
+        self.sock.settimeout(max(timeout, 0.001))
+        return recv_frame(self.sock, loads=safepickle.loads, limit=self.limit)
+
+    def collect(self, budget: float) -> None:
+        """Read answers until the box says it ran every cell, ends, stays silent or runs out of time."""
+        deadline = time.monotonic() + budget
+        silence = self.cell_timeout + 2.0
+        while self.ended is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.ended = "run-timeout"
+                break
+            try:
+                frame = self._recv(min(silence, left))
+            except TimeoutError:
+                self.ended = "timeout" if time.monotonic() < deadline else "run-timeout"
+                break
+            except Exception as e:  # noqa: BLE001 - a garbled channel is an ended box
+                self.ended = f"garbled: {type(e).__name__}: {e}"[:_DETAIL_CAP]
+                break
+            if frame is None:
+                self.ended = "exit"
+            elif not isinstance(frame, tuple) or not frame:
+                continue
+            elif frame[0] == "ran":
+                return
+            elif frame[0] == "start" and len(frame) == 2 and type(frame[1]) is int:
+                self.cell = frame[1]
+            elif frame[0] == "answer" and len(frame) == 4 and isinstance(frame[1], str):
+                if isinstance(frame[2], dict):
+                    self.answers.setdefault(frame[1], (frame[2], frame[3]))
+        self.broken = self.broken or "the trainee's code did not finish"
+
+    def call(self, fn: AnswerFunction, args: tuple, kwargs: dict) -> Any:
+        """Call the trainee's function in its box; the result comes back as data (or a proxy)."""
+        from kit import safepickle
+        from kit.zygote import send_frame
+
+        if self.broken:
+            raise AnswerCallFailed(f"`{fn._name}` cannot be called: {self.broken}")
+        self.calls += 1
+        self.next_id += 1
+        cid = self.next_id
+        try:
+            data = _pickle_args(args, kwargs)
+        except Exception as e:  # noqa: BLE001
+            raise AnswerCallFailed(f"the arguments for `{fn._name}` cannot be sent: {e}") from None
+        try:
+            send_frame(self.sock, ("call", cid, fn._handle, data))
+            deadline = time.monotonic() + self.cell_timeout + 1.0
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                frame = self._recv(left)
+                if frame is None:
+                    raise EOFError
+                if isinstance(frame, tuple) and len(frame) == 3 and frame[:2] == ("result", cid):
+                    reply = frame[2]
+                    break
+        except TimeoutError:
+            self.broken = f"a call of `{fn._name}` ran past {self.cell_timeout:g} s"
+            raise AnswerCallFailed(self.broken) from None
+        except BaseException as e:
+            # the judge's own cell timeout may land here: the channel is out of step now
+            self.broken = f"a call of `{fn._name}` did not return ({type(e).__name__})"
+            if isinstance(e, EOFError | OSError | safepickle.Refused):
+                raise AnswerCallFailed(self.broken) from None
+            raise
+        if isinstance(reply, tuple) and reply and reply[0] == "raised" and len(reply) == 3:
+            raise _raised(str(reply[1]), str(reply[2]), fn._name)
+        if isinstance(reply, tuple) and len(reply) == 2 and reply[0] == "ok":
+            value = _materialise(fn._name + "(...)", reply[1], self)
+            if isinstance(value, Uncheckable):
+                raise AnswerCallFailed(repr(value)[1:-1])
+            return value
+        raise AnswerCallFailed(f"`{fn._name}` returned nothing checkable")
+
+
+class AnswerFunction:
+    """The judge's stand-in for a function (or class) the trainee defined: calls go to the trainee's box."""
+
+    def __init__(self, link: _Link, name: str, handle: int) -> None:
+        self._link, self._name, self._handle = link, name, handle
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._link.call(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<the trainee's function {self._name}>"
+
+
+def _pickle_args(args: tuple, kwargs: dict) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    p = pickle.Pickler(buf, protocol=5)
+    p.persistent_id = lambda obj: ("h", obj._handle) if isinstance(obj, AnswerFunction) else None
+    p.dump((args, kwargs))
+    return buf.getvalue()
+
+
+_RAISABLE = {
+    e.__name__: e
+    for e in (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError, AttributeError,
+              NameError, AssertionError, ArithmeticError, LookupError, RuntimeError,
+              NotImplementedError, OverflowError, RecursionError, StopIteration)
+}  # fmt: skip
+
+
+def _raised(ename: str, message: str, name: str) -> BaseException:
+    """The trainee's exception, re-raised in the judge as the same builtin type when it is one."""
+    cls = _RAISABLE.get(ename)
+    if cls is not None:
+        return cls(message)
+    return AnswerCallFailed(f"`{name}` raised {ename[:100]}: {message}")
+
+
+def _materialise(name: str, offer: Any, link: _Link) -> Any:
+    """Turn what the trainee's box offered for a name into the judge's value."""
+    from kit import safepickle
+
+    if not isinstance(offer, tuple) or not offer or not isinstance(offer[0], str):
+        return Uncheckable(name, "nothing readable was sent")
+    kind = offer[0]
+    if kind == "data" and len(offer) == 2:
+        try:
+            return safepickle.loads(offer[1])
+        except safepickle.Refused as e:
+            return Uncheckable(name, f"it is of a type that cannot be checked ({e})")
+    if kind == "callable" and len(offer) == 2 and type(offer[1]) is int:
+        return AnswerFunction(link, name, offer[1])
+    if kind == "module" and len(offer) == 2 and isinstance(offer[1], str):
+        mod = sys.modules.get(offer[1])
+        if mod is not None and offer[1].split(".")[0] in _SAFE_MODULES:
+            return mod
+        return Uncheckable(name, f"the module {offer[1][:100]!r} is not available to the checks")
+    if kind == "uncrossable" and len(offer) == 2:
+        return Uncheckable(name, f"it is {str(offer[1])[:_DETAIL_CAP]}")
+    return Uncheckable(name, "nothing readable was sent")
+
+
+def _inject(ns: dict[str, Any], step: dict[str, Any], link: _Link) -> list[RunFailure]:
+    """Put the trainee's values for one answer cell into the judge's namespace."""
+    qid, cell = step["question"], step["index"] + 1
+    failures: list[RunFailure] = []
+    got = link.answers.get(qid)
+    if got is None:
+        why = {"exit": "the trainee's code ended its process", "timeout": "the trainee's code stopped answering",
+               "run-timeout": "the submission ran out of time"}.get(link.ended or "", link.ended or "")  # fmt: skip
+        kind = {"exit": FailureKind.EXIT, "timeout": FailureKind.TIMEOUT,
+                "run-timeout": FailureKind.RUN_TIMEOUT}.get(link.ended or "", FailureKind.CRASHED)  # fmt: skip
+        at = (link.cell + 1) if link.cell is not None else cell
+        failures.append(RunFailure(kind, qid, at, None, why or "no answer arrived"))
+        for name, _weak in step["names"]:
+            ns[name] = Uncheckable(name, why or "no answer arrived")
+        return failures
+    snap, reported = got
+    f = RunFailure.from_dict(reported)
+    if f is not None:
+        failures.append(RunFailure(f.kind, qid, cell, f.line, f.detail))
+    for name, weak in step["names"]:
+        offer = snap.get(name)
+        if offer == ("absent",):
+            ns.pop(name, None)
+            continue
+        value = _materialise(name, offer, link)
+        if isinstance(value, Uncheckable):
+            if weak:
+                continue  # only a method call suggested it changes: keep the judge's own
+            failures.append(
+                RunFailure(
+                    FailureKind.UNCHECKABLE, qid, cell, None, repr(value)[1:-1][:_DETAIL_CAP]
+                )
+            )
+        ns[name] = value
+    return failures
+
+
+def judge_main(conn: socket.socket, job: dict[str, Any]) -> None:
+    """(handler ``judge``) Run the instructor's cells with the trainee's answers injected; report tests."""
+    from kit import zygote
+
+    link = _Link(_enter(conn, job), job["limit"], job["cell_timeout"])
+    runner = zygote.CellRunner(job["cell_timeout"], keep_outputs=True)
+    ns = _shell().user_ns
+    collected = False
+    tainted = False  # a hidden test has called the trainee's function
+    for step in job["cells"]:
+        role = step["role"]
+        if role == "answer":
+            if not collected:
+                link.collect(job["trainee_budget"])
+                collected = True
+            for f in _inject(ns, step, link):
+                zygote.send_frame(conn, ("failure", f.as_dict()))
+            continue
+        before = link.calls
+        out, exc = runner.run(step["index"], step["source"])
+        if role not in ("tests", "hidden-tests"):
+            continue
+        called = link.calls > before
+        records = [o["data"][TEST_MIME] for o in out["outputs"] if TEST_MIME in o.get("data", {})]
+        raised = f"{type(exc).__name__}: {exc}"[:_DETAIL_CAP] if exc is not None else None
+        withheld = tainted and called and role == "tests"
+        if role == "hidden-tests" and called:
+            tainted = True
+        zygote.send_frame(conn, ("tests", step["index"], records, raised, withheld))
+    zygote.send_frame(conn, ("done",))
+    runner.close()
+    os._exit(0)
