@@ -448,14 +448,13 @@ def _refine(failures: list[RunFailure], trainee: Box) -> list[RunFailure]:
         return failures
     status = None
     try:
-        for _ in range(
-            8
-        ):  # the box may have written frames of its own before the zygote's exit frame
+        # the box's init reports how the cells' process ended (frames of the box's own come first)
+        for _ in range(8):
             frame = trainee.recv(0.5)
-            if frame is None:
+            if frame is None or trainee.status is not None:
                 break
-            if trainee.status is not None:
-                status = trainee.status
+            if isinstance(frame, tuple) and len(frame) == 2 and frame[0] == "runner":
+                status = frame[1] if type(frame[1]) is int else None
                 break
     except Exception:  # noqa: BLE001 - no status: keep what the judge saw
         pass

@@ -47,6 +47,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from kit import safepickle
+
 __all__ = [
     "AnswerFunction",
     "FailureKind",
@@ -317,26 +319,91 @@ def _enter(conn: socket.socket, job: dict[str, Any]) -> socket.socket:
 
 
 def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
-    """(handler ``trainee``) Run the trainee's cells, send what the answers bound, serve calls."""
+    """(handler ``trainee``) Run the trainee's cells and send what each answer bound.
+
+    The box's PID 1 stays a plain init (``_init``); the cells run in its child.
+    After an answer cell whose names hold functions, a call server is forked
+    from that moment (``_fork_server``): the judge's calls then see the state
+    the answer left, as if the tests ran right after it, and a later cell that
+    ends its process does not take earlier answers with it.
+    """
     from kit import zygote
 
     link = _enter(conn, job)
-    runner = zygote.CellRunner(job["cell_timeout"], keep_outputs=False)
-    handles: dict[int, Any] = {}
+    runner = os.fork()
+    if runner:
+        link.close()
+        _init(conn, runner)
+    conn.close()
+    cells = zygote.CellRunner(job["cell_timeout"], keep_outputs=False)
+    handles: dict[int, Any] = {}  # every function offered so far, numbered across answers
+    fallback = False  # some functions have no server of their own: this process serves them
     for step in job["cells"]:
         zygote.send_frame(link, ("start", step["index"]))
-        _, exc = runner.run(step["index"], step["source"])
+        _, exc = cells.run(step["index"], step["source"])
         qid = step.get("question")
         if qid is None:
             continue
         failure = None
         if exc is not None:
             failure = failure_of(exc, question=qid, cell=step["index"] + 1).as_dict()
+        before = len(handles)
         snap = {n: _offer(_shell().user_ns, n, handles, job["cell_timeout"]) for n in step["names"]}
-        zygote.send_frame(link, ("answer", qid, snap, failure))
+        server = None
+        if len(handles) > before:
+            server = _fork_server(link, handles, job["cell_timeout"])
+            fallback = fallback or server is None
+        zygote.send_frame(link, ("answer", qid, snap, failure, server is not None))
+        if server is not None:
+            socket.send_fds(link, [b"F"], [server])
+            os.close(server)
     zygote.send_frame(link, ("ran",))
-    _serve_calls(link, handles, job["cell_timeout"])
+    if fallback:  # out of processes or descriptors earlier: serve those calls here, now
+        _serve_calls(link, handles, job["cell_timeout"])
     os._exit(0)
+
+
+def _init(conn: socket.socket, runner: int) -> None:
+    """PID 1 of the trainee's box: reap, tell the supervisor how the runner ended, end with the last child."""
+    from kit import zygote
+
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if pid == runner:
+            try:
+                zygote.send_frame(conn, ("runner", status))
+            except OSError:
+                pass
+
+
+def _fork_server(link: socket.socket, handles: dict[int, Any], timeout: float) -> int | None:
+    """Fork a process that serves calls of ``handles`` as they are now; return the judge's end.
+
+    None when the box is out of processes or descriptors (its own doing): the
+    cells' process then serves those calls itself once every cell has run.
+    """
+    try:
+        ours, theirs = socket.socketpair()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        ours.close()
+        theirs.close()
+        return None
+    if pid == 0:
+        theirs.close()
+        link.close()  # the cells' channel must reach EOF when the cells' process ends
+        _serve_calls(ours, handles, timeout)
+        os._exit(0)
+    ours.close()
+    return theirs.detach()
 
 
 def _offer(ns: dict[str, Any], name: str, handles: dict[int, Any], timeout: float) -> tuple:
@@ -355,7 +422,6 @@ def _describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple:
 
 
 def _describe_value(value: Any, handles: dict[int, Any], timeout: float) -> tuple:
-    from kit import safepickle
     from kit.zygote import CellTimeoutError
 
     if isinstance(value, types.ModuleType):
@@ -450,26 +516,39 @@ class Uncheckable:
     __float__ = __int__ = __index__ = __array__ = __hash__ = _fail  # type: ignore[assignment]
 
 
-class _Link:
-    """The judge's end of the channel to the trainee's box (everything read with safepickle)."""
+class _Channel:
+    """A socket to a process in the trainee's box; every frame from it is read with safepickle."""
 
     def __init__(self, sock: socket.socket, limit: int, cell_timeout: float) -> None:
         self.sock = sock
         self.limit = limit
         self.cell_timeout = float(cell_timeout)
-        self.answers: dict[str, tuple[dict[str, Any], Any]] = {}
-        self.cell: int | None = None  # the cell the trainee's box said it started last
-        self.ended: str | None = None  # why the box stopped answering, when it did
-        self.broken: str | None = None  # why calls can no longer be made
-        self.calls = 0
-        self.next_id = 0
 
-    def _recv(self, timeout: float) -> Any:
-        from kit import safepickle
+    def recv(self, timeout: float) -> Any:
         from kit.zygote import recv_frame
 
         self.sock.settimeout(max(timeout, 0.001))
         return recv_frame(self.sock, loads=safepickle.loads, limit=self.limit)
+
+
+class _Link(_Channel):
+    """The judge's end of the channel to the trainee's cells: answers arrive here."""
+
+    def __init__(self, sock: socket.socket, limit: int, cell_timeout: float) -> None:
+        super().__init__(sock, limit, cell_timeout)
+        self.answers: dict[str, tuple[dict[str, Any], Any, _Server | None]] = {}
+        self.cell: int | None = None  # the cell the trainee's box said it started last
+        self.ended: str | None = None  # why the box stopped answering, when it did
+        self.calls = 0  # calls of trainee functions so far, over all servers
+        self._fallback: _Server | None = None
+
+    def fallback(self) -> _Server:
+        """Calls for functions that came without a server go over this channel, after ``ran``."""
+        if self._fallback is None:
+            self._fallback = _Server(self.sock, self)
+            if self.ended is not None:
+                self._fallback.broken = "the trainee's code did not finish"
+        return self._fallback
 
     def collect(self, budget: float) -> None:
         """Read answers until the box says it ran every cell, ends, stays silent or runs out of time."""
@@ -481,7 +560,7 @@ class _Link:
                 self.ended = "run-timeout"
                 break
             try:
-                frame = self._recv(min(silence, left))
+                frame = self.recv(min(silence, left))
             except TimeoutError:
                 self.ended = "timeout" if time.monotonic() < deadline else "run-timeout"
                 break
@@ -496,19 +575,47 @@ class _Link:
                 return
             elif frame[0] == "start" and len(frame) == 2 and type(frame[1]) is int:
                 self.cell = frame[1]
-            elif frame[0] == "answer" and len(frame) == 4 and isinstance(frame[1], str):
+            elif frame[0] == "answer" and len(frame) == 5 and isinstance(frame[1], str):
+                server = self._server() if frame[4] is True else None
                 if isinstance(frame[2], dict):
-                    self.answers.setdefault(frame[1], (frame[2], frame[3]))
-        self.broken = self.broken or "the trainee's code did not finish"
+                    self.answers.setdefault(frame[1], (frame[2], frame[3], server))
+
+    def _server(self) -> _Server | None:
+        """The call server passed right after an answer frame (None if what came is not one)."""
+        try:
+            self.sock.settimeout(self.cell_timeout)
+            _, fds, _, _ = socket.recv_fds(self.sock, 1, 1)
+        except OSError:
+            return None
+        if len(fds) != 1:
+            return None
+        try:
+            sock = socket.socket(fileno=fds[0])
+        except OSError:
+            os.close(fds[0])
+            return None
+        if sock.family != socket.AF_UNIX:
+            sock.close()
+            return None
+        return _Server(sock, self)
+
+
+class _Server(_Channel):
+    """The judge's end of a call server: the process holding one answer's functions."""
+
+    def __init__(self, sock: socket.socket, link: _Link) -> None:
+        super().__init__(sock, link.limit, link.cell_timeout)
+        self.link = link
+        self.broken: str | None = None  # why calls can no longer be made
+        self.next_id = 0
 
     def call(self, fn: AnswerFunction, args: tuple, kwargs: dict) -> Any:
         """Call the trainee's function in its box; the result comes back as data (or a proxy)."""
-        from kit import safepickle
         from kit.zygote import send_frame
 
         if self.broken:
             raise AnswerCallFailed(f"`{fn._name}` cannot be called: {self.broken}")
-        self.calls += 1
+        self.link.calls += 1
         self.next_id += 1
         cid = self.next_id
         try:
@@ -522,7 +629,7 @@ class _Link:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError
-                frame = self._recv(left)
+                frame = self.recv(left)
                 if frame is None:
                     raise EOFError
                 if isinstance(frame, tuple) and len(frame) == 3 and frame[:2] == ("result", cid):
@@ -550,11 +657,11 @@ class _Link:
 class AnswerFunction:
     """The judge's stand-in for a function (or class) the trainee defined: calls go to the trainee's box."""
 
-    def __init__(self, link: _Link, name: str, handle: int) -> None:
-        self._link, self._name, self._handle = link, name, handle
+    def __init__(self, server: _Server, name: str, handle: int) -> None:
+        self._server, self._name, self._handle = server, name, handle
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._link.call(self, args, kwargs)
+        return self._server.call(self, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<the trainee's function {self._name}>"
@@ -586,10 +693,8 @@ def _raised(ename: str, message: str, name: str) -> BaseException:
     return AnswerCallFailed(f"`{name}` raised {ename[:100]}: {message}")
 
 
-def _materialise(name: str, offer: Any, link: _Link) -> Any:
+def _materialise(name: str, offer: Any, server: _Server | None) -> Any:
     """Turn what the trainee's box offered for a name into the judge's value."""
-    from kit import safepickle
-
     if not isinstance(offer, tuple) or not offer or not isinstance(offer[0], str):
         return Uncheckable(name, "nothing readable was sent")
     kind = offer[0]
@@ -599,7 +704,9 @@ def _materialise(name: str, offer: Any, link: _Link) -> Any:
         except safepickle.Refused as e:
             return Uncheckable(name, f"it is of a type that cannot be checked ({e})")
     if kind == "callable" and len(offer) == 2 and type(offer[1]) is int:
-        return AnswerFunction(link, name, offer[1])
+        if server is None:
+            return Uncheckable(name, "the function cannot be called (its process did not start)")
+        return AnswerFunction(server, name, offer[1])
     if kind == "module" and len(offer) == 2 and isinstance(offer[1], str):
         mod = sys.modules.get(offer[1])
         if mod is not None and offer[1].split(".")[0] in _SAFE_MODULES:
@@ -610,22 +717,29 @@ def _materialise(name: str, offer: Any, link: _Link) -> Any:
     return Uncheckable(name, "nothing readable was sent")
 
 
+_ENDED = {
+    "exit": (FailureKind.EXIT, "the trainee's code ended its process"),
+    "timeout": (FailureKind.TIMEOUT, "the trainee's code stopped answering"),
+    "run-timeout": (FailureKind.RUN_TIMEOUT, "the submission ran out of time"),
+}
+
+
 def _inject(ns: dict[str, Any], step: dict[str, Any], link: _Link) -> list[RunFailure]:
     """Put the trainee's values for one answer cell into the judge's namespace."""
     qid, cell = step["question"], step["index"] + 1
     failures: list[RunFailure] = []
     got = link.answers.get(qid)
     if got is None:
-        why = {"exit": "the trainee's code ended its process", "timeout": "the trainee's code stopped answering",
-               "run-timeout": "the submission ran out of time"}.get(link.ended or "", link.ended or "")  # fmt: skip
-        kind = {"exit": FailureKind.EXIT, "timeout": FailureKind.TIMEOUT,
-                "run-timeout": FailureKind.RUN_TIMEOUT}.get(link.ended or "", FailureKind.CRASHED)  # fmt: skip
+        kind, why = _ENDED.get(
+            link.ended or "", (FailureKind.CRASHED, link.ended or "no answer arrived")
+        )
         at = (link.cell + 1) if link.cell is not None else cell
-        failures.append(RunFailure(kind, qid, at, None, why or "no answer arrived"))
+        failures.append(RunFailure(kind, qid, at, None, why))
         for name, _weak in step["names"]:
-            ns[name] = Uncheckable(name, why or "no answer arrived")
+            ns[name] = Uncheckable(name, why)
         return failures
-    snap, reported = got
+    snap, reported, server = got
+    server = server or link.fallback()
     f = RunFailure.from_dict(reported)
     if f is not None:
         failures.append(RunFailure(f.kind, qid, cell, f.line, f.detail))
@@ -634,7 +748,7 @@ def _inject(ns: dict[str, Any], step: dict[str, Any], link: _Link) -> list[RunFa
         if offer == ("absent",):
             ns.pop(name, None)
             continue
-        value = _materialise(name, offer, link)
+        value = _materialise(name, offer, server)
         if isinstance(value, Uncheckable):
             if weak:
                 continue  # only a method call suggested it changes: keep the judge's own

@@ -149,17 +149,17 @@ def _drop_capabilities() -> None:
 # ----------------------------------------------------------------------------- the sandbox
 
 
-def _python_roots() -> list[str]:
-    """Folders Python needs: the installation, the virtualenv, the kit package folder."""
+# Where the sandbox sees the kit package and the virtualenv: neutral paths, so
+# that nothing inside names the folders they come from (in the sample course
+# both live inside the course folder).
+KIT_ROOT = "/opt/casekit"
+VENV = "/opt/casekit/venv"
+
+
+def _layout() -> tuple[list[tuple[str, str]], list[str], str]:
+    """Read-only binds (source, destination), bwrap symlink arguments, and the sandbox's python."""
     import kit
 
-    roots = {sys.base_prefix, sys.base_exec_prefix, sys.prefix, sys.exec_prefix}
-    roots.add(str(Path(kit.__file__).resolve().parent))
-    return sorted(str(Path(r).resolve()) for r in roots if r)
-
-
-def _binds() -> tuple[list[tuple[str, str]], list[str]]:
-    """(source, destination) read-only binds and bwrap arguments for /lib-style symlinks."""
     binds: list[tuple[str, str]] = [("/usr", "/usr")]
     links: list[str] = []
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
@@ -170,16 +170,27 @@ def _binds() -> tuple[list[tuple[str, str]], list[str]]:
     for extra in ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/var/cache/fontconfig"):
         if os.path.exists(extra):
             binds.append((os.path.realpath(extra), extra))
-    covered = [d for _, d in binds]
-    for root in _python_roots():
-        if not any(root == c or root.startswith(c.rstrip("/") + "/") for c in covered):
-            binds.append((root, root))
-            covered.append(root)
-    return binds, links
+
+    def covered(path: str) -> bool:
+        return any(path == d or path.startswith(d.rstrip("/") + "/") for _, d in binds)
+
+    for root in {sys.base_prefix, sys.base_exec_prefix}:
+        root = str(Path(root).resolve())
+        if not covered(root):
+            binds.append((root, root))  # at its own path: the venv's python links there
+    python = sys.executable
+    prefix = str(Path(sys.prefix).resolve())
+    if prefix != str(Path(sys.base_prefix).resolve()) and not covered(prefix):
+        binds.append((prefix, VENV))
+        exe = Path(sys.executable)
+        if str(exe.parent.resolve()).startswith(prefix):
+            python = f"{VENV}/{exe.parent.resolve().relative_to(prefix)}/{exe.name}"
+    binds.append((str(Path(kit.__file__).resolve().parent), f"{KIT_ROOT}/kit"))
+    return binds, links, python
 
 
-def _env(kit_root: str) -> dict[str, str]:
-    venv_bin = str(Path(sys.executable).parent)
+def _env(python: str) -> dict[str, str]:
+    venv_bin = str(Path(python).parent)
     return {
         "HOME": "/tmp",
         "TMPDIR": "/tmp",
@@ -187,13 +198,13 @@ def _env(kit_root: str) -> dict[str, str]:
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "LANG": "C.UTF-8",
         "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-        "PYTHONPATH": kit_root,
+        "PYTHONPATH": KIT_ROOT,
         "PYTHONDONTWRITEBYTECODE": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "CASEKIT_MODE": "grade",
-        "CASEKIT_PRELOAD": "kit.judge",
+        "CASEKIT_PRELOAD": "kit.sandbox,kit.safepickle,kit.judge",
     }
 
 
@@ -227,23 +238,22 @@ class Zygote:
         self.stage = tempfile.mkdtemp(prefix="casekit-stage-")
         import kit
 
-        kit_root = str(Path(kit.__file__).resolve().parent.parent)
-        env = _env(kit_root)
-        zygote_cmd = [sys.executable, "-c", "from kit.zygote import main; main()"]
-        zygote_cmd += ["--fd", str(listener.fileno())] + ([] if unsafe else ["--box"])
+        zygote_args = ["-c", "from kit.zygote import main; main()", "--fd", str(listener.fileno())]
         keep = [listener.fileno()]
         self.errlog = open(os.path.join(self.dir, "stderr"), "w+b")  # noqa: SIM115 - lives with the zygote
         try:
             if unsafe:
                 scratch = os.path.join(self.dir, "tmp")
                 os.mkdir(scratch)
+                env = _env(sys.executable)
                 env.update(HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=f"{scratch}/matplotlib")
-                cmd = zygote_cmd
+                env["PYTHONPATH"] = str(Path(kit.__file__).resolve().parent.parent)
+                cmd = [sys.executable, *zygote_args]
                 cwd = scratch
             else:
                 if shutil.which("bwrap") is None:
                     raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {PACKAGE_HINT}")
-                cmd, more = self._bwrap_command(zygote_cmd, env, listener.fileno())
+                cmd, more = self._bwrap_command(zygote_args)
                 keep += more
                 env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
                 cwd = "/"
@@ -274,10 +284,9 @@ class Zygote:
                 f"the sandbox for trainee code did not start: {err or 'no message'}; {PACKAGE_HINT}"
             )
 
-    def _bwrap_command(
-        self, zygote_cmd: list[str], env: dict[str, str], listen_fd: int
-    ) -> tuple[list[str], list[int]]:
-        binds, links = _binds()
+    def _bwrap_command(self, zygote_args: list[str]) -> tuple[list[str], list[int]]:
+        binds, links, python = _layout()
+        env = _env(python)
         args = ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
         args += ["--hostname", "casekit"]
         root = os.geteuid() == 0
@@ -297,7 +306,9 @@ class Zygote:
             args += ["--file", str(fd), f"/tmp/matplotlib/{cache.name}"]
         for k, v in env.items():
             args += ["--setenv", k, v]
-        args += ["--chdir", "/tmp", "--", *zygote_cmd]
+        # Read-only root and /dev: boxes share them, and must not share anything writable.
+        args += ["--remount-ro", "/", "--remount-ro", "/dev"]
+        args += ["--chdir", "/tmp", "--", python, *zygote_args, "--box"]
         if not root:
             return ["bwrap", *args], fds
         import kit
