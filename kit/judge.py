@@ -185,8 +185,8 @@ def answer_names(source: str) -> list[Name]:
         found.setdefault(n, True)
 
     def base(node: ast.AST) -> str | None:
-        while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
-            node = node.func if isinstance(node, ast.Call) else node.value
+        while isinstance(node, ast.Attribute | ast.Subscript):
+            node = node.value
         return node.id if isinstance(node, ast.Name) else None
 
     def target(t: ast.AST) -> None:
