@@ -340,7 +340,8 @@ def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
     fallback = False  # some functions have no server of their own: this process serves them
     for step in job["cells"]:
         zygote.send_frame(link, ("start", step["index"]))
-        _, exc = cells.run(step["index"], step["source"])
+        # the instructor's cells in between run plain; the trainee's as IPython runs them
+        _, exc = cells.run(step["index"], step["source"], plain=step.get("question") is None)
         qid = step.get("question")
         if qid is None:
             continue
@@ -780,7 +781,7 @@ def judge_main(conn: socket.socket, job: dict[str, Any]) -> None:
                 zygote.send_frame(conn, ("failure", f.as_dict()))
             continue
         before = link.calls
-        out, exc = runner.run(step["index"], step["source"])
+        out, exc = runner.run(step["index"], step["source"], plain=True)
         if role not in ("tests", "hidden-tests"):
             continue
         called = link.calls > before
