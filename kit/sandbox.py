@@ -455,6 +455,11 @@ def enter_box(limits: dict[str, Any] | None, files: dict[str, bytes], *, confine
         os.chdir(scratch)
         if scratch not in sys.path:
             sys.path.insert(0, scratch)
+        if confine and limits is not None:
+            # No user namespaces below a box: what runs in it cannot regain
+            # capabilities in a namespace of its own (less kernel to attack).
+            # A template must still clone boxes, so only boxes close the door.
+            Path("/proc/sys/user/max_user_namespaces").write_text("0")
         if limits is not None:
             _set_limits(limits)
         else:

@@ -151,7 +151,8 @@ CASES = [
             "    try:\n        attempt()\n        leak('power')\n    except Exception:\n        pass\n"
             "libc = ctypes.CDLL(None, use_errno=True)\n"
             "if libc.mount(b'none', b'/tmp', b'tmpfs', 0, None) == 0:\n    leak('mount')\n"
-            "if libc.umount2(b'/proc', 2) == 0:\n    leak('umount')"
+            "if libc.umount2(b'/proc', 2) == 0:\n    leak('umount')\n"
+            "if libc.unshare(0x10000000) == 0:\n    leak('a user namespace of its own')"
         ),
         FULL,
     ),
