@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit.judge import FailureKind, RunFailure, answer_names
+from kit.answers import FailureKind, RunFailure, answer_names
 from kit.sandbox import Box, Limits, Template, Zygote
 
 __all__ = ["CodeGrader", "CodeJob", "CodeRun", "run_code_questions"]

@@ -27,8 +27,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import sandbox_quiz as sq  # noqa: E402
 
+from kit.answers import FailureKind  # noqa: E402
 from kit.coderun import CodeGrader, CodeJob  # noqa: E402
-from kit.judge import FailureKind  # noqa: E402
 from kit.sandbox import Limits  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("sandbox")

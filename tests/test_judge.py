@@ -22,7 +22,7 @@ import sandbox_quiz as sq  # noqa: E402
 from conftest import MARKERS, ROOT, case_notebook  # noqa: E402
 
 from kit import execute, safepickle  # noqa: E402
-from kit.judge import FailureKind, answer_names  # noqa: E402
+from kit.answers import FailureKind, answer_names  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("sandbox")
 
