@@ -258,20 +258,34 @@ class CodeGrader:
         }
         if not answered:
             return CodeRun(_verdicts(expected, {}, {}, set(), set(answered), None), [], 0.0)
-        try:
-            trainee_t, judge_t, notes = self._template_pair(plan, dict(files or {}), limits)
-        except Exception as e:  # noqa: BLE001 - the grader's trouble costs this submission, not the batch
-            cause = f"the sandbox could not run the notebook's first cells: {type(e).__name__}: {e}"
-            failure = RunFailure(FailureKind.GRADER, None, None, None, cause[:500])
-            return CodeRun(_verdicts(expected, {}, {}, set(), set(answered), cause), [failure],
-                           time.monotonic() - t0)  # fmt: skip
-        try:
-            return self._run(plan, answered, expected, limits, trainee_t, judge_t, notes, t0)
-        except Exception as e:  # noqa: BLE001
-            cause = f"grader error: {type(e).__name__}: {e}"
-            failure = RunFailure(FailureKind.GRADER, None, None, None, cause[:500])
-            return CodeRun(_verdicts(expected, {}, {}, set(), set(answered), cause), [failure],
-                           time.monotonic() - t0)  # fmt: skip
+        for _attempt in (1, 2):
+            try:
+                trainee_t, judge_t, notes = self._template_pair(plan, dict(files or {}), limits)
+            except Exception as e:  # noqa: BLE001 - the grader's trouble costs this submission, not the batch
+                cause = (
+                    f"the sandbox could not run the notebook's first cells: {type(e).__name__}: {e}"
+                )
+                break
+            try:
+                return self._run(plan, answered, expected, limits, trainee_t, judge_t, notes, t0)
+            except _TemplateGone as e:
+                # a template that died (killed from outside) is rebuilt once
+                self._forget(trainee_t, judge_t)
+                cause = f"the sandbox lost a template: {e}"
+            except Exception as e:  # noqa: BLE001
+                cause = f"grader error: {type(e).__name__}: {e}"
+                break
+        failure = RunFailure(FailureKind.GRADER, None, None, None, cause[:500])
+        return CodeRun(_verdicts(expected, {}, {}, set(), set(answered), cause), [failure],
+                       time.monotonic() - t0)  # fmt: skip
+
+    def _forget(self, *templates: Template) -> None:
+        with self._lock:
+            for key, pair in list(self._templates.items()):
+                if any(t in pair[:2] for t in templates):
+                    del self._templates[key]
+                    pair[0].close()
+                    pair[1].close()
 
     def _plan_for(self, nb: Any, parameters: dict[str, Any] | None) -> _Plan:
         key = hashlib.sha256(
@@ -303,6 +317,8 @@ class CodeGrader:
             except BaseException:
                 judge.close()
                 raise
+        except (OSError, RuntimeError) as e:
+            raise _TemplateGone(f"{type(e).__name__}: {e}") from None
         finally:
             a.close()
             b.close()
@@ -391,6 +407,10 @@ class CodeGrader:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class _TemplateGone(Exception):
+    """A box could not be forked from its template."""
 
 
 def _code_fingerprint(nb: Any) -> list[Any]:

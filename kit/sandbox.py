@@ -283,6 +283,27 @@ class Zygote:
             raise SandboxUnavailable(
                 f"the sandbox for trainee code did not start: {err or 'no message'}; {PACKAGE_HINT}"
             )
+        if not unsafe:
+            self._probe()
+
+    def _probe(self) -> None:
+        """One box, now: a kernel that allows bwrap but not the boxes inside it fails here, clearly."""
+        frame = None
+        try:
+            box = Box(self, {"engine": "probe", "limits": Limits().as_dict(), "confine": True},
+                      limit=1 << 20)  # fmt: skip
+            try:
+                frame = box.recv(30)
+            finally:
+                box.close()
+        except Exception as e:  # noqa: BLE001 - any failure here means: no boxes on this machine
+            frame = f"{type(e).__name__}: {e}"
+        if not (isinstance(frame, tuple) and frame and frame[0] == "probe"):
+            self.close()
+            raise SandboxUnavailable(
+                "the sandbox started but cannot create a box for trainee code (it needs nested "
+                f"user namespaces; got {str(frame)[:300]}); {PACKAGE_HINT}"
+            )
 
     def _bwrap_command(self, zygote_args: list[str]) -> tuple[list[str], list[int]]:
         binds, links, python = _layout()

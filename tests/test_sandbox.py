@@ -181,3 +181,24 @@ def test_bwrap_is_what_confines_the_zygote(sandbox_grader) -> None:
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         assert out.stdout.strip() == "65534"
+
+
+def test_a_template_killed_from_outside_is_rebuilt() -> None:
+    import signal
+
+    instructor = sq.instructor_edition(sq.quiz_notebook())
+    expected = sq.expected_tests(instructor)
+    with CodeGrader() as grader:
+        assert sq.points(grader.run(instructor, sq.CORRECT, expected)) == sq.POINTS
+        tree = _descendants(grader.zygote.proc.pid)
+        zygote = next(p for p in tree if b"kit.zygote" in Path(f"/proc/{p}/cmdline").read_bytes())
+        templates = [p for p in tree if _parent(p) == zygote]
+        assert len(templates) == 2
+        for p in templates:
+            os.kill(p, signal.SIGKILL)
+        time.sleep(0.2)
+        assert sq.points(grader.run(instructor, sq.CORRECT, expected)) == sq.POINTS
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
