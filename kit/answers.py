@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["FailureKind", "Name", "RunFailure", "answer_names", "failure_of"]
+__all__ = ["FailureKind", "Name", "RunFailure", "answer_names", "defines_callables", "failure_of"]
 
 DETAIL_CAP = 500
 
@@ -203,3 +203,15 @@ def answer_names(source: str) -> list[Name]:
 
     block(tree.body)
     return [Name(n, w) for n, w in found.items()]
+
+
+def defines_callables(source: str) -> bool:
+    """True when a solution defines a function, class or lambda (its tests will call it)."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError):
+        return True  # unknown: keep the careful path
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+    return any(isinstance(node, kinds) for node in ast.walk(tree))

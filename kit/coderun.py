@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit.answers import FailureKind, RunFailure, answer_names
+from kit.answers import FailureKind, RunFailure, answer_names, defines_callables
 from kit.sandbox import Box, Limits, Template, Zygote
 
 __all__ = ["CodeGrader", "CodeJob", "CodeRun", "run_code_questions"]
@@ -82,6 +82,7 @@ class _Plan:
     trainee_rest: list[dict[str, Any]]
     judge_rest: list[dict[str, Any]]
     questions: list[str]
+    functions: bool  # some solution defines a function or class
 
 
 def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
@@ -97,6 +98,7 @@ def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
     trainee: list[dict[str, Any]] = []
     judge: list[dict[str, Any]] = []
     questions: list[str] = []
+    functions = False
     for index, cell in enumerate(nb.cells):
         src = notebooks.source(cell)
         tags = notebooks.tags(cell)
@@ -110,6 +112,7 @@ def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
                 continue  # a second solution cell for one question is not an answer cell
             questions.append(qid)
             names = answer_names(src)
+            functions = functions or defines_callables(src)
             trainee.append({"index": index, "source": "", "question": qid,
                             "names": [n.name for n in names]})  # fmt: skip
             judge.append({"index": index, "source": "", "role": "answer", "question": qid,
@@ -137,6 +140,7 @@ def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
         trainee_rest=[s for s in trainee if first <= s["index"] <= last_answer],
         judge_rest=[s for s in judge if first <= s["index"] <= last_judged],
         questions=questions,
+        functions=functions,
     )
     plan.key = hashlib.sha256(
         json.dumps([plan.trainee_prefix, plan.judge_prefix], sort_keys=True).encode()
@@ -308,7 +312,8 @@ class CodeGrader:
         common = {"limits": limits.as_dict(), "cell_timeout": limits.cell_timeout}
         judge_job = {**common, "engine": "judge", "cells": plan.judge_rest, "limit": frame_limit,
                      "trainee_budget": limits.run_timeout * 0.6}  # fmt: skip
-        trainee_job = {**common, "engine": "trainee", "cells": trainee_cells}
+        trainee_job = {**common, "engine": "trainee", "cells": trainee_cells,
+                       "functions": plan.functions}  # fmt: skip
         a, b = socket.socketpair()
         try:
             judge = Box(judge_t, judge_job, limit=1 << 24, pass_fds=(b.fileno(),))
@@ -476,6 +481,8 @@ def _refine(failures: list[RunFailure], trainee: Box) -> list[RunFailure]:
             if isinstance(frame, tuple) and len(frame) == 2 and frame[0] == "runner":
                 status = frame[1] if type(frame[1]) is int else None
                 break
+        if status is None:
+            status = trainee.status  # no init: the cells ran in the box's PID 1
     except Exception:  # noqa: BLE001 - no status: keep what the judge saw
         pass
     if status is None:

@@ -127,19 +127,24 @@ def _enter(conn: socket.socket, job: dict[str, Any]) -> socket.socket:
 def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
     """(handler ``trainee``) Run the trainee's cells and send what each answer bound.
 
-    The box's PID 1 stays a plain init (``_init``); the cells run in its child.
-    After an answer cell whose names hold functions, a call server is forked
-    from that moment (``_fork_server``): the judge's calls then see the state
-    the answer left, as if the tests ran right after it, and a later cell that
-    ends its process does not take earlier answers with it.
+    When the instructor's solutions define functions, the box's PID 1 stays a
+    plain init (``_init``) and the cells run in its child; after an answer
+    cell whose names hold functions, a call server is forked from that moment
+    (``_fork_server``): the judge's calls then see the state the answer left,
+    as if the tests ran right after it, and a later cell that ends its process
+    does not take earlier answers with it.  When they define none (data
+    answers), the cells run in PID 1 itself (one fork less), and a function a
+    trainee offers anyway is served by it after the last cell.
     """
     from kit import zygote
 
     link = _enter(conn, job)
-    runner = os.fork()
-    if runner:
-        link.close()
-        _init(conn, runner)
+    servers = job.get("functions", True)  # the solutions define functions: they get servers
+    if servers:
+        runner = os.fork()
+        if runner:
+            link.close()
+            _init(conn, runner)
     conn.close()
     cells = zygote.CellRunner(job["cell_timeout"], keep_outputs=False)
     handles: dict[int, Any] = {}  # every function offered so far, numbered across answers
@@ -158,7 +163,7 @@ def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
         snap = {n: _offer(_shell().user_ns, n, handles, job["cell_timeout"]) for n in step["names"]}
         server = None
         if len(handles) > before:
-            server = _fork_server(link, handles, job["cell_timeout"])
+            server = _fork_server(link, handles, job["cell_timeout"]) if servers else None
             fallback = fallback or server is None
         zygote.send_frame(link, ("answer", qid, snap, failure, server is not None))
         if server is not None:
