@@ -352,6 +352,7 @@ class _Link(_Channel):
         self.cell: int | None = None  # the cell the trainee's box said it started last
         self.ended: str | None = None  # why the box stopped answering, when it did
         self.calls = 0  # calls of trainee functions so far, over all servers
+        self.questions: set[str] = set()  # the answers the judge waits for
         self._fallback: _Server | None = None
 
     def fallback(self) -> _Server:
@@ -387,7 +388,7 @@ class _Link(_Channel):
                 return
             elif frame[0] == "start" and len(frame) == 2 and type(frame[1]) is int:
                 self.cell = frame[1]
-            elif frame[0] == "answer" and len(frame) == 5 and isinstance(frame[1], str):
+            elif frame[0] == "answer" and len(frame) == 5 and frame[1] in self.questions:
                 server = self._server() if frame[4] is True else None
                 if isinstance(frame[2], dict):
                     self.answers.setdefault(frame[1], (frame[2], frame[3], server))
@@ -578,6 +579,7 @@ def judge_main(conn: socket.socket, job: dict[str, Any]) -> None:
     from kit import zygote
 
     link = _Link(_enter(conn, job), job["limit"], job["cell_timeout"])
+    link.questions = {s["question"] for s in job["cells"] if s["role"] == "answer"}
     runner = zygote.CellRunner(job["cell_timeout"], keep_outputs=True)
     ns = _shell().user_ns
     collected = False
