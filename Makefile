@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python bench/bench_execute.py
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_grade.py
+	$(BIN)/python bench/bench_sandbox.py
 
 clean:
 	rm -rf build exchange submissions gradebook.sqlite
