@@ -82,7 +82,7 @@ class _Plan:
     trainee_rest: list[dict[str, Any]]
     judge_rest: list[dict[str, Any]]
     questions: list[str]
-    functions: bool  # some solution defines a function or class
+    functions: bool  # a solution before the last one defines a function or class
 
 
 def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
@@ -98,7 +98,7 @@ def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
     trainee: list[dict[str, Any]] = []
     judge: list[dict[str, Any]] = []
     questions: list[str] = []
-    functions = False
+    callables: list[bool] = []  # per answer cell: its solution defines a function
     for index, cell in enumerate(nb.cells):
         src = notebooks.source(cell)
         tags = notebooks.tags(cell)
@@ -112,7 +112,7 @@ def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
                 continue  # a second solution cell for one question is not an answer cell
             questions.append(qid)
             names = answer_names(src)
-            functions = functions or defines_callables(src)
+            callables.append(defines_callables(src))
             trainee.append({"index": index, "source": "", "question": qid,
                             "names": [n.name for n in names]})  # fmt: skip
             judge.append({"index": index, "source": "", "role": "answer", "question": qid,
@@ -140,7 +140,9 @@ def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
         trainee_rest=[s for s in trainee if first <= s["index"] <= last_answer],
         judge_rest=[s for s in judge if first <= s["index"] <= last_judged],
         questions=questions,
-        functions=functions,
+        # Call servers keep a function answer's state safe from later cells; the
+        # last answer has no later cells, so only earlier function answers need one.
+        functions=any(callables[:-1]),
     )
     plan.key = hashlib.sha256(
         json.dumps([plan.trainee_prefix, plan.judge_prefix], sort_keys=True).encode()

@@ -139,7 +139,7 @@ def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
     from kit import zygote
 
     link = _enter(conn, job)
-    servers = job.get("functions", True)  # the solutions define functions: they get servers
+    servers = job.get("functions", True)  # earlier answers may be functions: they get servers
     if servers:
         runner = os.fork()
         if runner:
@@ -147,6 +147,7 @@ def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
             _init(conn, runner)
     conn.close()
     cells = zygote.CellRunner(job["cell_timeout"], keep_outputs=False)
+    answers = [s for s in job["cells"] if s.get("question")]
     handles: dict[int, Any] = {}  # every function offered so far, numbered across answers
     fallback = False  # some functions have no server of their own: this process serves them
     for step in job["cells"]:
@@ -163,7 +164,10 @@ def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
         snap = {n: _offer(_shell().user_ns, n, handles, job["cell_timeout"]) for n in step["names"]}
         server = None
         if len(handles) > before:
-            server = _fork_server(link, handles, job["cell_timeout"]) if servers else None
+            last = step is answers[-1]  # no cell runs after it: this process can serve it
+            server = (
+                _fork_server(link, handles, job["cell_timeout"]) if servers and not last else None
+            )
             fallback = fallback or server is None
         zygote.send_frame(link, ("answer", qid, snap, failure, server is not None))
         if server is not None:

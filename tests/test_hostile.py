@@ -368,7 +368,7 @@ CASES = [
     Case(
         "memory-bomb",
         {
-            "q-data": "hog = [bytearray(10 ** 6) for _ in range(10 ** 4)]\n"
+            "q-data": "hog = [bytearray(50 * 10 ** 6) for _ in range(200)]\n"
             "summary = df.groupby('g')['v'].sum()\n"
         },
         {"q-data": 0.0},
