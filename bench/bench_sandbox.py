@@ -38,7 +38,6 @@ import sandbox_quiz as sq  # noqa: E402
 
 from kit import execute  # noqa: E402
 from kit.coderun import CodeGrader, CodeJob  # noqa: E402
-from kit.grading import SessionKeys, build_grading_notebook, judge_tests  # noqa: E402
 
 
 def green() -> tuple[nbformat.NotebookNode, list[dict[str, str]]]:
@@ -63,20 +62,7 @@ def quiz() -> tuple[nbformat.NotebookNode, list[dict[str, str]]]:
 
 
 def today(instructor, expected, answers, tmp: str) -> list[dict]:
-    questions = {}
-    for cell in instructor.cells:
-        for out in cell.get("outputs", []):
-            spec = out.get("data", {}).get("application/vnd.casekit.question+json")
-            if spec:
-                questions[spec["id"]] = spec
-    keys = SessionKeys("s", questions, {}, {}, expected, instructor, "", None)
-    nb, idx = build_grading_notebook(keys, answers)
-    ex = execute.run_notebook(nb, cwd=tmp, mode="grade", stop_on_error=False)
-    tests = judge_tests(ex.nb, idx, expected, None)
-    for t in tests:  # as kit.grading does: an unanswered question gets nothing
-        if t["question"] not in answers:
-            t.update(passed=False, points=0.0)
-    return tests
+    return sq.todays_verdicts(instructor, answers, expected, tmp)
 
 
 def tree_cpu(root: int) -> float:

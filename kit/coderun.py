@@ -33,6 +33,7 @@ from typing import Any
 
 from kit.answers import FailureKind, RunFailure, answer_names, defines_callables
 from kit.sandbox import Box, Limits, Template, Zygote
+from kit.zygote import describe_status
 
 __all__ = ["CodeGrader", "CodeJob", "CodeRun", "run_code_questions"]
 
@@ -355,7 +356,9 @@ class CodeGrader:
                     break
                 elif frame[0] in ("exit", "crash"):
                     cause = "the checks ended unexpectedly"
-                    detail = _status_text(frame[1]) if frame[0] == "exit" else str(frame[1])[-300:]
+                    detail = (
+                        describe_status(frame[1]) if frame[0] == "exit" else str(frame[1])[-300:]
+                    )
                     failures.append(
                         RunFailure(FailureKind.GRADER, None, None, None, f"{cause}: {detail}")
                     )
@@ -447,23 +450,6 @@ def _take_records(frame: tuple, records: dict, raised: dict, withheld: set) -> N
             withheld.add(k)
 
 
-def _status_text(status: Any) -> str:
-    import signal
-
-    if type(status) is not int:
-        return "unknown status"
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = str(sig)
-        why = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed: memory or time limit)",
-               "SIGXFSZ": " (file size limit)", "SIGSEGV": " (crashed)"}.get(name, "")  # fmt: skip
-        return f"killed by {name}{why}"
-    return f"exited with code {os.WEXITSTATUS(status)}"
-
-
 def _refine(failures: list[RunFailure], trainee: Box) -> list[RunFailure]:
     """Say how the trainee's process ended when the judge only saw it go."""
     gone = [
@@ -501,7 +487,7 @@ def _refine(failures: list[RunFailure], trainee: Box) -> list[RunFailure]:
                 f.question,
                 f.cell,
                 f.line,
-                f"the trainee's code ended its process: {_status_text(status)}",
+                f"the trainee's code ended its process: {describe_status(status)}",
             )
         out.append(f)
     return out

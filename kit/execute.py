@@ -39,7 +39,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -54,7 +53,7 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from kit.zygote import CellTimeoutError
+from kit.zygote import ZYGOTE_MAIN, CellTimeoutError, ZygoteFailed, describe_status, spawn
 from kit.zygote import recv_frame as _recv
 from kit.zygote import send_frame as _send
 
@@ -167,22 +166,10 @@ class _Zygote:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(var, "1")
         env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from kit.zygote import main; main()",
-                self.path,
-            ],
-            stdin=subprocess.PIPE,  # EOF on stdin tells the zygote its parent is gone
-            stdout=subprocess.PIPE,
-            env=env,
-            close_fds=True,
-        )
-        ready = self.proc.stdout.readline()
-        if not ready.startswith(b"ready"):
-            self.proc.kill()
-            raise RuntimeError(f"casekit executor zygote failed to start: {ready!r}")
+        try:
+            self.proc = spawn([sys.executable, "-c", ZYGOTE_MAIN, self.path], env=env)
+        except ZygoteFailed as e:
+            raise RuntimeError(f"casekit executor zygote failed to start: {e}") from None
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -339,18 +326,6 @@ def _errors_of(nb: NotebookNode) -> list[CellError]:
             )
             break
     return errors
-
-
-def _describe_status(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = str(sig)
-        hint = " (out of memory?)" if sig == signal.SIGKILL else ""
-        return f"killed by {name}{hint}"
-    return f"exited with code {os.WEXITSTATUS(status)}"
 
 
 def run_notebook(
@@ -535,7 +510,7 @@ def _drive(job, nb, notebook_timeout, on_cell):
                 if killed_for_timeout:
                     return f"notebook timeout after {notebook_timeout:g} s", running
                 where = f" while running cell {running}" if running is not None else ""
-                return f"child {_describe_status(frame[1])}{where}", running
+                return f"child {describe_status(frame[1])}{where}", running
     finally:
         sock.close()
 

@@ -51,7 +51,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -237,8 +236,9 @@ class Zygote:
         # Its own folder: a tmpfs hides its mode from the launcher, but not the parent's.
         self.stage = tempfile.mkdtemp(prefix="casekit-stage-")
         import kit
+        from kit.zygote import ZYGOTE_MAIN, ZygoteFailed, spawn
 
-        zygote_args = ["-c", "from kit.zygote import main; main()", "--fd", str(listener.fileno())]
+        zygote_args = ["-c", ZYGOTE_MAIN, "--fd", str(listener.fileno())]
         keep = [listener.fileno()]
         self.errlog = open(os.path.join(self.dir, "stderr"), "w+b")  # noqa: SIM115 - lives with the zygote
         try:
@@ -257,32 +257,23 @@ class Zygote:
                 keep += more
                 env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
                 cwd = "/"
-            self.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.PIPE,  # EOF on stdin tells the zygote its parent is gone
-                stdout=subprocess.PIPE,
-                stderr=self.errlog,
-                env=env,
-                cwd=cwd,
-                pass_fds=keep,
-                close_fds=True,
-            )
-        finally:
-            listener.close()
-            for fd in keep[1:]:
-                os.close(fd)
-        ready = self.proc.stdout.readline()
-        if not ready.startswith(b"ready"):
-            self.proc.kill()
-            self.proc.wait()
+            self.proc = spawn(cmd, env=env, cwd=cwd, pass_fds=tuple(keep), stderr=self.errlog)
+        except ZygoteFailed:
             self.errlog.seek(0)
             err = self.errlog.read().decode("utf-8", "replace").strip()[-2000:]
             self._cleanup()
             if unsafe:
-                raise RuntimeError(f"casekit: the grading zygote failed to start: {err}")
+                raise RuntimeError(f"casekit: the grading zygote failed to start: {err}") from None
             raise SandboxUnavailable(
                 f"the sandbox for trainee code did not start: {err or 'no message'}; {PACKAGE_HINT}"
-            )
+            ) from None
+        except BaseException:
+            self._cleanup()
+            raise
+        finally:
+            listener.close()
+            for fd in keep[1:]:
+                os.close(fd)
         if not unsafe:
             self._probe()
 

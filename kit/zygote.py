@@ -34,6 +34,7 @@ import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import time
 import traceback as tb_mod
@@ -96,7 +97,67 @@ class FrameTooLarge(Exception):
         self.size, self.limit = size, limit
 
 
+_SIGNAL_HINTS = {
+    "SIGKILL": " (out of memory?)",
+    "SIGXCPU": " (CPU time limit)",
+    "SIGXFSZ": " (file size limit)",
+    "SIGSEGV": " (crashed)",
+}
+
+
+def describe_status(status: Any) -> str:
+    """A child's wait status in words: "killed by SIGKILL (out of memory?)", "exited with code 3"."""
+    if type(status) is not int:
+        return "unknown status"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"killed by {name}{_SIGNAL_HINTS.get(name, '')}"
+    return f"exited with code {os.WEXITSTATUS(status)}"
+
+
 # --------------------------------------------------------------------------- zygote (its own process)
+
+ZYGOTE_MAIN = "from kit.zygote import main; main()"  # what ``python -c`` runs to start one
+
+
+class ZygoteFailed(RuntimeError):
+    """The zygote process did not report ready (its first line, or nothing, in the message)."""
+
+
+def spawn(
+    cmd: list[str],
+    *,
+    env: dict[str, str],
+    cwd: str | None = None,
+    pass_fds: tuple[int, ...] = (),
+    stderr: Any = None,
+) -> subprocess.Popen:
+    """Start a zygote (``cmd`` ends up in ``main``) and wait until it says ``ready``.
+
+    Its stdin is a pipe the parent keeps: EOF on it tells the zygote its parent
+    is gone.  Raises ``ZygoteFailed`` when it dies or says anything else.
+    """
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=env,
+        cwd=cwd,
+        pass_fds=pass_fds,
+        close_fds=True,
+    )
+    ready = proc.stdout.readline()
+    if not ready.startswith(b"ready"):
+        proc.kill()
+        proc.wait()
+        raise ZygoteFailed(repr(ready))
+    return proc
+
 
 _PRELOAD = [
     "IPython",

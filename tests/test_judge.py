@@ -21,34 +21,13 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import sandbox_quiz as sq  # noqa: E402
 from conftest import MARKERS, ROOT, case_notebook  # noqa: E402
 
-from kit import execute, safepickle  # noqa: E402
+from kit import safepickle  # noqa: E402
 from kit.answers import FailureKind, answer_names  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("sandbox")
 
 
 # ----------------------------------------------------------------------------- honest verdicts
-
-
-def _todays_verdicts(instructor, answers: dict, expected: list, tmp_path: Path) -> list[dict]:
-    """The unsandboxed grading path as it is today (kit.grading + kit.execute)."""
-    from kit.grading import SessionKeys, build_grading_notebook, judge_tests
-
-    questions = {}
-    for cell in instructor.cells:
-        for out in cell.get("outputs", []):
-            spec = out.get("data", {}).get("application/vnd.casekit.question+json")
-            if spec:
-                questions[spec["id"]] = spec
-    keys = SessionKeys("s", questions, {}, {}, expected, instructor, "", None)
-    answered = {q: c for q, c in answers.items() if c}
-    nb, idx = build_grading_notebook(keys, answered)
-    ex = execute.run_notebook(nb, cwd=tmp_path, mode="grade", stop_on_error=False)
-    tests = judge_tests(ex.nb, idx, expected, None)
-    for t in tests:
-        if t["question"] not in answered:
-            t.update(passed=False, points=0.0, message="unanswered")
-    return tests
 
 
 def _green() -> tuple[nbformat.NotebookNode, dict[str, str]]:
@@ -85,7 +64,7 @@ def test_green_data_verdicts_match_todays_grader(sandbox_grader, variant, tmp_pa
     }[variant]
     instructor = sq.instructor_edition(nb)
     expected = sq.expected_tests(instructor)
-    today = _todays_verdicts(instructor, answers, expected, tmp_path)
+    today = sq.todays_verdicts(instructor, answers, expected, tmp_path)
     run = sandbox_grader.run(instructor, answers, expected)
     assert [(t["name"], t["passed"], t["points"], t["message"]) for t in run.tests] == [
         (t["name"], t["passed"], t["points"], t["message"]) for t in today
@@ -104,7 +83,7 @@ def test_function_answer_verdicts_match_todays_grader(sandbox_grader, variant, t
     instructor = sq.instructor_edition(case_notebook())
     expected = sq.expected_tests(instructor)
     answers = {"q-code": CASE_ANSWERS[variant]}
-    today = _todays_verdicts(instructor, answers, expected, tmp_path)
+    today = sq.todays_verdicts(instructor, answers, expected, tmp_path)
     run = sandbox_grader.run(instructor, answers, expected)
     assert [(t["name"], t["passed"], t["message"]) for t in run.tests] == [
         (t["name"], t["passed"], t["message"]) for t in today
@@ -125,7 +104,7 @@ def test_quiz_verdicts_match_todays_grader(sandbox_grader, tmp_path) -> None:
         sq.CORRECT,
         {"q-func": "def total(d):\n    return 2.0", "q-data": "summary = 1"},
     ):
-        today = _todays_verdicts(instructor, answers, expected, tmp_path)
+        today = sq.todays_verdicts(instructor, answers, expected, tmp_path)
         run = sandbox_grader.run(instructor, answers, expected)
         assert [(t["passed"], t["message"]) for t in run.tests] == [
             (t["passed"], t["message"]) for t in today

@@ -195,7 +195,7 @@ def test_a_template_killed_from_outside_is_rebuilt() -> None:
         ours = {p for p, c in cmd.items() if c[0] != b"bwrap" and b"kit.zygote" in b" ".join(c)}
         [zygote] = [p for p in ours if _parent(p) not in ours]  # templates are forks of it
         templates = [p for p in tree if _parent(p) == zygote]
-        assert len(templates) == 2
+        assert len(templates) >= 2  # the two templates (and maybe a box on its way out)
         for p in templates:
             os.kill(p, signal.SIGKILL)
         time.sleep(0.2)
