@@ -35,7 +35,10 @@ class FailureKind(StrEnum):
     CRASHED = "crashed"  # its process was killed (signal, CPU or process limit)
     UNCHECKABLE = "uncheckable"  # a value of a type that cannot be checked
     RUN_TIMEOUT = "run-timeout"  # the whole submission ran past its time
-    GRADER = "grader"  # the grader's own trouble (sandbox, notebook): not the trainee's fault
+    # The grader's own trouble (sandbox, the instructor's notebook): not the trainee's
+    # fault.  Its detail is for the instructor; a trainee should read only that
+    # grading failed (it may name cells of the instructor edition).
+    GRADER = "grader"
 
 
 @dataclass(frozen=True)

@@ -356,8 +356,12 @@ class CodeGrader:
                     break
                 elif frame[0] in ("exit", "crash"):
                     cause = "the checks ended unexpectedly"
+                    # only the exception's name: a traceback of the judge can quote hidden tests
+                    last = str(frame[1]).strip().splitlines()[-1:] or [""]
                     detail = (
-                        describe_status(frame[1]) if frame[0] == "exit" else str(frame[1])[-300:]
+                        describe_status(frame[1])
+                        if frame[0] == "exit"
+                        else last[0].split(":")[0][:100]
                     )
                     failures.append(
                         RunFailure(FailureKind.GRADER, None, None, None, f"{cause}: {detail}")
