@@ -97,7 +97,7 @@ def cell_line(exc: BaseException) -> int | None:
     line = None
     tb = exc.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.startswith("<ipython-input-"):
+        if tb.tb_frame.f_code.co_filename.startswith(("<ipython-input-", "<cell ")):
             line = tb.tb_lineno
         tb = tb.tb_next
     return line

@@ -152,8 +152,8 @@ def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
     fallback = False  # some functions have no server of their own: this process serves them
     for step in job["cells"]:
         zygote.send_frame(link, ("start", step["index"]))
-        # the instructor's cells in between run plain; the trainee's as IPython runs them
-        _, exc = cells.run(step["index"], step["source"], plain=step.get("question") is None)
+        # plain Python runs plain (see CellRunner.run); magics and the like go through IPython
+        _, exc = cells.run(step["index"], step["source"], plain=True)
         qid = step.get("question")
         if qid is None:
             continue
