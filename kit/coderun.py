@@ -319,9 +319,13 @@ class CodeGrader:
                        "functions": plan.functions}  # fmt: skip
         a, b = socket.socketpair()
         try:
-            judge = Box(judge_t, judge_job, limit=1 << 24, pass_fds=(b.fileno(),))
+            # both connections first: the two templates fork their boxes at the same time
+            socks = [judge_t.connect()]
+            socks.append(trainee_t.connect())
+            judge = Box(judge_t, judge_job, limit=1 << 24, pass_fds=(b.fileno(),), sock=socks[0])
             try:
-                trainee = Box(trainee_t, trainee_job, limit=1 << 16, pass_fds=(a.fileno(),))
+                trainee = Box(trainee_t, trainee_job, limit=1 << 16, pass_fds=(a.fileno(),),
+                              sock=socks[1])  # fmt: skip
             except BaseException:
                 judge.close()
                 raise

@@ -512,12 +512,19 @@ class Box:
     """
 
     def __init__(
-        self, server: Any, job: dict[str, Any], *, limit: int, pass_fds: tuple[int, ...] = ()
+        self,
+        server: Any,
+        job: dict[str, Any],
+        *,
+        limit: int,
+        pass_fds: tuple[int, ...] = (),
+        sock: socket.socket | None = None,
     ) -> None:
         from kit.zygote import send_frame
 
         self.limit = limit
-        self.sock = server.connect()
+        # ``sock``: already connected (connect several first, so their forks overlap)
+        self.sock = sock if sock is not None else server.connect()
         self.status: int | None = None
         try:
             hello = self.recv(30)
