@@ -22,10 +22,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import sandbox_quiz as sq  # noqa: E402
+from conftest import ROOT  # noqa: E402
 
 from kit.answers import FailureKind  # noqa: E402
 from kit.coderun import CodeGrader, CodeJob  # noqa: E402
@@ -56,6 +58,7 @@ class Case:
     answers: dict[str, str]
     expect: dict[str, float]  # points per question
     kinds: set[FailureKind] = field(default_factory=set)  # one of these must be reported
+    notebook: str = "quiz"  # or "green": the sample course's green-data exercise
 
 
 def probe(body: str) -> dict[str, str]:
@@ -450,6 +453,55 @@ CASES += [
 ]
 
 
+# The sample course's green-data exercise: its hidden tests rebuild the ledger with
+# the notebook's own helper make_ledger(seed, focus_township) and compare with
+# np.allclose; its second answer mutates the notebook's ledger.
+GREEN_Q1 = 'by_industry = ledger.groupby("产业")["产值2025"].sum().sort_values(ascending=False)\n'
+GREEN_Q2 = (
+    'ledger["增速"] = (ledger["产值2025"] / ledger["产值2024"] - 1) * 100\n'
+    'declining = ledger[(ledger["乡镇"] == focus_township) & (ledger["增速"] < 0)].sort_values("增速")\n'
+)
+GREEN = {"g2-by-industry": 3.0, "g2-declining": 4.0}
+CASES += [
+    Case(
+        "green-patched-allclose-and-ones",
+        {"g2-by-industry": "import numpy\nnumpy.allclose = np.allclose = lambda *a, **k: True\n"
+                           + GREEN_Q1 + "by_industry = by_industry * 0 + 1\n"},
+        {"g2-by-industry": 2.0},  # a sorted Series of the right industries, wrong sums
+        notebook="green",
+    ),
+    Case(
+        "green-rebound-helper-forges-the-reference",
+        {"g2-declining": "fake = ledger.copy()\nfake['增速'] = -1.0\n"
+                         "make_ledger = lambda seed, focus: fake.copy()\n"
+                         "ledger['增速'] = -1.0\ndeclining = ledger[ledger['乡镇'] == focus_township]\n"},
+        {"g2-declining": 2.0},  # the column and the filter hold; the hidden reference is the judge's
+        notebook="green",
+    ),
+    Case(
+        "green-rebound-parameters",
+        {"g2-declining": "seed = 0\nfocus_township = '石门镇'\n" + GREEN_Q2},
+        {"g2-declining": 1.0},  # only the new column: the judge's focus township is its own
+        notebook="green",
+    ),
+    Case(
+        "green-ledger-of-its-own-class",
+        {"g2-by-industry": GREEN_Q1,
+         "g2-declining": GREEN_Q2 + "class Ledger(pd.DataFrame):\n    pass\nledger = Ledger(ledger)\n"},
+        # declining is plain data and right; only the test that reads ledger fails
+        {"g2-by-industry": 3.0, "g2-declining": 3.0},
+        {FailureKind.UNCHECKABLE},
+        notebook="green",
+    ),
+    Case(
+        "green-honest",
+        {"g2-by-industry": GREEN_Q1, "g2-declining": GREEN_Q2},
+        GREEN,
+        notebook="green",
+    ),
+]  # fmt: skip
+
+
 class _Server(http.server.BaseHTTPRequestHandler):
     hits: list[str] = []
 
@@ -491,8 +543,6 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
     inst = course / "build" / "c1" / "instructor"
     inst.mkdir(parents=True)
     nb = sq.instructor_edition(sq.quiz_notebook())
-    import nbformat
-
     nbformat.write(nb, str(inst / "quiz.ipynb"))
     (inst / "quiz.keys.json").write_text(f'{{"keys": {{"q-word": "{sq.MARK["key"]}"}}}}')
     (course / "hidden_tests.py").write_text(f"# {sq.MARK['hidden-src']}\n")
@@ -519,15 +569,18 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
         return code
 
     expected = sq.expected_tests(nb)
+    green = sq.instructor_edition(nbformat.read(str(ROOT / "exercises" / "green-data.ipynb"), 4))
+    books = {"quiz": (nb, expected), "green": (green, sq.expected_tests(green))}
     grader = CodeGrader(limits=LIMITS)
     try:
-        warm = grader.run(nb, sq.CORRECT, expected)  # templates exist from here on
-        assert sq.points(warm) == sq.POINTS, warm
+        for notebook, answers in (("quiz", sq.CORRECT), ("green", {"g2-by-industry": GREEN_Q1})):
+            grader.run(*books[notebook][:1], answers, books[notebook][1])  # templates from here on
         baseline = _descendants(grader.zygote.proc.pid)
         jobs = [
-            CodeJob(c.id, nb, {q: fill(code) for q, code in c.answers.items()}, expected)
+            CodeJob(c.id, books[c.notebook][0], {q: fill(code) for q, code in c.answers.items()},
+                    books[c.notebook][1])
             for c in CASES
-        ]
+        ]  # fmt: skip
         t0 = time.monotonic()
         runs = grader.run_many(jobs, workers=2)
         seconds = time.monotonic() - t0
@@ -555,7 +608,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
 def test_hostile_answer_gets_exactly_its_score(batch, case: Case) -> None:
     run = batch["runs"][case.id]
     got = sq.points(run)
-    for q in sq.POINTS:
+    for q in sq.POINTS if case.notebook == "quiz" else GREEN:
         assert got[q] == case.expect.get(q, 0.0), (
             q,
             [t["message"] for t in run.tests],
