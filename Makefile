@@ -27,6 +27,7 @@ demo: setup
 test: setup
 	bash scripts/system-deps.sh test
 	$(BIN)/ruff check kit tests bench scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: setup

@@ -1,10 +1,14 @@
 """casekit: parameterised case teaching with Jupyter.
 
-The commands are plain functions (``kit.check``, ``kit.build``, ``kit.handouts``,
-``kit.release``, ``kit.submit``, ``kit.collect``, ``kit.grade``, ``kit.mark``,
-``kit.feedback``, ``kit.grades``, ``kit.guide``, ``kit.summary``); the ``casekit``
-command line is a thin layer over them. They are imported lazily so that a
-notebook doing ``from kit.questions import ask`` stays light.
+Every ``casekit`` command is a plain function here, and the command line is a
+thin layer over it: ``kit.check``, ``kit.build``, ``kit.handouts``,
+``kit.release``, ``kit.submit``, ``kit.collect``, ``kit.grade``,
+``kit.mark``, ``kit.feedback``, ``kit.grades``, ``kit.guide``,
+``kit.report``, ``kit.summary``, ``kit.tasks``, ``kit.record_deliberation``
+(``casekit deliberate``), ``kit.import_nbgrader`` and ``kit.import_otter``
+(``casekit import nbgrader|otter``) and ``kit.try_answers`` (``casekit try``).
+They are imported lazily so that a notebook doing ``from kit.questions import
+ask`` stays light.
 """
 
 __version__ = "0.1.0"
@@ -23,7 +27,12 @@ _API = {
     "guide": "kit.programme",
     "summary": "kit.programme",
     "report": "kit.programme",
+    "tasks": "kit.programme",
+    "record_deliberation": "kit.deliberation",
+    "try_answers": "kit.trial",
     "load_course": "kit.course",
+    "import_nbgrader": "kit.importers",
+    "import_otter": "kit.importers",
 }
 
 

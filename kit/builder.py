@@ -22,8 +22,10 @@ from typing import Any
 import nbformat
 
 import kit
+from kit import artifacts, kinds
 from kit import notebooks as nbs
-from kit.course import Course, CourseError, Failure, Problem, inspect_course, load_course
+from kit.course import Course, Failure, Problem, inspect_course, load_course
+from kit.messages import t
 
 
 @dataclass
@@ -83,10 +85,13 @@ def check(course: Path | str = ".") -> CheckResult:
 
 @dataclass
 class BuiltSession:
+    """One session's build outputs (``cached``: reused from an earlier build)."""
+
     session: str
     instructor: Path
     trainee: Path
     keys: Path
+    practice: Path
     cached: bool = False
     seconds: float = 0.0
 
@@ -127,12 +132,6 @@ def _digest(nb_path: Path, params: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _write_nb(path: Path, nb: nbformat.NotebookNode) -> None:
     # Atomic, so a crash mid-write never leaves half a notebook behind.
     tmp = path.with_suffix(".ipynb.tmp")
@@ -149,6 +148,41 @@ def session_plan(course: Course, cohort_id: str, session_id: str) -> dict[str, A
     params["deliberation"] = inputs
     enabled = set(inputs.get("modules", [])) | set(params.get("modules", []) or [])
     return {"parameters": params, "modules": sorted(enabled)}
+
+
+def session_problems(course: Course, cohort_id: str, session_id: str) -> list[Problem]:
+    """The errors ``check`` reports that concern one session: its notebook, deliberation, datasets.
+
+    The build refuses a session while any is left: what ``check`` forbids
+    (a key outside a key cell, say) must not reach a trainee edition.
+    """
+    from kit import deliberation, programme
+
+    s = course.cohort(cohort_id).session(session_id)
+    found = nbs.check_notebook(course.root / s.notebook)
+    found += deliberation.session_problems(course, cohort_id, session_id)
+    found += programme.session_dataset_problems(course, cohort_id, session_id)
+    return [p for p in found if p.severity == "error"]
+
+
+def failed_tests(records: dict[str, Any], cohort: str) -> list[str]:
+    """Why the instructor's own solutions fail: one text per test that did not pass.
+
+    The build ran every solution with its visible and hidden tests for this
+    cohort's parameters; a failure means the keys would mark a right answer
+    wrong (or the tests are wrong), so the session must not be built.
+    """
+    return [
+        t(
+            "build.solution_fails",
+            question=r.get("question"),
+            test=r.get("name"),
+            cohort=cohort,
+            message=r.get("message") or "",
+        )
+        for r in records["tests"]
+        if not r.get("passed")
+    ]
 
 
 def build(
@@ -173,27 +207,24 @@ def build(
 
     c = load_course(course)
     co = c.cohort(cohort)
-    out = c.build_dir / co.id
+    out = artifacts.cohort_build_dir(c, co.id)
     for sub in ("instructor", "trainee"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    cache_path = out / ".cache.json"
-    try:
-        cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    except json.JSONDecodeError:
-        cache = {}  # a damaged cache only costs a rebuild
+    cache = artifacts.read_build_cache(c, co.id)
     result = BuildResult(co.id, out)
     wanted = sessions or [s.session for s in co.sessions]
     jobs, pending = [], []
     for sid in wanted:
         s = co.session(sid)
+        refused = session_problems(c, co.id, sid)
+        if refused:
+            result.failures += [Failure(sid, str(p)) for p in refused]
+            cache.pop(sid, None)
+            continue
         plan = session_plan(c, co.id, sid)
         nb_path = c.root / s.notebook
-        paths = BuiltSession(
-            sid,
-            out / "instructor" / f"{sid}.ipynb",
-            out / "trainee" / f"{sid}.ipynb",
-            out / "instructor" / f"{sid}.keys.json",
-        )
+        where = artifacts.build_paths(c, co.id, sid)
+        paths = BuiltSession(sid, where.instructor, where.trainee, where.keys, where.practice)
         digest = _digest(nb_path, plan)
         if (
             not force
@@ -231,16 +262,24 @@ def build(
     for (s, plan, nb_path, paths, digest), ran in zip(pending, executed, strict=True):
         if ran.failure or ran.error:
             if ran.error:
-                cause = (
-                    _where(ran.error, ran.nb, nb_path)
-                    + f" raised {ran.error.ename}: {ran.error.evalue}"
+                cause = t(
+                    "build.cell_raised",
+                    where=_where(ran.error, ran.nb, nb_path),
+                    error=ran.error.ename,
+                    message=ran.error.evalue,
                 )
             else:
-                cause = ran.failure
+                cause = str(ran.failure)
             result.failures.append(Failure(s.session, cause, str(nb_path)))
             cache.pop(s.session, None)
             continue
         nb = ran.nb
+        rec = nbs.records(nb)
+        wrong = failed_tests(rec, co.id)
+        if wrong:
+            result.failures += [Failure(s.session, why, str(nb_path)) for why in wrong]
+            cache.pop(s.session, None)
+            continue
         nb.metadata["casekit"] = {
             "edition": "instructor",
             "cohort": co.id,
@@ -252,29 +291,29 @@ def build(
         trainee.metadata["casekit"].update(
             {k: nb.metadata["casekit"][k] for k in ("cohort", "session", "notebook", "unit")}
         )
-        rec = nbs.records(nb)
-        keys = {
-            "cohort": co.id,
-            "session": s.session,
-            "notebook": s.notebook,
-            "unit": s.unit,
-            "mode": s.mode,
-            "due": s.due.isoformat() if s.due else None,
-            "parameters": plan["parameters"],
-            "modules": plan["modules"],
-            "locks": locks,
+        keys = artifacts.KeysFile(
+            cohort=co.id,
+            session=s.session,
+            notebook=s.notebook,
+            unit=s.unit,
+            mode=s.mode,
+            due=s.due.isoformat() if s.due else None,
+            parameters=plan["parameters"],
+            modules=plan["modules"],
+            locks=locks,
             **rec,
-        }
+        )
         _write_nb(paths.instructor, nb)
         _write_nb(paths.trainee, trainee)
-        _write_json(paths.keys, keys)
+        artifacts.write_keys(paths.keys, keys)
         if s.mode == "practice":
-            _write_json(paths.trainee.with_suffix(".practice.json"), _practice(rec, digest))
+            secret = artifacts.practice_secret(digest.encode())
+            artifacts.write_json(paths.practice, kinds.practice_table(keys, secret))
         paths.seconds = ran.seconds
         result.sessions.append(paths)
         cache[s.session] = digest
-        _write_json(cache_path, cache)  # per session, so a crash later keeps this one
-    _write_json(cache_path, cache)
+        artifacts.write_build_cache(c, co.id, cache)  # per session, so a crash later keeps this one
+    artifacts.write_build_cache(c, co.id, cache)
     order = {sid: i for i, sid in enumerate(wanted)}
     result.sessions.sort(key=lambda b: order[b.session])
     return result
@@ -287,23 +326,6 @@ def _where(error: Any, executed: nbformat.NotebookNode, nb_path: Path) -> str:
     for i, cell in enumerate(authored.cells if authored else []):
         if cell.get("id") == cell_id:
             first = nbs.source(cell).strip().splitlines()[:1]
-            return f"cell {i + 1}" + (f" ({first[0][:40]})" if first else "")
-    return "a cell the build added (parameters or deliberation)"
-
-
-def _practice(rec: dict[str, Any], salt: str) -> dict[str, Any]:
-    """Salted hashes that let a practice workbook say "right" or "not yet" without a key."""
-    from kit.workbook import practice_hashes
-
-    specs = {q["id"]: q for q in rec["questions"]}
-    return {
-        qid: practice_hashes(specs[qid], key, salt[:16])
-        for qid, key in rec["keys"].items()
-        if qid in specs
-    }
-
-
-def require_ok(result: CheckResult) -> None:
-    """Raise CourseError when a check found errors (for callers that must stop)."""
-    if not result.ok:
-        raise CourseError(result.errors)
+            where = t("where.cell", n=i + 1)
+            return t("build.cell_first_line", where=where, line=first[0][:40]) if first else where
+    return t("build.added_cell")

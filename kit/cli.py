@@ -7,6 +7,8 @@ problem and exit with status 2; failed items of a batch exit with status 1.
 
 from __future__ import annotations
 
+import enum
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +16,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from kit.course import CourseError, UserError
+from kit.course import CourseError, UserError, declared_language
+from kit.messages import set_language, t
 
 app = typer.Typer(
     help="casekit: parameterised case teaching with Jupyter.",
@@ -31,16 +34,72 @@ CourseOpt = Annotated[
 SessionsOpt = Annotated[
     list[str] | None, typer.Option("--session", "-s", help="Only these sessions (repeatable).")
 ]
+SessionOpt = Annotated[str | None, typer.Option("--session", "-s", help="Only this session.")]
+# `grade COHORT SESSION` and `mark COHORT SESSION` were the old forms: still read, with a note.
+OldSessionArg = Annotated[
+    str | None, typer.Argument(hidden=True, show_default=False, metavar="SESSION")
+]
 DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Gradebook URL, e.g. postgresql+psycopg://user@host/db."),
 ]
 
 
+class Lang(enum.StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+LangOpt = Annotated[
+    Lang | None,
+    typer.Option(
+        "--lang",
+        help="Language of messages (default: CASEKIT_LANG, else the course's, else the locale's).",
+    ),
+]
+
+
+def _locale_language() -> str:
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def _speak(course: Path | None, lang: Lang | None) -> None:
+    """Speak ``--lang``, else ``CASEKIT_LANG``, else the course's language, else the locale's."""
+    chosen = (
+        (lang.value if lang else None)
+        or os.environ.get("CASEKIT_LANG")
+        or (declared_language(course) if course is not None else None)
+        or _locale_language()
+    )
+    set_language(chosen)
+    # what the build's executor and other children print speaks it too
+    os.environ["CASEKIT_LANG"] = chosen
+
+
+def _session(option: str | None, old: str | None) -> str | None:
+    """The session filter: ``--session``, or the old positional form with a deprecation note."""
+    if old is None:
+        return option
+    if option is not None and option != old:
+        _fail([t("cli.session_twice", old=old, option=option)])
+    err.print(f"[yellow]![/yellow] {t('cli.session_positional', session=old)}", highlight=False)
+    return old
+
+
 def _fail(problems: list[Any], code: int = 2) -> None:
     for p in problems:
         err.print(f"[red]✗[/red] {p}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _summary(line: str, result: Any) -> None:
+    """A batch's summary line: ✓ when every item went through, ✗ when some failed."""
+    mark = "[red]✗[/red]" if getattr(result, "failures", None) else "[green]✓[/green]"
+    out.print(f"{mark} {line}", highlight=False, soft_wrap=True)
 
 
 def _finish(result: Any, *, show: list[Path] | None = None) -> None:
@@ -55,21 +114,28 @@ def _finish(result: Any, *, show: list[Path] | None = None) -> None:
 
 
 @app.command()
-def check(course: Annotated[Path, typer.Argument(help="Course folder.")] = Path(".")) -> None:
+def check(
+    course: Annotated[Path, typer.Argument(help="Course folder.")] = Path("."),
+    lang: LangOpt = None,
+) -> None:
     """Validate the course: files, references, notebooks, deliberations."""
     from kit.builder import check as run
 
+    _speak(course, lang)
     result = run(course)
     for p in result.warnings:
         err.print(f"[yellow]![/yellow] {p}", highlight=False, soft_wrap=True)
     if result.errors:
-        err.print(f"{len(result.errors)} problem(s) in {course}", highlight=False)
+        err.print(t("cli.check_problems", n=len(result.errors), course=course), highlight=False)
         _fail(result.errors)
-    out.print(
-        f"[green]✓[/green] {course}: {result.cohorts} cohort(s), {result.notebooks} notebook(s), "
-        f"{len(result.warnings)} warning(s)",
-        highlight=False,
+    ok = t(
+        "cli.check_ok",
+        course=course,
+        cohorts=result.cohorts,
+        notebooks=result.notebooks,
+        warnings=len(result.warnings),
     )
+    out.print(f"[green]✓[/green] {ok}", highlight=False)
 
 
 @app.command()
@@ -83,10 +149,12 @@ def build(
     force: Annotated[bool, typer.Option(help="Rebuild even when nothing changed.")] = False,
     engine: Annotated[str, typer.Option(help="fork (fast, default) or kernel.")] = "fork",
     cluster: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:port.")] = None,
+    lang: LangOpt = None,
 ) -> None:
     """Run each session's notebook with its parameters; write both editions."""
     from kit.builder import build as run
 
+    _speak(course, lang)
     r = run(
         course,
         cohort,
@@ -97,11 +165,15 @@ def build(
         cluster=cluster,
     )
     built = [s for s in r.sessions if not s.cached]
-    out.print(
-        f"[green]✓[/green] {cohort}: {len(built)} built, {len(r.sessions) - len(built)} unchanged, "
-        f"{len(r.failures)} failed → {r.out}",
-        highlight=False,
+    line = t(
+        "cli.build_summary",
+        cohort=cohort,
+        built=len(built),
+        unchanged=len(r.sessions) - len(built),
+        failed=len(r.failures),
+        out=r.out,
     )
+    _summary(line, r)
     _finish(r)
 
 
@@ -111,10 +183,12 @@ def handouts(
     course: CourseOpt = Path("."),
     session: SessionsOpt = None,
     instructor: Annotated[bool, typer.Option(help="Also write instructor handouts.")] = True,
+    lang: LangOpt = None,
 ) -> None:
     """Export a built cohort to HTML handouts; print the index path."""
     from kit.export import handouts as run
 
+    _speak(course, lang)
     r = run(course, cohort, sessions=session, instructor=instructor)
     _finish(r, show=[r.index] if r.index else [])
 
@@ -125,15 +199,14 @@ def release(
     course: CourseOpt = Path("."),
     session: SessionsOpt = None,
     trainee: Annotated[list[str] | None, typer.Option(help="Only these trainees.")] = None,
+    lang: LangOpt = None,
 ) -> None:
     """One personalised workbook per trainee and session into the exchange outbox."""
     from kit.workbook import release as run
 
+    _speak(course, lang)
     r = run(course, cohort, sessions=session, trainees=trainee)
-    out.print(
-        f"[green]✓[/green] {len(r.written)} workbook(s) written, {len(r.unchanged)} unchanged",
-        highlight=False,
-    )
+    _summary(t("cli.release_summary", written=len(r.written), unchanged=len(r.unchanged)), r)
     _finish(r)
 
 
@@ -143,18 +216,17 @@ def submit(
     exchange: Annotated[
         Path | None, typer.Option(help="Exchange folder (default: the workbook's).")
     ] = None,
+    lang: LangOpt = None,
 ) -> None:
     """Hand a workbook and its answers to the exchange inbox; print the receipt."""
     from kit.workbook import submit as run
 
+    _speak(None, lang)
     r = run(workbook, exchange=exchange)
     for w in r.warnings:
         err.print(f"[yellow]![/yellow] {w}", highlight=False, soft_wrap=True)
-    out.print(
-        f"[green]✓[/green] received {r.received_at} sha256 {r.sha256[:12]} → {r.folder}",
-        highlight=False,
-        soft_wrap=True,
-    )
+    line = t("cli.submit_ok", received_at=r.received_at, sha=r.sha256[:12], folder=r.folder)
+    out.print(f"[green]✓[/green] {line}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -165,75 +237,92 @@ def collect(
         Path | None, typer.Option(help="A folder or a .zip/.tar(.gz) instead of the inbox.")
     ] = None,
     db: DbOpt = None,
+    lang: LangOpt = None,
 ) -> None:
     """Take submissions into the append-only store."""
     from kit.grading import collect as run
 
+    _speak(course, lang)
     r = run(course, cohort, source=source, db=db)
-    out.print(
-        f"[green]✓[/green] {len(r.written)} new submission(s), {len(r.duplicates)} duplicate(s)",
-        highlight=False,
-    )
+    _summary(t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates)), r)
     for u in r.unknown:
-        err.print(
-            f"[yellow]![/yellow] unknown trainee or session, not collected: {u}", highlight=False
-        )
+        err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=u)}", highlight=False)
     _finish(r)
 
 
 @app.command()
 def grade(
     cohort: str,
-    session: Annotated[str | None, typer.Argument(help="Only this session.")] = None,
+    old_session: OldSessionArg = None,
+    session: SessionOpt = None,
     course: CourseOpt = Path("."),
     db: DbOpt = None,
     workers: Annotated[int | None, typer.Option(help="Parallel submissions.")] = None,
     force: Annotated[bool, typer.Option(help="Regrade what is already graded.")] = False,
     cluster: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:port.")] = None,
+    lang: LangOpt = None,
 ) -> None:
     """Autograde submissions into the gradebook; open items wait for marking."""
     from kit.grading import grade as run
 
+    _speak(course, lang)
+    session = _session(session, old_session)
     r = run(course, cohort, session, db=db, workers=workers, force=force, cluster=cluster)
     counts: dict[str, int] = {}
     for status in r.statuses.values():
         counts[status] = counts.get(status, 0) + 1
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to grade"
-    out.print(f"[green]✓[/green] {cohort}: {summary}; {len(r.skipped)} unchanged", highlight=False)
+    summary = ", ".join(
+        t("cli.count", n=n, what=t(f"status.{k}")) for k, n in sorted(counts.items())
+    ) or t("cli.nothing_to_grade")
+    _summary(t("cli.grade_summary", cohort=cohort, summary=summary, unchanged=len(r.skipped)), r)
     _finish(r)
 
 
 @app.command()
 def mark(
     cohort: str,
-    session: Annotated[str | None, typer.Argument(help="Only this session.")] = None,
+    old_session: OldSessionArg = None,
+    session: SessionOpt = None,
     course: CourseOpt = Path("."),
     anonymous: Annotated[bool, typer.Option(help="Hide trainee names while marking.")] = False,
     db: DbOpt = None,
+    lang: LangOpt = None,
 ) -> None:
     """Write the marking notebook for essays, logs and reports; print its path."""
     from kit.marking import mark as run
 
+    _speak(course, lang)
+    session = _session(session, old_session)
     path = run(course, cohort, session, anonymous=anonymous, db=db)
     out.print(str(path), highlight=False, soft_wrap=True)
-    out.print(f"open it in JupyterLab: jupyter lab {path}", highlight=False, soft_wrap=True)
+    out.print(t("cli.mark_open", path=path), highlight=False, soft_wrap=True)
 
 
 @app.command()
 def feedback(
     cohort: str,
     course: CourseOpt = Path("."),
-    session: Annotated[
-        str | None, typer.Option("--session", "-s", help="Only this session.")
-    ] = None,
+    session: SessionOpt = None,
     db: DbOpt = None,
+    lang: LangOpt = None,
 ) -> None:
     """One graded HTML page per trainee and session."""
     from kit.grading import feedback as run
 
+    _speak(course, lang)
     r = run(course, cohort, db=db, session=session)
-    out.print(f"[green]✓[/green] {len(r.written)} feedback page(s)", highlight=False)
+    _summary(t("cli.feedback_summary", n=len(r.written)), r)
     _finish(r)
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    pairs = {}
+    for v in values or []:
+        key, sep, val = v.partition("=")
+        if not sep or not key.strip():
+            _fail([t("cli.pair_bad", option=option, value=v)])
+        pairs[key.strip()] = val.strip()
+    return pairs
 
 
 @app.command()
@@ -242,11 +331,39 @@ def grades(
     to: Annotated[Path, typer.Option("--to", help="grades.csv or grades.xlsx")],
     course: CourseOpt = Path("."),
     db: DbOpt = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="table (casekit's own, default), moodle or canvas (LMS grade import CSV).",
+        ),
+    ] = "table",
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="LMS column=roster column, e.g. 'Email address=email' or 'SIS Login ID=id' (repeatable).",
+        ),
+    ] = None,
+    assignment: Annotated[
+        list[str] | None,
+        typer.Option(help="Canvas: SESSION=ASSIGNMENT_ID, to update an existing assignment."),
+    ] = None,
+    lang: LangOpt = None,
 ) -> None:
-    """Export the gradebook with per-unit subtotals."""
+    """Export the gradebook with per-unit subtotals, or as a Moodle/Canvas grade file."""
     from kit.grading import grades as run
 
-    r = run(course, cohort, to, db=db)
+    _speak(course, lang)
+    r = run(
+        course,
+        cohort,
+        to,
+        db=db,
+        format=format,
+        mapping=_pairs(map_, "--map") or None,
+        assignment_ids=_pairs(assignment, "--assignment") or None,
+    )
     _finish(r, show=r.written)
 
 
@@ -256,10 +373,12 @@ def guide(
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Where to write the guide.")
     ] = None,
+    lang: LangOpt = None,
 ) -> None:
     """Write the programme guide as one offline HTML file; print its path."""
     from kit.programme import guide as run
 
+    _speak(course, lang)
     out.print(str(run(course, out=out_path)), highlight=False, soft_wrap=True)
 
 
@@ -271,33 +390,38 @@ def report(
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Where to write the report.")
     ] = None,
+    lang: LangOpt = None,
 ) -> None:
     """The cohort dashboard: teaching time, scores by unit, submissions, evaluation."""
     from kit.programme import report as run
 
+    _speak(course, lang)
     out.print(str(run(course, cohort, db=db, out=out_path)), highlight=False, soft_wrap=True)
 
 
 @app.command()
-def summary(cohort: str, course: CourseOpt = Path(".")) -> None:
+def summary(cohort: str, course: CourseOpt = Path("."), lang: LangOpt = None) -> None:
     """Sessions by unit, hours, interactive share, deliberations and tasks of a cohort."""
     from kit.programme import summary as run
 
+    _speak(course, lang)
     out.print(run(course, cohort))
 
 
 @app.command()
-def tasks(cohort: str, course: CourseOpt = Path(".")) -> None:
+def tasks(cohort: str, course: CourseOpt = Path("."), lang: LangOpt = None) -> None:
     """Issue-based tasks of a cohort, one row per trainee (groups expanded)."""
     from rich.table import Table
 
     from kit.programme import tasks as run
 
+    _speak(course, lang)
     table = run(course, cohort)
     if not len(table):
-        out.print("no tasks (cohorts/<cohort>/tasks.csv)", highlight=False)
+        out.print(t("cli.no_tasks"), highlight=False)
         return
-    view = Table("task", "title", "assignee", "trainee", "name", "due", "deliverable")
+    cols = ("task", "title", "assignee", "trainee", "name", "due", "deliverable")
+    view = Table(*(t(f"col.{c}") for c in cols))
     for r in table.itertuples():
         due = "" if r.due is None or str(r.due) in ("NaT", "None") else str(r.due)[:16]
         view.add_row(r.task, r.title, r.assignee, r.trainee, r.trainee_name, due, r.deliverable)
@@ -317,10 +441,12 @@ def deliberate(
     decision: Annotated[list[str] | None, typer.Option(help="An organisers' decision.")] = None,
     emphasis: Annotated[list[str] | None, typer.Option(help="An agreed emphasis topic.")] = None,
     module: Annotated[list[str] | None, typer.Option(help="An optional module to include.")] = None,
+    lang: LangOpt = None,
 ) -> None:
     """Record one party's input to a session's pre-class deliberation (history is kept)."""
     from kit.deliberation import record_deliberation
 
+    _speak(course, lang)
     given = {
         "teacher_direction": direction,
         "trainee_expectations": expectation,
@@ -329,9 +455,103 @@ def deliberate(
         "emphasis": emphasis,
         "modules": module,
     }
-    changes = {k: v for k, v in given.items() if v}
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v}
     path = record_deliberation(course, cohort, session, by=by, role=role, **changes)
     out.print(str(path), highlight=False, soft_wrap=True)
+
+
+@app.command("try")
+def try_(
+    cohort: str,
+    session: str,
+    answers: Annotated[
+        Path, typer.Option(help="Answers by question id: a .json, .yaml or .toml file.")
+    ],
+    course: CourseOpt = Path("."),
+    trainee: Annotated[
+        str | None, typer.Option(help="Whose workbook (default: the roster's first).")
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the feedback page.")
+    ] = None,
+    lang: LangOpt = None,
+) -> None:
+    """Grade a set of answers as a submission would be; print the scores, write the feedback page."""
+    from rich.table import Table
+
+    from kit.trial import try_answers
+
+    _speak(course, lang)
+    r = try_answers(course, cohort, session, answers, trainee=trainee, out=out_path)
+    view = Table(*(t(f"try.col.{c}") for c in ("question", "kind", "points", "status", "detail")))
+    for q in r.questions:
+        points = f"{q['points']:g} / {q['max_points']:g}"
+        status = t(f"score_status.{q['status']}")
+        view.add_row(q["question"], t(f"kind_{q['kind']}"), points, status, q["detail"])
+    out.print(view)
+    for test in r.tests:
+        mark = "✓" if test["passed"] else "✗"
+        hidden = t("try.hidden") if test["hidden"] else ""
+        line = f"{mark} {test['question']} · {test['name']}{hidden}"
+        why = t("feedback.not_answered") if test["message"] == "unanswered" else test["message"]
+        out.print(line + ("" if test["passed"] else f": {why}"), highlight=False)
+    total = t("try.total", points=r.points, max_points=r.max_points)
+    _summary(total, r)
+    _finish(r, show=[r.page] if r.page else [])
+
+
+# ---- reach (#14): `casekit import nbgrader|otter` ---------------------------------------
+import_app = typer.Typer(
+    help="Bring assignments over from nbgrader or otter-grader.", no_args_is_help=True
+)
+app.add_typer(import_app, name="import")
+
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Where to write (default: the course's exercises/).")
+]
+ForceOpt = Annotated[bool, typer.Option(help="Overwrite notebooks an earlier import wrote.")]
+
+
+def _imported(
+    kind: str, source: Path, course: Path, out_dir: Path | None, force: bool, lang: Lang | None
+) -> None:
+    from kit.importers import import_
+
+    _speak(course, lang)
+    r = import_(kind, source, course=course, out=out_dir, force=force)
+    out.print(r.report(), highlight=False, soft_wrap=True)
+    lost = sum(1 for ns in r.notes.values() for n in ns if n.lost)
+    _summary(t("cli.import_summary", n=len(r.notebooks), lost=lost), r)
+    _finish(r)
+
+
+@import_app.command("nbgrader")
+def import_nbgrader(
+    source: Annotated[
+        Path, typer.Argument(help="A source notebook or source/<assignment>/ folder.")
+    ],
+    course: CourseOpt = Path("."),
+    out_dir: OutOpt = None,
+    force: ForceOpt = False,
+    lang: LangOpt = None,
+) -> None:
+    """Turn an nbgrader source assignment into casekit session notebooks."""
+    _imported("nbgrader", source, course, out_dir, force, lang)
+
+
+@import_app.command("otter")
+def import_otter(
+    source: Annotated[Path, typer.Argument(help="An otter-grader master notebook.")],
+    course: CourseOpt = Path("."),
+    out_dir: OutOpt = None,
+    force: ForceOpt = False,
+    lang: LangOpt = None,
+) -> None:
+    """Turn an otter-grader master notebook into a casekit session notebook."""
+    _imported("otter", source, course, out_dir, force, lang)
+
+
+# ---- end reach ---------------------------------------------------------------------------
 
 
 def main() -> None:
@@ -347,5 +567,5 @@ def main() -> None:
         err.print(f"[red]✗[/red] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        err.print("interrupted; finished items are kept, run the command again to resume")
+        err.print(t("cli.interrupted"))
         sys.exit(130)

@@ -21,6 +21,8 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from kit.messages import EN, t
+
 DEFAULT_UNITS = [
     {"id": "red", "name": "理想信念", "colour": "#c0392b"},
     {"id": "green", "name": "经济建设", "colour": "#2e7d32"},
@@ -47,7 +49,7 @@ class Problem:
         loc = self.file + (f":{self.where}" if self.where else "")
         fld = f" {self.field}:" if self.field else ""
         fix = f" — {self.fix}" if self.fix else ""
-        tag = "warning: " if self.severity == "warning" else ""
+        tag = t("problem.warning") if self.severity == "warning" else ""
         return f"{loc}:{fld} {tag}{self.message}{fix}"
 
 
@@ -85,6 +87,11 @@ class CourseError(UserError):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+    @classmethod
+    def at(cls, file: Path | str, message: str, fix: str = "", where: str = "") -> CourseError:
+        """One problem in one file."""
+        return cls([Problem(str(file), where=where, message=message, fix=fix)])
 
 
 # ---------------------------------------------------------------- models
@@ -140,7 +147,7 @@ class GradingConfig(BaseModel):
             try:
                 ZoneInfo(v)
             except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {v!r}, e.g. Asia/Shanghai") from None
+                raise ValueError(t("course.unknown_zone", zone=v)) from None
         return v
 
 
@@ -161,9 +168,9 @@ class CourseConfig(BaseModel):
         ids = [u.id for u in units]
         dup = {i for i in ids if ids.count(i) > 1}
         if dup:
-            raise ValueError(f"unit ids must be unique, repeated: {', '.join(sorted(dup))}")
+            raise ValueError(t("course.units_repeated", ids=", ".join(sorted(dup))))
         if not units:
-            raise ValueError("declare at least one [[units]]")
+            raise ValueError(t("course.no_units"))
         return units
 
 
@@ -209,6 +216,7 @@ class Trainee(_Row):
     department: str = ""
     township: str = ""
     group: str = ""
+    email: str = ""  # optional; LMS grade files can identify trainees by it
 
 
 class Session(_Row):
@@ -248,9 +256,9 @@ class Session(_Row):
             try:
                 v = json.loads(v)
             except json.JSONDecodeError as e:
-                raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
+                raise ValueError(t("course.params_json", error=e.msg, column=e.colno)) from None
         if not isinstance(v, dict):
-            raise ValueError('must be a JSON object such as {"variant": "b"}')
+            raise ValueError(t("course.params_object"))
         return v
 
 
@@ -284,8 +292,8 @@ class Cohort:
                 Problem(
                     str(self.folder / "schedule.csv"),
                     field="session",
-                    message=f"no session {session_id!r} in cohort {self.id}",
-                    fix=f"use one of: {known}",
+                    message=t("course.no_session", session=session_id, cohort=self.id),
+                    fix=t("course.use_one_of", options=known),
                 )
             ]
         )
@@ -328,13 +336,13 @@ class Course:
 
     def cohort(self, cohort_id: str) -> Cohort:
         if cohort_id not in self.cohorts:
-            known = ", ".join(sorted(self.cohorts)) or "none"
+            known = ", ".join(sorted(self.cohorts)) or t("common.none")
             raise CourseError(
                 [
                     Problem(
                         str(self.root / "cohorts"),
-                        message=f"no cohort {cohort_id!r}",
-                        fix=f"known cohorts: {known}; a cohort is a folder cohorts/<id>/ with cohort.toml",
+                        message=t("course.no_cohort", cohort=cohort_id),
+                        fix=t("course.no_cohort_fix", known=known),
                     )
                 ]
             )
@@ -379,22 +387,32 @@ def stable_seed(text: str) -> int:
 # ---------------------------------------------------------------- loading
 
 
+def _pydantic_message(e: Any) -> str:
+    """Pydantic's message, explained in the current language where the catalogue knows its type."""
+    key = f"pydantic.{e['type']}"
+    if key not in EN:
+        return str(e["msg"])
+    if e["type"] == "value_error":  # our own validators' text, already in the current language
+        return t(key, msg=(e.get("ctx") or {}).get("error", e["msg"]))
+    return t(key, msg=e["msg"])
+
+
 def _pydantic_problems(
     err: ValidationError, file: str, where: str = "", fix: str = ""
 ) -> list[Problem]:
     out = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"])
-        msg = e["msg"]
+        msg = _pydantic_message(e)
         if e["type"] == "extra_forbidden":
-            msg, fix_ = "unknown key", "remove it or check its spelling"
+            msg, fix_ = t("course.unknown_key"), t("course.unknown_key_fix")
         elif e["type"] == "missing":
-            msg, fix_ = "required but missing", "add it"
+            msg, fix_ = t("course.missing_field"), t("course.add_it")
         else:
             fix_ = fix
         if e["type"] == "literal_error":
-            fix_ = msg.replace("Input should be", "use")
-            msg = f"{e.get('input')!r} is not allowed"
+            fix_ = t("course.use_literal", expected=(e.get("ctx") or {}).get("expected", ""))
+            msg = t("course.not_allowed", value=e.get("input"))
         out.append(Problem(file, where, loc, msg, fix_))
     return out
 
@@ -404,19 +422,21 @@ def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        problems.append(Problem(str(path), message="file is missing", fix="create it"))
+        problems.append(
+            Problem(str(path), message=t("course.file_missing"), fix=t("course.create_it"))
+        )
     except tomllib.TOMLDecodeError as e:
         problems.append(
             Problem(
                 str(path),
-                f"line {getattr(e, 'lineno', '?')}",
+                t("where.line", n=getattr(e, "lineno", "?")),
                 "",
-                f"malformed TOML: {e}",
-                "fix the syntax (strings need quotes, tables need [brackets])",
+                t("course.bad_toml", error=e),
+                t("course.bad_toml_fix"),
             )
         )
     except UnicodeDecodeError:
-        problems.append(Problem(str(path), message="not UTF-8 text", fix="save it as UTF-8"))
+        problems.append(Problem(str(path), message=t("course.not_utf8"), fix=t("course.save_utf8")))
     return None
 
 
@@ -435,8 +455,8 @@ def read_table(
             problems.append(
                 Problem(
                     str(path),
-                    message="file is missing",
-                    fix=f"create it with the header: {','.join(cols)}",
+                    message=t("course.file_missing"),
+                    fix=t("course.create_with_header", header=",".join(cols)),
                 )
             )
         return empty, []
@@ -446,8 +466,8 @@ def read_table(
         problems.append(
             Problem(
                 str(path),
-                message=f"cannot read CSV: {e}",
-                fix="save it as UTF-8 CSV with a header row",
+                message=t("course.bad_csv", error=e),
+                fix=t("course.bad_csv_fix"),
             )
         )
         return empty, []
@@ -456,17 +476,17 @@ def read_table(
         problems.append(
             Problem(
                 str(path),
-                "row 1",
+                t("where.row", n=1),
                 ",".join(missing),
-                "column missing",
-                f"the header must include: {','.join(cols)}",
+                t("course.column_missing"),
+                t("course.header_must", header=",".join(cols)),
             )
         )
         return empty, []
     rows, good, key = [], [], cols[0]
     seen: dict[str, int] = {}
     for i, rec in enumerate(df.to_dict("records")):
-        line = f"row {i + 2}"
+        line = t("where.row", n=i + 2)
         try:
             obj = model.model_validate(rec)
         except ValidationError as e:
@@ -479,8 +499,8 @@ def read_table(
                     str(path),
                     line,
                     key,
-                    f"duplicate {key} {ident!r}",
-                    f"it is already used on row {seen[ident]}; ids must be unique",
+                    t("course.duplicate_id", key=key, ident=ident),
+                    t("course.duplicate_id_fix", row=seen[ident]),
                 )
             )
             continue
@@ -498,8 +518,8 @@ def _load(root: Path) -> tuple[Course | None, list[Problem]]:
         return None, [
             Problem(
                 str(root),
-                message="course folder not found",
-                fix="pass the folder that holds course.toml",
+                message=t("course.folder_not_found"),
+                fix=t("course.folder_not_found_fix"),
             )
         ]
     raw = read_toml(root / "course.toml", problems)
@@ -524,10 +544,10 @@ def _load(root: Path) -> tuple[Course | None, list[Problem]]:
                 problems.append(
                     Problem(
                         str(cat / name),
-                        f"id {ident}",
+                        t("where.id", id=ident),
                         "unit",
-                        f"unknown unit {unit!r}",
-                        f"use one of: {', '.join(sorted(unit_ids))}",
+                        t("course.unknown_unit", unit=unit),
+                        t("course.use_one_of", options=", ".join(sorted(unit_ids))),
                     )
                 )
 
@@ -553,7 +573,7 @@ def _load_cohort(course: Course, folder: Path, problems: list[Problem]) -> Cohor
     _, sessions = read_table(sched_path, Session, problems)
     f = str(sched_path)
     for line, s in sessions:
-        where = f"row {line} (session {s.session})"
+        where = t("where.row_session", n=line, session=s.session)
         refs = [
             ("teacher", s.teacher, course.faculty.index, "catalog/faculty.csv"),
             ("method", s.method, course.methods.index, "catalog/methods.csv"),
@@ -568,8 +588,8 @@ def _load_cohort(course: Course, folder: Path, problems: list[Problem]) -> Cohor
                         f,
                         where,
                         fld,
-                        f"unknown {fld} {value!r}",
-                        f"add it to {source} or use an existing id",
+                        t("course.unknown_ref", field=fld, value=value),
+                        t("course.unknown_ref_fix", source=source),
                     )
                 )
         nb = course.root / s.notebook
@@ -579,8 +599,8 @@ def _load_cohort(course: Course, folder: Path, problems: list[Problem]) -> Cohor
                     f,
                     where,
                     "notebook",
-                    f"notebook {s.notebook!r} not found",
-                    "give a path relative to the course folder, e.g. cases/red-01.ipynb",
+                    t("course.notebook_not_found", notebook=s.notebook),
+                    t("course.notebook_not_found_fix"),
                 )
             )
     return Cohort(folder.name, folder, config, roster, [s for _, s in sessions])
@@ -593,6 +613,25 @@ def load_course(root: Path | str) -> Course:
     if errors or course is None:
         raise CourseError(problems)
     return course
+
+
+def declared_language(root: Path | str) -> str | None:
+    """The language ``course.toml`` in `root` declares, read without validating the course.
+
+    ``None`` when there is no readable ``course.toml`` (not a course folder).
+    """
+    try:
+        raw = tomllib.loads((Path(root) / "course.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    programme = raw.get("programme")
+    language = programme.get("language") if isinstance(programme, dict) else None
+    return language if isinstance(language, str) else Programme.model_fields["language"].default
+
+
+def as_course(course: Course | Path | str) -> Course:
+    """A loaded course: ``course`` itself, or the course folder it names, loaded and validated."""
+    return course if isinstance(course, Course) else load_course(course)
 
 
 def inspect_course(root: Path | str) -> tuple[Course | None, list[Problem]]:

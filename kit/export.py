@@ -22,43 +22,12 @@ import nbformat
 import nh3
 
 import kit
+from kit import artifacts
 from kit import notebooks as nbs
 from kit.course import Course, Failure, Outcome, load_course
+from kit.messages import section, t
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-LABELS = {
-    "zh": {
-        "cohort": "班次",
-        "session": "课次",
-        "date": "日期",
-        "teacher": "授课",
-        "site": "教学点",
-        "method": "方式",
-        "unit": "单元",
-        "edition_t": "学员版",
-        "edition_i": "教师版",
-        "index": "课程资料",
-        "sessions": "课次一览",
-        "footer": "由 casekit 生成 · 可离线打开与打印",
-        "instructor": "教师版",
-    },
-    "en": {
-        "cohort": "Cohort",
-        "session": "Session",
-        "date": "Date",
-        "teacher": "Teacher",
-        "site": "Site",
-        "method": "Method",
-        "unit": "Unit",
-        "edition_t": "Trainee edition",
-        "edition_i": "Instructor edition",
-        "index": "Handouts",
-        "sessions": "Sessions",
-        "footer": "Made with casekit · opens and prints offline",
-        "instructor": "instructor",
-    },
-}
 
 _ALLOWED_TAGS = set(nh3.ALLOWED_TAGS) | {
     "style",
@@ -134,7 +103,7 @@ def page(
             meta=meta or [],
             language=language,
             extra_css=extra_css,
-            footer=LABELS[language]["footer"],
+            footer=t("page.footer", language),
             version=kit.__version__,
         )
     )
@@ -184,7 +153,7 @@ def session_meta(course: Course, cohort: str, session: str) -> tuple[list[tuple[
     """Header rows (label, value) for one session, in the course's language."""
     co = course.cohort(cohort)
     s = co.session(session)
-    L = LABELS[course.language]
+    L = section("page", course.language)
     teacher = course.faculty.loc[s.teacher]
     rows = [
         (L["cohort"], co.name),
@@ -222,24 +191,24 @@ def handouts(
     """
     c = load_course(course)
     co = c.cohort(cohort)
-    out = c.build_dir / co.id / "handouts"
+    out = artifacts.handouts_dir(c, co.id)
     out.mkdir(parents=True, exist_ok=True)
     result = HandoutResult(cohort=co.id)
     wanted = sessions or [s.session for s in co.sessions]
     editions = [("trainee", True, "")] + (
         [("instructor", False, ".instructor")] if instructor else []
     )
-    L = LABELS[c.language]
+    L = section("page", c.language)
     entries = []
-    with _progress(progress, len(wanted), "handouts") as tick:
+    with _progress(progress, len(wanted), t("page.index", c.language)) as tick:
         for sid in wanted:
             meta, s = session_meta(c, co.id, sid)
             unit = c.units[s.unit]
             for edition, hide_code, suffix in editions:
-                src = c.build_dir / co.id / edition / f"{sid}.ipynb"
+                src = artifacts.edition_path(c, co.id, sid, edition)
                 if not src.exists():
                     result.failures.append(
-                        Failure(sid, f"not built yet: run `casekit build {co.id}`", str(src))
+                        Failure(sid, t("export.not_built", cohort=co.id), str(src))
                     )
                     break
                 try:
@@ -272,7 +241,7 @@ def handouts(
 
 
 def _index(course: Course, cohort: str, entries: list, out: Path) -> Path:
-    L = LABELS[course.language]
+    L = section("page", course.language)
     by_unit: dict[str, list] = defaultdict(list)
     for s, unit, title, name in entries:
         by_unit[unit.id].append((s, title, name))

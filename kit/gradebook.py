@@ -49,9 +49,6 @@ GRADED = "graded"
 NEEDS_MARKING = "needs-marking"
 FAILED = "failed"
 
-# Question kinds marked by hand; everything else is scored automatically.
-MANUAL_KINDS = frozenset({"essay", "observation", "upload"})
-
 
 def utcnow() -> datetime:
     """Now, as naive UTC (the gradebook's convention)."""
@@ -470,6 +467,13 @@ class Gradebook:
         Columns: submission_id, session, trainee, question, position, kind, unit,
         points, max_points, status, detail, manual, marked, answer. A manual
         question without a mark has status ``needs-marking`` and 0 points.
+
+        A hand mark wins over whatever the question scored (status ``marked``):
+        a group mark stands for a member who later hands in their own workbook
+        without the group's report. A mark for a trainee whose current
+        submission lacks the question (a group member who handed nothing in)
+        is a row of its own, with no submission id, described like the
+        question in the other submissions of the session.
         """
         q = (
             select(
@@ -500,10 +504,13 @@ class Gradebook:
         df = df.merge(totals, on=["session", "trainee", "question"], how="left")
         mark_points = pd.to_numeric(df["mark_points"], errors="coerce").astype(float)
         df["marked"] = mark_points.notna()
-        use = df["manual"].astype(bool) & df["marked"]
+        use = df["marked"]
         df["points"] = df["points"].astype(float).where(~use, mark_points)
         df["status"] = df["status"].where(~use, "marked")
         df = df.drop(columns=["mark_points"])
+        extra = _marks_without_result(df, totals)
+        if len(extra):
+            df = pd.concat([df, extra], ignore_index=True) if len(df) else extra
         return df.sort_values(["session", "trainee", "position"]).reset_index(drop=True)
 
     def marks(self, cohort: str, session: str | None = None) -> pd.DataFrame:
@@ -709,6 +716,28 @@ class Gradebook:
             "flags": rows(self.flags(cohort).drop(columns=["submission_id"])),
             "scores": rows(scores),
         }
+
+
+def _marks_without_result(scores: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
+    """Rows for hand marks (``totals``) that no current submission's question carries."""
+    have = set(zip(scores["session"], scores["trainee"], scores["question"], strict=True))
+    keys = zip(totals["session"], totals["trainee"], totals["question"], strict=True)
+    extra = totals.loc[pd.Series([k not in have for k in keys], index=totals.index, dtype=bool)]
+    if extra.empty:
+        return scores.iloc[0:0]
+    # described like the question in the session's other submissions: kind, unit, worth
+    like = scores.drop_duplicates(["session", "question"])[
+        ["session", "question", "position", "kind", "unit", "max_points", "prompt"]
+    ]
+    out = extra.merge(like, on=["session", "question"], how="left").rename(
+        columns={"mark_points": "points"}
+    )
+    # not an item to mark (manual=False): the mark is there, and there is no answer to read
+    out = out.assign(
+        submission_id=None, status="marked", detail="", manual=False, answer="null", marked=True
+    )
+    fill = {"position": 0, "kind": "", "unit": "", "max_points": 0.0, "prompt": ""}
+    return out.fillna(fill).astype({"position": int})[list(scores.columns)]
 
 
 def _plain(v: Any) -> Any:

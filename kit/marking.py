@@ -18,14 +18,9 @@ from typing import Any
 import nbformat
 import pandas as pd
 
-from kit.course import Course, CourseError, Problem
+from kit import artifacts, kinds
+from kit.course import Course, CourseError, Problem, as_course
 from kit.gradebook import Gradebook
-
-
-def _course(course: Course | Path | str) -> Course:
-    from kit.course import load_course
-
-    return course if isinstance(course, Course) else load_course(course)
 
 
 def _spec(course: Course, cohort: str, session: str, question: str) -> dict[str, Any]:
@@ -36,7 +31,7 @@ def _spec(course: Course, cohort: str, session: str, question: str) -> dict[str,
         raise CourseError(
             [
                 Problem(
-                    str(course.build_dir / cohort / "instructor" / f"{session}.keys.json"),
+                    str(artifacts.build_paths(course, cohort, session).keys),
                     field="question",
                     message=f"no question {question!r} in session {session}",
                     fix=f"known questions: {', '.join(keys.questions)}",
@@ -71,7 +66,7 @@ def record_mark(
     (or ``max_points`` for a question that has no keys file, e.g. a group task
     recorded from elsewhere). Marking again replaces the earlier mark.
     """
-    c = _course(course)
+    c = as_course(course)
     co = c.cohort(cohort)
     if (trainee is None) == (group is None):
         raise ValueError("give exactly one of trainee= or group=")
@@ -163,7 +158,7 @@ def queue(
     "答卷 07" when anonymous), group, prompt, answer, max_points, marked,
     points, comment, criteria (dict criterion → points), submission_id.
     """
-    c = _course(course)
+    c = as_course(course)
     co = c.cohort(cohort)
     own = gb is None
     gb = gb or Gradebook.open(c.root, db)
@@ -221,10 +216,9 @@ def mark(
     Open it in JupyterLab and run it: one item at a time, rubric checkboxes,
     points, comment; every save goes to the gradebook at once.
     """
-    c = _course(course)
+    c = as_course(course)
     c.cohort(cohort)
-    name = (session or "all") + ("-anon" if anonymous else "")
-    out = c.build_dir / cohort / "marking" / f"{name}.ipynb"
+    out = artifacts.marking_path(c, cohort, session, anonymous)
     out.parent.mkdir(parents=True, exist_ok=True)
     zh = c.language == "zh"
     nb = nbformat.v4.new_notebook()
@@ -287,7 +281,7 @@ class MarkingApp:
     ):
         import ipywidgets as W
 
-        self.course = _course(course)
+        self.course = as_course(course)
         self.cohort, self.session, self.anonymous, self.db = cohort, session, anonymous, db
         self.marker = marker or __import__("getpass").getuser()
         self.gb = Gradebook.open(self.course.root, db)  # one session for the whole marking sitting
@@ -408,7 +402,7 @@ class MarkingApp:
 
     def _upload_html(self, it: Any) -> str:
         """Where an uploaded report lies in the store, and a text report's content to read."""
-        if it["kind"] != "upload":
+        if not kinds.find(it["kind"]).files:
             return ""
         try:
             name = json.loads(it["answer"]).get("name")

@@ -18,14 +18,15 @@ from typing import Any
 
 import nbformat
 
+from kit import kinds
+from kit.artifacts import MIME_KEY as KEY_MIME
+from kit.artifacts import MIME_QUESTION as QUESTION_MIME
+from kit.artifacts import MIME_TEST as TEST_MIME
+from kit.artifacts import MIME_WIDGET as WIDGET_MIME
 from kit.course import Problem
-from kit.questions import KINDS as _KINDS
-from kit.questions import MIME_KEY as KEY_MIME
-from kit.questions import MIME_QUESTION as QUESTION_MIME
-from kit.questions import MIME_TEST as TEST_MIME
-from kit.questions import MIME_WIDGET as WIDGET_MIME
-from kit.questions import QID_RE as QID
-from kit.questions import answer_stub
+from kit.kinds.base import QID_RE as QID
+from kit.kinds.code import answer_stub
+from kit.messages import t as say
 
 #: Tags an author may use; ``module:NAME`` is matched separately.
 TAGS = {
@@ -42,9 +43,7 @@ TAGS = {
 FOREIGN_TAGS = {"injected-parameters", "remove-input", "remove-output", "remove-cell", "hide-input"}
 INSTRUCTOR_ONLY = {"key", "teaching-note", "hidden-tests"}
 MODULE_TAG = re.compile(r"^module:([a-z0-9][a-z0-9_-]*)$")
-KINDS = set(_KINDS)
-# Kinds that the machine can score once a key is recorded.
-KEYED_KINDS = {"choice", "multi", "number", "text", "ranking"}
+KINDS = set(kinds.names())
 
 
 def tags(cell: dict) -> set[str]:
@@ -53,6 +52,7 @@ def tags(cell: dict) -> set[str]:
 
 
 def source(cell: dict) -> str:
+    """A cell's source as one string."""
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
 
@@ -112,6 +112,7 @@ def _zero_point_questions(src: str) -> set[str]:
                     and isinstance(kw.value, ast.Constant)
                     and kw.value.value == 0
                     and isinstance(qid, ast.Constant)
+                    and isinstance(qid.value, str)
                 ):
                     found.add(qid.value)
     return found
@@ -126,10 +127,10 @@ def _key_uses(src: str) -> list[tuple[str, int]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             if isinstance(node.func, ast.Name) and node.func.id == "key":
-                found.append(("key(...) call", node.lineno))
+                found.append((say("nb.key_call"), node.lineno))
             for kw in node.keywords:
                 if kw.arg in ("key", "answer", "solution") and _is_ask(node):
-                    found.append((f"{kw.arg}= argument", node.lineno))
+                    found.append((say("nb.key_argument", name=kw.arg), node.lineno))
     return found
 
 
@@ -148,6 +149,7 @@ def _key_ids(src: str) -> list[str]:
             and node.func.id == "key"
             and node.args
             and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
         ):
             ids.append(node.args[0].value)
     return ids
@@ -159,18 +161,18 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, list[Proble
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None, [Problem(f, message="notebook not found", fix="check the path")]
+        return None, [Problem(f, message=say("nb.not_found"), fix=say("nb.not_found_fix"))]
     except UnicodeDecodeError:
-        return None, [Problem(f, message="not UTF-8 text", fix="save the notebook from JupyterLab")]
+        return None, [Problem(f, message=say("course.not_utf8"), fix=say("nb.resave"))]
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
         return None, [
             Problem(
                 f,
-                f"line {e.lineno}",
-                message=f"not a notebook: invalid JSON ({e.msg})",
-                fix="restore it from version control or re-save it from JupyterLab",
+                say("where.line", n=e.lineno),
+                message=say("nb.bad_json", error=e.msg),
+                fix=say("nb.bad_json_fix"),
             )
         ]
     try:
@@ -183,8 +185,8 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, list[Proble
         return None, [
             Problem(
                 f,
-                message=f"not a valid notebook: {msg}",
-                fix="re-save it from JupyterLab (File → Save)",
+                message=say("nb.invalid", error=msg),
+                fix=say("nb.invalid_fix"),
             )
         ]
     return nb, []
@@ -210,7 +212,7 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
     ungraded: set[str] = set()
     key_modules: dict[str, set[str]] = {}
     for i, cell in enumerate(nb.cells):
-        where = f"cell {i + 1}"
+        where = say("where.cell", n=i + 1)
         t = tags(cell)
         src = source(cell)
         for tag in sorted(t):
@@ -218,7 +220,13 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                 continue
             hint = ", ".join(sorted(TAGS)) + ", module:NAME"
             problems.append(
-                Problem(f, where, "tags", f"unknown tag {tag!r}", f"use one of: {hint}")
+                Problem(
+                    f,
+                    where,
+                    "tags",
+                    say("nb.unknown_tag", tag=tag),
+                    say("course.use_one_of", options=hint),
+                )
             )
         if "parameters" in t:
             n_params += 1
@@ -229,8 +237,11 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                         f,
                         where,
                         "tags",
-                        f"{'/'.join(sorted(t & {'key', 'tests', 'hidden-tests'}))} on a markdown cell",
-                        "these tags belong on code cells",
+                        say(
+                            "nb.tag_on_markdown",
+                            tags="/".join(sorted(t & {"key", "tests", "hidden-tests"})),
+                        ),
+                        say("nb.tag_on_markdown_fix"),
                     )
                 )
             continue
@@ -241,23 +252,23 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                 problems.append(
                     Problem(
                         f,
-                        f"{where}, line {e.lineno}",
+                        say("where.cell_line", n=i + 1, line=e.lineno),
                         "source",
-                        f"Python syntax error: {e.msg}",
-                        "fix the code in JupyterLab",
+                        say("nb.syntax", error=e.msg),
+                        say("nb.syntax_fix"),
                     )
                 )
         ungraded |= _zero_point_questions(src)
         for kind, qid, line in question_calls(src):
-            loc = f"{where}, line {line}"
-            if kind not in KINDS:
+            loc = say("where.cell_line", n=i + 1, line=line)
+            if kind not in kinds.registry:
                 problems.append(
                     Problem(
                         f,
                         loc,
                         "question",
-                        f"unknown question kind ask.{kind}",
-                        f"use one of: {', '.join(sorted(KINDS))}",
+                        say("nb.unknown_kind", kind=kind),
+                        say("course.use_one_of", options=", ".join(sorted(kinds.names()))),
                     )
                 )
                 continue
@@ -267,8 +278,8 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                         f,
                         loc,
                         "question id",
-                        "the question id must be a string literal",
-                        'write it out, e.g. ask.choice("r1-motive", ...)',
+                        say("nb.qid_literal"),
+                        say("nb.qid_literal_fix"),
                     )
                 )
                 continue
@@ -278,8 +289,8 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                         f,
                         loc,
                         "question id",
-                        f"{qid!r} is not a valid id",
-                        "use lower-case letters, digits and '-'",
+                        say("nb.qid_invalid", qid=qid),
+                        say("nb.qid_invalid_fix"),
                     )
                 )
             if qid in seen:
@@ -288,14 +299,14 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                         f,
                         loc,
                         "question id",
-                        f"duplicate question id {qid!r}",
-                        f"already used in cell {seen[qid] + 1}; give each question its own id",
+                        say("nb.qid_duplicate", qid=qid),
+                        say("nb.qid_duplicate_fix", cell=seen[qid] + 1),
                     )
                 )
             seen.setdefault(qid, i)
             asked[qid] = kind
             asked_modules[qid] = modules_of(cell)
-            if kind == "code":
+            if kinds.get(kind).tested:
                 last_code_q = qid
             if t & INSTRUCTOR_ONLY:
                 problems.append(
@@ -303,8 +314,8 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                         f,
                         loc,
                         "tags",
-                        f"question {qid!r} is in an instructor-only cell",
-                        "move the question to its own cell without key/teaching-note/hidden-tests",
+                        say("nb.question_instructor_only", qid=qid),
+                        say("nb.question_instructor_only_fix"),
                     )
                 )
         if "key" in t:
@@ -315,10 +326,10 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                 problems.append(
                     Problem(
                         f,
-                        f"{where}, line {line}",
+                        say("where.cell_line", n=i + 1, line=line),
                         "key",
-                        f"{what} outside a key cell would reach trainees",
-                        "move it to a cell tagged 'key'",
+                        say("nb.key_outside", what=what),
+                        say("nb.key_outside_fix"),
                     )
                 )
         if "solution" in t:
@@ -328,8 +339,8 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                         f,
                         where,
                         "tags",
-                        "a code solution cell with no ask.code(...) question above it",
-                        "declare the code question in a cell before its solution",
+                        say("nb.solution_orphan"),
+                        say("nb.solution_orphan_fix"),
                     )
                 )
             else:
@@ -341,8 +352,8 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                         f,
                         where,
                         "tags",
-                        f"module {m!r} is not offered by any deliberation",
-                        "it will never be included; check the name",
+                        say("nb.module_unoffered", module=m),
+                        say("nb.module_unoffered_fix"),
                         "warning",
                     )
                 )
@@ -350,57 +361,67 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
         problems.append(
             Problem(
                 f,
-                "cell 1",
+                say("where.cell", n=1),
                 "tags",
-                "no cell tagged 'parameters'",
-                "add a code cell with the parameter defaults and tag it 'parameters'",
+                say("nb.no_parameters"),
+                say("nb.no_parameters_fix"),
             )
         )
     elif n_params > 1:
         problems.append(
             Problem(
-                f, field="tags", message="more than one 'parameters' cell", fix="keep exactly one"
+                f,
+                field="tags",
+                message=say("nb.many_parameters"),
+                fix=say("nb.many_parameters_fix"),
             )
         )
     for qid, i in keyed:
         if qid not in asked:
             problems.append(
-                Problem(f, f"cell {i}", "key", f"key for unknown question {qid!r}", "check the id")
+                Problem(
+                    f,
+                    say("where.cell", n=i + 1),
+                    "key",
+                    say("nb.key_unknown_question", qid=qid),
+                    say("nb.key_unknown_question_fix"),
+                )
             )
     for qid, mods in key_modules.items():
         if qid in asked_modules and asked_modules[qid] != mods:
-            want = ", ".join(f"module:{m}" for m in sorted(asked_modules[qid])) or "no module tag"
+            want = ", ".join(f"module:{m}" for m in sorted(asked_modules[qid])) or say(
+                "nb.no_module_tag"
+            )
             problems.append(
                 Problem(
                     f,
-                    f"cell {dict(keyed)[qid] + 1}",
+                    say("where.cell", n=dict(keyed)[qid] + 1),
                     "tags",
-                    f"the key of {qid!r} and its question are in different modules",
-                    f"give the key cell the question's module tags ({want}), or it runs "
-                    "when the question is left out",
+                    say("nb.key_module_mismatch", qid=qid),
+                    say("nb.key_module_mismatch_fix", tags=want),
                     "warning",
                 )
             )
     for qid, kind in asked.items():
-        if kind == "code" and qid not in solved:
+        if kinds.get(kind).tested and qid not in solved:
             problems.append(
                 Problem(
                     f,
-                    f"cell {seen[qid] + 1}",
+                    say("where.cell", n=seen[qid] + 1),
                     "solution",
-                    f"code question {qid!r} has no 'solution' cell after it",
-                    "add the model answer in a code cell tagged 'solution'",
+                    say("nb.no_solution", qid=qid),
+                    say("nb.no_solution_fix"),
                     "warning",
                 )
             )
-        if kind in KEYED_KINDS and qid not in {k for k, _ in keyed} and qid not in ungraded:
+        if kinds.get(kind).keyed and qid not in {k for k, _ in keyed} and qid not in ungraded:
             problems.append(
                 Problem(
                     f,
-                    f"cell {seen[qid] + 1}",
+                    say("where.cell", n=seen[qid] + 1),
                     "key",
-                    f"question {qid!r} has no key, so it cannot be graded automatically",
-                    f'add key("{qid}", ...) in a cell tagged "key"',
+                    say("nb.no_key", qid=qid),
+                    say("nb.no_key_fix", qid=qid),
                     "warning",
                 )
             )
@@ -421,34 +442,48 @@ def _set_role(cell: dict, **meta: Any) -> None:
     cell.setdefault("metadata", {}).setdefault("casekit", {}).update(meta)
 
 
+def role_from_tags(tags_: set[str], cell_type: str) -> str:
+    """A cell's role as its tags alone say (questions and code answers need the source too)."""
+    if "solution" in tags_:
+        return "answer" if cell_type == "code" else "answer-text"
+    for tag in ("hidden-tests", "tests", "key", "teaching-note"):
+        if tag in tags_:
+            return tag
+    if "parameters" in tags_ or "injected-parameters" in tags_:
+        return "parameters"
+    return "locked" if "locked" in tags_ else ""
+
+
+def casekit_meta(cell: Any) -> dict[str, Any]:
+    """The ``metadata.casekit`` record the build wrote on a cell (``{}`` when none)."""
+    m = (cell.get("metadata") or {}).get("casekit") or {}
+    return m if isinstance(m, dict) else {}
+
+
+def cell_role(cell: Any) -> str:
+    """The role of a cell: as the build recorded it, else as its tags say."""
+    return casekit_meta(cell).get("role") or role_from_tags(tags(cell), cell.get("cell_type", ""))
+
+
 def annotate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Record each cell's role (and question id) in its metadata; used by both editions."""
     last_code_q = None
     for cell in nb.cells:
-        t = tags(cell)
         qs = question_calls(source(cell)) if cell.cell_type == "code" else []
         if qs:
             ids = [q for _, q, _ in qs if isinstance(q, str)]
             _set_role(cell, role="question", questions=ids)
             for kind, qid, _ in qs:
-                if kind == "code":
+                if kind in kinds.registry and kinds.get(kind).tested:
                     last_code_q = qid
-        elif "solution" in t and cell.cell_type == "code" and last_code_q:
+            continue
+        role = role_from_tags(tags(cell), cell.cell_type)
+        if role == "answer" and last_code_q:
             _set_role(cell, role="answer", question=last_code_q)
-        elif "solution" in t:
+        elif role == "answer":
             _set_role(cell, role="answer-text")
-        elif "hidden-tests" in t:
-            _set_role(cell, role="hidden-tests")
-        elif "tests" in t:
-            _set_role(cell, role="tests")
-        elif "key" in t:
-            _set_role(cell, role="key")
-        elif "teaching-note" in t:
-            _set_role(cell, role="teaching-note")
-        elif "parameters" in t or "injected-parameters" in t:
-            _set_role(cell, role="parameters")
-        elif "locked" in t:
-            _set_role(cell, role="locked")
+        elif role:
+            _set_role(cell, role=role)
     return nb
 
 
@@ -489,13 +524,8 @@ def trainee_edition(
     cells = []
     # A markdown solution is a model answer for discussion: trainees answer through
     # questions (which are stored), so the placeholder must not invite typing here.
-    zh = language == "zh"
-    placeholder = (
-        "*（参考要点由教师在课堂讲评后公布）*"
-        if zh
-        else "*(The model answer is discussed in class.)*"
-    )
-    code_gap = "# 请在此补全代码" if zh else "# Complete the code here"
+    placeholder = say("edition.model_answer_placeholder", language)
+    code_gap = say("edition.code_gap", language)
     for cell in out.cells:
         t = tags(cell)
         if "injected-parameters" in t:  # papermill adds it after annotate() ran
@@ -505,7 +535,12 @@ def trainee_edition(
             continue
         if role == "answer":
             qid = cell.metadata.casekit["question"]
-            cell.source = answer_stub(qid, language)
+            stub = answer_stub(qid, language)
+            if SOLUTION_BLOCK.search(source(cell)):
+                # A scaffold around the solution regions (a signature, a docstring) is
+                # the trainee's to complete; `...` keeps a function body valid Python.
+                stub += SOLUTION_BLOCK.sub(r"\1" + code_gap + "\n" + r"\1...\n", source(cell))
+            cell.source = stub
             cell.outputs = []
             cell.execution_count = None
         elif role == "answer-text":
@@ -559,7 +594,10 @@ def records(nb: nbformat.NotebookNode) -> dict[str, Any]:
                 rec = dict(data[KEY_MIME])
                 keys[rec["id"]] = rec
             if TEST_MIME in data:
-                tests.append({**data[TEST_MIME], "cell": i, "role": meta.get("role")})
+                role = meta.get("role")
+                # the cell's role decides: a hidden-tests cell runs its @test like any other
+                hidden = bool(data[TEST_MIME].get("hidden")) or role == "hidden-tests"
+                tests.append({**data[TEST_MIME], "hidden": hidden, "cell": i, "role": role})
     return {
         "questions": list(questions.values()),
         "keys": keys,

@@ -175,7 +175,11 @@ def course(tmp_path: Path) -> Path:
 @pytest.fixture
 def sample_course(tmp_path: Path) -> Path:
     """A private copy of the shipped sample course (tests may build into it)."""
-    dst = tmp_path / "sample"
+    return copy_sample(tmp_path / "sample")
+
+
+def copy_sample(dst: Path) -> Path:
+    """Copy the shipped sample course's files (not its builds or gradebook) to `dst`."""
     shutil.copytree(
         ROOT,
         dst,

@@ -282,6 +282,13 @@ def test_cohort_summary(course: Path):
     assert "50%" in text and "热线工单分类优化" in text and "talk" in text
 
 
+def test_summary_lists_sessions_by_date(course: Path):
+    # appended last, held first: the summary reads like a timetable, not like the file
+    add_sessions(course, "c1", ["early,cases/coop.ipynb,2026-02-01,f2,,lecture,blue,2,practice,,"])
+    s = pg.summary(load_course(course), "c1")
+    assert list(s.sessions["session"]) == ["early", "coop"]
+
+
 # ---------------------------------------------------------------- evaluation
 
 
@@ -315,6 +322,31 @@ def test_evaluation_summary(course: Path):
     page = pg.evaluation_html(ev, "zh")
     assert "<script" not in page and "onerror" not in page and "<img" not in page
     assert "讲得好" in page and "林晓峰" in page
+
+
+def test_evaluation_judges_teachers_by_teacher_ratings_and_counts_raters(course: Path):
+    add_sessions(course, "c1", ["talk,cases/coop.ipynb,2026-03-09,f1,,lecture,blue,3,practice,,"])
+    c = load_course(course)
+    rows = [
+        ("t01", "coop", "rate-session", 5, "session"),
+        ("t01", "coop", "rate-pace", 5, "session"),  # two session ratings by one trainee
+        ("t02", "coop", "rate-session", 4, "session"),
+        ("t01", "coop", "rate-teacher", 2, "teacher"),
+        ("t02", "coop", "rate-teacher", 3, "teacher"),
+        ("t03", "talk", "rate-session", 1, "session"),
+    ]
+    ratings = pd.DataFrame(rows, columns=["trainee", "session", "question", "value", "about"])
+    ev = pg.evaluation_summary(c, "c1", ratings)
+    t = ev[ev["by"] == "teacher"].set_index("key")
+    # the teacher's own ratings only, not averaged with the sessions'
+    assert t.loc["f1", "mean"] == pytest.approx(2.5) and t.loc["f1", "trainees"] == 2
+    m = ev[ev["by"] == "method"].set_index("key")
+    assert m.loc["case", "mean"] == pytest.approx(14 / 3)  # session ratings only
+    assert m.loc["case", "responses"] == 3 and m.loc["case", "trainees"] == 2
+    page = pg.evaluation_html(ev, "en")
+    assert "<th>raters</th>" in page
+    case_row = next(r for r in page.split("<tr>") if r.startswith("<td>案例式"))
+    assert case_row.startswith("<td>案例式</td><td>2</td>"), case_row  # raters, not ratings
 
 
 # ---------------------------------------------------------------- the guide

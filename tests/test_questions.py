@@ -270,10 +270,10 @@ def test_score_every_kind():
     assert s("ranking", ["A", "B", "C"], ["A", "B", "C"], items=["A", "B", "C"]).points == 2
     assert s("essay", None, "文章", rubric=[{"id": "r1", "points": 2}]).status == "needs-marking"
     assert s("essay", None, "  ", rubric=[{"id": "r1", "points": 2}]).status == "unanswered"
-    assert s("rating", None, 4, points=0).status == "ungraded"
+    assert s("rating", None, 4, points=0).status == "answered"
     assert s("rating", None, None, points=0).status == "unanswered"
     assert s("observation", None, {"what": "", "who": ""}, points=0).status == "unanswered"
-    assert s("observation", None, {"what": "看到", "who": ""}, points=0).status == "ungraded"
+    assert s("observation", None, {"what": "看到", "who": ""}, points=0).status == "answered"
     assert s("upload", None, {"name": "a.pdf", "sha256": "0" * 64}, points=5).status == (
         "needs-marking"
     )

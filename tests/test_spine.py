@@ -23,7 +23,7 @@ def test_check_passes_on_a_good_course(course):
 
 
 def _one_problem(course: Path, *needles: str) -> str:
-    r = run_cli("check", str(course))
+    r = run_cli("check", str(course), "--lang", "en")  # the course is Chinese: test_messages.py
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     lines = [line for line in r.stderr.splitlines() if line.startswith("✗")]
@@ -64,7 +64,7 @@ def test_notebook_cell_that_raises(course):
     nb = nbformat.read(str(path), as_version=4)
     nb.cells[2].source += "\nraise ValueError('产值数据缺失')"
     nbformat.write(nb, str(path))
-    r = run_cli("build", "c1", "-C", str(course))
+    r = run_cli("build", "c1", "-C", str(course), "--lang", "en")
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     lines = [line for line in r.stderr.splitlines() if line.startswith("✗")]
@@ -81,7 +81,7 @@ def test_check_reports_every_problem_at_once(course):
     nb.cells[4].metadata["tags"] = ["solutoin"]
     nb.cells[6].source = 'ask.text("q-word", "重复的编号")\nask.text("q-word", "again", key="x")'
     nbformat.write(nb, str(course / "cases/coop.ipynb"))
-    r = run_cli("check", str(course))
+    r = run_cli("check", str(course), "--lang", "en")
     assert r.returncode == 2
     err = r.stderr
     for needle in ("f99", "'talk'", "unknown tag 'solutoin'", "duplicate question id", "key="):

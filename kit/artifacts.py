@@ -1,0 +1,444 @@
+"""Every artifact that passes between casekit's steps: where it lies and what it holds.
+
+One home for the layout of the course, build, exchange and submission-store
+folders, the keys file the build writes for grading, the receipt of a hand-in,
+the content digest of a submission, the time stamp in folder names, the
+practice-hash salt, the build cache and the mime types and answer-cell marker
+inside executed notebooks. Writers write through this module and readers read
+through it, so a format is changed in one place and no reader guesses::
+
+    <course>/cohorts/<cohort>/deliberations/<session>.toml   and .history.jsonl
+    <course>/build/<cohort>/instructor/<session>.ipynb        instructor edition
+    <course>/build/<cohort>/instructor/<session>.keys.json    KeysFile (instructor only)
+    <course>/build/<cohort>/trainee/<session>.ipynb           trainee edition
+    <course>/build/<cohort>/trainee/<session>.practice.json   practice hashes (practice mode)
+    <course>/build/<cohort>/.cache.json                       build cache: session → digest
+    <course>/build/<cohort>/handouts/<session>[.instructor].html, index.html
+    <course>/build/<cohort>/feedback/<trainee>/<session>.html
+    <course>/build/<cohort>/marking/<session|all>[-anon].ipynb
+    <course>/build/<cohort>/report.html     <course>/build/guide/index.html
+    <exchange>/<cohort>/outbox/<trainee>/<session>.ipynb      released workbook
+    <exchange>/<cohort>/outbox/<trainee>/<session>.answers.json and <session>.files/
+    <exchange>/<cohort>/inbox/<trainee>/<session>/<stamp>-<sha8>/   a hand-in
+    <course>/submissions/<cohort>/<trainee>/<session>/<stamp>-<sha8>/   the store
+        workbook.ipynb  answers.json  receipt.json  files/<question>/<name>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if TYPE_CHECKING:  # a type only: artifacts must stay importable without loading a course
+    from kit.course import Course
+
+# ---------------------------------------------------------------- notebook formats
+
+#: Mime types casekit writes into executed notebooks (see docs/architecture.md).
+MIME_QUESTION = "application/vnd.casekit.question+json"
+MIME_KEY = "application/vnd.casekit.key+json"
+MIME_TEST = "application/vnd.casekit.test+json"
+MIME_WIDGET = "application/vnd.jupyter.widget-view+json"
+
+# The first line of a code answer cell: the build writes it, the workbook runtime
+# finds answers by it when a cell runs, grading finds answer cells by it.
+ANSWER_MARKER = "# 答题区 answer: {qid}"
+ANSWER_MARKER_RE = re.compile(r"^\s*#\s*答题区\s+answer:\s*([a-z0-9][a-z0-9-]*)\s*$")
+
+
+def answer_marker(qid: str) -> str:
+    """The marker line that opens the code answer cell of question ``qid``."""
+    return ANSWER_MARKER.format(qid=qid)
+
+
+def answer_cell_qid(source: str) -> str | None:
+    """The question id of a code answer cell (its first non-empty line), or None."""
+    for line in (source or "").splitlines():
+        if line.strip():
+            m = ANSWER_MARKER_RE.match(line)
+            return m.group(1) if m else None
+    return None
+
+
+# ---------------------------------------------------------------- time stamps
+
+#: The one time-stamp format of folder names (exchange inbox, store, backups): UTC, sortable.
+STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+
+
+def stamp(t: datetime | None = None) -> str:
+    """A folder-name time stamp of ``t`` (default: now), in UTC."""
+    t = t or datetime.now(UTC)
+    if t.tzinfo is not None:
+        t = t.astimezone(UTC)
+    return t.strftime(STAMP_FORMAT)
+
+
+def parse_stamp(text: str) -> datetime | None:
+    """The UTC time of a folder name written with :func:`stamp` (``<stamp>-<sha8>``), or None."""
+    head = str(text).split("-", 1)[0]
+    try:
+        return datetime.strptime(head, STAMP_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time as written in receipts; naive means UTC. None when it is not one."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def now_iso() -> str:
+    """Now in UTC as ISO 8601 with milliseconds (answer entries, receipts)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+# ---------------------------------------------------------------- writing files
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temporary file, then rename): a crash never leaves half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- course layout
+
+
+def deliberations_dir(course: Course, cohort_id: str) -> Path:
+    """The folder holding a cohort's deliberation records."""
+    return course.cohort(cohort_id).folder / "deliberations"
+
+
+def record_path(course: Course, cohort_id: str, session_id: str) -> Path:
+    """Where a session's deliberation record lives (it may not exist)."""
+    return deliberations_dir(course, cohort_id) / f"{session_id}.toml"
+
+
+def history_path(course: Course, cohort_id: str, session_id: str) -> Path:
+    """The append-only history beside a session's record."""
+    return deliberations_dir(course, cohort_id) / f"{session_id}.history.jsonl"
+
+
+# ---------------------------------------------------------------- build layout
+
+
+@dataclass(frozen=True)
+class BuildPaths:
+    """Where the build writes one session of a cohort."""
+
+    instructor: Path
+    trainee: Path
+    keys: Path
+    practice: Path
+
+
+def cohort_build_dir(course: Course, cohort: str) -> Path:
+    """``build/<cohort>/``: everything built or written for one cohort."""
+    return course.build_dir / cohort
+
+
+def build_paths(course: Course, cohort: str, session: str) -> BuildPaths:
+    """The editions, keys file and practice hashes of one session."""
+    base = cohort_build_dir(course, cohort)
+    return BuildPaths(
+        instructor=base / "instructor" / f"{session}.ipynb",
+        trainee=base / "trainee" / f"{session}.ipynb",
+        keys=base / "instructor" / f"{session}.keys.json",
+        practice=base / "trainee" / f"{session}.practice.json",
+    )
+
+
+def edition_path(course: Course, cohort: str, session: str, edition: str) -> Path:
+    """The built ``instructor`` or ``trainee`` edition of a session."""
+    return cohort_build_dir(course, cohort) / edition / f"{session}.ipynb"
+
+
+def handouts_dir(course: Course, cohort: str) -> Path:
+    """``build/<cohort>/handouts/``: ``<session>.html``, ``<session>.instructor.html``, ``index.html``."""
+    return cohort_build_dir(course, cohort) / "handouts"
+
+
+def feedback_path(course: Course, cohort: str, trainee: str, session: str) -> Path:
+    """One trainee's graded feedback page for one session."""
+    return cohort_build_dir(course, cohort) / "feedback" / trainee / f"{session}.html"
+
+
+def try_page_path(course: Course, cohort: str, session: str) -> Path:
+    """The feedback page ``casekit try`` writes for a set of trial answers."""
+    return cohort_build_dir(course, cohort) / "try" / f"{session}.html"
+
+
+def marking_path(course: Course, cohort: str, session: str | None, anonymous: bool) -> Path:
+    """The marking notebook of a session (or of all sessions)."""
+    name = (session or "all") + ("-anon" if anonymous else "")
+    return cohort_build_dir(course, cohort) / "marking" / f"{name}.ipynb"
+
+
+def report_path(course: Course, cohort: str) -> Path:
+    """The cohort dashboard."""
+    return cohort_build_dir(course, cohort) / "report.html"
+
+
+def guide_path(course: Course) -> Path:
+    """The programme guide of the whole course."""
+    return course.build_dir / "guide" / "index.html"
+
+
+def scratch_dir(course: Course, cohort: str) -> Path:
+    """Scratch folders for grading on a cluster: inside the course, which the workers share."""
+    return cohort_build_dir(course, cohort) / ".scratch"
+
+
+# ---------------------------------------------------------------- build cache
+
+
+def build_cache_path(course: Course, cohort: str) -> Path:
+    return cohort_build_dir(course, cohort) / ".cache.json"
+
+
+def read_build_cache(course: Course, cohort: str) -> dict[str, str]:
+    """The build cache, session → digest of (notebook, parameters, kit); ``{}`` when absent or damaged."""
+    path = build_cache_path(course, cohort)
+    try:
+        data = json.loads(path.read_text()) if path.exists() else {}
+    except json.JSONDecodeError:
+        return {}  # a damaged cache only costs a rebuild
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def write_build_cache(course: Course, cohort: str, cache: dict[str, str]) -> None:
+    write_json(build_cache_path(course, cohort), cache)
+
+
+# ---------------------------------------------------------------- the keys file
+
+
+class KeysFile(BaseModel):
+    """What the build records about one session for grading, release and marking.
+
+    ``questions`` are the question specs in notebook order (each with the
+    index of the cell that asked it), ``keys`` the key records by question id
+    (``{"id", "value", ...options}``), ``tests`` the test records with the
+    role of the cell that ran them, ``locks`` cell id → checksum of locked
+    cells, ``answer_cells`` question id → cell id of code answer cells.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    cohort: str
+    session: str
+    notebook: str
+    unit: str
+    mode: str
+    due: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    modules: list[str] = Field(default_factory=list)
+    locks: dict[str, str] = Field(default_factory=dict)
+    questions: list[dict[str, Any]] = Field(default_factory=list)
+    keys: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tests: list[dict[str, Any]] = Field(default_factory=list)
+    answer_cells: dict[str, str] = Field(default_factory=dict)
+
+    def specs(self) -> dict[str, dict[str, Any]]:
+        """Question specs by id, in notebook order."""
+        return {q["id"]: q for q in self.questions}
+
+
+def write_keys(path: Path, keys: KeysFile) -> None:
+    # model_dump in Python mode: parameters may hold values only json's default=str can write
+    write_json(path, keys.model_dump())
+
+
+def read_keys(path: Path) -> tuple[KeysFile, bytes]:
+    """The keys file and its bytes (grading fingerprints them). Raises CourseError when unreadable."""
+    from kit.course import CourseError, Problem
+    from kit.messages import t
+
+    data = path.read_bytes()
+    try:
+        return KeysFile.model_validate(json.loads(data)), data
+    except (ValueError, ValidationError) as e:
+        raise CourseError(
+            [
+                Problem(
+                    str(path),
+                    message=t("keys.not_keys_file", error=str(e).splitlines()[0]),
+                    fix=t("keys.not_keys_file_fix"),
+                )
+            ]
+        ) from None
+
+
+# ---------------------------------------------------------------- practice hashes
+
+
+def practice_secret(seed: bytes) -> str:
+    """The secret part of practice-hash salts, from something trainees never hold."""
+    return hashlib.sha256(seed).hexdigest()[:16]
+
+
+def practice_salt(secret: str, qid: str) -> str:
+    """The salt of one question's practice hashes: per question, so equal keys hash differently."""
+    return f"{secret}:{qid}"
+
+
+def read_practice(path: Path) -> dict[str, Any]:
+    """Practice hashes written by the build (question id → hashes); ``{}`` when absent."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+# ---------------------------------------------------------------- exchange layout
+
+ANSWERS_SUFFIX = ".answers.json"
+FILES_SUFFIX = ".files"
+
+
+def outbox_path(exchange: Path, cohort: str, trainee: str, session: str) -> Path:
+    """A released workbook."""
+    return Path(exchange) / cohort / "outbox" / trainee / f"{session}.ipynb"
+
+
+def exchange_of(workbook: Path, cohort: str, trainee: str) -> Path | None:
+    """The exchange a released workbook lies in (``<exchange>/<cohort>/outbox/<trainee>/``), or None."""
+    parts = workbook.parent.parts
+    if len(parts) >= 4 and parts[-3:] == (cohort, "outbox", trainee):
+        return workbook.parents[3]
+    return None
+
+
+def inbox_dir(exchange: Path, cohort: str) -> Path:
+    """Where hand-ins of a cohort arrive (``collect``'s default source)."""
+    return Path(exchange) / cohort / "inbox"
+
+
+def inbox_session_dir(exchange: Path, cohort: str, trainee: str, session: str) -> Path:
+    """The folder that holds every hand-in of one trainee for one session."""
+    return inbox_dir(exchange, cohort) / trainee / session
+
+
+def answers_path(workbook: Path) -> Path:
+    """The answer store beside a workbook: ``<stem>.answers.json``."""
+    workbook = Path(workbook)
+    return workbook.with_name(workbook.stem + ANSWERS_SUFFIX)
+
+
+def files_dir(workbook: Path) -> Path:
+    """Uploaded files beside a workbook: ``<stem>.files/<question>/<name>``."""
+    workbook = Path(workbook)
+    return workbook.with_name(workbook.stem + FILES_SUFFIX)
+
+
+def workbook_of_answers(store: Path) -> Path:
+    """The workbook an answer store belongs to."""
+    return store.with_name(store.name[: -len(ANSWERS_SUFFIX)] + ".ipynb")
+
+
+# ---------------------------------------------------------------- a submission
+
+WORKBOOK = "workbook.ipynb"
+ANSWERS = "answers.json"
+RECEIPT = "receipt.json"
+FILES = "files"
+
+
+def submission_digest(files: dict[str, bytes]) -> str:
+    """Content hash of a submission: relative paths and bytes, the receipt excluded (it differs per hand-in)."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        if name == RECEIPT:
+            continue
+        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return h.hexdigest()
+
+
+def submission_folder_name(received: datetime, sha256: str) -> str:
+    """``<stamp>-<sha8>``: sorts by time, tells equal times apart by content."""
+    return f"{stamp(received)}-{sha256[:8]}"
+
+
+class Receipt(BaseModel):
+    """What ``submit`` hands back and writes as ``receipt.json``; ``collect`` adds ``collected_at``."""
+
+    model_config = ConfigDict(extra="ignore")
+    trainee: str = ""
+    session: str = ""
+    cohort: str = ""
+    received_at: str = ""
+    sha256: str = ""
+    files: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    collected_at: str | None = None
+    source: str | None = None  # who wrote it when not the exchange (an importer)
+    folder: Path | None = Field(default=None, exclude=True)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.as_dict(), ensure_ascii=False, indent=1).encode("utf-8")
+
+    @classmethod
+    def parse(cls, data: bytes | None) -> Receipt | None:
+        """A receipt from ``receipt.json`` bytes; None when there is none or it is not a receipt."""
+        if data is None:
+            return None
+        try:
+            return cls.model_validate(json.loads(data.decode("utf-8")))
+        except (UnicodeDecodeError, ValueError, ValidationError):
+            return None
+
+    def received(self) -> datetime | None:
+        return parse_time(self.received_at)
+
+
+def received_time(files: dict[str, bytes], where: str) -> datetime | None:
+    """When the exchange received a submission: its receipt, else the stamp of its folder name."""
+    receipt = Receipt.parse(files.get(RECEIPT))
+    t = receipt.received() if receipt else None
+    if t:
+        return t
+    for part in reversed(where.split("/")):
+        t = parse_stamp(part)
+        if t:
+            return t
+    return None
+
+
+# ---------------------------------------------------------------- submission store
+
+
+def store_dir(course: Course, cohort: str) -> Path:
+    """The append-only submission store of a cohort."""
+    return course.root / "submissions" / cohort
+
+
+def submission_dir(
+    course: Course, cohort: str, trainee: str, session: str, received: datetime, sha256: str
+) -> Path:
+    """The store folder of one submission."""
+    return store_dir(course, cohort) / trainee / session / submission_folder_name(received, sha256)
+
+
+def stored_submissions(course: Course, cohort: str) -> list[tuple[str, str, Path]]:
+    """``(trainee, session, folder)`` of every submission folder in the store."""
+    store = store_dir(course, cohort)
+    out = []
+    for d in sorted(store.glob("*/*/*")) if store.exists() else []:
+        if d.is_dir() and not d.name.startswith("."):
+            out.append((d.parent.parent.name, d.parent.name, d))
+    return out

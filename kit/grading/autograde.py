@@ -1,0 +1,402 @@
+"""``grade``: score every current submission into the gradebook.
+
+Grading never runs a trainee's workbook as it is: widget answers are scored
+from ``answers.json`` against the keys file without a kernel (each by its
+kind's ``score``, :mod:`kit.kinds`), and code answers run through
+:func:`kit.grading.coderun.run_code_questions`. Tamper checks compare the
+handed-in notebook with the locks the build recorded; flags never change a
+score. Each submission is one transaction; a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import nbformat
+
+from kit import artifacts, kinds
+from kit.artifacts import answer_cell_qid
+from kit.course import Course, CourseError, Failure, as_course
+from kit.gradebook import FAILED, GRADED, NEEDS_MARKING, Gradebook, to_utc_naive
+from kit.grading.coderun import run_code_questions
+from kit.grading.keys import SessionKeys, load_keys
+from kit.grading.submissions import index_store
+from kit.kinds import Score
+from kit.messages import t as say
+from kit.notebooks import casekit_meta, cell_role, checksum, source
+
+GRADER_VERSION = "1"
+
+
+@dataclass
+class GradeResult:
+    """What ``grade`` did."""
+
+    graded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    statuses: dict[str, str] = field(default_factory=dict)
+
+
+# ================================================================ tamper checks
+
+
+def tamper_flags(
+    submitted: Any | None, keys: SessionKeys, answers: dict[str, Any]
+) -> list[dict[str, str]]:
+    """Flags for a submission: locked cells changed or removed, tests edited or removed, unknown answers.
+
+    Cells are matched by cell id, then by the lock checksum in their metadata,
+    so moved or added cells are not flagged. Flags never change a score
+    (grading uses the instructor's content); they are shown to the instructor.
+    """
+    flags: list[dict[str, str]] = []
+    roles = {c.get("id"): cell_role(c) for c in keys.instructor.cells}
+    if submitted is not None:
+        by_id = {c.get("id"): c for c in submitted.cells if c.get("id")}
+        by_lock = {
+            casekit_meta(c).get("lock"): c for c in submitted.cells if casekit_meta(c).get("lock")
+        }
+        for cid, sha in keys.locks.items():
+            cell = by_id.get(cid) or by_lock.get(sha)
+            is_test = roles.get(cid) in ("tests", "hidden-tests")
+            what = say("tamper.tests_cell" if is_test else "tamper.locked_cell")
+            if cell is None:
+                flags.append(
+                    {
+                        "code": "tests-removed" if is_test else "locked-removed",
+                        "where": f"cell {cid}",
+                        "message": say("tamper.removed", what=what, cell=cid),
+                    }
+                )
+            elif checksum(source(cell)) != sha:
+                flags.append(
+                    {
+                        "code": "tests-edited" if is_test else "locked-changed",
+                        "where": f"cell {cid}",
+                        "message": say("tamper.changed", what=what, cell=cid),
+                    }
+                )
+    for qid in sorted(answers):
+        if qid not in keys.questions:
+            flags.append(
+                {
+                    "code": "unknown-question",
+                    "where": f"question {qid}"[:200],
+                    "message": say("tamper.unknown_question", qid=qid),
+                }
+            )
+    return flags
+
+
+# ================================================================ scoring
+
+
+def _answer_value(entry: Any) -> Any:
+    return entry.get("value") if isinstance(entry, dict) and "value" in entry else entry
+
+
+def _trainee_code(qid: str, answers: dict[str, Any], submitted: Any | None) -> str | None:
+    code = kinds.get("code")
+    value = _answer_value(answers.get(qid))
+    if isinstance(value, str) and not code.is_empty(value):
+        return value
+    if submitted is None:
+        return None
+    for cell in submitted.cells:
+        src = source(cell)
+        if cell.get("cell_type") == "code" and answer_cell_qid(src) == qid:
+            # the stub as released is no answer: it shows and grades as unanswered
+            return None if code.is_empty(src) else src
+    for cell in submitted.cells:
+        m = casekit_meta(cell)
+        if (
+            cell.get("cell_type") == "code"
+            and m.get("role") == "answer"
+            and m.get("question") == qid
+        ):
+            return source(cell)
+    return None
+
+
+# ================================================================ grade
+
+
+def due_time(course: Course, cohort: str, session: str) -> datetime | None:
+    """When a session's work is due, as an aware time (a due without a zone is the course's local time)."""
+    due = course.cohort(cohort).session(session).due
+    if due is not None and due.tzinfo is None:
+        due = due.replace(tzinfo=_course_tz(course))
+    return due
+
+
+def _late(course: Course, cohort: str, session: str, received: datetime) -> tuple[int, float]:
+    due = due_time(course, cohort, session)
+    if due is None:
+        return 0, 0.0
+    late = to_utc_naive(received) - to_utc_naive(due)
+    if late <= timedelta(0):
+        return 0, 0.0
+    days = math.ceil(late / timedelta(days=1))
+    g = course.config.grading
+    return days, round(min(g.late_penalty_cap, days * g.late_penalty_per_day), 6)
+
+
+def _course_tz(course: Course) -> ZoneInfo:
+    # a due time without zone is the course's local time; Chinese courses default to Beijing time
+    name = course.config.grading.timezone or ("Asia/Shanghai" if course.language == "zh" else "UTC")
+    return ZoneInfo(name)
+
+
+@dataclass
+class _Job:
+    sub_id: int
+    label: str
+    path: Path
+    session: str
+    trainee: str
+    received: datetime
+    fingerprint: str
+
+
+def _grade_one(
+    course: Course, cohort: str, job: _Job, keys: SessionKeys, run_opts: dict[str, Any]
+) -> dict[str, Any]:
+    """Grade one submission; return the gradebook payload. Raises only on a bug in the grader."""
+    answers_doc = {}
+    apath = job.path / "answers.json"
+    if apath.exists():
+        try:
+            answers_doc = json.loads(apath.read_text("utf-8"))
+        except ValueError:
+            return _failed(job, keys, say("grade.answers_json"))
+    answers = answers_doc.get("answers") or {} if isinstance(answers_doc, dict) else {}
+    if not isinstance(answers, dict):
+        return _failed(job, keys, say("grade.no_answers_object"))
+    submitted = None
+    npath = job.path / "workbook.ipynb"
+    if npath.exists():
+        try:
+            submitted = nbformat.reads(npath.read_text("utf-8"), as_version=4)
+        except Exception as e:  # noqa: BLE001 - any unreadable notebook is a cause, not a crash
+            if not answers:
+                return _failed(job, keys, say("grade.workbook_unreadable", error=e))
+    if submitted is None and not answers:
+        return _failed(job, keys, say("grade.nothing_readable"))
+
+    flags = tamper_flags(submitted, keys, answers)
+    results: list[dict[str, Any]] = []
+    code_qs = [q for q, s in keys.questions.items() if kinds.find(s.get("kind")).tested]
+    code = {q: _trainee_code(q, answers, submitted) for q in code_qs}
+    tests: list[dict[str, Any]] = []
+    seconds = 0.0
+    run_error = None
+    if code_qs:
+        answered = {
+            q: c for q, c in code.items() if c is not None and not kinds.is_empty("code", c)
+        }
+        tests, run_error, seconds = run_code_questions(
+            course, cohort, job.session, keys, answered, run_opts
+        )
+        # a question nobody answered gets no credit even if its tests happen to pass
+        for t in tests:
+            if t["question"] not in answered:
+                t.update(passed=False, points=0.0, message="unanswered")
+
+    for pos, (qid, spec) in enumerate(keys.questions.items()):
+        kind = kinds.find(spec.get("kind"))
+        base = {
+            "question": qid,
+            "position": pos,
+            "kind": spec.get("kind", ""),
+            "unit": spec.get("unit") or "",
+            "prompt": str(spec.get("prompt", ""))[:5000],
+        }
+        if kind.tested:
+            value = code[qid]
+            q_tests = [t for t in tests if t["question"] == qid]
+            sc = kind.score(spec, None, value, tests=q_tests, run_error=run_error)
+            answer = json.dumps(value)
+        else:
+            value = _answer_value(answers.get(qid))
+            try:
+                sc = kind.score(spec, keys.keys.get(qid), value)
+            except Exception as e:  # noqa: BLE001 - a scoring error costs this question only
+                maxp = float(spec.get("points", 1) or 0)
+                sc = Score(0.0, maxp, "error", say("grade.cannot_score", error=e))
+            answer = json.dumps(value, ensure_ascii=False, default=str)
+        results.append(
+            {**base, "answer": answer, "points": float(sc.points),
+             "max_points": float(sc.max_points), "status": str(sc.status),
+             "detail": str(sc.detail or "")[:2000],
+             "manual": kind.manual and sc.status == NEEDS_MARKING and sc.max_points > 0}
+        )  # fmt: skip
+    days, penalty = _late(course, cohort, job.session, job.received)
+    open_items = any(r["manual"] for r in results)
+    grade = {
+        "status": NEEDS_MARKING if open_items else GRADED,
+        "cause": "",
+        "auto_points": round(sum(r["points"] for r in results), 6),
+        "max_points": round(sum(r["max_points"] for r in results), 6),
+        "days_late": days,
+        "penalty": penalty,
+        "fingerprint": job.fingerprint,
+        "seconds": round(seconds, 3),
+    }
+    return {"grade": grade, "results": results, "tests": tests, "flags": flags}
+
+
+def _failed(job: _Job, keys: SessionKeys, cause: str) -> dict[str, Any]:
+    mx = sum(float(s.get("points", 0) or 0) for s in keys.questions.values())
+    grade = {
+        "status": FAILED,
+        "cause": cause,
+        "auto_points": 0.0,
+        "max_points": mx,
+        "days_late": 0,
+        "penalty": 0.0,
+        "fingerprint": job.fingerprint,
+        "seconds": 0.0,
+    }
+    return {"grade": grade, "results": [], "tests": [], "flags": []}
+
+
+def grade(
+    course: Course | Path | str,
+    cohort: str,
+    session: str | None = None,
+    *,
+    db: str | None = None,
+    workers: int | None = None,
+    force: bool = False,
+    progress: bool = True,
+    cluster: str | None = None,
+) -> GradeResult:
+    """Score every current submission of a cohort (or one session) into the gradebook.
+
+    Widget answers are scored without a kernel; code answers run in the
+    instructor edition with the author's tests, isolated and time- and
+    memory-bound. Each submission is written in its own transaction; one that
+    is already graded with the same inputs (submission, keys, instructor
+    edition, grader version) is skipped, so a rerun after a crash resumes and
+    a full rerun changes nothing. ``force`` regrades everything.
+    """
+    c = as_course(course)
+    co = c.cohort(cohort)
+    res = GradeResult()
+    sessions = [co.session(session).session] if session else [s.session for s in co.sessions]
+    g = c.config.grading
+    run_opts = {
+        "cell_timeout": g.cell_timeout,
+        "notebook_timeout": g.notebook_timeout,
+        "memory_mb": c.config.defaults.memory_mb,
+        "cluster": cluster,
+    }
+    policy = f"{g.late_penalty_per_day}:{g.late_penalty_cap}:{_course_tz(c)}"
+    with Gradebook.open(c.root, db) as gb:
+        index_store(c, cohort, gb=gb)
+        run = gb.start_run(cohort, session)
+        jobs: list[tuple[_Job, SessionKeys]] = []
+        keys_by_session: dict[str, SessionKeys | CourseError] = {}
+        for sub in gb.current_submissions(cohort, session):
+            if sub.session not in sessions:
+                continue
+            label = f"{sub.trainee}/{sub.session}"
+            if sub.session not in keys_by_session:
+                try:
+                    keys_by_session[sub.session] = load_keys(c, cohort, sub.session)
+                except (CourseError, ValueError, OSError) as e:
+                    keys_by_session[sub.session] = (
+                        e
+                        if isinstance(e, CourseError)
+                        else CourseError.at(
+                            artifacts.build_paths(c, cohort, sub.session).keys,
+                            say("grade.keys_unreadable", error=e),
+                        )
+                    )
+            keys = keys_by_session[sub.session]
+            if isinstance(keys, CourseError):
+                res.failures.append(Failure(label, str(keys)))
+                continue
+            due = co.session(sub.session).due
+            fp = hashlib.sha256(
+                f"{GRADER_VERSION}|{sub.sha256}|{keys.fingerprint}|{policy}|{due}|{sub.received_at}".encode()
+            ).hexdigest()
+            old = gb.grade_row(sub.id)
+            if old is not None and old.fingerprint == fp and old.status != FAILED and not force:
+                res.skipped.append(label)
+                res.statuses[label] = old.status
+                continue
+            job = _Job(
+                sub.id, label, c.root / sub.path, sub.session, sub.trainee, sub.received_at, fp
+            )
+            jobs.append((job, keys))
+
+        n_workers = workers or max(1, min(4, os.cpu_count() or 1))
+        bar = _progress(progress, len(jobs))
+        with bar as p, ThreadPoolExecutor(max_workers=n_workers) as pool:
+            task = p.add_task(say("grade.progress", cohort=cohort), total=len(jobs)) if p else None
+            futs = {
+                pool.submit(_grade_one, c, cohort, job, keys, run_opts): (job, keys)
+                for job, keys in jobs
+            }
+            for fut in as_completed(futs):
+                job, keys = futs[fut]
+                try:
+                    payload = fut.result()
+                except Exception as e:  # noqa: BLE001 - one submission never sinks the batch
+                    error = f"{type(e).__name__}: {e}"
+                    payload = _failed(job, keys, say("grade.grader_error", error=error))
+                try:
+                    gb.write_grading(job.sub_id, **payload)
+                except Exception as e:  # noqa: BLE001
+                    res.failures.append(Failure(job.label, say("grade.cannot_write", error=e)))
+                    continue
+                status = payload["grade"]["status"]
+                res.statuses[job.label] = status
+                if status == FAILED:
+                    res.failures.append(
+                        Failure(job.label, payload["grade"]["cause"], str(job.path))
+                    )
+                else:
+                    res.graded.append(job.label)
+                if p:
+                    p.advance(task)
+        gb.finish_run(
+            run, graded=len(res.graded), skipped=len(res.skipped), failed=len(res.failures)
+        )
+        # what each submission's status is now: hand marks since an earlier run close open items
+        now = gb.submission_scores(cohort, session)
+        current = {
+            f"{t}/{s}": st
+            for t, s, st in zip(now["trainee"], now["session"], now["status"], strict=True)
+        }
+        res.statuses = {label: current.get(label, st) for label, st in res.statuses.items()}
+    return res
+
+
+class _NoProgress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: Any) -> None:
+        return None
+
+
+def _progress(show: bool, total: int) -> Any:
+    if not show or total == 0:
+        return _NoProgress()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    )

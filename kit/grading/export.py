@@ -1,0 +1,144 @@
+"""``grades``: the gradebook as a table per trainee (CSV or XLSX) with per-unit subtotals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kit.course import Course, CourseError, Outcome, as_course
+from kit.gradebook import Gradebook
+from kit.messages import t
+
+
+class GradesResult(Outcome):
+    """The grade exports written."""
+
+
+#: The status of a session where a trainee has hand marks (a group mark) but handed nothing in.
+MARKED_ONLY = "marked"
+
+
+def session_scores(gb: Gradebook, cohort: str) -> Any:
+    """Per trainee and session: what counts, hand marks of trainees who handed nothing in included.
+
+    :meth:`Gradebook.submission_scores` (one row per current submission) plus
+    one row (status ``marked``, no submission) per trainee and session where
+    only hand marks exist: a group mark reaches every member of the group.
+    """
+    import pandas as pd
+
+    scores = gb.submission_scores(cohort)
+    qs = gb.question_scores(cohort)
+    marked = qs[qs["submission_id"].isna()] if len(qs) else qs
+    if marked.empty:
+        return scores
+    have = set(zip(scores["session"], scores["trainee"], strict=True))
+    extra = marked.groupby(["session", "trainee"])["points"].sum().round(4).reset_index()
+    extra = extra[
+        [(s, t) not in have for s, t in zip(extra["session"], extra["trainee"], strict=True)]
+    ]
+    extra = extra.assign(
+        submission_id=None, raw_points=extra["points"], status=MARKED_ONLY, cause="",
+        max_points=extra["session"].map(session_maxima(scores)).fillna(0.0),
+        days_late=0, penalty=0.0, open_items=0,
+    )  # fmt: skip
+    return pd.concat([scores, extra[[c for c in scores.columns if c in extra]]], ignore_index=True)
+
+
+def session_maxima(scores: Any) -> Any:
+    """The most points of each session that was graded for anyone: what every trainee was due."""
+    return scores.groupby("session")["max_points"].max() if len(scores) else scores["max_points"]
+
+
+def grades_table(course: Course | Path | str, cohort: str, *, db: str | None = None) -> Any:
+    """One row per trainee: points per session, per-unit subtotals, total, max and open items.
+
+    A session counts towards every trainee's maximum once anyone's
+    submission of it was graded: a trainee who handed nothing in scores 0 of
+    it (or their group's mark), and is not measured against less.
+    """
+    import pandas as pd
+
+    c = as_course(course)
+    co = c.cohort(cohort)
+    with Gradebook.open(c.root, db) as gb:
+        scores = session_scores(gb, cohort)
+        units = gb.per_unit(cohort)
+        qs = gb.question_scores(cohort)
+    roster = co.roster.reset_index()[["id", "name", "group"]].rename(columns={"id": "trainee"})
+    table = roster.copy()
+    for s in co.sessions:
+        col = scores[scores["session"] == s.session].set_index("trainee")
+        table[s.session] = table["trainee"].map(col["points"]).astype(float)
+        status = table["trainee"].map(col["status"]).astype(object)
+        table[f"{s.session} status"] = status.where(status.notna(), "missing")
+    # what each unit is worth per session (the most any graded submission could get), summed
+    graded = qs[qs["submission_id"].notna()] if len(qs) else qs
+    unit_max = (
+        graded.groupby(["session", "submission_id", "unit"])["max_points"].sum()
+        .groupby(["session", "unit"]).max().groupby("unit").sum()
+        if len(graded)
+        else pd.Series(dtype=float)
+    )  # fmt: skip
+    for u in c.config.units:
+        uu = (
+            units[units["unit"] == u.id].set_index("trainee") if not units.empty else pd.DataFrame()
+        )
+        pts = (
+            table["trainee"].map(uu["points"])
+            if not uu.empty
+            else pd.Series(0.0, index=table.index)
+        )
+        mx = float(unit_max.get(u.id, 0.0))
+        if mx > 0:
+            table[f"unit {u.id}"] = pts.fillna(0.0).round(4)
+            table[f"unit {u.id} max"] = mx
+    by_t = scores.groupby("trainee").agg(total=("points", "sum"), open_items=("open_items", "sum"))
+    table["total"] = table["trainee"].map(by_t["total"]).fillna(0.0).round(4)
+    table["max"] = float(session_maxima(scores).sum())
+    table["open items"] = table["trainee"].map(by_t["open_items"]).fillna(0).astype(int)
+    return table
+
+
+def grades(
+    course: Course | Path | str,
+    cohort: str,
+    to: Path | str,
+    *,
+    db: str | None = None,
+    format: str | None = None,
+    mapping: dict[str, str] | None = None,
+    assignment_ids: dict[str, str] | None = None,
+) -> GradesResult:
+    """Export the gradebook to CSV or XLSX (by ``to``'s suffix) with per-unit subtotals.
+
+    ``format="moodle"`` or ``"canvas"`` writes that LMS's grade import CSV
+    instead (``kit.lms``); ``mapping`` (LMS column → roster column) and
+    ``assignment_ids`` (session → Canvas assignment id) shape it.
+    """
+    c = as_course(course)
+    if format not in (None, "table"):  # reach (#14): LMS layouts live in kit.lms
+        from kit.lms import write_lms
+
+        out = write_lms(
+            c, cohort, to, format, db=db, mapping=mapping, assignment_ids=assignment_ids
+        )
+        return GradesResult(written=out.written)
+    to = Path(to)
+    table = grades_table(c, cohort, db=db)
+    to.parent.mkdir(parents=True, exist_ok=True)
+    if to.suffix.lower() == ".xlsx":
+        with Gradebook.open(c.root, db) as gb:
+            qs = gb.question_scores(cohort)
+        qs = qs.drop(columns=["answer", "prompt", "submission_id"], errors="ignore")
+        import pandas as pd
+
+        with pd.ExcelWriter(to, engine="openpyxl") as xw:
+            table.to_excel(xw, sheet_name="grades", index=False)
+            qs.to_excel(xw, sheet_name="questions", index=False)
+    elif to.suffix.lower() == ".csv":
+        # utf-8-sig so that Excel opens Chinese names correctly
+        table.to_csv(to, index=False, encoding="utf-8-sig")
+    else:
+        raise CourseError.at(to, t("grades.unknown_format"), t("grades.unknown_format_fix"))
+    return GradesResult(written=[to])

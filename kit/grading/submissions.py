@@ -1,0 +1,416 @@
+"""``collect``: submissions into the append-only store, through one set of archive checks.
+
+Submission store (append-only, never overwritten; layout in :mod:`kit.artifacts`)::
+
+    <course>/submissions/<cohort>/<trainee>/<session>/<stamp>-<sha8>/
+        workbook.ipynb  answers.json  receipt.json  (and any uploaded files)
+
+The store is the truth; the gradebook's ``submissions`` table indexes it and is
+rebuilt from it by :func:`index_store` when needed. Trainee file names, sizes
+and link targets are untrusted: an archive is checked member by member and
+read into memory, so nothing is ever written outside the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import stat
+import tarfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from kit import artifacts
+from kit.course import Course, CourseError, Failure, Outcome, as_course
+from kit.gradebook import Gradebook, Submission, utcnow
+from kit.messages import t as say
+
+# Archive limits: generous for notebooks plus an uploaded report each, small
+# enough that a zip bomb cannot fill the disk.
+MAX_ARCHIVE_FILES = 5000
+MAX_ARCHIVE_BYTES = 500 * 1024 * 1024
+MAX_MEMBER_BYTES = 50 * 1024 * 1024
+
+
+@dataclass
+class CollectResult(Outcome):
+    """What ``collect`` did: new submissions stored, duplicates, unknown trainees, problems."""
+
+    duplicates: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+
+def _read_json_bytes(data: bytes | None) -> Any:
+    if data is None:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+# ================================================================ safe archives
+
+
+def _member_problem(name: str) -> str | None:
+    """Why an archive member name is unsafe, or None."""
+    if "\0" in name:
+        return say("collect.nul")
+    norm = name.replace("\\", "/")
+    if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
+        return say("collect.absolute")
+    if any(part == ".." for part in norm.split("/")):
+        return say("collect.climbs")
+    return None
+
+
+def _archive_members(path: Path) -> list[tuple[str, int, Any]]:
+    """List (name, size, handle) of regular files after checking every member; raise on any unsafe one."""
+
+    def refuse(member: str, why: str) -> CourseError:
+        return CourseError.at(
+            path,
+            say("collect.refused", member=member, why=why),
+            say("collect.refused_fix"),
+        )
+
+    # Both formats become (name, kind, size, link target, handle); one set of checks follows.
+    if zipfile.is_zipfile(path):
+        zf = zipfile.ZipFile(path)
+
+        def zip_kind(mode: int, info: zipfile.ZipInfo) -> str:
+            ftype = stat.S_IFMT(mode)  # many zips carry only permission bits: no type is a file
+            if stat.S_ISLNK(mode):
+                return "symlink"
+            if info.is_dir():
+                return "dir"
+            return "file" if not ftype or ftype == stat.S_IFREG else "other"
+
+        entries: list[tuple[str, str, int, str, Any]] = [
+            (i.filename, zip_kind(i.external_attr >> 16, i), i.file_size, "", (zf, i))
+            for i in zf.infolist()
+        ]
+    elif tarfile.is_tarfile(path):
+        tf = tarfile.open(path)
+
+        def tar_kind(m: tarfile.TarInfo) -> str:
+            if m.issym():
+                return "symlink"
+            if m.islnk():
+                return "hardlink"
+            return "dir" if m.isdir() else "file" if m.isfile() else "other"
+
+        entries = [(m.name, tar_kind(m), m.size, m.linkname, (tf, m)) for m in tf.getmembers()]
+    else:
+        raise CourseError.at(path, say("collect.not_archive"), say("collect.not_archive_fix"))
+    if len(entries) > MAX_ARCHIVE_FILES:
+        raise refuse(entries[MAX_ARCHIVE_FILES][0], say("collect.too_many", n=MAX_ARCHIVE_FILES))
+    out: list[tuple[str, int, Any]] = []
+    total = 0
+    for name, kind, size, link, handle in entries:
+        why = _member_problem(name)
+        if why:
+            raise refuse(name, why)
+        target = say("collect.link_target", link=link) if link else ""
+        if kind == "symlink":
+            raise refuse(name, say("collect.symlink", target=target))
+        if kind == "hardlink":
+            raise refuse(name, say("collect.hardlink", target=target))
+        if kind == "other":
+            raise refuse(name, say("collect.special"))
+        if kind == "dir":
+            continue
+        if size > MAX_MEMBER_BYTES:
+            raise refuse(name, say("collect.member_too_big", n=MAX_MEMBER_BYTES))
+        total += size
+        if total > MAX_ARCHIVE_BYTES:
+            raise refuse(name, say("collect.archive_too_big", n=MAX_ARCHIVE_BYTES))
+        out.append((name, size, handle))
+    return out
+
+
+def _read_member(handle: Any, limit: int) -> bytes:
+    """Read a member, enforcing the declared size (a lying header must not inflate past the limit)."""
+    arch, info = handle
+    f = arch.open(info) if isinstance(arch, zipfile.ZipFile) else arch.extractfile(info)
+    with f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(say("collect.lying_size"))
+    return data
+
+
+def _load_archive(path: Path) -> dict[str, bytes]:
+    """Read an archive into memory: {member name: bytes} (grouped by ``_group_submissions``).
+
+    Reading into memory (bounded by the limits) instead of extracting means
+    nothing is ever written outside the store, whatever the member names say.
+    """
+    members = _archive_members(path)
+    files: dict[str, bytes] = {}
+    for name, size, handle in members:
+        try:
+            files[name.replace("\\", "/").lstrip("./") or name] = _read_member(
+                handle, min(size, MAX_MEMBER_BYTES)
+            )
+        except (ValueError, OSError, zipfile.BadZipFile, tarfile.TarError) as e:
+            raise CourseError.at(
+                path, say("collect.unreadable_member", member=name, error=e)
+            ) from e
+    return files
+
+
+def _load_folder(path: Path) -> tuple[dict[str, bytes], list[str]]:
+    """Read a folder's regular files (links are skipped and reported, never followed)."""
+    files: dict[str, bytes] = {}
+    skipped: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+        for d in list(dirnames):
+            if (Path(dirpath) / d).is_symlink():
+                skipped.append(str(Path(dirpath, d).relative_to(path)))
+                dirnames.remove(d)
+        for fn in filenames:
+            p = Path(dirpath) / fn
+            rel = p.relative_to(path).as_posix()
+            if p.is_symlink() or not p.is_file():
+                skipped.append(rel)
+                continue
+            if fn.startswith(".") or "/." in "/" + rel:
+                continue  # .ipynb_checkpoints and the like
+            files[rel] = p.read_bytes()
+    return files, skipped
+
+
+def _group_submissions(files: dict[str, bytes]) -> dict[str, dict[str, bytes]]:
+    """Split a file tree into submissions.
+
+    A folder holding ``answers.json`` or ``workbook.ipynb`` is one submission
+    (with everything under it); any other ``.ipynb`` is a submission by itself.
+    """
+    roots = sorted(
+        {
+            str(PurePosixPath(n).parent)
+            for n in files
+            if PurePosixPath(n).name in ("answers.json", "workbook.ipynb")
+        },
+        key=len,
+    )
+    groups: dict[str, dict[str, bytes]] = {}
+    taken: set[str] = set()
+    for root in roots:
+        if any(root == r or root.startswith(r + "/") for r in groups if r != "."):
+            continue
+        prefix = "" if root == "." else root + "/"
+        g = {
+            n[len(prefix) :]: b for n, b in files.items() if n.startswith(prefix) and n not in taken
+        }
+        taken.update(prefix + n for n in g)
+        groups[root] = g
+    for n, b in files.items():
+        if n not in taken and n.endswith(".ipynb"):
+            groups[n] = {"workbook.ipynb": b}
+    return groups
+
+
+# ================================================================ collect
+
+
+def _identify(
+    where: str, files: dict[str, bytes], roster: set[str], sessions: set[str]
+) -> tuple[str | None, str | None, str]:
+    """Trainee and session of a submission from its answers, notebook metadata, then path.
+
+    Returns (trainee, session, problem). Sources that disagree are a problem,
+    never resolved by guessing.
+    """
+    claims: dict[str, set[str]] = {"trainee": set(), "session": set()}
+    answers = _read_json_bytes(files.get("answers.json"))
+    if isinstance(answers, dict):
+        for k in claims:
+            if isinstance(answers.get(k), str) and answers[k]:
+                claims[k].add(answers[k])
+    nb = _read_json_bytes(files.get("workbook.ipynb"))
+    if isinstance(nb, dict):
+        meta = (nb.get("metadata") or {}).get("casekit") or {}
+        for k in claims:
+            if isinstance(meta.get(k), str) and meta[k]:
+                claims[k].add(meta[k])
+    parts = [p for p in re.split(r"[/\\]", where) if p not in ("", ".")]
+    stems = [re.sub(r"\.ipynb$", "", p) for p in parts]
+    path_trainees = {p for p in stems if p in roster}
+    path_sessions = {p for p in stems if p in sessions}
+    for part in stems:  # "<session>-<trainee>.ipynb" or "<trainee>_<session>"
+        for t in roster:
+            for s in sessions:
+                if part in (f"{s}-{t}", f"{t}-{s}", f"{s}_{t}", f"{t}_{s}"):
+                    path_trainees.add(t)
+                    path_sessions.add(s)
+    if not claims["trainee"]:
+        claims["trainee"] = path_trainees
+    if not claims["session"]:
+        claims["session"] = path_sessions
+    trainee = session = None
+    if len(claims["trainee"]) == 1:
+        trainee = next(iter(claims["trainee"]))
+    if len(claims["session"]) == 1:
+        session = next(iter(claims["session"]))
+    if len(claims["trainee"]) > 1:
+        names = ", ".join(sorted(claims["trainee"]))
+        return None, session, say("collect.several_trainees", names=names)
+    if len(claims["session"]) > 1:
+        names = ", ".join(sorted(claims["session"]))
+        return trainee, None, say("collect.several_sessions", names=names)
+    if trainee is None:
+        return None, session, say("collect.no_trainee")
+    if session is None:
+        return trainee, None, say("collect.no_session")
+    if trainee not in roster:
+        return trainee, session, say("collect.unknown_trainee", trainee=trainee)
+    if session not in sessions:
+        return trainee, session, say("collect.unknown_session", session=session)
+    if path_trainees and trainee not in path_trainees:
+        return trainee, session, say("collect.path_disagrees", trainee=trainee)
+    return trainee, session, ""
+
+
+def collect(
+    course: Course | Path | str,
+    cohort: str,
+    *,
+    source: Path | str | None = None,
+    db: str | None = None,
+) -> CollectResult:
+    """Take submissions into the append-only store and index them in the gradebook.
+
+    ``source`` is the cohort's exchange inbox by default, or a folder, or a
+    zip/tar archive. Archives are checked member by member before anything is
+    read (absolute paths, ``..``, links, devices, size and count limits) and a
+    bad one is refused whole, naming the member. Submissions whose trainee or
+    session cannot be told for sure are reported in ``unknown``; identical
+    content already stored is reported in ``duplicates``.
+    """
+    c = as_course(course)
+    co = c.cohort(cohort)
+    res = CollectResult()
+    src = Path(source) if source is not None else artifacts.inbox_dir(c.exchange_dir, cohort)
+    if not src.exists():
+        raise CourseError.at(src, say("collect.source_missing"), say("collect.source_missing_fix"))
+    if src.is_dir():
+        files, skipped = _load_folder(src)
+        for s in skipped:
+            res.failures.append(Failure(s, say("collect.skipped_link"), str(src)))
+    else:
+        files = _load_archive(src)
+    # reach (#14): notebooks other tools' students handed in (nbgrader) become
+    # casekit submission folders, answers by question id, before anything is stored
+    from kit.importers import adopt_submissions
+
+    files, foreign_unknown = adopt_submissions(c, cohort, files)
+    res.unknown += [f"{src.name}/{u}" for u in foreign_unknown]
+    store = artifacts.store_dir(c, cohort)
+    roster = set(co.roster.index)
+    sessions = {s.session for s in co.sessions}
+    with Gradebook.open(c.root, db) as gb:
+        index_store(c, cohort, gb=gb)
+        for where, sub_files in sorted(_group_submissions(files).items()):
+            label = f"{src.name}/{where}"
+            trainee, session, problem = _identify(where, sub_files, roster, sessions)
+            if problem or trainee is None or session is None:
+                res.unknown.append(f"{label}: {problem}")
+                continue
+            if "workbook.ipynb" not in sub_files and "answers.json" not in sub_files:
+                res.failures.append(Failure(label, say("collect.empty")))
+                continue
+            sha = artifacts.submission_digest(sub_files)
+            received = artifacts.received_time(sub_files, where) or datetime.now(UTC)
+            existing = gb.session.query(Submission).filter_by(
+                cohort=cohort, session=session, trainee=trainee, sha256=sha
+            )
+            if existing.first() is not None:
+                res.duplicates.append(
+                    say("collect.duplicate", label=label, trainee=trainee, session=session)
+                )
+                continue
+            dest = artifacts.submission_dir(c, cohort, trainee, session, received, sha)
+            try:
+                _write_submission(dest, sub_files, store)
+            except (OSError, ValueError) as e:
+                res.failures.append(Failure(label, say("collect.cannot_store", error=e)))
+                continue
+            gb.add_submission(
+                cohort=cohort,
+                session=session,
+                trainee=trainee,
+                sha256=sha,
+                path=dest.relative_to(c.root).as_posix(),
+                received_at=received,
+                source=label,
+            )
+            res.written.append(dest)
+    return res
+
+
+def _write_submission(dest: Path, files: dict[str, bytes], store: Path) -> None:
+    """Write one submission folder atomically (temp folder, then rename); never overwrite."""
+    if dest.exists():
+        return  # append-only: same stamp and hash means same content
+    store_real = store.resolve()
+    tmp = dest.parent / f".tmp-{dest.name}-{secrets.token_hex(4)}"
+    tmp.mkdir(parents=True)
+    try:
+        for name, data in files.items():
+            target = (tmp / name).resolve()
+            # names were checked already; this is the last line of defence
+            if not target.is_relative_to(tmp.resolve()) or not target.is_relative_to(store_real):
+                raise ValueError(say("collect.outside_store", member=name))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        receipt = artifacts.Receipt.parse(files.get(artifacts.RECEIPT)) or artifacts.Receipt()
+        receipt.collected_at = utcnow().isoformat() + "Z"
+        (tmp / artifacts.RECEIPT).write_bytes(receipt.to_bytes())
+        os.rename(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def index_store(
+    course: Course | Path | str, cohort: str, *, gb: Gradebook | None = None, db: str | None = None
+) -> int:
+    """Make sure every submission folder of the store is in the gradebook; return how many were added.
+
+    The store is the truth: a gradebook lost or freshly pointed at PostgreSQL
+    is rebuilt from it.
+    """
+    c = as_course(course)
+    own = gb is None
+    gb = gb or Gradebook.open(c.root, db)
+    added = 0
+    try:
+        known = {s.path for s in gb.session.query(Submission).filter_by(cohort=cohort)}
+        for trainee, session, d in artifacts.stored_submissions(c, cohort):
+            rel = d.relative_to(c.root).as_posix()
+            if rel in known:
+                continue
+            files, _ = _load_folder(d)
+            received = artifacts.received_time(files, d.name) or datetime.now(UTC)
+            _, new = gb.add_submission(
+                cohort=cohort,
+                session=session,
+                trainee=trainee,
+                sha256=artifacts.submission_digest(files),
+                path=rel,
+                received_at=received,
+                source="store",
+            )
+            added += int(new)
+    finally:
+        if own:
+            gb.close()
+    return added

@@ -1,0 +1,431 @@
+"""What every question kind declares, and the helpers kinds share.
+
+A kind is one object (a subclass of :class:`Kind`) that says everything casekit
+needs to know about one kind of question: how an author declares it
+(``declare``, behind ``ask.<kind>``), when an answer is empty, whether a value
+can be an answer, how it is scored, how it is checked in practice mode, how it
+is shown in handouts and feedback, and its live widget. Its flags say what the
+rest of casekit does with it (see :class:`Kind`). Nothing here imports a
+widget library or a kernel: ``widget`` receives the view that holds them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+from kit.messages import t
+
+# Score statuses of one answer.
+CORRECT = "correct"
+PARTIAL = "partial"
+WRONG = "wrong"
+UNANSWERED = "unanswered"
+NEEDS_MARKING = "needs-marking"
+UNGRADED = "ungraded"  # a keyed kind without a key
+ANSWERED = "answered"  # answered, and there is nothing to score (a rating, a 0-point log)
+
+#: A question id: lower-case letters, digits and '-', unique in its notebook.
+QID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+# Default colour units (DESIGN.md "Four colour units"); a course may configure
+# others, in which case the notebook's `unit_colour` parameter wins.
+UNIT_COLOURS = {"red": "#c0392b", "green": "#2e7d32", "blue": "#1565c0", "gold": "#b8860b"}
+
+
+class AuthoringError(ValueError):
+    """A question declared wrongly; the message says what to fix.
+
+    Shown without a traceback in IPython (`_render_traceback_`), because the
+    reader is an instructor, not a programmer.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"casekit: {self}"]
+
+
+@dataclass
+class Score:
+    """The result of scoring one answer."""
+
+    points: float
+    max_points: float
+    status: str  # correct | partial | wrong | unanswered | needs-marking | ungraded | answered
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Declared(NamedTuple):
+    """What ``Kind.declare`` makes of an ``ask.<kind>(...)`` call."""
+
+    qid: str
+    prompt: str
+    points: float
+    fields: dict[str, Any]
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def jsonable(value: Any) -> Any:
+    """Turn numpy/pandas scalars and containers into plain JSON types."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, str | bool | int | float | type(None)):
+        return value
+    if hasattr(value, "tolist"):  # numpy arrays and pandas Series/Index
+        return jsonable(value.tolist())
+    if hasattr(value, "item"):  # numpy scalars
+        return jsonable(value.item())
+    return str(value)
+
+
+def normalise_text(value: Any) -> str:
+    """Normalise a short answer for comparison.
+
+    NFKC folds full-width letters, digits and punctuation to half-width;
+    then casefold, strip, and collapse runs of whitespace to one space.
+    """
+    s = unicodedata.normalize("NFKC", str(value))
+    s = s.casefold().strip()
+    return re.sub(r"\s+", " ", s)
+
+
+def parse_number(text: Any, unit: str | None = None) -> float:
+    """Parse what a trainee typed into a number.
+
+    Accepts full-width digits and signs, thousands separators (``1,234``),
+    spaces, a trailing unit equal to the question's, and percentages: when the
+    question's unit is ``%`` then ``12.5%`` is 12.5, otherwise it is 0.125.
+    Raises ValueError for anything else (including NaN and infinity).
+    """
+    if isinstance(text, bool):
+        raise ValueError(text)
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        s = unicodedata.normalize("NFKC", str(text)).strip()
+        s = s.replace("−", "-").replace("，", ",").replace(" ", "")
+        unit_n = unicodedata.normalize("NFKC", unit).strip() if unit else ""
+        percent = False
+        if unit_n and unit_n != "%" and s.endswith(unit_n):
+            s = s[: -len(unit_n)]
+        if s.endswith("%"):
+            s = s[:-1]
+            percent = unit_n != "%"
+        if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", s):
+            s = s.replace(",", "")
+        if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", s):
+            raise ValueError(text)
+        value = float(s) / (100.0 if percent else 1.0)
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(text)
+    return value
+
+
+def key_parts(key: Any) -> tuple[Any, dict]:
+    """(value, options) of a key record ``{"id", "value", ...options}`` (or a bare value)."""
+    if isinstance(key, dict) and "value" in key:
+        return key["value"], key
+    return key, {}
+
+
+def option_text(spec: dict, value: Any) -> str:
+    """Option text of `value` (text or 0-based index), normalised."""
+    opts = spec.get("options") or spec.get("items") or []
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(opts):
+        value = opts[value]
+    return normalise_text(value)
+
+
+def from_fraction(frac: float, maxp: float, detail: str) -> Score:
+    """A score from the fraction of the points earned."""
+    if frac >= 1.0 - 1e-9:
+        return Score(maxp, maxp, CORRECT, detail)
+    if frac <= 0:
+        return Score(0.0, maxp, WRONG, detail)
+    return Score(round(maxp * frac, 4), maxp, PARTIAL, detail)
+
+
+def salted(salt: str, qid: str, text: str) -> str:
+    """One practice hash: the key never leaves the instructor side, only this."""
+    return hashlib.sha256(f"{salt}\x1f{qid}\x1f{text}".encode()).hexdigest()
+
+
+def num(x: float) -> str:
+    """A number as people write it: 3, not 3.0."""
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def br(text: str) -> str:
+    """Escaped text with its line breaks kept."""
+    return html.escape(text).replace("\n", "<br>")
+
+
+def check_options(qid: str, options: Any, what: str = "options") -> list[str]:
+    """Options (or items) of a question: at least two, all different."""
+    opts = [str(o) for o in jsonable(list(options or []))]
+    if len(opts) < 2:
+        raise AuthoringError(t("author.too_few", qid=qid, what=t(f"author.word_{what}")))
+    if len(set(opts)) != len(opts):
+        raise AuthoringError(t("author.not_different", qid=qid, what=t(f"author.word_{what}")))
+    return opts
+
+
+def check_rubric(qid: str, rubric: Any, *, texts: bool = True) -> list[dict]:
+    """Validated rubric items. ``texts=False``: the texts are kept back in the key cell."""
+    items = []
+    for n, item in enumerate(rubric or []):
+        if not isinstance(item, dict) or (texts and "text" not in item):
+            which = "author.rubric_item" if texts else "author.rubric_item_ids"
+            raise AuthoringError(t(which, qid=qid, n=n + 1))
+        if not texts and "text" in item:
+            raise AuthoringError(t("author.rubric_hidden_texts", qid=qid))
+        pts = item.get("points", 1)
+        if not isinstance(pts, int | float) or pts < 0:
+            raise AuthoringError(t("author.rubric_points", qid=qid, n=n + 1))
+        items.append(
+            {
+                "id": str(item.get("id") or f"r{n + 1}"),
+                "text": str(item.get("text", "")),
+                "points": pts,
+            }
+        )
+    return items
+
+
+def _empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple):
+        return len(value) == 0
+    if isinstance(value, dict):
+        return all(_empty(v) for v in value.values())
+    return False
+
+
+# ---------------------------------------------------------------- the kind
+
+
+class Kind:
+    """One kind of question. Subclasses override what differs; the flags say what it is.
+
+    keyed      scored against a key the author records with ``key()``
+    manual     marked by hand against a rubric (``casekit mark``)
+    tested     answered in its own code cell and scored by the author's tests
+    graded     counts towards a score (a rating does not)
+    rated      an evaluation rating (the cohort report aggregates it)
+    free_text  a free-text answer (the report pairs ``<id>-comment`` answers with ratings)
+    files      the answer is an uploaded file kept in the submission
+    extra      a deliberation may add it as an extra question
+    requires_rubric  the author must give a rubric
+    options_field    the spec field listing what the trainee picks from, if any
+    """
+
+    name: str = ""
+    keyed: bool = False
+    manual: bool = False
+    tested: bool = False
+    graded: bool = True
+    rated: bool = False
+    free_text: bool = False
+    files: bool = False
+    extra: bool = False
+    requires_rubric: bool = False
+    options_field: str | None = None
+    #: Messages the kind brings to the catalogue (kit.messages), e.g. its label
+    #: ``{"zh": {"kind_poll": "投票"}, "en": {"kind_poll": "Poll"}}``; the catalogue's own entries win.
+    messages: dict[str, dict[str, str]] = {}
+
+    def __repr__(self) -> str:
+        return f"<question kind {self.name!r}>"
+
+    # ---- authoring
+    def declare(self, qid: str, prompt: str, *args: Any, **kwargs: Any) -> Declared:
+        """Turn an ``ask.<kind>(...)`` call into points and spec fields (raise AuthoringError)."""
+        raise NotImplementedError(self.name)
+
+    # ---- answers
+    def is_empty(self, value: Any) -> bool:
+        """True when `value` is no answer: None, blank text, an empty list, a record of blanks."""
+        return _empty(value)
+
+    def valid(self, spec: dict, value: Any) -> str | None:
+        """Why `value` cannot be an answer to `spec` (a stored answer read back), or None.
+
+        The reason is a message key (``valid.*`` in :mod:`kit.messages`), so the
+        workbook says it in its own language; plain text is shown as it is.
+        """
+        return None
+
+    # ---- scoring
+    def max_points(self, spec: dict) -> float:
+        return float(spec.get("points") or 0)
+
+    def score(
+        self,
+        spec: dict,
+        key: dict | None,
+        answer: Any,
+        *,
+        tests: list[dict] | None = None,
+        run_error: str | None = None,
+    ) -> Score:
+        """Score `answer` to `spec`: the one function the grader calls and the tests test.
+
+        Pure: no widgets, no kernel. An empty answer always scores "unanswered".
+        ``tests`` (judged ``test+json`` records) and ``run_error`` are for kinds
+        scored by tests.
+        """
+        maxp = self.max_points(spec)
+        if self.is_empty(answer):
+            return Score(0.0, maxp, UNANSWERED)
+        return self.score_answer(spec, key, answer, maxp, tests=tests, run_error=run_error)
+
+    def score_answer(
+        self,
+        spec: dict,
+        key: dict | None,
+        answer: Any,
+        maxp: float,
+        *,
+        tests: list[dict] | None = None,
+        run_error: str | None = None,
+    ) -> Score:
+        """Score an answer that is not empty."""
+        return Score(0.0, maxp, UNGRADED, t("score.unknown_kind", kind=spec.get("kind")))
+
+    # ---- practice mode
+    def practice_hashes(self, spec: dict, key: Any, salt: str) -> dict:
+        """Salted hashes that let a practice workbook check an answer without the key; {} if not checkable."""
+        return {}
+
+    def practice_check(self, spec: dict, hashes: dict, answer: Any) -> bool | None:
+        """Check `answer` against :meth:`practice_hashes` output; None if not checkable."""
+        return None
+
+    # ---- rendering
+    def plain_lines(self, spec: dict) -> list[str]:
+        """Lines under the prompt in the text/plain rendering (options, items)."""
+        opts = spec.get(self.options_field or "", None) or []
+        return [f"  {chr(65 + i) if i < 26 else i + 1}. {o}" for i, o in enumerate(opts)]
+
+    def static_html(
+        self, spec: dict, answer: Any, answered: bool, lang: str
+    ) -> tuple[list[str], bool]:
+        """Kind-specific HTML under the prompt (escaped), and whether the answer box is still to show."""
+        return [], answered
+
+    def shows_rubric(self, spec: dict) -> bool:
+        return bool(spec.get("rubric"))
+
+    def answer_text(self, spec: dict, answer: Any) -> str:
+        """The answer as plain text (handouts)."""
+        return str(answer)
+
+    def answer_html(self, value: Any) -> str:
+        """The trainee's answer as safe HTML for a feedback page: escaped text, never markup."""
+        e = html.escape
+        if self.is_empty(value):
+            return '<p class="answer"><em>—</em></p>'
+        if isinstance(value, dict):
+            rows = "".join(
+                f"<dt>{e(str(k), True)}</dt><dd>{e(str(v), True)}</dd>" for k, v in value.items()
+            )
+            return f'<dl class="answer">{rows}</dl>'
+        if isinstance(value, list):
+            return '<p class="answer">' + e("；".join(str(v) for v in value), True) + "</p>"
+        return f'<p class="answer">{e(str(value), True)}</p>'
+
+    # ---- the live widget
+    def widget(self, view: Any, value: Any) -> list:
+        """The input widgets of a :class:`kit.widgets.QuestionView` showing `value`."""
+        return []
+
+
+def label(view: Any, text: str) -> Any:
+    """A bold label widget."""
+    return view.w.HTML(value=f"<b>{html.escape(text)}</b>")
+
+
+def field_name(name: str, lang: str, defaults: list[str]) -> str:
+    """The label of an observation field: translated when it is a default field."""
+    return t("field_" + name, lang) if name in defaults else name
+
+
+GENERIC = Kind()
+
+
+class KeyedKind(Kind):
+    """A kind the machine scores against the author's key (choice, multi, number, text, ranking)."""
+
+    keyed = True
+
+    def score_answer(self, spec, key, answer, maxp, *, tests=None, run_error=None) -> Score:
+        kv, opts = key_parts(key)
+        if key is None or kv is None:
+            return Score(0.0, maxp, UNGRADED, t("score.no_key"))
+        try:
+            return self.compare(spec, kv, opts, answer, maxp)
+        except (TypeError, ValueError) as exc:
+            return Score(0.0, maxp, WRONG, t("score.not_understood", error=exc))
+
+    def compare(self, spec: dict, kv: Any, opts: dict, answer: Any, maxp: float) -> Score:
+        """Score a non-empty answer against the key value ``kv`` (and the key's options)."""
+        raise NotImplementedError(self.name)
+
+    def practice_texts(self, spec: dict, kv: Any, opts: dict) -> tuple[set[str], dict]:
+        """The texts whose hashes accept an answer, and extra fields for the check."""
+        raise NotImplementedError(self.name)
+
+    def practice_text(self, spec: dict, answer: Any, hashes: dict) -> str:
+        """The text of an answer, as :meth:`practice_texts` wrote the key's."""
+        raise NotImplementedError(self.name)
+
+    def practice_hashes(self, spec: dict, key: Any, salt: str) -> dict:
+        kv, opts = key_parts(key)
+        if kv is None:
+            return {}
+        qid = spec.get("id", "")
+        texts, extra = self.practice_texts(spec, kv, opts)
+        out: dict[str, Any] = {"kind": spec.get("kind"), "salt": salt, **extra}
+        out["hashes"] = sorted({salted(salt, qid, x) for x in texts})
+        return out
+
+    def practice_check(self, spec: dict, hashes: dict, answer: Any) -> bool | None:
+        if not hashes or not hashes.get("hashes") or self.is_empty(answer):
+            return None
+        try:
+            text = self.practice_text(spec, answer, hashes)
+        except (TypeError, ValueError):
+            return False
+        return salted(hashes.get("salt", ""), spec.get("id", ""), text) in set(hashes["hashes"])
+
+
+class ManualKind(Kind):
+    """A kind marked by hand against a rubric (essay, observation, upload)."""
+
+    manual = True
+    extra = True
+
+    def max_points(self, spec: dict) -> float:
+        return float(
+            spec.get("points") or sum(float(r.get("points", 0)) for r in spec.get("rubric") or [])
+        )
+
+    def score_answer(self, spec, key, answer, maxp, *, tests=None, run_error=None) -> Score:
+        # Worth nothing: answered, with nothing for a marker to do (it would wait forever).
+        if maxp == 0:
+            return Score(0.0, 0.0, ANSWERED)
+        return Score(0.0, maxp, NEEDS_MARKING)

@@ -1,0 +1,79 @@
+"""Single choice: pick one option; key: the option text (or its 0-based index)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from kit.kinds.base import (
+    CORRECT,
+    WRONG,
+    Declared,
+    KeyedKind,
+    Score,
+    check_options,
+    label,
+    normalise_text,
+    option_text,
+)
+from kit.messages import t
+
+
+class Choice(KeyedKind):
+    name = "choice"
+    extra = True
+    options_field = "options"
+
+    def declare(self, qid: str, prompt: str, options: list[str], points: float = 1, *, unit=None):
+        """Single choice; key: the option text (or its 0-based index)."""
+        return Declared(qid, prompt, points, {"options": check_options(qid, options), "unit": unit})
+
+    def valid(self, spec: dict, value: Any) -> str | None:
+        if value is None or value in spec.get("options", []):
+            return None
+        return "valid.not_option"
+
+    def compare(self, spec, kv, opts, answer, maxp) -> Score:
+        ok = option_text(spec, answer) == option_text(spec, kv)
+        return Score(maxp if ok else 0.0, maxp, CORRECT if ok else WRONG)
+
+    def practice_texts(self, spec, kv, opts):
+        return {option_text(spec, kv)}, {}
+
+    def practice_text(self, spec, answer, hashes) -> str:
+        return option_text(spec, answer)
+
+    def static_html(self, spec, answer, answered, lang):
+        return options_html(spec, [answer] if answered else [], ("●", "○")), False
+
+    def widget(self, view: Any, value: Any) -> list:
+        w = view.w
+        opts = view.spec["options"]
+        index = opts.index(value) if value in opts else None
+        if value is not None and index is None:
+            view.error(t("store_warning", view.lang, file="", qid=view.qid, why=repr(value)))
+        # index=None: nothing is selected until the trainee picks (no default answer).
+        radio = w.RadioButtons(options=opts, index=index, layout=w.Layout(width="auto"))
+        radio.description = ""
+        view.inputs["radio"] = radio
+
+        def changed(change: dict) -> None:
+            if change["new"] is not None:
+                view.save(change["new"])
+
+        radio.observe(changed, "value")
+        return [label(view, t("choose_one", view.lang)), radio]
+
+
+def options_html(spec: dict, chosen: list, marks: tuple[str, str]) -> list[str]:
+    """The options as a list, the chosen ones marked (choice and multi handouts)."""
+    picked = {normalise_text(a) for a in chosen}
+    out = ['<ul style="list-style:none;padding-left:.5em">']
+    for o in spec.get("options", []):
+        m = marks[0] if normalise_text(o) in picked else marks[1]
+        out.append(f"<li>{m} {html.escape(o)}</li>")
+    out.append("</ul>")
+    return out
+
+
+KIND = Choice()

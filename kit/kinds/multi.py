@@ -1,0 +1,74 @@
+"""Multiple choice: pick any options; key: the list of right options; partial credit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.kinds.base import (
+    Score,
+    from_fraction,
+    label,
+    option_text,
+)
+from kit.kinds.choice import Choice, options_html
+from kit.messages import t
+
+
+class Multi(Choice):
+    """Declared like a single choice (options, points); answered, scored and shown as a set."""
+
+    name = "multi"
+
+    def declare(self, qid: str, prompt: str, options: list[str], points: float = 1, *, unit=None):
+        """Multiple choice; key: list of option texts; partial credit."""
+        return super().declare(qid, prompt, options, points, unit=unit)
+
+    def valid(self, spec: dict, value: Any) -> str | None:
+        if value is None:
+            return None
+        ok = isinstance(value, list) and all(v in spec.get("options", []) for v in value)
+        return None if ok else "valid.not_options"
+
+    def compare(self, spec, kv, opts, answer, maxp) -> Score:
+        want = {option_text(spec, v) for v in (kv if isinstance(kv, list) else [kv])}
+        got = {option_text(spec, v) for v in answer}
+        hits, false = len(got & want), len(got - want)
+        # Each wrong pick cancels a right one, so ticking everything earns nothing.
+        frac = max(0.0, (hits - false) / len(want)) if want else float(not got)
+        detail = t("score.multi", hits=hits, false=false, n=len(want))
+        return from_fraction(frac, maxp, detail)
+
+    def practice_texts(self, spec, kv, opts):
+        vals = sorted({option_text(spec, v) for v in (kv if isinstance(kv, list) else [kv])})
+        return {"\x1e".join(vals)}, {}
+
+    def practice_text(self, spec, answer, hashes) -> str:
+        return "\x1e".join(sorted({option_text(spec, v) for v in answer}))
+
+    def static_html(self, spec, answer, answered, lang):
+        return options_html(spec, list(answer) if answered else [], ("☑", "☐")), False
+
+    def answer_text(self, spec, answer) -> str:
+        return "；".join(str(a) for a in answer)
+
+    def widget(self, view: Any, value: Any) -> list:
+        w = view.w
+        chosen = set(value or [])
+        boxes = [
+            w.Checkbox(
+                value=o in chosen, description=o, indent=False, layout=w.Layout(width="auto")
+            )
+            for o in view.spec["options"]
+        ]
+        view.inputs["checkboxes"] = boxes
+
+        def changed(_change: dict) -> None:
+            picked = [b.description for b in boxes if b.value]
+            view.save(picked or None)
+
+        for b in boxes:
+            b.observe(changed, "value")
+        return [label(view, t("choose_any", view.lang)), *boxes]
+
+
+KIND = Multi()

@@ -1,0 +1,75 @@
+"""Observation log: a site visit recorded in labelled fields; marked by hand when it has a rubric."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from kit.kinds.base import AuthoringError, Declared, ManualKind, check_rubric, field_name
+from kit.messages import t
+
+DEFAULT_OBSERVATION_FIELDS = ["what", "who", "problems", "ideas"]
+
+
+class Observation(ManualKind):
+    name = "observation"
+
+    def declare(
+        self,
+        qid: str,
+        prompt: str,
+        fields: list[str] | None = None,
+        rubric: list[dict] | None = None,
+        points: float = 0,
+        *,
+        unit=None,
+    ):
+        """Site-visit log with labelled fields (default what/who/problems/ideas)."""
+        flds = [str(f) for f in (fields or DEFAULT_OBSERVATION_FIELDS)]
+        if len(set(flds)) != len(flds) or not flds:
+            raise AuthoringError(t("author.fields_different", qid=qid))
+        items = check_rubric(qid, rubric)
+        pts = sum(i["points"] for i in items) if items and not points else points
+        return Declared(qid, prompt, pts, {"fields": flds, "rubric": items or None, "unit": unit})
+
+    def valid(self, spec: dict, value: Any) -> str | None:
+        return None if value is None or isinstance(value, dict) else "valid.not_object"
+
+    def static_html(self, spec, answer, answered, lang):
+        if answered:
+            return [], answered
+        names = [field_name(f, lang, DEFAULT_OBSERVATION_FIELDS) for f in spec.get("fields", [])]
+        return ["<ul>" + "".join(f"<li>{html.escape(n)}：</li>" for n in names) + "</ul>"], answered
+
+    def answer_text(self, spec, answer) -> str:
+        if isinstance(answer, dict):
+            return "\n".join(f"{k}: {v}" for k, v in answer.items() if str(v).strip())
+        return str(answer)
+
+    def widget(self, view: Any, value: Any) -> list:
+        w = view.w
+        value = value if isinstance(value, dict) else {}
+        out, areas = [], {}
+        for f in view.spec["fields"]:
+            area = w.Textarea(
+                value=str(value.get(f) or ""),
+                description=field_name(f, view.lang, DEFAULT_OBSERVATION_FIELDS),
+                rows=3,
+                continuous_update=True,
+                layout=w.Layout(width="100%"),
+                style={"description_width": "8em"},
+            )
+            areas[f] = area
+            out.append(area)
+        view.inputs.update(areas)
+
+        def changed(_change: dict) -> None:
+            record = {f: a.value for f, a in areas.items()}
+            view.save(None if self.is_empty(record) else record)
+
+        for a in areas.values():
+            a.observe(changed, "value")
+        return out
+
+
+KIND = Observation()

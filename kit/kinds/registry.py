@@ -1,0 +1,112 @@
+"""The registry: every kind by name, and the functions that dispatch on a spec's kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit import artifacts, messages
+from kit.kinds import choice, code, essay, multi, number, observation, ranking, rating, text, upload
+from kit.kinds.base import GENERIC, Kind, Score
+
+
+class UnknownKind(KeyError):
+    """A kind name the registry does not know; the message lists the known ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown question kind"
+
+
+class KindRegistry:
+    """The question kinds casekit knows, by name, in the order they were registered."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, Kind] = {}
+
+    def register(self, kind: Kind) -> Kind:
+        """Add (or replace) a kind under its ``name``, with the messages it brings."""
+        if not kind.name:
+            raise ValueError("a question kind needs a name")
+        self._kinds[kind.name] = kind
+        messages.register(kind.messages)
+        return kind
+
+    def unregister(self, name: str) -> None:
+        """Forget a kind (a course-specific kind that is no longer wanted; tests)."""
+        self._kinds.pop(name, None)
+
+    def get(self, name: Any) -> Kind:
+        """The kind called ``name``; :class:`UnknownKind` when there is none."""
+        try:
+            return self._kinds[name]
+        except (KeyError, TypeError):
+            known = ", ".join(self._kinds)
+            raise UnknownKind(f"unknown question kind {name!r}; known kinds: {known}") from None
+
+    def find(self, name: Any) -> Kind:
+        """The kind called ``name``, or a generic kind for names read from untrusted places."""
+        return self._kinds.get(name, GENERIC) if isinstance(name, str) else GENERIC
+
+    def names(self, **flags: bool) -> tuple[str, ...]:
+        """Names of the kinds whose flags have the given values, e.g. ``names(keyed=True)``."""
+        return tuple(
+            n for n, k in self._kinds.items() if all(getattr(k, f) == v for f, v in flags.items())
+        )
+
+    def __iter__(self):
+        return iter(self._kinds.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._kinds
+
+
+registry = KindRegistry()
+for _module in (choice, multi, number, text, essay, ranking, code, rating, observation, upload):
+    registry.register(_module.KIND)
+
+get = registry.get
+find = registry.find
+names = registry.names
+
+
+def score(
+    spec: dict,
+    key: dict | None,
+    answer: Any,
+    *,
+    tests: list[dict] | None = None,
+    run_error: str | None = None,
+) -> Score:
+    """Score `answer` to question `spec` against `key` (``{"id","value",...}``): the grader's function.
+
+    Pure: no widgets, no kernel. ``tests`` (judged ``test+json`` records)
+    decide a code question. An empty answer always scores "unanswered".
+    """
+    return find(spec.get("kind")).score(spec, key, answer, tests=tests, run_error=run_error)
+
+
+def is_empty(kind: str | dict | None, value: Any) -> bool:
+    """Whether `value` is no answer to a question of `kind` (a name or a spec)."""
+    name = kind.get("kind") if isinstance(kind, dict) else kind
+    return find(name).is_empty(value)
+
+
+def practice_hashes(spec: dict, key: Any, salt: str) -> dict:
+    """Salted hashes that let a practice workbook check answers without the key ({} if not checkable)."""
+    return find(spec.get("kind")).practice_hashes(spec, key, salt)
+
+
+def practice_check(spec: dict, hashes: dict, answer: Any) -> bool | None:
+    """Check `answer` against :func:`practice_hashes` output; None if not checkable."""
+    return find(spec.get("kind")).practice_check(spec, hashes, answer)
+
+
+def practice_table(keys: artifacts.KeysFile, secret: str) -> dict[str, dict]:
+    """Practice hashes of every checkable question of a keys file (question id → hashes)."""
+    specs = keys.specs()
+    out = {}
+    for qid, k in keys.keys.items():
+        if qid in specs:
+            h = practice_hashes(specs[qid], k, artifacts.practice_salt(secret, qid))
+            if h:
+                out[qid] = h
+    return out

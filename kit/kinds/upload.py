@@ -1,0 +1,100 @@
+"""Upload: a file (e.g. an issue-based task report) kept with the submission; marked by hand."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from kit.kinds.base import Declared, ManualKind, check_rubric, num
+from kit.messages import t
+
+
+class Upload(ManualKind):
+    name = "upload"
+    files = True
+
+    def declare(
+        self,
+        qid: str,
+        prompt: str,
+        accept: str = ".pdf,.docx,.md,.txt",
+        rubric: list[dict] | None = None,
+        points: float = 0,
+        max_mb: float = 20,
+        *,
+        unit=None,
+    ):
+        """File upload (e.g. an issue-based task report), marked by hand."""
+        items = check_rubric(qid, rubric)
+        pts = sum(i["points"] for i in items) if items and not points else points
+        fields = {"accept": accept, "rubric": items or None, "max_mb": float(max_mb), "unit": unit}
+        return Declared(qid, prompt, pts, fields)
+
+    def is_empty(self, value: Any) -> bool:
+        """An upload record that names a file is an answer, whatever its other fields hold."""
+        if isinstance(value, dict) and (value.get("sha256") or value.get("name")):
+            return False
+        return super().is_empty(value)
+
+    def valid(self, spec: dict, value: Any) -> str | None:
+        return None if value is None or isinstance(value, dict) else "valid.not_object"
+
+    def static_html(self, spec, answer, answered, lang):
+        return [f'<div style="color:#555">{html.escape(spec.get("accept", ""))}</div>'], answered
+
+    def answer_text(self, spec, answer) -> str:
+        if isinstance(answer, dict):
+            return f"{answer.get('name', '')} ({answer.get('size', '?')} B)"
+        return str(answer)
+
+    def widget(self, view: Any, value: Any) -> list:
+        """A file picker; ``view.receive_upload(files)`` checks and stores what was picked."""
+        w = view.w
+        up = w.FileUpload(
+            accept=view.spec.get("accept") or "",
+            multiple=False,
+            description=t("upload_button", view.lang),
+            layout=w.Layout(width="auto"),
+        )
+        view.inputs["upload"] = up
+        view.receive_upload = lambda files: receive_upload(view, files)
+        up.observe(lambda change: view.receive_upload(change["new"]), "value")
+        return [up]
+
+
+def receive_upload(view: Any, files: Any) -> None:
+    """Save an uploaded file beside the store and record name/size/sha256."""
+    if not files:
+        return
+    item = files[0]
+    name = str(item.get("name") or "upload")
+    content = bytes(item.get("content") or b"")
+    max_mb = float(view.spec.get("max_mb") or 20)
+    if len(content) > max_mb * 1024 * 1024:
+        size = _size(len(content))
+        view.error(t("upload_too_big", view.lang, name=name, size=size, max=num(max_mb)))
+        return
+    accept = [a.strip().lower() for a in str(view.spec.get("accept") or "").split(",") if a.strip()]
+    if accept and not any(name.lower().endswith(a) for a in accept if a.startswith(".")):
+        view.error(t("upload_bad_type", view.lang, name=name, accept=view.spec.get("accept")))
+        return
+    try:
+        record = view.runtime.save_file(view.qid, name, content)
+    except Exception as exc:
+        view.error(str(exc))
+        return
+    view.clear_error()
+    view.save(record)
+    saved = t("upload_saved", view.lang, name=record["name"], size=_size(record["size"]))
+    view.status.value += f' <span class="casekit-status">{html.escape(saved)}</span>'
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+KIND = Upload()

@@ -1,0 +1,271 @@
+"""Grade files for learning management systems: Moodle's and Canvas's CSV import layouts.
+
+Moodle ("Import grades: CSV"): one identifier column that the import maps to
+a Moodle user field (``ID number`` → idnumber, ``Email address`` → email,
+``Username`` → username), a name column for people to read, one column per
+grade item (here: per session) and, beside each, a ``<item> (Feedback)``
+column. Moodle asks at import which column maps to what; the headers name
+the obvious choice.
+
+Canvas (Gradebook import, the layout of its gradebook export): the columns
+``Student, ID, SIS User ID, SIS Login ID, Section``, then one column per
+assignment named ``Name (id)`` (just ``Name`` creates a new assignment), a
+second row ``Points Possible`` with each assignment's maximum, then one row
+per student. An empty cell leaves Canvas's grade as it is.
+
+Which roster column feeds which identifier is a mapping ``header → roster
+column`` with defaults from the roster (an ``email`` column is used when it
+has values). Files are written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from kit.course import Course, CourseError, Outcome, Problem, as_course
+from kit.messages import t as say
+
+FORMATS = ("moodle", "canvas")
+MOODLE_IDENTIFIERS = {"ID number": "idnumber", "Email address": "email", "Username": "username"}
+CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+POINTS_POSSIBLE = "    Points Possible"  # Canvas's export writes it indented, and reads it so
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4f}".rstrip("0").rstrip(".")
+
+
+def _has_values(roster: Any, column: str) -> bool:
+    return column in roster.columns and (roster[column].astype(str).str.strip() != "").all()
+
+
+def default_mapping(fmt: str, roster: Any) -> dict[str, str]:
+    """The roster columns each LMS identifier is filled from, unless told otherwise."""
+    email = "email" if _has_values(roster, "email") else None
+    if fmt == "moodle":
+        return {"Email address": "email"} if email else {"ID number": "id"}
+    return {
+        "Student": "name",
+        "ID": "",
+        "SIS User ID": "id",
+        "SIS Login ID": email or "id",
+        "Section": "group",
+    }
+
+
+def _mapping(fmt: str, roster: Any, given: dict[str, str] | None, file: str) -> dict[str, str]:
+    mapping = default_mapping(fmt, roster)
+    problems = []
+    for header, column in (given or {}).items():
+        if fmt == "moodle":
+            if header not in MOODLE_IDENTIFIERS:
+                problems.append(
+                    Problem(
+                        file,
+                        field=header,
+                        message=say("lms.not_moodle_id"),
+                        fix=say("course.use_one_of", options=", ".join(MOODLE_IDENTIFIERS)),
+                    )
+                )
+                continue
+            mapping = {header: column}  # Moodle maps one identifier column
+        elif header not in CANVAS_COLUMNS:
+            problems.append(
+                Problem(
+                    file,
+                    field=header,
+                    message=say("lms.not_canvas_column"),
+                    fix=say("course.use_one_of", options=", ".join(CANVAS_COLUMNS)),
+                )
+            )
+            continue
+        else:
+            mapping[header] = column
+    known = ["id", *roster.columns]
+    for header, column in mapping.items():
+        if column and column not in known:
+            problems.append(
+                Problem(
+                    file,
+                    field=header,
+                    message=say("lms.no_column", column=column),
+                    fix=say("lms.no_column_fix", columns=", ".join(known)),
+                )
+            )
+    if problems:
+        raise CourseError(problems)
+    return mapping
+
+
+def _scores(course: Course, cohort: str, db: str | None) -> Any:
+    from kit.gradebook import Gradebook
+    from kit.grading.export import session_scores
+
+    with Gradebook.open(course.root, db) as gb:
+        return session_scores(gb, cohort)  # a group mark counts for a member who handed nothing in
+
+
+def lms_rows(
+    course: Course | Path | str,
+    cohort: str,
+    fmt: str,
+    *,
+    db: str | None = None,
+    mapping: dict[str, str] | None = None,
+    assignment_ids: dict[str, str] | None = None,
+    feedback: bool = True,
+) -> tuple[list[str], list[list[str]]]:
+    """The LMS file as a header and rows of text (for ``fmt`` ``moodle`` or ``canvas``)."""
+    c = as_course(course)
+    co = c.cohort(cohort)
+    if fmt not in FORMATS:
+        raise CourseError(
+            [
+                Problem(
+                    fmt,
+                    field="format",
+                    message=say("lms.unknown_format"),
+                    fix=say("course.use_one_of", options=", ".join(FORMATS)),
+                )
+            ]
+        )
+    roster = co.roster.reset_index()
+    where = str(co.folder / "roster.csv")
+    cols = _mapping(fmt, roster, mapping, where)
+    missing = []
+    for header, column in cols.items():
+        if column and header not in ("Section", "Student"):
+            for t, v in zip(roster["id"], roster[column], strict=True):
+                if not str(v).strip():
+                    missing.append(
+                        Problem(
+                            where,
+                            say("where.trainee", trainee=t),
+                            column,
+                            say("lms.empty_id", header=header),
+                            say("lms.empty_id_fix", column=column, header=header),
+                        )
+                    )
+    if missing:
+        raise CourseError(missing)
+    scores = _scores(c, cohort, db)
+    by = {(r["trainee"], r["session"]): r for r in scores.to_dict("records")}
+    sessions = [s.session for s in co.sessions]
+    possible = {
+        s: max((r["max_points"] for (_, ss), r in by.items() if ss == s), default=math.nan)
+        for s in sessions
+    }
+    lang = c.language
+
+    def points(t: str, s: str) -> str:
+        r = by.get((t, s))
+        return "" if r is None or r["status"] == "failed" else _fmt(float(r["points"]))
+
+    def note(t: str, s: str) -> str:
+        r = by.get((t, s))
+        if r is None:
+            return say("lms.not_submitted", lang)
+        bits = []
+        if r["status"] == "failed":
+            bits.append(say("lms.failed", lang, cause=str(r["cause"] or "")))
+        if r["open_items"]:
+            bits.append(say("lms.open_items", lang, n=int(r["open_items"])))
+        if r["penalty"]:
+            pct = f"{float(r['penalty']) * 100:.0f}%"
+            bits.append(say("lms.late", lang, days=int(r["days_late"]), pct=pct))
+        return say("lms.separator", lang).join(bits)
+
+    if fmt == "moodle":
+        ((id_header, id_column),) = cols.items()
+        columns = [id_header, "Full name"]
+        for s in sessions:
+            columns.append(s)
+            if feedback:
+                columns.append(f"{s} (Feedback)")
+        rows = []
+        for rec in roster.to_dict("records"):
+            row = [str(rec[id_column]), str(rec["name"])]
+            for s in sessions:
+                row.append(points(rec["id"], s))
+                if feedback:
+                    row.append(note(rec["id"], s))
+            rows.append(row)
+        return columns, rows
+
+    ids = assignment_ids or {}
+    unknown = sorted(set(ids) - set(sessions))
+    if unknown:
+        raise CourseError(
+            [
+                Problem(
+                    str(co.folder / "schedule.csv"),
+                    field="session",
+                    message=say("lms.no_session", session=u),
+                    fix=say("course.use_one_of", options=", ".join(sessions)),
+                )
+                for u in unknown
+            ]
+        )
+    columns = list(CANVAS_COLUMNS) + [f"{s} ({ids[s]})" if s in ids else s for s in sessions]
+    rows = [
+        [POINTS_POSSIBLE, "", "", "", ""]
+        + ["" if math.isnan(possible[s]) else _fmt(possible[s]) for s in sessions]
+    ]
+    for rec in roster.to_dict("records"):
+        row = [str(rec[cols[h]]) if cols.get(h) else "" for h in CANVAS_COLUMNS]
+        rows.append(row + [points(rec["id"], s) for s in sessions])
+    return columns, rows
+
+
+def write_lms(
+    course: Course | Path | str,
+    cohort: str,
+    to: Path | str,
+    fmt: str,
+    *,
+    db: str | None = None,
+    mapping: dict[str, str] | None = None,
+    assignment_ids: dict[str, str] | None = None,
+    feedback: bool = True,
+) -> Outcome:
+    """Write the Moodle or Canvas grade file ``to`` (UTF-8 CSV), whole or not at all."""
+    to = Path(to)
+    if to.suffix.lower() != ".csv":
+        raise CourseError(
+            [
+                Problem(
+                    str(to),
+                    message=say("lms.csv_only", format=fmt),
+                    fix=say("lms.csv_only_fix"),
+                )
+            ]
+        )
+    header, rows = lms_rows(
+        course,
+        cohort,
+        fmt,
+        db=db,
+        mapping=mapping,
+        assignment_ids=assignment_ids,
+        feedback=feedback,
+    )
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    to.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{to.name}.", dir=to.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(buf.getvalue())
+        os.replace(tmp, to)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return Outcome(written=[to])

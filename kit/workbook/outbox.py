@@ -1,0 +1,185 @@
+"""``release``: one personalised workbook per trainee and session into the exchange outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kit import artifacts, kinds
+from kit.messages import t
+from kit.notebooks import title_of
+from kit.workbook.handin import check_id
+from kit.workbook.store import atomic_write
+
+if TYPE_CHECKING:  # a type only: the kernel imports this package and must stay light
+    from kit.course import Course
+
+SETUP_CELL_ID = "casekit-setup"
+
+# ------------------------------------------------------------------- release
+
+
+@dataclass
+class ReleaseFailure:
+    """One item `release()` could not write, with its cause."""
+
+    item: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.item}: {self.message}"
+
+
+@dataclass
+class ReleaseResult:
+    """Outcome of `release()`: files written, unchanged, failures."""
+
+    written: list[Path] = field(default_factory=list)
+    failures: list[ReleaseFailure] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+
+
+def setup_source(
+    session: str,
+    *,
+    trainee: str,
+    name: str | None,
+    cohort: str,
+    mode: str,
+    exchange: Path,
+    language: str,
+    practice: dict | None,
+    title: str | None = None,
+) -> str:
+    """Source of the locked first cell of a released workbook."""
+    note = t("release.setup_note", language)
+    return (
+        f"{note}\n"
+        "from kit.workbook import open_workbook\n\n"
+        # Assigned, so the cell shows the panel and not the object's repr.
+        "_workbook = open_workbook(\n"
+        f"    {session!r},\n"
+        f"    title={title!r},\n"
+        f"    trainee={trainee!r},\n"
+        f"    name={name!r},\n"
+        f"    cohort={cohort!r},\n"
+        f"    mode={mode!r},\n"
+        f"    exchange={str(exchange)!r},\n"
+        f"    language={language!r},\n"
+        f"    practice={practice!r},\n"
+        ")\n"
+    )
+
+
+def _practice_for(keys_file: Path, trainee: str) -> dict:
+    """Practice hashes from the instructor keys file, for a build that wrote none.
+
+    The salt is derived from the keys file and the trainee, so it is stable
+    between releases (idempotent) yet not computable from the workbook.
+    """
+    if not keys_file.exists():
+        return {}
+    keys, data = artifacts.read_keys(keys_file)
+    return kinds.practice_table(keys, artifacts.practice_secret(data + trainee.encode()))
+
+
+def release(
+    course: Course | Path,
+    cohort: str,
+    *,
+    sessions: list[str] | None = None,
+    trainees: list[str] | None = None,
+) -> ReleaseResult:
+    """Write one personalised workbook per trainee and session into the outbox.
+
+    Reads ``cohorts/<cohort>/roster.csv`` and ``schedule.csv`` and the built
+    trainee editions ``build/<cohort>/trainee/<session>.ipynb``; writes
+    ``exchange/<cohort>/outbox/<trainee>/<session>.ipynb`` whose first cell is
+    a locked setup cell calling `open_workbook`. Unchanged files are not
+    rewritten; a failing item is reported and the rest continue.
+    """
+    import nbformat
+
+    from kit.course import as_course
+
+    course_obj = as_course(course)  # a broken course raises CourseError (problems listed)
+    result = ReleaseResult()
+    co = course_obj.cohort(cohort)
+    roster = co.roster.reset_index() if "id" not in co.roster.columns else co.roster
+    modes = {s.session: s.mode for s in co.sessions}
+    if sessions is None:
+        sessions = list(modes)
+    rows = [r for _, r in roster.iterrows() if trainees is None or str(r["id"]) in trainees]
+    language = course_obj.language
+    exchange = course_obj.exchange_dir
+    for session in sessions:
+        where = artifacts.build_paths(course_obj, cohort, session)
+        source = where.trainee
+        if not source.exists():
+            result.failures.append(ReleaseFailure(str(source), t("release.not_built")))
+            continue
+        try:
+            base_nb = nbformat.read(source, as_version=4)
+        except Exception as exc:
+            result.failures.append(ReleaseFailure(str(source), t("release.unreadable", error=exc)))
+            continue
+        mode = modes.get(session, "assessed")
+        for row in rows:
+            tid = str(row["id"])
+            item = f"{tid}/{session}"
+            try:
+                check_id(tid, "trainee id")
+                practice = None
+                if mode == "practice":
+                    # The build writes salted hashes beside the trainee edition;
+                    # without them, derive them from the instructor keys file.
+                    if where.practice.exists():
+                        practice = artifacts.read_practice(where.practice)
+                    else:
+                        practice = _practice_for(where.keys, tid)
+                    practice = practice or None
+                src = setup_source(
+                    session,
+                    title=title_of(base_nb, session),
+                    trainee=tid,
+                    name=str(row.get("name") or "") or None,
+                    cohort=cohort,
+                    mode=mode,
+                    exchange=exchange,
+                    language=language,
+                    practice=practice,
+                )
+                nb = nbformat.from_dict(json.loads(json.dumps(base_nb)))
+                nb.cells = [
+                    c for c in nb.cells if (c.metadata.get("casekit") or {}).get("role") != "setup"
+                ]
+                cell = nbformat.v4.new_code_cell(src)
+                cell.id = SETUP_CELL_ID
+                cell.metadata["tags"] = ["locked"]
+                cell.metadata["editable"] = False
+                cell.metadata["deletable"] = False
+                cell.metadata["jupyter"] = {"source_hidden": True}  # the panel is what counts
+                cell.metadata["casekit"] = {
+                    "role": "setup",
+                    "lock": hashlib.sha256(src.encode()).hexdigest(),
+                }
+                nb.cells.insert(0, cell)
+                nb.metadata.setdefault("casekit", {})
+                nb.metadata["casekit"].pop("practice", None)
+                nb.metadata["casekit"].update(
+                    {"trainee": tid, "session": session, "cohort": cohort, "mode": mode}
+                )
+                target = artifacts.outbox_path(exchange, cohort, tid, session)
+                data = (nbformat.writes(nb) + "\n").encode("utf-8")
+                if target.exists() and target.read_bytes() == data:
+                    result.unchanged.append(target)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(target, data)
+                result.written.append(target)
+            except Exception as exc:  # one trainee's failure never sinks the batch
+                result.failures.append(ReleaseFailure(item, str(exc)))
+    return result

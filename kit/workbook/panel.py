@@ -1,0 +1,164 @@
+"""The progress panel of a workbook: greeting, progress per unit ("levels"), submit and receipt."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from kit.kinds.base import UNIT_COLOURS
+from kit.messages import speaking, t
+from kit.workbook.handin import Receipt, submit
+from kit.workbook.store import StoreError
+
+if TYPE_CHECKING:  # the runtime builds the panel; the panel only reads it
+    from kit.workbook.runtime import Runtime
+
+# --------------------------------------------------------------- progress UI
+
+
+def _unit_label(unit: str | None, language: str) -> str:
+    if unit in UNIT_COLOURS:
+        return t(f"unit_{unit}", language)
+    return str(unit or "—")
+
+
+def _why(exc: Exception, language: str) -> str:
+    """Why a hand-in failed, as a trainee should read it: the reason, never a path or a traceback."""
+    if isinstance(exc, StoreError):
+        # the command line's advice (--exchange) is not the trainee's to follow
+        return t("submit_no_exchange", language) if exc.code == "no-exchange" else exc.why
+    if isinstance(exc, OSError) and exc.strerror:
+        return t("submit_os_error", language, error=exc.strerror)
+    return t("submit_unexpected", language)
+
+
+class ProgressPanel:
+    """Greeting, per-unit progress ("levels"), the submit button and receipt."""
+
+    def __init__(self, runtime: Runtime):
+        import ipywidgets as w
+
+        self.rt = runtime
+        lang = runtime.language
+        self.greeting = w.HTML()
+        self.bars = w.HTML()
+        self.warnings = w.HTML()
+        self.submit_button = w.Button(
+            description=t("submit", lang),
+            icon="paper-plane",
+            button_style="primary",
+            tooltip=t("submit", lang),
+            layout=w.Layout(width="auto", height="2.6em"),
+        )
+        self.submit_button.style.font_size = "17px"
+        self.receipt = w.HTML()
+        self.submit_button.on_click(lambda _b: self.do_submit())
+        row = w.HBox([self.submit_button, self.receipt])
+        if runtime.readonly:
+            self.submit_button.disabled = True
+        self.box = w.VBox([self.greeting, self.bars, self.warnings, row])
+        self.box.add_class("casekit-progress")
+        self.box.layout.border = "2px solid #ccc"
+        self.box.layout.padding = "10px 16px"
+        self.box.layout.margin = "8px 0"
+        self.refresh()
+
+    def refresh(self) -> None:
+        rt, lang, e = self.rt, self.rt.language, html.escape
+        who = rt.name or rt.trainee
+        greet = (
+            t("greeting", lang, name=who, session=rt.title)
+            if who
+            else t("greeting_anon", lang, session=rt.title)
+        )
+        mode = t("mode_practice" if rt.mode == "practice" else "mode_assessed", lang)
+        self.greeting.value = (
+            f'<div style="font-size:20px;font-weight:600">{e(greet)}</div>'
+            f'<div style="font-size:16px;color:#555">{e(mode)}</div>'
+        )
+        answered = rt.answered() & set(rt.questions)
+        total = len(rt.questions)
+        units: dict[str, list[str]] = {}
+        for qid, spec in rt.questions.items():
+            units.setdefault(str(spec.get("unit") or ""), []).append(qid)
+        rows = [
+            f'<div style="font-size:17px;margin:4px 0" role="status">'
+            f"{e(t('progress', lang, done=len(answered), total=total))}</div>"
+        ]
+        cleared = []
+        # Trainees know questions by their place in the workbook, not by their ids.
+        number = {q: i + 1 for i, q in enumerate(rt.questions)}
+        for unit, qids in units.items():
+            colour = str(
+                next(
+                    (rt.questions[q].get("colour") for q in qids if rt.questions[q].get("colour")),
+                    UNIT_COLOURS.get(unit, "#555"),
+                )
+            )
+            label = str(
+                next(
+                    (
+                        rt.questions[q]["unit_name"]
+                        for q in qids
+                        if rt.questions[q].get("unit_name")
+                    ),
+                    _unit_label(unit, lang),
+                )
+            )
+            done = [q for q in qids if q in answered]
+            pct = int(100 * len(done) / len(qids)) if qids else 0
+            if len(done) == len(qids):
+                cleared.append(label)
+            open_items = [t("question_no", lang, n=number[q]) for q in qids if q not in answered]
+            rows.append(
+                f'<div style="display:flex;align-items:center;gap:10px;font-size:16px;margin:3px 0">'
+                f'<span style="min-width:11em;color:{e(colour)};font-weight:600">{e(label)}</span>'
+                f'<span style="flex:0 0 14em;height:14px;background:#eee;border-radius:7px;overflow:hidden">'
+                f'<span style="display:block;height:100%;width:{pct}%;background:{e(colour)}"></span></span>'
+                f"<span>{len(done)} / {len(qids)}{' ✓' if not open_items else ''}</span>"
+                + (
+                    f'<span style="color:#777">{e(t("level_open", lang, items="、".join(open_items)))}</span>'
+                    if open_items
+                    else ""
+                )
+                + "</div>"
+            )
+        if cleared:
+            rows.append(
+                f'<div style="font-size:16px">🏅 {e(t("levels", lang, levels="、".join(cleared)))}</div>'
+            )
+        if total and len(answered) == total:
+            rows.append(
+                f'<div style="font-size:17px;color:#2e7d32;font-weight:600">{e(t("all_done", lang))}</div>'
+            )
+        self.bars.value = "".join(rows)
+        warns = rt.store.warnings if rt.store is not None else []
+        self.warnings.value = "".join(
+            f'<div role="alert" style="color:#c0392b;font-weight:600;font-size:16px">⚠ {e(w)}</div>'
+            for w in warns
+        )
+
+    def do_submit(self) -> Receipt | None:
+        """Submit the workbook; show the receipt time or the reason it failed."""
+        rt, lang, e = self.rt, self.rt.language, html.escape
+        if rt.store is None or rt.notebook is None:
+            self.receipt.value = (
+                f'<span style="color:#c0392b">{e(t("submit_no_exchange", lang))}</span>'
+            )
+            return None
+        try:
+            with speaking(lang):  # why it failed, in the workbook's language
+                receipt = submit(rt.notebook, exchange=rt.exchange)
+        except Exception as exc:  # shown to the trainee: no traceback, no file path
+            error = _why(exc, lang)
+            self.receipt.value = f'<span role="alert" style="color:#c0392b">{e(t("submit_failed", lang, error=error))}</span>'
+            return None
+        when = (
+            datetime.fromisoformat(receipt.received_at).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        )
+        self.receipt.value = (
+            f'<span role="status" class="casekit-receipt" style="font-size:16px;color:#2e7d32">'
+            f"{e(t('submitted', lang, time=when, sha=receipt.sha256[:8]))}</span>"
+        )
+        return receipt
