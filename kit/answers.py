@@ -35,6 +35,7 @@ class FailureKind(StrEnum):
     CRASHED = "crashed"  # its process was killed (signal, CPU or process limit)
     UNCHECKABLE = "uncheckable"  # a value of a type that cannot be checked
     RUN_TIMEOUT = "run-timeout"  # the whole submission ran past its time
+    UNREADABLE = "unreadable"  # the hand-in itself cannot be read (no code ran)
     # The grader's own trouble (sandbox, the instructor's notebook): not the trainee's
     # fault.  Its detail is for the instructor; a trainee should read only that
     # grading failed (it may name cells of the instructor edition).

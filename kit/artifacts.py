@@ -200,11 +200,6 @@ def guide_path(course: Course) -> Path:
     return course.build_dir / "guide" / "index.html"
 
 
-def scratch_dir(course: Course, cohort: str) -> Path:
-    """Scratch folders for grading on a cluster: inside the course, which the workers share."""
-    return cohort_build_dir(course, cohort) / ".scratch"
-
-
 # ---------------------------------------------------------------- build cache
 
 

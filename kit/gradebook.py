@@ -140,6 +140,21 @@ class TestResult(Base):
     message: Mapped[str] = mapped_column(Text, default="")
 
 
+class RunFailureRow(Base):
+    """A typed cause (``kit.answers.FailureKind``) why a submission, or one code question, fell short."""
+
+    __tablename__ = "run_failures"
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question: Mapped[str] = mapped_column(String(100), default="")  # "": the whole submission
+    kind: Mapped[str] = mapped_column(String(30))
+    cell: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    line: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")  # for the instructor
+
+
 class Flag(Base):
     """A tamper or integrity finding on a submission, shown to the instructor."""
 
@@ -362,10 +377,11 @@ class Gradebook:
         results: list[dict[str, Any]],
         tests: list[dict[str, Any]],
         flags: list[dict[str, Any]],
+        failures: list[dict[str, Any]] | None = None,
     ) -> None:
         """Replace everything autograde knows about one submission, in one transaction."""
         with self.transaction() as s:
-            for model in (Result, TestResult, Flag):
+            for model in (Result, TestResult, Flag, RunFailureRow):
                 s.execute(delete(model).where(model.submission_id == submission_id))
             old = s.get(Grade, submission_id)
             if old is not None:
@@ -375,6 +391,10 @@ class Gradebook:
             s.add_all(Result(submission_id=submission_id, **r) for r in results)
             s.add_all(TestResult(submission_id=submission_id, **t) for t in tests)
             s.add_all(Flag(submission_id=submission_id, **f) for f in flags)
+            s.add_all(
+                RunFailureRow(submission_id=submission_id, seq=i, **f)
+                for i, f in enumerate(failures or [])
+            )
 
     def start_run(self, cohort: str, session: str | None) -> GradingRun:
         with self.transaction() as s:
@@ -441,15 +461,8 @@ class Gradebook:
         """Every stored submission (current or not) with its grade status."""
         q = (
             select(
-                Submission.id,
-                Submission.cohort,
-                Submission.session,
-                Submission.trainee,
-                Submission.received_at,
-                Submission.sha256,
-                Submission.path,
-                Submission.is_current,
-                Submission.pinned,
+                *_cols(Submission, "id cohort session trainee received_at sha256 path"),
+                *_cols(Submission, "is_current pinned"),
                 Grade.status,
                 Grade.cause,
             )
@@ -480,17 +493,8 @@ class Gradebook:
                 Result.submission_id,
                 Submission.session,
                 Submission.trainee,
-                Result.question,
-                Result.position,
-                Result.kind,
-                Result.unit,
-                Result.points,
-                Result.max_points,
-                Result.status,
-                Result.detail,
-                Result.manual,
-                Result.answer,
-                Result.prompt,
+                *_cols(Result, "question position kind unit points max_points status detail"),
+                *_cols(Result, "manual answer prompt"),
             )
             .join(Submission, Submission.id == Result.submission_id)
             .where(Submission.cohort == cohort, Submission.is_current.is_(True))
@@ -529,21 +533,8 @@ class Gradebook:
         ).where(RubricMark.cohort == cohort)
         if session:
             q = q.where(RubricMark.session == session)
-        return self._frame(
-            q,
-            [
-                "session",
-                "trainee",
-                "question",
-                "criterion",
-                "checked",
-                "points",
-                "comment",
-                "marker",
-                "group",
-                "at",
-            ],
-        )
+        cols = "session trainee question criterion checked points comment marker group at"
+        return self._frame(q, cols.split())
 
     def tests(self, cohort: str, session: str | None = None) -> pd.DataFrame:
         """Test results of the current submissions (hidden ones included: instructor view)."""
@@ -552,17 +543,24 @@ class Gradebook:
                 TestResult.submission_id,
                 Submission.session,
                 Submission.trainee,
-                TestResult.question,
-                TestResult.name,
-                TestResult.hidden,
-                TestResult.passed,
-                TestResult.points,
-                TestResult.max_points,
-                TestResult.message,
+                *_cols(TestResult, "question name hidden passed points max_points message"),
             )
             .join(Submission, Submission.id == TestResult.submission_id)
             .where(Submission.cohort == cohort, Submission.is_current.is_(True))
             .order_by(Submission.session, Submission.trainee, TestResult.question, TestResult.name)
+        )
+        if session:
+            q = q.where(Submission.session == session)
+        return self._frame(q)
+
+    def failures(self, cohort: str, session: str | None = None) -> pd.DataFrame:
+        """Typed failures of the current submissions (question "" is the whole submission)."""
+        cols = _cols(RunFailureRow, "question kind cell line detail")
+        q = (
+            select(RunFailureRow.submission_id, Submission.session, Submission.trainee, *cols)
+            .join(Submission, Submission.id == RunFailureRow.submission_id)
+            .where(Submission.cohort == cohort, Submission.is_current.is_(True))
+            .order_by(Submission.session, Submission.trainee, RunFailureRow.seq)
         )
         if session:
             q = q.where(Submission.session == session)
@@ -600,11 +598,7 @@ class Gradebook:
                 Submission.session,
                 Submission.trainee,
                 Submission.received_at,
-                Grade.status,
-                Grade.cause,
-                Grade.max_points,
-                Grade.days_late,
-                Grade.penalty,
+                *_cols(Grade, "status cause max_points days_late penalty"),
             )
             .join(Grade, Grade.submission_id == Submission.id)
             .where(Submission.cohort == cohort, Submission.is_current.is_(True))
@@ -716,6 +710,10 @@ class Gradebook:
             "flags": rows(self.flags(cohort).drop(columns=["submission_id"])),
             "scores": rows(scores),
         }
+
+
+def _cols(model: type[Base], names: str) -> list[Any]:
+    return [getattr(model, n) for n in names.split()]
 
 
 def _marks_without_result(scores: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Trainee code and its judge, each in its own box: who runs what, and what crosses.
 
-For one submission with code answers the supervisor (``kit.coderun``) starts
+For one submission with code answers the supervisor (``kit.supervisor``) starts
 two boxes (``kit.sandbox``), each forked from a template that already ran the
 notebook's common first cells:
 

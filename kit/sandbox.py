@@ -68,7 +68,14 @@ PACKAGE_HINT = (
 
 
 class SandboxUnavailable(RuntimeError):
-    """bubblewrap is missing, or this machine cannot create the namespaces it needs."""
+    """bubblewrap is missing, or this machine cannot create the namespaces it needs.
+
+    ``reason`` says what failed; the message adds what to do (``PACKAGE_HINT``).
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"{reason}; {PACKAGE_HINT}")
 
 
 @dataclass(frozen=True)
@@ -252,7 +259,7 @@ class Zygote:
                 cwd = scratch
             else:
                 if shutil.which("bwrap") is None:
-                    raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {PACKAGE_HINT}")
+                    raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
                 cmd, more = self._bwrap_command(zygote_args)
                 keep += more
                 env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -265,7 +272,7 @@ class Zygote:
             if unsafe:
                 raise RuntimeError(f"casekit: the grading zygote failed to start: {err}") from None
             raise SandboxUnavailable(
-                f"the sandbox for trainee code did not start: {err or 'no message'}; {PACKAGE_HINT}"
+                f"the sandbox for trainee code did not start: {err or 'no message'}"
             ) from None
         except BaseException:
             self._cleanup()
@@ -293,7 +300,7 @@ class Zygote:
             self.close()
             raise SandboxUnavailable(
                 "the sandbox started but cannot create a box for trainee code (it needs nested "
-                f"user namespaces; got {str(frame)[:300]}); {PACKAGE_HINT}"
+                f"user namespaces; got {str(frame)[:300]})"
             )
 
     def _bwrap_command(self, zygote_args: list[str]) -> tuple[list[str], list[int]]:
@@ -460,7 +467,11 @@ def enter_box(limits: dict[str, Any] | None, files: dict[str, bytes], *, confine
         else:
             scratch = tempfile.mkdtemp(prefix="box-", dir=os.environ.get("TMPDIR"))
         for name, data in files.items():
-            target = os.path.join(scratch, os.path.basename(name))
+            rel = os.path.normpath(name)
+            if rel.startswith(("/", "..")):
+                continue  # the data's own folder structure only
+            target = os.path.join(scratch, rel)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "wb") as fh:
                 fh.write(data)
             os.chmod(target, 0o444)  # cosmetic: a copy in the box's own folder, gone with it

@@ -200,7 +200,7 @@ def sandbox_grader():
     Tests that use it mark themselves ``xdist_group("sandbox")`` so that they land
     on one worker and start one sandbox between them.
     """
-    from kit.coderun import CodeGrader
+    from kit.supervisor import CodeGrader
 
     with CodeGrader() as grader:
         yield grader

@@ -2,7 +2,7 @@
 
 Honest submissions are graded twice on the same instructor editions — by the
 unsandboxed grading path of ``kit.grading`` (instructor edition with the
-trainee's code pasted in, one executor child) and by ``kit.coderun`` (trainee
+trainee's code pasted in, one executor child) and by ``kit.supervisor`` (trainee
 box + judge box in the sandbox) — and must get the same verdicts.
 """
 
@@ -23,7 +23,6 @@ from conftest import MARKERS, ROOT, case_notebook  # noqa: E402
 
 from kit import safepickle  # noqa: E402
 from kit.answers import FailureKind, answer_names  # noqa: E402
-from kit.coderun import run_code_questions  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("sandbox")
 
@@ -122,7 +121,7 @@ def test_a_function_answer_sees_the_state_its_own_cell_left(sandbox_grader) -> N
         "q-func": "COL = 'v'\ndef total(d):\n    return float(d[COL].sum())",
         "q-data": "COL = 'nope'\nsummary = df.groupby('g')['v'].sum()",
     }
-    run = run_code_questions(instructor, None, answers, expected, grader=sandbox_grader)
+    run = sandbox_grader.run(instructor, answers, expected)
     assert sq.points(run) == {"q-func": 3.0, "q-data": 3.0, "q-mut": 0.0}
 
 

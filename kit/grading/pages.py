@@ -39,6 +39,24 @@ def _answer_html(kind: str, raw: str) -> str:
     return kinds.find(kind).answer_html(value)
 
 
+def failure_html(failure: dict[str, Any], lang: str) -> str:
+    """One typed failure (``kind``, ``line``, ``detail``, see :class:`kit.answers.FailureKind`) in words.
+
+    The detail (an exception and its message) is shown for the trainee's own
+    syntax errors and exceptions only: a grader failure's detail is for the
+    instructor, so the trainee reads that grading failed, not why.
+    """
+    kind = str(failure.get("kind") or "error")
+    line = failure.get("line")
+    where = say("feedback.at_line", lang, n=line) if isinstance(line, int) else ""
+    text = say(f"feedback.failure.{kind}", lang, where=where)
+    if text == f"feedback.failure.{kind}":
+        text = say("feedback.failure.error", lang, where=where)
+    detail = str(failure.get("detail") or "") if kind in ("syntax", "error") else ""
+    code = f" <code>{_esc(detail)}</code>" if detail else ""
+    return f'<p class="failure">⚠ {_esc(text)}{code}</p>'
+
+
 def _fmt(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
@@ -52,8 +70,13 @@ def feedback_html(
     questions: list[dict[str, Any]],
     tests: list[dict[str, Any]],
     marks: list[dict[str, Any]],
+    failures: list[dict[str, Any]] | None = None,
 ) -> str:
-    """One trainee's graded feedback page. Hidden tests are never passed in, and every trainee text is escaped."""
+    """One trainee's graded feedback page. Hidden tests are never passed in, and every trainee text is escaped.
+
+    ``failures`` are the submission's own (it could not be graded); a code
+    question's come in its row (``failures``), typed as :func:`failure_html` reads them.
+    """
     import nh3
 
     lang = course.language
@@ -79,6 +102,7 @@ def feedback_html(
             body.append(f"<p><em>{say('feedback.awaiting', lang)}</em></p>")
         elif q.get("detail") and not kinds.find(q["kind"]).tested:
             body.append(f'<p class="detail">{_esc(q["detail"])}</p>')
+        body += [failure_html(f, lang) for f in q.get("failures") or []]
         qt = [t for t in tests if t["question"] == qid and not t["hidden"]]
         if qt:
             body.append('<ul class="tests">')
@@ -112,7 +136,8 @@ def feedback_html(
         f'<p class="total">{say("feedback.total", lang)}: <strong>{_fmt(score["points"])}</strong>'
         f" / {_fmt(score['max_points'])}{_esc(pen)}</p>"
     )
-    content = total + "\n".join(body)
+    why = "".join(failure_html(f, lang) for f in failures or [])
+    content = total + why + "\n".join(body)
     title = f"{say('feedback.title', lang)} · {session} · {name}"
     from kit import export
 
@@ -130,6 +155,25 @@ def feedback_html(
     )
 
 
+def _value(q: dict[str, Any]) -> Any:
+    try:
+        return json.loads(q["answer"])
+    except (TypeError, ValueError):
+        return None
+
+
+def _failures_by_question(df: Any) -> dict[tuple[int, str], list[dict[str, Any]]]:
+    """(submission, question) → its typed failures; question "" holds the submission's own."""
+    out: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for r in df.to_dict("records"):
+        line = r["line"] if r["line"] == r["line"] and r["line"] is not None else None
+        f = {"kind": r["kind"], "line": int(line) if line is not None else None}
+        out.setdefault((int(r["submission_id"]), str(r["question"])), []).append(
+            {**f, "detail": r["detail"]}
+        )
+    return out
+
+
 def feedback(
     course: Course | Path | str, cohort: str, *, db: str | None = None, session: str | None = None
 ) -> FeedbackResult:
@@ -144,21 +188,29 @@ def feedback(
         ts = gb.tests(cohort, session)
         ts = ts[~ts["hidden"].astype(bool)] if not ts.empty else ts
         marks = gb.marks(cohort, session)
+        failed = gb.failures(cohort, session)
+    typed = _failures_by_question(failed)
     for row in scores.to_dict("records"):
         t, s = row["trainee"], row["session"]
         out = artifacts.feedback_path(c, cohort, t, s)
         try:
+            sub = row["submission_id"]
+            questions = qs[qs["submission_id"] == sub].to_dict("records")
+            for q in questions:
+                if kinds.find(q["kind"]).tested and not kinds.is_empty("code", _value(q)):
+                    q["failures"] = typed.get((sub, q["question"]), []) + typed.get((sub, ""), [])
             page = feedback_html(
                 c,
                 cohort,
                 s,
                 t,
                 row,
-                qs[qs["submission_id"] == row["submission_id"]].to_dict("records"),
+                questions,
                 ts[ts["submission_id"] == row["submission_id"]].to_dict("records")
                 if not ts.empty
                 else [],
                 marks[(marks["trainee"] == t) & (marks["session"] == s)].to_dict("records"),
+                typed.get((sub, ""), []) if not questions else [],
             )
             out.parent.mkdir(parents=True, exist_ok=True)
             tmp = out.with_suffix(".html.tmp")

@@ -14,7 +14,8 @@ pass.
     with CodeGrader() as grader:
         run = grader.run(instructor_nb, {"q-code": code}, expected_tests, files=files)
 
-``run_code_questions`` does the same for one submission.
+Grading reaches it only through ``kit.grading.coderun`` (the seam that reads a
+course's limits, data files and keys).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from kit.answers import FailureKind, RunFailure, answer_names, defines_callables
 from kit.sandbox import Box, Limits, Template, Zygote
 from kit.zygote import describe_status
 
-__all__ = ["CodeGrader", "CodeJob", "CodeRun", "run_code_questions"]
+__all__ = ["CodeGrader", "CodeJob", "CodeRun", "is_unanswered"]
 
 _INSTRUCTOR_ONLY = {"key", "hidden-tests", "teaching-note"}
 _TESTS = {"tests", "hidden-tests"}
@@ -264,7 +265,7 @@ class CodeGrader:
             q: c for q, c in answers.items() if q in plan.questions and not is_unanswered(c)
         }
         if not answered:
-            return CodeRun(_verdicts(expected, {}, {}, set(), set(answered), None), [], 0.0)
+            return CodeRun(_verdicts(expected, {}, {}, set(), set(answered)), [], 0.0)
         for _attempt in (1, 2):
             try:
                 trainee_t, judge_t, notes = self._template_pair(plan, dict(files or {}), limits)
@@ -283,8 +284,24 @@ class CodeGrader:
                 cause = f"grader error: {type(e).__name__}: {e}"
                 break
         failure = RunFailure(FailureKind.GRADER, None, None, None, cause[:500])
-        return CodeRun(_verdicts(expected, {}, {}, set(), set(answered), cause), [failure],
+        return CodeRun(_verdicts(expected, {}, {}, set(), set(answered)), [failure],
                        time.monotonic() - t0)  # fmt: skip
+
+    def run_job(self, job: CodeJob) -> CodeRun:
+        """``run`` for one ``CodeJob``."""
+        return self.run(
+            job.instructor_nb,
+            job.answers,
+            job.expected_tests,
+            parameters=job.parameters,
+            files=job.files,
+            limits=job.limits,
+        )
+
+    @staticmethod
+    def unrun(expected: Iterable[dict[str, Any]], answered: set[str]) -> list[dict[str, Any]]:
+        """The verdicts when nothing could run: every test failed (unanswered ones as such)."""
+        return _verdicts(list(expected), {}, {}, set(), answered)
 
     def _forget(self, *templates: Template) -> None:
         with self._lock:
@@ -338,7 +355,6 @@ class CodeGrader:
         raised: dict[tuple[str, str], str] = {}
         withheld: set[tuple[str, str]] = set()
         failures: list[RunFailure] = list(notes)
-        cause = None
         deadline = t0 + limits.run_timeout + 2
         try:
             while True:
@@ -381,7 +397,7 @@ class CodeGrader:
             judge.close()
         failures = _refine(failures, trainee)
         trainee.close()
-        tests = _verdicts(expected, records, raised, withheld, set(answered), cause)
+        tests = _verdicts(expected, records, raised, withheld, set(answered))
         return CodeRun(tests, _dedupe(failures), time.monotonic() - t0)
 
     # -- many
@@ -399,11 +415,7 @@ class CodeGrader:
         results: list[CodeRun | None] = [None] * len(jobs)
         n = max(1, min(workers or min(4, os.cpu_count() or 1), len(jobs) or 1))
         with ThreadPoolExecutor(max_workers=n) as pool:
-            futs = {
-                pool.submit(self.run, j.instructor_nb, j.answers, j.expected_tests,
-                            parameters=j.parameters, files=j.files, limits=j.limits): i
-                for i, j in enumerate(jobs)
-            }  # fmt: skip
+            futs = {pool.submit(self.run_job, j): i for i, j in enumerate(jobs)}
             for done, fut in enumerate(as_completed(futs), 1):
                 i = futs[fut]
                 results[i] = fut.result()
@@ -517,7 +529,6 @@ def _verdicts(
     raised: dict[tuple[str, str], str],
     withheld: set[tuple[str, str]],
     answered: set[str],
-    cause: str | None,
 ) -> list[dict[str, Any]]:
     """One verdict per expected test: passed only if it reported, every record passed and its cell raised nothing."""
     out = []
@@ -531,7 +542,7 @@ def _verdicts(
         elif passed:
             msg = ""
         elif not rs:
-            msg = f"did not run ({cause})" if cause else "did not run"
+            msg = "did not run"  # why: the typed failures (a grader's cause is not for trainees)
         elif k in raised:
             msg = f"the tests cell raised {raised[k]}"
         else:
@@ -550,28 +561,3 @@ def _verdicts(
             }
         )
     return out
-
-
-def run_code_questions(
-    instructor_nb: Any,
-    parameters: dict[str, Any] | None,
-    answers: dict[str, str | None],
-    expected_tests: Iterable[dict[str, Any]],
-    limits: Limits | None = None,
-    files: dict[str, bytes] | None = None,
-    *,
-    unsafe: bool = False,
-    grader: CodeGrader | None = None,
-) -> CodeRun:
-    """Run one submission's code answers in the sandbox (a ``CodeGrader`` of its own unless given)."""
-    if grader is not None:
-        return grader.run(
-            instructor_nb,
-            answers,
-            expected_tests,
-            parameters=parameters,
-            files=files,
-            limits=limits,
-        )
-    with CodeGrader(limits=limits, unsafe=unsafe) as g:
-        return g.run(instructor_nb, answers, expected_tests, parameters=parameters, files=files)
