@@ -30,8 +30,8 @@ import sandbox_quiz as sq  # noqa: E402
 from conftest import ROOT  # noqa: E402
 
 from kit.answers import FailureKind  # noqa: E402
-from kit.supervisor import CodeGrader, CodeJob  # noqa: E402
 from kit.sandbox import Limits  # noqa: E402
+from kit.supervisor import CodeGrader, CodeJob  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("sandbox")
 

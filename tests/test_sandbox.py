@@ -19,8 +19,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import sandbox_quiz as sq  # noqa: E402
 
-from kit.supervisor import CodeGrader  # noqa: E402
 from kit.sandbox import Limits, SandboxUnavailable, Zygote  # noqa: E402
+from kit.supervisor import CodeGrader  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("sandbox")
 
