@@ -64,7 +64,7 @@ class RunFailure:
         if not isinstance(d, dict):
             return None
         try:
-            kind = FailureKind(d.get("kind"))
+            kind = FailureKind(str(d.get("kind")))
         except ValueError:
             return None
         q, cell, line = d.get("question"), d.get("cell"), d.get("line")
@@ -79,7 +79,7 @@ class RunFailure:
 
 def failure_of(exc: BaseException, *, question: str | None, cell: int | None) -> RunFailure:
     """The typed failure for an exception raised by an answer cell."""
-    from kit.zygote import CellTimeoutError
+    from kit.shell import CellTimeoutError
 
     detail = f"{type(exc).__name__}: {exc}"[:DETAIL_CAP]
     if isinstance(exc, SyntaxError):

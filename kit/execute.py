@@ -183,7 +183,8 @@ class _Zygote:
         if os.getpid() != self.owner:
             return  # a forked copy of the parent: the zygote belongs to the original
         try:
-            self.proc.stdin.close()
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
             self.proc.wait(timeout=5)
         except Exception:
             self.proc.kill()
@@ -365,9 +366,8 @@ def run_notebook(
     if mode not in ("build", "grade"):
         raise ValueError(f"mode must be 'build' or 'grade', not {mode!r}")
     t0 = time.monotonic()
-    nb = _load(nb) if not _prepared else nb
-    if not _prepared:
-        nb = _prepare(nb, parameters)
+    if not isinstance(nb, NotebookNode) or not _prepared:
+        nb = _prepare(_load(nb), parameters)
     nb.metadata.papermill["start_time"] = _now_iso()
     nb.metadata.papermill["exception"] = None
     job = {

@@ -229,8 +229,7 @@ def handouts(
                 except Exception as e:  # one broken edition must not sink the batch
                     result.failures.append(Failure(sid, f"{type(e).__name__}: {e}", str(src)))
                     break
-                target = out / f"{sid}{suffix}.html"
-                target.write_text(html, encoding="utf-8")
+                target = artifacts.write_text(out / f"{sid}{suffix}.html", html)
                 result.written.append(target)
                 if edition == "trainee":
                     entries.append((s, unit, title, target.name))
@@ -263,9 +262,7 @@ def _index(course: Course, cohort: str, entries: list, out: Path) -> Path:
         programme=course.config.programme.name,
         language=course.language,
     )
-    path = out / "index.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+    return artifacts.write_text(out / "index.html", html)
 
 
 class _progress:

@@ -44,7 +44,7 @@ import time
 import types
 from typing import Any
 
-from kit import safepickle
+from kit import safepickle, shell
 from kit.answers import DETAIL_CAP as _DETAIL_CAP
 from kit.answers import FailureKind, RunFailure, cell_line, failure_of
 
@@ -64,9 +64,7 @@ _TEMPLATE: dict[str, Any] = {}  # in a template and the boxes it forks: its job
 
 
 def _shell() -> Any:
-    from kit import zygote
-
-    return zygote._shell
+    return shell.shell()
 
 
 def _quiet() -> None:
@@ -98,7 +96,7 @@ def template_main(conn: socket.socket, job: dict[str, Any]) -> None:
     sandbox.enter_box(None, job["files"], confine=job["confine"])
     os.environ["CASEKIT_MODE"] = "grade"
     _quiet()
-    runner = zygote.CellRunner(job["cell_timeout"], keep_outputs=False)
+    runner = shell.CellRunner(job["cell_timeout"], keep_outputs=False)
     failures = _run_cells(runner, job["cells"])
     runner.close()
     import gc
@@ -146,7 +144,7 @@ def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
             link.close()
             _init(conn, runner)
     conn.close()
-    cells = zygote.CellRunner(job["cell_timeout"], keep_outputs=False)
+    cells = shell.CellRunner(job["cell_timeout"], keep_outputs=False)
     answers = [s for s in job["cells"] if s.get("question")]
     handles: dict[int, Any] = {}  # every function offered so far, numbered across answers
     fallback = False  # some functions have no server of their own: this process serves them
@@ -238,7 +236,7 @@ def _describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple:
 
 
 def _describe_value(value: Any, handles: dict[int, Any], timeout: float) -> tuple:
-    from kit.zygote import CellTimeoutError
+    from kit.shell import CellTimeoutError
 
     if isinstance(value, types.ModuleType):
         return ("module", str(getattr(value, "__name__", "")))
@@ -282,7 +280,7 @@ def _serve_calls(link: socket.socket, handles: dict[int, Any], timeout: float) -
         if frame is None:
             return
         _, cid, handle, data = frame
-        zygote._Sink.outputs = []
+        shell._Sink.outputs = []
         try:
             fn = handles[handle]
             args, kwargs = _ArgsUnpickler(data, handles).load()
@@ -291,7 +289,7 @@ def _serve_calls(link: socket.socket, handles: dict[int, Any], timeout: float) -
                 result = fn(*args, **kwargs)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-            reply = ("ok", _describe(result, handles, timeout))
+            reply: tuple = ("ok", _describe(result, handles, timeout))
         except BaseException as e:  # noqa: BLE001 - the answer's exception is the answer's result
             if isinstance(e, SystemExit | KeyboardInterrupt):
                 os._exit(0)
@@ -329,7 +327,7 @@ class Uncheckable:
     __call__ = __getitem__ = __setitem__ = __iter__ = __len__ = __bool__ = _fail
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __contains__ = _fail
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _fail
-    __float__ = __int__ = __index__ = __array__ = __hash__ = _fail  # type: ignore[assignment]
+    __float__ = __int__ = __index__ = __array__ = __hash__ = _fail
 
 
 class _Channel:
@@ -489,7 +487,9 @@ def _pickle_args(args: tuple, kwargs: dict) -> bytes:
 
     buf = io.BytesIO()
     p = pickle.Pickler(buf, protocol=5)
-    p.persistent_id = lambda obj: ("h", obj._handle) if isinstance(obj, AnswerFunction) else None
+    p.persistent_id = (  # type: ignore[method-assign]
+        lambda obj: ("h", obj._handle) if isinstance(obj, AnswerFunction) else None
+    )
     p.dump((args, kwargs))
     return buf.getvalue()
 
@@ -584,7 +584,7 @@ def judge_main(conn: socket.socket, job: dict[str, Any]) -> None:
 
     link = _Link(_enter(conn, job), job["limit"], job["cell_timeout"])
     link.questions = {s["question"] for s in job["cells"] if s["role"] == "answer"}
-    runner = zygote.CellRunner(job["cell_timeout"], keep_outputs=True)
+    runner = shell.CellRunner(job["cell_timeout"], keep_outputs=True)
     ns = _shell().user_ns
     collected = False
     tainted = False  # a hidden test has called the trainee's function

@@ -255,7 +255,7 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
         g[(mod, "_reconstruct")] = multiarray._reconstruct
         g[(mod, "scalar")] = _scalar
     for mod in ("numpy._core.numeric", "numpy.core.numeric"):
-        g[(mod, "_frombuffer")] = numeric._frombuffer
+        g[(mod, "_frombuffer")] = numeric._frombuffer  # type: ignore[attr-defined]
     g[("kit.safepickle", "Encoded")] = Encoded
     return g
 
@@ -271,7 +271,10 @@ def _scalar(dtype: Any, *args: Any) -> Any:
 _GLOBALS: dict[tuple[str, str], Any] | None = None
 
 
-class _Unpickler(pickle._Unpickler):  # the Python implementation: its BUILD can be guarded
+_PyUnpickler: Any = pickle._Unpickler
+
+
+class _Unpickler(_PyUnpickler):  # the Python implementation: its BUILD can be guarded
     def find_class(self, module: str, name: str) -> Any:
         global _GLOBALS
         if _GLOBALS is None:
@@ -305,7 +308,7 @@ class _Unpickler(pickle._Unpickler):  # the Python implementation: its BUILD can
     def persistent_load(self, pid: Any) -> Any:
         raise Refused("persistent references are not plain data")
 
-    dispatch = dict(pickle._Unpickler.dispatch)
+    dispatch = dict(_PyUnpickler.dispatch)
     dispatch[pickle.BUILD[0]] = load_build
 
 

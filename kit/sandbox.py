@@ -358,7 +358,8 @@ class Zygote:
         if os.getpid() != self.owner:
             return
         try:
-            self.proc.stdin.close()
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
             self.proc.wait(timeout=5)
         except Exception:  # noqa: BLE001 - whatever state it is in, it must go
             self.proc.kill()

@@ -34,6 +34,7 @@ from kit.grading.coderun import CodeRunner, open_runner, run_code_questions
 from kit.grading.keys import SessionKeys, load_keys
 from kit.grading.submissions import index_store
 from kit.kinds import Score
+from kit.kinds.base import without_controls
 from kit.messages import t as say
 from kit.notebooks import casekit_meta, cell_role, checksum, source
 
@@ -129,6 +130,32 @@ def _trainee_code(qid: str, answers: dict[str, Any], submitted: Any | None) -> s
         ):
             return source(cell)
     return None
+
+
+def _at_the_door(
+    kind: kinds.Kind, spec: dict[str, Any], qid: str, value: Any
+) -> tuple[Any, list[dict[str, str]]]:
+    """An answer as grading may take it, and the flags it earned.
+
+    Free texts lose control characters (a widget cannot type them; they
+    break spreadsheet exports); an answer compared with a key or a rating
+    that holds one is refused, as is a rating off its scale (it would be
+    averaged into a teacher's score).
+    A refused answer counts as unanswered; the stored submission keeps it.
+    """
+    where = f"question {qid}"[:200]
+    clean = without_controls(value)
+    if clean != value:
+        flag = {"code": "control-characters", "where": where}
+        flag["message"] = say("tamper.control_characters", qid=qid)
+        if kind.keyed or not kind.graded:  # compared with a key, or averaged: refused
+            return None, [flag]
+        return clean, [flag]
+    problem = None if kind.graded else kind.valid(spec, value)
+    if problem:
+        message = say("tamper.invalid_answer", qid=qid, why=say(problem))
+        return None, [{"code": "invalid-answer", "where": where, "message": message}]
+    return value, []
 
 
 # ================================================================ grade
@@ -232,7 +259,8 @@ def _grade_one(
             sc = kind.score(spec, None, value, tests=q_tests, run_error=_in_words(own))
             answer = json.dumps(value)
         else:
-            value = _answer_value(answers.get(qid))
+            value, refused = _at_the_door(kind, spec, qid, _answer_value(answers.get(qid)))
+            flags += refused
             try:
                 sc = kind.score(spec, keys.keys.get(qid), value)
             except Exception as e:  # noqa: BLE001 - a scoring error costs this question only

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -212,11 +211,7 @@ def feedback(
                 marks[(marks["trainee"] == t) & (marks["session"] == s)].to_dict("records"),
                 typed.get((sub, ""), []) if not questions else [],
             )
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_suffix(".html.tmp")
-            tmp.write_text(page, "utf-8")
-            os.replace(tmp, out)
-            res.written.append(out)
+            res.written.append(artifacts.write_text(out, page))
         except Exception as e:  # noqa: BLE001 - one page never sinks the batch
             res.failures.append(Failure(f"{t}/{s}", f"{type(e).__name__}: {e}", str(out)))
     return res

@@ -155,8 +155,8 @@ def report(
         else f"<p>{L['no_ratings']}</p>"
     )
     target = Path(out) if out else artifacts.report_path(course, co.id)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(
+    artifacts.write_text(
+        target,
         page(
             f"{co.name} · {L['title']}",
             "\n".join(parts),
@@ -164,6 +164,5 @@ def report(
             programme=course.config.programme.name,
             language=course.language,
         ),
-        encoding="utf-8",
     )
     return target
