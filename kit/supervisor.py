@@ -29,6 +29,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,14 +219,20 @@ class CodeGrader:
                 "answer_bytes": int(limits.answer_mb * 1024 * 1024),
             }
             limit = 1 << 20
-            trainee = Template(self.zygote, {**common, "cells": plan.trainee_prefix},
-                               timeout=limits.run_timeout, limit=limit)  # fmt: skip
-            try:
-                judge = Template(self.zygote, {**common, "cells": plan.judge_prefix},
-                                 timeout=limits.run_timeout, limit=limit)  # fmt: skip
-            except BaseException:
-                trainee.close()
-                raise
+            # the two templates run their first cells at the same time (one core each)
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                made = [
+                    pool.submit(Template, self.zygote, {**common, "cells": cells},
+                                timeout=limits.run_timeout, limit=limit)
+                    for cells in (plan.trainee_prefix, plan.judge_prefix)
+                ]  # fmt: skip
+                wait(made)
+            if any(f.exception() is not None for f in made):
+                for f in made:
+                    if f.exception() is None:
+                        f.result().close()
+                raise made[0].exception() or made[1].exception()  # type: ignore[misc]
+            trainee, judge = made[0].result(), made[1].result()
             notes = [f for f in (RunFailure.from_dict(d) for d in judge.ready[1] or []) if f]
             pair = (trainee, judge, notes)
             with self._lock:
