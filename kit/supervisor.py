@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit.answers import FailureKind, RunFailure, answer_names, defines_callables
+from kit.answers import FailureKind, RunFailure, TestOutcome, answer_names, defines_callables
 from kit.sandbox import Box, Limits, Template, Zygote
 from kit.zygote import describe_status
 
@@ -544,15 +544,20 @@ def _verdicts(
         rs = records.get(k, [])
         pts = float(t.get("points", 1) or 0)
         passed = bool(rs) and all(r.get("passed") is True for r in rs) and k not in raised
+        # the outcome is typed; the message is the author's (or the exception a tests cell raised)
+        msg = ""
         if t["question"] not in answered:
-            passed, msg = False, "unanswered"
+            passed, outcome = False, TestOutcome.UNANSWERED
         elif passed:
-            msg = ""
+            outcome = TestOutcome.PASSED
         elif not rs:
-            msg = "did not run"  # why: the typed failures (a grader's cause is not for trainees)
+            outcome = (
+                TestOutcome.NOT_RUN
+            )  # why: the typed failures (a grader's is not for trainees)
         elif k in raised:
-            msg = f"the tests cell raised {raised[k]}"
+            outcome, msg = TestOutcome.RAISED, raised[k]
         else:
+            outcome = TestOutcome.FAILED
             msg = next((str(r.get("message") or "") for r in rs if r.get("passed") is not True), "")
         hide = k in withheld and not passed
         out.append(
@@ -564,6 +569,7 @@ def _verdicts(
                 "points": pts if passed else 0.0,
                 "max_points": pts,
                 "message": "" if hide else msg[:2000],
+                "outcome": str(outcome),
                 "withheld": hide,
             }
         )

@@ -407,7 +407,7 @@ class Gradebook:
                 TestResult.submission_id,
                 Submission.session,
                 Submission.trainee,
-                *_cols(TestResult, "question name hidden passed points max_points message"),
+                *_cols(TestResult, "question name hidden passed points max_points message outcome"),
             )
             .join(Submission, Submission.id == TestResult.submission_id)
             .where(Submission.cohort == cohort, Submission.is_current.is_(True))
