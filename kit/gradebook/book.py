@@ -186,11 +186,13 @@ class Gradebook:
                              for i, f in enumerate(failures or [])]),
         ]  # fmt: skip
         with self.transaction() as s:
+            conn = s.connection()  # the tables themselves: no ORM bulk machinery per row
             for model, _ in rows:
-                s.execute(delete(model).where(model.submission_id == submission_id))
+                table = model.__table__
+                conn.execute(delete(table).where(table.c.submission_id == submission_id))
             for model, values in rows:
                 if values:
-                    s.execute(insert(model), values)
+                    conn.execute(insert(model.__table__), values)
 
     def start_run(self, cohort: str, session: str | None) -> GradingRun:
         with self.transaction() as s:
