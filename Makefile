@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python bench/bench_execute.py
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_grade.py
+	$(BIN)/python bench/bench_sandbox.py
 	$(BIN)/python bench/bench_marking.py
 	$(BIN)/python bench/bench_live.py
 	$(BIN)/python bench/bench_hub.py   # root: makes system users (the classroom hub)

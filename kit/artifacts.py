@@ -35,6 +35,8 @@ import hashlib
 import json
 import os
 import re
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,6 +124,27 @@ def now_iso() -> str:
 
 
 # ---------------------------------------------------------------- writing files
+
+
+def write_whole(path: Path, write: Callable[[Path], Any]) -> Path:
+    """Write a file whole or not at all: ``write`` fills a temporary file beside ``path``, which then replaces it.
+
+    An error half-way (a cell a spreadsheet refuses, a full disk) leaves the
+    file that was there before, and no temporary file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write UTF-8 text whole or not at all (:func:`write_whole`)."""
+    return write_whole(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -271,11 +294,6 @@ def guide_path(course: Course) -> Path:
 def programme_report_path(course: Course) -> Path:
     """The programme report: every cohort's headline figures and their trend."""
     return course.build_dir / "programme" / "report.html"
-
-
-def scratch_dir(course: Course, cohort: str) -> Path:
-    """Scratch folders for grading on a cluster: inside the course, which the workers share."""
-    return cohort_build_dir(course, cohort) / ".scratch"
 
 
 # ---------------------------------------------------------------- build cache

@@ -43,6 +43,15 @@ DbOpt = Annotated[
     typer.Option("--db", help="Gradebook URL, e.g. postgresql+psycopg://user@host/db."),
 ]
 
+UnsafeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--unsafe-no-sandbox",
+        help="Run trainees' code WITHOUT the sandbox, with your own rights: only for "
+        "submissions you trust, on a machine without bubblewrap (docs/security.md).",
+    ),
+]
+
 
 class Lang(enum.StrEnum):
     zh = "zh"
@@ -273,14 +282,20 @@ def grade(
     workers: Annotated[int | None, typer.Option(help="Parallel submissions.")] = None,
     force: Annotated[bool, typer.Option(help="Regrade what is already graded.")] = False,
     cluster: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:port.")] = None,
+    unsafe: UnsafeOpt = False,
     lang: LangOpt = None,
 ) -> None:
-    """Autograde submissions into the gradebook; open items wait for marking."""
+    """Autograde submissions into the gradebook; open items wait for marking.
+
+    Trainees' code runs in a sandbox (bubblewrap); see docs/security.md.
+    """
     from kit.grading import grade as run
 
     _speak(course, lang)
     session = _session(session, old_session)
-    r = run(course, cohort, session, db=db, workers=workers, force=force, cluster=cluster)
+    r = run(
+        course, cohort, session, db=db, workers=workers, force=force, cluster=cluster, unsafe=unsafe
+    )
     counts: dict[str, int] = {}
     for status in r.statuses.values():
         counts[status] = counts.get(status, 0) + 1
@@ -590,6 +605,7 @@ def try_(
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Where to write the feedback page.")
     ] = None,
+    unsafe: UnsafeOpt = False,
     lang: LangOpt = None,
 ) -> None:
     """Grade a set of answers as a submission would be; print the scores, write the feedback page."""
@@ -598,7 +614,7 @@ def try_(
     from kit.trial import try_answers
 
     _speak(course, lang)
-    r = try_answers(course, cohort, session, answers, trainee=trainee, out=out_path)
+    r = try_answers(course, cohort, session, answers, trainee=trainee, out=out_path, unsafe=unsafe)
     view = Table(*(t(f"try.col.{c}") for c in ("question", "kind", "points", "status", "detail")))
     for q in r.questions:
         points = f"{q['points']:g} / {q['max_points']:g}"

@@ -20,13 +20,10 @@ pre-render a figure, it re-imports the caller's ``__main__`` in every child,
 and it is a process-wide singleton shared with any other library using it.
 The zygote protocol is small (below) and measured in ``bench/bench_execute.py``.
 
-Protocol.  The zygote listens on a Unix socket in a private temp directory.
-For each notebook the parent connects; the zygote accepts and forks at once;
-the child reads the job from the connection and writes frames back
-(``hello`` pid, ``start`` i, ``cell`` i, ``done``).  When the child exits, the
-zygote (its parent) reaps it and writes a final ``exit`` frame with the wait
-status on the same connection, so the parent learns how a child died even
-though it is not the child's parent.  Frames are a 4-byte length + pickle.
+The zygote itself (warm-up, the fork loop, the in-process shell, what a
+child does with a job, the frame format) lives in ``kit.zygote``; this module
+is the parent side: it starts the zygote, sends jobs and turns frames into an
+executed notebook.
 
 The module also offers ``engine="kernel"`` (plain papermill + nbclient with a
 real ipykernel, run inside a forked child so the same limits apply) and a
@@ -39,18 +36,13 @@ import atexit
 import copy
 import functools
 import os
-import pickle
 import re
-import select
 import signal
 import socket
-import struct
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback as tb_mod
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,8 +53,12 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from kit.zygote import ZYGOTE_MAIN, CellTimeoutError, ZygoteFailed, describe_status, spawn
+from kit.zygote import recv_frame as _recv
+from kit.zygote import send_frame as _send
+
 __all__ = [
-    "CasekitEngine",
+    "CasekitEngine",  # noqa: F822 - built on first access (see _make_engine)
     "CellError",
     "CellTimeoutError",
     "Executed",
@@ -73,7 +69,6 @@ __all__ = [
 ]
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_STREAM_CAP = 10_000_000  # characters kept per stream per cell; protects the parent's memory
 _LANGUAGE_INFO = {
     "name": "python",
     "version": "{}.{}.{}".format(*sys.version_info[:3]),
@@ -123,10 +118,6 @@ class Executed:
         return self.error is None and self.failure is None
 
 
-class CellTimeoutError(Exception):
-    """Raised inside a cell that ran longer than ``cell_timeout``."""
-
-
 @dataclass
 class Job:
     """One notebook to run in a batch: the ``run_notebook`` arguments plus a name."""
@@ -157,35 +148,6 @@ class Job:
         }
 
 
-# --------------------------------------------------------------------------- framing
-
-
-def _send(sock: socket.socket, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    sock.sendall(struct.pack("!I", len(data)) + data)
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
-
-
-def _recv(sock: socket.socket) -> Any:
-    """One frame, or None on EOF.  Raises ``socket.timeout`` per the socket's timeout."""
-    head = _recv_exact(sock, 4)
-    if head is None:
-        return None
-    body = _recv_exact(sock, struct.unpack("!I", head)[0])
-    if body is None:
-        return None
-    return pickle.loads(body)
-
-
 # --------------------------------------------------------------------------- zygote (parent side)
 
 
@@ -204,22 +166,10 @@ class _Zygote:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(var, "1")
         env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from kit.execute import _zygote_main; _zygote_main()",
-                self.path,
-            ],
-            stdin=subprocess.PIPE,  # EOF on stdin tells the zygote its parent is gone
-            stdout=subprocess.PIPE,
-            env=env,
-            close_fds=True,
-        )
-        ready = self.proc.stdout.readline()
-        if not ready.startswith(b"ready"):
-            self.proc.kill()
-            raise RuntimeError(f"casekit executor zygote failed to start: {ready!r}")
+        try:
+            self.proc = spawn([sys.executable, "-c", ZYGOTE_MAIN, self.path], env=env)
+        except ZygoteFailed as e:
+            raise RuntimeError(f"casekit executor zygote failed to start: {e}") from None
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -233,7 +183,8 @@ class _Zygote:
         if os.getpid() != self.owner:
             return  # a forked copy of the parent: the zygote belongs to the original
         try:
-            self.proc.stdin.close()
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
             self.proc.wait(timeout=5)
         except Exception:
             self.proc.kill()
@@ -276,529 +227,6 @@ def warm_up() -> None:
 
 
 atexit.register(shutdown)
-
-
-# --------------------------------------------------------------------------- zygote (its own process)
-
-_PRELOAD = [
-    "IPython",
-    "IPython.core.interactiveshell",
-    "numpy",
-    "pandas",
-    "matplotlib",
-    "matplotlib.pyplot",
-    "matplotlib_inline.backend_inline",
-    "ipywidgets",
-    "nbformat",
-    "comm",
-]
-# Imported when present; a module under development that fails to import must not
-# stop the executor (the notebook that needs it will show the error itself).
-_OPTIONAL_PRELOAD = ["kit.questions", "kit.workbook", "papermill", "papermill.engines", "nbclient"]
-
-_shell = None  # the pre-built shell, in the zygote and its children
-
-
-def _zygote_main() -> None:
-    """Entry point of the zygote process: warm up, then fork one child per connection."""
-    path = sys.argv[1]
-    import importlib
-
-    for name in _PRELOAD:
-        importlib.import_module(name)
-    for name in _OPTIONAL_PRELOAD + [
-        m for m in os.environ.get("CASEKIT_PRELOAD", "").split(",") if m.strip()
-    ]:
-        try:
-            importlib.import_module(name.strip())
-        except Exception:
-            pass
-    _build_shell()
-    _warm_renderers()
-    import gc
-
-    # Move everything imported so far out of the collector's reach: a child's
-    # first collection would otherwise touch every object header and copy most
-    # of the warm image page by page (copy-on-write).
-    gc.collect()
-    gc.freeze()
-
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    os.chmod(path, 0o600)
-    listener.listen(64)
-
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_r, False)
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *a: None)  # only to wake select()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the parent's terminal is the parent's
-    stdin_fd = sys.stdin.fileno()
-
-    # Tell the parent we are ready, then stop writing to its pipe.
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 1)
-
-    conns: dict[int, socket.socket] = {}
-    while True:
-        try:
-            readable, _, _ = select.select([listener, wake_r, stdin_fd], [], [])
-        except InterruptedError:
-            continue
-        if stdin_fd in readable and not os.read(stdin_fd, 1024):
-            # Parent gone: take our children with us.
-            for pid in conns:
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            os._exit(0)
-        if wake_r in readable:
-            try:
-                while os.read(wake_r, 512):
-                    pass
-            except BlockingIOError:
-                pass
-        _reap(conns)
-        if listener in readable:
-            conn, _ = listener.accept()
-            pid = os.fork()
-            if pid == 0:
-                listener.close()
-                for s in conns.values():
-                    s.close()
-                os.close(wake_r)
-                os.close(wake_w)
-                os.dup2(devnull, 0)
-                _child_main(conn)  # never returns
-            conns[pid] = conn
-
-
-def _reap(conns: dict[int, socket.socket]) -> None:
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        conn = conns.pop(pid, None)
-        if conn is not None:
-            try:
-                conn.setblocking(True)
-                conn.settimeout(2)
-                _send(conn, ("exit", status))
-            except OSError:
-                pass  # parent stopped listening; nothing to tell
-            conn.close()
-
-
-def _warm_renderers() -> None:
-    """Render one DataFrame and one figure so their lazy imports happen once, here."""
-    import io
-
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
-    df._repr_html_()
-    repr(df)
-    fig, ax = plt.subplots()
-    ax.plot([0, 1], [1, 0])
-    ax.set_title("warm")
-    fig.savefig(io.BytesIO(), format="png")
-    plt.close(fig)
-
-
-# --------------------------------------------------------------------------- the in-process shell
-
-
-class _Sink:
-    """Where the current cell's outputs go (set per cell in the child)."""
-
-    outputs: list[dict] = []
-    clear_pending = False
-    last_error: dict | None = None
-    displays: dict[str, list[dict]] = {}  # display_id -> outputs showing it
-
-
-def _add_output(out: dict) -> None:
-    if _Sink.clear_pending:
-        _Sink.outputs.clear()
-        _Sink.clear_pending = False
-    _Sink.outputs.append(out)
-
-
-class _Stream:
-    """sys.stdout / sys.stderr replacement that records ``stream`` outputs in order."""
-
-    encoding = "utf-8"
-    errors = "replace"
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def write(self, text: str) -> int:
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        if not text:
-            return 0
-        outs = _Sink.outputs
-        if (
-            outs
-            and not _Sink.clear_pending
-            and outs[-1].get("output_type") == "stream"
-            and outs[-1]["name"] == self.name
-        ):
-            last = outs[-1]
-        else:
-            last = {"output_type": "stream", "name": self.name, "_chunks": [], "_size": 0}
-            _add_output(last)
-        if last["_size"] < _STREAM_CAP:
-            last["_chunks"].append(text)
-            last["_size"] += len(text)
-            if last["_size"] >= _STREAM_CAP:
-                last["_chunks"].append("\n[casekit: output truncated]\n")
-        return len(text)
-
-    def writelines(self, lines) -> None:
-        for line in lines:
-            self.write(line)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
-
-    def fileno(self) -> int:
-        # Libraries asking for a real fd (faulthandler, subprocess) get /dev/null-backed fds.
-        return 1 if self.name == "stdout" else 2
-
-    def readable(self) -> bool:
-        return False
-
-    def writable(self) -> bool:
-        return True
-
-
-def _finish_outputs(outputs: list[dict]) -> list[dict]:
-    done = []
-    for out in outputs:
-        if out.get("output_type") == "stream":
-            text = "".join(out["_chunks"])
-            if text:
-                done.append({"output_type": "stream", "name": out["name"], "text": text})
-        else:
-            done.append(out)
-    return done
-
-
-def _jsonable_bundle(data: dict) -> dict:
-    """Mime bundles must be JSON: text as str, JSON types as objects, binary as base64 str."""
-    import base64
-
-    out = {}
-    for mime, value in data.items():
-        if isinstance(value, bytes):
-            value = base64.b64encode(value).decode("ascii")
-        out[mime] = value
-    return out
-
-
-def _build_shell():
-    """Create the in-process shell with display hooks that record nbformat outputs."""
-    global _shell
-    from IPython.core.displayhook import DisplayHook
-    from IPython.core.displaypub import DisplayPublisher
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    class CaseDisplayPublisher(DisplayPublisher):
-        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-            display_id = (transient or {}).get("display_id")
-            out = {
-                "output_type": "display_data",
-                "data": _jsonable_bundle(data),
-                "metadata": metadata or {},
-            }
-            if update and display_id:
-                # update_display: rewrite every earlier output showing this id.
-                for old in _Sink.displays.get(display_id, []):
-                    old["data"] = out["data"]
-                    old["metadata"] = out["metadata"]
-                return
-            _add_output(out)
-            if display_id:
-                _Sink.displays.setdefault(display_id, []).append(out)
-
-        def clear_output(self, wait=False):
-            if wait:
-                _Sink.clear_pending = True
-            else:
-                _Sink.outputs.clear()
-                _Sink.clear_pending = False
-
-    class CaseDisplayHook(DisplayHook):
-        def write_output_prompt(self):
-            pass
-
-        def write_format_data(self, format_dict, md_dict=None):
-            _add_output(
-                {
-                    "output_type": "execute_result",
-                    "execution_count": self.prompt_count,
-                    "data": _jsonable_bundle(format_dict),
-                    "metadata": md_dict or {},
-                }
-            )
-
-        def finish_displayhook(self):
-            pass
-
-    class CaseShell(InteractiveShell):
-        def enable_gui(self, gui=None):
-            pass  # no event loop to integrate: the inline backend needs none
-
-        def _showtraceback(self, etype, evalue, stb):
-            _Sink.last_error = {
-                "output_type": "error",
-                "ename": getattr(etype, "__name__", str(etype)),
-                "evalue": str(evalue),
-                "traceback": list(stb),
-            }
-            _add_output(_Sink.last_error)
-
-    cfg = Config()
-    cfg.HistoryManager.enabled = False  # no sqlite history thread in a process we fork
-    cfg.InteractiveShell.colors = (
-        "linux"  # what ipykernel tracebacks look like; stripped in CellError
-    )
-    cfg.InteractiveShell.xmode = "Context"
-    CaseShell.display_pub_class = CaseDisplayPublisher
-    CaseShell.displayhook_class = CaseDisplayHook
-    _shell = CaseShell.instance(config=cfg)
-    _shell.enable_matplotlib("inline")
-    return _shell
-
-
-class _RecordingComm:
-    """Factory for comms that keep widget state (there is no frontend to send it to).
-
-    Widgets created without a kernel get comm's DummyComm, which drops every
-    message; this one records ``comm_open`` / ``update`` so the executed
-    notebook can carry ``metadata.widgets`` like nbclient writes it.
-    """
-
-    state: dict[str, dict] = {}
-
-    @classmethod
-    def install(cls) -> None:
-        import comm
-        from comm import DummyComm
-
-        class RecordingComm(DummyComm):
-            def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
-                data = data or {}
-                if msg_type == "comm_open" and "state" in data:
-                    st = dict(data["state"])
-                    cls.state[self.comm_id] = {
-                        "model_name": st.get("_model_name", ""),
-                        "model_module": st.get("_model_module", ""),
-                        "model_module_version": st.get("_model_module_version", ""),
-                        "state": st,
-                    }
-                elif msg_type == "comm_msg" and data.get("method") == "update":
-                    if self.comm_id in cls.state:
-                        cls.state[self.comm_id]["state"].update(data.get("state", {}))
-                elif msg_type == "comm_close":
-                    cls.state.pop(self.comm_id, None)
-
-        comm.create_comm = lambda *a, **kw: RecordingComm(*a, **kw)
-
-
-# --------------------------------------------------------------------------- the child
-
-
-def _child_main(conn: socket.socket) -> None:
-    """Run one job in this freshly forked child; exits the process."""
-    code = 0
-    try:
-        os.setpgid(0, 0)  # own process group: the parent kills it (and any grandchildren) at once
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.set_wakeup_fd(-1)
-        conn.setblocking(True)
-        _send(conn, ("hello", os.getpid()))
-        job = _recv(conn)
-        if job is None:
-            os._exit(0)
-        _apply_job_env(job)
-        if job["engine"] == "kernel":
-            _child_run_kernel(conn, job)
-        else:
-            _child_run_fork(conn, job)
-    except BaseException:
-        code = 70
-        try:
-            _send(conn, ("crash", tb_mod.format_exc()))
-        except BaseException:
-            pass
-    finally:
-        try:
-            conn.close()
-        finally:
-            os._exit(code)
-
-
-def _apply_job_env(job: dict) -> None:
-    import resource
-
-    os.environ.clear()
-    os.environ.update(job["environ"])
-    os.environ.update(job["env"] or {})
-    os.environ["CASEKIT_MODE"] = job["mode"]
-    os.chdir(job["cwd"])
-    if job["cwd"] not in sys.path:
-        # Like a kernel started in cwd: local modules next to the notebook import.
-        sys.path.insert(0, job["cwd"])
-    if job["memory_mb"]:
-        # The bound is on what the notebook adds to the warm image, so that it does
-        # not depend on how big numpy/pandas/matplotlib happen to map themselves.
-        base = 0
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmSize:"):
-                    base = int(line.split()[1]) * 1024
-        limit = base + int(job["memory_mb"]) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def _child_run_fork(conn: socket.socket, job: dict) -> None:
-    shell = _shell
-    _RecordingComm.install()
-    sys.stdout = out_stream = _Stream("stdout")
-    sys.stderr = err_stream = _Stream("stderr")
-    cell_timeout = job["cell_timeout"]
-    current = {"index": -1, "fired": False}
-
-    def on_alarm(signum, frame):
-        __tracebackhide__ = True  # IPython leaves this frame out of the cell's traceback
-        # Fire again every second: a cell that swallows the first exception
-        # (bare except in a loop) still gets stopped.
-        current["fired"] = True
-        signal.setitimer(signal.ITIMER_REAL, 1.0)
-        raise CellTimeoutError(
-            f"cell {current['index']} exceeded the cell timeout of {cell_timeout:g} s"
-        )
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    nb = job["nb"]
-    for index, cell in enumerate(nb["cells"]):
-        if cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(source)
-        tags = cell.get("metadata", {}).get("tags", [])
-        if not source.strip() or "skip-execution" in tags:
-            continue
-        _send(conn, ("start", index, time.time()))
-        sys.stdout, sys.stderr = out_stream, err_stream  # a cell may have replaced them
-        _Sink.outputs = []
-        _Sink.clear_pending = False
-        _Sink.last_error = None
-        current["index"] = index
-        current["fired"] = False
-        count = shell.execution_count
-        result = None
-        try:
-            if cell_timeout:
-                signal.setitimer(signal.ITIMER_REAL, float(cell_timeout))
-            # Called through the class so a cell that patches the instance's
-            # run_cell cannot change how later cells are run.
-            result = type(shell).run_cell(shell, source, store_history=True)
-        except CellTimeoutError as exc:  # fired outside user code, in IPython's machinery
-            _record_exception(exc)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        sys.stdout, sys.stderr = out_stream, err_stream
-        exc = None
-        if result is not None:
-            exc = result.error_in_exec or result.error_before_exec
-        if exc is not None and _Sink.last_error is None:
-            # The cell hid the traceback (patched showtraceback): record it anyway.
-            _record_exception(exc)
-        if current["fired"] and (
-            _Sink.last_error is None or _Sink.last_error["ename"] != "CellTimeoutError"
-        ):
-            # The timeout fired but the cell swallowed it: still a timeout.
-            _record_exception(
-                CellTimeoutError(f"cell {index} exceeded the cell timeout of {cell_timeout:g} s")
-            )
-        cell_out = {
-            "outputs": _finish_outputs(_Sink.outputs),
-            "execution_count": count,
-        }
-        errored = _Sink.last_error is not None
-        _send(conn, ("cell", index, cell_out, errored, time.time()))
-        if errored:
-            err = _Sink.last_error
-            clean_exit = err["ename"] == "SystemExit" and err["evalue"] in ("", "0", "None")
-            if clean_exit:
-                break
-            if "raises-exception" in tags:
-                continue
-            if job["stop_on_error"]:
-                break
-    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    widgets = None
-    if _RecordingComm.state:
-        widgets = {
-            "application/vnd.jupyter.widget-state+json": {
-                "version_major": 2,
-                "version_minor": 0,
-                "state": _RecordingComm.state,
-            }
-        }
-    _send(conn, ("done", {"widgets": widgets}))
-
-
-def _record_exception(exc: BaseException) -> None:
-    _Sink.last_error = {
-        "output_type": "error",
-        "ename": type(exc).__name__,
-        "evalue": str(exc),
-        "traceback": tb_mod.format_exception(exc),
-    }
-    _Sink.outputs.append(_Sink.last_error)
-
-
-def _child_run_kernel(conn: socket.socket, job: dict) -> None:
-    """engine="kernel": plain papermill + nbclient + ipykernel, inside this child."""
-    from nbclient.exceptions import CellTimeoutError as NbTimeout
-    from papermill.engines import NBClientEngine
-
-    nb = nbformat.from_dict(job["nb"])
-    kernel_name = nb.metadata.get("kernelspec", {}).get("name") or "python3"
-    failure = None
-    try:
-        nb = NBClientEngine.execute_notebook(
-            nb,
-            kernel_name,
-            output_path=None,
-            progress_bar=False,
-            execution_timeout=job["cell_timeout"] or None,
-            allow_errors=not job["stop_on_error"],
-        )
-    except NbTimeout as exc:
-        failure = f"cell timeout: {exc}"
-    except Exception as exc:
-        failure = f"kernel engine: {type(exc).__name__}: {exc}"
-    _send(conn, ("whole", nb, failure))
 
 
 # --------------------------------------------------------------------------- parent side
@@ -901,18 +329,6 @@ def _errors_of(nb: NotebookNode) -> list[CellError]:
     return errors
 
 
-def _describe_status(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = str(sig)
-        hint = " (out of memory?)" if sig == signal.SIGKILL else ""
-        return f"killed by {name}{hint}"
-    return f"exited with code {os.WEXITSTATUS(status)}"
-
-
 def run_notebook(
     nb: NotebookNode | str | Path,
     parameters: dict | None = None,
@@ -950,9 +366,8 @@ def run_notebook(
     if mode not in ("build", "grade"):
         raise ValueError(f"mode must be 'build' or 'grade', not {mode!r}")
     t0 = time.monotonic()
-    nb = _load(nb) if not _prepared else nb
-    if not _prepared:
-        nb = _prepare(nb, parameters)
+    if not isinstance(nb, NotebookNode) or not _prepared:
+        nb = _prepare(_load(nb), parameters)
     nb.metadata.papermill["start_time"] = _now_iso()
     nb.metadata.papermill["exception"] = None
     job = {
@@ -1095,7 +510,7 @@ def _drive(job, nb, notebook_timeout, on_cell):
                 if killed_for_timeout:
                     return f"notebook timeout after {notebook_timeout:g} s", running
                 where = f" while running cell {running}" if running is not None else ""
-                return f"child {_describe_status(frame[1])}{where}", running
+                return f"child {describe_status(frame[1])}{where}", running
     finally:
         sock.close()
 
@@ -1217,73 +632,88 @@ def run_many(
 
 # --------------------------------------------------------------------------- papermill engine
 
-try:
-    from papermill.engines import Engine as _PapermillEngine
-except Exception:  # pragma: no cover - papermill is a dependency; keep import of kit cheap anyway
-    _PapermillEngine = object
+# papermill loads its engines' entry points while it is being imported, and ours
+# names ``kit.execute:CasekitEngine``: importing papermill at the top of this module
+# made the first ``import kit.execute`` of a process (before papermill) import
+# papermill half-way through this module, whose entry point then found no
+# CasekitEngine, and the engine silently lost papermill's base class.  So the class
+# is built on first access, when papermill's Engine exists.
 
 
-class CasekitEngine(_PapermillEngine):
-    """papermill engine ``casekit``: papermill's API and parameters, casekit's executor.
+def _make_engine() -> type:
+    from papermill.engines import Engine
 
-    ``papermill.execute_notebook(inp, out, parameters=..., engine_name="casekit")``
-    parameterises as usual; this engine then runs the notebook in a forked warm
-    child and reports each cell through papermill's NotebookExecutionManager
-    (so output saving, progress and papermill metadata behave as with nbclient).
-    ``execution_timeout`` maps to the cell timeout; ``notebook_timeout``,
-    ``memory_mb``, ``mode`` and ``env`` may be passed as engine kwargs.
-    """
+    class CasekitEngine(Engine):
+        """papermill engine ``casekit``: papermill's API and parameters, casekit's executor.
 
-    @classmethod
-    def execute_managed_notebook(
-        cls,
-        nb_man,
-        kernel_name,
-        log_output=False,
-        stdout_file=None,
-        stderr_file=None,
-        start_timeout=60,
-        execution_timeout=None,
-        notebook_timeout=600,
-        memory_mb=2048,
-        mode="build",
-        env=None,
-        **kwargs,
-    ):
-        """Run ``nb_man.nb`` and fill in outputs, calling the manager's cell hooks."""
-        nb = nb_man.nb
+        ``papermill.execute_notebook(inp, out, parameters=..., engine_name="casekit")``
+        parameterises as usual; this engine then runs the notebook in a forked warm
+        child and reports each cell through papermill's NotebookExecutionManager
+        (so output saving, progress and papermill metadata behave as with nbclient).
+        ``execution_timeout`` maps to the cell timeout; ``notebook_timeout``,
+        ``memory_mb``, ``mode`` and ``env`` may be passed as engine kwargs.
+        """
 
-        def on_cell(event, index, cell):
-            if event == "start":
-                nb_man.cell_start(cell, index)
-                return
-            if event == "error":
-                nb_man.cell_exception(cell, index)
-            for out in cell.outputs:
-                if out.output_type == "stream":
-                    target = stdout_file if out.name == "stdout" else stderr_file
-                    if target is not None:
-                        target.write(out.text)
-                        target.flush()
-            nb_man.cell_complete(cell, index)
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man,
+            kernel_name,
+            log_output=False,
+            stdout_file=None,
+            stderr_file=None,
+            start_timeout=60,
+            execution_timeout=None,
+            notebook_timeout=600,
+            memory_mb=2048,
+            mode="build",
+            env=None,
+            **kwargs,
+        ):
+            """Run ``nb_man.nb`` and fill in outputs, calling the manager's cell hooks."""
+            nb = nb_man.nb
 
-        # The manager already reset outputs and papermill metadata; keep its timestamps.
-        for cell in nb.cells:
-            cell.metadata.setdefault("papermill", {})
-        res = run_notebook(
-            nb,
-            None,
-            cwd=None,  # papermill has already chdir-ed to its cwd
-            cell_timeout=execution_timeout or kwargs.get("timeout") or 0,
-            notebook_timeout=notebook_timeout,
-            memory_mb=memory_mb,
-            env=env,
-            mode=mode,
-            stop_on_error=not kwargs.get("allow_errors", False),
-            on_cell=on_cell,
-            _prepared=True,
-        )
-        nb.metadata["language_info"] = res.nb.metadata["language_info"]
-        if "widgets" in res.nb.metadata:
-            nb.metadata["widgets"] = res.nb.metadata["widgets"]
-        return nb
+            def on_cell(event, index, cell):
+                if event == "start":
+                    nb_man.cell_start(cell, index)
+                    return
+                if event == "error":
+                    nb_man.cell_exception(cell, index)
+                for out in cell.outputs:
+                    if out.output_type == "stream":
+                        target = stdout_file if out.name == "stdout" else stderr_file
+                        if target is not None:
+                            target.write(out.text)
+                            target.flush()
+                nb_man.cell_complete(cell, index)
+
+            # The manager already reset outputs and papermill metadata; keep its timestamps.
+            for cell in nb.cells:
+                cell.metadata.setdefault("papermill", {})
+            res = run_notebook(
+                nb,
+                None,
+                cwd=None,  # papermill has already chdir-ed to its cwd
+                cell_timeout=execution_timeout or kwargs.get("timeout") or 0,
+                notebook_timeout=notebook_timeout,
+                memory_mb=memory_mb,
+                env=env,
+                mode=mode,
+                stop_on_error=not kwargs.get("allow_errors", False),
+                on_cell=on_cell,
+                _prepared=True,
+            )
+            nb.metadata["language_info"] = res.nb.metadata["language_info"]
+            if "widgets" in res.nb.metadata:
+                nb.metadata["widgets"] = res.nb.metadata["widgets"]
+            return nb
+
+    return CasekitEngine
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CasekitEngine":
+        cls = _make_engine()
+        globals()["CasekitEngine"] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -316,9 +316,7 @@ def handouts(
                     result.failures.append(Failure(sid, f"{type(e).__name__}: {e}", str(src)))
                     break
                 folder = out if edition == "trainee" else inst
-                folder.mkdir(parents=True, exist_ok=True)
-                target = folder / f"{sid}.html"
-                target.write_text(html, encoding="utf-8")
+                target = artifacts.write_text(folder / f"{sid}.html", html)
                 result.written.append(target)
             tick(sid)
     result.index = _index(c, co.id, out, audience="trainee")
@@ -393,9 +391,7 @@ def _index(course: Course, cohort: str, folder: Path, *, audience: str) -> Path:
         programme=course.config.programme.name,
         language=lang,
     )
-    path = folder / "index.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+    return artifacts.write_text(folder / "index.html", html)
 
 
 class _progress:

@@ -149,7 +149,7 @@ def mark(
         nbformat.v4.new_markdown_cell(title + "\n\n" + hint),
         nbformat.v4.new_code_cell(code),
     ]
-    nbformat.write(nb, str(out))
+    artifacts.write_whole(out, lambda tmp: nbformat.write(nb, str(tmp)))
     return out
 
 

@@ -146,6 +146,7 @@ def try_answers(
     *,
     trainee: str | None = None,
     out: Path | str | None = None,
+    unsafe: bool = False,
 ) -> TryResult:
     """Grade `answers` to a built session as a submission would be; write the feedback page.
 
@@ -155,7 +156,8 @@ def try_answers(
     ``trainee`` (default: the roster's first; their own variant where the
     session gives each trainee one) and handed in on time. The page
     goes to ``out`` (default ``build/<cohort>/try/<session>.html``); the
-    course's store, exchange and gradebook are not touched.
+    course's store, exchange and gradebook are not touched. Code answers run
+    in the sandbox, as in ``grade`` (``unsafe=True``: without it).
     """
     from kit import workbook
     from kit.gradebook import Gradebook
@@ -209,7 +211,7 @@ def try_answers(
         if receipt.folder is not None:
             _on_time(receipt.folder / artifacts.RECEIPT, c.due_at(cohort, session))
         collect(trial, cohort, db=db)
-        graded = grade(trial, cohort, session, db=db, progress=False, workers=1)
+        graded = grade(trial, cohort, session, db=db, progress=False, workers=1, unsafe=unsafe)
         if graded.failures:
             raise CourseError.at(paths.keys, str(graded.failures[0]))
         pages = feedback(trial, cohort, db=db, session=session)

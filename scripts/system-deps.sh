@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Debian packages casekit needs outside Python, installed only when missing:
 #   fonts  — fonts-noto-cjk, so charts and handouts draw Chinese (demo and tests)
-#   test   — the above plus chromium (headless browser tests) and postgresql (gradebook tests)
+#   test   — the above plus chromium (headless browser tests), postgresql (gradebook tests)
+#            and bubblewrap (the sandbox trainee code runs in)
+#   sandbox — bubblewrap only (what `casekit grade` needs to run trainee code)
 #   node   — nodejs and npm, for JupyterHub's configurable-http-proxy (package.json)
 set -euo pipefail
 want=()
-if [ "${1:-fonts}" = "node" ]; then
-  command -v npm >/dev/null || want+=(nodejs npm)
-else
-  fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || want+=(fonts-noto-cjk fontconfig)
+case "${1:-fonts}" in
+  node) command -v npm >/dev/null || want+=(nodejs npm) ;;
+  sandbox) ;;
+  *) fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || want+=(fonts-noto-cjk fontconfig) ;;
+esac
+if [ "${1:-fonts}" = "test" ] || [ "${1:-fonts}" = "sandbox" ]; then
+  command -v bwrap >/dev/null || want+=(bubblewrap)
 fi
 if [ "${1:-fonts}" = "test" ]; then
   command -v useradd >/dev/null || want+=(passwd)   # the hub tests make real system users

@@ -196,3 +196,16 @@ def copy_sample(dst: Path) -> Path:
         ],
     )
     return dst
+
+
+@pytest.fixture(scope="session")
+def sandbox_grader():
+    """One real sandboxed grader (bubblewrap zygote) shared by the sandbox tests of a worker.
+
+    Tests that use it mark themselves ``xdist_group("sandbox")`` so that they land
+    on one worker and start one sandbox between them.
+    """
+    from kit.supervisor import CodeGrader
+
+    with CodeGrader() as grader:
+        yield grader

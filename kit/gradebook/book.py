@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from kit.gradebook.schema import (
@@ -33,6 +33,7 @@ from kit.gradebook.schema import (
     Meta,
     Result,
     RubricMark,
+    RunFailureRow,
     Submission,
     TestResult,
     make_engine,
@@ -171,19 +172,27 @@ class Gradebook:
         results: list[dict[str, Any]],
         tests: list[dict[str, Any]],
         flags: list[dict[str, Any]],
+        failures: list[dict[str, Any]] | None = None,
     ) -> None:
         """Replace everything autograde knows about one submission, in one transaction."""
+        # Core statements, not ORM objects: a grading run writes one of these per
+        # submission, and the unit of work cost as much as a sandboxed run.
+        rows: list[tuple[Any, list[dict[str, Any]]]] = [
+            (Grade, [{"submission_id": submission_id, "graded_at": utcnow(), **grade}]),
+            (Result, [{"submission_id": submission_id, **r} for r in results]),
+            (TestResult, [{"submission_id": submission_id, **t} for t in tests]),
+            (Flag, [{"submission_id": submission_id, **f} for f in flags]),
+            (RunFailureRow, [{"submission_id": submission_id, "seq": i, **f}
+                             for i, f in enumerate(failures or [])]),
+        ]  # fmt: skip
         with self.transaction() as s:
-            for model in (Result, TestResult, Flag):
-                s.execute(delete(model).where(model.submission_id == submission_id))
-            old = s.get(Grade, submission_id)
-            if old is not None:
-                s.delete(old)
-            s.flush()
-            s.add(Grade(submission_id=submission_id, graded_at=utcnow(), **grade))
-            s.add_all(Result(submission_id=submission_id, **r) for r in results)
-            s.add_all(TestResult(submission_id=submission_id, **t) for t in tests)
-            s.add_all(Flag(submission_id=submission_id, **f) for f in flags)
+            conn = s.connection()  # the tables themselves: no ORM bulk machinery per row
+            for model, _ in rows:
+                table = model.__table__
+                conn.execute(delete(table).where(table.c.submission_id == submission_id))
+            for model, values in rows:
+                if values:
+                    conn.execute(insert(model.__table__), values)
 
     def start_run(self, cohort: str, session: str | None) -> GradingRun:
         with self.transaction() as s:
@@ -269,15 +278,8 @@ class Gradebook:
         """Every stored submission (current or not) with its grade status."""
         q = (
             select(
-                Submission.id,
-                Submission.cohort,
-                Submission.session,
-                Submission.trainee,
-                Submission.received_at,
-                Submission.sha256,
-                Submission.path,
-                Submission.is_current,
-                Submission.pinned,
+                *_cols(Submission, "id cohort session trainee received_at sha256 path"),
+                *_cols(Submission, "is_current pinned"),
                 Grade.status,
                 Grade.cause,
             )
@@ -308,17 +310,8 @@ class Gradebook:
                 Result.submission_id,
                 Submission.session,
                 Submission.trainee,
-                Result.question,
-                Result.position,
-                Result.kind,
-                Result.unit,
-                Result.points,
-                Result.max_points,
-                Result.status,
-                Result.detail,
-                Result.manual,
-                Result.answer,
-                Result.prompt,
+                *_cols(Result, "question position kind unit points max_points status detail"),
+                *_cols(Result, "manual answer prompt"),
             )
             .join(Submission, Submission.id == Result.submission_id)
             .where(Submission.cohort == cohort, Submission.is_current.is_(True))
@@ -416,17 +409,24 @@ class Gradebook:
                 TestResult.submission_id,
                 Submission.session,
                 Submission.trainee,
-                TestResult.question,
-                TestResult.name,
-                TestResult.hidden,
-                TestResult.passed,
-                TestResult.points,
-                TestResult.max_points,
-                TestResult.message,
+                *_cols(TestResult, "question name hidden passed points max_points message outcome"),
             )
             .join(Submission, Submission.id == TestResult.submission_id)
             .where(Submission.cohort == cohort, Submission.is_current.is_(True))
             .order_by(Submission.session, Submission.trainee, TestResult.question, TestResult.name)
+        )
+        if session:
+            q = q.where(Submission.session == session)
+        return self._frame(q)
+
+    def failures(self, cohort: str, session: str | None = None) -> pd.DataFrame:
+        """Typed failures of the current submissions (question "" is the whole submission)."""
+        cols = _cols(RunFailureRow, "question kind cell line detail")
+        q = (
+            select(RunFailureRow.submission_id, Submission.session, Submission.trainee, *cols)
+            .join(Submission, Submission.id == RunFailureRow.submission_id)
+            .where(Submission.cohort == cohort, Submission.is_current.is_(True))
+            .order_by(Submission.session, Submission.trainee, RunFailureRow.seq)
         )
         if session:
             q = q.where(Submission.session == session)
@@ -464,11 +464,7 @@ class Gradebook:
                 Submission.session,
                 Submission.trainee,
                 Submission.received_at,
-                Grade.status,
-                Grade.cause,
-                Grade.max_points,
-                Grade.days_late,
-                Grade.penalty,
+                *_cols(Grade, "status cause max_points days_late penalty"),
             )
             .join(Grade, Grade.submission_id == Submission.id)
             .where(Submission.cohort == cohort, Submission.is_current.is_(True))
@@ -580,6 +576,10 @@ class Gradebook:
             "flags": rows(self.flags(cohort).drop(columns=["submission_id"])),
             "scores": rows(scores),
         }
+
+
+def _cols(model: type[Base], names: str) -> list[Any]:
+    return [getattr(model, n) for n in names.split()]
 
 
 def _marks_without_result(scores: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:

@@ -25,7 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2  # 2: rubric_marks.source (live class and marking, #12)
+SCHEMA_VERSION = (
+    3  # 2: rubric_marks.source (live class and marking, #12); 3: test_results.outcome (#9)
+)
 
 # Submission statuses (the grade table); "needs-marking" turns into "graded"
 # once every manual item has a mark (see :meth:`Gradebook.submission_scores`).
@@ -121,7 +123,10 @@ class TestResult(Base):
     passed: Mapped[bool] = mapped_column(Boolean, default=False)
     points: Mapped[float] = mapped_column(Float, default=0.0)
     max_points: Mapped[float] = mapped_column(Float, default=0.0)
-    message: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(
+        Text, default=""
+    )  # the author's, or what a tests cell raised
+    outcome: Mapped[str] = mapped_column(String(20), default="")  # kit.answers.TestOutcome
 
 
 class Flag(Base):
@@ -134,6 +139,21 @@ class Flag(Base):
     code: Mapped[str] = mapped_column(String(50), primary_key=True)
     where: Mapped[str] = mapped_column(String(200), primary_key=True)
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+class RunFailureRow(Base):
+    """A typed cause (``kit.answers.FailureKind``) why a submission, or one code question, fell short."""
+
+    __tablename__ = "run_failures"
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question: Mapped[str] = mapped_column(String(100), default="")  # "": the whole submission
+    kind: Mapped[str] = mapped_column(String(30))
+    cell: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    line: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")  # for the instructor
 
 
 class RubricMark(Base):
@@ -241,4 +261,10 @@ def upgrade(engine: Engine) -> None:
                 text(
                     "ALTER TABLE rubric_marks ADD COLUMN source VARCHAR(20) NOT NULL DEFAULT 'item'"
                 )
+            )
+    have = {c["name"] for c in inspect(engine).get_columns(TestResult.__tablename__)}
+    if "outcome" not in have:
+        with engine.begin() as conn:
+            conn.execute(
+                text("ALTER TABLE test_results ADD COLUMN outcome VARCHAR(20) NOT NULL DEFAULT ''")
             )

@@ -8,14 +8,14 @@ and a failing item is reported with its cause without sinking the batch.
 ``kit.grading.submissions``     ``collect``, archive safety, the submission store
 ``kit.grading.keys``            ``load_keys``: what the instructor side knows
 ``kit.grading.autograde``       ``grade``, tamper checks, scoring by kind
-``kit.grading.coderun``         ``run_code_questions``: trainee code with tests
+``kit.grading.coderun``         ``run_code_questions``: trainee code in the sandbox
 ``kit.grading.pages``           ``feedback``: graded HTML pages
 ``kit.grading.export``          ``grades``: CSV/XLSX with per-unit subtotals
 ==============================  =================================================
 """
 
 from kit.grading.autograde import GRADER_VERSION, GradeResult, grade, tamper_flags
-from kit.grading.coderun import build_grading_notebook, judge_tests, run_code_questions
+from kit.grading.coderun import NoSandbox, open_runner, run_code_questions
 from kit.grading.export import GradesResult, grades, grades_table
 from kit.grading.keys import SessionKeys, load_keys
 from kit.grading.pages import FeedbackResult, feedback, feedback_html
@@ -27,8 +27,8 @@ __all__ = [
     "FeedbackResult",
     "GradeResult",
     "GradesResult",
+    "NoSandbox",
     "SessionKeys",
-    "build_grading_notebook",
     "collect",
     "feedback",
     "feedback_html",
@@ -36,8 +36,8 @@ __all__ = [
     "grades",
     "grades_table",
     "index_store",
-    "judge_tests",
     "load_keys",
+    "open_runner",
     "run_code_questions",
     "tamper_flags",
 ]

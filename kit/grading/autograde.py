@@ -14,7 +14,9 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,17 +25,19 @@ from typing import Any
 import nbformat
 
 from kit import artifacts, kinds
+from kit.answers import FailureKind, RunFailure, TestOutcome
 from kit.artifacts import answer_cell_qid
 from kit.course import Course, CourseError, Failure, as_course
 from kit.gradebook import FAILED, GRADED, NEEDS_MARKING, Gradebook, to_utc_naive
-from kit.grading.coderun import run_code_questions
+from kit.grading.coderun import CodeRunner, open_runner, run_code_questions
 from kit.grading.keys import SessionKeys, load_keys
 from kit.grading.submissions import index_store
 from kit.kinds import Score
+from kit.kinds.base import without_controls
 from kit.messages import t as say
 from kit.notebooks import casekit_meta, cell_role, checksum, source
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"  # 2: code answers run in the sandbox
 
 
 @dataclass
@@ -127,6 +131,32 @@ def _trainee_code(qid: str, answers: dict[str, Any], submitted: Any | None) -> s
     return None
 
 
+def _at_the_door(
+    kind: kinds.Kind, spec: dict[str, Any], qid: str, value: Any
+) -> tuple[Any, list[dict[str, str]]]:
+    """An answer as grading may take it, and the flags it earned.
+
+    Free texts lose control characters (a widget cannot type them; they
+    break spreadsheet exports); an answer compared with a key or a rating
+    that holds one is refused, as is a rating off its scale (it would be
+    averaged into a teacher's score).
+    A refused answer counts as unanswered; the stored submission keeps it.
+    """
+    where = f"question {qid}"[:200]
+    clean = without_controls(value)
+    if clean != value:
+        flag = {"code": "control-characters", "where": where}
+        flag["message"] = say("tamper.control_characters", qid=qid)
+        if kind.keyed or not kind.graded:  # compared with a key, or averaged: refused
+            return None, [flag]
+        return clean, [flag]
+    problem = None if kind.graded else kind.valid(spec, value)
+    if problem:
+        message = say("tamper.invalid_answer", qid=qid, why=say(problem))
+        return None, [{"code": "invalid-answer", "where": where, "message": message}]
+    return value, []
+
+
 # ================================================================ grade
 
 
@@ -154,7 +184,7 @@ class _Job:
 
 
 def _grade_one(
-    course: Course, cohort: str, job: _Job, keys: SessionKeys, run_opts: dict[str, Any]
+    course: Course, cohort: str, job: _Job, keys: SessionKeys, runner: CodeRunner | None
 ) -> dict[str, Any]:
     """Grade one submission; return the gradebook payload. Raises only on a bug in the grader."""
     answers_doc = {}
@@ -163,10 +193,10 @@ def _grade_one(
         try:
             answers_doc = json.loads(apath.read_text("utf-8"))
         except ValueError:
-            return _failed(job, keys, say("grade.answers_json"))
+            return _failed(job, keys, say("grade.answers_json"), FailureKind.UNREADABLE)
     answers = answers_doc.get("answers") or {} if isinstance(answers_doc, dict) else {}
     if not isinstance(answers, dict):
-        return _failed(job, keys, say("grade.no_answers_object"))
+        return _failed(job, keys, say("grade.no_answers_object"), FailureKind.UNREADABLE)
     submitted = None
     npath = job.path / "workbook.ipynb"
     if npath.exists():
@@ -174,28 +204,29 @@ def _grade_one(
             submitted = nbformat.reads(npath.read_text("utf-8"), as_version=4)
         except Exception as e:  # noqa: BLE001 - any unreadable notebook is a cause, not a crash
             if not answers:
-                return _failed(job, keys, say("grade.workbook_unreadable", error=e))
+                why = say("grade.workbook_unreadable", error=e)
+                return _failed(job, keys, why, FailureKind.UNREADABLE)
     if submitted is None and not answers:
-        return _failed(job, keys, say("grade.nothing_readable"))
+        return _failed(job, keys, say("grade.nothing_readable"), FailureKind.UNREADABLE)
 
     flags = tamper_flags(submitted, keys, answers)
     results: list[dict[str, Any]] = []
     code_qs = [q for q, s in keys.questions.items() if kinds.find(s.get("kind")).tested]
     code = {q: _trainee_code(q, answers, submitted) for q in code_qs}
     tests: list[dict[str, Any]] = []
+    failures: list[RunFailure] = []
     seconds = 0.0
-    run_error = None
-    if code_qs:
+    if code_qs and runner is not None:
         answered = {
             q: c for q, c in code.items() if c is not None and not kinds.is_empty("code", c)
         }
-        tests, run_error, seconds = run_code_questions(
-            course, cohort, job.session, keys, answered, run_opts
-        )
+        run = run_code_questions(course, cohort, job.session, keys, answered, runner)
+        tests, failures, seconds = run.tests, run.failures, run.seconds
         # a question nobody answered gets no credit even if its tests happen to pass
         for t in tests:
+            t.pop("withheld", None)
             if t["question"] not in answered:
-                t.update(passed=False, points=0.0, message="unanswered")
+                t.update(passed=False, points=0.0, message="", outcome=TestOutcome.UNANSWERED)
 
     for pos, (qid, spec) in enumerate(keys.questions.items()):
         kind = kinds.find(spec.get("kind"))
@@ -209,10 +240,12 @@ def _grade_one(
         if kind.tested:
             value = code[qid]
             q_tests = [t for t in tests if t["question"] == qid]
-            sc = kind.score(spec, None, value, tests=q_tests, run_error=run_error)
+            own = [f for f in failures if f.question in (qid, None)] if value else []
+            sc = kind.score(spec, None, value, tests=q_tests, run_error=_in_words(own))
             answer = json.dumps(value)
         else:
-            value = _answer_value(answers.get(qid))
+            value, refused = _at_the_door(kind, spec, qid, _answer_value(answers.get(qid)))
+            flags += refused
             try:
                 sc = kind.score(spec, keys.keys.get(qid), value)
             except Exception as e:  # noqa: BLE001 - a scoring error costs this question only
@@ -227,9 +260,11 @@ def _grade_one(
         )  # fmt: skip
     days, penalty = _late(course, cohort, job.session, job.received)
     open_items = any(r["manual"] for r in results)
+    # the grader's own trouble makes the whole grade doubtful: failed, retried by the next run
+    trouble = [f for f in failures if f.kind == FailureKind.GRADER]
     grade = {
-        "status": NEEDS_MARKING if open_items else GRADED,
-        "cause": "",
+        "status": FAILED if trouble else NEEDS_MARKING if open_items else GRADED,
+        "cause": say("grade.grader_error", error=_in_words(trouble)) if trouble else "",
         "auto_points": round(sum(r["points"] for r in results), 6),
         "max_points": round(sum(r["max_points"] for r in results), 6),
         "days_late": days,
@@ -237,10 +272,27 @@ def _grade_one(
         "fingerprint": job.fingerprint,
         "seconds": round(seconds, 3),
     }
-    return {"grade": grade, "results": results, "tests": tests, "flags": flags}
+    stored = [{"question": f.question or "", **_typed(f)} for f in failures]
+    return {
+        "grade": grade,
+        "results": results,
+        "tests": tests,
+        "flags": flags,
+        "failures": stored,
+    }
 
 
-def _failed(job: _Job, keys: SessionKeys, cause: str) -> dict[str, Any]:
+def _typed(f: RunFailure) -> dict[str, Any]:
+    return {"kind": str(f.kind), "cell": f.cell, "line": f.line, "detail": f.detail}
+
+
+def _in_words(failures: list[RunFailure]) -> str | None:
+    """The failures of a question's run, for the instructor (the score's detail)."""
+    return "; ".join(f"{f.kind}: {f.detail}" for f in failures)[:1000] or None
+
+
+def _failed(job: _Job, keys: SessionKeys, cause: str, kind: FailureKind) -> dict[str, Any]:
+    """A submission that could not be graded: ``cause`` for the instructor, ``kind`` for its page."""
     mx = sum(float(s.get("points", 0) or 0) for s in keys.questions.values())
     grade = {
         "status": FAILED,
@@ -252,7 +304,8 @@ def _failed(job: _Job, keys: SessionKeys, cause: str) -> dict[str, Any]:
         "fingerprint": job.fingerprint,
         "seconds": 0.0,
     }
-    return {"grade": grade, "results": [], "tests": [], "flags": []}
+    failure = {"question": "", "kind": str(kind), "cell": None, "line": None, "detail": cause}
+    return {"grade": grade, "results": [], "tests": [], "flags": [], "failures": [failure]}
 
 
 def grade(
@@ -265,12 +318,14 @@ def grade(
     force: bool = False,
     progress: bool = True,
     cluster: str | None = None,
+    unsafe: bool = False,
 ) -> GradeResult:
     """Score every current submission of a cohort (or one session) into the gradebook.
 
     Widget answers are scored without a kernel; code answers run in the
     instructor edition with the author's tests, isolated and time- and
-    memory-bound. Each submission is written in its own transaction; one that
+    memory-bound, in a sandbox (:mod:`kit.grading.coderun`; ``unsafe=True``
+    runs them without one, for trusted submissions only). Each submission is written in its own transaction; one that
     is already graded with the same inputs (submission, keys, instructor
     edition, grader version) is skipped, so a rerun after a crash resumes and
     a full rerun changes nothing. ``force`` regrades everything.
@@ -280,12 +335,6 @@ def grade(
     res = GradeResult()
     sessions = [co.session(session).session] if session else [s.session for s in co.sessions]
     g = c.config.grading
-    run_opts = {
-        "cell_timeout": g.cell_timeout,
-        "notebook_timeout": g.notebook_timeout,
-        "memory_mb": c.config.defaults.memory_mb,
-        "cluster": cluster,
-    }
     policy = f"{g.late_penalty_per_day}:{g.late_penalty_cap}:{c.zone}"
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb)
@@ -332,11 +381,14 @@ def grade(
             jobs.append((job, keys))
 
         n_workers = workers or max(1, min(4, os.cpu_count() or 1))
+        # one sandbox for the whole run, opened only when some submission has code to run
+        coded = any(kinds.find(s.get("kind")).tested for _, k in jobs for s in k.questions.values())
+        runner = open_runner(c, unsafe=unsafe, cluster=cluster) if coded else None
         bar = _progress(progress, len(jobs))
-        with bar as p, ThreadPoolExecutor(max_workers=n_workers) as pool:
+        with _closing(runner), bar as p, ThreadPoolExecutor(max_workers=n_workers) as pool:
             task = p.add_task(say("grade.progress", cohort=cohort), total=len(jobs)) if p else None
             futs = {
-                pool.submit(_grade_one, c, cohort, job, keys, run_opts): (job, keys)
+                pool.submit(_grade_one, c, cohort, job, keys, runner): (job, keys)
                 for job, keys in jobs
             }
             for fut in as_completed(futs):
@@ -345,7 +397,8 @@ def grade(
                     payload = fut.result()
                 except Exception as e:  # noqa: BLE001 - one submission never sinks the batch
                     error = f"{type(e).__name__}: {e}"
-                    payload = _failed(job, keys, say("grade.grader_error", error=error))
+                    cause = say("grade.grader_error", error=error)
+                    payload = _failed(job, keys, cause, FailureKind.GRADER)
                 try:
                     gb.write_grading(job.sub_id, **payload)
                 except Exception as e:  # noqa: BLE001
@@ -372,6 +425,15 @@ def grade(
         }
         res.statuses = {label: current.get(label, st) for label, st in res.statuses.items()}
     return res
+
+
+@contextmanager
+def _closing(runner: CodeRunner | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if runner is not None:
+            runner.close()
 
 
 class _NoProgress:

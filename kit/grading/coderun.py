@@ -1,31 +1,181 @@
-"""Running trainee code for grading: the seam the sandbox (issue #9) replaces.
+"""Running trainee code for grading: the one seam between grading and the sandbox (issue #9).
 
-The rest of grading calls :func:`run_code_questions` only. Everything below it
-is the current implementation, moved here verbatim from ``kit/grading.py``:
-the trainee's code is pasted into the *instructor* edition (so locked content,
-tests and hidden tests come from the instructor), guarded, run by
-:mod:`kit.execute` in grade mode, and each expected test is judged from the
-records of the tests cells. ``_is_fatal`` still tells a fatal run from a
-failing cell by words in the error; the executor should report a typed failure
-kind instead (left for the sandbox engineer).
+``grade`` opens one :class:`CodeRunner` per run (:func:`open_runner`): one
+sandboxed grader (:class:`kit.supervisor.CodeGrader`, bubblewrap around a
+warm zygote) whose limits come from the course configuration, shared by the
+run's worker threads.  :func:`run_code_questions` runs one submission's code
+answers through it — the trainee's code in one box, the author's tests in
+another — and returns the judged tests and the typed failures
+(:class:`kit.answers.RunFailure`).  Nothing else in grading runs trainee code.
+
+Without bubblewrap or user namespaces :func:`open_runner` refuses
+(:class:`NoSandbox`, naming the Debian package), unless the instructor asked
+for ``unsafe=True`` (``--unsafe-no-sandbox``): the same protocol without the
+sandbox, for submissions they trust.
+
+On a Dask cluster (``cluster=``) each submission is a task; the worker runs
+it in a sandboxed grader of its own (kept for the worker's life), so workers
+need bubblewrap too.  The session's data files travel with the task as bytes.
 """
 
 from __future__ import annotations
 
-import copy
-import json
-import secrets
-import tempfile
-from pathlib import Path
+import atexit
+import sys
+import threading
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
-import nbformat
-
-from kit import artifacts, kinds
-from kit.artifacts import MIME_TEST as TEST_MIME
-from kit.course import Course
+from kit import kinds
+from kit.answers import FailureKind, RunFailure
+from kit.course import Course, CourseError, UserError
 from kit.grading.keys import SessionKeys
-from kit.notebooks import casekit_meta, cell_role
+from kit.messages import t as say
+from kit.sandbox import Limits, SandboxUnavailable
+from kit.supervisor import CodeGrader, CodeJob, CodeRun
+
+__all__ = [
+    "CodeRunner",
+    "NoSandbox",
+    "limits_for",
+    "open_runner",
+    "run_code_questions",
+    "session_files",
+    "warm_up",
+]
+
+# What a session's data folder may give the boxes (copied into each box's scratch folder).
+MAX_DATA_FILES = 200
+MAX_DATA_BYTES = 48 * 1024 * 1024
+
+
+class NoSandbox(UserError):
+    """Trainee code cannot be run here: no bubblewrap, or no user namespaces."""
+
+
+def limits_for(course: Course) -> Limits:
+    """A submission's limits: the course's grading timeouts and memory, the sandbox's defaults for the rest."""
+    g = course.config.grading
+    return Limits(
+        cell_timeout=float(g.cell_timeout),
+        run_timeout=float(g.notebook_timeout),
+        memory_mb=int(course.config.defaults.memory_mb),
+    )
+
+
+_SHARED: dict[bool, CodeGrader] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def warm_up(*, unsafe: bool = False) -> None:
+    """Start a sandbox now, kept for this process: later ``grade`` runs use it instead of their own.
+
+    Like :func:`kit.execute.warm_up`: for a long-lived process (a benchmark, a
+    service) that grades more than once.
+    """
+    with _SHARED_LOCK:
+        grader = _SHARED.get(unsafe)
+        if grader is None or not grader.zygote.alive():
+            _SHARED[unsafe] = _open(CodeGrader, unsafe=unsafe)
+
+
+@atexit.register
+def _close_shared() -> None:
+    for grader in _SHARED.values():
+        grader.close()
+    _SHARED.clear()
+
+
+def _open(factory: Any, *, unsafe: bool, limits: Limits | None = None) -> CodeGrader:
+    if unsafe:
+        print(say("grade.unsafe_warning"), file=sys.stderr, flush=True)
+    try:
+        return factory(limits=limits, unsafe=unsafe)
+    except SandboxUnavailable as e:
+        raise NoSandbox(say("grade.no_sandbox", reason=e.reason)) from None
+
+
+@dataclass
+class CodeRunner:
+    """What one ``grade`` run holds to run code answers: its grader, limits and cached data files."""
+
+    limits: Limits
+    unsafe: bool = False
+    cluster: str | None = None
+    grader: CodeGrader | None = None  # None on a cluster: each worker holds its own
+    owned: bool = True  # closed with the runner (a shared, warmed-up grader is not)
+    _files: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def files(self, course: Course, cohort: str, session: str) -> dict[str, bytes]:
+        """The session's data files, read once per run."""
+        with self._lock:
+            found = self._files.get((cohort, session))
+            if found is None:
+                found = self._files[(cohort, session)] = session_files(course, cohort, session)
+            return found
+
+    def close(self) -> None:
+        """Stop the grader (and every box) unless it is the process's shared one."""
+        if self.grader is not None and self.owned:
+            self.grader.close()
+        self.grader = None
+
+    def __enter__(self) -> CodeRunner:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open_runner(course: Course, *, unsafe: bool = False, cluster: str | None = None) -> CodeRunner:
+    """One sandboxed grader for a grading run (raises :class:`NoSandbox` when none can start).
+
+    ``unsafe=True`` runs trainee code without the sandbox, with the grader's
+    own rights: only for submissions the instructor trusts.
+    """
+    limits = limits_for(course)
+    runner = CodeRunner(limits=limits, unsafe=unsafe, cluster=cluster)
+    if cluster:
+        return runner  # the workers start their own
+    with _SHARED_LOCK:
+        shared = _SHARED.get(unsafe)
+        if shared is not None and shared.zygote.alive():
+            runner.grader, runner.owned = shared, False
+            return runner
+    runner.grader = _open(CodeGrader, unsafe=unsafe, limits=limits)
+    return runner
+
+
+def session_files(course: Course, cohort: str, session: str) -> dict[str, bytes]:
+    """The data next to a session's notebook (every file but notebooks and hidden ones), as bytes.
+
+    The boxes get copies in their scratch folders; relative paths are kept.
+    More than ``MAX_DATA_FILES`` files or ``MAX_DATA_BYTES`` bytes is an
+    error of the course, named with its folder.
+    """
+    src = course.root / course.cohort(cohort).session(session).notebook
+    folder = src.parent
+    out: dict[str, bytes] = {}
+    total = 0
+    if not folder.is_dir():
+        return out
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts) or p.suffix == ".ipynb":
+            continue
+        if p.is_symlink() or not p.is_file():
+            continue
+        total += p.stat().st_size
+        if len(out) >= MAX_DATA_FILES or total > MAX_DATA_BYTES:
+            raise CourseError.at(
+                folder,
+                say("grade.data_too_big", files=MAX_DATA_FILES, mb=MAX_DATA_BYTES >> 20),
+                say("grade.data_too_big_fix"),
+            )
+        out[rel.as_posix()] = p.read_bytes()
+    return out
 
 
 def run_code_questions(
@@ -34,231 +184,69 @@ def run_code_questions(
     session: str,
     keys: SessionKeys,
     code: dict[str, str],
-    run_opts: dict[str, Any],
-) -> tuple[list[dict[str, Any]], str | None, float]:
+    runner: CodeRunner,
+) -> CodeRun:
     """Run the answered code questions with the author's tests; judge every test of every code question.
 
     ``code`` maps question id → the trainee's source, for answered questions
-    only. ``run_opts`` holds ``cell_timeout``, ``notebook_timeout``,
-    ``memory_mb`` and ``cluster``. Returns the judged tests (``question, name,
-    hidden, passed, points, max_points, message``), the run-level error (a
-    timeout, a dead child) or None, and the seconds the run took. Tests of
-    questions left out of ``code`` come back failed ("did not run").
+    only; the instructor edition, its parameters and its tests come from
+    ``keys`` (a trainee's own variant when they have one).  Returns a
+    :class:`kit.supervisor.CodeRun`: one judged test per expected test
+    (``question, name, hidden, passed, points, max_points, message,
+    withheld``; tests of questions left out of ``code`` fail as
+    ``unanswered``), typed failures, seconds.  Never raises for anything the
+    trainee did.
     """
     code_qs = {q for q, s in keys.questions.items() if kinds.find(s.get("kind")).tested}
     expected = [t for t in keys.tests if t["question"] in code_qs]
     if not code:
-        return judge_tests(nbformat.v4.new_notebook(), [], expected, None), None, 0.0
-    nb, tests_idx = build_grading_notebook(keys, code)
-    executed, run_error, seconds = _execute(course, cohort, session, nb, run_opts, keys)
-    return judge_tests(executed, tests_idx, expected, run_error), run_error, seconds
-
-
-# The grader's own cells. The prelude runs before any trainee code and keeps
-# the genuine builtins, IPython's traceback hooks and kit.questions' functions;
-# the guard runs before every tests cell and puts them back, so a trainee who
-# overrides showtraceback, rebinds AssertionError or patches `test` cannot
-# hide a failing test. Test records are also only read from tests cells.
-_PRELUDE = """\
-import builtins as _ck_b, sys as _ck_sys
-def _ck_snapshot():
-    ip = get_ipython()
-    mods = {n: dict(vars(m)) for n, m in list(_ck_sys.modules.items()) if n.startswith("kit")}
-    hooks = {a: getattr(type(ip), a) for a in ("showtraceback", "_showtraceback", "showsyntaxerror") if hasattr(type(ip), a)}
-    classes = [(c, dict(vars(c))) for d in mods.values() for c in d.values()
-               if isinstance(c, type) and getattr(c, "__module__", "").startswith("kit")]
-    return dict(vars(_ck_b)), mods, hooks, dict(vars(ip)), classes
-_ck_sys.modules["_casekit_guard_{nonce}"] = type(_ck_sys)("_casekit_guard_{nonce}")
-_ck_sys.modules["_casekit_guard_{nonce}"].snap = _ck_snapshot()
-del _ck_snapshot, _ck_b, _ck_sys
-"""
-_GUARD = """\
-def _ck_restore():
-    import sys
-    ip = get_ipython()
-    b, mods, hooks, ipd, classes = sys.modules["_casekit_guard_{nonce}"].snap
-    import builtins
-    for k in list(vars(builtins)):
-        if k not in b:
-            delattr(builtins, k)
-    vars(builtins).update(b)
-    for n, d in mods.items():
-        if n in sys.modules:
-            vars(sys.modules[n]).update(d)
-    for c, d in classes:
-        for k, v in d.items():
-            if k not in ("__dict__", "__weakref__") and vars(c).get(k) is not v:
-                setattr(c, k, v)
-    for a, f in hooks.items():
-        setattr(type(ip), a, f)
-        if a in vars(ip) and a not in ipd:
-            delattr(ip, a)
-        elif a in ipd:
-            setattr(ip, a, ipd[a])
-    ip.user_ns["test"] = getattr(sys.modules.get("kit.questions"), "test", ip.user_ns.get("test"))
-_ck_restore()
-del _ck_restore
-"""
-
-
-def build_grading_notebook(keys: SessionKeys, code: dict[str, str]) -> tuple[Any, list[int]]:
-    """The instructor edition with the trainee's code in each answer cell, outputs cleared, guards added.
-
-    Returns the notebook and the indexes of its tests cells. Outputs are
-    cleared first: the instructor edition carries passing test records, and a
-    run that dies before a tests cell must not leave them behind.
-    """
-    nonce = secrets.token_hex(8)
-    nb = copy.deepcopy(keys.instructor)
-    cells = []
-    prelude_done = False
-    for cell in nb.cells:
-        role = cell_role(cell)
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-        if role == "answer" and cell.cell_type == "code":
-            qid = casekit_meta(cell).get("question")
-            if qid in code:
-                cell.source = code[qid]
-            if not prelude_done:
-                cells.append(nbformat.v4.new_code_cell(_PRELUDE.replace("{nonce}", nonce)))
-                prelude_done = True
-        if role in ("tests", "hidden-tests") and cell.cell_type == "code":
-            if not prelude_done:
-                cells.append(nbformat.v4.new_code_cell(_PRELUDE.replace("{nonce}", nonce)))
-                prelude_done = True
-            guard = nbformat.v4.new_code_cell(_GUARD.replace("{nonce}", nonce))
-            guard.metadata["casekit"] = {"role": "grader-guard"}
-            cells.append(guard)
-        cells.append(cell)
-    nb.cells = cells
-    tests_idx = [i for i, c in enumerate(nb.cells) if cell_role(c) in ("tests", "hidden-tests")]
-    return nb, tests_idx
-
-
-def _cell_raised(cell: Any) -> str | None:
-    for out in cell.get("outputs", []) or []:
-        if out.get("output_type") == "error":
-            return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"[:500]
-    return None
-
-
-def judge_tests(
-    executed: Any, tests_idx: list[int], expected: list[dict[str, Any]], run_error: str | None
-) -> list[dict[str, Any]]:
-    """Decide each expected test: passed only if its cell raised nothing and every record of it says passed.
-
-    A test with no record (the cell never ran: timeout, dead child, a
-    trainee's rebinding of ``test``) is failed. Stderr output is ignored.
-    """
-    recs: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    raised: dict[tuple[str, str], str] = {}
-    for i in tests_idx:
-        cell = executed.cells[i] if i < len(executed.cells) else None
-        if cell is None:
-            continue
-        err = _cell_raised(cell)
-        for out in cell.get("outputs", []) or []:
-            rec = (out.get("data") or {}).get(TEST_MIME)
-            if isinstance(rec, str):
-                try:
-                    rec = json.loads(rec)
-                except ValueError:
-                    continue
-            if isinstance(rec, dict) and "question" in rec and "name" in rec:
-                k = (rec["question"], rec["name"])
-                recs.setdefault(k, []).append(rec)
-                if err:
-                    raised[k] = err
-    out = []
-    for t in expected:
-        k = (t["question"], t["name"])
-        rs = recs.get(k, [])
-        passed = bool(rs) and all(r.get("passed") is True for r in rs) and k not in raised
-        if passed:
-            msg = ""
-        elif not rs:
-            msg = f"did not run ({run_error})" if run_error else "did not run"
-        elif k in raised:
-            msg = f"the tests cell raised {raised[k]}"
-        else:
-            msg = next((str(r.get("message") or "") for r in rs if r.get("passed") is not True), "")
-        pts = float(t.get("points", 1) or 0)
-        out.append(
-            {
-                "question": t["question"],
-                "name": t["name"],
-                "hidden": bool(t.get("hidden")),
-                "passed": passed,
-                "points": pts if passed else 0.0,
-                "max_points": pts,
-                "message": msg[:2000],
-            }
-        )
-    return out
-
-
-def _execute(
-    course: Course, cohort: str, session: str, nb: Any, opts: dict[str, Any], keys: SessionKeys
-) -> tuple[Any, str | None, float]:
-    """Run a grading notebook; return (executed notebook, run-level error or None, seconds)."""
-    from kit import execute
-
+        return CodeRun(CodeGrader.unrun(expected, set()))
     params = keys.parameters or course.session_parameters(cohort, session)
-    src = course.root / course.cohort(cohort).session(session).notebook
-    # On a cluster the scratch folder must be where the workers can see it: the
-    # course folder, which a multi-machine cluster has to share anyway.
-    scratch = artifacts.scratch_dir(course, cohort) if opts.get("cluster") else None
-    if scratch:
-        scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="casekit-grade-", dir=scratch) as tmp:
-        # the trainee's code runs in a scratch folder: whatever it writes is thrown away
-        cwd = Path(tmp)
-        # data files beside the source notebook are reachable (read through links)
-        for p in src.parent.iterdir() if src.parent.exists() else []:
-            if not p.name.startswith(".") and p.suffix != ".ipynb":
-                try:
-                    (cwd / p.name).symlink_to(p, target_is_directory=p.is_dir())
-                except OSError:
-                    pass
-        job = execute.Job(
-            name=session,
-            nb=nb,
-            parameters=params,
-            cwd=cwd,
-            cell_timeout=opts["cell_timeout"],
-            notebook_timeout=opts["notebook_timeout"],
-            memory_mb=opts["memory_mb"],
-            env={"CASEKIT_MODE": "grade"},
-            mode="grade",
-            stop_on_error=False,
-        )
-        if opts.get("cluster"):
-            ex = execute.run_many([job], progress=False, cluster=opts["cluster"])[0]
-        else:
-            ex = execute.run_notebook(job.nb, job.parameters, **job.kwargs())
-    run_error = None
-    failure = getattr(ex, "failure", None)
-    if failure:
-        run_error = str(getattr(failure, "cause", failure))
-    elif getattr(ex, "error", None) is not None and _is_fatal(ex.error):
-        run_error = _describe(ex.error)
-    executed = ex.nb if getattr(ex, "nb", None) is not None else nb
-    return executed, run_error, float(getattr(ex, "seconds", 0.0) or 0.0)
-
-
-def _describe(err: Any) -> str:
-    for attr in ("cause", "message", "ename"):
-        v = getattr(err, attr, None)
-        if v:
-            extra = getattr(err, "evalue", "")
-            return f"{v}: {extra}" if extra and attr == "ename" else str(v)
-    return str(err)
-
-
-def _is_fatal(err: Any) -> bool:
-    text = " ".join(str(getattr(err, a, "")) for a in ("ename", "kind", "cause", "message")).lower()
-    return any(
-        w in text for w in ("timeout", "timed out", "died", "dead", "killed", "memory", "crash")
+    job = CodeJob(
+        name=session,
+        instructor_nb=keys.instructor,
+        answers={q: c for q, c in code.items() if q in code_qs},
+        expected_tests=expected,
+        parameters=params,
+        files=runner.files(course, cohort, session),
+        limits=runner.limits,
     )
+    if runner.cluster:
+        return _on_cluster(runner, job)
+    if runner.grader is None:
+        raise RuntimeError("the code runner is closed")
+    return runner.grader.run_job(job)
+
+
+# ----------------------------------------------------------------------------- a Dask cluster
+
+_WORKER: dict[bool, CodeGrader] = {}
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker_run(job: CodeJob, unsafe: bool) -> CodeRun:
+    """(on a Dask worker) Run one submission in this worker's own sandboxed grader."""
+    with _WORKER_LOCK:
+        grader = _WORKER.get(unsafe)
+        if grader is None or not grader.zygote.alive():
+            grader = _WORKER[unsafe] = CodeGrader(limits=job.limits, unsafe=unsafe)
+            atexit.register(grader.close)
+    return grader.run_job(job)
+
+
+def _on_cluster(runner: CodeRunner, job: CodeJob) -> CodeRun:
+    from distributed import Client
+
+    try:
+        with Client(runner.cluster) as client:
+            # a unique key: the scheduler takes equal keys for the same task
+            fut = client.submit(
+                _worker_run, job, runner.unsafe, pure=False, key=f"casekit-{uuid.uuid4().hex}"
+            )
+            return fut.result()
+    except Exception as e:  # noqa: BLE001 - the cluster's trouble costs this submission only
+        cause = f"dask: {type(e).__name__}: {e}"[:500]
+        return CodeRun(
+            CodeGrader.unrun(job.expected_tests, set(job.answers)),
+            [RunFailure(FailureKind.GRADER, None, None, None, cause)],
+        )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kit.artifacts import write_whole
 from kit.course import Course, CourseError, Outcome, as_course
 from kit.gradebook import Gradebook
+from kit.kinds.base import without_controls
 from kit.messages import section, t
 
 
@@ -125,36 +127,48 @@ def grades(
         )
         return GradesResult(written=out.written)
     to = Path(to)
-    table = grades_table(c, cohort, db=db)
-    to.parent.mkdir(parents=True, exist_ok=True)
+    if to.suffix.lower() not in (".xlsx", ".csv"):
+        raise CourseError.at(to, t("grades.unknown_format"), t("grades.unknown_format_fix"))
+    table = _cells(grades_table(c, cohort, db=db))
     if to.suffix.lower() == ".xlsx":
         with Gradebook.open(c.root, db) as gb:
             qs = gb.question_scores(cohort)
             marks = gb.marks(cohort)
-        qs = qs.drop(columns=["answer", "prompt", "submission_id"], errors="ignore")
+        qs = _cells(qs.drop(columns=["answer", "prompt", "submission_id"], errors="ignore"))
         import pandas as pd
 
         from kit.markbook import with_criterion_max  # partial rubric points (#12)
 
         rubric = with_criterion_max(c, cohort, marks[marks["criterion"] != ""])
-        rubric = rubric[["session", "trainee", "question", "criterion", "points", "max_points",
-                         "marker", "source"]]  # fmt: skip
+        rubric = _cells(rubric[["session", "trainee", "question", "criterion", "points",
+                                "max_points", "marker", "source"]])  # fmt: skip
         sheets = section("sheet", c.language)
-        with pd.ExcelWriter(to, engine="openpyxl") as xw:
-            for_people(c, cohort, table).to_excel(xw, sheet_name=sheets["grades"], index=False)
-            questions_for_people(c, cohort, qs).to_excel(
-                xw, sheet_name=sheets["questions"], index=False
-            )
-            questions_for_people(c, cohort, rubric).to_excel(
-                xw, sheet_name=sheets["rubric"], index=False
-            )
-            sessions_for_people(c, cohort).to_excel(xw, sheet_name=sheets["sessions"], index=False)
-    elif to.suffix.lower() == ".csv":
-        # utf-8-sig so that Excel opens Chinese names correctly
-        for_people(c, cohort, table).to_csv(to, index=False, encoding="utf-8-sig")
+
+        def xlsx(tmp: Path) -> None:
+            with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+                for_people(c, cohort, table).to_excel(xw, sheet_name=sheets["grades"], index=False)
+                questions_for_people(c, cohort, qs).to_excel(
+                    xw, sheet_name=sheets["questions"], index=False
+                )
+                questions_for_people(c, cohort, rubric).to_excel(
+                    xw, sheet_name=sheets["rubric"], index=False
+                )
+                sessions_for_people(c, cohort).to_excel(
+                    xw, sheet_name=sheets["sessions"], index=False
+                )
+
+        write_whole(to, xlsx)
     else:
-        raise CourseError.at(to, t("grades.unknown_format"), t("grades.unknown_format_fix"))
+        # utf-8-sig so that Excel opens Chinese names correctly
+        people = for_people(c, cohort, table)
+        write_whole(to, lambda tmp: people.to_csv(tmp, index=False, encoding="utf-8-sig"))
     return GradesResult(written=[to])
+
+
+def _cells(df: Any) -> Any:
+    """Texts without control characters: a spreadsheet refuses them (and they hide text)."""
+    texts = [c for c in df.columns if df[c].dtype == object]
+    return df.assign(**{c: df[c].map(without_controls) for c in texts}) if texts else df
 
 
 # ---------------------------------------------------------------- the spreadsheet a person opens

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,7 +92,12 @@ def syntax_failure(code: Any) -> dict[str, Any] | None:
 
 
 def failure_html(failure: dict[str, Any], lang: str) -> str:
-    """One typed failure of a code answer in words (``kind``: syntax, error, timeout, memory, exit, …)."""
+    """One typed failure (``kind``, ``line``, ``detail``, see :class:`kit.answers.FailureKind`) in words.
+
+    The detail (an exception and its message) is shown for the trainee's own
+    syntax errors and exceptions only: a grader failure's detail is for the
+    instructor, so the trainee reads that grading failed, not why.
+    """
     kind = str(failure.get("kind") or "error")
     line = failure.get("line")
     where = say("feedback.at_line", lang, n=line) if isinstance(line, int) else ""
@@ -105,19 +109,16 @@ def failure_html(failure: dict[str, Any], lang: str) -> str:
     return f'<p class="failure">⚠ {_esc(text)}{code}</p>'
 
 
-def _test_message(message: str, lang: str) -> str:
-    # The grader of today reports these cases in words; the typed results of
-    # the sandbox (issue #9) replace this mapping when they land.
-    if not message:
-        return ""
-    if message == "unanswered":
+def _test_why(test: dict[str, Any], lang: str) -> str:
+    """Why a visible test failed, by its typed outcome (``kit.answers.TestOutcome``)."""
+    outcome, message = str(test.get("outcome") or ""), str(test.get("message") or "")
+    if outcome == "unanswered":
         return _esc(say("feedback.not_answered", lang))
-    if message.startswith("did not run"):
+    if outcome == "not-run":
         return _esc(say("feedback.test_not_run", lang))
-    if message.startswith("the tests cell raised "):
-        rest = message.removeprefix("the tests cell raised ")
-        return f"{_esc(say('feedback.test_raised', lang))} <code>{_esc(rest)}</code>"
-    if _EXCEPTION.match(message):
+    if outcome == "raised":
+        return f"{_esc(say('feedback.test_raised', lang))} <code>{_esc(message)}</code>"
+    if _EXCEPTION.match(message):  # the author's test raised rather than asserted
         return f"<code>{_esc(message)}</code>"
     return _esc(message)  # the author's own words
 
@@ -144,7 +145,7 @@ def _tests_html(
         for t in tests:
             cls, mark = ("pass", "✓") if t["passed"] else ("fail", "✗")
             # after a failure that stopped the code, each test's own message only repeats it
-            why = "" if t["passed"] or stopped else _test_message(str(t["message"] or ""), lang)
+            why = "" if t["passed"] or stopped else _test_why(t, lang)
             pts = say("feedback.points", lang, got=num(t["points"]), max=num(t["max_points"]))
             out.append(
                 f'<li class="{cls}">{mark} {_esc(t["name"])} <span class="tpts">{_esc(pts)}</span>'
@@ -296,13 +297,16 @@ def feedback_html(
     keys: SessionKeys,
     hidden: dict[str, tuple[int, int]] | None = None,
     now: datetime | None = None,
+    failures: list[dict[str, Any]] | None = None,
 ) -> str:
     """One trainee's graded feedback page.
 
     ``tests`` are the visible tests only; ``hidden`` gives, per question, how
     many hidden tests there were and how many passed — nothing else of them
     reaches the page. ``now`` decides what the author's reveal setting allows
-    (default: the current time).
+    (default: the current time). ``failures`` are the submission's own, typed
+    as :func:`failure_html` reads them (why it could not be graded); a code
+    question's come in its row (``failures``).
     """
     from kit import export
     from kit import notebooks as nbs
@@ -358,6 +362,7 @@ def feedback_html(
     if held_back:
         when = local_time(due, course.zone)
         head.append(f'<p class="note">{_esc(say("feedback.reveal_later", lang, when=when))}</p>')
+    head += [failure_html(f, lang) for f in failures or []]
     title = nbs.title_of(keys.instructor, session)
     rows, _ = export.session_meta(course, cohort, session)
     rows = [*rows, (say("feedback.trainee", lang), str(name))]
@@ -371,6 +376,25 @@ def feedback_html(
         language=lang,
         extra_css=FEEDBACK_CSS,
     )
+
+
+def _value(q: dict[str, Any]) -> Any:
+    try:
+        return json.loads(q["answer"])
+    except (TypeError, ValueError):
+        return None
+
+
+def _failures_by_question(df: Any) -> dict[tuple[int, str], list[dict[str, Any]]]:
+    """(submission, question) → its typed failures; question "" holds the submission's own."""
+    out: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for r in df.to_dict("records"):
+        line = r["line"] if r["line"] == r["line"] and r["line"] is not None else None
+        f = {"kind": r["kind"], "line": int(line) if line is not None else None}
+        out.setdefault((int(r["submission_id"]), str(r["question"])), []).append(
+            {**f, "detail": r["detail"]}
+        )
+    return out
 
 
 def _hidden_counts(tests: Any) -> dict[tuple[int, str], tuple[int, int]]:
@@ -407,6 +431,8 @@ def feedback(
         qs = gb.question_scores(cohort, session)
         ts = gb.tests(cohort, session)
         marks = gb.marks(cohort, session)
+        failed = gb.failures(cohort, session)
+    typed = _failures_by_question(failed)
     # hidden tests are counted, then dropped, before anything reaches a page
     hidden = _hidden_counts(ts)
     ts = ts[~ts["hidden"].astype(bool)] if not ts.empty else ts
@@ -426,24 +452,25 @@ def feedback(
             if isinstance(keys, Exception):
                 raise keys
             sub = row["submission_id"]
+            questions = qs[qs["submission_id"] == sub].to_dict("records")
+            for q in questions:
+                if kinds.find(q["kind"]).tested:
+                    q["failures"] = typed.get((sub, q["question"]), []) + typed.get((sub, ""), [])
             page = feedback_html(
                 c,
                 cohort,
                 s,
                 t,
                 row,
-                qs[qs["submission_id"] == sub].to_dict("records"),
+                questions,
                 ts[ts["submission_id"] == sub].to_dict("records") if not ts.empty else [],
                 marks[(marks["trainee"] == t) & (marks["session"] == s)].to_dict("records"),
                 keys=keys,
                 hidden={q: v for (sid, q), v in hidden.items() if sid == int(sub)},
                 now=now,
+                failures=typed.get((sub, ""), []) if not questions else [],
             )
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_suffix(".html.tmp")
-            tmp.write_text(page, "utf-8")
-            os.replace(tmp, out)
-            res.written.append(out)
+            res.written.append(artifacts.write_text(out, page))
         except Exception as e:  # noqa: BLE001 - one page never sinks the batch
             res.failures.append(Failure(f"{t}/{s}", f"{type(e).__name__}: {e}", str(out)))
     if pdf:

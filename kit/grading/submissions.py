@@ -161,24 +161,52 @@ def _load_archive(path: Path) -> dict[str, bytes]:
     return files
 
 
-def _load_folder(path: Path) -> tuple[dict[str, bytes], list[str]]:
-    """Read a folder's regular files (links are skipped and reported, never followed)."""
+def _load_folder(path: Path) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
+    """Read a folder's regular files, within the archives' limits; return them and what was skipped.
+
+    Links and special files are skipped (never followed), as is a file over
+    ``MAX_MEMBER_BYTES`` (its size is read before its content); more than
+    ``MAX_ARCHIVE_FILES`` files or ``MAX_ARCHIVE_BYTES`` bytes refuses the
+    folder whole, naming the file that crossed the limit.
+    """
     files: dict[str, bytes] = {}
-    skipped: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    total = 0
+
+    def refuse(rel: str, why: str) -> CourseError:
+        return CourseError.at(path, say("collect.folder_refused", member=rel, why=why))
+
     for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+        dirnames.sort()
         for d in list(dirnames):
             if (Path(dirpath) / d).is_symlink():
-                skipped.append(str(Path(dirpath, d).relative_to(path)))
+                skipped.append(
+                    (str(Path(dirpath, d).relative_to(path)), say("collect.skipped_link"))
+                )
                 dirnames.remove(d)
-        for fn in filenames:
+        for fn in sorted(filenames):
             p = Path(dirpath) / fn
             rel = p.relative_to(path).as_posix()
             if p.is_symlink() or not p.is_file():
-                skipped.append(rel)
+                skipped.append((rel, say("collect.skipped_link")))
                 continue
             if fn.startswith(".") or "/." in "/" + rel:
                 continue  # .ipynb_checkpoints and the like
-            files[rel] = p.read_bytes()
+            size = p.stat().st_size
+            if size > MAX_MEMBER_BYTES:
+                skipped.append((rel, say("collect.member_too_big", n=MAX_MEMBER_BYTES)))
+                continue
+            total += size
+            if len(files) >= MAX_ARCHIVE_FILES:
+                raise refuse(rel, say("collect.too_many", n=MAX_ARCHIVE_FILES))
+            if total > MAX_ARCHIVE_BYTES:
+                raise refuse(rel, say("collect.folder_too_big", n=MAX_ARCHIVE_BYTES))
+            with p.open("rb") as fh:
+                data = fh.read(MAX_MEMBER_BYTES + 1)  # a file growing while read stays bounded
+            if len(data) > MAX_MEMBER_BYTES:
+                skipped.append((rel, say("collect.member_too_big", n=MAX_MEMBER_BYTES)))
+                continue
+            files[rel] = data
     return files, skipped
 
 
@@ -334,8 +362,8 @@ def collect(
             )
         if src.is_dir():
             files, skipped = _load_folder(src)
-            for s in skipped:
-                res.failures.append(Failure(s, say("collect.skipped_link"), str(src)))
+            for rel, why in skipped:
+                res.failures.append(Failure(rel, why, str(src)))
         else:
             files = _load_archive(src)
         src_name = src.name

@@ -100,6 +100,22 @@ def normalise_text(value: Any) -> str:
     return re.sub(r"\s+", " ", s)
 
 
+# Control characters a trainee cannot type into a widget: C0 but tab and line breaks, DEL, C1.
+# They break exports (a spreadsheet cell refuses NUL) and hide text on pages.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def without_controls(value: Any) -> Any:
+    """``value`` with control characters removed from every text in it (lists and dicts walked)."""
+    if isinstance(value, str):
+        return _CONTROLS.sub("", value)
+    if isinstance(value, list):
+        return [without_controls(v) for v in value]
+    if isinstance(value, dict):
+        return {without_controls(k): without_controls(v) for k, v in value.items()}
+    return value
+
+
 def parse_number(text: Any, unit: str | None = None) -> float:
     """Parse what a trainee typed into a number.
 

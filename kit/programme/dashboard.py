@@ -287,9 +287,9 @@ def report(
     for title, body in sections:
         parts += [f"<h2>{e(L[title])}</h2>", body]
     target = Path(out) if out else artifacts.report_path(course, co.id)
-    target.parent.mkdir(parents=True, exist_ok=True)
     meta = [(L["generated"], local_time(now or datetime.now().astimezone(), course.zone))]
-    target.write_text(
+    artifacts.write_text(
+        target,
         page(
             f"{co.name} · {L['title']}",
             "\n".join(parts),
@@ -299,7 +299,6 @@ def report(
             language=course.language,
             extra_css=REPORT_CSS,
         ),
-        encoding="utf-8",
     )
     if pdf:
         print_or_fail(target)

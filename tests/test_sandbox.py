@@ -1,0 +1,209 @@
+"""The sandbox itself: what a box looks like from inside, that it ends with its run,
+that a missing bubblewrap is a clear error, and that unsafe mode is what it says.
+
+The box is described by a trainee answer (``facts``) and checked by the
+notebook's own tests, which run in the judge — the same path as grading.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+import sandbox_quiz as sq  # noqa: E402
+
+from kit.sandbox import Limits, SandboxUnavailable, Zygote  # noqa: E402
+from kit.supervisor import CodeGrader  # noqa: E402
+
+pytestmark = pytest.mark.xdist_group("sandbox")
+
+FACTS = """\
+import os, resource, socket
+status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())
+def can_write(p):
+    try:
+        open(p, 'w').close()
+        return True
+    except OSError:
+        return False
+facts = {
+    'uid': os.getuid(),
+    'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit()),
+    'cwd': os.getcwd(),
+    'data': open('data.csv').read(),
+    'interfaces': [n for _, n in socket.if_nameindex()],
+    'cap_eff': int(status['CapEff'].strip(), 16),
+    'no_new_privs': status['NoNewPrivs'].strip(),
+    'nproc': resource.getrlimit(resource.RLIMIT_NPROC)[0],
+    'fsize': resource.getrlimit(resource.RLIMIT_FSIZE)[0],
+    'nofile': resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+    'cpu': resource.getrlimit(resource.RLIMIT_CPU)[0],
+    'as_limited': resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY,
+    'write_root': can_write('/x'), 'write_dev': can_write('/dev/x'),
+    'write_tmp': can_write('/tmp/x'), 'write_kit': can_write('/opt/casekit/kit/x'),
+    'env': sorted(os.environ),
+    'mounts': [l.split()[3] for l in open('/proc/self/mountinfo')],
+}
+"""
+
+CHECKS = {
+    "runs as nobody": "facts['uid'] == (65534 if ROOT else facts['uid'])",
+    "sees only its own processes": "facts['pids'][0] == 1 and len(facts['pids']) <= 4",
+    "works in its scratch folder with the data": "facts['cwd'] == '/tmp/work' and facts['data'] == 'a,b\\n1,2\\n'",
+    "has loopback only": "facts['interfaces'] == ['lo']",
+    "has no capabilities": "facts['cap_eff'] == 0 and facts['no_new_privs'] == '1'",
+    "is limited": "(facts['nproc'], facts['fsize'], facts['nofile'], facts['cpu']) == (20, 3 * 2**20, 50, 7) and facts['as_limited']",
+    "writes only its scratch folder": "facts['write_tmp'] and not (facts['write_root'] or facts['write_dev'] or facts['write_kit'])",
+    "has a scrubbed environment": "not [k for k in facts['env'] if k not in ENV]",
+    # /proc/self/mountinfo names the folders the binds come from (not their content)
+    "sees exactly the kit and venv folders of the host's course": "{m for m in facts['mounts'] if m.startswith(HOST)} <= {HOST + '/kit', HOST + '/.venv'}",
+}  # fmt: skip
+
+
+def _probe_notebook() -> nbformat.NotebookNode:
+    env = ["HOME", "TMPDIR", "MPLCONFIGDIR", "MPLBACKEND", "LANG", "PATH", "PYTHONPATH", "PWD",
+           "PYTHONDONTWRITEBYTECODE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+           "MKL_NUM_THREADS", "CASEKIT_MODE", "CASEKIT_PRELOAD"]  # fmt: skip
+    host = str(Path(__file__).resolve().parents[1])
+    setup = (
+        f"from kit.questions import ask, test\nROOT = {os.geteuid() == 0}\nENV = {env!r}\n"
+        f"HOST = {host!r}"
+    )
+    cells = [
+        nbformat.v4.new_code_cell("unit = 'green'"),
+        nbformat.v4.new_code_cell(setup),
+        nbformat.v4.new_code_cell('ask.code("q-facts", "describe the box")'),
+        nbformat.v4.new_code_cell("facts = {}"),
+    ]
+    cells[0].metadata["tags"] = ["parameters"]
+    cells[1].metadata["tags"] = ["locked"]
+    cells[3].metadata["tags"] = ["solution"]
+    for name, expr in CHECKS.items():
+        c = nbformat.v4.new_code_cell(
+            f'@test("q-facts", name={name!r})\ndef _():\n    assert {expr}'
+        )
+        c.metadata["tags"] = ["tests"]
+        cells.append(c)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    return nb
+
+
+def test_the_box_as_seen_from_inside(sandbox_grader) -> None:
+    nb = _probe_notebook()
+    instructor = sq.instructor_edition(nb)
+    expected = [{**t, "name": t["name"]} for t in sq.expected_tests(instructor)]
+    assert len(expected) == len(CHECKS)
+    limits = Limits(processes=20, file_mb=3, open_files=50, cpu_seconds=7)
+    run = sandbox_grader.run(
+        instructor, {"q-facts": FACTS}, expected, files={"data.csv": b"a,b\n1,2\n"}, limits=limits
+    )
+    failed = [(t["name"], t["message"]) for t in run.tests if not t["passed"]]
+    assert failed == [] and not run.failures, (failed, run.failures)
+
+
+def _descendants(root: int) -> set[int]:
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                parent[int(d)] = int(
+                    Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = set(), [root]
+    while todo:
+        p = todo.pop()
+        kids = {c for c, pp in parent.items() if pp == p} - out
+        out |= kids
+        todo += kids
+    return out
+
+
+def test_nothing_outlives_the_grader() -> None:
+    instructor = sq.instructor_edition(sq.quiz_notebook())
+    expected = sq.expected_tests(instructor)
+    sleeper = (
+        "import os, subprocess, time\nsubprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+        "if os.fork() == 0:\n    os.setsid()\n    time.sleep(300)\n" + sq.CORRECT["q-func"]
+    )
+    grader = CodeGrader()
+    root = grader.zygote.proc.pid
+    run = grader.run(instructor, {"q-func": sleeper}, expected)
+    assert sq.points(run)["q-func"] == 3.0
+    assert _descendants(root), "the zygote and its templates run until the grader closes"
+    grader.close()
+    for _ in range(50):
+        if not _descendants(root) and not Path(f"/proc/{root}").exists():
+            break
+        time.sleep(0.1)
+    assert not _descendants(root)
+    assert not Path(grader.zygote.dir).exists()
+
+
+def test_without_bubblewrap_the_error_names_the_package(monkeypatch, tmp_path) -> None:
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # a machine where bwrap is not installed
+    with pytest.raises(SandboxUnavailable, match="bubblewrap"):
+        Zygote()
+
+
+def test_unsafe_mode_runs_the_same_protocol_without_the_sandbox(tmp_path) -> None:
+    instructor = sq.instructor_edition(sq.quiz_notebook())
+    expected = sq.expected_tests(instructor)
+    host_file = tmp_path / "host-secret.txt"
+    host_file.write_text("HOST-ONLY")
+    # Only a harmless read: in unsafe mode trainee code runs with the grader's rights.
+    peek = f"summary = open({str(host_file)!r}).read()"
+    with CodeGrader(unsafe=True) as grader:
+        run = grader.run(instructor, sq.CORRECT, expected)
+        assert sq.points(run) == sq.POINTS
+        run = grader.run(instructor, {"q-data": peek}, expected)
+    vis = next(t for t in run.tests if t["name"] == "summary is a Series")
+    assert "HOST-ONLY" in vis["message"]  # what the sandbox exists to prevent
+
+
+def test_bwrap_is_what_confines_the_zygote(sandbox_grader) -> None:
+    cmd = Path(f"/proc/{sandbox_grader.zygote.proc.pid}/cmdline").read_bytes().split(b"\0")
+    assert Path(cmd[0].decode()).name == "bwrap"
+    assert b"--unshare-all" in cmd and b"--clearenv" in cmd and b"--die-with-parent" in cmd
+    if os.geteuid() == 0:
+        out = subprocess.run(
+            ["ps", "-o", "uid=", "-p", str(sandbox_grader.zygote.proc.pid)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert out.stdout.strip() == "65534"
+
+
+def test_a_template_killed_from_outside_is_rebuilt() -> None:
+    import signal
+
+    instructor = sq.instructor_edition(sq.quiz_notebook())
+    expected = sq.expected_tests(instructor)
+    with CodeGrader() as grader:
+        assert sq.points(grader.run(instructor, sq.CORRECT, expected)) == sq.POINTS
+        tree = _descendants(grader.zygote.proc.pid)
+        cmd = {p: Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0") for p in tree}
+        ours = {p for p, c in cmd.items() if c[0] != b"bwrap" and b"kit.zygote" in b" ".join(c)}
+        [zygote] = [p for p in ours if _parent(p) not in ours]  # templates are forks of it
+        templates = [p for p in tree if _parent(p) == zygote]
+        assert len(templates) >= 2  # the two templates (and maybe a box on its way out)
+        for p in templates:
+            os.kill(p, signal.SIGKILL)
+        time.sleep(0.2)
+        assert sq.points(grader.run(instructor, sq.CORRECT, expected)) == sq.POINTS
+
+
+def _parent(pid: int) -> int | None:
+    try:  # a box on its way out may be gone between the listing and this read
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except FileNotFoundError:
+        return None
