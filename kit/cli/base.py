@@ -1,0 +1,141 @@
+"""What every ``casekit`` command shares: the app, its options, the language, how results print."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from kit.messages import set_language, t
+
+app = typer.Typer(
+    help="casekit: parameterised case teaching with Jupyter.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+CourseOpt = Annotated[
+    Path, typer.Option("--course", "-C", help="The course folder (holds course.toml).")
+]
+SessionsOpt = Annotated[
+    list[str] | None, typer.Option("--session", "-s", help="Only these sessions (repeatable).")
+]
+SessionOpt = Annotated[str | None, typer.Option("--session", "-s", help="Only this session.")]
+# `grade COHORT SESSION` and `mark COHORT SESSION` were the old forms: still read, with a note.
+OldSessionArg = Annotated[
+    str | None, typer.Argument(hidden=True, show_default=False, metavar="SESSION")
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Gradebook URL, e.g. postgresql+psycopg://user@host/db."),
+]
+
+UnsafeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--unsafe-no-sandbox",
+        help="Run trainees' code WITHOUT the sandbox, with your own rights: only for "
+        "submissions you trust, on a machine without bubblewrap (docs/security.md).",
+    ),
+]
+
+
+class Lang(enum.StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+PdfOpt = Annotated[
+    bool, typer.Option("--pdf", help="Also print each page to a PDF beside it (Chromium).")
+]
+LangOpt = Annotated[
+    Lang | None,
+    typer.Option(
+        "--lang",
+        help="Language of messages (default: CASEKIT_LANG, else the course's, else the locale's).",
+    ),
+]
+
+
+def _locale_language() -> str:
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def speak(course: Path | None, lang: Lang | None) -> None:
+    """Speak ``--lang``, else ``CASEKIT_LANG``, else the course's language, else the locale's."""
+    from kit.course import declared_language
+
+    chosen = (
+        (lang.value if lang else None)
+        or os.environ.get("CASEKIT_LANG")
+        or (declared_language(course) if course is not None else None)
+        or _locale_language()
+    )
+    set_language(chosen)
+    # what the build's executor and other children print speaks it too
+    os.environ["CASEKIT_LANG"] = chosen
+
+
+def session_option(option: str | None, old: str | None) -> str | None:
+    """The session filter: ``--session``, or the old positional form with a deprecation note."""
+    if old is None:
+        return option
+    if option is not None and option != old:
+        fail([t("cli.session_twice", old=old, option=option)])
+    err.print(f"[yellow]![/yellow] {t('cli.session_positional', session=old)}", highlight=False)
+    return old
+
+
+def fail(problems: list[Any], code: int = 2) -> None:
+    for p in problems:
+        err.print(f"[red]✗[/red] {p}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def print_summary(line: str, result: Any) -> None:
+    """A batch's summary line: ✓ when every item went through, ✗ when some failed."""
+    mark = "[red]✗[/red]" if getattr(result, "failures", None) else "[green]✓[/green]"
+    out.print(f"{mark} {line}", highlight=False, soft_wrap=True)
+
+
+def print_result(result: Any, *, show: list[Path] | None = None) -> None:
+    """Print a batch result's written paths and failures; exit 1 on any failure."""
+    for p in show or []:
+        out.print(str(p), highlight=False, soft_wrap=True)
+    failures = getattr(result, "failures", [])
+    for f in failures:
+        err.print(f"[red]✗[/red] {f}", highlight=False, soft_wrap=True)
+    if failures:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into located messages."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print(t("cli.interrupted"))
+        sys.exit(130)
+    except Exception as e:
+        # kit.course only now: `casekit --help` must not pay for pydantic's models
+        from kit.course import CourseError, UserError
+
+        # a broken course; files a user named that cannot be read; stores edited into nonsense
+        named = FileNotFoundError | PermissionError | IsADirectoryError
+        if not isinstance(e, CourseError | UserError | named):
+            raise
+        for p in e.problems if isinstance(e, CourseError) else [e]:
+            err.print(f"[red]✗[/red] {p}", highlight=False, soft_wrap=True)
+        sys.exit(2)

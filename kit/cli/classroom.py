@@ -1,0 +1,175 @@
+"""Commands for the class: release, submit, collect, live, hub."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from kit.cli.base import (
+    CourseOpt,
+    DbOpt,
+    LangOpt,
+    SessionsOpt,
+    app,
+    err,
+    out,
+    print_result,
+    print_summary,
+    speak,
+)
+from kit.messages import t
+
+
+@app.command()
+def release(
+    cohort: str,
+    course: CourseOpt = Path("."),
+    session: SessionsOpt = None,
+    trainee: Annotated[list[str] | None, typer.Option(help="Only these trainees.")] = None,
+    lang: LangOpt = None,
+) -> None:
+    """One personalised workbook per trainee and session into the exchange outbox."""
+    from kit.workbook import release as run
+
+    speak(course, lang)
+    r = run(course, cohort, sessions=session, trainees=trainee)
+    print_summary(t("cli.release_summary", written=len(r.written), unchanged=len(r.unchanged)), r)
+    print_result(r)
+
+
+@app.command()
+def submit(
+    workbook: Path,
+    exchange: Annotated[
+        Path | None, typer.Option(help="Exchange folder (default: the workbook's).")
+    ] = None,
+    lang: LangOpt = None,
+) -> None:
+    """Hand a workbook and its answers to the exchange inbox; print the receipt."""
+    from kit.workbook import submit as run
+
+    speak(None, lang)
+    r = run(workbook, exchange=exchange)
+    for w in r.warnings:
+        err.print(f"[yellow]![/yellow] {w}", highlight=False, soft_wrap=True)
+    line = t("cli.submit_ok", received_at=r.received_at, sha=r.sha256[:12], folder=r.folder)
+    out.print(f"[green]✓[/green] {line}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def collect(
+    cohort: str,
+    course: CourseOpt = Path("."),
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="A folder, a .zip/.tar(.gz), or a hub's https://HUB/services/casekit-exchange/ "
+            "instead of the inbox."
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="An instructor's hub API token for a hub --source (default $CASEKIT_HUB_TOKEN).",
+        ),
+    ] = None,
+    db: DbOpt = None,
+    lang: LangOpt = None,
+) -> None:
+    """Take submissions into the append-only store."""
+    from kit.grading import collect as run
+
+    speak(course, lang)
+    r = run(course, cohort, source=source, db=db, token=token)
+    print_summary(t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates)), r)
+    for u in r.unknown:
+        err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=u)}", highlight=False)
+    for u in r.refused:  # impersonation or a forged release (kit.hub.trust): never filed
+        err.print(f"[red]✗[/red] {t('cli.collect_refused', item=u)}", highlight=False)
+    print_result(r)
+    if r.refused:
+        raise typer.Exit(1)
+
+
+@app.command()
+def live(
+    cohort: str,
+    session: str,
+    course: CourseOpt = Path("."),
+    port: Annotated[int, typer.Option(help="Port of the page (0: any free port).")] = 8800,
+    ip: Annotated[
+        str, typer.Option(help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    named: Annotated[bool, typer.Option(help="Show trainees' names (default: anonymous).")] = False,
+    lang: LangOpt = None,
+) -> None:
+    """The room's answers on the projector as trainees give them; open, close and reveal each question."""
+    from kit.liveview import live as run
+
+    speak(course, lang)
+
+    def ready(server: Any) -> None:
+        out.print(t("cli.live_url", url=server.url), highlight=False, soft_wrap=True)
+        out.print(t("cli.live_how"), highlight=False)
+        if server.live.record_problem:
+            err.print(f"[yellow]![/yellow] {server.live.record_problem}", highlight=False)
+        sys.stdout.flush()
+
+    run(course, cohort, session, host=ip, port=port, anonymous=not named, on_ready=ready)
+
+
+@app.command()
+def hub(
+    action: Annotated[str, typer.Argument(help="start | stop | status | config | remove-users")],
+    cohort: str,
+    course: CourseOpt = Path("."),
+    ip: Annotated[str, typer.Option(help="Address the hub listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the hub's web address.")] = 8000,
+    homes: Annotated[Path, typer.Option(help="Where accounts' home folders are made.")] = Path(
+        "/home"
+    ),
+    owner: Annotated[str, typer.Option(help="System user owning the course.")] = "casekit",
+    view: Annotated[str, typer.Option(help="What trainees land on: voila or lab.")] = "voila",
+    reissue: Annotated[
+        list[str] | None, typer.Option(help="Give this account a new password (repeatable).")
+    ] = None,
+    k8s: Annotated[
+        Path | None, typer.Option(help="Write zero-to-jupyterhub values to this file instead.")
+    ] = None,
+    lang: LangOpt = None,
+) -> None:
+    """A cohort's JupyterHub on this machine: accounts, homes, exchange service; start and stop."""
+    from kit.hub.deploy import hub as run
+
+    speak(course, lang)
+    if k8s is not None:
+        from kit.hub.k8s import write_values
+
+        out.print(str(write_values(course, cohort, k8s)), highlight=False, soft_wrap=True)
+        return
+    r = run(course, cohort, action, ip=ip, port=port, homes=homes, owner=owner, view=view,
+            reissue=reissue)  # fmt: skip
+    if r.removed:
+        out.print(t("cli.hub_removed", n=len(r.removed), names=", ".join(r.removed)))
+    if r.left:
+        err.print(t("cli.hub_left", homes=str(homes), names=", ".join(r.left)), highlight=False)
+    if action in ("start", "config"):
+        line = t(
+            "cli.hub_ready", cohort=cohort, url=r.url, written=len(r.written), kept=len(r.kept)
+        )
+        out.print(f"[green]✓[/green] {line}", highlight=False)
+    elif action == "status":
+        key = "cli.hub_running" if r.running else "cli.hub_stopped"
+        out.print(t(key, cohort=cohort, pid=r.pid, url=r.url), highlight=False)
+    elif action == "stop":
+        out.print(t("cli.hub_stopped" if r.pid else "cli.hub_not_running", cohort=cohort))
+    if r.passwords:
+        # printed once: the instructor hands each trainee their line
+        out.print(t("cli.hub_passwords"), highlight=False)
+        who = {a.username: a for a in r.accounts}
+        for name, pw in r.passwords.items():
+            role = t("hub.role." + who[name].role)
+            out.print(f"{name}\t{pw}\t{role}\t{who[name].name}", highlight=False)
