@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from kit import kinds
+from kit import artifacts, kinds
 from kit.course import Course, CourseError, Outcome, Problem, as_course
 from kit.gradebook import Gradebook
 from kit.markbook import MarkError, item_label, mark_rows, pseudonyms, queue, rubric_of
@@ -150,23 +150,25 @@ def export_marks(
         rows.append(row)
     cols = (ANON_FIXED if anonymous else FIXED) + crit_cols + ["points", "comment"]
     table = pd.DataFrame(rows, columns=cols)
-    to.parent.mkdir(parents=True, exist_ok=True)
-    tmp = to.with_name(f".{to.name}.tmp{to.suffix}")
-    if suffix == ".xlsx":
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            table.to_excel(xw, sheet_name="marks", index=False)
-            pd.DataFrame(
-                texts, columns=["session", "question", "criterion", "text", "points"]
-            ).to_excel(xw, sheet_name="rubric", index=False)
-            from openpyxl.styles import Font
 
-            sheet = xw.sheets["marks"]
-            for cell in sheet[1]:
-                cell.font = Font(bold=True)
-            sheet.freeze_panes = "A2"
-    else:
-        table.to_csv(tmp, index=False, encoding="utf-8-sig")  # Excel opens Chinese text right
-    tmp.replace(to)
+    def write(tmp: Path) -> None:
+        if suffix == ".xlsx":
+            with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+                table.to_excel(xw, sheet_name="marks", index=False)
+                pd.DataFrame(
+                    texts, columns=["session", "question", "criterion", "text", "points"]
+                ).to_excel(xw, sheet_name="rubric", index=False)
+                from openpyxl.styles import Font
+
+                sheet = xw.sheets["marks"]
+                for cell in sheet[1]:
+                    cell.font = Font(bold=True)
+                sheet.freeze_panes = "A2"
+        else:  # utf-8-sig: Excel opens Chinese text right
+            table.to_csv(tmp, index=False, encoding="utf-8-sig")
+
+    # whole or not at all: a sheet that fails half-way leaves the one before and no temp file
+    artifacts.write_whole(to, write)
     return ExportResult(written=[to], items=len(table))
 
 
