@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from kit.language import DEFAULT as DEFAULT_LANGUAGE
 from kit.messages import EN, t
 
 if TYPE_CHECKING:  # imported where tables are read: `casekit --help` needs no pandas
@@ -113,7 +114,7 @@ class Unit(BaseModel):
 class Programme(BaseModel):
     model_config = _Strict
     name: str
-    language: Literal["zh", "en"] = "zh"
+    language: Literal["zh", "en"] = DEFAULT_LANGUAGE
     interactive_target: float = Field(0.75, ge=0, le=1)
     year: int | None = None
 
@@ -702,20 +703,6 @@ def load_course(root: Path | str) -> Course:
     if errors or course is None:
         raise CourseError(problems)
     return course
-
-
-def declared_language(root: Path | str) -> str | None:
-    """The language ``course.toml`` in `root` declares, read without validating the course.
-
-    ``None`` when there is no readable ``course.toml`` (not a course folder).
-    """
-    try:
-        raw = tomllib.loads((Path(root) / "course.toml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
-    programme = raw.get("programme")
-    language = programme.get("language") if isinstance(programme, dict) else None
-    return language if isinstance(language, str) else Programme.model_fields["language"].default
 
 
 def as_course(course: Course | Path | str) -> Course:

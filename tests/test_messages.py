@@ -107,3 +107,78 @@ def test_successful_check_summary_in_the_course_language(lang: str, monkeypatch)
     r = run_cli("check", str(ROOT), "--lang", lang)
     assert r.returncode == 0, r.stderr
     assert ("个班次" in r.stdout) == (lang == "zh"), r.stdout
+
+
+# ---- the command line's help (kit.cli.help): the catalogue's, in the course's language
+
+
+def _help_env(monkeypatch) -> None:
+    monkeypatch.delenv("CASEKIT_LANG", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")  # one help text, one line: what a test can look for
+
+
+def test_help_in_a_chinese_course_folder_is_chinese(monkeypatch):
+    _help_env(monkeypatch)
+    r = run_cli("--help", cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert t("help.check", "zh") in r.stdout and "命令" in r.stdout, r.stdout
+    assert t("help.check", "en") not in r.stdout
+    build = run_cli("build", "--help", cwd=ROOT)
+    assert t("help.build.force", "zh") in build.stdout and "选项" in build.stdout, build.stdout
+
+
+def test_help_follows_lang_and_the_course_it_names(tmp_path: Path, monkeypatch):
+    _help_env(monkeypatch)
+    en = run_cli("build", "--help", "--lang", "en", cwd=ROOT)
+    assert en.returncode == 0, en.stderr
+    assert t("help.build.force", "en") in en.stdout and "Options" in en.stdout, en.stdout
+    assert t("help.build.force", "zh") not in en.stdout
+    # -C names the course from elsewhere; an English course's help is English
+    named = run_cli("grade", "--help", "-C", str(ROOT), cwd=tmp_path)
+    assert t("help.grade.force", "zh") in named.stdout, named.stdout
+    (tmp_path / "course.toml").write_text('[programme]\nname = "x"\nlanguage = "en"\n')
+    english = run_cli("--help", cwd=tmp_path)
+    assert t("help.check", "en") in english.stdout, english.stdout
+
+
+def test_argv_language_reads_the_forms_of_lang_and_course(tmp_path: Path, monkeypatch):
+    from kit.cli.help import argv_language
+
+    monkeypatch.delenv("CASEKIT_LANG", raising=False)
+    (tmp_path / "course.toml").write_text('[programme]\nname = "x"\nlanguage = "en"\n')
+    assert argv_language(["build", "--help", f"-C{ROOT}"]) == "zh"
+    assert argv_language(["build", f"--course={tmp_path}"]) == "en"
+    assert argv_language(["build", "--course", str(ROOT), "--lang=en"]) == "en"
+    monkeypatch.setenv("CASEKIT_LANG", "en")
+    assert argv_language(["build", "-C", str(ROOT)]) == "en"
+
+
+def test_every_command_and_parameter_has_help_in_both_languages_from_the_catalogue():
+    import typer
+
+    from kit.cli import app
+    from kit.cli.help import localise, walk
+
+    def texts(command: object) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for path, cmd in walk(command):
+            found[path or "casekit"] = cmd.help
+            for p in cmd.params:
+                if not getattr(p, "hidden", False):
+                    found[f"{path} {p.name}"] = getattr(p, "help", None)
+        return found
+
+    command = typer.main.get_command(app)
+    # one home: the commands bring no help of their own, the catalogue gives all of it
+    assert not any(texts(command).values()), {k: v for k, v in texts(command).items() if v}
+    localise(command, "en")
+    en = texts(command)
+    localise(command, "zh")
+    zh = texts(command)
+    assert len(en) > 100 and en.keys() == zh.keys()
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for where in en:
+        # a key missing from the catalogue would show as the key itself
+        assert en[where] and not en[where].startswith("help."), f"no help for {where}"
+        assert zh[where] and cjk.search(zh[where] or ""), f"Chinese help for {where}: {zh[where]!r}"
+        assert not cjk.search(en[where] or ""), f"English help for {where}: {en[where]!r}"

@@ -56,6 +56,20 @@ def test_a_command_help_imports_none_either():
     assert not _heavy(mods), _heavy(mods)
 
 
+def test_help_reads_the_course_language_without_loading_the_course():
+    mods = _modules_after(
+        """
+        import kit
+        from pathlib import Path
+        sys.argv = ["casekit", "build", "--help", "-C", str(Path(kit.__file__).parents[1])]
+        from kit.cli import main
+        main()
+        """
+    )
+    assert "kit.language" in mods  # the course's language was looked up...
+    assert "kit.course" not in mods  # ...from course.toml alone, no validated models
+
+
 def test_nbformat_does_not_compile_the_iri_grammars_until_one_is_checked():
     mods = _modules_after(
         """

@@ -27,10 +27,9 @@ from kit.messages import t
 
 @app.command()
 def check(
-    course: Annotated[Path, typer.Argument(help="Course folder.")] = Path("."),
+    course: Annotated[Path, typer.Argument()] = Path("."),
     lang: LangOpt = None,
 ) -> None:
-    """Validate the course: files, references, notebooks, deliberations."""
     from kit.builder import check as run
 
     speak(course, lang)
@@ -54,23 +53,18 @@ def check(
 def build(
     cohort: str,
     course: CourseOpt = Path("."),
-    session: SessionsOpt = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Parallel notebooks (default: cores).")
-    ] = None,
-    force: Annotated[bool, typer.Option(help="Rebuild even when nothing changed.")] = False,
-    engine: Annotated[str, typer.Option(help="fork (fast, default) or kernel.")] = "fork",
-    cluster: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:port.")] = None,
-    handouts: Annotated[
-        bool, typer.Option("--handouts", help="Then write the HTML handouts (as casekit handouts).")
-    ] = False,
+    sessions: SessionsOpt = None,
+    workers: Annotated[int | None, typer.Option()] = None,
+    force: Annotated[bool, typer.Option()] = False,
+    engine: Annotated[str, typer.Option()] = "fork",
+    cluster: Annotated[str | None, typer.Option()] = None,
+    handouts: Annotated[bool, typer.Option("--handouts")] = False,
     lang: LangOpt = None,
 ) -> None:
-    """Run each session's notebook with its parameters; write both editions."""
     from kit.builder import build as run
 
     speak(course, lang)
-    r = run(course, cohort, sessions=session, workers=workers, force=force, engine=engine,
+    r = run(course, cohort, sessions=sessions, workers=workers, force=force, engine=engine,
             cluster=cluster, handouts=handouts)  # fmt: skip
     built = sum(1 for s in r.sessions if not s.cached)
     unchanged, failed = len(r.sessions) - built, len(r.failures)
@@ -87,16 +81,15 @@ def build(
 def handouts(
     cohort: str,
     course: CourseOpt = Path("."),
-    session: SessionsOpt = None,
-    instructor: Annotated[bool, typer.Option(help="Also write instructor handouts.")] = True,
+    sessions: SessionsOpt = None,
+    instructor: Annotated[bool, typer.Option()] = True,
     pdf: PdfOpt = False,
     lang: LangOpt = None,
 ) -> None:
-    """Export a built cohort to HTML handouts; print the index path."""
     from kit.export import handouts as run
 
     speak(course, lang)
-    r = run(course, cohort, sessions=session, instructor=instructor, pdf=pdf)
+    r = run(course, cohort, sessions=sessions, instructor=instructor, pdf=pdf)
     print_result(r, show=[r.index] if r.index else [])
 
 
@@ -104,20 +97,13 @@ def handouts(
 def try_(
     cohort: str,
     session: str,
-    answers: Annotated[
-        Path, typer.Option(help="Answers by question id: a .json, .yaml or .toml file.")
-    ],
+    answers: Annotated[Path, typer.Option()],
     course: CourseOpt = Path("."),
-    trainee: Annotated[
-        str | None, typer.Option(help="Whose workbook and variant (default: the roster's first).")
-    ] = None,
-    out_path: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the feedback page.")
-    ] = None,
+    trainee: Annotated[str | None, typer.Option()] = None,
+    out_path: Annotated[Path | None, typer.Option("--out")] = None,
     unsafe: UnsafeOpt = False,
     lang: LangOpt = None,
 ) -> None:
-    """Grade a set of answers as a submission would be; print the scores, write the feedback page."""
     from rich.table import Table
 
     from kit.trial import try_answers
@@ -142,15 +128,11 @@ def try_(
 
 
 # ---- reach (#14): `casekit import nbgrader|otter` ---------------------------------------
-import_app = typer.Typer(
-    help="Bring assignments over from nbgrader or otter-grader.", no_args_is_help=True
-)
+import_app = typer.Typer(no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
-OutOpt = Annotated[
-    Path | None, typer.Option("--out", help="Where to write (default: the course's exercises/).")
-]
-ForceOpt = Annotated[bool, typer.Option(help="Overwrite notebooks an earlier import wrote.")]
+OutOpt = Annotated[Path | None, typer.Option("--out")]
+ForceOpt = Annotated[bool, typer.Option()]
 
 
 def _imported(
@@ -168,25 +150,21 @@ def _imported(
 
 @import_app.command("nbgrader")
 def import_nbgrader(
-    source: Annotated[
-        Path, typer.Argument(help="A source notebook or source/<assignment>/ folder.")
-    ],
+    source: Annotated[Path, typer.Argument()],
     course: CourseOpt = Path("."),
     out_dir: OutOpt = None,
     force: ForceOpt = False,
     lang: LangOpt = None,
 ) -> None:
-    """Turn an nbgrader source assignment into casekit session notebooks."""
     _imported("nbgrader", source, course, out_dir, force, lang)
 
 
 @import_app.command("otter")
 def import_otter(
-    source: Annotated[Path, typer.Argument(help="An otter-grader master notebook.")],
+    source: Annotated[Path, typer.Argument()],
     course: CourseOpt = Path("."),
     out_dir: OutOpt = None,
     force: ForceOpt = False,
     lang: LangOpt = None,
 ) -> None:
-    """Turn an otter-grader master notebook into a casekit session notebook."""
     _imported("otter", source, course, out_dir, force, lang)

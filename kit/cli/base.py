@@ -11,41 +11,24 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from kit.language import choose
 from kit.messages import set_language, t
 
-app = typer.Typer(
-    help="casekit: parameterised case teaching with Jupyter.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+# help texts: kit.cli.help sets them from the catalogue (kit/messages/cli_*.py)
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 out = Console()
 err = Console(stderr=True)
 
-CourseOpt = Annotated[
-    Path, typer.Option("--course", "-C", help="The course folder (holds course.toml).")
-]
-SessionsOpt = Annotated[
-    list[str] | None, typer.Option("--session", "-s", help="Only these sessions (repeatable).")
-]
-SessionOpt = Annotated[str | None, typer.Option("--session", "-s", help="Only this session.")]
+CourseOpt = Annotated[Path, typer.Option("--course", "-C")]
+SessionsOpt = Annotated[list[str] | None, typer.Option("--session", "-s")]
+SessionOpt = Annotated[str | None, typer.Option("--session", "-s")]
 # `grade COHORT SESSION` and `mark COHORT SESSION` were the old forms: still read, with a note.
 OldSessionArg = Annotated[
     str | None, typer.Argument(hidden=True, show_default=False, metavar="SESSION")
 ]
-DbOpt = Annotated[
-    str | None,
-    typer.Option("--db", help="Gradebook URL, e.g. postgresql+psycopg://user@host/db."),
-]
+DbOpt = Annotated[str | None, typer.Option("--db")]
 
-UnsafeOpt = Annotated[
-    bool,
-    typer.Option(
-        "--unsafe-no-sandbox",
-        help="Run trainees' code WITHOUT the sandbox, with your own rights: only for "
-        "submissions you trust, on a machine without bubblewrap (docs/security.md).",
-    ),
-]
+UnsafeOpt = Annotated[bool, typer.Option("--unsafe-no-sandbox")]
 
 
 class Lang(enum.StrEnum):
@@ -53,36 +36,13 @@ class Lang(enum.StrEnum):
     en = "en"
 
 
-PdfOpt = Annotated[
-    bool, typer.Option("--pdf", help="Also print each page to a PDF beside it (Chromium).")
-]
-LangOpt = Annotated[
-    Lang | None,
-    typer.Option(
-        "--lang",
-        help="Language of messages (default: CASEKIT_LANG, else the course's, else the locale's).",
-    ),
-]
-
-
-def _locale_language() -> str:
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(var, "")
-        if value:
-            return "zh" if value.lower().startswith("zh") else "en"
-    return "en"
+PdfOpt = Annotated[bool, typer.Option("--pdf")]
+LangOpt = Annotated[Lang | None, typer.Option("--lang")]
 
 
 def speak(course: Path | None, lang: Lang | None) -> None:
     """Speak ``--lang``, else ``CASEKIT_LANG``, else the course's language, else the locale's."""
-    from kit.course import declared_language
-
-    chosen = (
-        (lang.value if lang else None)
-        or os.environ.get("CASEKIT_LANG")
-        or (declared_language(course) if course is not None else None)
-        or _locale_language()
-    )
+    chosen = choose(lang.value if lang else None, course)
     set_language(chosen)
     # what the build's executor and other children print speaks it too
     os.environ["CASEKIT_LANG"] = chosen
@@ -123,8 +83,12 @@ def print_result(result: Any, *, show: list[Path] | None = None) -> None:
 
 def main() -> None:
     """Entry point: run the app, turning user errors into located messages."""
+    from kit.cli.help import argv_language, localise
+
+    command = typer.main.get_command(app)
+    localise(command, argv_language(sys.argv[1:]))
     try:
-        app()
+        command()
     except KeyboardInterrupt:
         err.print(t("cli.interrupted"))
         sys.exit(130)

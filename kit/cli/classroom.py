@@ -27,15 +27,14 @@ from kit.messages import t
 def release(
     cohort: str,
     course: CourseOpt = Path("."),
-    session: SessionsOpt = None,
-    trainee: Annotated[list[str] | None, typer.Option(help="Only these trainees.")] = None,
+    sessions: SessionsOpt = None,
+    trainee: Annotated[list[str] | None, typer.Option()] = None,
     lang: LangOpt = None,
 ) -> None:
-    """One personalised workbook per trainee and session into the exchange outbox."""
     from kit.workbook import release as run
 
     speak(course, lang)
-    r = run(course, cohort, sessions=session, trainees=trainee)
+    r = run(course, cohort, sessions=sessions, trainees=trainee)
     print_summary(t("cli.release_summary", written=len(r.written), unchanged=len(r.unchanged)), r)
     print_result(r)
 
@@ -43,12 +42,9 @@ def release(
 @app.command()
 def submit(
     workbook: Path,
-    exchange: Annotated[
-        Path | None, typer.Option(help="Exchange folder (default: the workbook's).")
-    ] = None,
+    exchange: Annotated[Path | None, typer.Option()] = None,
     lang: LangOpt = None,
 ) -> None:
-    """Hand a workbook and its answers to the exchange inbox; print the receipt."""
     from kit.workbook import submit as run
 
     speak(None, lang)
@@ -65,21 +61,15 @@ def collect(
     course: CourseOpt = Path("."),
     source: Annotated[
         str | None,
-        typer.Option(
-            help="A folder, a .zip/.tar(.gz), or a hub's https://HUB/services/casekit-exchange/ "
-            "instead of the inbox."
-        ),
+        typer.Option(),
     ] = None,
     token: Annotated[
         str | None,
-        typer.Option(
-            help="An instructor's hub API token for a hub --source (default $CASEKIT_HUB_TOKEN).",
-        ),
+        typer.Option(),
     ] = None,
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:
-    """Take submissions into the append-only store."""
     from kit.grading import collect as run
 
     speak(course, lang)
@@ -99,14 +89,11 @@ def live(
     cohort: str,
     session: str,
     course: CourseOpt = Path("."),
-    port: Annotated[int, typer.Option(help="Port of the page (0: any free port).")] = 8800,
-    ip: Annotated[
-        str, typer.Option(help="Address to listen on (loopback by default).")
-    ] = "127.0.0.1",
-    named: Annotated[bool, typer.Option(help="Show trainees' names (default: anonymous).")] = False,
+    port: Annotated[int, typer.Option()] = 8800,
+    ip: Annotated[str, typer.Option()] = "127.0.0.1",
+    named: Annotated[bool, typer.Option()] = False,
     lang: LangOpt = None,
 ) -> None:
-    """The room's answers on the projector as trainees give them; open, close and reveal each question."""
     from kit.liveview import live as run
 
     speak(course, lang)
@@ -123,25 +110,18 @@ def live(
 
 @app.command()
 def hub(
-    action: Annotated[str, typer.Argument(help="start | stop | status | config | remove-users")],
+    action: Annotated[str, typer.Argument()],
     cohort: str,
     course: CourseOpt = Path("."),
-    ip: Annotated[str, typer.Option(help="Address the hub listens on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the hub's web address.")] = 8000,
-    homes: Annotated[Path, typer.Option(help="Where accounts' home folders are made.")] = Path(
-        "/home"
-    ),
-    owner: Annotated[str, typer.Option(help="System user owning the course.")] = "casekit",
-    view: Annotated[str, typer.Option(help="What trainees land on: voila or lab.")] = "voila",
-    reissue: Annotated[
-        list[str] | None, typer.Option(help="Give this account a new password (repeatable).")
-    ] = None,
-    k8s: Annotated[
-        Path | None, typer.Option(help="Write zero-to-jupyterhub values to this file instead.")
-    ] = None,
+    ip: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    homes: Annotated[Path, typer.Option()] = Path("/home"),
+    owner: Annotated[str, typer.Option()] = "casekit",
+    view: Annotated[str, typer.Option()] = "voila",
+    reissue: Annotated[list[str] | None, typer.Option()] = None,
+    k8s: Annotated[Path | None, typer.Option()] = None,
     lang: LangOpt = None,
 ) -> None:
-    """A cohort's JupyterHub on this machine: accounts, homes, exchange service; start and stop."""
     from kit.hub.deploy import hub as run
 
     speak(course, lang)

@@ -33,16 +33,12 @@ def grade(
     session: SessionOpt = None,
     course: CourseOpt = Path("."),
     db: DbOpt = None,
-    workers: Annotated[int | None, typer.Option(help="Parallel submissions.")] = None,
-    force: Annotated[bool, typer.Option(help="Regrade what is already graded.")] = False,
-    cluster: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:port.")] = None,
+    workers: Annotated[int | None, typer.Option()] = None,
+    force: Annotated[bool, typer.Option()] = False,
+    cluster: Annotated[str | None, typer.Option()] = None,
     unsafe: UnsafeOpt = False,
     lang: LangOpt = None,
 ) -> None:
-    """Autograde submissions into the gradebook; open items wait for marking.
-
-    Trainees' code runs in a sandbox (bubblewrap); see docs/security.md.
-    """
     from kit.grading import grade as run
 
     speak(course, lang)
@@ -68,11 +64,10 @@ def mark(
     old_session: OldSessionArg = None,
     session: SessionOpt = None,
     course: CourseOpt = Path("."),
-    anonymous: Annotated[bool, typer.Option(help="Hide trainee names while marking.")] = False,
+    anonymous: Annotated[bool, typer.Option()] = False,
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:
-    """Write the marking notebook for essays, logs and reports; print its path and what is left."""
     from kit.marking import mark as run
 
     speak(course, lang)
@@ -102,14 +97,13 @@ def mark(
 @app.command("export-marks")
 def export_marks(
     cohort: str,
-    to: Annotated[Path, typer.Argument(help="marks.xlsx or marks.csv")],
+    to: Annotated[Path, typer.Argument()],
     course: CourseOpt = Path("."),
     session: SessionOpt = None,
-    anonymous: Annotated[bool, typer.Option(help="Pseudonyms instead of names.")] = False,
+    anonymous: Annotated[bool, typer.Option()] = False,
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:
-    """Write the marking queue and its marks to a spreadsheet for marking offline."""
     from kit.marksheet import export_marks as run
 
     speak(course, lang)
@@ -120,13 +114,12 @@ def export_marks(
 @app.command("import-marks")
 def import_marks(
     cohort: str,
-    sheet: Annotated[Path, typer.Argument(help="A sheet written by export-marks, filled in.")],
+    sheet: Annotated[Path, typer.Argument()],
     course: CourseOpt = Path("."),
-    marker: Annotated[str, typer.Option(help="Who marked (kept with each mark).")] = "",
+    marker: Annotated[str, typer.Option()] = "",
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:
-    """Read marks from a spreadsheet; any bad row and nothing is written."""
     from kit.marksheet import import_marks as run
 
     speak(course, lang)
@@ -145,7 +138,6 @@ def feedback(
     pdf: PdfOpt = False,
     lang: LangOpt = None,
 ) -> None:
-    """One graded HTML page per trainee and session."""
     from kit.grading import feedback as run
 
     speak(course, lang)
@@ -168,30 +160,27 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 @app.command()
 def grades(
     cohort: str,
-    to: Annotated[Path, typer.Option("--to", help="grades.csv or grades.xlsx")],
+    to: Annotated[Path, typer.Option("--to")],
     course: CourseOpt = Path("."),
     db: DbOpt = None,
     format: Annotated[
         str,
         typer.Option(
             "--format",
-            help="table (casekit's own, default), moodle or canvas (LMS grade import CSV).",
         ),
     ] = "table",
     map_: Annotated[
         list[str] | None,
         typer.Option(
             "--map",
-            help="LMS column=roster column, e.g. 'Email address=email' or 'SIS Login ID=id' (repeatable).",
         ),
     ] = None,
     assignment: Annotated[
         list[str] | None,
-        typer.Option(help="Canvas: SESSION=ASSIGNMENT_ID, to update an existing assignment."),
+        typer.Option(),
     ] = None,
     lang: LangOpt = None,
 ) -> None:
-    """Export the gradebook with per-unit subtotals, or as a Moodle/Canvas grade file."""
     from kit.grading import grades as run
 
     speak(course, lang)

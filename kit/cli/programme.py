@@ -23,12 +23,9 @@ from kit.messages import t
 @app.command()
 def guide(
     course: CourseOpt = Path("."),
-    out_path: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the guide.")
-    ] = None,
+    out_path: Annotated[Path | None, typer.Option("--out")] = None,
     lang: LangOpt = None,
 ) -> None:
-    """Write the programme guide as one offline HTML file; print its path."""
     from kit.programme import guide as run
 
     speak(course, lang)
@@ -37,21 +34,14 @@ def guide(
 
 @app.command()
 def report(
-    cohort: Annotated[
-        str | None, typer.Argument(help="The cohort (omit with --programme).")
-    ] = None,
+    cohort: Annotated[str | None, typer.Argument()] = None,
     course: CourseOpt = Path("."),
-    programme: Annotated[
-        bool, typer.Option("--programme", help="One page across all cohorts instead.")
-    ] = False,
+    programme: Annotated[bool, typer.Option("--programme")] = False,
     pdf: PdfOpt = False,
     db: DbOpt = None,
-    out_path: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the report.")
-    ] = None,
+    out_path: Annotated[Path | None, typer.Option("--out")] = None,
     lang: LangOpt = None,
 ) -> None:
-    """The cohort dashboard (hand-ins, scores, heat map, evaluation), or --programme across cohorts."""
     from kit.programme import programme_report
     from kit.programme import report as run
 
@@ -68,7 +58,6 @@ def report(
 
 @app.command()
 def summary(cohort: str, course: CourseOpt = Path("."), lang: LangOpt = None) -> None:
-    """Sessions by unit, hours, interactive share, deliberations and tasks of a cohort."""
     from kit.programme import summary as run
 
     speak(course, lang)
@@ -77,7 +66,6 @@ def summary(cohort: str, course: CourseOpt = Path("."), lang: LangOpt = None) ->
 
 @app.command()
 def tasks(cohort: str, course: CourseOpt = Path("."), lang: LangOpt = None) -> None:
-    """Issue-based tasks of a cohort, one row per trainee (groups expanded)."""
     from rich.table import Table
 
     from kit.programme import tasks as run
@@ -99,18 +87,17 @@ def tasks(cohort: str, course: CourseOpt = Path("."), lang: LangOpt = None) -> N
 def deliberate(
     cohort: str,
     session: str,
-    by: Annotated[str, typer.Option(help="Who records this (name).")],
-    role: Annotated[str, typer.Option(help="organiser, teacher or trainee-rep.")],
+    by: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option()],
     course: CourseOpt = Path("."),
-    direction: Annotated[str | None, typer.Option(help="The teacher's direction.")] = None,
-    expectation: Annotated[list[str] | None, typer.Option(help="A trainee expectation.")] = None,
-    question: Annotated[list[str] | None, typer.Option(help="A trainee question.")] = None,
-    decision: Annotated[list[str] | None, typer.Option(help="An organisers' decision.")] = None,
-    emphasis: Annotated[list[str] | None, typer.Option(help="An agreed emphasis topic.")] = None,
-    module: Annotated[list[str] | None, typer.Option(help="An optional module to include.")] = None,
+    direction: Annotated[str | None, typer.Option()] = None,
+    expectation: Annotated[list[str] | None, typer.Option()] = None,
+    question: Annotated[list[str] | None, typer.Option()] = None,
+    decision: Annotated[list[str] | None, typer.Option()] = None,
+    emphasis: Annotated[list[str] | None, typer.Option()] = None,
+    module: Annotated[list[str] | None, typer.Option()] = None,
     lang: LangOpt = None,
 ) -> None:
-    """Record one party's input to a session's pre-class deliberation (history is kept)."""
     from kit.deliberation import record_deliberation
 
     speak(course, lang)

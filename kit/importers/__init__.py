@@ -28,7 +28,8 @@ from typing import Any
 
 import nbformat
 
-from kit.course import CourseError, Outcome, Problem, declared_language
+from kit.course import CourseError, Outcome, Problem
+from kit.language import declared_language
 from kit.messages import t
 
 #: Marks the notebook metadata of an imported notebook: which tool, which source,

@@ -3,7 +3,8 @@
 Widgets, pages, course problems, the command line: each text is a keyed
 template with named placeholders (``t("nb.unknown_tag", tag="x")``), kept in
 ``kit/messages/zh.py`` and ``kit/messages/en.py`` (the texts of pages in
-``pages_zh.py`` and ``pages_en.py``, the markers' in ``marking_*.py``) (``tests/test_messages.py``
+``pages_zh.py`` and ``pages_en.py``, the markers' in ``marking_*.py``, the
+command line's help in ``cli_*.py``) (``tests/test_messages.py``
 checks that every key is in both, with the same placeholders). A question
 kind may bring its own messages (``Kind.messages``); :func:`register` adds
 them without overriding the catalogue's own.
@@ -25,6 +26,8 @@ import os
 import string
 from collections.abc import Iterator
 
+from kit.messages.cli_en import MESSAGES as _CLI_EN
+from kit.messages.cli_zh import MESSAGES as _CLI_ZH
 from kit.messages.en import MESSAGES as _EN
 from kit.messages.marking_en import MESSAGES as _MARKING_EN
 from kit.messages.marking_zh import MESSAGES as _MARKING_ZH
@@ -32,9 +35,10 @@ from kit.messages.pages_en import MESSAGES as _PAGES_EN
 from kit.messages.pages_zh import MESSAGES as _PAGES_ZH
 from kit.messages.zh import MESSAGES as _ZH
 
-#: The catalogue in files per language: the pages' texts (pages_*.py), the markers' (marking_*.py), the rest.
-EN: dict[str, str] = {**_EN, **_PAGES_EN, **_MARKING_EN}
-ZH: dict[str, str] = {**_ZH, **_PAGES_ZH, **_MARKING_ZH}
+#: The catalogue in files per language: the pages' texts (pages_*.py), the markers' (marking_*.py),
+#: the command line's help (cli_*.py), the rest.
+EN: dict[str, str] = {**_EN, **_PAGES_EN, **_MARKING_EN, **_CLI_EN}
+ZH: dict[str, str] = {**_ZH, **_PAGES_ZH, **_MARKING_ZH, **_CLI_ZH}
 
 LANGUAGES = ("zh", "en")
 #: language → key → template. Kinds and courses may add keys (:func:`register`).
