@@ -30,13 +30,14 @@ from kit.answers import FailureKind, RunFailure
 from kit.artifacts import answer_cell_qid
 from kit.course import Course, CourseError, Failure, as_course
 from kit.gradebook import FAILED, GRADED, NEEDS_MARKING, Gradebook, to_utc_naive
-from kit.grading.coderun import CodeRunner, open_runner, run_code_questions
+from kit.grading.coderun import CodeRunner, code_job, open_runner, run_code_questions
 from kit.grading.keys import SessionKeys, load_keys
 from kit.grading.submissions import index_store
 from kit.kinds import Score
 from kit.kinds.base import without_controls
 from kit.messages import t as say
 from kit.notebooks import casekit_meta, cell_role, checksum, source
+from kit.supervisor import CodeJob, CodeRun
 
 GRADER_VERSION = "2"  # 2: code answers run in the sandbox
 
@@ -198,10 +199,24 @@ class _Job:
     fingerprint: str
 
 
-def _grade_one(
-    course: Course, cohort: str, job: _Job, keys: SessionKeys, runner: CodeRunner | None
-) -> dict[str, Any]:
-    """Grade one submission; return the gradebook payload. Raises only on a bug in the grader."""
+@dataclass
+class _Read:
+    """A submission read for grading: its answers, flags and code answers (the notebook is not kept)."""
+
+    answers: dict[str, Any]
+    flags: list[dict[str, str]]
+    code: dict[str, str | None]
+
+    @property
+    def answered(self) -> dict[str, str]:
+        """The code answers to run: answered and not a stub."""
+        return {
+            q: c for q, c in self.code.items() if c is not None and not kinds.is_empty("code", c)
+        }
+
+
+def _read(job: _Job, keys: SessionKeys) -> _Read | dict[str, Any]:
+    """Read one submission's files; a failed payload when nothing gradable can be read."""
     answers_doc = {}
     apath = job.path / "answers.json"
     if apath.exists():
@@ -223,19 +238,36 @@ def _grade_one(
                 return _failed(job, keys, why, FailureKind.UNREADABLE)
     if submitted is None and not answers:
         return _failed(job, keys, say("grade.nothing_readable"), FailureKind.UNREADABLE)
-
     flags = tamper_flags(submitted, keys, answers)
-    results: list[dict[str, Any]] = []
     code_qs = [q for q, s in keys.questions.items() if kinds.find(s.get("kind")).tested]
     code = {q: _trainee_code(q, answers, submitted) for q in code_qs}
+    return _Read(answers, flags, code)
+
+
+def _grade_one(
+    course: Course, cohort: str, job: _Job, keys: SessionKeys, runner: CodeRunner | None
+) -> dict[str, Any]:
+    """Grade one submission; return the gradebook payload. Raises only on a bug in the grader."""
+    read = _read(job, keys)
+    if not isinstance(read, _Read):
+        return read
+    run = None
+    if read.code and runner is not None:
+        run = run_code_questions(course, cohort, job.session, keys, read.answered, runner)
+    return _score(course, cohort, job, keys, read, run)
+
+
+def _score(
+    course: Course, cohort: str, job: _Job, keys: SessionKeys, read: _Read, run: CodeRun | None
+) -> dict[str, Any]:
+    """The gradebook payload of a read submission and its code run (None: no code to run)."""
+    answers, flags, code = read.answers, list(read.flags), read.code
+    results: list[dict[str, Any]] = []
     tests: list[dict[str, Any]] = []
     failures: list[RunFailure] = []
     seconds = 0.0
-    if code_qs and runner is not None:
-        answered = {
-            q: c for q, c in code.items() if c is not None and not kinds.is_empty("code", c)
-        }
-        run = run_code_questions(course, cohort, job.session, keys, answered, runner)
+    if run is not None:
+        answered = read.answered
         tests, failures, seconds = run.tests, run.failures, run.seconds
         # a question nobody answered gets no credit even if its tests happen to pass
         for t in tests:
@@ -395,20 +427,9 @@ def grade(
         coded = any(kinds.find(s.get("kind")).tested for _, k in jobs for s in k.questions.values())
         runner = open_runner(c, unsafe=unsafe, cluster=cluster) if coded else None
         bar = _progress(progress, len(jobs))
-        with _closing(runner), bar as p, ThreadPoolExecutor(max_workers=n_workers) as pool:
+        with _closing(runner), bar as p:
             task = p.add_task(say("grade.progress", cohort=cohort), total=len(jobs)) if p else None
-            futs = {
-                pool.submit(_grade_one, c, cohort, job, keys, runner): (job, keys)
-                for job, keys in jobs
-            }
-            for fut in as_completed(futs):
-                job, keys = futs[fut]
-                try:
-                    payload = fut.result()
-                except Exception as e:  # noqa: BLE001 - one submission never sinks the batch
-                    error = f"{type(e).__name__}: {e}"
-                    cause = say("grade.grader_error", error=error)
-                    payload = _failed(job, keys, cause, FailureKind.GRADER)
+            for job, _keys, payload in _payloads(c, cohort, jobs, runner, n_workers):
                 try:
                     gb.write_grading(job.sub_id, **payload)
                 except Exception as e:  # noqa: BLE001
@@ -435,6 +456,70 @@ def grade(
         }
         res.statuses = {label: current.get(label, st) for label, st in res.statuses.items()}
     return res
+
+
+def _payloads(
+    c: Course,
+    cohort: str,
+    jobs: list[tuple[_Job, SessionKeys]],
+    runner: CodeRunner | None,
+    n_workers: int,
+) -> Iterator[tuple[_Job, SessionKeys, dict[str, Any]]]:
+    """Grade the jobs; yield each one's gradebook payload as it is ready (never raises for one job).
+
+    Here every submission is one thread's work.  On a cluster the
+    submissions are read here, those with code to run go to the cluster
+    together (:meth:`CodeRunner.stream`: batches, results as they finish),
+    the others are scored at once.
+    """
+
+    def guarded(job: _Job, keys: SessionKeys, work: Any, *args: Any) -> Any:
+        try:
+            return work(*args)
+        except Exception as e:  # noqa: BLE001 - one submission never sinks the batch
+            cause = say("grade.grader_error", error=f"{type(e).__name__}: {e}")
+            return _failed(job, keys, cause, FailureKind.GRADER)
+
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        if runner is None or not runner.cluster:
+            futs = {
+                pool.submit(guarded, job, keys, _grade_one, c, cohort, job, keys, runner): (
+                    job,
+                    keys,
+                )
+                for job, keys in jobs
+            }
+            for fut in as_completed(futs):
+                yield (*futs[fut], fut.result())
+            return
+        reads = {
+            pool.submit(guarded, job, keys, _read, job, keys): (job, keys) for job, keys in jobs
+        }
+        to_run: list[tuple[int, CodeJob]] = []
+        waiting: dict[int, tuple[_Job, SessionKeys, _Read]] = {}
+        for fut in as_completed(reads):
+            job, keys = reads[fut]
+            read = fut.result()
+            if not isinstance(read, _Read):
+                yield job, keys, read
+                continue
+            if not read.code:
+                yield job, keys, guarded(job, keys, _score, c, cohort, job, keys, read, None)
+                continue
+            try:
+                cj = code_job(c, cohort, job.session, keys, read.answered, runner)
+            except Exception as e:  # noqa: BLE001 - a session's data the runner cannot send
+                cause = say("grade.grader_error", error=f"{type(e).__name__}: {e}")
+                yield job, keys, _failed(job, keys, cause, FailureKind.GRADER)
+                continue
+            if isinstance(cj, CodeRun):
+                yield job, keys, guarded(job, keys, _score, c, cohort, job, keys, read, cj)
+                continue
+            waiting[job.sub_id] = (job, keys, read)
+            to_run.append((job.sub_id, cj))
+        for sub_id, run in runner.stream(to_run):
+            job, keys, read = waiting.pop(sub_id)
+            yield job, keys, guarded(job, keys, _score, c, cohort, job, keys, read, run)
 
 
 @contextmanager
