@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_grade.py
 	$(BIN)/python bench/bench_sandbox.py
+	$(BIN)/python bench/bench_cluster.py
 
 clean:
 	rm -rf build exchange submissions gradebook.sqlite
