@@ -5,7 +5,7 @@ from ``answers.json`` against the keys file without a kernel (each by its
 kind's ``score``, :mod:`kit.kinds`), and code answers run through
 :func:`kit.grading.coderun.run_code_questions`. Tamper checks compare the
 handed-in notebook with the locks the build recorded; flags never change a
-score. Each submission is one transaction; a rerun resumes.
+score. Submissions are written in batches, one transaction each; a rerun resumes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from kit.course import Course, CourseError, Failure, as_course
 from kit.gradebook import FAILED, GRADED, NEEDS_MARKING, Gradebook, to_utc_naive
 from kit.grading.coderun import CodeRunner, code_job, open_runner, run_code_questions
 from kit.grading.keys import SessionKeys, load_keys
+from kit.grading.record import grades_of, write_gradings
 from kit.grading.submissions import index_store
 from kit.kinds import Score
 from kit.kinds.base import without_controls
@@ -40,6 +42,8 @@ from kit.notebooks import casekit_meta, cell_role, checksum, source
 from kit.supervisor import CodeJob, CodeRun
 
 GRADER_VERSION = "2"  # 2: code answers run in the sandbox
+WRITE_BATCH = 500  # submissions per gradebook transaction
+WRITE_SECONDS = 2.0  # ... or what was graded in this long, whichever comes first
 
 
 @dataclass
@@ -231,7 +235,7 @@ def _read(job: _Job, keys: SessionKeys) -> _Read | dict[str, Any]:
     npath = job.path / "workbook.ipynb"
     if npath.exists():
         try:
-            submitted = nbformat.reads(npath.read_text("utf-8"), as_version=4)
+            submitted = _workbook(npath.read_text("utf-8"))
         except Exception as e:  # noqa: BLE001 - any unreadable notebook is a cause, not a crash
             if not answers:
                 why = say("grade.workbook_unreadable", error=e)
@@ -242,6 +246,35 @@ def _read(job: _Job, keys: SessionKeys) -> _Read | dict[str, Any]:
     code_qs = [q for q, s in keys.questions.items() if kinds.find(s.get("kind")).tested]
     code = {q: _trainee_code(q, answers, submitted) for q in code_qs}
     return _Read(answers, flags, code)
+
+
+@dataclass
+class _Cells:
+    """What grading reads of a handed-in workbook: its cells (id, type, source, metadata)."""
+
+    cells: list[dict[str, Any]]
+
+
+def _workbook(text: str) -> Any:
+    """A handed-in workbook's cells, without outputs, validation or conversion.
+
+    The grader reads only cell ids, types, sources and metadata, so the
+    outputs (most of a workbook's bytes) are not turned into notebook nodes
+    nor validated: reading a programme's workbooks with ``nbformat.reads``
+    cost more than everything else grading does.  Anything but a plain
+    nbformat-4 notebook goes through ``nbformat.reads`` as before.
+    """
+    doc = json.loads(text)
+    cells = doc.get("cells") if isinstance(doc, dict) and doc.get("nbformat") == 4 else None
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        return nbformat.reads(text, as_version=4)
+    out = []
+    for c in cells:
+        cell = {k: c[k] for k in ("id", "cell_type", "metadata") if k in c}
+        src = c.get("source", "")
+        cell["source"] = "".join(src) if isinstance(src, list) else src
+        out.append(cell)
+    return _Cells(out)
 
 
 def _grade_one(
@@ -372,7 +405,7 @@ def grade(
     Widget answers are scored without a kernel; code answers run in the
     instructor edition with the author's tests, isolated and time- and
     memory-bound, in a sandbox (:mod:`kit.grading.coderun`; ``unsafe=True``
-    runs them without one, for trusted submissions only). Each submission is written in its own transaction; one that
+    runs them without one, for trusted submissions only). Submissions are written in batches, a transaction each; one that
     is already graded with the same inputs (submission, keys, instructor
     edition, grader version) is skipped, so a rerun after a crash resumes and
     a full rerun changes nothing. ``force`` regrades everything.
@@ -388,6 +421,7 @@ def grade(
         run = gb.start_run(cohort, session)
         jobs: list[tuple[_Job, SessionKeys]] = []
         keys_by_session: dict[str, SessionKeys | CourseError] = {}
+        graded = grades_of(gb, cohort, session)
         for sub in gb.current_submissions(cohort, session):
             if sub.session not in sessions:
                 continue
@@ -412,10 +446,10 @@ def grade(
             fp = hashlib.sha256(
                 f"{GRADER_VERSION}|{sub.sha256}|{keys.fingerprint}|{policy}|{due}|{sub.received_at}".encode()
             ).hexdigest()
-            old = gb.grade_row(sub.id)
-            if old is not None and old.fingerprint == fp and old.status != FAILED and not force:
+            old_fp, old_status = graded.get(sub.id, (None, None))
+            if old_fp == fp and old_status != FAILED and not force:
                 res.skipped.append(label)
-                res.statuses[label] = old.status
+                res.statuses[label] = str(old_status)
                 continue
             job = _Job(
                 sub.id, label, c.root / sub.path, sub.session, sub.trainee, sub.received_at, fp
@@ -429,22 +463,31 @@ def grade(
         bar = _progress(progress, len(jobs))
         with _closing(runner), bar as p:
             task = p.add_task(say("grade.progress", cohort=cohort), total=len(jobs)) if p else None
-            for job, _keys, payload in _payloads(c, cohort, jobs, runner, n_workers):
-                try:
-                    gb.write_grading(job.sub_id, **payload)
-                except Exception as e:  # noqa: BLE001
-                    res.failures.append(Failure(job.label, say("grade.cannot_write", error=e)))
-                    continue
-                status = payload["grade"]["status"]
-                res.statuses[job.label] = status
-                if status == FAILED:
-                    res.failures.append(
-                        Failure(job.label, payload["grade"]["cause"], str(job.path))
-                    )
-                else:
-                    res.graded.append(job.label)
+            pending: list[tuple[_Job, dict[str, Any]]] = []
+            since = time.monotonic()
+
+            def flush() -> None:
+                written = _write(gb, pending, res)
+                for job, payload in written:
+                    status = payload["grade"]["status"]
+                    res.statuses[job.label] = status
+                    if status == FAILED:
+                        res.failures.append(
+                            Failure(job.label, payload["grade"]["cause"], str(job.path))
+                        )
+                    else:
+                        res.graded.append(job.label)
                 if p:
-                    p.advance(task)
+                    p.advance(task, len(pending))
+                pending.clear()
+
+            for job, _keys, payload in _payloads(c, cohort, jobs, runner, n_workers):
+                pending.append((job, payload))
+                # a batch per transaction; a crash loses at most a batch (the rerun resumes)
+                if len(pending) >= WRITE_BATCH or time.monotonic() - since > WRITE_SECONDS:
+                    flush()
+                    since = time.monotonic()
+            flush()
         gb.finish_run(
             run, graded=len(res.graded), skipped=len(res.skipped), failed=len(res.failures)
         )
@@ -520,6 +563,29 @@ def _payloads(
         for sub_id, run in runner.stream(to_run):
             job, keys, read = waiting.pop(sub_id)
             yield job, keys, guarded(job, keys, _score, c, cohort, job, keys, read, run)
+
+
+def _write(
+    gb: Gradebook, pending: list[tuple[_Job, dict[str, Any]]], res: GradeResult
+) -> list[tuple[_Job, dict[str, Any]]]:
+    """Write a batch of payloads in one transaction; what was written.
+
+    A batch the gradebook refuses is written again one submission at a
+    time, so that one bad row costs its own submission only.
+    """
+    try:
+        write_gradings(gb, [(job.sub_id, payload) for job, payload in pending])
+        return list(pending)
+    except Exception:  # noqa: BLE001 - retried one by one below
+        pass
+    written = []
+    for job, payload in pending:
+        try:
+            gb.write_grading(job.sub_id, **payload)
+            written.append((job, payload))
+        except Exception as e:  # noqa: BLE001
+            res.failures.append(Failure(job.label, say("grade.cannot_write", error=e)))
+    return written
 
 
 @contextmanager
