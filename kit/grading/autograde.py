@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -69,7 +70,7 @@ def tamper_flags(
     (grading uses the instructor's content); they are shown to the instructor.
     """
     flags: list[dict[str, str]] = []
-    roles = {c.get("id"): cell_role(c) for c in keys.instructor.cells}
+    roles = _roles(keys)
     if submitted is not None:
         by_id = {c.get("id"): c for c in submitted.cells if c.get("id")}
         by_lock = {
@@ -87,7 +88,7 @@ def tamper_flags(
                         "message": say("tamper.removed", what=what, cell=cid),
                     }
                 )
-            elif checksum(source(cell)) != sha:
+            elif _checksum(source(cell)) != sha:
                 flags.append(
                     {
                         "code": "tests-edited" if is_test else "locked-changed",
@@ -105,6 +106,25 @@ def tamper_flags(
                 }
             )
     return flags
+
+
+_ROLES: dict[str, dict[Any, str]] = {}
+
+
+def _roles(keys: SessionKeys) -> dict[Any, str]:
+    """The role of each instructor cell by id, worked out once per keys file (not per submission)."""
+    found = _ROLES.get(keys.fingerprint)
+    if found is None:
+        if len(_ROLES) > 256:
+            _ROLES.clear()
+        found = _ROLES[keys.fingerprint] = {
+            c.get("id"): cell_role(c) for c in keys.instructor.cells
+        }
+    return found
+
+
+# most handed-in cells are the released ones, byte for byte: their checksums are worked out once
+_checksum = lru_cache(maxsize=8192)(checksum)
 
 
 # ================================================================ scoring

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from kit.gradebook import (
     Base,
@@ -21,10 +21,11 @@ from kit.gradebook import (
     RunFailureRow,
     Submission,
     TestResult,
+    to_utc_naive,
     utcnow,
 )
 
-__all__ = ["grades_of", "write_gradings"]
+__all__ = ["add_submissions", "grades_of", "write_gradings"]
 
 _CHUNK = 500  # ids per IN (...): within every database's limit of parameters
 
@@ -80,3 +81,62 @@ def write_gradings(gb: Gradebook, payloads: list[tuple[int, dict[str, Any]]]) ->
                 shapes.setdefault(tuple(sorted(r)), []).append(r)
             for same in shapes.values():
                 s.execute(insert(table), same)
+
+
+def add_submissions(gb: Gradebook, cohort: str, found: list[dict[str, Any]]) -> int:
+    """Register stored submissions in one transaction; return how many were new.
+
+    ``found``: ``{session, trainee, sha256, path, received_at, source}`` each.
+    Like :meth:`Gradebook.add_submission` for each (a submission already
+    known by its content is not added twice; the latest, or the pinned one,
+    is current), with one query for what is known and one for the currents.
+    """
+    if not found:
+        return 0
+    with gb.transaction() as s:
+        known: set[tuple[Any, ...]] = set(
+            tuple(r)
+            for r in s.execute(
+                select(Submission.session, Submission.trainee, Submission.sha256).where(
+                    Submission.cohort == cohort
+                )
+            ).all()
+        )
+        now = utcnow()
+        new = []
+        for f in found:
+            k = (f["session"], f["trainee"], f["sha256"])
+            if k in known:
+                continue
+            known.add(k)
+            new.append(
+                {**f, "cohort": cohort, "received_at": to_utc_naive(f["received_at"]),
+                 "collected_at": now, "is_current": False}
+            )  # fmt: skip
+        if not new:
+            return 0
+        s.execute(insert(Submission), new)
+        touched = {(f["session"], f["trainee"]) for f in new}
+        subs = s.execute(
+            select(Submission.id, Submission.session, Submission.trainee, Submission.received_at,
+                   Submission.sha256, Submission.pinned, Submission.is_current)
+            .where(Submission.cohort == cohort)
+        ).all()  # fmt: skip
+        groups: dict[tuple[str, str], list[Any]] = {}
+        for r in subs:
+            if (r.session, r.trainee) in touched:
+                groups.setdefault((r.session, r.trainee), []).append(r)
+        changes = []
+        for rows in groups.values():
+            pinned = [r for r in rows if r.pinned]
+            # as Gradebook._recompute_current: the latest counts unless the instructor picked one
+            chosen = pinned[0] if pinned else max(rows, key=lambda r: (r.received_at, r.sha256))
+            changes += [
+                {"id": r.id, "is_current": r is chosen}
+                for r in rows
+                if bool(r.is_current) != (r is chosen)
+            ]
+        if changes:
+            s.execute(update(Submission), changes)
+        s.expire_all()
+    return len(new)

@@ -26,9 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from sqlalchemy import select
+
 from kit import artifacts
 from kit.course import Course, CourseError, Failure, Outcome, as_course
 from kit.gradebook import Gradebook, Submission, utcnow
+from kit.grading.record import add_submissions
 from kit.messages import t as say
 
 # Archive limits: generous for notebooks plus an uploaded report each, small
@@ -421,23 +424,21 @@ def index_store(
     gb = gb or Gradebook.open(c.root, db)
     added = 0
     try:
-        known = {s.path for s in gb.session.query(Submission).filter_by(cohort=cohort)}
+        known = set(gb.session.scalars(select(Submission.path).where(Submission.cohort == cohort)))
+        found = []
         for trainee, session, d in artifacts.stored_submissions(c, cohort):
             rel = d.relative_to(c.root).as_posix()
             if rel in known:
                 continue
             files, _ = _load_folder(d)
             received = artifacts.received_time(files, d.name) or datetime.now(UTC)
-            _, new = gb.add_submission(
-                cohort=cohort,
-                session=session,
-                trainee=trainee,
-                sha256=artifacts.submission_digest(files),
-                path=rel,
-                received_at=received,
-                source="store",
-            )
-            added += int(new)
+            found.append(
+                {"session": session, "trainee": trainee, "path": rel, "source": "store",
+                 "sha256": artifacts.submission_digest(files), "received_at": received}
+            )  # fmt: skip
+        # one transaction per batch: a gradebook rebuilt from a programme's store is 28,000 rows
+        for i in range(0, len(found), 2000):
+            added += add_submissions(gb, cohort, found[i : i + 2000])
     finally:
         if own:
             gb.close()
