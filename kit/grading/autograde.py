@@ -530,7 +530,8 @@ def _payloads(
 ) -> Iterator[tuple[_Job, SessionKeys, dict[str, Any]]]:
     """Grade the jobs; yield each one's gradebook payload as it is ready (never raises for one job).
 
-    Here every submission is one thread's work.  On a cluster the
+    Without code to run, one after another here (scoring holds the
+    interpreter); with code, every submission is one thread's work.  On a cluster the
     submissions are read here, those with code to run go to the cluster
     together (:meth:`CodeRunner.stream`: batches, results as they finish),
     the others are scored at once.
@@ -543,8 +544,13 @@ def _payloads(
             cause = say("grade.grader_error", error=f"{type(e).__name__}: {e}")
             return _failed(job, keys, cause, FailureKind.GRADER)
 
+    if runner is None:
+        # nothing but scoring: bound by the interpreter, so threads would only take turns
+        for job, keys in jobs:
+            yield job, keys, guarded(job, keys, _grade_one, c, cohort, job, keys, None)
+        return
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        if runner is None or not runner.cluster:
+        if not runner.cluster:
             futs = {
                 pool.submit(guarded, job, keys, _grade_one, c, cohort, job, keys, runner): (
                     job,
