@@ -455,8 +455,20 @@ def submission_dir(
 def stored_submissions(course: Course, cohort: str) -> list[tuple[str, str, Path]]:
     """``(trainee, session, folder)`` of every submission folder in the store."""
     store = store_dir(course, cohort)
-    out = []
-    for d in sorted(store.glob("*/*/*")) if store.exists() else []:
-        if d.is_dir() and not d.name.startswith("."):
-            out.append((d.parent.parent.name, d.parent.name, d))
-    return out
+    found = []
+    # os.scandir, not Path.glob: a programme's store holds tens of thousands of folders
+    for trainee in _subdirs(str(store)):
+        for session in _subdirs(os.path.join(store, trainee)):
+            for name in _subdirs(os.path.join(store, trainee, session)):
+                if not name.startswith("."):
+                    found.append((trainee, session, name))
+    found.sort()
+    return [(t, s, store / t / s / n) for t, s, n in found]
+
+
+def _subdirs(path: str) -> list[str]:
+    try:
+        with os.scandir(path) as it:
+            return [e.name for e in it if e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []

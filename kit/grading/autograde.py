@@ -44,7 +44,7 @@ from kit.supervisor import CodeJob, CodeRun
 
 GRADER_VERSION = "2"  # 2: code answers run in the sandbox
 WRITE_BATCH = 500  # submissions per gradebook transaction
-WRITE_SECONDS = 2.0  # ... or what was graded in this long, whichever comes first
+WRITE_SECONDS = 0.5  # ... or what was graded in this long, whichever comes first
 
 
 @dataclass
