@@ -7,10 +7,12 @@ COHORT ?= 2026-spring
 
 .PHONY: setup demo test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	bash scripts/system-deps.sh node
+	npm ci --no-audit --no-fund --silent   # JupyterHub's proxy → node_modules/.bin
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -41,6 +43,9 @@ bench: setup
 	$(BIN)/python bench/bench_grade.py
 	$(BIN)/python bench/bench_sandbox.py
 	$(BIN)/python bench/bench_cluster.py
+	$(BIN)/python bench/bench_marking.py
+	$(BIN)/python bench/bench_live.py
+	$(BIN)/python bench/bench_hub.py   # root: makes system users (the classroom hub)
 
 clean:
 	rm -rf build exchange submissions gradebook.sqlite

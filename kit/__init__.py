@@ -4,7 +4,7 @@ Every ``casekit`` command is a plain function here, and the command line is a
 thin layer over it: ``kit.check``, ``kit.build``, ``kit.handouts``,
 ``kit.release``, ``kit.submit``, ``kit.collect``, ``kit.grade``,
 ``kit.mark``, ``kit.feedback``, ``kit.grades``, ``kit.guide``,
-``kit.report``, ``kit.summary``, ``kit.tasks``, ``kit.record_deliberation``
+``kit.report``, ``kit.programme_report`` (``casekit report --programme``), ``kit.summary``, ``kit.tasks``, ``kit.record_deliberation``
 (``casekit deliberate``), ``kit.import_nbgrader`` and ``kit.import_otter``
 (``casekit import nbgrader|otter``) and ``kit.try_answers`` (``casekit try``).
 They are imported lazily so that a notebook doing ``from kit.questions import
@@ -27,12 +27,17 @@ _API = {
     "guide": "kit.programme",
     "summary": "kit.programme",
     "report": "kit.programme",
+    "programme_report": "kit.programme",
     "tasks": "kit.programme",
     "record_deliberation": "kit.deliberation",
     "try_answers": "kit.trial",
     "load_course": "kit.course",
+    "hub": "kit.hub",
     "import_nbgrader": "kit.importers",
     "import_otter": "kit.importers",
+    "export_marks": "kit.marksheet",
+    "import_marks": "kit.marksheet",
+    "live": "kit.liveview",
 }
 
 

@@ -13,10 +13,12 @@ through it, so a format is changed in one place and no reader guesses::
     <course>/build/<cohort>/trainee/<session>.ipynb           trainee edition
     <course>/build/<cohort>/trainee/<session>.practice.json   practice hashes (practice mode)
     <course>/build/<cohort>/.cache.json                       build cache: session → digest
-    <course>/build/<cohort>/handouts/<session>[.instructor].html, index.html
+    <course>/build/<cohort>/handouts/<session>.html, index.html    trainee handouts (to share)
+    <course>/build/<cohort>/instructor/handouts/<session>.html, index.html   (never to share)
     <course>/build/<cohort>/feedback/<trainee>/<session>.html
     <course>/build/<cohort>/marking/<session|all>[-anon].ipynb
     <course>/build/<cohort>/report.html     <course>/build/guide/index.html
+    <course>/build/programme/report.html
     <exchange>/<cohort>/outbox/<trainee>/<session>.ipynb      released workbook
     <exchange>/<cohort>/outbox/<trainee>/<session>.answers.json and <session>.files/
     <exchange>/<cohort>/inbox/<trainee>/<session>/<stamp>-<sha8>/   a hand-in
@@ -49,6 +51,15 @@ MIME_QUESTION = "application/vnd.casekit.question+json"
 MIME_KEY = "application/vnd.casekit.key+json"
 MIME_TEST = "application/vnd.casekit.test+json"
 MIME_WIDGET = "application/vnd.jupyter.widget-view+json"
+#: ``reveal(when)`` in a key cell: when a session's feedback pages may show right answers.
+MIME_REVEAL = "application/vnd.casekit.reveal+json"
+
+#: When a feedback page shows the right answer and the author's explanation
+#: (``key(qid, value, explain=..., reveal=...)`` per question, ``reveal(...)``
+#: per session): after the session's due time (the default; a session without
+#: one is due at the end of its day), as soon as feedback is written, or never.
+REVEAL_WHEN = ("after-due", "always", "never")
+DEFAULT_REVEAL = "after-due"
 
 # The first line of a code answer cell: the build writes it, the workbook runtime
 # finds answers by it when a cell runs, grading finds answer cells by it.
@@ -193,8 +204,20 @@ def edition_path(course: Course, cohort: str, session: str, edition: str) -> Pat
 
 
 def handouts_dir(course: Course, cohort: str) -> Path:
-    """``build/<cohort>/handouts/``: ``<session>.html``, ``<session>.instructor.html``, ``index.html``."""
+    """``build/<cohort>/handouts/``: the trainee handouts ``<session>.html`` and their ``index.html``.
+
+    Only what trainees may read lies here, so the folder can be shared whole.
+    """
     return cohort_build_dir(course, cohort) / "handouts"
+
+
+def instructor_handouts_dir(course: Course, cohort: str) -> Path:
+    """``build/<cohort>/instructor/handouts/``: instructor handouts (keys, notes) and their own index.
+
+    Beside the instructor editions and keys files, never inside the folder
+    that is shared with trainees.
+    """
+    return cohort_build_dir(course, cohort) / "instructor" / "handouts"
 
 
 def feedback_path(course: Course, cohort: str, trainee: str, session: str) -> Path:
@@ -213,6 +236,11 @@ def marking_path(course: Course, cohort: str, session: str | None, anonymous: bo
     return cohort_build_dir(course, cohort) / "marking" / f"{name}.ipynb"
 
 
+def live_class_path(course: Course, cohort: str, session: str) -> Path:
+    """The instructor's record of a live class: question states, answers frozen at close (#12)."""
+    return cohort_build_dir(course, cohort) / "live" / f"{session}.json"
+
+
 def report_path(course: Course, cohort: str) -> Path:
     """The cohort dashboard."""
     return cohort_build_dir(course, cohort) / "report.html"
@@ -221,6 +249,11 @@ def report_path(course: Course, cohort: str) -> Path:
 def guide_path(course: Course) -> Path:
     """The programme guide of the whole course."""
     return course.build_dir / "guide" / "index.html"
+
+
+def programme_report_path(course: Course) -> Path:
+    """The programme report: every cohort's headline figures and their trend."""
+    return course.build_dir / "programme" / "report.html"
 
 
 # ---------------------------------------------------------------- build cache
@@ -271,6 +304,8 @@ class KeysFile(BaseModel):
     keys: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tests: list[dict[str, Any]] = Field(default_factory=list)
     answer_cells: dict[str, str] = Field(default_factory=dict)
+    #: The session's ``reveal(...)`` setting (None: :data:`DEFAULT_REVEAL`).
+    reveal: str | None = None
 
     def specs(self) -> dict[str, dict[str, Any]]:
         """Question specs by id, in notebook order."""
@@ -339,6 +374,26 @@ def exchange_of(workbook: Path, cohort: str, trainee: str) -> Path | None:
     return None
 
 
+def live_path(exchange: Path, cohort: str, session: str, trainee: str) -> Path:
+    """A trainee's latest answers of one session, for the live class view."""
+    return exchange / cohort / "live" / session / f"{trainee}.json"
+
+
+def live_state_path(exchange: Path, cohort: str, session: str) -> Path:
+    """The state of a live class the instructor publishes (format: kit.livewire)."""
+    return exchange / cohort / "live" / f"{session}.state.json"
+
+
+def secret_path(course_root: Path) -> Path:
+    """The course secret (instructor side only; kit.hub.trust)."""
+    return Path(course_root) / ".casekit" / "secret"
+
+
+def hub_state_dir(course_root: Path, cohort: str) -> Path:
+    """A cohort hub's configuration, database, log and passwords (kit.hub)."""
+    return Path(course_root) / ".casekit" / "hub" / cohort
+
+
 def inbox_dir(exchange: Path, cohort: str) -> Path:
     """Where hand-ins of a cohort arrive (``collect``'s default source)."""
     return Path(exchange) / cohort / "inbox"
@@ -402,6 +457,11 @@ class Receipt(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     collected_at: str | None = None
     source: str | None = None  # who wrote it when not the exchange (an importer)
+    via: str | None = None  # the exchange that received it: "folder" or "hub" (kit.hub)
+    claimed_trainee: str | None = None  # the hub account decided; the workbook claimed this
+    signature: str | None = None  # HMAC with the course secret (kit.hub.trust)
+    #: what collect established (received_at, time_source, notes): the store's only trusted time
+    collected: dict[str, Any] | None = None
     folder: Path | None = Field(default=None, exclude=True)
 
     def as_dict(self) -> dict[str, Any]:
@@ -425,9 +485,13 @@ class Receipt(BaseModel):
 
 
 def received_time(files: dict[str, bytes], where: str) -> datetime | None:
-    """When the exchange received a submission: its receipt, else the stamp of its folder name."""
+    """When a stored submission was received, as collect established it (never a trainee's field).
+
+    The receipt's ``collected.received_at`` (a signed exchange time or the
+    arrival at collect), else the stamp of the store folder's name.
+    """
     receipt = Receipt.parse(files.get(RECEIPT))
-    t = receipt.received() if receipt else None
+    t = parse_time((receipt.collected or {}).get("received_at")) if receipt else None
     if t:
         return t
     for part in reversed(where.split("/")):

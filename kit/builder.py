@@ -241,7 +241,8 @@ def build(
         source = nbs.select_modules(source, set(plan["modules"]))
         # The agreed points become cells: a box for everyone, a note for the teacher
         # (or the plain statement that no deliberation was held), the extra questions.
-        deliberation.insert_cells(source, plan["parameters"]["deliberation"], c.language)
+        names = deliberation.display_names(c, co.id, source)
+        deliberation.insert_cells(source, plan["parameters"]["deliberation"], c.language, names)
         source = nbs.annotate(source)
         jobs.append(
             Job(

@@ -59,6 +59,9 @@ class Lang(enum.StrEnum):
     en = "en"
 
 
+PdfOpt = Annotated[
+    bool, typer.Option("--pdf", help="Also print each page to a PDF beside it (Chromium).")
+]
 LangOpt = Annotated[
     Lang | None,
     typer.Option(
@@ -192,13 +195,14 @@ def handouts(
     course: CourseOpt = Path("."),
     session: SessionsOpt = None,
     instructor: Annotated[bool, typer.Option(help="Also write instructor handouts.")] = True,
+    pdf: PdfOpt = False,
     lang: LangOpt = None,
 ) -> None:
     """Export a built cohort to HTML handouts; print the index path."""
     from kit.export import handouts as run
 
     _speak(course, lang)
-    r = run(course, cohort, sessions=session, instructor=instructor)
+    r = run(course, cohort, sessions=session, instructor=instructor, pdf=pdf)
     _finish(r, show=[r.index] if r.index else [])
 
 
@@ -243,7 +247,17 @@ def collect(
     cohort: str,
     course: CourseOpt = Path("."),
     source: Annotated[
-        Path | None, typer.Option(help="A folder or a .zip/.tar(.gz) instead of the inbox.")
+        str | None,
+        typer.Option(
+            help="A folder, a .zip/.tar(.gz), or a hub's https://HUB/services/casekit-exchange/ "
+            "instead of the inbox."
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="An instructor's hub API token for a hub --source (default $CASEKIT_HUB_TOKEN).",
+        ),
     ] = None,
     db: DbOpt = None,
     lang: LangOpt = None,
@@ -252,11 +266,15 @@ def collect(
     from kit.grading import collect as run
 
     _speak(course, lang)
-    r = run(course, cohort, source=source, db=db)
+    r = run(course, cohort, source=source, db=db, token=token)
     _summary(t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates)), r)
     for u in r.unknown:
         err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=u)}", highlight=False)
+    for u in r.refused:  # impersonation or a forged release (kit.hub.trust): never filed
+        err.print(f"[red]✗[/red] {t('cli.collect_refused', item=u)}", highlight=False)
     _finish(r)
+    if r.refused:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -303,7 +321,7 @@ def mark(
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:
-    """Write the marking notebook for essays, logs and reports; print its path."""
+    """Write the marking notebook for essays, logs and reports; print its path and what is left."""
     from kit.marking import mark as run
 
     _speak(course, lang)
@@ -311,6 +329,60 @@ def mark(
     path = run(course, cohort, session, anonymous=anonymous, db=db)
     out.print(str(path), highlight=False, soft_wrap=True)
     out.print(t("cli.mark_open", path=path), highlight=False, soft_wrap=True)
+    # -- live class and marking (#12): what is left, per session and question
+    from rich.table import Table
+
+    from kit.markbook import left
+
+    todo = left(course, cohort, session, db=db)
+    if not len(todo):
+        out.print(t("cli.mark_nothing"), highlight=False)
+        return
+    cols = ("session", "question", "kind", "items", "marked", "left", "groups_left")
+    view = Table(*(t(f"cli.mark_col.{c}") for c in cols))
+    for r in todo.itertuples(index=False):
+        view.add_row(r.session, r.question, t(f"kind_{r.kind}"), str(r.items), str(r.marked),
+                     str(r.left), f"{r.groups_left} / {r.groups}")  # fmt: skip
+    out.print(view)
+    left_n, items = int(todo["left"].sum()), int(todo["items"].sum())
+    out.print(t("cli.mark_left", left=left_n, items=items), highlight=False)
+
+
+@app.command("export-marks")
+def export_marks(
+    cohort: str,
+    to: Annotated[Path, typer.Argument(help="marks.xlsx or marks.csv")],
+    course: CourseOpt = Path("."),
+    session: SessionOpt = None,
+    anonymous: Annotated[bool, typer.Option(help="Pseudonyms instead of names.")] = False,
+    db: DbOpt = None,
+    lang: LangOpt = None,
+) -> None:
+    """Write the marking queue and its marks to a spreadsheet for marking offline."""
+    from kit.marksheet import export_marks as run
+
+    _speak(course, lang)
+    r = run(course, cohort, to, session=session, anonymous=anonymous, db=db)
+    _summary(t("cli.marks_exported", n=r.items, to=to), r)
+
+
+@app.command("import-marks")
+def import_marks(
+    cohort: str,
+    sheet: Annotated[Path, typer.Argument(help="A sheet written by export-marks, filled in.")],
+    course: CourseOpt = Path("."),
+    marker: Annotated[str, typer.Option(help="Who marked (kept with each mark).")] = "",
+    db: DbOpt = None,
+    lang: LangOpt = None,
+) -> None:
+    """Read marks from a spreadsheet; any bad row and nothing is written."""
+    from kit.marksheet import import_marks as run
+
+    _speak(course, lang)
+    r = run(course, cohort, sheet, marker=marker, db=db)
+    line = t("cli.marks_imported", applied=len(r.applied), unchanged=r.unchanged, blank=r.blank)
+    _summary(line, r)
+    # -- end live class and marking
 
 
 @app.command()
@@ -319,14 +391,16 @@ def feedback(
     course: CourseOpt = Path("."),
     session: SessionOpt = None,
     db: DbOpt = None,
+    pdf: PdfOpt = False,
     lang: LangOpt = None,
 ) -> None:
     """One graded HTML page per trainee and session."""
     from kit.grading import feedback as run
 
     _speak(course, lang)
-    r = run(course, cohort, db=db, session=session)
-    _summary(t("cli.feedback_summary", n=len(r.written)), r)
+    r = run(course, cohort, db=db, session=session, pdf=pdf)
+    pages = [p for p in r.written if p.suffix == ".html"]
+    _summary(t("cli.feedback_summary", n=len(pages)), r)
     _finish(r)
 
 
@@ -399,19 +473,33 @@ def guide(
 
 @app.command()
 def report(
-    cohort: str,
+    cohort: Annotated[
+        str | None, typer.Argument(help="The cohort (omit with --programme).")
+    ] = None,
     course: CourseOpt = Path("."),
+    programme: Annotated[
+        bool, typer.Option("--programme", help="One page across all cohorts instead.")
+    ] = False,
+    pdf: PdfOpt = False,
     db: DbOpt = None,
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Where to write the report.")
     ] = None,
     lang: LangOpt = None,
 ) -> None:
-    """The cohort dashboard: teaching time, scores by unit, submissions, evaluation."""
+    """The cohort dashboard (hand-ins, scores, heat map, evaluation), or --programme across cohorts."""
+    from kit.programme import programme_report
     from kit.programme import report as run
 
     _speak(course, lang)
-    out.print(str(run(course, cohort, db=db, out=out_path)), highlight=False, soft_wrap=True)
+    if programme:
+        path = programme_report(course, db=db, out=out_path, pdf=pdf)
+    elif cohort is None:
+        _fail([t("cli.report_which")])
+        return
+    else:
+        path = run(course, cohort, db=db, out=out_path, pdf=pdf)
+    out.print(str(path), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -473,6 +561,39 @@ def deliberate(
     changes: dict[str, Any] = {k: v for k, v in given.items() if v}
     path = record_deliberation(course, cohort, session, by=by, role=role, **changes)
     out.print(str(path), highlight=False, soft_wrap=True)
+
+
+# -- live class (#12) ---------------------------------------------------------
+
+
+@app.command()
+def live(
+    cohort: str,
+    session: str,
+    course: CourseOpt = Path("."),
+    port: Annotated[int, typer.Option(help="Port of the page (0: any free port).")] = 8800,
+    ip: Annotated[
+        str, typer.Option(help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    named: Annotated[bool, typer.Option(help="Show trainees' names (default: anonymous).")] = False,
+    lang: LangOpt = None,
+) -> None:
+    """The room's answers on the projector as trainees give them; open, close and reveal each question."""
+    from kit.liveview import live as run
+
+    _speak(course, lang)
+
+    def ready(server: Any) -> None:
+        out.print(t("cli.live_url", url=server.url), highlight=False, soft_wrap=True)
+        out.print(t("cli.live_how"), highlight=False)
+        if server.live.record_problem:
+            err.print(f"[yellow]![/yellow] {server.live.record_problem}", highlight=False)
+        sys.stdout.flush()
+
+    run(course, cohort, session, host=ip, port=port, anonymous=not named, on_ready=ready)
+
+
+# -- end live class
 
 
 @app.command("try")
@@ -568,6 +689,66 @@ def import_otter(
 
 
 # ---- end reach ---------------------------------------------------------------------------
+
+
+# ---- the classroom hub (#11) -------------------------------------------------------------
+
+
+@app.command()
+def hub(
+    action: Annotated[str, typer.Argument(help="start | stop | status | config | remove-users")],
+    cohort: str,
+    course: CourseOpt = Path("."),
+    ip: Annotated[str, typer.Option(help="Address the hub listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the hub's web address.")] = 8000,
+    homes: Annotated[Path, typer.Option(help="Where accounts' home folders are made.")] = Path(
+        "/home"
+    ),
+    owner: Annotated[str, typer.Option(help="System user owning the course.")] = "casekit",
+    view: Annotated[str, typer.Option(help="What trainees land on: voila or lab.")] = "voila",
+    reissue: Annotated[
+        list[str] | None, typer.Option(help="Give this account a new password (repeatable).")
+    ] = None,
+    k8s: Annotated[
+        Path | None, typer.Option(help="Write zero-to-jupyterhub values to this file instead.")
+    ] = None,
+    lang: LangOpt = None,
+) -> None:
+    """A cohort's JupyterHub on this machine: accounts, homes, exchange service; start and stop."""
+    from kit.hub.deploy import hub as run
+
+    _speak(course, lang)
+    if k8s is not None:
+        from kit.hub.k8s import write_values
+
+        out.print(str(write_values(course, cohort, k8s)), highlight=False, soft_wrap=True)
+        return
+    r = run(course, cohort, action, ip=ip, port=port, homes=homes, owner=owner, view=view,
+            reissue=reissue)  # fmt: skip
+    if r.removed:
+        out.print(t("cli.hub_removed", n=len(r.removed), names=", ".join(r.removed)))
+    if r.left:
+        err.print(t("cli.hub_left", homes=str(homes), names=", ".join(r.left)), highlight=False)
+    if action in ("start", "config"):
+        line = t(
+            "cli.hub_ready", cohort=cohort, url=r.url, written=len(r.written), kept=len(r.kept)
+        )
+        out.print(f"[green]✓[/green] {line}", highlight=False)
+    elif action == "status":
+        key = "cli.hub_running" if r.running else "cli.hub_stopped"
+        out.print(t(key, cohort=cohort, pid=r.pid, url=r.url), highlight=False)
+    elif action == "stop":
+        out.print(t("cli.hub_stopped" if r.pid else "cli.hub_not_running", cohort=cohort))
+    if r.passwords:
+        # printed once: the instructor hands each trainee their line
+        out.print(t("cli.hub_passwords"), highlight=False)
+        who = {a.username: a for a in r.accounts}
+        for name, pw in r.passwords.items():
+            role = t("hub.role." + who[name].role)
+            out.print(f"{name}\t{pw}\t{role}\t{who[name].name}", highlight=False)
+
+
+# ---- end the classroom hub ------------------------------------------------------------------
 
 
 def main() -> None:

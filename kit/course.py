@@ -14,9 +14,10 @@ import hashlib
 import json
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -282,6 +283,14 @@ class Cohort:
     def name(self) -> str:
         return self.config.name
 
+    def by_date(self) -> list[Session]:
+        """The sessions in the order they are taught: the order readers number them in (第N讲)."""
+        return sorted(self.sessions, key=lambda s: (s.date, s.session))
+
+    def number(self, session_id: str) -> int:
+        """A session's place in :meth:`by_date`, from 1."""
+        return next(i for i, s in enumerate(self.by_date(), 1) if s.session == session_id)
+
     def session(self, session_id: str) -> Session:
         for s in self.sessions:
             if s.session == session_id:
@@ -318,6 +327,31 @@ class Course:
     @property
     def language(self) -> str:
         return self.config.programme.language
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The course's time zone: due times, receipts and stamps on pages are read and shown in it.
+
+        ``[grading] timezone`` in course.toml, else Beijing time for a Chinese
+        course, else UTC.
+        """
+        name = self.config.grading.timezone or ("Asia/Shanghai" if self.language == "zh" else "UTC")
+        return ZoneInfo(name)
+
+    def due_at(self, cohort_id: str, session_id: str) -> datetime | None:
+        """A session's due time, zone-aware (a due time written without a zone is the course's)."""
+        due = self.cohort(cohort_id).session(session_id).due
+        if due is None:
+            return None
+        return due if due.tzinfo else due.replace(tzinfo=self.zone)
+
+    def due_moment(self, cohort_id: str, session_id: str) -> datetime:
+        """When a session counts as due: its due time, else the end of its class day (course zone)."""
+        due = self.due_at(cohort_id, session_id)
+        if due is not None:
+            return due
+        day = self.cohort(cohort_id).session(session_id).date
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone)
 
     @property
     def build_dir(self) -> Path:

@@ -91,12 +91,14 @@ def page(
     ``body`` is inserted as is: sanitise untrusted parts before passing them.
     Everything else is escaped.
     """
+    from kit.present import finish_tables
+
     return (
         _env()
         .get_template("page.html.j2")
         .render(
             title=title,
-            body=body,
+            body=finish_tables(body, language),
             colour=colour,
             programme=programme,
             unit_name=unit_name,
@@ -143,10 +145,15 @@ def _code_css() -> str:
     return HtmlFormatter(style="default").get_style_defs(".highlight")
 
 
-def notebook_body(nb: nbformat.NotebookNode, *, hide_code: bool) -> str:
-    """The sanitised HTML body of a notebook (no page shell)."""
+#: nbconvert's alt text for an image output, in English whatever the notebook's language.
+_NBCONVERT_ALT = 'alt="No description has been provided for this image"'
+
+
+def notebook_body(nb: nbformat.NotebookNode, *, hide_code: bool, language: str = "zh") -> str:
+    """The sanitised HTML body of a notebook (no page shell); figures are ``img.ck-figure``."""
     body, _ = _exporter(hide_code).from_notebook_node(nb)
-    return sanitize(body)
+    alt = f'class="ck-figure" alt="{t("page.figure", language)}"'
+    return sanitize(body.replace(_NBCONVERT_ALT, alt))
 
 
 def session_meta(course: Course, cohort: str, session: str) -> tuple[list[tuple[str, str]], Any]:
@@ -155,9 +162,11 @@ def session_meta(course: Course, cohort: str, session: str) -> tuple[list[tuple[
     s = co.session(session)
     L = section("page", course.language)
     teacher = course.faculty.loc[s.teacher]
+    # Readers know a session by its place in the programme and its date; the id is for files.
+    number = co.number(s.session)
     rows = [
         (L["cohort"], co.name),
-        (L["session"], s.session),
+        (L["session"], t("page.session_no", course.language, n=number)),
         (L["date"], s.date.isoformat()),
         (L["teacher"], f"{teacher['name']} {teacher.get('title', '')}".strip()),
     ]
@@ -170,10 +179,52 @@ def session_meta(course: Course, cohort: str, session: str) -> tuple[list[tuple[
 
 @dataclass
 class HandoutResult(Outcome):
-    """Handouts written for a cohort, and the ones that failed with their cause."""
+    """Handouts written for a cohort, and the ones that failed with their cause.
+
+    ``index`` is the trainee index (trainee editions only, safe to share);
+    ``instructor_index`` the instructor handouts' own index, in the instructor folder.
+    """
 
     cohort: str = ""
     index: Path | None = None
+    instructor_index: Path | None = None
+
+
+@dataclass
+class _Entry:
+    """One session in an index: its handout, if there is one."""
+
+    session: Any
+    number: int
+    title: str
+    unit: Any
+    href: str | None
+
+
+def _render_edition(
+    c: Course, cohort: str, sid: str, edition: str, meta: list, unit: Any
+) -> tuple[str, str]:
+    """(title, page) of one edition of a session as a handout."""
+    from kit import handout_notebook
+
+    nb = nbformat.read(str(artifacts.edition_path(c, cohort, sid, edition)), as_version=4)
+    title = nbs.title_of(nb, sid)
+    _drop_title(nb, title)
+    handout_notebook.number_questions(nb, c.language)
+    trainee = edition == "trainee"
+    if not trainee:
+        handout_notebook.parameters_table(nb, c)
+    L = section("page", c.language)
+    return title, page(
+        title,
+        notebook_body(nb, hide_code=trainee, language=c.language),
+        extra_css="" if trainee else _code_css(),
+        colour=unit.colour,
+        programme=c.config.programme.name,
+        unit_name=unit.name,
+        meta=meta + [("", L["edition_t"] if trainee else L["edition_i"])],
+        language=c.language,
+    )
 
 
 def handouts(
@@ -183,28 +234,35 @@ def handouts(
     sessions: list[str] | None = None,
     instructor: bool = True,
     progress: bool = True,
+    pdf: bool = False,
 ) -> HandoutResult:
-    """Export a built cohort's editions to HTML handouts and write ``index.html``.
+    """Export a built cohort's editions to HTML handouts with an index for each audience.
 
-    Trainee handouts hide code; instructor handouts (``<session>.instructor.html``)
-    show it. A session that has not been built is reported, not fatal.
+    Trainee handouts (no code, no keys) and their ``index.html`` go to
+    ``build/<cohort>/handouts/``, a folder that can be shared whole: its index
+    links trainee editions only. Instructor handouts (code, keys, notes, a
+    parameters table) go to ``build/<cohort>/instructor/handouts/`` with their
+    own index, which says they must not be shared. A session that has not been
+    built is reported, not fatal, and the index lists it as not built yet; an
+    index with nothing built says what to run. ``pdf`` also prints each
+    handout to a PDF beside it (:mod:`kit.pdf`).
     """
     c = load_course(course)
     co = c.cohort(cohort)
     out = artifacts.handouts_dir(c, co.id)
+    inst = artifacts.instructor_handouts_dir(c, co.id)
     out.mkdir(parents=True, exist_ok=True)
+    # Older builds put instructor editions beside trainee handouts: a key must never stay there.
+    for stale in out.glob("*.instructor.html"):
+        stale.unlink()
     result = HandoutResult(cohort=co.id)
     wanted = sessions or [s.session for s in co.sessions]
-    editions = [("trainee", True, "")] + (
-        [("instructor", False, ".instructor")] if instructor else []
-    )
-    L = section("page", c.language)
-    entries = []
+    editions = ["trainee"] + (["instructor"] if instructor else [])
     with _progress(progress, len(wanted), t("page.index", c.language)) as tick:
         for sid in wanted:
             meta, s = session_meta(c, co.id, sid)
             unit = c.units[s.unit]
-            for edition, hide_code, suffix in editions:
+            for edition in editions:
                 src = artifacts.edition_path(c, co.id, sid, edition)
                 if not src.exists():
                     result.failures.append(
@@ -212,57 +270,87 @@ def handouts(
                     )
                     break
                 try:
-                    nb = nbformat.read(str(src), as_version=4)
-                    title = nbs.title_of(nb, sid)
-                    _drop_title(nb, title)
-                    label = L["edition_t"] if edition == "trainee" else L["edition_i"]
-                    html = page(
-                        title,
-                        notebook_body(nb, hide_code=hide_code),
-                        extra_css="" if hide_code else _code_css(),
-                        colour=unit.colour,
-                        programme=c.config.programme.name,
-                        unit_name=unit.name,
-                        meta=meta + [("", label)],
-                        language=c.language,
-                    )
+                    _, html = _render_edition(c, co.id, sid, edition, meta, unit)
                 except Exception as e:  # one broken edition must not sink the batch
                     result.failures.append(Failure(sid, f"{type(e).__name__}: {e}", str(src)))
                     break
-                target = artifacts.write_text(out / f"{sid}{suffix}.html", html)
+                folder = out if edition == "trainee" else inst
+                target = artifacts.write_text(folder / f"{sid}.html", html)
                 result.written.append(target)
-                if edition == "trainee":
-                    entries.append((s, unit, title, target.name))
             tick(sid)
-    result.index = _index(c, co.id, entries, out)
+    result.index = _index(c, co.id, out, audience="trainee")
     result.written.append(result.index)
+    if instructor:
+        result.instructor_index = _index(c, co.id, inst, audience="instructor")
+        result.written.append(result.instructor_index)
+    if pdf:
+        from kit.pdf import to_pdf
+
+        printed = to_pdf([p for p in result.written if p.name != "index.html"])
+        result.written += printed.written
+        result.failures += printed.failures
     return result
 
 
-def _index(course: Course, cohort: str, entries: list, out: Path) -> Path:
-    L = section("page", course.language)
-    by_unit: dict[str, list] = defaultdict(list)
-    for s, unit, title, name in entries:
-        by_unit[unit.id].append((s, title, name))
-    env = _env()
-    body = env.from_string(
-        """<div class="ck-index">
+def _entries(course: Course, cohort: str, folder: Path) -> list[_Entry]:
+    """Every scheduled session by date, with its handout in `folder` if one was written."""
+    co = course.cohort(cohort)
+    entries = []
+    for n, s in enumerate(co.by_date(), 1):
+        title = nbs.session_title(course, cohort, s.session)
+        href = f"{s.session}.html" if (folder / f"{s.session}.html").exists() else None
+        entries.append(_Entry(s, n, title, course.units.get(s.unit), href))
+    return entries
+
+
+def _index(course: Course, cohort: str, folder: Path, *, audience: str) -> Path:
+    """The index of one audience's handouts: sessions by unit (programme order), then by date."""
+    lang = course.language
+    L = section("page", lang)
+    co = course.cohort(cohort)
+    entries = _entries(course, cohort, folder)
+    by_unit: dict[str, list[_Entry]] = defaultdict(list)
+    for e in entries:
+        by_unit[e.session.unit].append(e)
+    folder.mkdir(parents=True, exist_ok=True)
+    body = (
+        _env()
+        .from_string(
+            """{% if audience == 'instructor' %}<p class="ck-warning" role="alert">{{ L.instructor_warning }}</p>{% endif %}
+{% if not any_built %}<div class="ck-empty"><p>{{ empty }}</p></div>{% endif %}
+<div class="ck-index">
 {% for unit in units %}{% if by_unit[unit.id] %}
 <section style="--c: {{ unit.colour }}"><h2 style="border-left-color: {{ unit.colour }}">{{ unit.name }}</h2><ul>
-{% for s, title, name in by_unit[unit.id]|sort(attribute='0.date') %}
-<li>{{ s.date.isoformat() }} · <a href="{{ name }}">{{ title }}</a> · {{ s.session }}
- (<a href="{{ name[:-5] }}.instructor.html">{{ L.instructor }}</a>)</li>
+{% for e in by_unit[unit.id] %}
+<li><span class="ck-when">{{ session_no(e.number) }} · {{ e.session.date.isoformat() }}</span>
+{% if e.href %}<a href="{{ e.href }}">{{ e.title }}</a>{% else %}{{ e.title }} <span class="ck-muted">（{{ L.not_built_yet }}）</span>{% endif %}
+{% if audience == 'instructor' and e.href %} · <a class="ck-muted" href="../../handouts/{{ e.href }}">{{ L.edition_t }}</a>{% endif %}</li>
 {% endfor %}</ul></section>{% endif %}{% endfor %}</div>"""
-    ).render(units=course.config.units, by_unit=by_unit, L=L)
-    co = course.cohort(cohort)
+        )
+        .render(
+            units=course.config.units,
+            by_unit=by_unit,
+            L=L,
+            audience=audience,
+            any_built=any(e.href for e in entries),
+            empty=t(
+                "page.empty_index",
+                lang,
+                build=f"casekit build {co.id}",
+                handouts=f"casekit handouts {co.id}",
+            ),
+            session_no=lambda n: t("page.session_no", lang, n=n),
+        )
+    )
+    title = L["index"] if audience == "trainee" else L["index_instructor"]
     html = page(
-        f"{co.name} · {L['index']}",
+        f"{co.name} · {title}",
         body,
         colour=course.config.units[0].colour,
         programme=course.config.programme.name,
-        language=course.language,
+        language=lang,
     )
-    return artifacts.write_text(out / "index.html", html)
+    return artifacts.write_text(folder / "index.html", html)
 
 
 class _progress:

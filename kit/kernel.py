@@ -40,6 +40,11 @@ def in_live_kernel() -> bool:
     return ip is not None and getattr(ip, "kernel", None) is not None
 
 
+def in_voila() -> bool:
+    """True in a kernel that Voilà started (it renders outputs only, never cell sources)."""
+    return bool(os.environ.get("VOILA_BASE_URL") or os.environ.get("VOILA_REQUEST_URL"))
+
+
 def user_ns() -> dict:
     """The notebook's namespace (``{}`` outside IPython)."""
     ip = ipython()

@@ -1,44 +1,35 @@
 """Rubric marking: ``record_mark`` (plain Python) and ``mark`` (an ipywidgets marking notebook).
 
 Hand-marked items are essays, observation logs, uploads and any other manual
-question with points. A mark is a set of rubric criteria (ticked or given
-points), a total and a comment; it is stored per trainee (a group mark is
-stored for every member of the roster group) and saved to the gradebook at
-once, so a marker can stop at any time and pick up where they left.
+question with points. A mark is a set of rubric criteria (each given full,
+partial or no points), a total and a comment; it is stored per trainee and
+saved to the gradebook at once, so a marker can stop at any time and pick up
+where they left. Similar answers come in answer groups (`kit.groups`): one
+mark can go to the whole group, and a mark given to one member by hand stays.
+The queue, groups and saving live in `kit.markbook`; this module is the
+marker's widget and the one-call API.
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 from pathlib import Path
 from typing import Any
 
 import nbformat
-import pandas as pd
 
 from kit import artifacts, kinds
 from kit.course import Course, CourseError, Problem, as_course
 from kit.gradebook import Gradebook
-
-
-def _spec(course: Course, cohort: str, session: str, question: str) -> dict[str, Any]:
-    from kit.grading import load_keys
-
-    keys = load_keys(course, cohort, session)
-    if question not in keys.questions:
-        raise CourseError(
-            [
-                Problem(
-                    str(artifacts.build_paths(course, cohort, session).keys),
-                    field="question",
-                    message=f"no question {question!r} in session {session}",
-                    fix=f"known questions: {', '.join(keys.questions)}",
-                )
-            ]
-        )
-    return keys.questions[question]
+from kit.markbook import (  # noqa: F401 - queue is part of this module's API
+    MarkSession,
+    mark_rows,
+    question_spec,
+    queue,
+    upload_file,
+    upload_text,
+)
 
 
 def record_mark(
@@ -60,9 +51,9 @@ def record_mark(
     """Store a hand mark for one trainee, or for every member of a roster group; return who got it.
 
     ``criteria`` maps rubric criterion ids to ``True``/``False`` (ticked: the
-    criterion's full points) or to a number of points (capped at the
-    criterion's points). ``points`` overrides the total, which otherwise is
-    the sum of the criteria; the total is capped at the question's points
+    criterion's full points) or to a number of points (partial credit, capped
+    at the criterion's points). ``points`` overrides the total, which otherwise
+    is the sum of the criteria; the total is capped at the question's points
     (or ``max_points`` for a question that has no keys file, e.g. a group task
     recorded from elsewhere). Marking again replaces the earlier mark.
     """
@@ -95,29 +86,12 @@ def record_mark(
             )
         members = [trainee]
     try:
-        spec = _spec(c, cohort, session, question)
+        spec = question_spec(c, cohort, session, question)
     except CourseError:
         if max_points is None:
             raise
         spec = {"id": question, "points": max_points, "rubric": []}
-    rubric = {str(r["id"]): float(r.get("points", 0)) for r in spec.get("rubric") or []}
-    qmax = float(
-        max_points if max_points is not None else spec.get("points") or sum(rubric.values())
-    )
-    rows: list[dict[str, Any]] = []
-    total = 0.0
-    for cid, given in (criteria or {}).items():
-        if cid not in rubric:
-            raise ValueError(f"unknown rubric criterion {cid!r}; known: {', '.join(rubric)}")
-        if isinstance(given, bool):
-            pts = rubric[cid] if given else 0.0
-        else:
-            pts = max(0.0, min(float(given), rubric[cid]))
-        total += pts
-        rows.append({"criterion": cid, "checked": pts > 0, "points": pts, "comment": ""})
-    total = float(points) if points is not None else total
-    total = max(0.0, min(total, qmax)) if qmax else max(0.0, total)
-    rows.append({"criterion": "", "checked": True, "points": round(total, 6), "comment": comment})
+    rows = mark_rows(spec, criteria, points, comment, max_points=max_points)
     own = gb is None
     gb = gb or Gradebook.open(c.root, db)
     try:
@@ -131,76 +105,12 @@ def record_mark(
             group=group or "",
             marker=marker,
             submission_ids={t: subs.get(t) for t in members},
+            source="team" if group else "item",
         )
     finally:
         if own:
             gb.close()
     return members
-
-
-def _alias(cohort: str, trainee: str) -> str:
-    return hashlib.sha256(f"{cohort}:{trainee}".encode()).hexdigest()
-
-
-def queue(
-    course: Course | Path | str,
-    cohort: str,
-    session: str | None = None,
-    *,
-    anonymous: bool = False,
-    db: str | None = None,
-    gb: Gradebook | None = None,
-) -> pd.DataFrame:
-    """Every hand-marked item of the current submissions, one row each, in marking order.
-
-    Two queries for the whole queue (scores with answers, and marks), never
-    one per item. Columns: session, question, trainee, label (the name, or
-    "答卷 07" when anonymous), group, prompt, answer, max_points, marked,
-    points, comment, criteria (dict criterion → points), submission_id.
-    """
-    c = as_course(course)
-    co = c.cohort(cohort)
-    own = gb is None
-    gb = gb or Gradebook.open(c.root, db)
-    try:
-        qs = gb.question_scores(cohort, session)
-        marks = gb.marks(cohort, session)
-    finally:
-        if own:
-            gb.close()
-    cols = ["session", "question", "trainee", "label", "group", "kind", "prompt", "answer",
-            "max_points", "marked", "points", "comment", "criteria", "submission_id"]  # fmt: skip
-    if qs.empty:
-        return pd.DataFrame(columns=cols)
-    items = qs[qs["manual"].astype(bool)].copy()
-    if items.empty:
-        return pd.DataFrame(columns=cols)
-    roster = co.roster
-    items["group"] = items["trainee"].map(roster["group"]).fillna("")
-    if anonymous:
-        # a stable number per trainee that does not follow the roster order
-        order = sorted(roster.index, key=lambda t: _alias(cohort, t))
-        num = {t: i + 1 for i, t in enumerate(order)}
-        items["label"] = [f"答卷 {num.get(t, 0):02d}" for t in items["trainee"]]
-        items["sortkey"] = items["trainee"].map(num)
-    else:
-        items["label"] = items["trainee"].map(roster["name"]).fillna(items["trainee"])
-        items["sortkey"] = items["trainee"]
-    crit = marks[marks["criterion"] != ""]
-    crit_map: dict[tuple, dict[str, float]] = {}
-    for r in crit.itertuples(index=False):
-        crit_map.setdefault((r.session, r.trainee, r.question), {})[r.criterion] = float(r.points)
-    tot = marks[marks["criterion"] == ""].set_index(["session", "trainee", "question"])
-    items["comment"] = [
-        tot["comment"].get((s, t, q), "") if not tot.empty else ""
-        for s, t, q in zip(items["session"], items["trainee"], items["question"], strict=True)
-    ]
-    items["criteria"] = [
-        crit_map.get((s, t, q), {})
-        for s, t, q in zip(items["session"], items["trainee"], items["question"], strict=True)
-    ]
-    items = items.sort_values(["session", "position", "sortkey"]).reset_index(drop=True)
-    return items[cols]
 
 
 def mark(
@@ -267,7 +177,7 @@ def _answer_html(raw: str) -> str:
 
 
 class MarkingApp:
-    """The marking widget: one item at a time, rubric checkboxes, points, comment, save as you go."""
+    """The marking widget: one item at a time, rubric points, comment, answer groups, save as you go."""
 
     def __init__(
         self,
@@ -281,18 +191,17 @@ class MarkingApp:
     ):
         import ipywidgets as W
 
-        self.course = as_course(course)
-        self.cohort, self.session, self.anonymous, self.db = cohort, session, anonymous, db
         self.marker = marker or __import__("getpass").getuser()
-        self.gb = Gradebook.open(self.course.root, db)  # one session for the whole marking sitting
-        self.items = queue(self.course, cohort, session, anonymous=anonymous, gb=self.gb)
-        subs = self.gb.submissions(cohort, session)
-        self._folders = dict(zip(subs["id"], subs["path"], strict=True))  # for uploaded reports
-        self._specs: dict[tuple[str, str], dict] = {}
+        # one gradebook session, one queue read and one keys read per session for the sitting
+        self.book = MarkSession(course, cohort, session, anonymous=anonymous, db=db,
+                                marker=self.marker)  # fmt: skip
+        self.course, self.gb = self.book.course, self.book.gb
+        self.cohort, self.session, self.anonymous, self.db = cohort, session, anonymous, db
         self.pos = 0
         zh = self.course.language == "zh"
         self.t = lambda a, b: a if zh else b  # noqa: E731
         self.status = W.HTML()
+        self.group_info = W.HTML()
         self.prompt = W.HTML()
         self.answer = W.HTML(layout=W.Layout(border="1px solid #ccc", padding="6px"))
         self.rubric_box = W.VBox()
@@ -305,6 +214,8 @@ class MarkingApp:
         self.only_open = W.Checkbox(value=True, description=self.t("只看未批", "Unmarked only"))
         # An issue-based task (课题) is one report per group: one mark for every member.
         self.whole_group = W.Checkbox(value=False, layout=W.Layout(width="100%"))
+        # Similar answers (kit.groups): one mark for the answer group, members marked by hand stay.
+        self.same_answers = W.Checkbox(value=False, layout=W.Layout(width="100%"))
         self.prev_b = W.Button(description=self.t("上一份", "Previous"))
         self.save_b = W.Button(
             description=self.t("保存并下一份", "Save & next"), button_style="primary"
@@ -318,55 +229,55 @@ class MarkingApp:
             [
                 self.status,
                 self.only_open,
+                self.group_info,
                 self.prompt,
                 self.answer,
                 self.rubric_box,
                 self.points,
                 self.comment,
+                self.same_answers,
                 self.whole_group,
                 W.HBox([self.prev_b, self.save_b, self.next_b]),
                 self.message,
             ]
         )
         self._checks: dict[str, Any] = {}
+        self._points: dict[str, Any] = {}
+        self._syncing = False
         if self.only_open.value:
-            self._first_open()
+            self.pos = self.book.first_open()
         self.show()
+
+    @property
+    def items(self) -> Any:
+        """The queue (a DataFrame, see `kit.markbook.queue`)."""
+        return self.book.items
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
         display(self.widget)
 
-    def _spec(self, session: str, question: str) -> dict:
-        k = (session, question)
-        if k not in self._specs:
-            self._specs[k] = _spec(self.course, self.cohort, session, question)
-        return self._specs[k]
-
-    def _first_open(self) -> None:
-        open_ = [i for i, m in enumerate(self.items["marked"]) if not m]
-        self.pos = open_[0] if open_ else 0
-
     def left(self) -> int:
         """How many items have no mark yet."""
-        return int((~self.items["marked"].astype(bool)).sum()) if len(self.items) else 0
+        return self.book.left()
 
     def show(self) -> None:
         """Render the current item."""
         import ipywidgets as W
 
+        e = html.escape
         n = len(self.items)
         if n == 0:
             self.status.value = f"<b>{self.t('没有需要批阅的答卷。', 'Nothing to mark.')}</b>"
             return
         it = self.items.iloc[self.pos]
         self.status.value = (
-            f"<b>{html.escape(str(it['session']))} · {html.escape(str(it['question']))}</b> — "
-            f"{html.escape(str(it['label']))} &nbsp; ({self.pos + 1}/{n}; "
+            f"<b>{e(str(it['session']))} · {e(str(it['question']))}</b> — "
+            f"{e(str(it['label']))} &nbsp; ({self.pos + 1}/{n}; "
             f"{self.t('未批', 'left')} {self.left()})"
         )
-        spec = self._spec(it["session"], it["question"])
+        spec = self.book.spec(it["session"], it["question"])
         group = str(it["group"] or "")
         self.whole_group.layout.display = "" if group else "none"
         self.whole_group.value = False
@@ -375,48 +286,98 @@ class MarkingApp:
         self.whole_group.description = self.t(
             f"全组同分（{shown}，课题报告等小组作业）", f"Same mark for the whole group ({shown})"
         )
-        self.prompt.value = f"<p>{html.escape(str(spec.get('prompt', '')))}</p>"
+        self._show_answer_group(it)
+        self.prompt.value = f"<p>{e(str(spec.get('prompt', '')))}</p>"
         self.answer.value = _answer_html(it["answer"]) + self._upload_html(it)
-        self._checks = {}
-        boxes = []
+        self._checks, self._points = {}, {}
+        rows = []
         for r in spec.get("rubric") or []:
-            cid = str(r["id"])
+            cid, full = str(r["id"]), float(r.get("points", 0))
+            given = float(it["criteria"].get(cid, 0.0))
             cb = W.Checkbox(
-                value=it["criteria"].get(cid, 0) > 0,
-                description=f"{r.get('text', cid)} ({r.get('points', 0)})",
-                layout=W.Layout(width="100%"),
+                value=given >= full > 0,
+                description=f"{r.get('text', cid)} ({_num(full)})",
+                indent=False,
+                layout=W.Layout(width="auto", flex="1 1 auto"),
             )
-            cb.observe(lambda _ch: self._sum(), names="value")
-            self._checks[cid] = cb
-            boxes.append(cb)
-        self.rubric_box.children = boxes
+            box = W.BoundedFloatText(
+                value=given, min=0, max=full, step=0.5, layout=W.Layout(width="7em")
+            )
+            cb.observe(lambda ch, cid=cid, full=full: self._tick(cid, full, ch["new"]), "value")
+            box.observe(lambda ch, cid=cid, full=full: self._typed(cid, full, ch["new"]), "value")
+            self._checks[cid], self._points[cid] = cb, box
+            rows.append(W.HBox([cb, box, W.HTML(f"/ {_num(full)}")]))
+        self.rubric_box.children = rows
         self.points.max = float(it["max_points"])
         self.points.value = float(it["points"]) if it["marked"] else 0.0
         self.comment.value = str(it["comment"] or "")
 
+    def _show_answer_group(self, it: Any) -> None:
+        e = html.escape
+        size = int(it["agroup_size"] or 1)
+        self.same_answers.value = False
+        if size < 2:
+            self.group_info.value = ""
+            self.same_answers.layout.display = "none"
+            return
+        members = self.book.answer_group(self.pos)
+        others = [p for p in members if p != self.pos]
+        kept = int((~self.items["source"].iloc[others].isin(["", "answers"])).sum())
+        self.same_answers.layout.display = ""
+        self.same_answers.description = self.t(
+            f"本组相似答案同分（共 {size} 份；已单独批阅的 {kept} 份不变）",
+            f"Same mark for this answer group ({size} answers; {kept} marked one by one stay)",
+        )
+        peek = "".join(
+            f"<li>{e(str(self.items.iloc[p]['label']))}：{e(_excerpt(self.items.iloc[p]['answer']))}</li>"
+            for p in others[:8]
+        )
+        self.group_info.value = (
+            f"<div style='color:#555'>{self.t('相似答案组', 'Answer group')} "
+            f"{int(it['agroup'])} · {self.t(f'共 {size} 份', f'{size} answers')}"
+            f"<details><summary>{self.t('同组其他答案', 'Other answers in the group')}</summary>"
+            f"<ul>{peek}</ul></details></div>"
+        )
+
+    def _tick(self, cid: str, full: float, on: bool) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            box = self._points[cid]
+            if on:
+                box.value = full
+            elif box.value >= full:
+                box.value = 0.0
+        finally:
+            self._syncing = False
+        self._sum()
+
+    def _typed(self, cid: str, full: float, value: float) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            self._checks[cid].value = value >= full > 0
+        finally:
+            self._syncing = False
+        self._sum()
+
     def _sum(self) -> None:
-        it = self.items.iloc[self.pos]
-        spec = self._spec(it["session"], it["question"])
-        pts = {str(r["id"]): float(r.get("points", 0)) for r in spec.get("rubric") or []}
-        self.points.value = sum(pts[c] for c, cb in self._checks.items() if cb.value)
+        self.points.value = sum(float(b.value) for b in self._points.values())
 
     def _upload_html(self, it: Any) -> str:
         """Where an uploaded report lies in the store, and a text report's content to read."""
         if not kinds.find(it["kind"]).files:
             return ""
-        try:
-            name = json.loads(it["answer"]).get("name")
-        except (ValueError, AttributeError, TypeError):
+        path = upload_file(self.course.root, it["path"], it["question"], it["answer"])
+        if path is None:
             return ""
-        folder = self._folders.get(it["submission_id"])
-        if not name or not folder:
-            return ""
-        path = self.course.root / folder / "files" / str(it["question"]) / Path(name).name
         if not path.is_file():
             return f"<p>{self.t('文件缺失：', 'File missing: ')}{html.escape(str(path))}</p>"
         out = f"<p>{self.t('文件：', 'File: ')}<code>{html.escape(str(path))}</code></p>"
-        if path.suffix.lower() in (".md", ".txt"):
-            text = path.read_text(encoding="utf-8", errors="replace")[:20000]
+        text = upload_text(self.course.root, it["path"], it["question"], it["answer"])
+        if text:
             out += f"<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{html.escape(text)}</pre>"
         return out
 
@@ -425,44 +386,45 @@ class MarkingApp:
         if not len(self.items):
             return
         it = self.items.iloc[self.pos]
-        group = it["group"] if self.whole_group.value and it["group"] else None
-        marked = record_mark(
-            self.course,
-            self.cohort,
-            it["session"],
-            it["question"],
-            trainee=None if group else it["trainee"],
-            group=group,
-            criteria={c: cb.value for c, cb in self._checks.items()},
+        if self.whole_group.value and it["group"]:
+            scope = "team"
+        elif self.same_answers.value and int(it["agroup_size"] or 1) > 1:
+            scope = "answers"
+        else:
+            scope = "item"
+        given = self.book.save(
+            self.pos,
+            criteria={c: float(b.value) for c, b in self._points.items()},
             points=self.points.value,
             comment=self.comment.value,
-            marker=self.marker,
-            gb=self.gb,
+            scope=scope,
         )
-        same = (
-            (self.items["session"] == it["session"])
-            & (self.items["question"] == it["question"])
-            & self.items["trainee"].isin(marked or [it["trainee"]])
+        self.message.value = (
+            self.t(f"已保存（{len(given)} 份）。", f"Saved ({len(given)}).")
+            if len(given) > 1
+            else self.t("已保存。", "Saved.")
         )
-        criteria = {c: (1.0 if cb.value else 0.0) for c, cb in self._checks.items()}
-        for idx in self.items.index[same]:
-            self.items.at[idx, "marked"] = True
-            self.items.at[idx, "points"] = self.points.value
-            self.items.at[idx, "comment"] = self.comment.value
-            self.items.at[idx, "criteria"] = criteria
-        self.message.value = self.t("已保存。", "Saved.")
         if advance:
             self.move(1)
 
     def move(self, step: int) -> None:
         """Go to the next (or previous) item; with "unmarked only", skip marked ones."""
-        n = len(self.items)
-        if not n:
+        if not len(self.items):
             return
-        pos = self.pos
-        for _ in range(n):
-            pos = (pos + step) % n
-            if not self.only_open.value or not self.items.iloc[pos]["marked"] or self.left() == 0:
-                break
-        self.pos = pos
+        self.pos = self.book.next_open(self.pos, step, only_open=self.only_open.value)
         self.show()
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def _excerpt(raw: str, n: int = 80) -> str:
+    from kit.groups import text_of
+
+    try:
+        text = text_of(json.loads(raw))
+    except (TypeError, ValueError):
+        text = str(raw or "")
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"

@@ -21,9 +21,11 @@ import nbformat
 from kit import kinds
 from kit.artifacts import MIME_KEY as KEY_MIME
 from kit.artifacts import MIME_QUESTION as QUESTION_MIME
+from kit.artifacts import MIME_REVEAL as REVEAL_MIME
 from kit.artifacts import MIME_TEST as TEST_MIME
 from kit.artifacts import MIME_WIDGET as WIDGET_MIME
-from kit.course import Problem
+from kit.artifacts import REVEAL_WHEN, edition_path
+from kit.course import Course, Problem
 from kit.kinds.base import QID_RE as QID
 from kit.kinds.code import answer_stub
 from kit.messages import t as say
@@ -131,6 +133,29 @@ def _key_uses(src: str) -> list[tuple[str, int]]:
             for kw in node.keywords:
                 if kw.arg in ("key", "answer", "solution") and _is_ask(node):
                     found.append((say("nb.key_argument", name=kw.arg), node.lineno))
+    return found
+
+
+def _reveal_settings(src: str) -> list[tuple[int, Any, bool]]:
+    """``reveal(...)`` calls and ``key(..., reveal=...)`` arguments: (line, value, is a session call).
+
+    The value is the literal written, or the ellipsis when it is not a literal
+    (``check`` cannot know it, so it asks for one).
+    """
+    tree = _python(src)
+    found = []
+    for node in ast.walk(tree) if tree else []:
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        if node.func.id == "reveal":
+            arg = node.args[0] if node.args else None
+            value = arg.value if isinstance(arg, ast.Constant) else ...
+            found.append((node.lineno, value, True))
+        elif node.func.id == "key":
+            for kw in node.keywords:
+                if kw.arg == "reveal":
+                    value = kw.value.value if isinstance(kw.value, ast.Constant) else ...
+                    found.append((node.lineno, value, False))
     return found
 
 
@@ -317,6 +342,23 @@ def check_notebook(path: Path, *, modules: set[str] | None = None) -> list[Probl
                         say("nb.question_instructor_only", qid=qid),
                         say("nb.question_instructor_only_fix"),
                     )
+                )
+        for line, value, session_call in _reveal_settings(src):
+            loc = say("where.cell_line", n=i + 1, line=line)
+            if value not in REVEAL_WHEN:
+                shown = "…" if value is ... else repr(value)
+                problems.append(
+                    Problem(
+                        f,
+                        loc,
+                        "reveal",
+                        say("nb.reveal_value", value=shown),
+                        say("course.use_one_of", options=", ".join(REVEAL_WHEN)),
+                    )
+                )
+            if session_call and "key" not in t:
+                problems.append(
+                    Problem(f, loc, "reveal", say("nb.reveal_outside"), say("nb.key_outside_fix"))
                 )
         if "key" in t:
             keyed += [(k, i) for k in _key_ids(src)]
@@ -580,6 +622,7 @@ def records(nb: nbformat.NotebookNode) -> dict[str, Any]:
     keys: dict[str, dict] = {}
     tests: list[dict] = []
     answer_cells: dict[str, str] = {}
+    reveal = None
     for i, cell in enumerate(nb.cells):
         meta = cell.get("metadata", {}).get("casekit", {})
         if meta.get("role") == "answer":
@@ -598,11 +641,14 @@ def records(nb: nbformat.NotebookNode) -> dict[str, Any]:
                 # the cell's role decides: a hidden-tests cell runs its @test like any other
                 hidden = bool(data[TEST_MIME].get("hidden")) or role == "hidden-tests"
                 tests.append({**data[TEST_MIME], "hidden": hidden, "cell": i, "role": role})
+            if REVEAL_MIME in data:
+                reveal = data[REVEAL_MIME].get("reveal")
     return {
         "questions": list(questions.values()),
         "keys": keys,
         "tests": tests,
         "answer_cells": answer_cells,
+        "reveal": reveal,
     }
 
 
@@ -614,3 +660,16 @@ def title_of(nb: nbformat.NotebookNode, fallback: str) -> str:
                 if line.startswith("#"):
                     return line.lstrip("#").strip()
     return fallback
+
+
+def session_title(course: Course, cohort: str, session: str) -> str:
+    """A session's title: the first heading of its built edition, else of its source notebook."""
+    s = course.cohort(cohort).session(session)
+    for path in (
+        edition_path(course, cohort, session, "trainee"),
+        course.root / s.notebook,
+    ):
+        nb, _ = read_notebook(path) if path.exists() else (None, [])
+        if nb is not None:
+            return title_of(nb, session)
+    return session

@@ -27,7 +27,7 @@ from typing import Any
 
 from kit import kernel, kinds
 from kit.artifacts import ANSWER_MARKER as ANSWER_MARKER
-from kit.artifacts import MIME_KEY, MIME_QUESTION, MIME_TEST, MIME_WIDGET
+from kit.artifacts import MIME_KEY, MIME_QUESTION, MIME_REVEAL, MIME_TEST, MIME_WIDGET, REVEAL_WHEN
 from kit.artifacts import answer_cell_qid as answer_cell_qid
 from kit.kernel import KEYS, QUESTIONS, in_live_kernel
 from kit.kinds import practice_check as practice_check
@@ -46,7 +46,16 @@ from kit.messages import t
 from kit.widgets import QuestionView as QuestionView
 from kit.widgets import build_view
 
-__all__ = ["AuthoringError", "KeyRefused", "Question", "ask", "hidden_tests", "key", "test"]
+__all__ = [
+    "AuthoringError",
+    "KeyRefused",
+    "Question",
+    "ask",
+    "hidden_tests",
+    "key",
+    "reveal",
+    "test",
+]
 
 KINDS = kinds.names()
 
@@ -168,8 +177,12 @@ class _Ask:
         kind = kinds.get(name)
 
         @functools.wraps(kind.declare)
-        def ask_kind(*args: Any, **kwargs: Any) -> Question:
+        def ask_kind(*args: Any, optional: bool | None = None, **kwargs: Any) -> Question:
             qid, prompt, points, fields = kind.declare(*args, **kwargs)
+            # Optional items never block completion; a free-text question worth
+            # nothing (a comment, a suggestion) is optional unless the author says not.
+            if optional if optional is not None else (kind.free_text and not points):
+                fields = {**fields, "optional": True}
             return _make(kind.name, qid, prompt, points, **fields)
 
         return ask_kind
@@ -187,6 +200,12 @@ ask = _Ask()
 def key(qid: str, value: Any, **opts: Any) -> dict | None:
     """Record the key of question `qid` (only in cells tagged ``key``).
 
+    Options every kind takes: ``explain="..."``, the author's explanation a
+    feedback page shows beside the right answer, and ``reveal=`` —
+    ``"after-due"`` (the default), ``"always"`` or ``"never"`` — when it may
+    show them (overrides the session's :func:`reveal`). Kinds read their own
+    options (``tolerance=``, ``rubric=``).
+
     Displays ``application/vnd.casekit.key+json``. Refused inside a trainee
     workbook (an open workbook without ``CASEKIT_MODE``): the refusal shows no
     value and records nothing.
@@ -195,10 +214,32 @@ def key(qid: str, value: Any, **opts: Any) -> dict | None:
         raise KeyRefused(t("key_refused", kernel.language()))
     if not isinstance(qid, str) or not QID_RE.match(qid):
         raise AuthoringError(t("author.key_bad_qid", qid=qid))
+    _check_reveal(opts.get("reveal"), qid)
+    if "explain" in opts and not isinstance(opts["explain"], str):
+        raise AuthoringError(t("author.explain_text", qid=qid))
     record = {"id": qid, "value": jsonable(value), **jsonable(opts)}
     KEYS[qid] = record
     kernel.display_bundle({MIME_KEY: record, "text/plain": f"key {qid}: {record['value']!r}"})
     return None
+
+
+def _check_reveal(when: Any, qid: str) -> None:
+    if when is not None and when not in REVEAL_WHEN:
+        raise AuthoringError(t("author.reveal", qid=qid, when=when, options=", ".join(REVEAL_WHEN)))
+
+
+def reveal(when: str) -> None:
+    """When this session's feedback pages show right answers and explanations (in a ``key`` cell).
+
+    ``"after-due"`` (the default): once the session's due time has passed (a
+    session without one: at the end of its day); ``"always"``: as soon as
+    feedback is written; ``"never"``. ``key(..., reveal=...)`` overrides it
+    for one question.
+    """
+    if not os.environ.get("CASEKIT_MODE") and kernel.current_runtime() is not None:
+        raise KeyRefused(t("key_refused", kernel.language()))
+    _check_reveal(when, "*")
+    kernel.display_bundle({MIME_REVEAL: {"reveal": when}, "text/plain": f"reveal: {when}"})
 
 
 # -------------------------------------------------------------------- tests
@@ -264,6 +305,9 @@ def test(qid: str, points: float = 1, name: str | None = None) -> Callable:
     def decorate(func: Callable[[], Any]) -> Callable[[], Any]:
         case = TestCase(qid, name or func.__name__, points, func, _hidden_now())
         TESTS[(qid, case.name)] = case
+        if kernel.in_voila():
+            # Voilà runs tests on open, before any answer: the code editor shows them after a run
+            return func
         record = case.run()
         mark = "✓" if record["passed"] else "✗"
         plain = f"{mark} {qid} · {case.name} ({points})"

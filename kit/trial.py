@@ -163,7 +163,6 @@ def try_answers(
     from kit import workbook
     from kit.gradebook import Gradebook
     from kit.grading import collect, feedback, grade
-    from kit.grading.autograde import due_time
 
     c = as_course(course)
     co = c.cohort(cohort)
@@ -210,7 +209,7 @@ def try_answers(
             workbook.close_workbook()
         receipt = workbook.submit(wb)
         if receipt.folder is not None:
-            _on_time(receipt.folder / artifacts.RECEIPT, due_time(c, cohort, session))
+            _on_time(receipt.folder / artifacts.RECEIPT, c.due_at(cohort, session))
         collect(trial, cohort, db=db)
         graded = grade(trial, cohort, session, db=db, progress=False, workers=1, unsafe=unsafe)
         if graded.failures:

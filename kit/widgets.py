@@ -24,8 +24,13 @@ WIDGET_CSS = """<style>
   padding: 8px 14px; margin: 10px 0; max-width: 52em; }
 .casekit-q .widget-label, .casekit-q label, .casekit-q input, .casekit-q textarea,
 .casekit-q button, .casekit-q .widget-html-content { font-size: 17px !important; }
-.casekit-q .widget-radio-box label, .casekit-q .widget-checkbox label { line-height: 1.9; }
-.casekit-q input[type=radio], .casekit-q input[type=checkbox] { width: 18px; height: 18px; }
+.casekit-q .widget-radio-box label, .casekit-q .widget-checkbox label {
+  display: flex !important; align-items: center; gap: .5em; line-height: 1.5 !important;
+  height: auto !important; margin: .25em 0; }
+.casekit-q input[type=radio], .casekit-q input[type=checkbox] { width: 18px; height: 18px;
+  margin: 0 !important; flex: none; order: -1; float: none !important; }
+.casekit-q .widget-radio-box, .casekit-q .widget-checkbox, .casekit-q .widget-radio { height: auto !important; }
+.casekit-q .casekit-field { font-weight: 600; margin: .4em 0 .1em; }
 .casekit-q textarea { line-height: 1.6; }
 .casekit-q button:focus-visible, .casekit-q input:focus-visible, .casekit-q textarea:focus-visible
   { outline: 3px solid #1565c0; outline-offset: 2px; }
@@ -84,16 +89,24 @@ class QuestionView:
             self.error(warning)
         self._show_status()
         runtime.subscribe(self.qid, self._on_external)
+        if hasattr(runtime, "follow_live"):  # live class (#12): closed / revealed on the widget
+            runtime.follow_live(self)
 
     def _header_html(self) -> str:
         e, spec = html.escape, self.spec
+        # numbered as the progress panel names it (第5题); the id is for files, not for readers
+        number = t("question_no", self.lang, n=self.runtime.number(self.qid))
         meta = [t("kind_" + self.kind, self.lang)]
         if spec.get("points"):
             meta.append(t("points", self.lang, n=num(spec["points"])))
+        if spec.get("optional"):
+            meta.append(t("optional", self.lang))
         if spec.get("unit"):
             meta.append(unit_name(spec, self.lang))
         return (
-            f'<div style="font-size:14px;color:#555">{e(" · ".join(meta))} · {e(self.qid)}</div>'
+            f'<div style="font-size:14px;color:#555" class="casekit-meta">'
+            f'<b class="casekit-number" style="font-size:16px;color:#222">{e(number)}</b>'
+            f" · {e(' · '.join(meta))}</div>"
             f'<div style="font-weight:600;font-size:18px" id="casekit-prompt-{e(self.qid)}">'
             f"{br(spec['prompt'])}</div>"
         )

@@ -21,6 +21,7 @@ import difflib
 import json
 import math
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from kit import workbook as W
 from kit.builder import build
 from kit.gradebook import Gradebook
 from kit.grading import collect, feedback, grade, grades
+from kit.hub import trust
 from kit.marking import record_mark
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "sample-2026-spring.json"
@@ -222,6 +224,8 @@ def hand_in(course: Path, exchange: Path, trainee: str, session: str, received: 
     rpath = receipt.folder / "receipt.json"
     doc = json.loads(rpath.read_text("utf-8"))
     doc["received_at"] = received
+    # as the exchange would have signed it had it received the hand-in then (kit.hub.trust)
+    doc = trust.sign_receipt(trust.course_secret(course), doc)
     rpath.write_text(json.dumps(doc, ensure_ascii=False, indent=1), "utf-8")
 
 
@@ -240,7 +244,17 @@ def _plain(v: Any) -> Any:
 
 
 # Rows are sorted by what identifies them, so that a changed value shows as one changed line.
-IDENTITY = ("session", "trainee", "received_at", "question", "name", "criterion", "code", "where")
+IDENTITY = (
+    "session",
+    "trainee",
+    "学员编号",
+    "received_at",
+    "question",
+    "name",
+    "criterion",
+    "code",
+    "where",
+)
 
 
 def _rows(df: pd.DataFrame, drop: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -289,12 +303,13 @@ def run_sample(course: Path) -> dict[str, Any]:
         course, COHORT, "red-2", "r2-report", group="第一课题组", criteria={"problem": True}
     )
     record_mark(course, COHORT, "red-2", "r2-log", trainee="sp02", points=3)
-    fb = feedback(course, COHORT)
+    # after every due time, so the pages show what the authors allow then, whatever today is
+    fb = feedback(course, COHORT, now=datetime(2026, 7, 1, tzinfo=UTC))
     assert not fb.failures, fb.failures
     out = course / "grades.csv"
     grades(course, COHORT, out)
     export = pd.read_csv(out, encoding="utf-8-sig", keep_default_na=False)
-    export = export[export["trainee"].isin(trainees)]
+    export = export[export["学员编号"].isin(trainees)]
     with Gradebook.open(course) as gb:
         dump = {
             "submissions": _rows(gb.submissions(COHORT), ("id", "sha256", "path")),
@@ -330,6 +345,7 @@ def hand_in_twice(course: Path, exchange: Path, trainee: str, session: str) -> N
     rpath = first.folder / "receipt.json"
     doc = json.loads(rpath.read_text("utf-8"))
     doc["received_at"] = EARLIER
+    doc = trust.sign_receipt(trust.course_secret(course), doc)
     rpath.write_text(json.dumps(doc, ensure_ascii=False, indent=1), "utf-8")
     hand_in(course, exchange, trainee, session, ON_TIME[session])
 

@@ -182,15 +182,30 @@ def test_grade_scenarios(course: Path, db_url: str) -> None:
 
     # ---- export
     out = grades(course, "c1", course / "grades.csv", db=db_url).written[0]
-    table = pd.read_csv(out, encoding="utf-8-sig").set_index("trainee")
-    assert table.loc["t09", "total"] == pytest.approx(9)
-    assert table.loc["t09", "unit green"] == pytest.approx(9)
-    assert table.loc["t17", "total"] == pytest.approx(5.6)
+    # a spreadsheet people open: in the course's language (zh), sessions by their number
+    table = pd.read_csv(out, encoding="utf-8-sig").set_index("学员编号")
+    assert table.loc["t09", "总分"] == pytest.approx(9)
+    assert table.loc["t09", "经济建设 得分"] == pytest.approx(9)
+    assert table.loc["t17", "总分"] == pytest.approx(5.6)
+    assert table.loc["t09", "第 1 讲 状态"] == "已评分"
     # t33 (group G3) handed nothing in: the group's mark reaches them all the same (#10)
-    assert table.loc["t33", "quiz status"] == "marked" and table.loc["t33", "quiz"] == 2
-    assert table.loc["t33", "max"] == table.loc["t01", "max"] > 0
+    assert table.loc["t33", "第 1 讲 状态"] == "已批阅" and table.loc["t33", "第 1 讲 得分"] == 2
+    assert table.loc["t33", "满分"] == table.loc["t01", "满分"] > 0
     xlsx = grades(course, "c1", course / "grades.xlsx", db=db_url).written[0]
-    assert set(pd.read_excel(xlsx, sheet_name=None)) == {"grades", "questions"}
+    sheets = pd.read_excel(xlsx, sheet_name=None)
+    assert set(sheets) == {"成绩", "各题得分", "评分细则", "课次"}
+    assert sheets["课次"].iloc[0].to_dict()["课次编号"] == "quiz"
+    assert set(sheets["各题得分"]["状态"]) <= {
+        "正确",
+        "部分正确",
+        "错误",
+        "未作答",
+        "待批阅",
+        "已批阅",
+        "已作答",
+        "不计分",
+        "未能评分",
+    }
 
 
 def test_marking_notebook_and_anonymous_queue(course: Path) -> None:
@@ -304,6 +319,7 @@ def _tar_with(
 
 def _good_files(course: Path, trainee: str = "t01") -> dict[str, bytes]:
     files = sample.submission_files(trainee_nb(course), trainee, sample.S[trainee], sample.ON_TIME)
+    files = sample.seal(course, files, trainee, sample.ON_TIME)
     return {f"{trainee}/quiz/{k}": v for k, v in files.items()}
 
 
@@ -372,9 +388,8 @@ def test_collect_archive_duplicates_unknown_and_folder(course: Path, tmp_path: P
     # a plain folder with a symlink in it: the link is skipped and reported, never followed
     folder = tmp_path / "folder" / "t03" / "quiz"
     folder.mkdir(parents=True)
-    for k, v in sample.submission_files(
-        trainee_nb(course), "t03", sample.S["t01"], sample.ON_TIME
-    ).items():
+    t03 = sample.submission_files(trainee_nb(course), "t03", sample.S["t01"], sample.ON_TIME)
+    for k, v in sample.seal(course, t03, "t03", sample.ON_TIME).items():
         (folder / k).write_bytes(v)
     (folder / "secret").symlink_to("/etc/passwd")
     res3 = collect(course, "c1", source=tmp_path / "folder")

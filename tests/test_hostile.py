@@ -1,26 +1,36 @@
-"""Hostile trainees: code answers that try to read secrets, forge results, outlive the run,
-write outside their scratch folder, reach the network or exhaust resources.
+"""Hostile trainees, end to end: submissions that try to read secrets, forge results, outlive
+the run, write outside their scratch folder, reach the network, exhaust resources or slip
+bad input past the door.
 
-Every answer goes through the real sandbox (bubblewrap, namespaces, the judge)
-against a real notebook (tests/fixtures/sandbox_quiz.py).  The whole batch
-runs at once, two submissions in parallel, as a grading run would; then each
-case checks the exact score it deserves (a correct answer with extra hostile
-code keeps the points it earns, a forged one gets none) and the typed failure
-it caused, and the batch as a whole checks the host: planted secrets unread,
-sentinel files untouched, the loopback server never reached, no process of
-the run left, no marker in any message.
+Every case is one trainee of a real course (tests/fixtures/sandbox_quiz.py's notebook as
+session ``quiz``, the sample course's green-data exercise as ``green-2``, a data file beside
+them) and hands in the documented way: the course is built, a workbook is released to the
+trainee, the answers go through the workbook runtime into its answer store (a crafted
+store is written into the released workbook's store file), ``submit`` hands it in;
+then one ``collect``, one ``grade`` (the real sandbox, two submissions at a time) and one
+``feedback`` for the whole class.  Each case then checks the exact points it deserves and
+the typed failure it caused, from the gradebook; the batch as a whole checks the host:
+planted secrets unread (no marker in any message or page), course files and other
+trainees' stored submissions untouched, honest trainees' rows exact and stable after
+the run and after a rerun, the loopback server never reached, no process of the run left.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.server
+import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -30,15 +40,26 @@ import sandbox_quiz as sq  # noqa: E402
 from conftest import ROOT  # noqa: E402
 
 from kit.answers import FailureKind  # noqa: E402
-from kit.sandbox import Limits  # noqa: E402
-from kit.supervisor import CodeGrader, CodeJob  # noqa: E402
 
-pytestmark = pytest.mark.xdist_group("sandbox")
+pytestmark = pytest.mark.xdist_group("hostile")
 
-LIMITS = Limits(
-    cell_timeout=5, run_timeout=40, memory_mb=400, cpu_seconds=12, processes=24,
-    file_mb=4, scratch_mb=16, open_files=64, answer_mb=4,
-)  # fmt: skip
+# A survivor names itself (/proc/<pid>/comm) so the batch can look for it afterwards.
+NAME = "open('/proc/self/comm', 'w').write('cksurvivor')"
+SLEEPER = f"{NAME}; import time; time.sleep(300)"
+
+
+@dataclass
+class Case:
+    id: str
+    answers: dict[str, Any]
+    expect: dict[str, float]  # points per question
+    kinds: set[FailureKind] = field(default_factory=set)  # one of these must be reported
+    notebook: str = "quiz"  # or "green": the sample course's green-data exercise
+    flags: set[str] = field(default_factory=set)  # flag codes the submission must carry
+    craft: Callable[[dict[str, Any]], None] | None = None  # edits the answer store before submit
+    claim: str | None = None  # the case whose trainee this workbook claims to be (impersonation)
+    backdate: bool = False  # the receipt's time is rewritten after submit
+
 
 # A probe collects what it finds in LEAKS; its answer then carries it into a message.
 # The markers are spelt backwards in the probe's source: the probe must not find its own text.
@@ -46,19 +67,10 @@ PROBE = (
     "LEAKS = []\ndef leak(x):\n    LEAKS.append(str(x)[:300])\nMK = [s[::-1] for s in @REVERSED@]\n"
 )
 FUNC = (
-    "def total(d):\n    if LEAKS:\n        return 'LEAK:' + '|'.join(LEAKS)\n"
+    "def total(d):\n    if LEAKS:\n        return 'LEAK' + chr(58) + '|'.join(LEAKS)\n"
     "    return float(d['v'].sum())\n"
 )
 REVERSED = "[" + ", ".join(repr(v[::-1]) for v in sq.MARK.values()) + "]"
-
-
-@dataclass
-class Case:
-    id: str
-    answers: dict[str, str]
-    expect: dict[str, float]  # points per question
-    kinds: set[FailureKind] = field(default_factory=set)  # one of these must be reported
-    notebook: str = "quiz"  # or "green": the sample course's green-data exercise
 
 
 def probe(body: str) -> dict[str, str]:
@@ -285,13 +297,16 @@ CASES = [
     # ------------------------------------------------------------------ surviving processes
     Case(
         "fork-sleeper",
-        probe("import os, time\nif os.fork() == 0:\n    time.sleep(300)\n    os._exit(0)"),
+        probe(
+            f"import os, time\nif os.fork() == 0:\n    {NAME}\n    time.sleep(300)\n    os._exit(0)"
+        ),
         FULL,
     ),
     Case(
         "setsid-double-fork",
         probe(
             "import os, time, signal\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+            f"        {NAME}\n"
             "        signal.signal(signal.SIGTERM, signal.SIG_IGN)\n        signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
             "        time.sleep(300)\n    os._exit(0)"
         ),
@@ -307,8 +322,9 @@ CASES = [
     Case(
         "subprocess-sleeper",
         probe(
-            "import subprocess\nsubprocess.Popen(['sleep', '300'], start_new_session=True)\n"
-            "subprocess.Popen(['sh', '-c', 'nohup sleep 301 >/dev/null 2>&1 &'])"
+            f"import subprocess, sys\nS = {SLEEPER!r}\n"
+            "subprocess.Popen([sys.executable, '-c', S], start_new_session=True)\n"
+            "subprocess.Popen(['sh', '-c', 'nohup \"$0\" -c \"$1\" >/dev/null 2>&1 &', sys.executable, S])"
         ),
         FULL,
     ),
@@ -380,7 +396,8 @@ CASES = [
     Case(
         "fork-bomb",
         probe(
-            "import os, time\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(300)\n"
+            "import os, time\ntry:\n    while True:\n        if os.fork() == 0:\n"
+            f"            {NAME}\n            time.sleep(300)\n"
             "            os._exit(0)\nexcept OSError:\n    pass"
         ),
         FULL,
@@ -418,7 +435,7 @@ CASES = [
     Case("huge-output", probe("for _ in range(20):\n    print('x' * 10 ** 6)"), FULL),
     Case(
         "huge-answer",
-        {"q-data": "import numpy\nsummary = numpy.zeros(2 * 10 ** 6)\n"},
+        {"q-data": "import numpy\nsummary = numpy.zeros(10 ** 7)\n"},  # 80 MB: over answer_mb
         {"q-data": 0.0},
         {FailureKind.UNCHECKABLE},
     ),
@@ -502,6 +519,88 @@ CASES += [
 ]  # fmt: skip
 
 
+# Writing into what other trainees handed in, and honest use of the data beside the notebook.
+CASES += [
+    Case(
+        "write-another-trainees-submission",
+        probe(
+            "import os\nfor d in ['@STORE@', '@INBOX@']:\n"
+            "    for root, dirs, files in os.walk(d):\n"
+            "        for n in files:\n"
+            "            try:\n                open(os.path.join(root, n), 'w').write('{}')\n"
+            "                leak('wrote ' + n)\n            except Exception:\n                pass\n"
+            "    if os.path.isdir(d):  # the host's /tmp is not the box's: seeing it is a leak\n"
+            "        leak('sees ' + d)"
+        ),
+        FULL,
+    ),
+    Case(
+        "honest-reads-the-data-beside-the-notebook",
+        {"q-data": "summary = pd.read_csv('data/ledger.csv').groupby('g')['v'].sum()\n"},
+        {"q-data": 3.0},
+    ),
+]
+
+
+# Input checked at the door: what the workbook cannot produce, written into the answer store.
+def _set(qid: str, value: Any, kind: str) -> Callable[[dict[str, Any]], None]:
+    def craft(store: dict[str, Any]) -> None:
+        store["answers"][qid] = {"value": value, "at": "2026-03-01T00:00:00+00:00", "kind": kind}
+
+    return craft
+
+
+CASES += [
+    Case(
+        "rating-off-its-scale",
+        {"g2-by-industry": GREEN_Q1},
+        {"g2-by-industry": 3.0, "g2-eval": 0.0},
+        notebook="green",
+        flags={"invalid-answer"},
+        craft=_set("g2-eval", 99, "rating"),
+    ),
+    Case(
+        "nul-in-a-number",
+        {"g2-by-industry": GREEN_Q1},
+        {"g2-by-industry": 3.0, "g2-total-growth": 0.0},
+        notebook="green",
+        flags={"control-characters"},
+        craft=_set("g2-total-growth", "5.5\x00", "number"),
+    ),
+    Case(
+        "control-characters-in-an-essay",
+        {"g2-by-industry": GREEN_Q1},
+        {"g2-by-industry": 3.0},
+        notebook="green",
+        flags={"control-characters"},
+        craft=_set("g2-advice", "第一条\x00建议\x1b[31m红色\x07", "essay"),
+    ),
+]
+# Identity and time come from the exchange (kit.hub.trust): a workbook released to one
+# trainee is filed under that trainee only, and the hand-in time is the exchange's.
+CASES += [
+    Case("honest-quiz", sq.CORRECT, dict(sq.POINTS)),
+    Case(
+        "impersonate-the-honest-trainee",
+        {"q-func": "def total(d):\n    return 0.0\n"},
+        {},  # refused at collect: nothing filed, for the impostor or the victim
+        claim="honest-quiz",
+    ),
+    Case(
+        "backdate-a-late-hand-in", {"q-func": FUNC.replace("if LEAKS", "if False")}, FULL,
+        notebook="late", backdate=True,
+    ),
+    Case(
+        "late-hand-in-as-it-is", {"q-func": FUNC.replace("if LEAKS", "if False")}, FULL,
+        notebook="late",
+    ),
+]  # fmt: skip
+HONEST = {"honest-quiz", "green-honest"}  # handed in and collected before the others
+REFUSED = {"impersonate-the-honest-trainee"}
+SESSION = {"quiz": "quiz", "green": "green-2", "late": "late-quiz"}
+LONG_AGO = "2020-01-01T00:00:00.000+00:00"
+
+
 class _Server(http.server.BaseHTTPRequestHandler):
     hits: list[str] = []
 
@@ -513,6 +612,18 @@ class _Server(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *a) -> None:
         pass
+
+
+def _survivors() -> list[int]:
+    found = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if Path(f"/proc/{d}/comm").read_text().strip() == "cksurvivor":
+                    found.append(int(d))
+            except OSError:
+                continue
+    return found
 
 
 def _descendants(root: int) -> set[int]:
@@ -535,32 +646,122 @@ def _descendants(root: int) -> set[int]:
     return out
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory):
-    """Plant secrets and sentinels, start a loopback server, run every hostile case at once."""
-    os.environ["CASEKIT_TEST_SECRET"] = sq.MARK["env"]  # the grader's own environment
-    course = tmp_path_factory.mktemp("course")
-    inst = course / "build" / "c1" / "instructor"
-    inst.mkdir(parents=True)
-    nb = sq.instructor_edition(sq.quiz_notebook())
-    nbformat.write(nb, str(inst / "quiz.ipynb"))
-    (inst / "quiz.keys.json").write_text(f'{{"keys": {{"q-word": "{sq.MARK["key"]}"}}}}')
-    (course / "hidden_tests.py").write_text(f"# {sq.MARK['hidden-src']}\n")
-    (course / "course.toml").write_text("[programme]\nname = 'x'\n")
-    (course / "gradebook.sqlite").write_bytes(b"SQLite format 3\0" + b"gradebook" * 100)
-    host_tmp = Path(tempfile.gettempdir()) / f"casekit-sentinel-{os.getpid()}-absent"
-    sentinels = {
-        p: (p.read_bytes(), p.stat().st_mtime_ns) for p in course.rglob("*") if p.is_file()
+def _tree_digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
+
+def write_course(root: Path, trainees: list[str]) -> Path:
+    """A course with the two sessions, a data file beside them and one trainee per case."""
+    (root / "catalog").mkdir(parents=True)
+    (root / "exercises" / "data").mkdir(parents=True)
+    (root / "course.toml").write_text(
+        '[programme]\nname = "沙箱测试"\nlanguage = "zh"\n\n'
+        '[[units]]\nid = "green"\nname = "经济建设"\ncolour = "#2e7d32"\n\n'
+        "[defaults]\ncell_timeout = 30\nnotebook_timeout = 120\nmemory_mb = 400\n\n"
+        "[grading]\ncell_timeout = 5\nnotebook_timeout = 40\n",
+        encoding="utf-8",
+    )
+    (root / "catalog/faculty.csv").write_text(
+        "id,name,kind,title,unit,speciality\nf1,林晓峰,scholar,教授,green,县域经济\n", "utf-8"
+    )
+    (root / "catalog/sites.csv").write_text("id,name,category,address,contact_role,unit\n", "utf-8")
+    (root / "catalog/methods.csv").write_text("id,name,interactive\ndrill,演练,true\n", "utf-8")
+    nbformat.write(sq.quiz_notebook(), str(root / "exercises/quiz.ipynb"))
+    shutil.copy(ROOT / "exercises" / "green-data.ipynb", root / "exercises/green-data.ipynb")
+    from kit.course import stable_seed
+
+    ns: dict[str, Any] = {"seed": stable_seed("c1")}  # the seed the build injects
+    exec(sq.SETUP.replace("from kit.questions import ask, key, test", ""), ns)
+    ns["df"].to_csv(root / "exercises/data/ledger.csv", index=False)
+    (root / "secret.txt").write_text(f"{sq.MARK['key']}\n", encoding="utf-8")
+    d = root / "cohorts" / "c1"
+    d.mkdir(parents=True)
+    (d / "cohort.toml").write_text('name = "沙箱一班"\n', encoding="utf-8")
+    rows = ["id,name,department,township,group"]
+    rows += [f"{t},学员{i + 1},发改局,东山镇,G1" for i, t in enumerate(trainees)]
+    (d / "roster.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (d / "schedule.csv").write_text(
+        "session,notebook,date,teacher,site,method,unit,hours,mode,due,params\n"
+        "quiz,exercises/quiz.ipynb,2026-03-02,f1,,drill,green,2,assessed,2099-03-03T06:00,{}\n"
+        "green-2,exercises/green-data.ipynb,2026-03-04,f1,,drill,green,3,assessed,"
+        '2099-03-05T06:00,"{""focus_township"": ""枣林镇""}"\n'
+        "late-quiz,exercises/quiz.ipynb,2026-03-06,f1,,drill,green,2,assessed,2026-03-07T06:00,{}\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def _hand_in(
+    course: Any, trainee: str, case: Case, fill: Callable[[str], str], victim: str | None = None
+) -> None:
+    """Release, answer through the workbook runtime (or a crafted store), submit."""
+    from kit import artifacts, workbook
+
+    session = SESSION[case.notebook]
+    keys, _ = artifacts.read_keys(artifacts.build_paths(course, "c1", session).keys)
+    specs = keys.specs()
+    wb = artifacts.outbox_path(course.exchange_dir, "c1", trainee, session)
+    store = artifacts.answers_path(wb)
+    rt = workbook.open_workbook(
+        session, trainee=trainee, cohort="c1", exchange=course.exchange_dir, language="zh",
+        store=store,
+    )  # fmt: skip
+    try:
+        for qid, value in case.answers.items():
+            rt.save(qid, fill(value) if isinstance(value, str) else value, specs[qid]["kind"])
+    finally:
+        workbook.close_workbook()
+    if case.craft is not None:
+        doc = json.loads(store.read_text("utf-8"))
+        case.craft(doc)
+        store.write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
+    if victim is not None:  # store header and notebook metadata both claim the victim
+        doc = json.loads(store.read_text("utf-8"))
+        doc["trainee"] = victim
+        store.write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
+        nb = json.loads(wb.read_text("utf-8"))
+        nb["metadata"]["casekit"]["trainee"] = victim
+        wb.write_text(json.dumps(nb, ensure_ascii=False), "utf-8")
+    receipt = workbook.submit(wb)
+    if case.backdate:
+        path = receipt.folder / "receipt.json"
+        doc = json.loads(path.read_text("utf-8"))
+        doc["received_at"] = LONG_AGO
+        path.write_text(json.dumps(doc), "utf-8")
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory):
+    """Build the course, hand every case in, collect, grade and write feedback once."""
+    from kit import artifacts, workbook
+    from kit.builder import build
+    from kit.course import load_course
+    from kit.gradebook import Gradebook
+    from kit.grading import collect, feedback, grade, grades
+
+    trainees = {c.id: f"h{i:02d}" for i, c in enumerate(CASES, 1)}
+    root = write_course(tmp_path_factory.mktemp("course"), list(trainees.values()))
+    built = build(root, "c1", progress=False)
+    assert not built.failures, built.failures
+    course = load_course(root)
+    assert not workbook.release(course, "c1").failures
+
+    os.environ["CASEKIT_TEST_SECRET"] = sq.MARK["env"]  # the grader's own environment
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Server)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
+    paths = artifacts.build_paths(course, "c1", "quiz")
+    honest_store = artifacts.store_dir(course, "c1")
+    host_tmp = Path(tempfile.gettempdir()) / f"casekit-sentinel-{os.getpid()}-absent"
     subs = {
-        "@KEYS@": str(inst / "quiz.keys.json"), "@NOTEBOOK@": str(inst / "quiz.ipynb"),
-        "@HIDDEN@": str(course / "hidden_tests.py"), "@COURSE@": str(course),
-        "@GRADEBOOK@": str(course / "gradebook.sqlite"), "@HOSTTMP@": str(host_tmp),
-        "@PORT@": str(port), "@REVERSED@": REVERSED,
+        "@KEYS@": str(paths.keys), "@NOTEBOOK@": str(paths.instructor),
+        "@HIDDEN@": str(root / "secret.txt"), "@COURSE@": str(root),
+        "@GRADEBOOK@": str(root / "gradebook.sqlite"), "@HOSTTMP@": str(host_tmp),
+        "@PORT@": str(server.server_address[1]), "@REVERSED@": REVERSED,
+        "@STORE@": str(honest_store), "@INBOX@": str(artifacts.inbox_dir(course.exchange_dir, "c1")),
     }  # fmt: skip
 
     def fill(code: str) -> str:
@@ -568,80 +769,197 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
             code = code.replace(k, v)
         return code
 
-    expected = sq.expected_tests(nb)
-    green = sq.instructor_edition(nbformat.read(str(ROOT / "exercises" / "green-data.ipynb"), 4))
-    books = {"quiz": (nb, expected), "green": (green, sq.expected_tests(green))}
-    grader = CodeGrader(limits=LIMITS)
     try:
-        for notebook, answers in (("quiz", sq.CORRECT), ("green", {"g2-by-industry": GREEN_Q1})):
-            grader.run(*books[notebook][:1], answers, books[notebook][1])  # templates from here on
-        baseline = _descendants(grader.zygote.proc.pid)
-        jobs = [
-            CodeJob(c.id, books[c.notebook][0], {q: fill(code) for q, code in c.answers.items()},
-                    books[c.notebook][1])
-            for c in CASES
-        ]  # fmt: skip
+        handed_in_after = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+        # the honest trainees hand in and are collected first: the others then try to reach them
+        for case in CASES:
+            if case.id in HONEST:
+                _hand_in(course, trainees[case.id], case, fill)
+        assert not collect(course, "c1").failures
+        for case in CASES:
+            if case.id not in HONEST:
+                victim = trainees[case.claim] if case.claim else None
+                _hand_in(course, trainees[case.id], case, fill, victim)
+        before = {
+            "course": _tree_digest(root / "build"),
+            "config": (root / "course.toml").read_bytes(),
+            "honest": _tree_digest(honest_store),
+        }
+        collected = collect(course, "c1")
+        assert not collected.failures and not collected.unknown, collected
+        assert len(collected.written) == len(CASES) - len(HONEST) - len(REFUSED), collected
+        mine = _descendants(os.getpid())
         t0 = time.monotonic()
-        runs = grader.run_many(jobs, workers=2)
+        graded = grade(course, "c1", workers=2, progress=False)
         seconds = time.monotonic() - t0
-        # every box must be gone: give the kernel a moment to tear namespaces down
-        left = _descendants(grader.zygote.proc.pid) - baseline
-        for _ in range(100):
+        with Gradebook.open(root) as gb:
+            right_after = gb.snapshot("c1")
+        time.sleep(3)  # a sleeper that waited for the grader to finish would act now
+        left = (_descendants(os.getpid()) - mine) | set(_survivors())
+        for _ in range(50):
             if not left:
                 break
-            time.sleep(0.1)
-            left = _descendants(grader.zygote.proc.pid) - baseline
-        yield {
-            "runs": dict(zip([c.id for c in CASES], runs, strict=True)),
-            "left": left,
-            "sentinels": sentinels,
-            "host_tmp": host_tmp,
-            "hits": list(_Server.hits),
-            "seconds": seconds,
+            time.sleep(0.2)
+            left = (_descendants(os.getpid()) - mine) | set(_survivors())
+        after = {
+            "course": _tree_digest(root / "build"),
+            "config": (root / "course.toml").read_bytes(),
+            "honest": {
+                k: v for k, v in _tree_digest(honest_store).items() if k in before["honest"]
+            },
         }
+        again = grade(course, "c1", workers=2, progress=False)
+        pages = feedback(course, "c1")
+        xlsx = grades(course, "c1", root / "out" / "grades.xlsx")
+        with Gradebook.open(root) as gb:
+            yield {
+                "trainees": trainees,
+                "graded": graded,
+                "again": again,
+                "seconds": seconds,
+                "right_after": right_after,
+                "later": gb.snapshot("c1"),
+                "questions": gb.question_scores("c1"),
+                "scores": gb.submission_scores("c1"),
+                "submissions": gb.submissions("c1"),
+                "collected": collected,
+                "handed_in_after": handed_in_after,
+                "tests": gb.tests("c1"),
+                "failures": gb.failures("c1"),
+                "flags": gb.flags("c1"),
+                "pages": {p.parent.name + "/" + p.stem: p.read_text("utf-8") for p in pages.written},
+                "page_failures": pages.failures,
+                "xlsx": xlsx,
+                "left": left,
+                "before": before,
+                "after": after,
+                "host_tmp": host_tmp,
+                "hits": list(_Server.hits),
+                "root": root,
+            }  # fmt: skip
     finally:
-        grader.close()
         server.shutdown()
+        os.environ.pop("CASEKIT_TEST_SECRET", None)
+
+
+def _of(batch: dict, frame: str, case: Case) -> Any:
+    df = batch[frame]
+    return df[df["trainee"] == batch["trainees"][case.id]]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_hostile_answer_gets_exactly_its_score(batch, case: Case) -> None:
-    run = batch["runs"][case.id]
-    got = sq.points(run)
-    for q in sq.POINTS if case.notebook == "quiz" else GREEN:
-        assert got[q] == case.expect.get(q, 0.0), (
-            q,
-            [t["message"] for t in run.tests],
-            run.failures,
-        )
-    kinds = {f.kind for f in run.failures}
-    assert not case.kinds or case.kinds & kinds, run.failures
-    assert FailureKind.GRADER not in kinds, run.failures
-    text = " ".join(t["message"] for t in run.tests) + " ".join(f.detail for f in run.failures)
-    assert "LEAK" not in text, text
-    for mark in sq.MARK.values():
+def test_hostile_submission_gets_exactly_its_score(batch, case: Case) -> None:
+    if case.id in REFUSED:  # nothing of it was filed, under anyone
+        assert _of(batch, "submissions", case).empty
+        return
+    qs = _of(batch, "questions", case)
+    qs = qs[qs["session"] == SESSION[case.notebook]]
+    got = dict(zip(qs["question"], qs["points"], strict=True))
+    tests = _of(batch, "tests", case)
+    failures = _of(batch, "failures", case)
+    code = {q: 0.0 for q in (GREEN if case.notebook == "green" else sq.POINTS)}
+    for q, want in {**code, **case.expect}.items():
+        assert got[q] == want, (q, tests[["name", "passed", "message"]].values.tolist(), failures)
+    kinds = set(failures["kind"])
+    assert not case.kinds or {str(k) for k in case.kinds} & kinds, failures
+    assert str(FailureKind.GRADER) not in kinds, failures
+    assert case.flags <= set(_of(batch, "flags", case)["code"]), _of(batch, "flags", case)
+    text = " ".join(tests["message"]) + " ".join(failures["detail"])
+    page = batch["pages"][f"{batch['trainees'][case.id]}/{SESSION[case.notebook]}"]
+    assert "LEAK:" not in text + page, text  # what a probe returns when it found something
+    for what, mark in sq.MARK.items():
         assert mark not in text
+        # past the due time the author's setting shows the key on the page: that is no leak
+        assert mark not in page or (what == "key" and case.notebook == "late")
 
 
-def test_the_batch_leaves_the_host_as_it_was(batch) -> None:
-    assert len(batch["runs"]) == len(CASES) >= 30
+def test_the_batch_completes_and_leaves_the_host_as_it_was(batch) -> None:
+    assert len(CASES) >= 30
+    graded = batch["graded"]
+    assert not graded.failures, graded.failures
+    assert len(graded.statuses) == len(CASES) - len(REFUSED)
     assert batch["left"] == set(), "processes of the run survived it"
-    for path, (data, mtime) in batch["sentinels"].items():
-        assert path.read_bytes() == data and path.stat().st_mtime_ns == mtime, path
+    assert batch["before"] == batch["after"], "the build, the course or a stored submission changed"
     assert not batch["host_tmp"].exists()
     assert batch["hits"] == [], "the host's loopback server was reached"
+    assert not batch["page_failures"] and len(batch["pages"]) == len(CASES) - len(REFUSED)
+
+
+def test_nobody_changes_the_gradebook_after_the_run(batch) -> None:
+    # what the run wrote is what stands a while later, and a rerun finds nothing to do
+    assert batch["later"] == batch["right_after"]
+    assert not batch["again"].graded
+    assert len(batch["again"].skipped) == len(CASES) - len(REFUSED)
+
+
+def test_the_honest_trainees_rows_are_exact(batch) -> None:
+    for case in CASES:
+        if case.id in HONEST:
+            qs = _of(batch, "questions", case)
+            code = qs[qs["kind"] == "code"]
+            assert dict(zip(code["question"], code["points"], strict=True)) == case.expect
+            assert _of(batch, "flags", case).empty and _of(batch, "failures", case).empty
+
+
+def test_pages_say_why_in_the_course_language(batch) -> None:
+    page = batch["pages"][f"{batch['trainees']['sys-exit-with-a-wrong-answer']}/quiz"]
+    assert "提前结束了程序" in page  # sys.exit() is named as such, not "did not run"
+    page = batch["pages"][f"{batch['trainees']['cpu-loop']}/quiz"]
+    assert "运行超时" in page
+    page = batch["pages"][f"{batch['trainees']['evil-series-subclass']}/quiz"]
+    assert "无法检查" in page
+    for text in batch["pages"].values():
+        assert "Your code" not in text and "grader had a problem" not in text
 
 
 def test_messages_show_the_authors_text_only(batch) -> None:
-    # the visible test's own message, with the trainee's inert data in it
-    run = batch["runs"]["patch-numpy-allclose"]
-    vis = next(t for t in run.tests if t["name"] == "total(df) is the sum")
-    assert vis["passed"]
-    run = batch["runs"]["rebind-assertion-error"]
-    vis = next(t for t in run.tests if t["name"] == "total(df) is the sum")
-    assert vis["message"] == "total(df) gave 0.0"
-    # an uncheckable answer says so, naming the type
-    run = batch["runs"]["evil-series-subclass"]
-    assert any("S" in f.detail and f.kind == FailureKind.UNCHECKABLE for f in run.failures)
-    run = batch["runs"]["pickle-reduce-payload"]
-    assert any("posix.system is not plain data" in f.detail for f in run.failures), run.failures
+    def test_of(case_id: str, name: str) -> dict:
+        df = batch["tests"]
+        df = df[(df["trainee"] == batch["trainees"][case_id]) & (df["name"] == name)]
+        return df.iloc[0].to_dict()
+
+    assert test_of("patch-numpy-allclose", "total(df) is the sum")["passed"]
+    assert (
+        test_of("rebind-assertion-error", "total(df) is the sum")["message"] == "total(df) gave 0.0"
+    )
+    f = batch["failures"]
+    mine = f[f["trainee"] == batch["trainees"]["pickle-reduce-payload"]]
+    assert any("posix.system is not plain data" in d for d in mine["detail"]), mine
+
+
+def test_input_at_the_door(batch) -> None:
+    qs = batch["questions"]
+    row = qs[
+        (qs["trainee"] == batch["trainees"]["rating-off-its-scale"]) & (qs["question"] == "g2-eval")
+    ]
+    assert row["answer"].tolist() == ["null"]  # refused: never averaged into the evaluation
+    row = qs[(qs["trainee"] == batch["trainees"]["control-characters-in-an-essay"])
+             & (qs["question"] == "g2-advice")]  # fmt: skip
+    assert json.loads(row["answer"].iloc[0]) == "第一条建议[31m红色"
+    # the export is whole: every sheet opens, nothing of a control character in it
+    import openpyxl
+
+    from kit.messages import section
+
+    book = openpyxl.load_workbook(batch["xlsx"].written[0])
+    sheets = section("sheet", "zh")
+    assert book.sheetnames == [sheets[k] for k in ("grades", "questions", "rubric", "sessions")]
+    assert not list(batch["xlsx"].written[0].parent.glob(".*.tmp"))
+
+
+def test_identity_and_time_come_from_the_exchange(batch) -> None:
+    refused = batch["collected"].refused
+    assert len(refused) == 1 and "release token" in refused[0], refused
+    subs = batch["submissions"]
+    victim = batch["trainees"]["honest-quiz"]
+    assert len(subs[subs["trainee"] == victim]) == 1  # the impostor replaced nothing
+    scores = batch["scores"]
+
+    def late(case_id: str) -> dict:
+        row = scores[scores["trainee"] == batch["trainees"][case_id]]
+        return row.iloc[0].to_dict()
+
+    backdated, honest = late("backdate-a-late-hand-in"), late("late-hand-in-as-it-is")
+    assert backdated["received_at"] >= batch["handed_in_after"], "the backdated time was believed"
+    assert backdated["days_late"] > 0 and backdated["penalty"] == honest["penalty"] > 0
+    assert backdated["points"] == honest["points"] < 3.0

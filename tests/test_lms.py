@@ -40,7 +40,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     inbox = root / "exchange/c1/inbox"
     for t in HANDED_IN:
         spec = sample.S[t]
-        files = sample.submission_files(tnb, t, spec, spec.get("received", sample.ON_TIME))
+        when = spec.get("received", sample.ON_TIME)
+        files = sample.seal(root, sample.submission_files(tnb, t, spec, when), t, when)
         d = inbox / t / "quiz" / "1"
         d.mkdir(parents=True)
         for name, data in files.items():

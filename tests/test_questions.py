@@ -149,6 +149,10 @@ def test_ranking_rating_observation_upload_code(rt, tmp_path):
     W._code_hook(type("Result", (), {"info": info})())
     assert stored(rt)["q10"]["value"].endswith("x = 1\n")
     assert "代码已保存" in c.status.value
+    # running the untouched stub again (Voilà runs every cell on open) keeps the answer
+    info = type("Info", (), {"raw_cell": Q.answer_stub("q10")})
+    W._code_hook(type("Result", (), {"info": info})())
+    assert stored(rt)["q10"]["value"].endswith("x = 1\n")
     assert Q.answer_cell_qid(Q.answer_stub("q10", "en")) == "q10"
 
 

@@ -179,7 +179,7 @@ def test_handouts_are_offline_and_indexed(built):
         assert remote == [], f"{page.name} loads from the network: {remote}"
         assert "<script" not in html
     trainee = (course / "build/c1/handouts/coop.html").read_text(encoding="utf-8")
-    instructor = (course / "build/c1/handouts/coop.instructor.html").read_text(encoding="utf-8")
+    instructor = (course / "build/c1/instructor/handouts/coop.html").read_text(encoding="utf-8")
 
     def text(html):
         return re.sub(r"<[^>]+>", "", html)

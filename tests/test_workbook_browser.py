@@ -9,16 +9,14 @@ inbox. Every request that is not to 127.0.0.1 is blocked and must not happen.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-from urllib.parse import urlparse
 from urllib.request import urlopen
 
 import nbformat
@@ -26,16 +24,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import _code, _md, launch_chromium, write_course  # noqa: E402
+from servers import LoopbackGuard, free_port, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
 ESSAY = "先摸清诉求，再分级派单。"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _workbook_notebook() -> nbformat.NotebookNode:
@@ -71,16 +64,6 @@ def _answers(store: Path) -> dict:
         return {}
 
 
-def _wait_for(cond, timeout: float = 60, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def released(tmp_path: Path):
     """A course built and released; the trainee's copy of one workbook in lab/."""
@@ -100,7 +83,14 @@ def released(tmp_path: Path):
 @pytest.fixture
 def jupyterlab(released, tmp_path: Path):
     root, lab = released
-    port, token = _free_port(), secrets.token_hex(16)
+    with lab_server(lab, tmp_path) as (base, token):
+        yield root, lab, base, token
+
+
+@contextlib.contextmanager
+def lab_server(lab: Path, tmp_path: Path):
+    """A real JupyterLab (with Voilà's extension) on loopback serving `lab`: (base URL, token)."""
+    port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"),
@@ -133,8 +123,8 @@ def jupyterlab(released, tmp_path: Path):
             return False
 
     try:
-        _wait_for(up, 60, "JupyterLab to start")
-        yield root, lab, base, token
+        wait_for(up, 60, "JupyterLab to start")
+        yield base, token
     finally:
         proc.terminate()
         try:
@@ -149,20 +139,14 @@ def test_answers_survive_restart_reload_and_submit(jupyterlab):
 
     root, lab, base, token = jupyterlab
     store = lab / "coop.answers.json"
-    blocked: list[str] = []
-
-    def guard(route):
-        host = urlparse(route.request.url).hostname
-        if host != "127.0.0.1":
-            blocked.append(route.request.url)
-            return route.abort()
-        return route.continue_()
-
     with sync_playwright() as p:
         browser = launch_chromium(p)
-        page = browser.new_context(viewport={"width": 1300, "height": 1000}).new_page()
+        context = browser.new_context(viewport={"width": 1300, "height": 1000})
+        guard = LoopbackGuard()
+        context.route("**/*", guard)
+        blocked = guard.blocked
+        page = context.new_page()
         page.set_default_timeout(60_000)
-        page.context.route("**/*", guard)
 
         def command(cmd: str, accept: bool = False) -> None:
             page.wait_for_function("window.jupyterapp && window.jupyterapp.commands")
@@ -211,13 +195,13 @@ def _drive(page, command, open_notebook, widgets_rendered, kernel_idle, store):
     page.locator(".casekit-q-qe textarea").click()
     page.keyboard.type(ESSAY)
     want = {"qc": "求助", "qn": 12.5, "qe": ESSAY}
-    _wait_for(lambda: _answers(store) == want, 30, f"store to hold {want}")
+    wait_for(lambda: _answers(store) == want, 30, f"store to hold {want}")
     page.wait_for_selector(".casekit-progress :text('3 / 3')", state="attached")
 
     def shows_answers() -> None:
         widgets_rendered()
         radio = page.locator(".casekit-q-qc label", has_text="求助").locator("input")
-        _wait_for(radio.is_checked, 30, "the saved choice to show")
+        wait_for(radio.is_checked, 30, "the saved choice to show")
         assert page.locator(".casekit-q-qn input[type=text]").input_value() == "１２.５%"
         assert page.locator(".casekit-q-qe textarea").input_value() == ESSAY
 

@@ -50,6 +50,7 @@ from kit.deliberation.model import (
 from kit.deliberation.render import (
     deliberation_banner,
     deliberation_cells,
+    display_names,
     extra_questions_source,
     insert_cells,
     show,
@@ -77,6 +78,7 @@ __all__ = [
     "check_deliberations",
     "deliberation_banner",
     "deliberation_cells",
+    "display_names",
     "deliberation_form",
     "deliberations_dir",
     "dumps_record",

@@ -18,11 +18,52 @@ def _md(text: Any) -> str:
     return " ".join(s.split())  # one line: a newline would end the blockquote item
 
 
+def _cell(text: Any) -> str:
+    """Free text for a table cell of the box: escaped, on one line."""
+    return " ".join(html.escape(str(text)).split())
+
+
+def _table(head: tuple[str, str], rows: list[tuple[str, str]]) -> str:
+    """A two-column HTML table on one blockquote line (markdown tables do not render inside a quote).
+
+    Cells arrive escaped (:func:`_cell`).
+    """
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows)
+    return f'> <table class="ck-delib"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def display_names(course: Any, cohort_id: str, nb: Any = None) -> dict[str, Any]:
+    """What the instructor's box shows instead of ids: people's names, module titles, the course's zone.
+
+    ``faculty`` and ``trainees`` map ids to names (from the catalog and the
+    roster); ``modules`` maps a module name to the first heading of its
+    ``module:NAME`` cells in `nb`; ``zone`` is the zone time stamps are shown in.
+    """
+    modules: dict[str, str] = {}
+    for cell in getattr(nb, "cells", []) or []:
+        for tag in cell.get("metadata", {}).get("tags") or []:
+            if tag.startswith("module:") and cell.get("cell_type") == "markdown":
+                src = cell.get("source", "")
+                src = "".join(src) if isinstance(src, list) else src
+                m = re.search(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", src, re.M)
+                if m:
+                    modules.setdefault(tag.removeprefix("module:"), m.group(1).strip())
+    roster = course.cohort(cohort_id).roster
+    return {
+        "faculty": {str(i): str(r["name"]) for i, r in course.faculty.iterrows()},
+        "trainees": {str(i): str(r["name"]) for i, r in roster.iterrows()},
+        "modules": modules,
+        "zone": course.zone,
+    }
+
+
 def deliberation_banner(
     inputs: dict[str, Any],
     language: str = "zh",
     *,
     audience: Literal["instructor", "trainee", "notes"] = "instructor",
+    names: dict[str, Any] | None = None,
 ) -> str:
     """Markdown for a cell at the top of an edition, from :func:`session_inputs`.
 
@@ -34,7 +75,13 @@ def deliberation_banner(
     ``notes``: only what the trainee banner leaves out (direction, decisions,
     modules, time split, parties), for a ``teaching-note`` cell beside the
     trainee banner; the same "none recorded" statement when there is none.
+    ``names`` (:func:`display_names`) puts people's names, module titles and
+    local times where the record holds ids and ISO time stamps.
     """
+    from kit.present import local_time
+
+    names = names or {}
+    person = lambda kind, i: names.get(kind, {}).get(str(i), str(i))  # noqa: E731
     t = section("delib", language)
     if not inputs:
         if audience == "trainee":
@@ -55,8 +102,8 @@ def deliberation_banner(
         items.append((t["emphasis"], inputs.get("emphasis", [])))
         items.append((t["extra"], [q["prompt"] for q in inputs.get("extra_questions", [])]))
     if private:
-        items.append((t["modules"], inputs.get("modules", [])))
-        items.append((t["split"], [f"{k} {v:g}" for k, v in split.items()]))
+        titles = names.get("modules", {})
+        items.append((t["modules"], [titles.get(m, m) for m in inputs.get("modules", [])]))
     items = [(label, vals) for label, vals in items if vals]
     if audience == "trainee" and not items:
         return ""
@@ -66,22 +113,25 @@ def deliberation_banner(
         out.append(">")
         out += [f"> - {_md(v)}" for v in vals]
         out.append(">")
+    if private and split:
+        rows = [(_cell(k), f"{v:g}") for k, v in split.items()]
+        out += [_table((t["activity"], t["minutes"]), rows), ">"]
     if private:
+        # who agreed, when and which version: names and a local time, not ids and ISO stamps
         p = inputs.get("parties") or {}
-        who = []
+        rows = []
         if p.get("organisers"):
-            who.append(f"{t['organisers']}: {', '.join(map(_md, p['organisers']))}")
+            rows.append((t["organisers"], "、".join(map(_cell, p["organisers"]))))
         if p.get("teacher"):
-            who.append(f"{t['teacher']}: {_md(p['teacher'])}")
+            rows.append((t["teacher"], _cell(person("faculty", p["teacher"]))))
         if p.get("trainee_reps"):
-            who.append(f"{t['reps']}: {', '.join(map(_md, p['trainee_reps']))}")
-        meta = []
-        if who:
-            meta.append(f"{t['parties']} — " + "; ".join(who))
+            rows.append(
+                (t["reps"], "、".join(_cell(person("trainees", r)) for r in p["trainee_reps"]))
+            )
         if inputs.get("agreed_at"):
-            meta.append(f"{t['agreed']} {_md(inputs['agreed_at'])}")
-        meta.append(f"{t['version']} {inputs.get('version', 0)}")
-        out.append("> <small>" + " · ".join(meta) + "</small>")
+            rows.append((t["agreed"], _cell(local_time(inputs["agreed_at"], names.get("zone")))))
+        rows.append((t["version"], str(inputs.get("version", 0))))
+        out.append(_table((t["parties"], ""), rows))
     while out and out[-1] == ">":
         out.pop()
     return "\n".join(out) + "\n"
@@ -117,7 +167,9 @@ def extra_questions_source(inputs: dict[str, Any], language: str = "zh") -> str:
     return "\n".join(lines) + "\n"
 
 
-def deliberation_cells(inputs: dict[str, Any], language: str = "zh") -> list[Any]:
+def deliberation_cells(
+    inputs: dict[str, Any], language: str = "zh", names: dict[str, Any] | None = None
+) -> list[Any]:
     """Cells a build inserts into a session's source notebook before it runs.
 
     Insert them right after the ``parameters`` cell (:func:`insert_cells` does):
@@ -139,7 +191,7 @@ def deliberation_cells(inputs: dict[str, Any], language: str = "zh") -> list[Any
     public = deliberation_banner(inputs, language, audience="trainee")
     if public:
         cells.append(nbformat.v4.new_markdown_cell(public))
-    notes = deliberation_banner(inputs, language, audience="notes")
+    notes = deliberation_banner(inputs, language, audience="notes", names=names)
     note_cell = nbformat.v4.new_markdown_cell(notes)
     note_cell.metadata["tags"] = ["teaching-note"]
     cells.append(note_cell)
@@ -151,7 +203,9 @@ def deliberation_cells(inputs: dict[str, Any], language: str = "zh") -> list[Any
     return cells
 
 
-def insert_cells(nb: Any, inputs: dict[str, Any], language: str = "zh") -> Any:
+def insert_cells(
+    nb: Any, inputs: dict[str, Any], language: str = "zh", names: dict[str, Any] | None = None
+) -> Any:
     """Insert :func:`deliberation_cells` after the ``parameters`` cell (at the top if none); returns ``nb``."""
     at = next(
         (
@@ -161,7 +215,7 @@ def insert_cells(nb: Any, inputs: dict[str, Any], language: str = "zh") -> Any:
         ),
         0,
     )
-    nb.cells[at:at] = deliberation_cells(inputs, language)
+    nb.cells[at:at] = deliberation_cells(inputs, language, names)
     return nb
 
 

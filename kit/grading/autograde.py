@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import nbformat
 
@@ -32,9 +31,9 @@ from kit.answers import FailureKind, RunFailure
 from kit.artifacts import answer_cell_qid
 from kit.course import Course, CourseError, Failure, as_course
 from kit.gradebook import FAILED, GRADED, NEEDS_MARKING, Gradebook, to_utc_naive
+from kit.gradebook.batch import grades_of, write_gradings
 from kit.grading.coderun import CodeRunner, code_job, open_runner, run_code_questions
 from kit.grading.keys import SessionKeys, load_keys
-from kit.grading.record import grades_of, write_gradings
 from kit.grading.submissions import index_store
 from kit.kinds import Score
 from kit.kinds.base import without_controls
@@ -186,16 +185,8 @@ def _at_the_door(
 # ================================================================ grade
 
 
-def due_time(course: Course, cohort: str, session: str) -> datetime | None:
-    """When a session's work is due, as an aware time (a due without a zone is the course's local time)."""
-    due = course.cohort(cohort).session(session).due
-    if due is not None and due.tzinfo is None:
-        due = due.replace(tzinfo=_course_tz(course))
-    return due
-
-
 def _late(course: Course, cohort: str, session: str, received: datetime) -> tuple[int, float]:
-    due = due_time(course, cohort, session)
+    due = course.due_at(cohort, session)
     if due is None:
         return 0, 0.0
     late = to_utc_naive(received) - to_utc_naive(due)
@@ -204,12 +195,6 @@ def _late(course: Course, cohort: str, session: str, received: datetime) -> tupl
     days = math.ceil(late / timedelta(days=1))
     g = course.config.grading
     return days, round(min(g.late_penalty_cap, days * g.late_penalty_per_day), 6)
-
-
-def _course_tz(course: Course) -> ZoneInfo:
-    # a due time without zone is the course's local time; Chinese courses default to Beijing time
-    name = course.config.grading.timezone or ("Asia/Shanghai" if course.language == "zh" else "UTC")
-    return ZoneInfo(name)
 
 
 @dataclass
@@ -435,7 +420,7 @@ def grade(
     res = GradeResult()
     sessions = [co.session(session).session] if session else [s.session for s in co.sessions]
     g = c.config.grading
-    policy = f"{g.late_penalty_per_day}:{g.late_penalty_cap}:{_course_tz(c)}"
+    policy = f"{g.late_penalty_per_day}:{g.late_penalty_cap}:{c.zone}"
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb)
         run = gb.start_run(cohort, session)

@@ -9,7 +9,7 @@ from kit.artifacts import write_whole
 from kit.course import Course, CourseError, Outcome, as_course
 from kit.gradebook import Gradebook
 from kit.kinds.base import without_controls
-from kit.messages import t
+from kit.messages import section, t
 
 
 class GradesResult(Outcome):
@@ -133,18 +133,35 @@ def grades(
     if to.suffix.lower() == ".xlsx":
         with Gradebook.open(c.root, db) as gb:
             qs = gb.question_scores(cohort)
+            marks = gb.marks(cohort)
         qs = _cells(qs.drop(columns=["answer", "prompt", "submission_id"], errors="ignore"))
         import pandas as pd
 
+        from kit.markbook import with_criterion_max  # partial rubric points (#12)
+
+        rubric = with_criterion_max(c, cohort, marks[marks["criterion"] != ""])
+        rubric = _cells(rubric[["session", "trainee", "question", "criterion", "points",
+                                "max_points", "marker", "source"]])  # fmt: skip
+        sheets = section("sheet", c.language)
+
         def xlsx(tmp: Path) -> None:
             with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-                table.to_excel(xw, sheet_name="grades", index=False)
-                qs.to_excel(xw, sheet_name="questions", index=False)
+                for_people(c, cohort, table).to_excel(xw, sheet_name=sheets["grades"], index=False)
+                questions_for_people(c, cohort, qs).to_excel(
+                    xw, sheet_name=sheets["questions"], index=False
+                )
+                questions_for_people(c, cohort, rubric).to_excel(
+                    xw, sheet_name=sheets["rubric"], index=False
+                )
+                sessions_for_people(c, cohort).to_excel(
+                    xw, sheet_name=sheets["sessions"], index=False
+                )
 
         write_whole(to, xlsx)
     else:
         # utf-8-sig so that Excel opens Chinese names correctly
-        write_whole(to, lambda tmp: table.to_csv(tmp, index=False, encoding="utf-8-sig"))
+        people = for_people(c, cohort, table)
+        write_whole(to, lambda tmp: people.to_csv(tmp, index=False, encoding="utf-8-sig"))
     return GradesResult(written=[to])
 
 
@@ -152,3 +169,89 @@ def _cells(df: Any) -> Any:
     """Texts without control characters: a spreadsheet refuses them (and they hide text)."""
     texts = [c for c in df.columns if df[c].dtype == object]
     return df.assign(**{c: df[c].map(without_controls) for c in texts}) if texts else df
+
+
+# ---------------------------------------------------------------- the spreadsheet a person opens
+#
+# grades_table() keeps machine column names (the API, the LMS files); what a
+# person opens speaks the course's language: headers, statuses, yes/no, and
+# sessions by their number in the schedule (第N讲) with a sheet that lists them.
+
+
+def _session_numbers(c: Course, cohort: str) -> dict[str, str]:
+    order = c.cohort(cohort).by_date()
+    return {s.session: t("page.session_no", c.language, n=n) for n, s in enumerate(order, 1)}
+
+
+def for_people(c: Course, cohort: str, table: Any) -> Any:
+    """The grades table with headers and statuses in the course's language."""
+    lang = c.language
+    L = section("sheet", lang)
+    numbers = _session_numbers(c, cohort)
+    names = {
+        "trainee": L["trainee"],
+        "name": L["name"],
+        "group": L["group"],
+        "total": L["total"],
+        "max": L["max"],
+        "open items": L["open_items"],
+    }
+    for sid, no in numbers.items():
+        names[sid] = L["session_points"].format(session=no)
+        names[f"{sid} status"] = L["session_status"].format(session=no)
+    for u in c.config.units:
+        names[f"unit {u.id}"] = L["unit_points"].format(unit=u.name)
+        names[f"unit {u.id} max"] = L["unit_max"].format(unit=u.name)
+    out = table.copy()
+    for sid in numbers:
+        col = f"{sid} status"
+        if col in out.columns:
+            out[col] = out[col].map(lambda v: t(f"sheet.status.{v}", lang))
+    return out.rename(columns=names)
+
+
+def questions_for_people(c: Course, cohort: str, qs: Any) -> Any:
+    """Per-question scores with headers, kinds, units and statuses in the course's language."""
+    from kit.present import yes_no
+
+    lang = c.language
+    L = section("sheet", lang)
+    numbers = _session_numbers(c, cohort)
+    out = qs.copy()
+    if "session" in out.columns:
+        out["session"] = out["session"].map(lambda s: numbers.get(s, s))
+    if "kind" in out.columns:
+        out["kind"] = out["kind"].map(lambda k: t(f"kind_{k}", lang))
+    if "unit" in out.columns:
+        out["unit"] = out["unit"].map(lambda u: c.units[u].name if u in c.units else u)
+    if "status" in out.columns:
+        out["status"] = out["status"].map(lambda v: t(f"sheet.status.{v}", lang))
+    for col in ("manual", "marked"):
+        if col in out.columns:
+            out[col] = out[col].map(lambda v: yes_no(bool(v), lang))
+    if "position" in out.columns:
+        out["position"] = out["position"].astype(int) + 1  # 第1题 is position 0
+    return out.rename(columns={k: L[f"q_{k}"] for k in out.columns if f"q_{k}" in L})
+
+
+def sessions_for_people(c: Course, cohort: str) -> Any:
+    """The sheet that says which session 第N讲 is: date, title, unit, file id."""
+    import pandas as pd
+
+    from kit.notebooks import session_title
+
+    L = section("sheet", c.language)
+    numbers = _session_numbers(c, cohort)
+    rows = []
+    for s in c.cohort(cohort).by_date():
+        unit = c.units.get(s.unit)
+        rows.append(
+            {
+                L["s_no"]: numbers[s.session],
+                L["s_date"]: s.date.isoformat(),
+                L["s_unit"]: unit.name if unit else s.unit,
+                L["s_title"]: session_title(c, cohort, s.session),
+                L["s_id"]: s.session,
+            }
+        )
+    return pd.DataFrame(rows)

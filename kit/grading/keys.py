@@ -29,6 +29,7 @@ class SessionKeys:
     instructor: nbformat.NotebookNode
     fingerprint: str
     parameters: dict[str, Any] | None = None
+    reveal: str | None = None  # the session's reveal(...) setting
 
 
 def load_keys(course: Course, cohort: str, session: str) -> SessionKeys:
@@ -56,5 +57,13 @@ def load_keys(course: Course, cohort: str, session: str) -> SessionKeys:
         tests[(t["question"], t["name"])] = dict(t)  # "hidden" as the build recorded it
     fp = hashlib.sha256(raw_bytes + b"\0" + nb_bytes).hexdigest()
     return SessionKeys(
-        session, questions, keys, dict(raw.locks), list(tests.values()), nb, fp, raw.parameters
+        session,
+        questions,
+        keys,
+        dict(raw.locks),
+        list(tests.values()),
+        nb,
+        fp,
+        raw.parameters,
+        raw.reveal,
     )

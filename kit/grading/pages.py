@@ -1,24 +1,42 @@
-"""``feedback``: one graded HTML page per trainee and session.
+"""``feedback``: one graded HTML page per trainee and session, written to teach.
 
-Hidden tests never reach a page (they are dropped before rendering), every
-trainee text is escaped (each kind renders its answer, :mod:`kit.kinds`), and
-the page goes through the shared offline page shell (:func:`kit.export.page`)
-with the CSS in ``kit/templates/feedback.css``.
+Everything on the page is in the course's language: each question by its
+number (as the workbook names it) with a verdict in words, the trainee's
+answer as the kind shows it, what was right and wrong about it, the rubric
+criteria by their text in the author's order with the points given, the
+marker's comment, and for code the tests counted — hidden ones only as a
+number, never by name or message — with a failure that stopped the code
+named for what it is (a syntax error with its line). The right answer and
+the author's explanation appear beside a wrong answer only when the author's
+setting allows it (:func:`revealed`: after the due time by default).
+
+Hidden tests never reach a page beyond their count (they are counted, then
+dropped, before rendering); every trainee text is escaped; the page goes
+through the shared offline page shell (:func:`kit.export.page`) with the CSS
+in ``kit/templates/feedback.css``.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kit import artifacts, kinds
 from kit.course import Course, Failure, Outcome, as_course
 from kit.gradebook import Gradebook
+from kit.grading.keys import SessionKeys, load_keys
 from kit.messages import t as say
+from kit.present import local_time, num
 
 FEEDBACK_CSS = (Path(__file__).parent.parent / "templates" / "feedback.css").read_text("utf-8")
+
+#: Statuses counted in the page's summary line, in this order.
+_SUMMARY = ("correct", "partial", "wrong", "unanswered", "needs-marking", "marked")
+_EXCEPTION = re.compile(r"^[A-Z]\w*(Error|Exception|Exit|Interrupt|Warning)\b")
 
 
 class FeedbackResult(Outcome):
@@ -29,13 +47,48 @@ def _esc(v: Any) -> str:
     return html.escape(str(v), quote=True)
 
 
-def _answer_html(kind: str, raw: str) -> str:
-    """The trainee's answer as safe HTML: always escaped text, never markup."""
+# ---------------------------------------------------------------- when answers are shown
+
+
+def reveal_setting(keys: SessionKeys, qid: str) -> str:
+    """The author's setting for a question: its own ``reveal=``, else the session's, else the default."""
+    own = (keys.keys.get(qid) or {}).get("reveal")
+    return own or keys.reveal or artifacts.DEFAULT_REVEAL
+
+
+def revealed(setting: str, due: datetime, now: datetime) -> bool:
+    """Whether a page written at `now` may show the right answer and the explanation."""
+    if setting == "always":
+        return True
+    if setting == "never":
+        return False
+    return now >= due
+
+
+# ---------------------------------------------------------------- code: failures and tests
+
+
+def syntax_failure(code: Any) -> dict[str, Any] | None:
+    """A syntax error in a code answer, as a typed failure (``kind``, ``line``, ``detail``), or None.
+
+    Checked on the page itself, so a syntax error is named as such whatever
+    the grader reported for the tests that could not run after it.
+    """
+    if not isinstance(code, str) or not code.strip():
+        return None
     try:
-        value = json.loads(raw)
-    except ValueError:
-        value = raw
-    return kinds.find(kind).answer_html(value)
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        source = TransformerManager().transform_cell(code)
+    except Exception:  # noqa: BLE001 - IPython's own parser failing is a syntax problem too
+        source = code
+    try:
+        compile(source, "<answer>", "exec", dont_inherit=True)
+    except SyntaxError as e:
+        return {"kind": "syntax", "line": e.lineno, "detail": f"SyntaxError: {e.msg}"}
+    except ValueError as e:  # e.g. a NUL byte
+        return {"kind": "syntax", "line": None, "detail": f"SyntaxError: {e}"}
+    return None
 
 
 def failure_html(failure: dict[str, Any], lang: str) -> str:
@@ -56,8 +109,182 @@ def failure_html(failure: dict[str, Any], lang: str) -> str:
     return f'<p class="failure">⚠ {_esc(text)}{code}</p>'
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.2f}".rstrip("0").rstrip(".")
+def _test_message(message: str, lang: str) -> str:
+    # The grader of today reports these cases in words; the typed results of
+    # the sandbox (issue #9) replace this mapping when they land.
+    if not message:
+        return ""
+    if message == "unanswered":
+        return _esc(say("feedback.not_answered", lang))
+    if message.startswith("did not run"):
+        return _esc(say("feedback.test_not_run", lang))
+    if message.startswith("the tests cell raised "):
+        rest = message.removeprefix("the tests cell raised ")
+        return f"{_esc(say('feedback.test_raised', lang))} <code>{_esc(rest)}</code>"
+    if _EXCEPTION.match(message):
+        return f"<code>{_esc(message)}</code>"
+    return _esc(message)  # the author's own words
+
+
+def _tests_html(
+    tests: list[dict[str, Any]], hidden: tuple[int, int], stopped: bool, lang: str
+) -> list[str]:
+    n_hidden, hidden_passed = hidden
+    total = len(tests) + n_hidden
+    if not total:
+        return []
+    passed = sum(1 for t in tests if t["passed"]) + hidden_passed
+    line = say("feedback.tests", lang, n=total, passed=passed)
+    if n_hidden:
+        more = (
+            say("feedback.hidden_failed", lang, n=n_hidden - hidden_passed)
+            if hidden_passed < n_hidden
+            else say("feedback.hidden_passed", lang)
+        )
+        line = say("feedback.tests_and_hidden", lang, tests=line, hidden=more)
+    out = [f'<p class="tests-summary">{_esc(line)}</p>']
+    if tests:
+        out.append('<ul class="tests">')
+        for t in tests:
+            cls, mark = ("pass", "✓") if t["passed"] else ("fail", "✗")
+            # after a failure that stopped the code, each test's own message only repeats it
+            why = "" if t["passed"] or stopped else _test_message(str(t["message"] or ""), lang)
+            pts = say("feedback.points", lang, got=num(t["points"]), max=num(t["max_points"]))
+            out.append(
+                f'<li class="{cls}">{mark} {_esc(t["name"])} <span class="tpts">{_esc(pts)}</span>'
+                + (f'<span class="why">{why}</span>' if why else "")
+                + "</li>"
+            )
+        out.append("</ul>")
+    return out
+
+
+# ---------------------------------------------------------------- rubric
+
+
+def _rubric_html(
+    spec: dict[str, Any], marks: list[dict[str, Any]], show_texts: bool, lang: str
+) -> list[str]:
+    given = {str(m["criterion"]): m for m in marks if m["criterion"]}
+    if not given:
+        return []
+    items = list(spec.get("rubric") or [])
+    known = {str(i.get("id")) for i in items}
+    items += [{"id": c, "text": c, "points": None} for c in given if c not in known]
+    out = [f'<p class="label">{_esc(say("feedback.rubric", lang))}</p><ul class="rubric">']
+    for n, item in enumerate(items, 1):
+        m = given.get(str(item.get("id")))
+        full = item.get("points")
+        got = float(m["points"]) if m is not None else 0.0
+        if full is None:  # a criterion the spec no longer lists: what was given, as given
+            full = m.get("max_points") if m is not None else None
+        if full is not None and full == full and float(full) > 0:
+            tick = "☑" if got >= float(full) else ("◐" if got > 0 else "☐")
+            shown = f"{num(got)} / {num(full)}"
+        else:
+            tick = "☑" if m is not None and m.get("checked") else "☐"
+            shown = num(got)
+        text = item.get("text") if show_texts else say("feedback.criterion_no", lang, n=n)
+        out.append(
+            f'<li><span class="tick">{tick}</span> {_esc(text or item.get("id"))}'
+            f' <span class="cpts">{_esc(shown)}</span></li>'
+        )
+    out.append("</ul>")
+    return out
+
+
+# ---------------------------------------------------------------- one question
+
+
+def _status(kind: kinds.Kind, q: dict[str, Any]) -> str:
+    if not kind.graded:
+        return "unanswered" if q["status"] == "unanswered" else "rated"
+    if float(q["max_points"] or 0) == 0:
+        return "unanswered" if q["status"] == "unanswered" else "ungraded"
+    return str(q["status"])
+
+
+def question_html(
+    n: int,
+    q: dict[str, Any],
+    spec: dict[str, Any],
+    key: Any,
+    *,
+    tests: list[dict[str, Any]],
+    hidden: tuple[int, int],
+    marks: list[dict[str, Any]],
+    reveal: bool,
+    lang: str,
+) -> str:
+    """One question of a feedback page (every text escaped; the prompt cleaned with nh3)."""
+    import nh3
+
+    kind = kinds.find(q["kind"])
+    try:
+        value = json.loads(q["answer"])
+    except (TypeError, ValueError):
+        value = q["answer"]
+    spec = {**spec, "id": q["question"], "kind": q["kind"]}
+    status = _status(kind, q)
+    answered = not kind.is_empty(value)
+    label = say("feedback.rating", lang) if not kind.graded else say(f"kind_{q['kind']}", lang)
+    if spec.get("optional"):
+        label += " · " + say("optional", lang)
+    # Trainees know a question by its place, as the workbook numbers it; the id is for the teacher.
+    body = [
+        f'<section class="q s-{_esc(status)}" id="q-{_esc(q["question"])}" data-qid="{_esc(q["question"])}">',
+        '<div class="qhead">'
+        f'<h2>{_esc(say("feedback.question_no", lang, n=n))} <small class="kind">{_esc(label)}</small></h2>'
+        f'<span class="verdict">{_esc(say(f"feedback.status.{status}", lang))}</span>',
+    ]
+    if kind.graded and float(q["max_points"] or 0) > 0:
+        pts = say("feedback.points", lang, got=num(q["points"]), max=num(q["max_points"]))
+        body.append(f'<span class="pts">{_esc(pts)}</span>')
+    body.append("</div>")
+    body.append(f'<div class="prompt">{nh3.clean(str(q.get("prompt") or ""))}</div>')
+    body.append(f'<p class="label">{_esc(say("feedback.your_answer", lang))}</p>')
+    body.append(kind.answer_html(value, spec, lang))
+    if answered and kind.keyed and status in ("partial", "wrong"):
+        verdict = kind.verdict_text(spec, key, value, lang)
+        if verdict:
+            body.append(f'<p class="detail">{_esc(verdict)}</p>')
+    if answered and kind.keyed and status == "ungraded" and float(q["max_points"] or 0) > 0:
+        body.append(f'<p class="detail">{_esc(say("feedback.no_key", lang))}</p>')
+    if kind.tested and answered:
+        failures = [f for f in q.get("failures") or [] if isinstance(f, dict)]
+        static = syntax_failure(value)
+        if static and not any(f.get("kind") == "syntax" for f in failures):
+            failures.insert(0, static)
+        body += [failure_html(f, lang) for f in failures]
+        body += _tests_html(tests, hidden, bool(failures), lang)
+    body += _rubric_html(spec, marks, kind.shows_rubric(spec) or reveal, lang)
+    for m in marks:
+        if m["comment"]:
+            body.append(
+                f'<p class="label">{_esc(say("feedback.comment", lang))}</p>'
+                f'<p class="comment">{_esc(m["comment"])}</p>'
+            )
+    if reveal:
+        right = kind.key_html(spec, key, lang) if status != "correct" else ""
+        explain = str((key or {}).get("explain") or "") if isinstance(key, dict) else ""
+        if right or explain:
+            body.append('<div class="reveal">')
+            if right:
+                body.append(
+                    f'<p class="label">{_esc(say("feedback.right_answer", lang))}</p>'
+                    f'<div class="key">{right}</div>'
+                )
+            if explain:
+                body.append(
+                    f'<p class="label">{_esc(say("feedback.explanation", lang))}</p>'
+                    f'<div class="explain">{_esc(explain).replace(chr(10), "<br>")}</div>'
+                )
+            body.append("</div>")
+    body.append("</section>")
+    return "\n".join(body)
+
+
+# ---------------------------------------------------------------- the page
 
 
 def feedback_html(
@@ -69,87 +296,87 @@ def feedback_html(
     questions: list[dict[str, Any]],
     tests: list[dict[str, Any]],
     marks: list[dict[str, Any]],
+    *,
+    keys: SessionKeys,
+    hidden: dict[str, tuple[int, int]] | None = None,
+    now: datetime | None = None,
     failures: list[dict[str, Any]] | None = None,
 ) -> str:
-    """One trainee's graded feedback page. Hidden tests are never passed in, and every trainee text is escaped.
+    """One trainee's graded feedback page.
 
-    ``failures`` are the submission's own (it could not be graded); a code
-    question's come in its row (``failures``), typed as :func:`failure_html` reads them.
+    ``tests`` are the visible tests only; ``hidden`` gives, per question, how
+    many hidden tests there were and how many passed — nothing else of them
+    reaches the page. ``now`` decides what the author's reveal setting allows
+    (default: the current time). ``failures`` are the submission's own, typed
+    as :func:`failure_html` reads them (why it could not be graded); a code
+    question's come in its row (``failures``).
     """
-    import nh3
+    from kit import export
+    from kit import notebooks as nbs
 
     lang = course.language
     co = course.cohort(cohort)
     s = co.session(session)
     unit = course.units.get(s.unit)
     name = co.roster.loc[trainee, "name"] if trainee in co.roster.index else trainee
+    now = now or datetime.now(UTC)
+    due = course.due_moment(cohort, session)
+    hidden = hidden or {}
     body: list[str] = []
-    for n, q in enumerate(questions, 1):
+    held_back = False
+    counts: dict[str, int] = {}
+    for n, q in enumerate(sorted(questions, key=lambda r: r["position"]), 1):
         qid = q["question"]
-        body.append(f'<section class="q" id="q-{_esc(qid)}">')
-        # Trainees know a question by its place and kind; the id is for the teacher.
-        heading = say("feedback.question_no", lang, n=n)
-        kind = say(f"kind_{q['kind']}", lang)
+        kind = kinds.find(q["kind"])
+        setting = reveal_setting(keys, qid)
+        show = revealed(setting, due, now)
+        held_back |= not show and setting == "after-due" and kind.graded
+        status = _status(kind, q)
+        counts[status] = counts.get(status, 0) + 1
         body.append(
-            f'<span class="pts">{_fmt(q["points"])} / {_fmt(q["max_points"])}</span>'
-            f'<h2>{_esc(heading)} <small class="kind">{_esc(kind)} · {_esc(qid)}</small></h2>'
+            question_html(
+                n,
+                q,
+                keys.questions.get(qid) or {},
+                keys.keys.get(qid),
+                tests=[t for t in tests if t["question"] == qid and not t["hidden"]],
+                hidden=hidden.get(qid, (0, 0)),
+                marks=[m for m in marks if m["question"] == qid],
+                reveal=show,
+                lang=lang,
+            )
         )
-        # prompts come from the author; still cleaned, since they may carry HTML
-        body.append(f'<div class="prompt">{nh3.clean(str(q.get("prompt") or ""))}</div>')
-        body.append(_answer_html(q["kind"], q["answer"]))
-        if q["status"] in ("needs-marking",):
-            body.append(f"<p><em>{say('feedback.awaiting', lang)}</em></p>")
-        elif q.get("detail") and not kinds.find(q["kind"]).tested:
-            body.append(f'<p class="detail">{_esc(q["detail"])}</p>')
-        body += [failure_html(f, lang) for f in q.get("failures") or []]
-        qt = [t for t in tests if t["question"] == qid and not t["hidden"]]
-        if qt:
-            body.append('<ul class="tests">')
-            for t in qt:
-                cls, mark = ("pass", "✓") if t["passed"] else ("fail", "✗")
-                unanswered = t["message"] == "unanswered"
-                why = say("feedback.not_answered", lang) if unanswered else t["message"]
-                msg = "" if t["passed"] else f" — {_esc(why)}"
-                body.append(
-                    f'<li class="{cls}">{mark} {_esc(t["name"])} ({_fmt(t["points"])}/{_fmt(t["max_points"])}){msg}</li>'
-                )
-            body.append("</ul>")
-        qm = [m for m in marks if m["question"] == qid]
-        crit = [m for m in qm if m["criterion"]]
-        if crit:
-            body.append('<ul class="rubric">')
-            for m in crit:
-                tick = "☑" if m["checked"] else "☐"
-                body.append(f"<li>{tick} {_esc(m['criterion'])} ({_fmt(m['points'])})</li>")
-            body.append("</ul>")
-        for m in qm:
-            if m["comment"]:
-                body.append(f'<p class="comment">{_esc(m["comment"])}</p>')
-        body.append("</section>")
     pen = ""
     if score.get("penalty"):
         pen = say(
             "feedback.late", lang, days=score["days_late"], pct=f"{score['penalty'] * 100:.0f}"
         )
-    total = (
-        f'<p class="total">{say("feedback.total", lang)}: <strong>{_fmt(score["points"])}</strong>'
-        f" / {_fmt(score['max_points'])}{_esc(pen)}</p>"
+    summary = " · ".join(
+        say("feedback.count", lang, label=say(f"feedback.status.{st}", lang), n=counts[st])
+        for st in _SUMMARY
+        if counts.get(st)
     )
-    why = "".join(failure_html(f, lang) for f in failures or [])
-    content = total + why + "\n".join(body)
-    title = f"{say('feedback.title', lang)} · {session} · {name}"
-    from kit import export
-
+    head = [
+        f'<p class="total">{_esc(say("feedback.total", lang))}: '
+        f"<strong>{num(score['points'])}</strong> / {num(score['max_points'])}{_esc(pen)}</p>"
+    ]
+    if summary:
+        head.append(f'<p class="summary">{_esc(summary)}</p>')
+    if held_back:
+        when = local_time(due, course.zone)
+        head.append(f'<p class="note">{_esc(say("feedback.reveal_later", lang, when=when))}</p>')
+    head += [failure_html(f, lang) for f in failures or []]
+    title = nbs.title_of(keys.instructor, session)
     rows, _ = export.session_meta(course, cohort, session)
     rows = [*rows, (say("feedback.trainee", lang), str(name))]
     return export.page(
-        title,
-        content,
+        say("feedback.page_title", lang, title=title, date=s.date.isoformat(), name=name),
+        "\n".join(head + body),
         colour=unit.colour if unit else "#444444",
         programme=course.config.programme.name,
         unit_name=unit.name if unit else "",
         meta=rows,
-        language=course.language,
+        language=lang,
         extra_css=FEEDBACK_CSS,
     )
 
@@ -173,30 +400,62 @@ def _failures_by_question(df: Any) -> dict[tuple[int, str], list[dict[str, Any]]
     return out
 
 
+def _hidden_counts(tests: Any) -> dict[tuple[int, str], tuple[int, int]]:
+    """(submission, question) → (hidden tests, passed): all a page may know of hidden tests."""
+    if tests.empty:
+        return {}
+    hid = tests[tests["hidden"].astype(bool)]
+    out = {}
+    for (sub, qid), g in hid.groupby(["submission_id", "question"]):
+        out[(int(sub), str(qid))] = (len(g), int(g["passed"].astype(bool).sum()))
+    return out
+
+
 def feedback(
-    course: Course | Path | str, cohort: str, *, db: str | None = None, session: str | None = None
+    course: Course | Path | str,
+    cohort: str,
+    *,
+    db: str | None = None,
+    session: str | None = None,
+    now: datetime | None = None,
+    pdf: bool = False,
 ) -> FeedbackResult:
-    """Write ``build/<cohort>/feedback/<trainee>/<session>.html`` for every graded current submission."""
+    """Write ``build/<cohort>/feedback/<trainee>/<session>.html`` for every graded current submission.
+
+    ``now`` (default: the current time) decides which right answers the
+    authors' reveal settings allow on the pages. ``pdf`` also prints each
+    page to a PDF beside it (:mod:`kit.pdf`).
+    """
     c = as_course(course)
     c.cohort(cohort)  # an unknown cohort is an error, not "0 pages"
     res = FeedbackResult()
     with Gradebook.open(c.root, db) as gb:
         scores = gb.submission_scores(cohort, session)
         qs = gb.question_scores(cohort, session)
-        # hidden tests are dropped here, before anything reaches a page
         ts = gb.tests(cohort, session)
-        ts = ts[~ts["hidden"].astype(bool)] if not ts.empty else ts
         marks = gb.marks(cohort, session)
         failed = gb.failures(cohort, session)
     typed = _failures_by_question(failed)
+    # hidden tests are counted, then dropped, before anything reaches a page
+    hidden = _hidden_counts(ts)
+    ts = ts[~ts["hidden"].astype(bool)] if not ts.empty else ts
+    session_keys: dict[str, SessionKeys | Exception] = {}
     for row in scores.to_dict("records"):
         t, s = row["trainee"], row["session"]
         out = artifacts.feedback_path(c, cohort, t, s)
         try:
+            if s not in session_keys:
+                try:
+                    session_keys[s] = load_keys(c, cohort, s)
+                except Exception as e:  # noqa: BLE001 - reported per page below
+                    session_keys[s] = e
+            keys = session_keys[s]
+            if isinstance(keys, Exception):
+                raise keys
             sub = row["submission_id"]
             questions = qs[qs["submission_id"] == sub].to_dict("records")
             for q in questions:
-                if kinds.find(q["kind"]).tested and not kinds.is_empty("code", _value(q)):
+                if kinds.find(q["kind"]).tested:
                     q["failures"] = typed.get((sub, q["question"]), []) + typed.get((sub, ""), [])
             page = feedback_html(
                 c,
@@ -205,13 +464,20 @@ def feedback(
                 t,
                 row,
                 questions,
-                ts[ts["submission_id"] == row["submission_id"]].to_dict("records")
-                if not ts.empty
-                else [],
+                ts[ts["submission_id"] == sub].to_dict("records") if not ts.empty else [],
                 marks[(marks["trainee"] == t) & (marks["session"] == s)].to_dict("records"),
-                typed.get((sub, ""), []) if not questions else [],
+                keys=keys,
+                hidden={q: v for (sid, q), v in hidden.items() if sid == int(sub)},
+                now=now,
+                failures=typed.get((sub, ""), []) if not questions else [],
             )
             res.written.append(artifacts.write_text(out, page))
         except Exception as e:  # noqa: BLE001 - one page never sinks the batch
             res.failures.append(Failure(f"{t}/{s}", f"{type(e).__name__}: {e}", str(out)))
+    if pdf:
+        from kit.pdf import to_pdf
+
+        printed = to_pdf(list(res.written))
+        res.written += printed.written
+        res.failures += printed.failures
     return res

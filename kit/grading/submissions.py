@@ -13,7 +13,6 @@ read into memory, so nothing is ever written outside the store.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -31,7 +30,10 @@ from sqlalchemy import select
 from kit import artifacts
 from kit.course import Course, CourseError, Failure, Outcome, as_course
 from kit.gradebook import Gradebook, Submission, utcnow
-from kit.grading.record import add_submissions
+from kit.gradebook.batch import add_submissions
+from kit.hub.trust import course_secret
+from kit.hub.trust import read_json as _read_json_bytes
+from kit.hub.trust import verify as verify_handin
 from kit.messages import t as say
 
 # Archive limits: generous for notebooks plus an uploaded report each, small
@@ -47,15 +49,8 @@ class CollectResult(Outcome):
 
     duplicates: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
-
-
-def _read_json_bytes(data: bytes | None) -> Any:
-    if data is None:
-        return None
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
+    #: hand-ins not filed under anybody: impersonation, a forged or missing release token
+    refused: list[str] = field(default_factory=list)
 
 
 # ================================================================ safe archives
@@ -218,6 +213,26 @@ def _load_folder(path: Path) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
     return files, skipped
 
 
+def _load_service(url: str, cohort: str, token: str | None) -> dict[str, bytes]:
+    """Every hand-in of `cohort` on a hub's exchange service, as the inbox's file tree."""
+    from kit.hub.exchange import ExchangeError, HubExchange, check_rel
+
+    token = token or os.environ.get("CASEKIT_HUB_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
+    if not token:
+        hub = url.split("/services/", 1)[0].rstrip("/")
+        raise CourseError.at(url, say("collect.no_token"), say("collect.no_token_fix", hub=hub))
+    exchange = HubExchange(url, token)
+    files: dict[str, bytes] = {}
+    try:
+        for handin in exchange.handins(cohort):
+            where = check_rel(handin)  # "<trainee>/<session>/<folder>", as in the inbox
+            for name, data in exchange.fetch(cohort, handin).items():
+                files[f"{where}/{name}"] = data
+    except ExchangeError as exc:
+        raise CourseError.at(url, str(exc), say("collect.service_fix")) from None
+    return files
+
+
 def _group_submissions(files: dict[str, bytes]) -> dict[str, dict[str, bytes]]:
     """Split a file tree into submissions.
 
@@ -252,6 +267,21 @@ def _group_submissions(files: dict[str, bytes]) -> dict[str, dict[str, bytes]]:
 # ================================================================ collect
 
 
+def _path_ids(where: str, roster: set[str], sessions: set[str]) -> tuple[set[str], set[str]]:
+    """Trainees and sessions a submission's path names (an inbox folder, a file name)."""
+    parts = [p for p in re.split(r"[/\\]", where) if p not in ("", ".")]
+    stems = [re.sub(r"\.ipynb$", "", p) for p in parts]
+    path_trainees = {p for p in stems if p in roster}
+    path_sessions = {p for p in stems if p in sessions}
+    for part in stems:  # "<session>-<trainee>.ipynb" or "<trainee>_<session>"
+        for t in roster:
+            for s in sessions:
+                if part in (f"{s}-{t}", f"{t}-{s}", f"{s}_{t}", f"{t}_{s}"):
+                    path_trainees.add(t)
+                    path_sessions.add(s)
+    return path_trainees, path_sessions
+
+
 def _identify(
     where: str, files: dict[str, bytes], roster: set[str], sessions: set[str]
 ) -> tuple[str | None, str | None, str]:
@@ -272,16 +302,7 @@ def _identify(
         for k in claims:
             if isinstance(meta.get(k), str) and meta[k]:
                 claims[k].add(meta[k])
-    parts = [p for p in re.split(r"[/\\]", where) if p not in ("", ".")]
-    stems = [re.sub(r"\.ipynb$", "", p) for p in parts]
-    path_trainees = {p for p in stems if p in roster}
-    path_sessions = {p for p in stems if p in sessions}
-    for part in stems:  # "<session>-<trainee>.ipynb" or "<trainee>_<session>"
-        for t in roster:
-            for s in sessions:
-                if part in (f"{s}-{t}", f"{t}-{s}", f"{s}_{t}", f"{t}_{s}"):
-                    path_trainees.add(t)
-                    path_sessions.add(s)
+    path_trainees, path_sessions = _path_ids(where, roster, sessions)
     if not claims["trainee"]:
         claims["trainee"] = path_trainees
     if not claims["session"]:
@@ -305,8 +326,7 @@ def _identify(
         return trainee, session, say("collect.unknown_trainee", trainee=trainee)
     if session not in sessions:
         return trainee, session, say("collect.unknown_session", session=session)
-    if path_trainees and trainee not in path_trainees:
-        return trainee, session, say("collect.path_disagrees", trainee=trainee)
+    # a path naming another trainee is impersonation: `collect` refuses it (kit.hub.trust)
     return trainee, session, ""
 
 
@@ -316,11 +336,17 @@ def collect(
     *,
     source: Path | str | None = None,
     db: str | None = None,
+    token: str | None = None,
 ) -> CollectResult:
     """Take submissions into the append-only store and index them in the gradebook.
 
     ``source`` is the cohort's exchange inbox by default, or a folder, or a
-    zip/tar archive. Archives are checked member by member before anything is
+    zip/tar archive, or the address of a hub's exchange service
+    (``https://HUB/services/casekit-exchange/``), read with an instructor's hub
+    API `token` (default ``$CASEKIT_HUB_TOKEN``, else ``$JUPYTERHUB_API_TOKEN``,
+    which an instructor's own server holds); its receipts and release tokens
+    are checked with this course's secret, so a copy of the course needs the
+    hub's ``.casekit/secret``. Archives are checked member by member before anything is
     read (absolute paths, ``..``, links, devices, size and count limits) and a
     bad one is refused whole, naming the member. Submissions whose trainee or
     session cannot be told for sure are reported in ``unknown``; identical
@@ -329,28 +355,37 @@ def collect(
     c = as_course(course)
     co = c.cohort(cohort)
     res = CollectResult()
-    src = Path(source) if source is not None else artifacts.inbox_dir(c.exchange_dir, cohort)
-    if not src.exists():
-        raise CourseError.at(src, say("collect.source_missing"), say("collect.source_missing_fix"))
-    if src.is_dir():
-        files, skipped = _load_folder(src)
-        for rel, why in skipped:
-            res.failures.append(Failure(rel, why, str(src)))
+    if isinstance(source, str) and source.startswith(("http://", "https://")):
+        files, src_name = _load_service(source, cohort, token), "exchange"
     else:
-        files = _load_archive(src)
+        src = Path(source) if source is not None else artifacts.inbox_dir(c.exchange_dir, cohort)
+        if not src.exists():
+            raise CourseError.at(
+                src, say("collect.source_missing"), say("collect.source_missing_fix")
+            )
+        if src.is_dir():
+            files, skipped = _load_folder(src)
+            for rel, why in skipped:
+                res.failures.append(Failure(rel, why, str(src)))
+        else:
+            files = _load_archive(src)
+        src_name = src.name
     # reach (#14): notebooks other tools' students handed in (nbgrader) become
     # casekit submission folders, answers by question id, before anything is stored
     from kit.importers import adopt_submissions
 
     files, foreign_unknown = adopt_submissions(c, cohort, files)
-    res.unknown += [f"{src.name}/{u}" for u in foreign_unknown]
+    res.unknown += [f"{src_name}/{u}" for u in foreign_unknown]
     store = artifacts.store_dir(c, cohort)
     roster = set(co.roster.index)
     sessions = {s.session for s in co.sessions}
+    # identity and time are checked against the course secret (kit.hub.trust, #9.3/#11)
+    secret = course_secret(c.root)
+    arrival = datetime.now(UTC)
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb)
         for where, sub_files in sorted(_group_submissions(files).items()):
-            label = f"{src.name}/{where}"
+            label = f"{src_name}/{where}"
             trainee, session, problem = _identify(where, sub_files, roster, sessions)
             if problem or trainee is None or session is None:
                 res.unknown.append(f"{label}: {problem}")
@@ -358,8 +393,20 @@ def collect(
             if "workbook.ipynb" not in sub_files and "answers.json" not in sub_files:
                 res.failures.append(Failure(label, say("collect.empty")))
                 continue
+            by_path, _ = _path_ids(where, roster, sessions)
+            verdict = verify_handin(
+                sub_files,
+                secret=secret,
+                cohort=cohort,
+                trainee=trainee,
+                session=session,
+                channel=next(iter(by_path)) if len(by_path) == 1 else None,
+            )
+            if verdict.refused:
+                res.refused.append(say("collect.refused_handin", label=label, why=verdict.refused))
+                continue
             sha = artifacts.submission_digest(sub_files)
-            received = artifacts.received_time(sub_files, where) or datetime.now(UTC)
+            received = verdict.received_at or arrival
             existing = gb.session.query(Submission).filter_by(
                 cohort=cohort, session=session, trainee=trainee, sha256=sha
             )
@@ -369,8 +416,13 @@ def collect(
                 )
                 continue
             dest = artifacts.submission_dir(c, cohort, trainee, session, received, sha)
+            collected = {
+                "received_at": received.isoformat(),
+                "time_source": verdict.time_source,
+                "notes": verdict.notes,
+            }
             try:
-                _write_submission(dest, sub_files, store)
+                _write_submission(dest, sub_files, store, collected)
             except (OSError, ValueError) as e:
                 res.failures.append(Failure(label, say("collect.cannot_store", error=e)))
                 continue
@@ -387,7 +439,9 @@ def collect(
     return res
 
 
-def _write_submission(dest: Path, files: dict[str, bytes], store: Path) -> None:
+def _write_submission(
+    dest: Path, files: dict[str, bytes], store: Path, collected: dict | None = None
+) -> None:
     """Write one submission folder atomically (temp folder, then rename); never overwrite."""
     if dest.exists():
         return  # append-only: same stamp and hash means same content
@@ -404,6 +458,8 @@ def _write_submission(dest: Path, files: dict[str, bytes], store: Path) -> None:
             target.write_bytes(data)
         receipt = artifacts.Receipt.parse(files.get(artifacts.RECEIPT)) or artifacts.Receipt()
         receipt.collected_at = utcnow().isoformat() + "Z"
+        # what the instructor side established; the only time `index_store` believes
+        receipt.collected = collected or {}
         (tmp / artifacts.RECEIPT).write_bytes(receipt.to_bytes())
         os.rename(tmp, dest)
     finally:

@@ -350,7 +350,7 @@ class Kind:
         """The answer as plain text (handouts)."""
         return str(answer)
 
-    def answer_html(self, value: Any) -> str:
+    def answer_html(self, value: Any, spec: dict | None = None, lang: str = "zh") -> str:
         """The trainee's answer as safe HTML for a feedback page: escaped text, never markup."""
         e = html.escape
         if self.is_empty(value):
@@ -363,6 +363,18 @@ class Kind:
         if isinstance(value, list):
             return '<p class="answer">' + e("；".join(str(v) for v in value), True) + "</p>"
         return f'<p class="answer">{e(str(value), True)}</p>'
+
+    # ---- feedback pages (the instructor side writes them: the key is at hand)
+    def verdict_text(self, spec: dict, key: Any, value: Any, lang: str) -> str:
+        """What can be said in words about a non-empty answer (e.g. how many options were right); "" if nothing.
+
+        Must not give the key away: it is shown whether or not the answer is revealed.
+        """
+        return ""
+
+    def key_html(self, spec: dict, key: Any, lang: str) -> str:
+        """The right answer as escaped HTML, for a feedback page allowed to show it; "" when there is none."""
+        return ""
 
     # ---- the live widget
     def widget(self, view: Any, value: Any) -> list:
@@ -400,6 +412,12 @@ class KeyedKind(Kind):
     def compare(self, spec: dict, kv: Any, opts: dict, answer: Any, maxp: float) -> Score:
         """Score a non-empty answer against the key value ``kv`` (and the key's options)."""
         raise NotImplementedError(self.name)
+
+    def key_html(self, spec: dict, key: Any, lang: str) -> str:
+        kv, _ = key_parts(key)
+        if kv is None:
+            return ""
+        return html.escape(self.answer_text(spec, kv), True)
 
     def practice_texts(self, spec: dict, kv: Any, opts: dict) -> tuple[set[str], dict]:
         """The texts whose hashes accept an answer, and extra fields for the check."""

@@ -12,6 +12,7 @@ from kit.kinds.base import (
     KeyedKind,
     Score,
     check_options,
+    key_parts,
     label,
     normalise_text,
     option_text,
@@ -46,6 +47,10 @@ class Choice(KeyedKind):
     def static_html(self, spec, answer, answered, lang):
         return options_html(spec, [answer] if answered else [], ("●", "○")), False
 
+    def key_html(self, spec, key, lang) -> str:
+        kv, _ = key_parts(key)
+        return "" if kv is None else html.escape(option_as_written(spec, kv), True)
+
     def widget(self, view: Any, value: Any) -> list:
         w = view.w
         opts = view.spec["options"]
@@ -63,6 +68,14 @@ class Choice(KeyedKind):
 
         radio.observe(changed, "value")
         return [label(view, t("choose_one", view.lang)), radio]
+
+
+def option_as_written(spec: dict, value: Any) -> str:
+    """The option as written (a key may name it by its 0-based index)."""
+    opts = spec.get("options") or []
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(opts):
+        return str(opts[value])
+    return str(value)
 
 
 def options_html(spec: dict, chosen: list, marks: tuple[str, str]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from kit import kernel
 from kit.artifacts import answer_marker
 from kit.kinds.base import CORRECT, NEEDS_MARKING, PARTIAL, WRONG, Declared, Kind, Score
 from kit.messages import t
@@ -41,14 +42,59 @@ class Code(Kind):
             detail = (f"{run_error}; " + detail).strip("; ")
         return Score(pts, qmax, PARTIAL if got > 0 else WRONG, detail)
 
-    def answer_html(self, value: Any) -> str:
+    def answer_html(self, value: Any, spec: dict | None = None, lang: str = "zh") -> str:
         if self.is_empty(value):
             return '<p class="answer"><em>—</em></p>'
         return f'<pre class="answer">{html.escape(str(value), True)}</pre>'
 
     def widget(self, view: Any, value: Any) -> list:
-        hint = html.escape(t("code_hint", view.lang, qid=view.qid))
-        return [view.w.HTML(value=f'<div class="casekit-status">{hint}</div>')]
+        if not kernel.in_voila():
+            hint = html.escape(t("code_hint", view.lang, qid=view.qid))
+            return [view.w.HTML(value=f'<div class="casekit-status">{hint}</div>')]
+        return _editor(view, value)
+
+
+def _editor(view: Any, value: Any) -> list:
+    """Voilà shows no cell sources, so the answer cell becomes an editor (kit.hub, #11).
+
+    Running it runs the code in this kernel as the answer cell would, saves what
+    ran to the store by question id, and shows the visible tests' verdicts.
+    """
+    w = view.w
+    area = w.Textarea(
+        value=value or "",
+        placeholder=t("code_placeholder", view.lang),
+        rows=8,
+        layout=w.Layout(width="100%"),
+    )
+    area.add_class("casekit-code")
+    run = w.Button(description=t("code_run", view.lang), icon="play", button_style="primary")
+    output = w.Output()
+    view.inputs.update(code=area, run=run)
+
+    def go(_b: Any) -> None:
+        from IPython.display import HTML, display
+
+        from kit.questions import rerun_tests  # the registry of the notebook's tests
+
+        source = area.value
+        output.clear_output()
+        ip = kernel.ipython()
+        if ip is not None and not code_is_empty(source):
+            with output:
+                ip.run_cell(source, store_history=False)
+        view.save(None if code_is_empty(source) else source)
+        lines = "".join(
+            f"<div>{'✓' if r['passed'] else '✗'} {html.escape(str(r['name']))}</div>"
+            for r in rerun_tests(view.qid)
+            if not r.get("hidden")
+        )
+        if lines:
+            with output:
+                display(HTML(lines))
+
+    run.on_click(go)
+    return [area, run, output]
 
 
 def code_is_empty(source: str) -> bool:

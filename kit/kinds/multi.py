@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from kit.kinds.base import (
     Score,
     from_fraction,
+    key_parts,
     label,
     option_text,
 )
-from kit.kinds.choice import Choice, options_html
+from kit.kinds.choice import Choice, option_as_written, options_html
 from kit.messages import t
 
 
@@ -50,6 +52,28 @@ class Multi(Choice):
 
     def answer_text(self, spec, answer) -> str:
         return "；".join(str(a) for a in answer)
+
+    def answer_html(self, value, spec=None, lang="zh") -> str:
+        if self.is_empty(value) or not isinstance(value, list):
+            return super().answer_html(value, spec, lang)
+        items = "".join(f"<li>{html.escape(str(v), True)}</li>" for v in value)
+        return f'<ul class="answer">{items}</ul>'
+
+    def verdict_text(self, spec, key, value, lang) -> str:
+        kv, _ = key_parts(key)
+        if kv is None or not isinstance(value, list):
+            return ""
+        want = {option_text(spec, v) for v in (kv if isinstance(kv, list) else [kv])}
+        got = {option_text(spec, v) for v in value}
+        return t("score.multi", lang, n=len(want), hits=len(got & want), false=len(got - want))
+
+    def key_html(self, spec, key, lang) -> str:
+        kv, _ = key_parts(key)
+        if kv is None:
+            return ""
+        right = kv if isinstance(kv, list) else [kv]
+        items = "".join(f"<li>{html.escape(option_as_written(spec, v), True)}</li>" for v in right)
+        return f"<ul>{items}</ul>"
 
     def widget(self, view: Any, value: Any) -> list:
         w = view.w

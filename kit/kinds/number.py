@@ -13,6 +13,7 @@ from kit.kinds.base import (
     Declared,
     KeyedKind,
     Score,
+    key_parts,
     num,
     parse_number,
 )
@@ -99,6 +100,33 @@ class Number(KeyedKind):
     def practice_text(self, spec, answer, hashes) -> str:
         a = parse_number(answer, spec.get("number_unit"))
         return _bucket(a, hashes["scheme"], hashes["width"])
+
+    def answer_html(self, value, spec=None, lang="zh") -> str:
+        if self.is_empty(value) or not isinstance(value, int | float) or isinstance(value, bool):
+            return super().answer_html(value, spec, lang)
+        unit = (spec or {}).get("number_unit") or ""
+        return f'<p class="answer">{html.escape(num(value))} {html.escape(unit)}</p>'
+
+    def verdict_text(self, spec, key, value, lang) -> str:
+        try:
+            parse_number(value, spec.get("number_unit"))
+        except ValueError:
+            return t("feedback.not_a_number", lang, text=str(value))
+        return ""
+
+    def key_html(self, spec, key, lang) -> str:
+        kv, opts = key_parts(key)
+        if kv is None:
+            return ""
+        unit = spec.get("number_unit") or ""
+        text = f"{num(round(float(kv), 6))} {unit}".strip()
+        tol = float(opts.get("tolerance", spec.get("tolerance") or 0.0))
+        rel = opts.get("rel_tolerance", spec.get("rel_tolerance"))
+        if tol:
+            text += t("feedback.tolerance", lang, tol=f"{num(tol)} {unit}".strip())
+        elif rel:
+            text += t("feedback.tolerance", lang, tol=f"{num(float(rel) * 100)}%")
+        return html.escape(text)
 
     def static_html(self, spec, answer, answered, lang):
         if spec.get("number_unit"):

@@ -41,6 +41,16 @@ class Observation(ManualKind):
         names = [field_name(f, lang, DEFAULT_OBSERVATION_FIELDS) for f in spec.get("fields", [])]
         return ["<ul>" + "".join(f"<li>{html.escape(n)}：</li>" for n in names) + "</ul>"], answered
 
+    def answer_html(self, value, spec=None, lang="zh") -> str:
+        if self.is_empty(value) or not isinstance(value, dict):
+            return super().answer_html(value, spec, lang)
+        e = html.escape
+        rows = "".join(
+            f"<dt>{e(field_name(str(k), lang, DEFAULT_OBSERVATION_FIELDS))}</dt><dd>{e(str(v or '—'), True)}</dd>"
+            for k, v in value.items()
+        )
+        return f'<dl class="answer">{rows}</dl>'
+
     def answer_text(self, spec, answer) -> str:
         if isinstance(answer, dict):
             return "\n".join(f"{k}: {v}" for k, v in answer.items() if str(v).strip())
@@ -51,16 +61,17 @@ class Observation(ManualKind):
         value = value if isinstance(value, dict) else {}
         out, areas = [], {}
         for f in view.spec["fields"]:
+            # the label above its box, whole: a description beside it is cut at a fixed width
+            name = field_name(f, view.lang, DEFAULT_OBSERVATION_FIELDS)
             area = w.Textarea(
                 value=str(value.get(f) or ""),
-                description=field_name(f, view.lang, DEFAULT_OBSERVATION_FIELDS),
                 rows=3,
                 continuous_update=True,
                 layout=w.Layout(width="100%"),
-                style={"description_width": "8em"},
             )
+            area.add_class("casekit-field-input")
             areas[f] = area
-            out.append(area)
+            out += [w.HTML(value=f'<div class="casekit-field">{html.escape(name)}</div>'), area]
         view.inputs.update(areas)
 
         def changed(_change: dict) -> None:

@@ -11,6 +11,7 @@ from kit.kinds.base import (
     Score,
     check_options,
     from_fraction,
+    key_parts,
     label,
     normalise_text,
 )
@@ -56,6 +57,31 @@ class Ranking(KeyedKind):
 
     def answer_text(self, spec, answer) -> str:
         return "；".join(str(a) for a in answer)
+
+    def answer_html(self, value, spec=None, lang="zh") -> str:
+        if self.is_empty(value) or not isinstance(value, list):
+            return super().answer_html(value, spec, lang)
+        return (
+            '<ol class="answer">'
+            + "".join(f"<li>{html.escape(str(v), True)}</li>" for v in value)
+            + "</ol>"
+        )
+
+    def verdict_text(self, spec, key, value, lang) -> str:
+        kv, _ = key_parts(key)
+        if not isinstance(kv, list) or not isinstance(value, list):
+            return ""
+        want = [normalise_text(x) for x in kv]
+        pos = {normalise_text(x): i for i, x in enumerate(value)}
+        pairs = [(want[i], want[j]) for i in range(len(want)) for j in range(i + 1, len(want))]
+        good = sum(1 for a, b in pairs if a in pos and b in pos and pos[a] < pos[b])
+        return t("score.ranking", lang, good=good, n=len(pairs))
+
+    def key_html(self, spec, key, lang) -> str:
+        kv, _ = key_parts(key)
+        if not isinstance(kv, list):
+            return ""
+        return "<ol>" + "".join(f"<li>{html.escape(str(v), True)}</li>" for v in kv) + "</ol>"
 
     def widget(self, view: Any, value: Any) -> list:
         """Up and down buttons per item and a confirm button; ``view.move(i, step)`` reorders."""

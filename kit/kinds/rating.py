@@ -65,6 +65,18 @@ class Rating(Kind):
         )
         return [f'<div style="color:#555">{line}</div>'], answered
 
+    def answer_html(self, value, spec=None, lang="zh") -> str:
+        scale = int((spec or {}).get("scale") or 5)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= scale:
+            return super().answer_html(value, spec, lang)
+        labels = (spec or {}).get("labels")
+        stars = "★" * value + "☆" * (scale - value)
+        text = f"{value} / {scale}" + (f" · {labels[value - 1]}" if labels else "")
+        return (
+            f'<p class="answer rating"><span class="stars" aria-hidden="true">{stars}</span> '
+            f"{html.escape(text, True)}</p>"
+        )
+
     def widget(self, view: Any, value: Any) -> list:
         w = view.w
         scale = int(view.spec.get("scale") or 5)

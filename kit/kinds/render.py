@@ -26,18 +26,26 @@ def render_plain(spec: dict, lang: str = "zh") -> str:
     return "\n".join([head, *find(spec.get("kind")).plain_lines(spec)])
 
 
-def render_html(spec: dict, answer: Any = None, lang: str = "zh") -> str:
-    """Static, fully escaped HTML of a question (for handouts and feedback)."""
+def render_html(
+    spec: dict, answer: Any = None, lang: str = "zh", *, number: int | None = None
+) -> str:
+    """Static, fully escaped HTML of a question (for handouts and feedback).
+
+    ``number`` puts "第n题" first, as the workbook names the question; the
+    question id is kept for machines (``data-qid``), not shown.
+    """
     e = html.escape
     kind = find(spec.get("kind"))
     colour = spec.get("colour") or UNIT_COLOURS.get(str(spec.get("unit") or ""), "#555")
     name = spec.get("kind", "")
-    meta = [t("kind_" + name, lang)]
+    meta = [t("question_no", lang, n=number)] if number else []
+    meta.append(t("kind_" + name, lang))
     if spec.get("points"):
         meta.append(t("points", lang, n=num(spec["points"])))
+    if spec.get("optional"):
+        meta.append(t("optional", lang))
     if spec.get("unit"):
         meta.append(unit_name(spec, lang))
-    meta.append(spec.get("id", ""))
     parts = [
         f'<div class="casekit-question casekit-kind-{e(name)}" data-qid="{e(spec.get("id", ""))}" '
         f'style="border-left:6px solid {e(colour)};padding:.6em 1em;margin:1em 0;'

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
-from kit.kinds.base import CORRECT, WRONG, Declared, KeyedKind, Score, normalise_text
+from kit.kinds.base import CORRECT, WRONG, Declared, KeyedKind, Score, key_parts, normalise_text
 from kit.messages import t
 
 
@@ -26,6 +27,13 @@ class Text(KeyedKind):
         accepted = kv if isinstance(kv, list) else [kv]
         ok = normalise_text(answer) in {normalise_text(x) for x in accepted}
         return Score(maxp if ok else 0.0, maxp, CORRECT if ok else WRONG)
+
+    def key_html(self, spec, key, lang) -> str:
+        kv, _ = key_parts(key)
+        if kv is None:
+            return ""
+        accepted = [str(v) for v in (kv if isinstance(kv, list) else [kv])]
+        return html.escape(t("feedback.or", lang).join(accepted), True)
 
     def practice_texts(self, spec, kv, opts):
         return {normalise_text(v) for v in (kv if isinstance(kv, list) else [kv])}, {}

@@ -40,7 +40,21 @@ class Upload(ManualKind):
         return None if value is None or isinstance(value, dict) else "valid.not_object"
 
     def static_html(self, spec, answer, answered, lang):
-        return [f'<div style="color:#555">{html.escape(spec.get("accept", ""))}</div>'], answered
+        types = "、".join(f"<code>{html.escape(a)}</code>" for a in accepted_types(spec))
+        line = html.escape(t("upload_types", lang, types="{types}")).replace("{types}", types)
+        return [f'<div style="color:#555">{line}</div>'] if types else [], answered
+
+    def answer_html(self, value, spec=None, lang="zh") -> str:
+        if self.is_empty(value) or not isinstance(value, dict):
+            return super().answer_html(value, spec, lang)
+        size = value.get("size")
+        text = t(
+            "feedback.file",
+            lang,
+            name=str(value.get("name") or ""),
+            size=_size(int(size)) if isinstance(size, int) else "?",
+        )
+        return f'<p class="answer">{html.escape(text, True)}</p>'
 
     def answer_text(self, spec, answer) -> str:
         if isinstance(answer, dict):
@@ -50,16 +64,20 @@ class Upload(ManualKind):
     def widget(self, view: Any, value: Any) -> list:
         """A file picker; ``view.receive_upload(files)`` checks and stores what was picked."""
         w = view.w
+        types = accepted_types(view.spec)
+        # the button says what it takes, so nobody picks a file only to have it refused
+        label = t("upload_button_types", view.lang, types=" ".join(types)) if types else None
         up = w.FileUpload(
             accept=view.spec.get("accept") or "",
             multiple=False,
-            description=t("upload_button", view.lang),
+            description=label or t("upload_button", view.lang),
             layout=w.Layout(width="auto"),
         )
         view.inputs["upload"] = up
         view.receive_upload = lambda files: receive_upload(view, files)
         up.observe(lambda change: view.receive_upload(change["new"]), "value")
-        return [up]
+        limit = t("upload_limit", view.lang, max=num(float(view.spec.get("max_mb") or 20)))
+        return [up, w.HTML(value=f'<div class="casekit-status">{html.escape(limit)}</div>')]
 
 
 def receive_upload(view: Any, files: Any) -> None:
@@ -87,6 +105,11 @@ def receive_upload(view: Any, files: Any) -> None:
     view.save(record)
     saved = t("upload_saved", view.lang, name=record["name"], size=_size(record["size"]))
     view.status.value += f' <span class="casekit-status">{html.escape(saved)}</span>'
+
+
+def accepted_types(spec: dict) -> list[str]:
+    """The file types an upload takes, as the author listed them (``.pdf``, ``.docx``…)."""
+    return [a.strip() for a in str(spec.get("accept") or "").split(",") if a.strip()]
 
 
 def _size(n: int) -> str:

@@ -2,7 +2,8 @@
 
 Widgets, pages, course problems, the command line: each text is a keyed
 template with named placeholders (``t("nb.unknown_tag", tag="x")``), kept in
-``kit/messages/zh.py`` and ``kit/messages/en.py`` (``tests/test_messages.py``
+``kit/messages/zh.py`` and ``kit/messages/en.py`` (the texts of pages in
+``pages_zh.py`` and ``pages_en.py``) (``tests/test_messages.py``
 checks that every key is in both, with the same placeholders). A question
 kind may bring its own messages (``Kind.messages``); :func:`register` adds
 them without overriding the catalogue's own.
@@ -24,8 +25,14 @@ import os
 import string
 from collections.abc import Iterator
 
-from kit.messages.en import MESSAGES as EN
-from kit.messages.zh import MESSAGES as ZH
+from kit.messages.en import MESSAGES as _EN
+from kit.messages.pages_en import MESSAGES as _PAGES_EN
+from kit.messages.pages_zh import MESSAGES as _PAGES_ZH
+from kit.messages.zh import MESSAGES as _ZH
+
+#: The catalogue in two files per language: the pages' texts (pages_*.py) and the rest.
+EN: dict[str, str] = {**_EN, **_PAGES_EN}
+ZH: dict[str, str] = {**_ZH, **_PAGES_ZH}
 
 LANGUAGES = ("zh", "en")
 #: language → key → template. Kinds and courses may add keys (:func:`register`).

@@ -8,7 +8,9 @@
 ``kit.programme.overview``         ``summary``: one cohort at a glance
 ``kit.programme.evaluation``       ``evaluation_summary``: ratings per teacher, method, unit
 ``kit.programme.handbook``         ``guide``: the annual programme guide
+``kit.programme.figures``          ``cohort_figures``: hand-ins, scores over what was due, ratings
 ``kit.programme.dashboard``        ``report``: the cohort dashboard
+``kit.programme.trends``           ``programme_report``: headline figures across cohorts
 =================================  ==================================================
 """
 
@@ -26,10 +28,12 @@ from kit.programme.evaluation import (
     evaluation_html,
     evaluation_summary,
 )
+from kit.programme.figures import CohortFigures, cohort_figures
 from kit.programme.handbook import FACULTY_KINDS, guide, notebook_info, render_guide
 from kit.programme.overview import CohortSummary, summary
 from kit.programme.share import ALL, SHARE_COLUMNS, interactive_share, share_problems
 from kit.programme.sites import CATEGORIES, CATEGORY_COLOURS, FONT_STACK, show_site, site_card
+from kit.programme.trends import programme_report, programme_trends
 
 __all__ = [
     "ALL",
@@ -40,9 +44,11 @@ __all__ = [
     "FACULTY_KINDS",
     "SHARE_COLUMNS",
     "TASK_COLUMNS",
+    "CohortFigures",
     "CohortSummary",
     "Task",
     "clean_comment",
+    "cohort_figures",
     "dataset_problems",
     "evaluation_html",
     "evaluation_summary",
@@ -51,6 +57,8 @@ __all__ = [
     "interactive_share",
     "notebook_info",
     "programme_problems",
+    "programme_report",
+    "programme_trends",
     "render_guide",
     "report",
     "session_dataset_problems",

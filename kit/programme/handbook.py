@@ -12,7 +12,7 @@ import pandas as pd
 
 from kit import artifacts
 from kit.course import Course, as_course
-from kit.messages import lang_of, section, t
+from kit.messages import EN, lang_of, section, t
 from kit.programme.share import ALL, interactive_share
 from kit.programme.sites import CATEGORIES, CATEGORY_COLOURS, FONT_STACK
 
@@ -68,6 +68,7 @@ def _guide_context(course: Course) -> dict[str, Any]:
                     "cohort": cid,
                     "cohort_name": c.name,
                     "session": s.session,
+                    "number": t("page.session_no", lang, n=c.number(s.session)),
                     "date": s.date.isoformat(),
                     "method": s.method,
                     "unit": s.unit,
@@ -151,6 +152,8 @@ def _guide_context(course: Course) -> dict[str, Any]:
         {
             "id": u.id,
             "name": u.name,
+            # the colour's own word (红/绿/蓝/金), not the id a file uses
+            "badge": t(f"unit_colour.{u.id}", lang) if f"unit_colour.{u.id}" in EN else u.name[:2],
             "colour": u.colour,
             "description": u.description,
             "notebooks": notebooks_by_unit[u.id],
@@ -192,7 +195,11 @@ def render_guide(course: Course) -> str:
     )
     env.filters["pct"] = lambda x: "—" if x is None else f"{x:.0%}"
     env.filters["num"] = lambda x: f"{x:g}"
-    return env.get_template("guide.html.j2").render(**_guide_context(course))
+    from kit.present import finish_tables
+
+    return finish_tables(
+        env.get_template("guide.html.j2").render(**_guide_context(course)), course.language
+    )
 
 
 def guide(course_path: Course | str | Path, *, out: str | Path | None = None) -> Path:

@@ -1,13 +1,10 @@
-"""``submit``: hand a workbook, its answers and files to the exchange inbox."""
+"""``submit``: hand a workbook, its answers and files to the exchange (folder or hub service)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +39,31 @@ def _empty_store(workbook: Path) -> dict[str, Any]:
 
 
 def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
-    """Hand `workbook` (.ipynb), its answers and files to the exchange inbox.
+    """Hand `workbook` (.ipynb), its answers and files to the exchange.
 
-    Writes ``exchange/<cohort>/inbox/<trainee>/<session>/<utc-stamp>-<sha8>/``
-    with ``workbook.ipynb``, ``answers.json``, ``files/`` and ``receipt.json``.
-    Nothing is ever overwritten: every submission is a new folder, created
-    whole by a rename. Identity (trainee, session, cohort, exchange) comes from
-    the answer store's header. A store with bad entries is still submitted as
-    it is (the receipt lists the problems), and so is a workbook nobody
-    answered (an empty store from the workbook's metadata): refusing would
-    lose work, and "handed in, nothing answered" is an answer too.
+    On a JupyterHub (the single-user server's environment names the exchange
+    service and holds the hub's API token) the hand-in goes to the exchange
+    service, which files it under the signed-in account at its own time;
+    otherwise into the folder exchange's inbox
+    ``exchange/<cohort>/inbox/<trainee>/<session>/<utc-stamp>-<sha8>/``
+    (`kit.hub.exchange`). ``exchange`` forces that folder. Nothing is ever
+    overwritten: every hand-in is a new folder, created whole by a rename. A
+    store with bad entries is still handed in as it is (the receipt lists the
+    problems), and so is a workbook nobody answered (an empty store from the
+    workbook's metadata): refusing would lose work, and "handed in, nothing
+    answered" is an answer too. Identity here only routes the hand-in; collect
+    checks it (`kit.hub.trust`).
     """
+    from kit.hub.exchange import (
+        Exchange,
+        FolderExchange,
+        Handin,
+        HubExchange,
+        course_of_exchange,
+        exchange_for,
+    )
+    from kit.hub.trust import course_secret
+
     workbook = Path(workbook).resolve()
     store_file = artifacts.answers_path(workbook)
     if not workbook.exists():
@@ -70,15 +81,6 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     trainee = check_id(doc.get("trainee"), "trainee")
     session = check_id(doc.get("session"), "session")
     cohort = check_id(doc.get("cohort"), "cohort")
-    exchange = Path(
-        exchange
-        or doc.get("exchange")
-        or os.environ.get("CASEKIT_EXCHANGE")
-        or artifacts.exchange_of(workbook, cohort, trainee)
-        or ""
-    )
-    if not str(exchange) or str(exchange) == ".":
-        raise StoreError(t("handin.no_exchange"), store_file, code="no-exchange")
     contents: dict[str, bytes] = {
         artifacts.WORKBOOK: workbook.read_bytes(),
         artifacts.ANSWERS: answers,
@@ -90,42 +92,27 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
                 contents[f"{artifacts.FILES}/" + p.relative_to(files_dir).as_posix()] = (
                     p.read_bytes()
                 )
-    sha = artifacts.submission_digest(contents)
-    received = datetime.now(UTC)
-    parent = artifacts.inbox_session_dir(exchange, cohort, trainee, session)
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".incoming-{uuid.uuid4().hex}"
-    tmp.mkdir()
-    try:
-        for rel, data in contents.items():
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        receipt = Receipt(
-            trainee=trainee,
-            session=session,
-            cohort=cohort,
-            received_at=received.isoformat(timespec="milliseconds"),
-            sha256=sha,
-            folder=parent,
-            files=sorted(contents),
-            warnings=warnings,
-        )
-        (tmp / artifacts.RECEIPT).write_bytes(receipt.to_bytes())
-        base = artifacts.submission_folder_name(received, sha)
-        for n in range(100):
-            final = parent / (base if n == 0 else f"{base}-{n}")
-            try:
-                # rename onto an existing folder fails: an earlier submission is never replaced
-                os.rename(tmp, final)
-                break
-            except OSError:
-                if not final.exists():
-                    raise
-        else:  # pragma: no cover
-            raise StoreError(t("handin.no_free_name"), parent)
-        receipt.folder = final
-        return receipt
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    folder = (
+        doc.get("exchange")
+        or os.environ.get("CASEKIT_EXCHANGE")
+        or artifacts.exchange_of(workbook, cohort, trainee)
+    )
+    handin = Handin(cohort, session, trainee, contents, warnings)
+    target: Exchange
+    if exchange is not None:
+        root = course_of_exchange(Path(exchange))
+        secret = course_secret(root, create=False) if root else None
+        target = FolderExchange(Path(exchange), secret=secret)
+    elif folder and str(folder) != ".":
+        target = exchange_for(Path(folder))
+    else:
+        # the hub's service, or the reason in the trainee's language (no path, no CLI advice)
+        hub = HubExchange.from_env()
+        if hub is None:
+            raise StoreError(t("handin.no_exchange"), store_file, code="no-exchange")
+        target = hub
+    accepted = target.submit(handin)
+    receipt = Receipt.model_validate(accepted.receipt)
+    receipt.folder = Path(accepted.location)
+    receipt.warnings = warnings
+    return receipt

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from kit import artifacts, kinds
 from kit.messages import t
-from kit.notebooks import title_of
 from kit.workbook.handin import check_id
 from kit.workbook.store import atomic_write
 
@@ -53,6 +52,8 @@ def setup_source(
     language: str,
     practice: dict | None,
     title: str | None = None,
+    due: str | None = None,
+    zone: str | None = None,
 ) -> str:
     """Source of the locked first cell of a released workbook."""
     note = t("release.setup_note", language)
@@ -70,6 +71,8 @@ def setup_source(
         f"    exchange={str(exchange)!r},\n"
         f"    language={language!r},\n"
         f"    practice={practice!r},\n"
+        f"    due={due!r},\n"
+        f"    zone={zone!r},\n"
         ")\n"
     )
 
@@ -103,7 +106,7 @@ def release(
     """
     import nbformat
 
-    from kit.course import as_course
+    from kit.course import CourseError, as_course
 
     course_obj = as_course(course)  # a broken course raises CourseError (problems listed)
     result = ReleaseResult()
@@ -115,6 +118,19 @@ def release(
     rows = [r for _, r in roster.iterrows() if trainees is None or str(r["id"]) in trainees]
     language = course_obj.language
     exchange = course_obj.exchange_dir
+    # not at the top: kit.notebooks imports nbformat (2.4 s of jsonschema grammar), and
+    # every workbook imports this package when it opens (kit.workbook.open_workbook)
+    from kit.hub.exchange import mark_exchange
+    from kit.hub.trust import course_secret, release_token, secret_path
+    from kit.notebooks import title_of
+
+    # release tokens (who a copy was released to) and the folder exchange's signing
+    secret = course_secret(course_obj.root)
+    if secret is None:  # unreadable (another user's course) or damaged: no copy without a token
+        raise CourseError.at(
+            secret_path(course_obj.root), t("release.no_secret"), t("release.no_secret_fix")
+        )
+    mark_exchange(exchange, course_obj.root)
     for session in sessions:
         where = artifacts.build_paths(course_obj, cohort, session)
         source = where.trainee
@@ -151,6 +167,8 @@ def release(
                     exchange=exchange,
                     language=language,
                     practice=practice,
+                    due=due.isoformat() if (due := course_obj.due_at(cohort, session)) else None,
+                    zone=str(course_obj.zone),
                 )
                 nb = nbformat.from_dict(json.loads(json.dumps(base_nb)))
                 nb.cells = [
@@ -172,6 +190,7 @@ def release(
                 nb.metadata["casekit"].update(
                     {"trainee": tid, "session": session, "cohort": cohort, "mode": mode}
                 )
+                nb.metadata["casekit"]["release"] = release_token(secret, cohort, session, tid)
                 target = artifacts.outbox_path(exchange, cohort, tid, session)
                 data = (nbformat.writes(nb) + "\n").encode("utf-8")
                 if target.exists() and target.read_bytes() == data:

@@ -33,8 +33,25 @@ def _why(exc: Exception, language: str) -> str:
     return t("submit_unexpected", language)
 
 
+def due_text(due: str | None, zone: str | None, language: str) -> str:
+    """The due time in the course's zone, as a trainee reads it ("2026-05-22 22:00（北京时间）")."""
+    if not due:
+        return ""
+    try:
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(zone) if zone else None
+        when = datetime.fromisoformat(due)
+        shown = (when.astimezone(tz) if tz else when).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, KeyError):
+        return ""
+    key = f"zone_name.{zone}"
+    name = t(key, language)
+    return t("due", language, time=shown, zone=zone if name == key else name)
+
+
 class ProgressPanel:
-    """Greeting, per-unit progress ("levels"), the submit button and receipt."""
+    """Greeting, due time, per-unit progress ("levels"), the submit button (with a warning) and receipt."""
 
     def __init__(self, runtime: Runtime):
         import ipywidgets as w
@@ -54,15 +71,37 @@ class ProgressPanel:
         self.submit_button.style.font_size = "17px"
         self.receipt = w.HTML()
         self.submit_button.on_click(lambda _b: self.do_submit())
+        # Handing in with items still open asks first: a trainee at 8/10 may not know.
+        self.confirm_text = w.HTML()
+        self.confirm_button = w.Button(
+            description=t("submit_anyway", lang),
+            button_style="warning",
+            layout=w.Layout(width="auto"),
+        )
+        self.back_button = w.Button(
+            description=t("keep_answering", lang), layout=w.Layout(width="auto")
+        )
+        self.confirm_button.on_click(lambda _b: self.do_submit(confirmed=True))
+        self.back_button.on_click(lambda _b: self._ask(False))
+        self.confirm = w.VBox(
+            [self.confirm_text, w.HBox([self.confirm_button, self.back_button])],
+            layout=w.Layout(display="none"),
+        )
+        self.confirm.add_class("casekit-confirm")
         row = w.HBox([self.submit_button, self.receipt])
         if runtime.readonly:
             self.submit_button.disabled = True
-        self.box = w.VBox([self.greeting, self.bars, self.warnings, row])
+        self.box = w.VBox([self.greeting, self.bars, self.warnings, row, self.confirm])
         self.box.add_class("casekit-progress")
         self.box.layout.border = "2px solid #ccc"
         self.box.layout.padding = "10px 16px"
         self.box.layout.margin = "8px 0"
         self.refresh()
+
+    def open_items(self) -> list[str]:
+        """Required questions not answered yet, in order."""
+        answered = self.rt.answered()
+        return [q for q in self.rt.required() if q not in answered]
 
     def refresh(self) -> None:
         rt, lang, e = self.rt, self.rt.language, html.escape
@@ -73,22 +112,28 @@ class ProgressPanel:
             else t("greeting_anon", lang, session=rt.title)
         )
         mode = t("mode_practice" if rt.mode == "practice" else "mode_assessed", lang)
+        due = due_text(rt.due, rt.zone, lang)
         self.greeting.value = (
             f'<div style="font-size:20px;font-weight:600">{e(greet)}</div>'
             f'<div style="font-size:16px;color:#555">{e(mode)}</div>'
+            + (
+                f'<div class="casekit-due" style="font-size:16px;font-weight:600">{e(due)}</div>'
+                if due
+                else ""
+            )
         )
         answered = rt.answered() & set(rt.questions)
-        total = len(rt.questions)
+        required = rt.required()
+        optional = [q for q in rt.questions if q not in required]
+        done_required = [q for q in required if q in answered]
+        line = t("progress", lang, done=len(done_required), total=len(required))
+        if optional:
+            line += t("progress_optional", lang, n=len(optional))
+        rows = [f'<div style="font-size:17px;margin:4px 0" role="status">{e(line)}</div>']
         units: dict[str, list[str]] = {}
         for qid, spec in rt.questions.items():
             units.setdefault(str(spec.get("unit") or ""), []).append(qid)
-        rows = [
-            f'<div style="font-size:17px;margin:4px 0" role="status">'
-            f"{e(t('progress', lang, done=len(answered), total=total))}</div>"
-        ]
         cleared = []
-        # Trainees know questions by their place in the workbook, not by their ids.
-        number = {q: i + 1 for i, q in enumerate(rt.questions)}
         for unit, qids in units.items():
             colour = str(
                 next(
@@ -106,17 +151,21 @@ class ProgressPanel:
                     _unit_label(unit, lang),
                 )
             )
-            done = [q for q in qids if q in answered]
-            pct = int(100 * len(done) / len(qids)) if qids else 0
-            if len(done) == len(qids):
+            counted = [q for q in qids if q in required]
+            done = [q for q in counted if q in answered]
+            pct = int(100 * len(done) / len(counted)) if counted else 100
+            # Trainees know questions by their place in the workbook, not by their ids.
+            open_items = [
+                t("question_no", lang, n=rt.number(q)) for q in counted if q not in answered
+            ]
+            if not open_items:
                 cleared.append(label)
-            open_items = [t("question_no", lang, n=number[q]) for q in qids if q not in answered]
             rows.append(
-                f'<div style="display:flex;align-items:center;gap:10px;font-size:16px;margin:3px 0">'
+                f'<div style="display:flex;flex-wrap:wrap;align-items:center;gap:4px 10px;font-size:16px;margin:3px 0">'
                 f'<span style="min-width:11em;color:{e(colour)};font-weight:600">{e(label)}</span>'
                 f'<span style="flex:0 0 14em;height:14px;background:#eee;border-radius:7px;overflow:hidden">'
                 f'<span style="display:block;height:100%;width:{pct}%;background:{e(colour)}"></span></span>'
-                f"<span>{len(done)} / {len(qids)}{' ✓' if not open_items else ''}</span>"
+                f"<span>{len(done)} / {len(counted)}{' ✓' if not open_items else ''}</span>"
                 + (
                     f'<span style="color:#777">{e(t("level_open", lang, items="、".join(open_items)))}</span>'
                     if open_items
@@ -128,9 +177,9 @@ class ProgressPanel:
             rows.append(
                 f'<div style="font-size:16px">🏅 {e(t("levels", lang, levels="、".join(cleared)))}</div>'
             )
-        if total and len(answered) == total:
+        if required and len(done_required) == len(required):
             rows.append(
-                f'<div style="font-size:17px;color:#2e7d32;font-weight:600">{e(t("all_done", lang))}</div>'
+                f'<div class="casekit-all-done" style="font-size:17px;color:#2e7d32;font-weight:600">{e(t("all_done", lang))}</div>'
             )
         self.bars.value = "".join(rows)
         warns = rt.store.warnings if rt.store is not None else []
@@ -139,9 +188,25 @@ class ProgressPanel:
             for w in warns
         )
 
-    def do_submit(self) -> Receipt | None:
-        """Submit the workbook; show the receipt time or the reason it failed."""
+    def _ask(self, show: bool, open_items: list[str] | None = None) -> None:
+        lang, e = self.rt.language, html.escape
+        if show and open_items:
+            items = "、".join(t("question_no", lang, n=self.rt.number(q)) for q in open_items)
+            text = t("submit_open_items", lang, n=len(open_items), items=items)
+            self.confirm_text.value = f'<div role="alert" style="font-size:16px;color:#8a4b00;font-weight:600">⚠ {e(text)}</div>'
+        self.confirm.layout.display = "flex" if show else "none"
+
+    def do_submit(self, confirmed: bool = False) -> Receipt | None:
+        """Submit the workbook; show the receipt time or the reason it failed.
+
+        With required items still open, ask first (``confirmed`` hands in anyway).
+        """
         rt, lang, e = self.rt, self.rt.language, html.escape
+        open_items = self.open_items()
+        if open_items and not confirmed:
+            self._ask(True, open_items)
+            return None
+        self._ask(False)
         if rt.store is None or rt.notebook is None:
             self.receipt.value = (
                 f'<span style="color:#c0392b">{e(t("submit_no_exchange", lang))}</span>'
@@ -149,7 +214,8 @@ class ProgressPanel:
             return None
         try:
             with speaking(lang):  # why it failed, in the workbook's language
-                receipt = submit(rt.notebook, exchange=rt.exchange)
+                # the store names the folder exchange; on a hub the service wins
+                receipt = submit(rt.notebook)
         except Exception as exc:  # shown to the trainee: no traceback, no file path
             error = _why(exc, lang)
             self.receipt.value = f'<span role="alert" style="color:#c0392b">{e(t("submit_failed", lang, error=error))}</span>'

@@ -44,8 +44,12 @@ class Runtime:
         practice: dict | None = None,
         notebook: Path | None = None,
         title: str | None = None,
+        due: str | None = None,
+        zone: str | None = None,
     ):
         self.store = store
+        #: The due time (ISO, with its offset) and the course's zone it is shown in.
+        self.due, self.zone = due, zone
         self.session = session
         self.title = title or session
         self.trainee = trainee
@@ -61,6 +65,7 @@ class Runtime:
         self._listeners: dict[str, list[Callable[[dict], None]]] = {}
         self._memory: dict[str, dict] = {}
         self.panel: ProgressPanel | None = None
+        self._live: Any = None  # live class (#12): a kit.livewire.LiveLink, made on first use
 
     @property
     def persistent(self) -> bool:
@@ -107,12 +112,62 @@ class Runtime:
             self._memory[qid] = entry
         else:
             entry = self.store.set(qid, value, kind, self.language, **extra)
+            # live class (#12): after the local save, never in front of it; returns at once
+            with contextlib.suppress(Exception):
+                link = self.live_link()
+                if link is not None:
+                    link.post(qid, value)
         for cb in self._listeners.get(qid, []):
             with contextlib.suppress(Exception):
                 cb(entry)
         if self.panel is not None:
             self.panel.refresh()
         return entry
+
+    # -- live class (#12) ---------------------------------------------------
+    def live_link(self) -> Any:
+        """The link to this session's live class (started on first use), or None when there is none.
+
+        Only a trainee's own workbook has one: a store that is written, with
+        cohort, trainee and session known, and an exchange (a folder, or the
+        hub's exchange service).
+        """
+        if self._live is not None:
+            return self._live or None
+        self._live = False
+        if (
+            self.store is None
+            or self.readonly
+            or not (self.cohort and self.trainee and self.session)
+        ):
+            return None
+        from kit.hub.exchange import ExchangeError, FolderExchange, HubExchange
+        from kit.livewire import LiveLink
+
+        if self.exchange is None and HubExchange.from_env() is None:
+            return None
+        folder = self.exchange
+
+        def factory() -> Any:
+            hub = HubExchange.from_env()
+            if hub is not None:
+                return hub
+            if folder is None:
+                raise ExchangeError("no exchange for live answers")
+            # live answers need no signature: the folder itself, without reading the course secret
+            return FolderExchange(folder)
+
+        self._live = LiveLink(self, factory).start()
+        return self._live
+
+    def follow_live(self, view: Any) -> None:
+        """Show the live class state on a question widget (no-op without a live link)."""
+        with contextlib.suppress(Exception):
+            link = self.live_link()
+            if link is not None:
+                link.follow(view)
+
+    # -- end live class ------------------------------------------------------
 
     def files_dir(self) -> Path | None:
         if self.store is None:
@@ -139,6 +194,15 @@ class Runtime:
         atomic_write(folder / safe, content)
         record["file"] = f"{base.name}/{qid}/{safe}"
         return record
+
+    def number(self, qid: str) -> int:
+        """A question's number as the workbook shows it (第n题): its place in the notebook, from 1."""
+        order = list(self.questions)
+        return order.index(qid) + 1 if qid in order else len(order) + 1
+
+    def required(self) -> list[str]:
+        """The questions that count for completion (optional ones never block it), in order."""
+        return [q for q, spec in self.questions.items() if not spec.get("optional")]
 
     def answered(self) -> set[str]:
         """Ids of the questions with an answer (each kind says what an empty one is)."""
@@ -220,11 +284,9 @@ def _code_hook(result: Any) -> None:
     qid = answer_cell_qid(source)
     if not qid:
         return
-    if kinds.is_empty("code", source):  # the untouched stub is not an answer
-        entry, _ = rt.lookup(qid)
-        if entry is None or entry.get("value") is None:
-            return
-        rt.save(qid, None, "code")
+    if kinds.is_empty("code", source):
+        # The untouched stub is not an answer, and running it never clears one: Voilà
+        # runs every stub on open while the answer lives in the store (kit.hub).
         return
     rt.save(qid, source, "code")
 
@@ -250,13 +312,16 @@ def open_workbook(
     practice: dict | None = None,
     store: Path | None = None,
     title: str | None = None,
+    due: str | None = None,
+    zone: str | None = None,
 ) -> Runtime:
     """Open this kernel's workbook: find the store, show greeting and progress.
 
     Called by the locked setup cell that `release()` writes. ``name`` is the
     trainee's display name; the workbook file is found from the kernel's
     session (``JPY_SESSION_NAME``), falling back to ``<session>.ipynb`` in the
-    working directory. ``store`` overrides the store path (tests, tools);
+    working directory. ``due`` (ISO with offset) is shown in ``zone``, the
+    course's time zone. ``store`` overrides the store path (tests, tools);
     ``CASEKIT_ANSWERS`` does the same for a grader, and with ``CASEKIT_MODE``
     set the store is read-only: a build or grade run never writes answers.
     """
@@ -293,6 +358,8 @@ def open_workbook(
         practice=practice,
         notebook=notebook,
         title=title,
+        due=due,
+        zone=zone,
     )
     for spec in _questions_in_notebook(notebook):
         rt.questions[spec["id"]] = spec

@@ -3,7 +3,8 @@
 Grading a programme (tens of thousands of submissions) is bound by the
 gradebook's round trips, not by scoring: one transaction and a few
 multi-row inserts per batch of submissions instead of an ORM unit of work
-per submission.  The rows are those of :meth:`kit.gradebook.Gradebook.write_grading`.
+per submission (the rows of :meth:`Gradebook.write_grading`; stored submissions as
+:meth:`Gradebook.add_submission` registers them).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from kit.gradebook import (
+from kit.gradebook.book import Gradebook
+from kit.gradebook.schema import (
     Base,
     Flag,
     Grade,
-    Gradebook,
     Result,
     RunFailureRow,
     Submission,

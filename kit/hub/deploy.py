@@ -1,0 +1,630 @@
+"""`kit.hub`: a cohort's JupyterHub on one machine — accounts, homes, configuration, start, stop.
+
+What ``casekit hub start COHORT`` does (as root; every step is idempotent):
+
+1. a system user owns the course (default ``casekit``); the course folder
+   becomes ``owner:owner 0750`` (instructors join the owner's group), the
+   exchange folder and ``.casekit/`` the owner's alone: trainees can read
+   nothing of the course, the build, the keys, the inbox or the gradebook;
+2. one real system user per trainee on the roster and per instructor teaching
+   the cohort (marked ``casekit <cohort> <role>`` in the GECOS field; another user of
+   the same name is never taken over), home ``<homes>/<name>`` mode 0700;
+3. `kit.release` for the cohort, and each trainee's workbooks copied into
+   ``~/<cohort>/`` (an existing copy is never replaced: it holds their work);
+   JupyterLab set to the course language with its news pop-up off;
+4. a password per account without one (printed once; ``--reissue NAME``);
+5. ``plan.json`` + a two-line ``jupyterhub_config.py`` (`kit.hub.config`)
+   under ``<course>/.casekit/hub/<cohort>/``, then JupyterHub in the
+   background, with configurable-http-proxy from ``node_modules`` and the
+   exchange service (`kit.hub.service`) running as the owner.
+
+``stop`` ends JupyterHub (and with it the proxy, the service and every
+trainee's server); answers stay in the trainees' homes. ``remove-users`` takes
+the accounts and their homes away (only users casekit made for that cohort).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+from kit import artifacts
+from kit.course import Course, CourseError, Problem, UserError, load_course
+from kit.hub import auth
+from kit.hub.config import SERVICE
+from kit.messages import t
+
+ACTIONS = ("start", "stop", "status", "config", "remove-users")
+VIEWS = ("voila", "lab")
+USERNAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+GECOS = "casekit {cohort} {role}"
+PROXY_BIN = "configurable-http-proxy"
+#: Settings every trainee's JupyterLab starts with (written into their home, theirs to change).
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
+LOCALES = {"zh": "zh_CN", "en": "en"}
+
+
+class HubError(UserError):
+    """The hub cannot be set up or started; the message says what to do."""
+
+
+@dataclass
+class Account:
+    """One hub account: a system user of the same name."""
+
+    username: str
+    id: str
+    role: str  # trainee | instructor
+    name: str
+
+    def record(self) -> dict:
+        return {"role": self.role, "id": self.id, "name": self.name}
+
+
+@dataclass
+class HubResult:
+    """What `hub` did: the URL, new passwords (shown once), files written, workbooks placed."""
+
+    action: str
+    url: str = ""
+    running: bool = False
+    pid: int | None = None
+    passwords: dict[str, str] = field(default_factory=dict)
+    accounts: list[Account] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)  # remove-users: accounts whose home is elsewhere
+    log: Path | None = None
+
+
+def _root() -> Path:
+    """The repository (for node_modules) when casekit runs from a checkout."""
+    return Path(__file__).resolve().parents[2]
+
+
+def proxy_command() -> str:
+    """configurable-http-proxy installed by `make setup` (npm ci), or one on PATH."""
+    local = _root() / "node_modules" / ".bin" / PROXY_BIN
+    if local.exists():
+        return str(local)
+    found = shutil.which(PROXY_BIN)
+    if found:
+        return found
+    raise HubError(t("hub.no_proxy", proxy=PROXY_BIN))
+
+
+def username_for(ident: str) -> str:
+    """The hub and system user name of a roster or faculty id."""
+    name = str(ident).strip().lower()
+    if not USERNAME_RE.match(name):
+        raise HubError(t("hub.bad_username", ident=str(ident)))
+    return name
+
+
+def accounts_of(course: Course, cohort: str) -> list[Account]:
+    """Trainees on the roster, then the faculty who teach one of the cohort's sessions."""
+    co = course.cohort(cohort)
+    roster = co.roster.reset_index() if "id" not in co.roster.columns else co.roster
+    out = [
+        Account(username_for(r["id"]), str(r["id"]), "trainee", str(r.get("name") or r["id"]))
+        for _, r in roster.iterrows()
+    ]
+    teachers = sorted({s.teacher for s in co.sessions})
+    faculty = course.faculty
+    for fid in teachers:
+        name = str(faculty.loc[fid, "name"]) if fid in faculty.index else fid
+        out.append(Account(username_for(fid), fid, "instructor", name))
+    seen: dict[str, Account] = {}
+    for a in out:
+        if a.username in seen:
+            other = seen[a.username]
+            raise HubError(
+                t(
+                    "hub.shared_account",
+                    role=t("hub.role." + a.role),
+                    ident=a.id,
+                    other_role=t("hub.role." + other.role),
+                    other=other.id,
+                    username=a.username,
+                )
+            )
+        seen[a.username] = a
+    return out
+
+
+# ----------------------------------------------------------- system users
+
+
+def _run(*cmd: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        output = proc.stderr.strip() or proc.stdout.strip()
+        raise HubError(t("hub.command_failed", command=" ".join(cmd), output=output))
+
+
+def _user(name: str) -> pwd.struct_passwd | None:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        return None
+
+
+def ensure_owner(owner: str) -> pwd.struct_passwd:
+    """The system user that owns the course and runs the exchange service."""
+    if _user(owner) is None:
+        _run("useradd", "--system", "--user-group", "--no-create-home", "--shell",
+             "/usr/sbin/nologin", "--comment", "casekit course owner", owner)  # fmt: skip
+    return pwd.getpwnam(owner)
+
+
+def ensure_user(account: Account, cohort: str, homes: Path, owner: str) -> Path:
+    """Create `account`'s system user and private home (or check the one casekit made)."""
+    home = homes / account.username
+    mark = GECOS.format(cohort=cohort, role=account.role)
+    existing = _user(account.username)
+    if existing is None:
+        homes.mkdir(parents=True, exist_ok=True)
+        os.chmod(homes, 0o755)
+        _run("useradd", "--create-home", "--home-dir", str(home), "--shell", "/bin/bash",
+             "--user-group", "--comment", mark, account.username)  # fmt: skip
+    elif not existing.pw_gecos.startswith(f"casekit {cohort} "):
+        raise HubError(
+            t(
+                "hub.foreign_user",
+                username=account.username,
+                cohort=cohort,
+                gecos=existing.pw_gecos or t("hub.no_comment"),
+            )
+        )
+    elif Path(existing.pw_dir) != home:
+        # the same cohort name in another course (or another --homes): its hub, its
+        # homes; taking the account over would put this hub's trainees in those homes
+        raise HubError(
+            t("hub.other_home", username=account.username, home=existing.pw_dir, expected=str(home))
+        )
+    if account.role == "instructor":
+        _run("usermod", "--append", "--groups", owner, account.username)
+    os.chmod(home, 0o700)
+    return home
+
+
+def remove_users(accounts: list[Account], cohort: str, homes: Path) -> tuple[list[str], list[str]]:
+    """Delete the system users (and homes) casekit made for `cohort` under `homes`.
+
+    Returns (removed, left): an account of the same name whose home is
+    elsewhere belongs to another course's hub (or another ``--homes``) and stays.
+    """
+    removed, left = [], []
+    for a in accounts:
+        u = _user(a.username)
+        if u is None or not u.pw_gecos.startswith(f"casekit {cohort} "):
+            continue
+        if Path(u.pw_dir) != homes / a.username:
+            left.append(a.username)
+            continue
+        subprocess.run(["pkill", "-KILL", "-u", a.username], capture_output=True)
+        _run("userdel", "--remove", a.username)
+        removed.append(a.username)
+    return removed, left
+
+
+# ------------------------------------------------------------- the course
+
+
+def _searchable(path: Path) -> Path | None:
+    """The first folder above `path` that other users cannot enter, or None."""
+    for parent in Path(path).resolve().parents:
+        if not os.stat(parent).st_mode & 0o001:
+            return parent
+    return None
+
+
+def check_python_reachable() -> None:
+    """Trainees' servers run this Python as their own users: it must be reachable by them."""
+    blocked = _searchable(Path(os.path.realpath(sys.executable)))
+    if blocked is not None:
+        python = os.path.realpath(sys.executable)
+        raise HubError(t("hub.python_unreachable", folder=str(blocked), python=python))
+
+
+def protect_course(course: Course, owner: pwd.struct_passwd) -> None:
+    """Course 0750 owner:owner; exchange and .casekit the owner's alone (0700)."""
+    root = course.root
+    blocked = _searchable(root)
+    if blocked is not None:
+        raise HubError(t("hub.course_unreachable", folder=str(blocked), owner=owner.pw_name))
+    os.chown(root, owner.pw_uid, owner.pw_gid)
+    os.chmod(root, 0o750)
+    exchange = course.exchange_dir
+    exchange.mkdir(exist_ok=True)
+    for dirpath, dirnames, filenames in os.walk(exchange):
+        for n in [dirpath, *(os.path.join(dirpath, f) for f in dirnames + filenames)]:
+            os.lchown(n, owner.pw_uid, owner.pw_gid)
+    os.chmod(exchange, 0o700)
+    # the secret is the service's to read; the hub's own state below .casekit/hub stays root's
+    secret = artifacts.secret_path(root)
+    private = secret.parent
+    for p in (private, secret):
+        os.lchown(p, owner.pw_uid, owner.pw_gid)
+    os.chmod(private, 0o700)
+
+
+def workspace(cohort: str, account: Account, home: Path) -> Path:
+    """``~/<cohort>/``, the account's own: where its server opens (the plan's notebook_dir)."""
+    u = pwd.getpwnam(account.username)
+    target = home / cohort
+    target.mkdir(exist_ok=True)
+    os.chown(target, u.pw_uid, u.pw_gid)
+    os.chmod(target, 0o700)
+    return target
+
+
+def place_workbooks(course: Course, cohort: str, account: Account, home: Path) -> tuple[list, list]:
+    """Copy the trainee's released workbooks into ``~/<cohort>/``; never replace one."""
+    u = pwd.getpwnam(account.username)
+    target = workspace(cohort, account, home)
+    written, kept = [], []
+    outbox = course.exchange_dir / cohort / "outbox" / account.id
+    for src in sorted(outbox.glob("*.ipynb")):
+        dst = target / src.name
+        if dst.exists():
+            kept.append(dst)
+            continue
+        tmp = dst.with_name(f".{dst.name}.casekit-tmp")
+        shutil.copyfile(src, tmp)
+        os.chown(tmp, u.pw_uid, u.pw_gid)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, dst)
+        written.append(dst)
+    return written, kept
+
+
+def lab_settings(home: Path, username: str, language: str) -> None:
+    """JupyterLab in the course language, news off: user settings in the home (theirs to change)."""
+    u = pwd.getpwnam(username)
+    base = home / ".jupyter" / "lab" / "user-settings"
+    settings = dict(LAB_SETTINGS)
+    settings["@jupyterlab/translation-extension/plugin.jupyterlab-settings"] = {
+        "locale": LOCALES.get(language, "en"),
+    }
+    for rel, doc in settings.items():
+        path = base / rel
+        if path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc), encoding="utf-8")
+    for dirpath, dirnames, filenames in os.walk(home / ".jupyter"):
+        for n in [dirpath, *(os.path.join(dirpath, f) for f in dirnames + filenames)]:
+            os.lchown(n, u.pw_uid, u.pw_gid)
+
+
+# ------------------------------------------------------------------ state
+
+
+def state_dir(course: Course, cohort: str) -> Path:
+    """Where a cohort's hub keeps its configuration, database, log and passwords."""
+    return artifacts.hub_state_dir(course.root, cohort)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def course_timezone(course: Course) -> str:
+    """The zone a trainee's times are shown in (the grading zone; Beijing for Chinese courses)."""
+    return course.config.grading.timezone or ("Asia/Shanghai" if course.language == "zh" else "UTC")
+
+
+def write_plan(
+    course: Course,
+    cohort: str,
+    accounts: list[Account],
+    *,
+    ip: str,
+    port: int,
+    homes: Path,
+    owner: pwd.struct_passwd,
+    view: str,
+) -> Path:
+    """``plan.json``, ``accounts.json`` and ``jupyterhub_config.py`` for this cohort's hub."""
+    state = state_dir(course, cohort)
+    state.mkdir(parents=True, exist_ok=True)
+    os.chown(state, 0, owner.pw_gid)
+    os.chmod(state, 0o750)  # the service (the owner's group) reads plan and accounts
+    for f in state.iterdir():
+        os.lchown(f, 0, 0)
+    for name in ("proxy_token", "admin_token"):
+        token = state / name
+        if not token.exists():
+            fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    db = state / "jupyterhub.sqlite"
+    if not db.exists():  # created private: it holds hashed tokens and sign-in state
+        os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))
+    old = {}
+    if (state / "plan.json").exists():
+        old = json.loads((state / "plan.json").read_text(encoding="utf-8"))
+    ports = old.get("ports") or {
+        "hub_api": _free_port(),
+        "proxy_api": _free_port(),
+        "exchange": _free_port(),
+    }
+    url = f"http://{ip}:{port}"
+    accounts_file = state / "accounts.json"
+    accounts_file.write_text(
+        json.dumps(
+            {"cohort": cohort, "accounts": {a.username: a.record() for a in accounts}},
+            ensure_ascii=False,
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
+    sessions = [s.session for s in course.cohort(cohort).sessions]
+    default_url = {
+        "lab": f"/lab/tree/{cohort}",
+        "voila": "/voila/tree",
+    }[view]
+    plan = {
+        "course": str(course.root),
+        "cohort": cohort,
+        "sessions": sessions,
+        "state": str(state),
+        "url": url,
+        "ports": ports,
+        "proxy": proxy_command(),
+        "owner": owner.pw_name,
+        "exchange": str(course.exchange_dir),
+        "exchange_url": f"{url}/services/{SERVICE}/",
+        "accounts_file": str(accounts_file),
+        "authenticator": "kit.hub.auth.CohortAuthenticator",
+        "notebook_dir": f"{homes}/{{username}}/{cohort}",
+        "default_url": default_url,
+        "timezone": course_timezone(course),
+        "language": course.language,
+        "view": view,
+        # extra jupyterhub-singleuser arguments an administrator added to plan.json stay
+        "server_args": old.get("server_args", []),
+    }
+    plan_file = state / "plan.json"
+    plan_file.write_text(json.dumps(plan, ensure_ascii=False, indent=1), encoding="utf-8")
+    (state / "jupyterhub_config.py").write_text(
+        "# Generated by `casekit hub`; edit plan.json or kit/hub/config.py instead.\n"
+        "from kit.hub.config import configure\n\n"
+        f"configure(c, {str(plan_file)!r})  # noqa: F821 - `c` is JupyterHub's config\n",
+        encoding="utf-8",
+    )
+    return plan_file
+
+
+def admin_token(course: Course | Path | str, cohort: str) -> str:
+    """The root-only token of the hub's `casekit-admin` service (servers, users, tokens)."""
+    c = course if isinstance(course, Course) else load_course(course)
+    return (state_dir(c, cohort) / "admin_token").read_text().strip()
+
+
+def _pid(state: Path) -> int | None:
+    try:
+        pid = int((state / "jupyterhub.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _wait_up(url: str, proc: subprocess.Popen | None, log: Path, timeout: float = 90) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            break
+        try:
+            with urlopen(f"{url}/hub/api/", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    tail = (
+        log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:] if log.exists() else []
+    )
+    raise HubError(t("hub.not_started", log=str(log), tail="\n".join(tail)))
+
+
+def _stop_service(state: Path) -> None:
+    """End this cohort's exchange service if the hub left it running (matched by its plan file)."""
+    plan = str(state / "plan.json")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"kit.hub.service" in args and plan.encode() in args:
+            try:
+                os.kill(int(proc.name), signal.SIGTERM)
+            except OSError:
+                pass
+
+
+def _stop_proxy(state: Path) -> None:
+    """End a proxy a failed hub left behind (JupyterHub stops it itself on a clean stop)."""
+    try:
+        os.kill(int((state / "proxy.pid").read_text().strip()), signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs; a process that exited but was not yet reaped is gone."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child (a hub this process started)
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not _alive(pid):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def stop(state: Path, timeout: float = 180) -> bool:
+    """End a running hub (SIGTERM: it stops its proxy, service and servers); True if one ran.
+
+    A class of 60 servers takes a while to stop on a small machine; only a hub
+    that has not stopped after `timeout` seconds is killed (its proxy with it).
+    """
+    pid = _pid(state)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    if not _gone(pid, timeout):
+        os.kill(pid, signal.SIGKILL)
+        _gone(pid, 10)
+        _stop_proxy(state)
+    _stop_service(state)
+    return True
+
+
+def hub(
+    course: Course | Path | str,
+    cohort: str,
+    action: str = "start",
+    *,
+    ip: str = "127.0.0.1",
+    port: int = 8000,
+    homes: Path | str = "/home",
+    owner: str = "casekit",
+    view: str = "voila",
+    reissue: list[str] | None = None,
+) -> HubResult:
+    """Run a cohort's classroom hub: ``start``, ``stop``, ``status``, ``config`` or ``remove-users``.
+
+    ``config`` prepares everything (users, homes, workbooks, passwords, plan)
+    without starting; ``start`` also starts JupyterHub in the background and
+    waits until it answers. New passwords are in the result, once.
+    """
+    if action not in ACTIONS:
+        raise HubError(t("hub.unknown_action", action=action, actions=", ".join(ACTIONS)))
+    if view not in VIEWS:
+        raise HubError(t("hub.unknown_view", view=view, views=", ".join(VIEWS)))
+    c = course if isinstance(course, Course) else load_course(course)
+    state = state_dir(c, cohort)
+    result = HubResult(action)
+    accounts = accounts_of(c, cohort)
+    result.accounts = accounts
+    if action == "status":
+        result.pid = _pid(state)
+        result.running = result.pid is not None
+        if (state / "plan.json").exists():
+            result.url = json.loads((state / "plan.json").read_text(encoding="utf-8"))["url"]
+        return result
+    if action == "stop":
+        result.running = False
+        result.pid = _pid(state)
+        stop(state)
+        return result
+    if os.geteuid() != 0:
+        raise HubError(t("hub.needs_root"))
+    if action == "remove-users":
+        if _pid(state) is not None:
+            raise HubError(t("hub.running", cohort=cohort))
+        result.removed, result.left = remove_users(accounts, cohort, Path(homes))
+        return result
+    if action == "start" and _pid(state) is not None:
+        raise HubError(t("hub.already_running", cohort=cohort))
+    from kit.hub.trust import course_secret
+    from kit.workbook import release
+
+    check_python_reachable()
+    owner_pw = ensure_owner(owner)
+    course_secret(c.root)
+    released = release(c.root, cohort)
+    if released.failures:
+        raise CourseError(
+            [
+                Problem(f.item, message=f.message, fix="run `casekit build` first")
+                for f in released.failures
+            ]
+        )
+    protect_course(c, owner_pw)
+    homes = Path(homes)
+    for a in accounts:
+        home = ensure_user(a, cohort, homes, owner)
+        lab_settings(home, a.username, c.language)
+        if a.role == "trainee":
+            w, k = place_workbooks(c, cohort, a, home)
+            result.written += w
+            result.kept += k
+        else:  # without it an instructor's server cannot start (no such directory)
+            workspace(cohort, a, home)
+    plan_file = write_plan(
+        c, cohort, accounts, ip=ip, port=port, homes=homes, owner=owner_pw, view=view
+    )
+    result.written.append(plan_file)
+    result.passwords = auth.issue_passwords(
+        state / "passwords.json", [a.username for a in accounts], reissue=reissue or []
+    )
+    plan = json.loads(plan_file.read_text(encoding="utf-8"))
+    result.url = plan["url"]
+    if action == "config":
+        return result
+    log = state / "jupyterhub.log"
+    result.log = log
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("jupyterhub")),
+                "-f",
+                str(state / "jupyterhub_config.py"),
+            ],
+            cwd=state,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives `casekit hub start`
+        )
+    _wait_up(result.url, proc, log)
+    result.pid = proc.pid
+    result.running = True
+    return result
+
+
+def hub_summary(result: HubResult) -> dict[str, Any]:
+    """A plain-data view of a result (for the CLI and for tests)."""
+    return {
+        "action": result.action,
+        "url": result.url,
+        "running": result.running,
+        "pid": result.pid,
+        "accounts": [a.username for a in result.accounts],
+    }

@@ -1,0 +1,204 @@
+"""What makes a hand-in trustworthy: the course secret, release tokens, signed receipts.
+
+The trainee side controls every byte of a workbook, its answer store and any
+file it writes (DESIGN.md "The trust boundary"). Two facts must therefore be
+established by the instructor side alone:
+
+* **who**: `release` writes into each workbook a token ``HMAC(secret,
+  cohort|session|trainee)``. A trainee cannot compute it for anybody else, so a
+  workbook that claims another trainee, or whose token is missing or wrong, is
+  refused at collect and never filed under anybody.
+* **when** (and what): the exchange that accepts a hand-in (the hub's exchange
+  service, or a folder exchange run by the course's owner) signs a receipt
+  ``{cohort, session, trainee, received_at, sha256, via}`` with the same secret.
+  Collect believes a receipt's time only when its signature and content digest
+  check out; otherwise the time is the arrival at collect.
+
+The secret is ``<course>/.casekit/secret`` (32 random bytes, hex, mode 0600 in a
+0700 folder). It is never written into a workbook, a store, the sandbox or a
+receipt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets as _secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kit import artifacts
+from kit.messages import t as say
+
+#: Fields of a receipt covered by its signature, in this order.
+SIGNED_FIELDS = ("cohort", "session", "trainee", "received_at", "sha256", "via")
+RECEIPT = artifacts.RECEIPT
+#: The digest a receipt signs: the submission digest the gradebook stores.
+content_digest = artifacts.submission_digest
+#: ``via`` of receipts signed by the hub's exchange service (identity = the hub account).
+HUB_VIA = "hub"
+
+
+secret_path = artifacts.secret_path
+
+
+def course_secret(course_root: Path, *, create: bool = True) -> bytes | None:
+    """The course secret (created 0600 on first use when ``create``), or None if unreadable."""
+    path = secret_path(course_root)
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        if not create:
+            return None
+    except (PermissionError, ValueError):
+        return None
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    value = _secrets.token_bytes(32)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(value.hex() + "\n")
+    try:
+        # link, not rename: when two processes race, the first secret wins for both
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return bytes.fromhex(path.read_text(encoding="ascii").strip())
+
+
+def _mac(secret: bytes, *parts: str) -> str:
+    return hmac.new(secret, "\x1f".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def release_token(secret: bytes, cohort: str, session: str, trainee: str) -> str:
+    """The token `release` writes into a workbook released to `trainee`."""
+    return _mac(secret, "release", cohort, session, trainee)
+
+
+def sign_receipt(secret: bytes, receipt: dict) -> dict:
+    """`receipt` with its ``signature`` (HMAC over `SIGNED_FIELDS`)."""
+    signed = {k: str(receipt.get(k) or "") for k in SIGNED_FIELDS}
+    return {**receipt, "signature": _mac(secret, "receipt", *signed.values())}
+
+
+def receipt_is_signed(secret: bytes | None, receipt: Any) -> bool:
+    """True when `receipt` carries a valid signature made with `secret`."""
+    if not secret or not isinstance(receipt, dict) or not isinstance(receipt.get("signature"), str):
+        return False
+    want = sign_receipt(secret, receipt)["signature"]
+    return hmac.compare_digest(want, receipt["signature"])
+
+
+def now_utc() -> datetime:
+    """The exchange's clock (one place, so a test can see what it stamps)."""
+    return datetime.now(UTC)
+
+
+def read_json(data: bytes | None) -> Any:
+    """JSON from bytes a trainee wrote, or None when it is not JSON in UTF-8."""
+    if data is None:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def claimed_release(files: dict[str, bytes]) -> tuple[str | None, str | None]:
+    """(trainee, token) a workbook's metadata claims (untrusted until checked)."""
+    nb = read_json(files.get("workbook.ipynb"))
+    meta = ((nb or {}).get("metadata") or {}).get("casekit") or {} if isinstance(nb, dict) else {}
+    trainee = meta.get("trainee") if isinstance(meta.get("trainee"), str) else None
+    token = meta.get("release") if isinstance(meta.get("release"), str) else None
+    return trainee, token
+
+
+@dataclass
+class Verdict:
+    """What collect may believe about one hand-in.
+
+    ``received_at`` is None when no valid signed receipt vouches for a time
+    (collect then uses the arrival time). ``refused`` says why the hand-in must
+    not be filed under anybody; ``notes`` are facts for the instructor.
+    """
+
+    trainee: str
+    session: str
+    received_at: datetime | None = None
+    time_source: str = "arrival"
+    refused: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def verify(
+    files: dict[str, bytes],
+    *,
+    secret: bytes | None,
+    cohort: str,
+    trainee: str,
+    session: str,
+    channel: str | None,
+) -> Verdict:
+    """Check a hand-in that names `trainee`/`session` against what the instructor side knows.
+
+    ``channel`` is the trainee the hand-in came through when the channel says
+    so (the inbox folder of an exchange, i.e. the signed-in account on a hub),
+    else None. Refused when: a valid receipt names another trainee, session or
+    cohort, or another content; the channel's trainee differs from the claim;
+    the workbook's release token was not made for this trainee and session, or
+    is missing from a casekit workbook where no hub account vouches for the
+    trainee (a corrupt workbook handed in through the hub is still filed and
+    grades as failed; another tool's submission has no casekit workbook).
+    """
+    v = Verdict(trainee, session, time_source=say("trust.time_arrival"))
+    receipt = read_json(files.get(RECEIPT))
+    # the hub's service files a hand-in under the signed-in account: identity needs no token
+    account_vouched = False
+    if receipt_is_signed(secret, receipt):
+        mismatch = [
+            f"{k} {receipt.get(k)!r}"
+            for k, want in (("cohort", cohort), ("session", session), ("trainee", trainee))
+            if receipt.get(k) != want
+        ]
+        if mismatch:
+            v.refused = say(
+                "trust.receipt_other", got=", ".join(mismatch), trainee=trainee, session=session
+            )
+            return v
+        if receipt.get("sha256") != content_digest(files):
+            v.refused = say("trust.content_changed")
+            return v
+        try:
+            v.received_at = datetime.fromisoformat(str(receipt["received_at"]))
+            v.time_source = say("trust.time_signed", via=receipt.get("via") or "exchange")
+        except ValueError:
+            v.notes.append(say("trust.no_time"))
+        account_vouched = receipt.get("via") == HUB_VIA
+    elif isinstance(receipt, dict) and receipt.get("signature"):
+        v.notes.append(say("trust.bad_signature"))
+    if channel is not None and channel != trainee:
+        v.refused = say("trust.other_channel", channel=channel, trainee=trainee)
+        return v
+    claimed, token = claimed_release(files)
+    if claimed is not None and claimed != trainee:
+        v.refused = say("trust.opened_as", claimed=claimed, trainee=trainee)
+        return v
+    if secret is None:
+        v.notes.append(say("trust.no_secret"))
+        return v
+    if token is None and account_vouched:
+        v.notes.append(say("trust.account_vouches"))
+    elif token is None and artifacts.WORKBOOK not in files:
+        # another tool's submission adopted by collect (kit.importers): no casekit workbook
+        v.notes.append(say("trust.foreign"))
+    elif token is None:
+        v.refused = say("trust.no_token")
+    elif not hmac.compare_digest(token, release_token(secret, cohort, session, trainee)):
+        v.refused = say("trust.wrong_token", trainee=trainee, session=session)
+    return v
