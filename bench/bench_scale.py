@@ -13,10 +13,10 @@ gradebook does first).
 Measured, on SQLite and on PostgreSQL (a private server, tests/pg.py):
 
 * ``index``    — ``index_store``: 28,000 folders into the gradebook;
-* ``widgets``  — grading the sessions without code questions (submissions/s;
-  goal >= 1,000/s);
-* ``code``     — grading the sessions with code questions (sandboxed);
-* ``all``      — the whole programme graded (goal < 10 min on 2 cores);
+* ``all``      — the whole programme graded in one ``grade`` run, code
+  answers in the sandbox (goal < 10 min on 2 cores);
+* ``widgets``  — the sessions without code questions graded again
+  (``force``), a run per session (submissions/s; goal >= 1,000/s);
 * ``report``, ``grades`` — those commands over the full gradebook (goal: report < 5 s);
 * peak memory of this process (ru_maxrss).
 
@@ -207,18 +207,22 @@ def measure(root: Path, db: str, coded: dict[str, bool], n: int, workers: int) -
     added = index_store(root, COHORT, db=db)
     out["index"] = time.perf_counter() - t0
     assert added == n, (added, n)
-    for label, want in (("widgets", False), ("code", True)):
-        t0 = time.perf_counter()
-        count = 0
-        for session, has_code in coded.items():
-            if has_code != want:
-                continue
-            res = grade(root, COHORT, session, db=db, workers=workers, progress=False)
+    # the programme in one run, as an instructor would: `casekit grade programme`
+    t0 = time.perf_counter()
+    res = grade(root, COHORT, db=db, workers=workers, progress=False)
+    out["all"] = time.perf_counter() - t0
+    assert not res.failures and len(res.graded) == n, (res.failures[:3], len(res.graded))
+    out["code_n"] = sum(1 for label in res.graded if coded[label.split("/")[1]])
+    # widget-only throughput: those sessions graded again (force), one run per session
+    t0 = time.perf_counter()
+    count = 0
+    for session, has_code in coded.items():
+        if not has_code:
+            res = grade(root, COHORT, session, db=db, workers=workers, progress=False, force=True)
             assert not res.failures, res.failures[:3]
             count += len(res.graded)
-        out[label] = time.perf_counter() - t0
-        out[f"{label}_n"] = count
-    out["all"] = out["widgets"] + out["code"]
+    out["widgets"] = time.perf_counter() - t0
+    out["widgets_n"] = count
     t0 = time.perf_counter()
     report(root, COHORT, db=db)
     out["report"] = time.perf_counter() - t0
@@ -274,11 +278,10 @@ def main() -> None:
             print(
                 f"  grade widget-only    {out['widgets']:7.1f} s  ({wn / out['widgets']:6.0f}/s, goal >= 1000/s) [{wn:.0f}]"
             )
-            if cn:
-                print(
-                    f"  grade with code      {out['code']:7.1f} s  ({cn / out['code']:6.0f}/s) [{cn:.0f}]"
-                )
-            print(f"  grade everything     {out['all']:7.1f} s  (goal < 600 s)")
+            print(
+                f"  grade everything     {out['all']:7.1f} s  ({n / out['all']:6.0f}/s, one run, "
+                f"{cn:.0f} with code; goal < 600 s)"
+            )
             print(f"  report               {out['report']:7.2f} s  (goal < 5 s)")
             print(f"  grades export        {out['grades']:7.2f} s")
             print(f"  peak memory          {out['peak_mb']:7.0f} MB")
