@@ -519,15 +519,24 @@ def submission_dir(
 def stored_submissions(course: Course, cohort: str) -> list[tuple[str, str, Path]]:
     """``(trainee, session, folder)`` of every submission folder in the store."""
     store = store_dir(course, cohort)
+    return [(t, s, store / t / s / n) for t, s, n in stored_names(course, cohort)]
+
+
+def stored_names(course: Course, cohort: str) -> list[tuple[str, str, str]]:
+    """``(trainee, session, folder name)`` of every submission folder in the store, sorted.
+
+    Names, not paths: a programme's store holds tens of thousands of folders,
+    and whoever only compares them need not build a path for each.
+    """
+    store = str(store_dir(course, cohort))
     found = []
-    # os.scandir, not Path.glob: a programme's store holds tens of thousands of folders
-    for trainee in _subdirs(str(store)):
+    for trainee in _subdirs(store):
         for session in _subdirs(os.path.join(store, trainee)):
             for name in _subdirs(os.path.join(store, trainee, session)):
                 if not name.startswith("."):
                     found.append((trainee, session, name))
     found.sort()
-    return [(t, s, store / t / s / n) for t, s, n in found]
+    return found
 
 
 def _subdirs(path: str) -> list[str]:

@@ -482,10 +482,13 @@ def index_store(
     try:
         known = set(gb.session.scalars(select(Submission.path).where(Submission.cohort == cohort)))
         found = []
-        for trainee, session, d in artifacts.stored_submissions(c, cohort):
-            rel = d.relative_to(c.root).as_posix()
+        store = artifacts.store_dir(c, cohort)
+        base = store.relative_to(c.root).as_posix()
+        for trainee, session, name in artifacts.stored_names(c, cohort):
+            rel = f"{base}/{trainee}/{session}/{name}"
             if rel in known:
                 continue
+            d = store / trainee / session / name
             files, _ = _load_folder(d)
             received = artifacts.received_time(files, d.name) or datetime.now(UTC)
             found.append(
