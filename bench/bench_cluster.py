@@ -56,15 +56,15 @@ def make_course(work: Path, n: int) -> Path:
     (root / "cohorts/c1/roster.csv").write_text("\n".join(roster) + "\n", encoding="utf-8")
     for i in range(n):
         t = f"s{i:04d}"
-        files = sample.submission_files(
-            tnb, t, dict(VARIANTS[i % len(VARIANTS)]), sample.ON_TIME - timedelta(minutes=i)
-        )
+        when = sample.ON_TIME - timedelta(minutes=i)
+        files = sample.submission_files(tnb, t, dict(VARIANTS[i % len(VARIANTS)]), when)
+        files = sample.seal(root, files, t, when)  # as the hub's exchange service files them
         d = root / "exchange/c1/inbox" / t / "quiz" / f"{i:05d}"
         d.mkdir(parents=True)
         for k, v in files.items():
             (d / k).write_bytes(v)
     res = collect(root, "c1", db=f"sqlite:///{work / 'index.sqlite'}")
-    assert not res.failures, res.failures
+    assert not res.failures and len(res.written) == n, (res.failures[:3], len(res.written))
     return root
 
 
