@@ -463,7 +463,7 @@ def grade(
 
         n_workers = workers or max(1, min(4, os.cpu_count() or 1))
         # one sandbox for the whole run, opened only when some submission has code to run
-        coded = any(kinds.find(s.get("kind")).tested for _, k in jobs for s in k.questions.values())
+        coded = any(_has_code(k) for _, k in jobs)
         runner = open_runner(c, unsafe=unsafe, cluster=cluster) if coded else None
         bar = _progress(progress, len(jobs))
         with _closing(runner), bar as p:
@@ -506,6 +506,10 @@ def grade(
     return res
 
 
+def _has_code(keys: SessionKeys) -> bool:
+    return any(kinds.find(s.get("kind")).tested for s in keys.questions.values())
+
+
 def _payloads(
     c: Course,
     cohort: str,
@@ -536,13 +540,19 @@ def _payloads(
         return
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
         if not runner.cluster:
+            # code in the pool's threads (they wait on the sandbox), widget-only submissions
+            # scored here meanwhile: the run takes about the longer of the two, not their sum
+            coded = [(job, keys) for job, keys in jobs if _has_code(keys)]
             futs = {
                 pool.submit(guarded, job, keys, _grade_one, c, cohort, job, keys, runner): (
                     job,
                     keys,
                 )
-                for job, keys in jobs
+                for job, keys in coded
             }
+            for job, keys in jobs:
+                if not _has_code(keys):
+                    yield job, keys, guarded(job, keys, _grade_one, c, cohort, job, keys, None)
             for fut in as_completed(futs):
                 yield (*futs[fut], fut.result())
             return
