@@ -20,7 +20,7 @@ Measured, on SQLite and on PostgreSQL (a private server, tests/pg.py):
 * ``report``, ``grades`` — those commands over the full gradebook (goal: report < 5 s);
 * peak memory of this process (ru_maxrss).
 
-    python bench/bench_scale.py [--trainees 1400] [--sessions 20] [--db sqlite postgres]
+    make bench-scale      # or: python bench/bench_scale.py [--trainees 1400] [--sessions 20] [--db sqlite postgres]
 
 At smaller sizes (``--trainees 100``) it is a quick check; figures scale
 with the number of submissions.
