@@ -19,6 +19,7 @@ from kit.gradebook.schema import (
     Flag,
     Grade,
     Result,
+    RubricMark,
     RunFailureRow,
     Submission,
     TestResult,
@@ -26,7 +27,7 @@ from kit.gradebook.schema import (
     utcnow,
 )
 
-__all__ = ["add_submissions", "grades_of", "write_gradings"]
+__all__ = ["add_submissions", "grades_of", "has_marks", "write_gradings"]
 
 _CHUNK = 500  # ids per IN (...): within every database's limit of parameters
 
@@ -41,6 +42,14 @@ def grades_of(gb: Gradebook, cohort: str, session: str | None = None) -> dict[in
     if session:
         q = q.where(Submission.session == session)
     return {sid: (fp, st) for sid, fp, st in gb.session.execute(q)}
+
+
+def has_marks(gb: Gradebook, cohort: str, session: str | None = None) -> bool:
+    """Whether any hand mark is recorded for the cohort (or one session of it)."""
+    q = select(RubricMark.trainee).where(RubricMark.cohort == cohort)
+    if session:
+        q = q.where(RubricMark.session == session)
+    return gb.session.execute(q.limit(1)).first() is not None
 
 
 def write_gradings(gb: Gradebook, payloads: list[tuple[int, dict[str, Any]]]) -> None:

@@ -31,7 +31,7 @@ from kit.answers import FailureKind, RunFailure
 from kit.artifacts import answer_cell_qid
 from kit.course import Course, CourseError, Failure, as_course
 from kit.gradebook import FAILED, GRADED, NEEDS_MARKING, Gradebook, to_utc_naive
-from kit.gradebook.batch import grades_of, write_gradings
+from kit.gradebook.batch import grades_of, has_marks, write_gradings
 from kit.grading.coderun import CodeRunner, code_job, open_runner, run_code_questions
 from kit.grading.keys import SessionKeys, load_keys
 from kit.grading.submissions import index_store
@@ -497,12 +497,13 @@ def grade(
             run, graded=len(res.graded), skipped=len(res.skipped), failed=len(res.failures)
         )
         # what each submission's status is now: hand marks since an earlier run close open items
-        now = gb.submission_scores(cohort, session)
-        current = {
-            f"{t}/{s}": st
-            for t, s, st in zip(now["trainee"], now["session"], now["status"], strict=True)
-        }
-        res.statuses = {label: current.get(label, st) for label, st in res.statuses.items()}
+        if has_marks(gb, cohort, session):
+            now = gb.submission_scores(cohort, session)
+            current = {
+                f"{t}/{s}": st
+                for t, s, st in zip(now["trainee"], now["session"], now["status"], strict=True)
+            }
+            res.statuses = {label: current.get(label, st) for label, st in res.statuses.items()}
     return res
 
 
