@@ -522,19 +522,23 @@ def stored_submissions(course: Course, cohort: str) -> list[tuple[str, str, Path
     return [(t, s, store / t / s / n) for t, s, n in stored_names(course, cohort)]
 
 
-def stored_names(course: Course, cohort: str) -> list[tuple[str, str, str]]:
+def stored_names(
+    course: Course, cohort: str, session: str | None = None
+) -> list[tuple[str, str, str]]:
     """``(trainee, session, folder name)`` of every submission folder in the store, sorted.
 
-    Names, not paths: a programme's store holds tens of thousands of folders,
-    and whoever only compares them need not build a path for each.
+    Only one session's with ``session``.  Names, not paths: a programme's
+    store holds tens of thousands of folders, and whoever only compares them
+    need not build a path for each.
     """
     store = str(store_dir(course, cohort))
     found = []
     for trainee in _subdirs(store):
-        for session in _subdirs(os.path.join(store, trainee)):
-            for name in _subdirs(os.path.join(store, trainee, session)):
+        sessions = [session] if session else _subdirs(os.path.join(store, trainee))
+        for one in sessions:
+            for name in _subdirs(os.path.join(store, trainee, one)):
                 if not name.startswith("."):
-                    found.append((trainee, session, name))
+                    found.append((trainee, one, name))
     found.sort()
     return found
 

@@ -422,7 +422,7 @@ def grade(
     g = c.config.grading
     policy = f"{g.late_penalty_per_day}:{g.late_penalty_cap}:{c.zone}"
     with Gradebook.open(c.root, db) as gb:
-        index_store(c, cohort, gb=gb)
+        index_store(c, cohort, gb=gb, session=session)
         run = gb.start_run(cohort, session)
         jobs: list[tuple[_Job, SessionKeys]] = []
         keys_by_session: dict[str, SessionKeys | CourseError] = {}

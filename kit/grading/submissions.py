@@ -468,9 +468,14 @@ def _write_submission(
 
 
 def index_store(
-    course: Course | Path | str, cohort: str, *, gb: Gradebook | None = None, db: str | None = None
+    course: Course | Path | str,
+    cohort: str,
+    *,
+    gb: Gradebook | None = None,
+    db: str | None = None,
+    session: str | None = None,
 ) -> int:
-    """Make sure every submission folder of the store is in the gradebook; return how many were added.
+    """Make sure every submission folder of the store (of one session) is in the gradebook; return how many were added.
 
     The store is the truth: a gradebook lost or freshly pointed at PostgreSQL
     is rebuilt from it.
@@ -484,15 +489,15 @@ def index_store(
         found = []
         store = artifacts.store_dir(c, cohort)
         base = store.relative_to(c.root).as_posix()
-        for trainee, session, name in artifacts.stored_names(c, cohort):
-            rel = f"{base}/{trainee}/{session}/{name}"
+        for trainee, sess, name in artifacts.stored_names(c, cohort, session):
+            rel = f"{base}/{trainee}/{sess}/{name}"
             if rel in known:
                 continue
-            d = store / trainee / session / name
+            d = store / trainee / sess / name
             files, _ = _load_folder(d)
             received = artifacts.received_time(files, d.name) or datetime.now(UTC)
             found.append(
-                {"session": session, "trainee": trainee, "path": rel, "source": "store",
+                {"session": sess, "trainee": trainee, "path": rel, "source": "store",
                  "sha256": artifacts.submission_digest(files), "received_at": received}
             )  # fmt: skip
         # one transaction per batch: a gradebook rebuilt from a programme's store is 28,000 rows
