@@ -16,7 +16,15 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["FailureKind", "Name", "RunFailure", "answer_names", "defines_callables", "failure_of"]
+__all__ = [
+    "FailureKind",
+    "Name",
+    "RunFailure",
+    "TestOutcome",
+    "answer_names",
+    "defines_callables",
+    "failure_of",
+]
 
 DETAIL_CAP = 500
 
@@ -40,6 +48,18 @@ class FailureKind(StrEnum):
     # fault.  Its detail is for the instructor; a trainee should read only that
     # grading failed (it may name cells of the instructor edition).
     GRADER = "grader"
+
+
+class TestOutcome(StrEnum):
+    """How one author test of a code answer ended (what a page says about it, by kind)."""
+
+    __test__ = False  # not a pytest class
+
+    PASSED = "passed"
+    FAILED = "failed"  # its assertion failed: the message is the author's
+    UNANSWERED = "unanswered"  # the question was not answered
+    NOT_RUN = "not-run"  # no record: the code stopped first (the typed failures say why)
+    RAISED = "raised"  # the tests cell raised: the message is the exception
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit.answers import FailureKind, RunFailure, answer_names, defines_callables
+from kit.answers import FailureKind, RunFailure, TestOutcome, answer_names, defines_callables
 from kit.sandbox import Box, Limits, Template, Zygote
 from kit.zygote import describe_status
 
@@ -218,14 +219,20 @@ class CodeGrader:
                 "answer_bytes": int(limits.answer_mb * 1024 * 1024),
             }
             limit = 1 << 20
-            trainee = Template(self.zygote, {**common, "cells": plan.trainee_prefix},
-                               timeout=limits.run_timeout, limit=limit)  # fmt: skip
-            try:
-                judge = Template(self.zygote, {**common, "cells": plan.judge_prefix},
-                                 timeout=limits.run_timeout, limit=limit)  # fmt: skip
-            except BaseException:
-                trainee.close()
-                raise
+            # the two templates run their first cells at the same time (one core each)
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                made = [
+                    pool.submit(Template, self.zygote, {**common, "cells": cells},
+                                timeout=limits.run_timeout, limit=limit)
+                    for cells in (plan.trainee_prefix, plan.judge_prefix)
+                ]  # fmt: skip
+                wait(made)
+            if any(f.exception() is not None for f in made):
+                for f in made:
+                    if f.exception() is None:
+                        f.result().close()
+                raise made[0].exception() or made[1].exception()  # type: ignore[misc]
+            trainee, judge = made[0].result(), made[1].result()
             notes = [f for f in (RunFailure.from_dict(d) for d in judge.ready[1] or []) if f]
             pair = (trainee, judge, notes)
             with self._lock:
@@ -537,15 +544,20 @@ def _verdicts(
         rs = records.get(k, [])
         pts = float(t.get("points", 1) or 0)
         passed = bool(rs) and all(r.get("passed") is True for r in rs) and k not in raised
+        # the outcome is typed; the message is the author's (or the exception a tests cell raised)
+        msg = ""
         if t["question"] not in answered:
-            passed, msg = False, "unanswered"
+            passed, outcome = False, TestOutcome.UNANSWERED
         elif passed:
-            msg = ""
+            outcome = TestOutcome.PASSED
         elif not rs:
-            msg = "did not run"  # why: the typed failures (a grader's cause is not for trainees)
+            outcome = (
+                TestOutcome.NOT_RUN
+            )  # why: the typed failures (a grader's is not for trainees)
         elif k in raised:
-            msg = f"the tests cell raised {raised[k]}"
+            outcome, msg = TestOutcome.RAISED, raised[k]
         else:
+            outcome = TestOutcome.FAILED
             msg = next((str(r.get("message") or "") for r in rs if r.get("passed") is not True), "")
         hide = k in withheld and not passed
         out.append(
@@ -557,6 +569,7 @@ def _verdicts(
                 "points": pts if passed else 0.0,
                 "max_points": pts,
                 "message": "" if hide else msg[:2000],
+                "outcome": str(outcome),
                 "withheld": hide,
             }
         )

@@ -86,3 +86,28 @@ def test_resolve_url(tmp_path: Path) -> None:
     assert resolve_url(tmp_path, "postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     (tmp_path / "course.toml").write_text('[gradebook]\nurl = "postgres://u@h/x"\n')
     assert resolve_url(tmp_path) == "postgresql+psycopg://u@h/x"
+
+
+def test_a_gradebook_without_typed_test_outcomes_is_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with Gradebook(f"sqlite:///{path}") as gb:
+        sub, _ = _add(gb, "t1", "a" * 64, 0)
+        sub_id = sub.id
+    con = sqlite3.connect(path)  # as a casekit before test_results.outcome left it
+    con.execute("ALTER TABLE test_results DROP COLUMN outcome")
+    con.execute("UPDATE casekit_meta SET value = '2' WHERE key = 'schema'")
+    con.execute(
+        "INSERT INTO test_results (submission_id, question, name, hidden, passed, points,"
+        " max_points, message) VALUES (?, 'q1', 'small', 0, 0, 0, 1, 'did not run')",
+        (sub_id,),
+    )
+    con.commit()
+    con.close()
+    with Gradebook(f"sqlite:///{path}") as gb:
+        tests = gb.tests("c1")
+    assert tests[["name", "message", "outcome"]].values.tolist() == [["small", "did not run", ""]]
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT value FROM casekit_meta WHERE key = 'schema'").fetchone() == ("3",)
+    con.close()

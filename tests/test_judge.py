@@ -23,6 +23,7 @@ from conftest import MARKERS, ROOT, case_notebook  # noqa: E402
 
 from kit import safepickle  # noqa: E402
 from kit.answers import FailureKind, answer_names  # noqa: E402
+from kit.kinds.code import verdict_words  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("sandbox")
 
@@ -66,7 +67,7 @@ def test_green_data_verdicts_match_todays_grader(sandbox_grader, variant, tmp_pa
     expected = sq.expected_tests(instructor)
     today = sq.todays_verdicts(instructor, answers, expected, tmp_path)
     run = sandbox_grader.run(instructor, answers, expected)
-    assert [(t["name"], t["passed"], t["points"], t["message"]) for t in run.tests] == [
+    assert [(t["name"], t["passed"], t["points"], verdict_words(t)) for t in run.tests] == [
         (t["name"], t["passed"], t["points"], t["message"]) for t in today
     ]
     if variant == "right":
@@ -85,7 +86,7 @@ def test_function_answer_verdicts_match_todays_grader(sandbox_grader, variant, t
     answers = {"q-code": CASE_ANSWERS[variant]}
     today = sq.todays_verdicts(instructor, answers, expected, tmp_path)
     run = sandbox_grader.run(instructor, answers, expected)
-    assert [(t["name"], t["passed"], t["message"]) for t in run.tests] == [
+    assert [(t["name"], t["passed"], verdict_words(t)) for t in run.tests] == [
         (t["name"], t["passed"], t["message"]) for t in today
     ]
     assert (
@@ -106,7 +107,7 @@ def test_quiz_verdicts_match_todays_grader(sandbox_grader, tmp_path) -> None:
     ):
         today = sq.todays_verdicts(instructor, answers, expected, tmp_path)
         run = sandbox_grader.run(instructor, answers, expected)
-        assert [(t["passed"], t["message"]) for t in run.tests] == [
+        assert [(t["passed"], verdict_words(t)) for t in run.tests] == [
             (t["passed"], t["message"]) for t in today
         ]
 
@@ -147,7 +148,7 @@ def test_unanswered_questions_run_nothing(sandbox_grader) -> None:
     expected = sq.expected_tests(instructor)
     run = sandbox_grader.run(instructor, {"q-func": "# 在下面写你的代码\npass\n"}, expected)
     assert run.seconds == 0.0
-    assert {t["message"] for t in run.tests} == {"unanswered"}
+    assert {t["outcome"] for t in run.tests} == {"unanswered"}
 
 
 def test_what_hidden_tests_pass_to_a_function_never_reaches_a_visible_message(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from kit.gradebook.schema import (
@@ -175,21 +175,24 @@ class Gradebook:
         failures: list[dict[str, Any]] | None = None,
     ) -> None:
         """Replace everything autograde knows about one submission, in one transaction."""
+        # Core statements, not ORM objects: a grading run writes one of these per
+        # submission, and the unit of work cost as much as a sandboxed run.
+        rows: list[tuple[Any, list[dict[str, Any]]]] = [
+            (Grade, [{"submission_id": submission_id, "graded_at": utcnow(), **grade}]),
+            (Result, [{"submission_id": submission_id, **r} for r in results]),
+            (TestResult, [{"submission_id": submission_id, **t} for t in tests]),
+            (Flag, [{"submission_id": submission_id, **f} for f in flags]),
+            (RunFailureRow, [{"submission_id": submission_id, "seq": i, **f}
+                             for i, f in enumerate(failures or [])]),
+        ]  # fmt: skip
         with self.transaction() as s:
-            for model in (Result, TestResult, Flag, RunFailureRow):
-                s.execute(delete(model).where(model.submission_id == submission_id))
-            old = s.get(Grade, submission_id)
-            if old is not None:
-                s.delete(old)
-            s.flush()
-            s.add(Grade(submission_id=submission_id, graded_at=utcnow(), **grade))
-            s.add_all(Result(submission_id=submission_id, **r) for r in results)
-            s.add_all(TestResult(submission_id=submission_id, **t) for t in tests)
-            s.add_all(Flag(submission_id=submission_id, **f) for f in flags)
-            s.add_all(
-                RunFailureRow(submission_id=submission_id, seq=i, **f)
-                for i, f in enumerate(failures or [])
-            )
+            conn = s.connection()  # the tables themselves: no ORM bulk machinery per row
+            for model, _ in rows:
+                table = model.__table__
+                conn.execute(delete(table).where(table.c.submission_id == submission_id))
+            for model, values in rows:
+                if values:
+                    conn.execute(insert(model.__table__), values)
 
     def start_run(self, cohort: str, session: str | None) -> GradingRun:
         with self.transaction() as s:
@@ -406,7 +409,7 @@ class Gradebook:
                 TestResult.submission_id,
                 Submission.session,
                 Submission.trainee,
-                *_cols(TestResult, "question name hidden passed points max_points message"),
+                *_cols(TestResult, "question name hidden passed points max_points message outcome"),
             )
             .join(Submission, Submission.id == TestResult.submission_id)
             .where(Submission.cohort == cohort, Submission.is_current.is_(True))

@@ -25,7 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2  # 2: rubric_marks.source (live class and marking, #12)
+SCHEMA_VERSION = (
+    3  # 2: rubric_marks.source (live class and marking, #12); 3: test_results.outcome (#9)
+)
 
 # Submission statuses (the grade table); "needs-marking" turns into "graded"
 # once every manual item has a mark (see :meth:`Gradebook.submission_scores`).
@@ -121,7 +123,10 @@ class TestResult(Base):
     passed: Mapped[bool] = mapped_column(Boolean, default=False)
     points: Mapped[float] = mapped_column(Float, default=0.0)
     max_points: Mapped[float] = mapped_column(Float, default=0.0)
-    message: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(
+        Text, default=""
+    )  # the author's, or what a tests cell raised
+    outcome: Mapped[str] = mapped_column(String(20), default="")  # kit.answers.TestOutcome
 
 
 class Flag(Base):
@@ -256,4 +261,10 @@ def upgrade(engine: Engine) -> None:
                 text(
                     "ALTER TABLE rubric_marks ADD COLUMN source VARCHAR(20) NOT NULL DEFAULT 'item'"
                 )
+            )
+    have = {c["name"] for c in inspect(engine).get_columns(TestResult.__tablename__)}
+    if "outcome" not in have:
+        with engine.begin() as conn:
+            conn.execute(
+                text("ALTER TABLE test_results ADD COLUMN outcome VARCHAR(20) NOT NULL DEFAULT ''")
             )

@@ -27,7 +27,7 @@ from typing import Any
 import nbformat
 
 from kit import artifacts, kinds
-from kit.answers import FailureKind, RunFailure
+from kit.answers import FailureKind, RunFailure, TestOutcome
 from kit.artifacts import answer_cell_qid
 from kit.course import Course, CourseError, Failure, as_course
 from kit.gradebook import FAILED, GRADED, NEEDS_MARKING, Gradebook, to_utc_naive
@@ -311,7 +311,7 @@ def _score(
         for t in tests:
             t.pop("withheld", None)
             if t["question"] not in answered:
-                t.update(passed=False, points=0.0, message="unanswered")
+                t.update(passed=False, points=0.0, message="", outcome=TestOutcome.UNANSWERED)
 
     for pos, (qid, spec) in enumerate(keys.questions.items()):
         kind = kinds.find(spec.get("kind"))

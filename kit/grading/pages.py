@@ -109,19 +109,16 @@ def failure_html(failure: dict[str, Any], lang: str) -> str:
     return f'<p class="failure">⚠ {_esc(text)}{code}</p>'
 
 
-def _test_message(message: str, lang: str) -> str:
-    # The grader of today reports these cases in words; the typed results of
-    # the sandbox (issue #9) replace this mapping when they land.
-    if not message:
-        return ""
-    if message == "unanswered":
+def _test_why(test: dict[str, Any], lang: str) -> str:
+    """Why a visible test failed, by its typed outcome (``kit.answers.TestOutcome``)."""
+    outcome, message = str(test.get("outcome") or ""), str(test.get("message") or "")
+    if outcome == "unanswered":
         return _esc(say("feedback.not_answered", lang))
-    if message.startswith("did not run"):
+    if outcome == "not-run":
         return _esc(say("feedback.test_not_run", lang))
-    if message.startswith("the tests cell raised "):
-        rest = message.removeprefix("the tests cell raised ")
-        return f"{_esc(say('feedback.test_raised', lang))} <code>{_esc(rest)}</code>"
-    if _EXCEPTION.match(message):
+    if outcome == "raised":
+        return f"{_esc(say('feedback.test_raised', lang))} <code>{_esc(message)}</code>"
+    if _EXCEPTION.match(message):  # the author's test raised rather than asserted
         return f"<code>{_esc(message)}</code>"
     return _esc(message)  # the author's own words
 
@@ -148,7 +145,7 @@ def _tests_html(
         for t in tests:
             cls, mark = ("pass", "✓") if t["passed"] else ("fail", "✗")
             # after a failure that stopped the code, each test's own message only repeats it
-            why = "" if t["passed"] or stopped else _test_message(str(t["message"] or ""), lang)
+            why = "" if t["passed"] or stopped else _test_why(t, lang)
             pts = say("feedback.points", lang, got=num(t["points"]), max=num(t["max_points"]))
             out.append(
                 f'<li class="{cls}">{mark} {_esc(t["name"])} <span class="tpts">{_esc(pts)}</span>'

@@ -37,7 +37,7 @@ class Code(Kind):
         if total and got == total:
             return Score(pts, qmax, CORRECT)
         failed = [r for r in tests if not r.get("passed") and not r.get("hidden")]
-        detail = "; ".join(f"{r.get('name', '')}: {r.get('message', '')}" for r in failed)[:2000]
+        detail = "; ".join(f"{r.get('name', '')}: {verdict_words(r)}" for r in failed)[:2000]
         if run_error:
             detail = (f"{run_error}; " + detail).strip("; ")
         return Score(pts, qmax, PARTIAL if got > 0 else WRONG, detail)
@@ -52,6 +52,18 @@ class Code(Kind):
             hint = html.escape(t("code_hint", view.lang, qid=view.qid))
             return [view.w.HTML(value=f'<div class="casekit-status">{hint}</div>')]
         return _editor(view, value)
+
+
+def verdict_words(test: dict) -> str:
+    """A failed test in the score's detail (the instructor's view, in the grader's words)."""
+    outcome, message = test.get("outcome") or "", str(test.get("message") or "")
+    if outcome == "unanswered":
+        return "unanswered"
+    if outcome == "not-run":
+        return "did not run"
+    if outcome == "raised":
+        return f"the tests cell raised {message}"
+    return message
 
 
 def _editor(view: Any, value: Any) -> list:

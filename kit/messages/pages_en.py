@@ -120,6 +120,7 @@ MESSAGES: dict[str, str] = {
     "feedback.failure.uncheckable": "Your code gave a result that cannot be checked (wrong type).",
     "feedback.failure.run-timeout": "The code of the whole workbook ran past its time limit.",
     "feedback.failure.grader": "The grader had a problem (not your fault); the teacher will see to it.",
+    "feedback.failure.unreadable": "Your hand-in could not be read (a damaged file or the wrong format), so it was not graded; please hand it in again.",
     "feedback.comment": "Marker's comment",
     "feedback.count": "{label}: {n}",
     "feedback.reveal_later": "Right answers and explanations are shown after the due time ({when}).",

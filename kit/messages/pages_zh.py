@@ -120,6 +120,7 @@ MESSAGES: dict[str, str] = {
     "feedback.failure.uncheckable": "代码给出的结果无法检查（类型不符）。",
     "feedback.failure.run-timeout": "整份作业的代码运行超过了时间上限。",
     "feedback.failure.grader": "评分程序出了问题，不是你的原因；老师会处理。",
+    "feedback.failure.unreadable": "提交的作业无法读取（文件损坏或格式不对），所以没有评分；请重新提交。",
     "feedback.comment": "批阅意见",
     "feedback.count": "{label} {n} 题",
     "feedback.reveal_later": "正确答案与解析将在截止时间（{when}）之后公布。",

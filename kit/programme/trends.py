@@ -203,11 +203,11 @@ def programme_report(
         )
     )
     target_path = Path(out) if out else artifacts.programme_report_path(course)
-    target_path.parent.mkdir(parents=True, exist_ok=True)
     meta = [
         (t("report.generated", lang), local_time(now or datetime.now().astimezone(), course.zone))
     ]
-    target_path.write_text(
+    artifacts.write_text(  # whole or not at all
+        target_path,
         page(
             L["title"],
             "\n".join(parts),
@@ -217,7 +217,6 @@ def programme_report(
             language=lang,
             extra_css=REPORT_CSS,
         ),
-        encoding="utf-8",
     )
     if pdf:
         print_or_fail(target_path)
