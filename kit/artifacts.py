@@ -657,8 +657,33 @@ def submission_dir(
 def stored_submissions(course: Course, cohort: str) -> list[tuple[str, str, Path]]:
     """``(trainee, session, folder)`` of every submission folder in the store."""
     store = store_dir(course, cohort)
-    out = []
-    for d in sorted(store.glob("*/*/*")) if store.exists() else []:
-        if d.is_dir() and not d.name.startswith("."):
-            out.append((d.parent.parent.name, d.parent.name, d))
-    return out
+    return [(t, s, store / t / s / n) for t, s, n in stored_names(course, cohort)]
+
+
+def stored_names(
+    course: Course, cohort: str, session: str | None = None
+) -> list[tuple[str, str, str]]:
+    """``(trainee, session, folder name)`` of every submission folder in the store, sorted.
+
+    Only one session's with ``session``.  Names, not paths: a programme's
+    store holds tens of thousands of folders, and whoever only compares them
+    need not build a path for each.
+    """
+    store = str(store_dir(course, cohort))
+    found = []
+    for trainee in _subdirs(store):
+        sessions = [session] if session else _subdirs(os.path.join(store, trainee))
+        for one in sessions:
+            for name in _subdirs(os.path.join(store, trainee, one)):
+                if not name.startswith("."):
+                    found.append((trainee, one, name))
+    found.sort()
+    return found
+
+
+def _subdirs(path: str) -> list[str]:
+    try:
+        with os.scandir(path) as it:
+            return [e.name for e in it if e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []

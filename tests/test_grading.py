@@ -18,6 +18,7 @@ import sys
 import tarfile
 import time
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import nbformat
@@ -242,8 +243,9 @@ def test_killed_run_resumes_to_the_same_gradebook(
     course: Path, db_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     collected(course, db_url)
+    # written in batches of 4 (a programme's are larger): the kill lands between batches
     script = (
-        "import sys\nfrom kit.grading import grade\n"
+        "import sys\nfrom kit.grading import autograde, grade\nautograde.WRITE_BATCH = 4\n"
         "grade(sys.argv[1], 'c1', db=sys.argv[2], workers=1, progress=False)\n"
     )
     proc = subprocess.Popen(
@@ -569,3 +571,76 @@ def test_report_pairs_each_rating_with_its_comment(tmp_path: Path) -> None:
     page = report(root, "c1").read_text(encoding="utf-8")
     assert "案例贴近工作" in page and "<script>x()" not in page
     assert "3.00" in page  # the teacher's mean of 4 and 2
+
+
+SLOW_CODE = "import time\ntime.sleep(0.6)\n" + sample.CORRECT_CODE
+
+
+def test_a_worker_lost_mid_run_fails_its_submissions_only(course: Path, tmp_path: Path) -> None:
+    """Two single-thread workers; one is killed while it grades: the submissions of the batches
+    it held are failed with the cause, every other one is graded, and the next run grades the rest."""
+    import threading
+
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    trainees = [f"t{i:02d}" for i in range(1, 25)]
+    spec = dict(choice="乙", num=6, code=SLOW_CODE)  # 1 + 2 + 4 = 7
+    for i, t in enumerate(trainees):
+        when = sample.ON_TIME - timedelta(minutes=i)
+        d = course / "exchange/c1/inbox" / t / "quiz" / f"{i:04d}"
+        d.mkdir(parents=True)
+        files = sample.submission_files(trainee_nb(course), t, spec, when)
+        for name, data in sample.seal(course, files, t, when).items():
+            (d / name).write_bytes(data)
+    db = f"sqlite:///{tmp_path / 'lost.sqlite'}"
+    collected_now = collect(course, "c1", db=db)
+    assert len(collected_now.written) == len(trainees) and not collected_now.failures
+    killed: list[int] = []
+    # the scheduler gives up on a task at the first lost worker (its default retries it elsewhere)
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as watcher,
+    ):
+
+        def kill_a_busy_worker() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                busy = [w for w, keys in watcher.processing().items()
+                        if any(str(k).startswith("casekit-grade") for k in keys)]  # fmt: skip
+                if busy:
+                    time.sleep(0.3)  # inside its batch
+                    pid = watcher.run(os.getpid, workers=[busy[0]])[busy[0]]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+                time.sleep(0.05)
+
+        killer = threading.Thread(target=kill_a_busy_worker)
+        killer.start()
+        res = grade(course, "c1", db=db, progress=False, cluster=cluster.scheduler_address)
+        killer.join()
+    assert killed, ("no worker was seen busy", res.failures[:2], res.statuses)
+    labels = {f"{t}/quiz" for t in trainees}
+    assert set(res.statuses) == labels
+    lost = {f.item for f in res.failures}
+    assert lost and lost < labels  # some lost, not all
+    assert all("KilledWorker" in f.cause for f in res.failures), res.failures
+    assert set(res.graded) == labels - lost
+    with Gradebook.open(course, db) as gb:
+        scores = gb.submission_scores("c1")
+    by = {
+        f"{t}/quiz": (st, p)
+        for t, st, p in zip(scores["trainee"], scores["status"], scores["raw_points"], strict=True)
+    }
+    assert all(by[label] == ("graded", 7.0) for label in labels - lost), by
+    assert all(by[label][0] == "failed" for label in lost)
+    # the next run (here, without the cluster) grades what the lost worker held, and only that
+    again = grade(course, "c1", db=db, progress=False)
+    assert set(again.graded) == lost and not again.failures
+    with Gradebook.open(course, db) as gb:
+        scores = gb.submission_scores("c1")
+    assert set(zip(scores["status"], scores["raw_points"], strict=True)) == {("graded", 7.0)}

@@ -5,7 +5,7 @@ from ``answers.json`` against the keys file without a kernel (each by its
 kind's ``score``, :mod:`kit.kinds`), and code answers run through
 :func:`kit.grading.coderun.run_code_questions`. Tamper checks compare the
 handed-in notebook with the locks the build recorded; flags never change a
-score. Each submission is one transaction; a rerun resumes.
+score. Submissions are written in batches, one transaction each; a rerun resumes.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +31,19 @@ from kit.answers import FailureKind, RunFailure, TestOutcome
 from kit.artifacts import answer_cell_qid
 from kit.course import Course, CourseError, Failure, as_course
 from kit.gradebook import FAILED, GRADED, NEEDS_MARKING, Gradebook, to_utc_naive
-from kit.grading.coderun import CodeRunner, open_runner, run_code_questions
+from kit.gradebook.batch import grades_of, has_marks, write_gradings
+from kit.grading.coderun import CodeRunner, code_job, open_runner, run_code_questions
 from kit.grading.keys import SessionKeys, load_keys
 from kit.grading.submissions import index_store
 from kit.kinds import Score
 from kit.kinds.base import without_controls
 from kit.messages import t as say
 from kit.notebooks import casekit_meta, cell_role, checksum, source
+from kit.supervisor import CodeJob, CodeRun
 
 GRADER_VERSION = "2"  # 2: code answers run in the sandbox
+WRITE_BATCH = 500  # submissions per gradebook transaction
+WRITE_SECONDS = 0.5  # ... or what was graded in this long, whichever comes first
 
 
 @dataclass
@@ -63,7 +69,7 @@ def tamper_flags(
     (grading uses the instructor's content); they are shown to the instructor.
     """
     flags: list[dict[str, str]] = []
-    roles = {c.get("id"): cell_role(c) for c in keys.instructor.cells}
+    roles = _roles(keys)
     if submitted is not None:
         by_id = {c.get("id"): c for c in submitted.cells if c.get("id")}
         by_lock = {
@@ -81,7 +87,7 @@ def tamper_flags(
                         "message": say("tamper.removed", what=what, cell=cid),
                     }
                 )
-            elif checksum(source(cell)) != sha:
+            elif _checksum(source(cell)) != sha:
                 flags.append(
                     {
                         "code": "tests-edited" if is_test else "locked-changed",
@@ -99,6 +105,25 @@ def tamper_flags(
                 }
             )
     return flags
+
+
+_ROLES: dict[str, dict[Any, str]] = {}
+
+
+def _roles(keys: SessionKeys) -> dict[Any, str]:
+    """The role of each instructor cell by id, worked out once per keys file (not per submission)."""
+    found = _ROLES.get(keys.fingerprint)
+    if found is None:
+        if len(_ROLES) > 256:
+            _ROLES.clear()
+        found = _ROLES[keys.fingerprint] = {
+            c.get("id"): cell_role(c) for c in keys.instructor.cells
+        }
+    return found
+
+
+# most handed-in cells are the released ones, byte for byte: their checksums are worked out once
+_checksum = lru_cache(maxsize=8192)(checksum)
 
 
 # ================================================================ scoring
@@ -183,10 +208,24 @@ class _Job:
     fingerprint: str
 
 
-def _grade_one(
-    course: Course, cohort: str, job: _Job, keys: SessionKeys, runner: CodeRunner | None
-) -> dict[str, Any]:
-    """Grade one submission; return the gradebook payload. Raises only on a bug in the grader."""
+@dataclass
+class _Read:
+    """A submission read for grading: its answers, flags and code answers (the notebook is not kept)."""
+
+    answers: dict[str, Any]
+    flags: list[dict[str, str]]
+    code: dict[str, str | None]
+
+    @property
+    def answered(self) -> dict[str, str]:
+        """The code answers to run: answered and not a stub."""
+        return {
+            q: c for q, c in self.code.items() if c is not None and not kinds.is_empty("code", c)
+        }
+
+
+def _read(job: _Job, keys: SessionKeys) -> _Read | dict[str, Any]:
+    """Read one submission's files; a failed payload when nothing gradable can be read."""
     answers_doc = {}
     apath = job.path / "answers.json"
     if apath.exists():
@@ -201,26 +240,72 @@ def _grade_one(
     npath = job.path / "workbook.ipynb"
     if npath.exists():
         try:
-            submitted = nbformat.reads(npath.read_text("utf-8"), as_version=4)
+            submitted = _workbook(npath.read_text("utf-8"))
         except Exception as e:  # noqa: BLE001 - any unreadable notebook is a cause, not a crash
             if not answers:
                 why = say("grade.workbook_unreadable", error=e)
                 return _failed(job, keys, why, FailureKind.UNREADABLE)
     if submitted is None and not answers:
         return _failed(job, keys, say("grade.nothing_readable"), FailureKind.UNREADABLE)
-
     flags = tamper_flags(submitted, keys, answers)
-    results: list[dict[str, Any]] = []
     code_qs = [q for q, s in keys.questions.items() if kinds.find(s.get("kind")).tested]
     code = {q: _trainee_code(q, answers, submitted) for q in code_qs}
+    return _Read(answers, flags, code)
+
+
+@dataclass
+class _Cells:
+    """What grading reads of a handed-in workbook: its cells (id, type, source, metadata)."""
+
+    cells: list[dict[str, Any]]
+
+
+def _workbook(text: str) -> Any:
+    """A handed-in workbook's cells, without outputs, validation or conversion.
+
+    The grader reads only cell ids, types, sources and metadata, so the
+    outputs (most of a workbook's bytes) are not turned into notebook nodes
+    nor validated: reading a programme's workbooks with ``nbformat.reads``
+    cost more than everything else grading does.  Anything but a plain
+    nbformat-4 notebook goes through ``nbformat.reads`` as before.
+    """
+    doc = json.loads(text)
+    cells = doc.get("cells") if isinstance(doc, dict) and doc.get("nbformat") == 4 else None
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        return nbformat.reads(text, as_version=4)
+    out = []
+    for c in cells:
+        cell = {k: c[k] for k in ("id", "cell_type", "metadata") if k in c}
+        src = c.get("source", "")
+        cell["source"] = "".join(src) if isinstance(src, list) else src
+        out.append(cell)
+    return _Cells(out)
+
+
+def _grade_one(
+    course: Course, cohort: str, job: _Job, keys: SessionKeys, runner: CodeRunner | None
+) -> dict[str, Any]:
+    """Grade one submission; return the gradebook payload. Raises only on a bug in the grader."""
+    read = _read(job, keys)
+    if not isinstance(read, _Read):
+        return read
+    run = None
+    if read.code and runner is not None:
+        run = run_code_questions(course, cohort, job.session, keys, read.answered, runner)
+    return _score(course, cohort, job, keys, read, run)
+
+
+def _score(
+    course: Course, cohort: str, job: _Job, keys: SessionKeys, read: _Read, run: CodeRun | None
+) -> dict[str, Any]:
+    """The gradebook payload of a read submission and its code run (None: no code to run)."""
+    answers, flags, code = read.answers, list(read.flags), read.code
+    results: list[dict[str, Any]] = []
     tests: list[dict[str, Any]] = []
     failures: list[RunFailure] = []
     seconds = 0.0
-    if code_qs and runner is not None:
-        answered = {
-            q: c for q, c in code.items() if c is not None and not kinds.is_empty("code", c)
-        }
-        run = run_code_questions(course, cohort, job.session, keys, answered, runner)
+    if run is not None:
+        answered = read.answered
         tests, failures, seconds = run.tests, run.failures, run.seconds
         # a question nobody answered gets no credit even if its tests happen to pass
         for t in tests:
@@ -325,7 +410,7 @@ def grade(
     Widget answers are scored without a kernel; code answers run in the
     instructor edition with the author's tests, isolated and time- and
     memory-bound, in a sandbox (:mod:`kit.grading.coderun`; ``unsafe=True``
-    runs them without one, for trusted submissions only). Each submission is written in its own transaction; one that
+    runs them without one, for trusted submissions only). Submissions are written in batches, a transaction each; one that
     is already graded with the same inputs (submission, keys, instructor
     edition, grader version) is skipped, so a rerun after a crash resumes and
     a full rerun changes nothing. ``force`` regrades everything.
@@ -337,11 +422,12 @@ def grade(
     g = c.config.grading
     policy = f"{g.late_penalty_per_day}:{g.late_penalty_cap}:{c.zone}"
     with Gradebook.open(c.root, db) as gb:
-        index_store(c, cohort, gb=gb)
+        index_store(c, cohort, gb=gb, session=session)
         run = gb.start_run(cohort, session)
         jobs: list[tuple[_Job, SessionKeys]] = []
         # by session and variant: a trainee with a variant of their own is graded by its keys
         keys_by_variant: dict[tuple[str, str | None], SessionKeys | CourseError] = {}
+        graded = grades_of(gb, cohort, session)
         for sub in gb.current_submissions(cohort, session):
             if sub.session not in sessions:
                 continue
@@ -370,10 +456,10 @@ def grade(
             fp = hashlib.sha256(
                 f"{GRADER_VERSION}|{sub.sha256}|{keys.fingerprint}|{policy}|{due}|{sub.received_at}".encode()
             ).hexdigest()
-            old = gb.grade_row(sub.id)
-            if old is not None and old.fingerprint == fp and old.status != FAILED and not force:
+            old_fp, old_status = graded.get(sub.id, (None, None))
+            if old_fp == fp and old_status != FAILED and not force:
                 res.skipped.append(label)
-                res.statuses[label] = old.status
+                res.statuses[label] = str(old_status)
                 continue
             job = _Job(
                 sub.id, label, c.root / sub.path, sub.session, sub.trainee, sub.received_at, fp
@@ -382,49 +468,151 @@ def grade(
 
         n_workers = workers or max(1, min(4, os.cpu_count() or 1))
         # one sandbox for the whole run, opened only when some submission has code to run
-        coded = any(kinds.find(s.get("kind")).tested for _, k in jobs for s in k.questions.values())
+        coded = any(_has_code(k) for _, k in jobs)
         runner = open_runner(c, unsafe=unsafe, cluster=cluster) if coded else None
         bar = _progress(progress, len(jobs))
-        with _closing(runner), bar as p, ThreadPoolExecutor(max_workers=n_workers) as pool:
+        with _closing(runner), bar as p:
             task = p.add_task(say("grade.progress", cohort=cohort), total=len(jobs)) if p else None
-            futs = {
-                pool.submit(_grade_one, c, cohort, job, keys, runner): (job, keys)
-                for job, keys in jobs
-            }
-            for fut in as_completed(futs):
-                job, keys = futs[fut]
-                try:
-                    payload = fut.result()
-                except Exception as e:  # noqa: BLE001 - one submission never sinks the batch
-                    error = f"{type(e).__name__}: {e}"
-                    cause = say("grade.grader_error", error=error)
-                    payload = _failed(job, keys, cause, FailureKind.GRADER)
-                try:
-                    gb.write_grading(job.sub_id, **payload)
-                except Exception as e:  # noqa: BLE001
-                    res.failures.append(Failure(job.label, say("grade.cannot_write", error=e)))
-                    continue
-                status = payload["grade"]["status"]
-                res.statuses[job.label] = status
-                if status == FAILED:
-                    res.failures.append(
-                        Failure(job.label, payload["grade"]["cause"], str(job.path))
-                    )
-                else:
-                    res.graded.append(job.label)
+            pending: list[tuple[_Job, dict[str, Any]]] = []
+            since = time.monotonic()
+
+            def flush() -> None:
+                written = _write(gb, pending, res)
+                for job, payload in written:
+                    status = payload["grade"]["status"]
+                    res.statuses[job.label] = status
+                    if status == FAILED:
+                        res.failures.append(
+                            Failure(job.label, payload["grade"]["cause"], str(job.path))
+                        )
+                    else:
+                        res.graded.append(job.label)
                 if p:
-                    p.advance(task)
+                    p.advance(task, len(pending))
+                pending.clear()
+
+            for job, _keys, payload in _payloads(c, cohort, jobs, runner, n_workers):
+                pending.append((job, payload))
+                # a batch per transaction; a crash loses at most a batch (the rerun resumes)
+                if len(pending) >= WRITE_BATCH or time.monotonic() - since > WRITE_SECONDS:
+                    flush()
+                    since = time.monotonic()
+            flush()
         gb.finish_run(
             run, graded=len(res.graded), skipped=len(res.skipped), failed=len(res.failures)
         )
         # what each submission's status is now: hand marks since an earlier run close open items
-        now = gb.submission_scores(cohort, session)
-        current = {
-            f"{t}/{s}": st
-            for t, s, st in zip(now["trainee"], now["session"], now["status"], strict=True)
-        }
-        res.statuses = {label: current.get(label, st) for label, st in res.statuses.items()}
+        if has_marks(gb, cohort, session):
+            now = gb.submission_scores(cohort, session)
+            current = {
+                f"{t}/{s}": st
+                for t, s, st in zip(now["trainee"], now["session"], now["status"], strict=True)
+            }
+            res.statuses = {label: current.get(label, st) for label, st in res.statuses.items()}
     return res
+
+
+def _has_code(keys: SessionKeys) -> bool:
+    return any(kinds.find(s.get("kind")).tested for s in keys.questions.values())
+
+
+def _payloads(
+    c: Course,
+    cohort: str,
+    jobs: list[tuple[_Job, SessionKeys]],
+    runner: CodeRunner | None,
+    n_workers: int,
+) -> Iterator[tuple[_Job, SessionKeys, dict[str, Any]]]:
+    """Grade the jobs; yield each one's gradebook payload as it is ready (never raises for one job).
+
+    Without code to run, one after another here (scoring holds the
+    interpreter); with code, every submission is one thread's work.  On a cluster the
+    submissions are read here, those with code to run go to the cluster
+    together (:meth:`CodeRunner.stream`: batches, results as they finish),
+    the others are scored at once.
+    """
+
+    def guarded(job: _Job, keys: SessionKeys, work: Any, *args: Any) -> Any:
+        try:
+            return work(*args)
+        except Exception as e:  # noqa: BLE001 - one submission never sinks the batch
+            cause = say("grade.grader_error", error=f"{type(e).__name__}: {e}")
+            return _failed(job, keys, cause, FailureKind.GRADER)
+
+    if runner is None:
+        # nothing but scoring: bound by the interpreter, so threads would only take turns
+        for job, keys in jobs:
+            yield job, keys, guarded(job, keys, _grade_one, c, cohort, job, keys, None)
+        return
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        if not runner.cluster:
+            # code in the pool's threads (they wait on the sandbox), widget-only submissions
+            # scored here meanwhile: the run takes about the longer of the two, not their sum
+            coded = [(job, keys) for job, keys in jobs if _has_code(keys)]
+            futs = {
+                pool.submit(guarded, job, keys, _grade_one, c, cohort, job, keys, runner): (
+                    job,
+                    keys,
+                )
+                for job, keys in coded
+            }
+            for job, keys in jobs:
+                if not _has_code(keys):
+                    yield job, keys, guarded(job, keys, _grade_one, c, cohort, job, keys, None)
+            for fut in as_completed(futs):
+                yield (*futs[fut], fut.result())
+            return
+        reads = {
+            pool.submit(guarded, job, keys, _read, job, keys): (job, keys) for job, keys in jobs
+        }
+        to_run: list[tuple[int, CodeJob]] = []
+        waiting: dict[int, tuple[_Job, SessionKeys, _Read]] = {}
+        for fut in as_completed(reads):
+            job, keys = reads[fut]
+            read = fut.result()
+            if not isinstance(read, _Read):
+                yield job, keys, read
+                continue
+            if not read.code:
+                yield job, keys, guarded(job, keys, _score, c, cohort, job, keys, read, None)
+                continue
+            try:
+                cj = code_job(c, cohort, job.session, keys, read.answered, runner)
+            except Exception as e:  # noqa: BLE001 - a session's data the runner cannot send
+                cause = say("grade.grader_error", error=f"{type(e).__name__}: {e}")
+                yield job, keys, _failed(job, keys, cause, FailureKind.GRADER)
+                continue
+            if isinstance(cj, CodeRun):
+                yield job, keys, guarded(job, keys, _score, c, cohort, job, keys, read, cj)
+                continue
+            waiting[job.sub_id] = (job, keys, read)
+            to_run.append((job.sub_id, cj))
+        for sub_id, run in runner.stream(to_run):
+            job, keys, read = waiting.pop(sub_id)
+            yield job, keys, guarded(job, keys, _score, c, cohort, job, keys, read, run)
+
+
+def _write(
+    gb: Gradebook, pending: list[tuple[_Job, dict[str, Any]]], res: GradeResult
+) -> list[tuple[_Job, dict[str, Any]]]:
+    """Write a batch of payloads in one transaction; what was written.
+
+    A batch the gradebook refuses is written again one submission at a
+    time, so that one bad row costs its own submission only.
+    """
+    try:
+        write_gradings(gb, [(job.sub_id, payload) for job, payload in pending])
+        return list(pending)
+    except Exception:  # noqa: BLE001 - retried one by one below
+        pass
+    written = []
+    for job, payload in pending:
+        try:
+            gb.write_grading(job.sub_id, **payload)
+            written.append((job, payload))
+        except Exception as e:  # noqa: BLE001
+            res.failures.append(Failure(job.label, say("grade.cannot_write", error=e)))
+    return written
 
 
 @contextmanager

@@ -25,9 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from sqlalchemy import select
+
 from kit import artifacts
 from kit.course import Course, CourseError, Failure, Outcome, as_course
 from kit.gradebook import Gradebook, Submission, utcnow
+from kit.gradebook.batch import add_submissions
 from kit.hub.trust import course_secret
 from kit.hub.trust import read_json as _read_json_bytes
 from kit.hub.trust import verify as verify_handin
@@ -465,9 +468,14 @@ def _write_submission(
 
 
 def index_store(
-    course: Course | Path | str, cohort: str, *, gb: Gradebook | None = None, db: str | None = None
+    course: Course | Path | str,
+    cohort: str,
+    *,
+    gb: Gradebook | None = None,
+    db: str | None = None,
+    session: str | None = None,
 ) -> int:
-    """Make sure every submission folder of the store is in the gradebook; return how many were added.
+    """Make sure every submission folder of the store (of one session) is in the gradebook; return how many were added.
 
     The store is the truth: a gradebook lost or freshly pointed at PostgreSQL
     is rebuilt from it.
@@ -477,23 +485,24 @@ def index_store(
     gb = gb or Gradebook.open(c.root, db)
     added = 0
     try:
-        known = {s.path for s in gb.session.query(Submission).filter_by(cohort=cohort)}
-        for trainee, session, d in artifacts.stored_submissions(c, cohort):
-            rel = d.relative_to(c.root).as_posix()
+        known = set(gb.session.scalars(select(Submission.path).where(Submission.cohort == cohort)))
+        found = []
+        store = artifacts.store_dir(c, cohort)
+        base = store.relative_to(c.root).as_posix()
+        for trainee, sess, name in artifacts.stored_names(c, cohort, session):
+            rel = f"{base}/{trainee}/{sess}/{name}"
             if rel in known:
                 continue
+            d = store / trainee / sess / name
             files, _ = _load_folder(d)
             received = artifacts.received_time(files, d.name) or datetime.now(UTC)
-            _, new = gb.add_submission(
-                cohort=cohort,
-                session=session,
-                trainee=trainee,
-                sha256=artifacts.submission_digest(files),
-                path=rel,
-                received_at=received,
-                source="store",
-            )
-            added += int(new)
+            found.append(
+                {"session": sess, "trainee": trainee, "path": rel, "source": "store",
+                 "sha256": artifacts.submission_digest(files), "received_at": received}
+            )  # fmt: skip
+        # one transaction per batch: a gradebook rebuilt from a programme's store is 28,000 rows
+        for i in range(0, len(found), 2000):
+            added += add_submissions(gb, cohort, found[i : i + 2000])
     finally:
         if own:
             gb.close()
