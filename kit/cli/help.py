@@ -96,3 +96,6 @@ def localise(command: object, language: str) -> None:
         for param in cmd.params:
             if isinstance(param, TyperArgument | TyperOption) and not param.hidden:
                 param.help = t(param_key(path, param), language)
+            if isinstance(param, TyperArgument) and param.metavar is None and param.name:
+                # typer 0.29 would print "{cohort}"; the README and the messages say COHORT
+                param.metavar = param.name.upper()
