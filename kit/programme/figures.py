@@ -145,10 +145,10 @@ def cohort_figures(
     now = now or datetime.now(UTC)
     co = course.cohort(cohort)
     trainees = [str(t) for t in co.roster.index]
-    names = {str(t): str(r["name"]) for t, r in co.roster.iterrows()}
+    names = {str(t): str(n) for t, n in zip(co.roster.index, co.roster["name"], strict=True)}
     with Gradebook.open(course.root, db) as gb:
-        scores = gb.submission_scores(cohort)
         qs = gb.question_scores(cohort)
+        scores = gb.submission_scores(cohort, questions=qs)
     scores = scores[scores["trainee"].isin(trainees)] if not scores.empty else scores
     rows = []
     for n, s in enumerate(co.by_date(), 1):
@@ -207,7 +207,8 @@ def cohort_figures(
         units, columns=["unit", "due_sessions", "share_due", "share_handed_in"]
     )
     due_rows = [r for r in rows if r.scored]
-    nothing = [t for t in trainees if due_rows and all(t in r.missing for r in due_rows)]
+    missing = [set(r.missing) for r in due_rows]
+    nothing = [t for t in trainees if due_rows and all(t in m for m in missing)]
     ratings = ratings_of(qs, rating_about(course, cohort))
     ratings = ratings[ratings["trainee"].isin(trainees)] if not ratings.empty else ratings
     return CohortFigures(cohort, trainees, names, rows, scores, unit_scores, nothing, ratings)
