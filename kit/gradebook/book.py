@@ -592,6 +592,8 @@ def _cols(model: type[Base], names: str) -> list[Any]:
 
 def _marks_without_result(scores: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
     """Rows for hand marks (``totals``) that no current submission's question carries."""
+    if totals.empty:
+        return scores.iloc[0:0]
     have = set(zip(scores["session"], scores["trainee"], scores["question"], strict=True))
     keys = zip(totals["session"], totals["trainee"], totals["question"], strict=True)
     extra = totals.loc[pd.Series([k not in have for k in keys], index=totals.index, dtype=bool)]

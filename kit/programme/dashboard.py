@@ -250,7 +250,7 @@ def _evaluation(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
                 axis_label=L["axis_rating"],
             )
         )
-    parts.append(evaluation_html(ev, course.language))
+    parts.append(evaluation_html(ev, course.language, finished=True))
     return "\n".join(parts)
 
 

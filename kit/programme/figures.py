@@ -119,21 +119,25 @@ def ratings_of(
             return None
 
     texts = question_scores[question_scores["kind"].isin(kinds.names(free_text=True))]
+    # plain lists: a programme has hundreds of thousands of answers, and iterating columns is slow
     comments = {
-        (r.session, r.trainee, r.question.removesuffix("-comment")): value(r.answer)
-        for r in texts.itertuples()
-        if r.question.endswith("-comment")
+        (s, t, q.removesuffix("-comment")): value(a)
+        for s, t, q, a in zip(*_lists(texts, "session trainee question answer"), strict=True)
+        if q.endswith("-comment")
     }
     out = rated[["trainee", "session", "question"]].copy()
-    out["value"] = rated["answer"].map(value)
+    out["value"] = [value(a) for a in rated["answer"].tolist()]
+    sessions, trainees, questions = _lists(out, "session trainee question")
     out["comment"] = [
         str(comments.get((s, t, q)) or "")
-        for s, t, q in zip(out["session"], out["trainee"], out["question"], strict=True)
+        for s, t, q in zip(sessions, trainees, questions, strict=True)
     ]
-    out["about"] = [
-        about.get((s, q), "session") for s, q in zip(out["session"], out["question"], strict=True)
-    ]
+    out["about"] = [about.get((s, q), "session") for s, q in zip(sessions, questions, strict=True)]
     return out[cols]
+
+
+def _lists(df: pd.DataFrame, columns: str) -> list[list[Any]]:
+    return [df[c].tolist() for c in columns.split()]
 
 
 def cohort_figures(
