@@ -25,7 +25,9 @@ from kit.messages import t
 #: Cells with at most this many characters never wrap (a number, a name, a date).
 SHORT_CELL = 14
 
-_TABLE = re.compile(r"<table\b.*?</table>", re.S | re.I)
+# a table already in its scroll box (made finished, see html_table) is left as it is
+_TABLE = re.compile(r"(<div class=\"ck-scroll\">)?<table\b.*?</table>", re.S | re.I)
+_TAG = re.compile(r"<[^>]*>")
 
 
 def num(x: Any, digits: int = 2) -> str:
@@ -67,14 +69,40 @@ def local_time(value: Any, zone: ZoneInfo | None = None, *, seconds: bool = Fals
     return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
-def html_table(heads: list[str], rows: list[list[Any]], *, classes: str = "") -> str:
-    """A table from header texts (escaped here) and rows of cells that are already HTML."""
+def fit_class(text: str) -> str:
+    """The phone class of a cell showing `text`: a short cell never wraps, a long one keeps a width."""
+    return "ck-nw" if len(text.strip()) <= SHORT_CELL else "ck-long"
+
+
+def html_text(fragment: str) -> str:
+    """The text a reader sees of an HTML fragment (tags dropped, entities read)."""
     import html
 
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return html.unescape(_TAG.sub("", fragment))
+
+
+def scroll_box(table: str) -> str:
+    """A finished table in the box it scrolls in on a phone (:func:`finish_tables` leaves it)."""
+    return f'<div class="ck-scroll">{table}</div>'
+
+
+def html_table(heads: list[str], rows: list[list[Any]], *, classes: str = "") -> str:
+    """A finished table from header texts (escaped here) and rows of cells that are already HTML.
+
+    Made phone-readable here (cell classes, scroll box) rather than by
+    :func:`finish_tables`, which then leaves it: a report's tables are large.
+    """
+    import html
+
+    head = "".join(f'<th class="{fit_class(h)}">{html.escape(h)}</th>' for h in heads)
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="{fit_class(html_text(str(c)))}">{c}</td>' for c in r)
+        + "</tr>"
+        for r in rows
+    )
     cls = f' class="{html.escape(classes)}"' if classes else ""
-    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return scroll_box(f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def frame_html(df: Any, language: str, *, digits: int = 1, classes: str = "") -> str:
@@ -99,18 +127,22 @@ def finish_tables(html: str, language: str) -> str:
     """Every table of a page made phone-readable; pandas tables without index and with 是/否.
 
     Tables are rewritten one by one (a page's images and text are left as
-    they are), so the cost grows with the tables, not with the page.
+    they are), so the cost grows with the tables, not with the page. A table
+    already in its scroll box (:func:`scroll_box`, as :func:`html_table`
+    makes them) is taken as finished and left as it is.
     """
     if "<table" not in html and "<TABLE" not in html:
         return html
-    return _TABLE.sub(lambda m: _finish_one(m.group(0), language), html)
+    return _TABLE.sub(
+        lambda m: m.group(0) if m.group(1) else _finish_one(m.group(0), language), html
+    )
 
 
 def _finish_one(fragment: str, language: str) -> str:
     from bs4 import BeautifulSoup
 
     if fragment.lower().count("<table") > 1:  # a nested table: leave it as the author made it
-        return f'<div class="ck-scroll">{fragment}</div>'
+        return scroll_box(fragment)
     soup = BeautifulSoup(fragment, "html.parser")
     table = soup.find("table")
     if table is None:
@@ -123,10 +155,9 @@ def _finish_one(fragment: str, language: str) -> str:
             if text in ("True", "False") and not td.find(True):
                 td.string = yes if text == "True" else no
     for cell in table.find_all(["td", "th"]):
-        size = len(cell.get_text().strip())
         cls: list[str] = list(cell.get("class") or [])
-        cell["class"] = " ".join([*cls, "ck-nw" if size <= SHORT_CELL else "ck-long"])
-    return f'<div class="ck-scroll">{table}</div>'
+        cell["class"] = " ".join([*cls, fit_class(cell.get_text())])
+    return scroll_box(str(table))
 
 
 def _drop_default_index(table: Any) -> None:

@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup
 from conftest import MARKERS
 
 import kit
-from kit.present import finish_tables
+from kit.present import finish_tables, html_table
 
 
 @pytest.fixture
@@ -103,3 +103,24 @@ def test_pandas_tables_lose_the_default_index_and_speak_chinese() -> None:
     assert "东山镇" in finish_tables(named.to_html(), "zh")
     kept = BeautifulSoup(finish_tables(named.to_html(), "zh"), "html.parser")
     assert kept.select("tbody th") and re.search("东山镇", kept.select("tbody th")[0].get_text())
+
+
+def test_a_table_made_finished_reads_on_a_phone_as_one_finish_tables_made() -> None:
+    long = "关于乡村振兴示范点建设的调研报告与建议"  # longer than a short cell
+    rows = [["东山镇", f"{long}<br><small>附件</small>"], ["西河镇", "&lt;无&gt;"]]
+    made = html_table(["乡镇", "意见"], rows)
+    raw = made.removeprefix('<div class="ck-scroll">').removesuffix("</div>")
+    by_bs4 = BeautifulSoup(finish_tables(re.sub(r' class="[^"]*"', "", raw), "zh"), "html.parser")
+    page = f"<p>前言</p>{made}<table><tr><td>{long}</td></tr></table>"
+    finished = finish_tables(page, "zh")
+    assert made in finished  # a finished table is left as it is
+    soup = BeautifulSoup(finished, "html.parser")
+    ours, theirs = (
+        soup.select("div.ck-scroll > table")[0],
+        by_bs4.select("div.ck-scroll > table")[0],
+    )
+    assert [c.get("class") for c in ours.find_all(["td", "th"])] == [
+        c.get("class") for c in theirs.find_all(["td", "th"])
+    ]  # the same cells wrap as when finish_tables classes them
+    assert [c.get("class") for c in ours.find_all(["td", "th"])][3] == ["ck-long"]
+    assert soup.select("div.ck-scroll > table")[1].td["class"] == ["ck-long"]  # the author's table

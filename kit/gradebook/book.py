@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
@@ -452,11 +453,15 @@ class Gradebook:
             q = q.where(Submission.session == session)
         return self._frame(q)
 
-    def submission_scores(self, cohort: str, session: str | None = None) -> pd.DataFrame:
+    def submission_scores(
+        self, cohort: str, session: str | None = None, *, questions: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """Per session and trainee (current submission): raw points, late penalty, final points, status.
 
         Status is ``failed`` when autograde failed, ``needs-marking`` while a
-        manual item with points is unmarked, else ``graded``.
+        manual item with points is unmarked, else ``graded``. ``questions``:
+        :meth:`question_scores` of the same cohort and session, when the caller
+        has read them already (a programme's are large: read once).
         """
         q = (
             select(
@@ -472,13 +477,15 @@ class Gradebook:
         if session:
             q = q.where(Submission.session == session)
         subs = self._frame(q)
-        qs = self.question_scores(cohort, session)
+        qs = self.question_scores(cohort, session) if questions is None else questions
         if qs.empty:
             sums = pd.DataFrame(columns=["submission_id", "raw_points", "open_items"])
         else:
-            qs["open"] = qs["manual"].astype(bool) & ~qs["marked"] & (qs["max_points"] > 0)
+            is_open = qs["manual"].astype(bool) & ~qs["marked"] & (qs["max_points"] > 0)
             sums = (
-                qs.groupby("submission_id")
+                qs[["submission_id", "points"]]
+                .assign(open=is_open)
+                .groupby("submission_id")
                 .agg(raw_points=("points", "sum"), open_items=("open", "sum"))
                 .reset_index()
             )
@@ -488,13 +495,14 @@ class Gradebook:
         df["points"] = [
             round(p * (1 - pen), 4) for p, pen in zip(df["raw_points"], df["penalty"], strict=True)
         ]
-
-        def _status(row: pd.Series) -> str:
-            if row["status"] == FAILED:
-                return FAILED
-            return NEEDS_MARKING if row["open_items"] > 0 else GRADED
-
-        df["status"] = df.apply(_status, axis=1) if len(df) else pd.Series(dtype=str)
+        marking = np.where(df["open_items"] > 0, NEEDS_MARKING, GRADED)
+        df["status"] = (
+            pd.Series(
+                np.where(df["status"] == FAILED, FAILED, marking), index=df.index, dtype=object
+            )
+            if len(df)
+            else pd.Series(dtype=str)
+        )
         return df.sort_values(["session", "trainee"]).reset_index(drop=True)
 
     def per_trainee(self, cohort: str) -> pd.DataFrame:
@@ -584,6 +592,8 @@ def _cols(model: type[Base], names: str) -> list[Any]:
 
 def _marks_without_result(scores: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
     """Rows for hand marks (``totals``) that no current submission's question carries."""
+    if totals.empty:
+        return scores.iloc[0:0]
     have = set(zip(scores["session"], scores["trainee"], scores["question"], strict=True))
     keys = zip(totals["session"], totals["trainee"], totals["question"], strict=True)
     extra = totals.loc[pd.Series([k not in have for k in keys], index=totals.index, dtype=bool)]

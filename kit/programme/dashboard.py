@@ -20,7 +20,7 @@ import pandas as pd
 from kit import artifacts, charts
 from kit.course import Course, UserError, as_course
 from kit.messages import section, t
-from kit.present import html_table, local_time, num
+from kit.present import fit_class, html_table, local_time, num, scroll_box
 from kit.programme.evaluation import evaluation_html, evaluation_summary
 from kit.programme.figures import CohortFigures, cohort_figures
 from kit.programme.share import interactive_share
@@ -158,9 +158,11 @@ def _heat_map(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
     if not sessions:
         return f"<p>{e(L['nothing_graded'])}</p>"
     got = {(r.trainee, r.session): r for r in f.scores.itertuples()}
+    # made phone-readable here, a cell at a time (finish_tables leaves a finished table)
+    numbers = [t("page.session_no", course.language, n=s.number) for s in sessions]
     head = "".join(
-        f'<th title="{e(s.title)}">{e(t("page.session_no", course.language, n=s.number))}</th>'
-        for s in sessions
+        f'<th title="{e(s.title)}" class="{fit_class(no)}">{e(no)}</th>'
+        for s, no in zip(sessions, numbers, strict=True)
     )
     rows = []
     for tid in f.trainees:
@@ -171,13 +173,14 @@ def _heat_map(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
                 share = float(r.points) / float(r.max_points)
                 mark = "*" if r.status == "needs-marking" else ""
                 cells.append(
-                    f'<td class="ck-heat" style="background:{_heat_colour(share)}">{100 * share:.0f}{mark}</td>'
+                    f'<td class="ck-heat ck-nw" style="background:{_heat_colour(share)}">{100 * share:.0f}{mark}</td>'
                 )
             elif s.is_due:
-                cells.append('<td class="ck-heat ck-miss">✗</td>')
+                cells.append('<td class="ck-heat ck-miss ck-nw">✗</td>')
             else:
-                cells.append('<td class="ck-heat"></td>')
-        rows.append(f"<tr><th>{e(f.names.get(tid, tid))}</th>{''.join(cells)}</tr>")
+                cells.append('<td class="ck-heat ck-nw"></td>')
+        name = f.names.get(tid, tid)
+        rows.append(f'<tr><th class="{fit_class(name)}">{e(name)}</th>{"".join(cells)}</tr>')
     legend = (
         '<p class="ck-legend">'
         + "".join(
@@ -186,8 +189,9 @@ def _heat_map(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
         )
         + f'<span class="ck-miss">✗ {e(L["heat_missing"])}</span> {e(L["heat_note"])}</p>'
     )
-    return (
-        f"{legend}<table class='ck-heatmap'><thead><tr><th>{e(L['col_trainee'])}</th>{head}</tr></thead>"
+    corner = f'<th class="{fit_class(L["col_trainee"])}">{e(L["col_trainee"])}</th>'
+    return legend + scroll_box(
+        f"<table class='ck-heatmap'><thead><tr>{corner}{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
@@ -246,7 +250,7 @@ def _evaluation(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
                 axis_label=L["axis_rating"],
             )
         )
-    parts.append(evaluation_html(ev, course.language))
+    parts.append(evaluation_html(ev, course.language, finished=True))
     return "\n".join(parts)
 
 

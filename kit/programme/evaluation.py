@@ -11,6 +11,7 @@ import pandas as pd
 
 from kit.course import Course, as_course
 from kit.messages import section, t
+from kit.present import fit_class, html_text, scroll_box
 
 EVAL_COLUMNS = ["by", "key", "label", "responses", "trainees", "mean", "min", "max", "comments"]
 
@@ -59,11 +60,10 @@ def evaluation_summary(
     df["session"] = df["session"].astype(str)
     df["value"] = pd.to_numeric(df["value"], errors="coerce")
     df = df.merge(sched, on="session", how="left")
+    # sanitised once (a programme's comments are many), not once per grouping
+    df["comment"] = [clean_comment(v) for v in df["comment"].tolist()]
     known = df["teacher"].notna()
-    ignored = int(
-        (~known).sum()
-        + (known & df["value"].isna() & (df["comment"].map(clean_comment) == "")).sum()
-    )
+    ignored = int((~known).sum() + (known & df["value"].isna() & (df["comment"] == "")).sum())
     df = df[known]
     labels = {
         "teacher": lambda k: course.faculty.loc[k, "name"] if k in course.faculty.index else k,
@@ -81,7 +81,7 @@ def evaluation_summary(
             if g.empty:
                 continue
             vals = g["value"].dropna()
-            comments = [x for x in (clean_comment(v) for v in g["comment"]) if x]
+            comments = [x for x in g["comment"].tolist() if x]
             out.append(
                 {
                     "by": by,
@@ -100,27 +100,37 @@ def evaluation_summary(
     return result
 
 
-def evaluation_html(table: pd.DataFrame, language: str = "zh") -> str:
-    """An HTML fragment of :func:`evaluation_summary` (labels escaped, comments already sanitised)."""
+def evaluation_html(table: pd.DataFrame, language: str = "zh", *, finished: bool = False) -> str:
+    """An HTML fragment of :func:`evaluation_summary` (labels escaped, comments already sanitised).
+
+    ``finished``: tables already made phone-readable (cell classes, scroll
+    box), which :func:`kit.present.finish_tables` then leaves as they are —
+    for a programme's report, whose comment cells are large.
+    """
     heads = section("evaluation", language)
     cols = ("", heads["raters"], heads["mean"], heads["min"], heads["max"], heads["comments"])
     e = html.escape
     parts = []
+
+    def cls(text: str) -> str:
+        return f' class="{fit_class(html_text(text))}"' if finished else ""
+
     for by in ("teacher", "method", "unit"):
         sub = table[table["by"] == by]
         if not len(sub):
             continue
-        parts.append(
-            f"<h3>{e(heads[by])}</h3><table><tr>"
-            + "".join(f"<th>{e(c)}</th>" for c in cols)
-            + "</tr>"
-        )
+        rows = ["<tr>" + "".join(f"<th{cls(e(c))}>{e(c)}</th>" for c in cols) + "</tr>"]
         for r in sub.itertuples():
             num = lambda x: "" if pd.isna(x) else f"{x:.2f}"  # noqa: E731
             comments = "".join(f"<li>{c}</li>" for c in r.comments)  # sanitised by clean_comment
-            parts.append(
-                f"<tr><td>{e(str(r.label))}</td><td>{r.trainees}</td><td>{num(r.mean)}</td>"
-                f"<td>{num(r.min)}</td><td>{num(r.max)}</td><td><ul>{comments}</ul></td></tr>"
+            cells = [e(str(r.label)), str(r.trainees), num(r.mean), num(r.min), num(r.max)]
+            rows.append(
+                "<tr>"
+                + "".join(f"<td{cls(c)}>{c}</td>" for c in cells)
+                + f"<td{cls(comments)}><ul>{comments}</ul></td></tr>"
             )
-        parts.append("</table>")
+        table_html = "<table>" + "\n".join(rows) + "\n</table>"
+        parts.append(
+            f"<h3>{e(heads[by])}</h3>" + (scroll_box(table_html) if finished else table_html)
+        )
     return "\n".join(parts)

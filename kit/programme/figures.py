@@ -119,21 +119,25 @@ def ratings_of(
             return None
 
     texts = question_scores[question_scores["kind"].isin(kinds.names(free_text=True))]
+    # plain lists: a programme has hundreds of thousands of answers, and iterating columns is slow
     comments = {
-        (r.session, r.trainee, r.question.removesuffix("-comment")): value(r.answer)
-        for r in texts.itertuples()
-        if r.question.endswith("-comment")
+        (s, t, q.removesuffix("-comment")): value(a)
+        for s, t, q, a in zip(*_lists(texts, "session trainee question answer"), strict=True)
+        if q.endswith("-comment")
     }
     out = rated[["trainee", "session", "question"]].copy()
-    out["value"] = rated["answer"].map(value)
+    out["value"] = [value(a) for a in rated["answer"].tolist()]
+    sessions, trainees, questions = _lists(out, "session trainee question")
     out["comment"] = [
         str(comments.get((s, t, q)) or "")
-        for s, t, q in zip(out["session"], out["trainee"], out["question"], strict=True)
+        for s, t, q in zip(sessions, trainees, questions, strict=True)
     ]
-    out["about"] = [
-        about.get((s, q), "session") for s, q in zip(out["session"], out["question"], strict=True)
-    ]
+    out["about"] = [about.get((s, q), "session") for s, q in zip(sessions, questions, strict=True)]
     return out[cols]
+
+
+def _lists(df: pd.DataFrame, columns: str) -> list[list[Any]]:
+    return [df[c].tolist() for c in columns.split()]
 
 
 def cohort_figures(
@@ -145,10 +149,10 @@ def cohort_figures(
     now = now or datetime.now(UTC)
     co = course.cohort(cohort)
     trainees = [str(t) for t in co.roster.index]
-    names = {str(t): str(r["name"]) for t, r in co.roster.iterrows()}
+    names = {str(t): str(n) for t, n in zip(co.roster.index, co.roster["name"], strict=True)}
     with Gradebook.open(course.root, db) as gb:
-        scores = gb.submission_scores(cohort)
         qs = gb.question_scores(cohort)
+        scores = gb.submission_scores(cohort, questions=qs)
     scores = scores[scores["trainee"].isin(trainees)] if not scores.empty else scores
     rows = []
     for n, s in enumerate(co.by_date(), 1):
@@ -207,7 +211,8 @@ def cohort_figures(
         units, columns=["unit", "due_sessions", "share_due", "share_handed_in"]
     )
     due_rows = [r for r in rows if r.scored]
-    nothing = [t for t in trainees if due_rows and all(t in r.missing for r in due_rows)]
+    missing = [set(r.missing) for r in due_rows]
+    nothing = [t for t in trainees if due_rows and all(t in m for m in missing)]
     ratings = ratings_of(qs, rating_about(course, cohort))
     ratings = ratings[ratings["trainee"].isin(trainees)] if not ratings.empty else ratings
     return CohortFigures(cohort, trainees, names, rows, scores, unit_scores, nothing, ratings)
