@@ -497,11 +497,59 @@ def _gone(pid: int, timeout: float) -> bool:
     return False
 
 
-def stop(state: Path, timeout: float = 180) -> bool:
+def _processes_of(uids: set[int]) -> list[int]:
+    """Processes whose real user is one of `uids` (zombies count as gone)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if proc.stat().st_uid in uids and _alive(int(proc.name)):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def _end_processes_of(users: list[str], timeout: float = 20) -> None:
+    """Wait for the accounts' servers and kernels to end after the hub; then end what is left.
+
+    JupyterHub returns once it has asked each server to stop; a kernel may
+    outlive its server by seconds. `hub stop` promises nothing of the class runs.
+    """
+    uids = set()
+    for name in users:
+        try:
+            uids.add(pwd.getpwnam(name).pw_uid)
+        except KeyError:
+            continue
+    uids.discard(0)
+    end = time.monotonic() + timeout
+    while _processes_of(uids) and time.monotonic() < end:
+        time.sleep(0.2)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        left = _processes_of(uids)
+        for pid in left:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        if left:
+            _gone_all(uids, 5)
+
+
+def _gone_all(uids: set[int], timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while _processes_of(uids) and time.monotonic() < end:
+        time.sleep(0.1)
+
+
+def stop(state: Path, timeout: float = 180, users: list[str] | None = None) -> bool:
     """End a running hub (SIGTERM: it stops its proxy, service and servers); True if one ran.
 
     A class of 60 servers takes a while to stop on a small machine; only a hub
     that has not stopped after `timeout` seconds is killed (its proxy with it).
+    Then no process of the accounts in `users` is left running.
     """
     pid = _pid(state)
     if pid is None:
@@ -512,6 +560,7 @@ def stop(state: Path, timeout: float = 180) -> bool:
         _gone(pid, 10)
         _stop_proxy(state)
     _stop_service(state)
+    _end_processes_of(users or [])
     return True
 
 
@@ -551,7 +600,7 @@ def hub(
     if action == "stop":
         result.running = False
         result.pid = _pid(state)
-        stop(state)
+        stop(state, users=[a.username for a in accounts])
         return result
     if os.geteuid() != 0:
         raise HubError(t("hub.needs_root"))
