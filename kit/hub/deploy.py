@@ -552,16 +552,16 @@ def stop(state: Path, timeout: float = 180, users: list[str] | None = None) -> b
     Then no process of the accounts in `users` is left running.
     """
     pid = _pid(state)
-    if pid is None:
-        return False
-    os.kill(pid, signal.SIGTERM)
-    if not _gone(pid, timeout):
-        os.kill(pid, signal.SIGKILL)
-        _gone(pid, 10)
-        _stop_proxy(state)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        if not _gone(pid, timeout):
+            os.kill(pid, signal.SIGKILL)
+            _gone(pid, 10)
+            _stop_proxy(state)
     _stop_service(state)
+    # also when the hub itself had died: its servers and kernels may still run
     _end_processes_of(users or [])
-    return True
+    return pid is not None
 
 
 def hub(
