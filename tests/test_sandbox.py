@@ -191,7 +191,7 @@ def test_a_template_killed_from_outside_is_rebuilt() -> None:
     with CodeGrader() as grader:
         assert sq.points(grader.run(instructor, sq.CORRECT, expected)) == sq.POINTS
         tree = _descendants(grader.zygote.proc.pid)
-        cmd = {p: Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0") for p in tree}
+        cmd = {p: c for p in tree if (c := _cmdline(p))}
         ours = {p for p, c in cmd.items() if c[0] != b"bwrap" and b"kit.zygote" in b" ".join(c)}
         [zygote] = [p for p in ours if _parent(p) not in ours]  # templates are forks of it
         templates = [p for p in tree if _parent(p) == zygote]
@@ -202,8 +202,15 @@ def test_a_template_killed_from_outside_is_rebuilt() -> None:
         assert sq.points(grader.run(instructor, sq.CORRECT, expected)) == sq.POINTS
 
 
+def _cmdline(pid: int) -> list[bytes]:
+    try:  # a box on its way out may be gone between the listing and this read
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:  # FileNotFoundError, or ProcessLookupError mid-exit
+        return []
+
+
 def _parent(pid: int) -> int | None:
     try:  # a box on its way out may be gone between the listing and this read
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except FileNotFoundError:
+    except OSError:  # FileNotFoundError, or ProcessLookupError mid-exit
         return None
