@@ -306,19 +306,14 @@ class Gradebook:
         is a row of its own, with no submission id, described like the
         question in the other submissions of the session.
         """
-        q = (
-            select(
-                Result.submission_id,
-                Submission.session,
-                Submission.trainee,
-                *_cols(Result, "question position kind unit points max_points status detail"),
-                *_cols(Result, "manual answer prompt"),
-            )
-            .join(Submission, Submission.id == Result.submission_id)
-            .where(Submission.cohort == cohort, Submission.is_current.is_(True))
-        )
-        if session:
-            q = q.where(Submission.session == session)
+        q = select(
+            Result.submission_id,
+            Submission.session,
+            Submission.trainee,
+            *_cols(Result, "question position kind unit points max_points status detail"),
+            *_cols(Result, "manual answer prompt"),
+        ).join(Submission, Submission.id == Result.submission_id)
+        q = _current(q, cohort, session)
         df = self._frame(q)
         marks = self.marks(cohort, session)
         totals = marks[marks["criterion"] == ""][["session", "trainee", "question", "points"]]
@@ -413,11 +408,9 @@ class Gradebook:
                 *_cols(TestResult, "question name hidden passed points max_points message outcome"),
             )
             .join(Submission, Submission.id == TestResult.submission_id)
-            .where(Submission.cohort == cohort, Submission.is_current.is_(True))
             .order_by(Submission.session, Submission.trainee, TestResult.question, TestResult.name)
         )
-        if session:
-            q = q.where(Submission.session == session)
+        q = _current(q, cohort, session)
         return self._frame(q)
 
     def failures(self, cohort: str, session: str | None = None) -> pd.DataFrame:
@@ -426,11 +419,9 @@ class Gradebook:
         q = (
             select(RunFailureRow.submission_id, Submission.session, Submission.trainee, *cols)
             .join(Submission, Submission.id == RunFailureRow.submission_id)
-            .where(Submission.cohort == cohort, Submission.is_current.is_(True))
             .order_by(Submission.session, Submission.trainee, RunFailureRow.seq)
         )
-        if session:
-            q = q.where(Submission.session == session)
+        q = _current(q, cohort, session)
         return self._frame(q)
 
     def flags(self, cohort: str, session: str | None = None) -> pd.DataFrame:
@@ -463,19 +454,14 @@ class Gradebook:
         :meth:`question_scores` of the same cohort and session, when the caller
         has read them already (a programme's are large: read once).
         """
-        q = (
-            select(
-                Submission.id.label("submission_id"),
-                Submission.session,
-                Submission.trainee,
-                Submission.received_at,
-                *_cols(Grade, "status cause max_points days_late penalty"),
-            )
-            .join(Grade, Grade.submission_id == Submission.id)
-            .where(Submission.cohort == cohort, Submission.is_current.is_(True))
-        )
-        if session:
-            q = q.where(Submission.session == session)
+        q = select(
+            Submission.id.label("submission_id"),
+            Submission.session,
+            Submission.trainee,
+            Submission.received_at,
+            *_cols(Grade, "status cause max_points days_late penalty"),
+        ).join(Grade, Grade.submission_id == Submission.id)
+        q = _current(q, cohort, session)
         subs = self._frame(q)
         qs = self.question_scores(cohort, session) if questions is None else questions
         if qs.empty:
@@ -584,6 +570,12 @@ class Gradebook:
             "flags": rows(self.flags(cohort).drop(columns=["submission_id"])),
             "scores": rows(scores),
         }
+
+
+def _current(q: Any, cohort: str, session: str | None) -> Any:
+    """`q` narrowed to a cohort's current submissions (and one session's, if given)."""
+    q = q.where(Submission.cohort == cohort, Submission.is_current.is_(True))
+    return q.where(Submission.session == session) if session else q
 
 
 def _cols(model: type[Base], names: str) -> list[Any]:
