@@ -23,36 +23,34 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import _code, _md, launch_chromium, write_course  # noqa: E402
+from conftest import _code, _md, launch_chromium, python_notebook, write_course  # noqa: E402
 from servers import LoopbackGuard, free_port, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
 ESSAY = "先摸清诉求，再分级派单。"
+#: The parameters cell of the demo workbooks (this file's and test_workbook_ui's).
+PARAMETERS = (
+    'cohort = "demo"\nsession = "s1"\nunit = "blue"\nunit_name = "社会治理"\n'
+    'unit_colour = "#1565c0"\nmode = "assessed"\nseed = 1\ngrowth = 0.05'
+)
 
 
 def _workbook_notebook() -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [
-        _md("# 12345 热线工单处置"),
-        _code(
-            'cohort = "demo"\nsession = "s1"\nunit = "blue"\nunit_name = "社会治理"\n'
-            'unit_colour = "#1565c0"\nmode = "assessed"\nseed = 1\ngrowth = 0.05',
-            "parameters",
-        ),
-        _code("from kit.questions import ask, key"),
-        _code('ask.choice("qc", "诉求 A 应归入哪一类？", ["咨询", "求助", "投诉"])'),
-        _code('key("qc", "求助")', "key"),
-        _code('ask.number("qn", "超期工单占比是多少？", unit="%", tolerance=0.5)'),
-        _code('key("qn", 12.5)', "key"),
-        _code('ask.essay("qe", "你会如何处置积压？", rubric=[{"text": "思路清楚", "points": 2}])'),
-    ]
-    return nb
+    return python_notebook(
+        [
+            _md("# 12345 热线工单处置"),
+            _code(PARAMETERS, "parameters"),
+            _code("from kit.questions import ask, key"),
+            _code('ask.choice("qc", "诉求 A 应归入哪一类？", ["咨询", "求助", "投诉"])'),
+            _code('key("qc", "求助")', "key"),
+            _code('ask.number("qn", "超期工单占比是多少？", unit="%", tolerance=0.5)'),
+            _code('key("qn", 12.5)', "key"),
+            _code(
+                'ask.essay("qe", "你会如何处置积压？", rubric=[{"text": "思路清楚", "points": 2}])'
+            ),
+        ]
+    )
 
 
 def _answers(store: Path) -> dict:

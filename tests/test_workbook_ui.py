@@ -20,9 +20,9 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import _code, _md, launch_chromium, write_course  # noqa: E402
+from conftest import _code, _md, launch_chromium, python_notebook, write_course  # noqa: E402
 from servers import wait_for  # noqa: E402
-from test_workbook_browser import _answers, lab_server  # noqa: E402
+from test_workbook_browser import PARAMETERS, _answers, lab_server  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -30,28 +30,19 @@ OBS_FIELDS = ["看到了什么（一件展品或一个场景的细节）", "听�
 
 
 def _notebook() -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [
-        _md("# 现场教学：观摩记录"),
-        _code(
-            'cohort = "demo"\nsession = "s1"\nunit = "blue"\nunit_name = "社会治理"\n'
-            'unit_colour = "#1565c0"\nmode = "assessed"\nseed = 1\ngrowth = 0.05',
-            "parameters",
-        ),
-        _code("from kit.questions import ask, key"),
-        _code('ask.choice("qc", "诉求 A 应归入哪一类？", ["咨询", "求助", "投诉"])'),
-        _code('key("qc", "求助")', "key"),
-        _code(f'ask.observation("qo", "观摩记录", fields={OBS_FIELDS!r})'),
-        _code('ask.upload("qu", "上传课题报告", accept=".pdf,.docx", points=5)'),
-        _code('ask.rating("qr", "本课收获如何？")'),
-        _code('ask.text("qr-comment", "意见和建议（选填）", points=0)'),
-    ]
-    return nb
+    return python_notebook(
+        [
+            _md("# 现场教学：观摩记录"),
+            _code(PARAMETERS, "parameters"),
+            _code("from kit.questions import ask, key"),
+            _code('ask.choice("qc", "诉求 A 应归入哪一类？", ["咨询", "求助", "投诉"])'),
+            _code('key("qc", "求助")', "key"),
+            _code(f'ask.observation("qo", "观摩记录", fields={OBS_FIELDS!r})'),
+            _code('ask.upload("qu", "上传课题报告", accept=".pdf,.docx", points=5)'),
+            _code('ask.rating("qr", "本课收获如何？")'),
+            _code('ask.text("qr-comment", "意见和建议（选填）", points=0)'),
+        ]
+    )
 
 
 @pytest.fixture
