@@ -24,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kit.language import DEFAULT as DEFAULT_LANGUAGE
 from kit.messages import EN, t
 
+# the problem types live in kit.problems; importable from here as they always were
+from kit.problems import CourseError, Failure, Outcome, Problem, UserError  # noqa: F401
+
 if TYPE_CHECKING:  # imported where tables are read: `casekit --help` needs no pandas
     import pandas as pd
 
@@ -33,69 +36,6 @@ DEFAULT_UNITS = [
     {"id": "blue", "name": "社会治理", "colour": "#1565c0"},
     {"id": "gold", "name": "综合能力", "colour": "#b8860b"},
 ]
-
-
-# ---------------------------------------------------------------- problems
-
-
-@dataclass
-class Problem:
-    """One thing wrong with a course, located precisely enough to fix it."""
-
-    file: str
-    where: str = ""  # "row 7", "cell 3", "[programme]"
-    field: str = ""
-    message: str = ""
-    fix: str = ""
-    severity: Literal["error", "warning"] = "error"
-
-    def __str__(self) -> str:
-        loc = self.file + (f":{self.where}" if self.where else "")
-        fld = f" {self.field}:" if self.field else ""
-        fix = f" — {self.fix}" if self.fix else ""
-        tag = t("problem.warning") if self.severity == "warning" else ""
-        return f"{loc}:{fld} {tag}{self.message}{fix}"
-
-
-@dataclass
-class Failure:
-    """One item of a batch that did not succeed, with its cause."""
-
-    item: str
-    cause: str
-    file: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.item}: {self.cause}" + (f" ({self.file})" if self.file else "")
-
-
-@dataclass
-class Outcome:
-    """What a batch command did: the files it wrote and the items that failed."""
-
-    written: list[Path] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-
-class UserError(Exception):
-    """An error the user caused and can fix: the CLI prints it without a traceback."""
-
-
-class CourseError(UserError):
-    """Raised when user input is wrong; carries every problem found."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-    @classmethod
-    def at(cls, file: Path | str, message: str, fix: str = "", where: str = "") -> CourseError:
-        """One problem in one file."""
-        return cls([Problem(str(file), where=where, message=message, fix=fix)])
 
 
 # ---------------------------------------------------------------- models

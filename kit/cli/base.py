@@ -13,6 +13,7 @@ from rich.console import Console
 
 from kit.language import choose
 from kit.messages import set_language, t
+from kit.problems import CourseError, UserError
 
 # help texts: kit.cli.help sets them from the catalogue (kit/messages/cli_*.py)
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -93,9 +94,6 @@ def main() -> None:
         err.print(t("cli.interrupted"))
         sys.exit(130)
     except Exception as e:
-        # kit.course only now: `casekit --help` must not pay for pydantic's models
-        from kit.course import CourseError, UserError
-
         # a broken course; files a user named that cannot be read; stores edited into nonsense
         named = FileNotFoundError | PermissionError | IsADirectoryError
         if not isinstance(e, CourseError | UserError | named):
