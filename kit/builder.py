@@ -58,6 +58,7 @@ def check(course: Path | str = ".") -> CheckResult:
     Every problem is collected (nothing stops at the first); the result's
     ``ok`` is False when any is an error.
     """
+    from kit import intent
     from kit import notebooks as nbs
 
     root = Path(course)
@@ -72,6 +73,7 @@ def check(course: Path | str = ".") -> CheckResult:
     for path in loaded.notebooks():
         result.notebooks += 1
         result.problems += nbs.check_notebook(path, modules=offered)
+        result.problems += intent.notebook_problems(path)
     scheduled = {
         (loaded.root / s.notebook).resolve() for c in loaded.cohorts.values() for s in c.sessions
     }
@@ -79,6 +81,8 @@ def check(course: Path | str = ".") -> CheckResult:
         if path.is_file():
             result.notebooks += 1
             result.problems += nbs.check_notebook(path, modules=offered)
+            result.problems += intent.notebook_problems(path)
+    result.problems += intent.course_schedule_problems(loaded)
     result.problems += deliberation.check_deliberations(loaded)
     result.problems += programme.programme_problems(loaded)
     result.problems += variant_problems(loaded)
@@ -213,7 +217,7 @@ def session_problems(
     (a key outside a key cell, say) must not reach a trainee edition.
     ``checked`` remembers notebooks already checked (by content) across calls.
     """
-    from kit import deliberation, programme
+    from kit import deliberation, intent, programme
     from kit import notebooks as nbs
 
     s = course.cohort(cohort_id).session(session_id)
@@ -221,8 +225,9 @@ def session_problems(
     memo = {} if checked is None else checked
     mark = (str(path), hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "")
     if mark not in memo:
-        memo[mark] = nbs.check_notebook(path)
+        memo[mark] = nbs.check_notebook(path) + intent.notebook_problems(path)
     found = list(memo[mark])
+    found += intent.schedule_problems(course, cohort_id, session_id)
     found += deliberation.session_problems(course, cohort_id, session_id)
     found += programme.session_dataset_problems(course, cohort_id, session_id)
     return [p for p in found if p.severity == "error"]

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from kit.language import DEFAULT as DEFAULT_LANGUAGE
 from kit.messages import EN, t
+from kit.numbers import parse_number
 
 # the problem types live in kit.problems; importable from here as they always were
 from kit.problems import CourseError, Failure, Outcome, Problem, UserError  # noqa: F401
@@ -120,6 +121,12 @@ class CourseConfig(BaseModel):
 
 class _Row(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    #: the line a spreadsheet shows for this row (the header is line 1); 0 when not read from a file
+    _line: int = PrivateAttr(0)
+
+    @property
+    def line(self) -> int:
+        return self._line
 
 
 class Faculty(_Row):
@@ -199,7 +206,12 @@ class Session(_Row):
     @field_validator("hours", mode="before")
     @classmethod
     def _empty_hours(cls, v: Any) -> Any:
-        return 2.0 if v in ("", None) else v
+        if v in ("", None):
+            return 2.0
+        try:  # as people type them (３, ２.５): the one number reader
+            return parse_number(v)
+        except ValueError:
+            return v  # pydantic says it is not a number, with the row
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -241,6 +253,9 @@ class Cohort:
     config: CohortConfig
     roster: pd.DataFrame
     sessions: list[Session]
+    #: sessions of schedule rows that could not be read: their own problem is reported, so a
+    #: reference to one elsewhere (tasks, deliberations) is not a second one
+    unreadable: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -422,7 +437,10 @@ def _pydantic_message(e: Any) -> str:
         return str(e["msg"])
     if e["type"] == "value_error":  # our own validators' text, already in the current language
         return t(key, msg=(e.get("ctx") or {}).get("error", e["msg"]))
-    return t(key, msg=e["msg"])
+    # what the author wrote, not pydantic's English: one message in one language
+    ctx = e.get("ctx") or {}
+    limit = next((ctx[k] for k in ("gt", "ge", "lt", "le") if k in ctx), "")
+    return t(key, value=e.get("input"), limit=limit)
 
 
 def _pydantic_problems(
@@ -469,12 +487,19 @@ def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
 
 
 def read_table(
-    path: Path, model: type[_Row], problems: list[Problem], *, required: bool = True
+    path: Path,
+    model: type[_Row],
+    problems: list[Problem],
+    *,
+    required: bool = True,
+    rejected: set[str] | None = None,
 ) -> tuple[pd.DataFrame, list[Any]]:
     """Read a CSV into a DataFrame indexed by its first column, validating each row.
 
     Rows that fail validation are reported (with the line number a spreadsheet
-    shows) and left out of the table, so later checks still run on the rest.
+    shows) and left out of the table, so later checks still run on the rest;
+    ``rejected`` collects their ids (first column), so that no later check
+    reports them again as unknown.
     """
     import pandas as pd
 
@@ -521,7 +546,10 @@ def read_table(
             obj = model.model_validate(rec)
         except ValidationError as e:
             problems.extend(_pydantic_problems(e, str(path), line))
+            if rejected is not None and str(rec.get(key) or "").strip():
+                rejected.add(str(rec[key]).strip())
             continue
+        obj._line = i + 2
         ident = getattr(obj, key)
         if ident in seen:
             problems.append(
@@ -600,7 +628,8 @@ def _load_cohort(course: Course, folder: Path, problems: list[Problem]) -> Cohor
         return None
     roster, _ = read_table(folder / "roster.csv", Trainee, problems)
     sched_path = folder / "schedule.csv"
-    _, sessions = read_table(sched_path, Session, problems)
+    unreadable: set[str] = set()
+    _, sessions = read_table(sched_path, Session, problems, rejected=unreadable)
     f = str(sched_path)
     for line, s in sessions:
         where = t("where.row_session", n=line, session=s.session)
@@ -633,7 +662,9 @@ def _load_cohort(course: Course, folder: Path, problems: list[Problem]) -> Cohor
                     t("course.notebook_not_found_fix"),
                 )
             )
-    return Cohort(folder.name, folder, config, roster, [s for _, s in sessions])
+    readable = [s for _, s in sessions]
+    unreadable -= {s.session for s in readable}
+    return Cohort(folder.name, folder, config, roster, readable, frozenset(unreadable))
 
 
 def load_course(root: Path | str) -> Course:

@@ -189,7 +189,7 @@ def _blank(v: Any) -> bool:
 
 
 def _number(v: Any) -> float:
-    from kit.kinds.base import parse_number
+    from kit.numbers import parse_number
 
     if isinstance(v, bool):
         raise ValueError(v)

@@ -178,6 +178,7 @@ class _Ask:
 
         @functools.wraps(kind.declare)
         def ask_kind(*args: Any, optional: bool | None = None, **kwargs: Any) -> Question:
+            _known_arguments(name, args, kwargs)
             qid, prompt, points, fields = kind.declare(*args, **kwargs)
             # Optional items never block completion; a free-text question worth
             # nothing (a comment, a suggestion) is optional unless the author says not.
@@ -192,6 +193,24 @@ class _Ask:
 
 
 ask = _Ask()
+
+
+def _known_arguments(kind: str, args: tuple, kwargs: dict[str, Any]) -> None:
+    """Refuse a misspelt keyword (``tolerence=``) in the author's words, not as a raw TypeError."""
+    valid = kinds.arguments(kind)
+    for name in kwargs:
+        if name not in valid:
+            qid = args[0] if args else kwargs.get("qid")
+            raise AuthoringError(
+                t(
+                    "author.unknown_argument",
+                    kind=kind,
+                    qid=qid,
+                    name=name,
+                    near=kinds.closest(name, valid),
+                    valid=", ".join(valid),
+                )
+            )
 
 
 # --------------------------------------------------------------------- keys

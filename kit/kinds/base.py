@@ -20,6 +20,11 @@ from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 from kit.messages import t
+from kit.numbers import parse_number as parse_number
+
+#: Options ``key(qid, value, ...)`` takes for every kind (a kind adds its own: ``Kind.key_options``):
+#: the explanation a feedback page may show, when it may, and a note for the instructor's eyes.
+KEY_OPTIONS = ("explain", "reveal", "note")
 
 # Score statuses of one answer.
 CORRECT = "correct"
@@ -113,38 +118,6 @@ def without_controls(value: Any) -> Any:
         return [without_controls(v) for v in value]
     if isinstance(value, dict):
         return {without_controls(k): without_controls(v) for k, v in value.items()}
-    return value
-
-
-def parse_number(text: Any, unit: str | None = None) -> float:
-    """Parse what a trainee typed into a number.
-
-    Accepts full-width digits and signs, thousands separators (``1,234``),
-    spaces, a trailing unit equal to the question's, and percentages: when the
-    question's unit is ``%`` then ``12.5%`` is 12.5, otherwise it is 0.125.
-    Raises ValueError for anything else (including NaN and infinity).
-    """
-    if isinstance(text, bool):
-        raise ValueError(text)
-    if isinstance(text, int | float):
-        value = float(text)
-    else:
-        s = unicodedata.normalize("NFKC", str(text)).strip()
-        s = s.replace("−", "-").replace("，", ",").replace(" ", "")
-        unit_n = unicodedata.normalize("NFKC", unit).strip() if unit else ""
-        percent = False
-        if unit_n and unit_n != "%" and s.endswith(unit_n):
-            s = s[: -len(unit_n)]
-        if s.endswith("%"):
-            s = s[:-1]
-            percent = unit_n != "%"
-        if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", s):
-            s = s.replace(",", "")
-        if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", s):
-            raise ValueError(text)
-        value = float(s) / (100.0 if percent else 1.0)
-    if math.isnan(value) or math.isinf(value):
-        raise ValueError(text)
     return value
 
 
@@ -264,6 +237,9 @@ class Kind:
     #: ``{"zh": {"kind_poll": "投票"}, "en": {"kind_poll": "Poll"}}``; the catalogue's own entries win.
     messages: dict[str, dict[str, str]] = {}
 
+    #: What ``key(qid, value, ...)`` may say for this kind besides :data:`KEY_OPTIONS`.
+    key_options: tuple[str, ...] = ()
+
     def __repr__(self) -> str:
         return f"<question kind {self.name!r}>"
 
@@ -272,7 +248,23 @@ class Kind:
         """Turn an ``ask.<kind>(...)`` call into points and spec fields (raise AuthoringError)."""
         raise NotImplementedError(self.name)
 
+    def key_problem(self, spec: dict, value: Any, opts: dict) -> str | None:
+        """Why `value` (with the key's options `opts`) cannot be the key of `spec`, or None.
+
+        The shape of a key, declared by its kind: ``check`` asks it of a key
+        written as a literal, the build of every key a notebook computed, so a
+        key no trainee can earn never reaches grading. Text in the current language.
+        """
+        return None
+
     # ---- answers
+    def read(self, spec: dict, value: Any) -> Any:
+        """An answer as a person typed it (an answers file, a sheet), read into the value stored.
+
+        The identity, but for kinds whose answers people type as text (a number: ``８１.０``).
+        """
+        return value
+
     def is_empty(self, value: Any) -> bool:
         """True when `value` is no answer: None, blank text, an empty list, a record of blanks."""
         return _empty(value)
@@ -452,6 +444,7 @@ class ManualKind(Kind):
 
     manual = True
     extra = True
+    key_options = ("rubric",)  # the rubric's texts, kept out of the trainee's edition
 
     def max_points(self, spec: dict) -> float:
         return float(

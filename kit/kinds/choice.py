@@ -29,6 +29,12 @@ class Choice(KeyedKind):
         """Single choice; key: the option text (or its 0-based index)."""
         return Declared(qid, prompt, points, {"options": check_options(qid, options), "unit": unit})
 
+    def key_problem(self, spec: dict, value: Any, opts: dict) -> str | None:
+        if is_option(spec, value):
+            return None
+        options = ", ".join(repr(o) for o in spec.get("options") or [])
+        return t("author.key_not_option", qid=spec.get("id"), value=value, options=options)
+
     def valid(self, spec: dict, value: Any) -> str | None:
         if value is None or value in spec.get("options", []):
             return None
@@ -68,6 +74,14 @@ class Choice(KeyedKind):
 
         radio.observe(changed, "value")
         return [label(view, t("choose_one", view.lang)), radio]
+
+
+def is_option(spec: dict, value: Any) -> bool:
+    """Whether a key names one of the options: its text (compared as answers are) or its 0-based index."""
+    opts = spec.get("options") or []
+    if isinstance(value, int) and not isinstance(value, bool):
+        return 0 <= value < len(opts)
+    return isinstance(value, str) and normalise_text(value) in {normalise_text(o) for o in opts}
 
 
 def option_as_written(spec: dict, value: Any) -> str:

@@ -12,7 +12,7 @@ from kit.kinds.base import (
     label,
     option_text,
 )
-from kit.kinds.choice import Choice, option_as_written, options_html
+from kit.kinds.choice import Choice, is_option, option_as_written, options_html
 from kit.messages import t
 
 
@@ -24,6 +24,15 @@ class Multi(Choice):
     def declare(self, qid: str, prompt: str, options: list[str], points: float = 1, *, unit=None):
         """Multiple choice; key: list of option texts; partial credit."""
         return super().declare(qid, prompt, options, points, unit=unit)
+
+    def key_problem(self, spec: dict, value: Any, opts: dict) -> str | None:
+        # a lone option is a subset of one; a list must name each option once
+        picked = value if isinstance(value, list) else [value]
+        wrong = [v for v in picked if not is_option(spec, v)]
+        if not wrong and len({option_text(spec, v) for v in picked}) == len(picked):
+            return None
+        options = ", ".join(repr(o) for o in spec.get("options") or [])
+        return t("author.key_not_subset", qid=spec.get("id"), value=value, options=options)
 
     def valid(self, spec: dict, value: Any) -> str | None:
         if value is None:

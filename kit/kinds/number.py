@@ -22,6 +22,7 @@ from kit.messages import t
 
 class Number(KeyedKind):
     name = "number"
+    key_options = ("tolerance", "rel_tolerance")
 
     def declare(
         self,
@@ -46,6 +47,30 @@ class Number(KeyedKind):
             "rel_tolerance": None if rel_tolerance is None else float(rel_tolerance),
         }
         return Declared(qid, prompt, points, fields)
+
+    def key_problem(self, spec: dict, value: Any, opts: dict) -> str | None:
+        qid = spec.get("id")
+        if not _finite(value):
+            return t("author.key_not_number", qid=qid, value=value)
+        tol = opts.get("tolerance", spec.get("tolerance") or 0.0)
+        rel = opts.get("rel_tolerance", spec.get("rel_tolerance"))
+        if not _finite(tol) or tol < 0 or (rel is not None and (not _finite(rel) or rel < 0)):
+            return t("author.tolerance", qid=qid)
+        if rel is not None and rel >= 1:
+            # written as a percentage (5 for 5%): every answer of the right sign would be right
+            return t("author.key_rel_tolerance", qid=qid, rel=rel)
+        if value and tol >= abs(value):
+            return t("author.key_tolerance_wide", qid=qid, tol=num(tol), value=num(value))
+        return None
+
+    def read(self, spec: dict, value: Any) -> Any:
+        """A number as people type it: ``８１.０``, ``81.0%``, ``1,200``, ``12 万元`` (see ``parse_number``)."""
+        if isinstance(value, str) and value.strip():
+            try:
+                return parse_number(value, spec.get("number_unit"))
+            except ValueError:
+                return value  # valid() says why
+        return value
 
     def valid(self, spec: dict, value: Any) -> str | None:
         if value is None:
@@ -172,6 +197,10 @@ class Number(KeyedKind):
         if view.spec.get("number_unit"):
             parts.append(w.Label(value=view.spec["number_unit"]))
         return [w.HBox(parts)]
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _number_ok(a: float, k: float, tol: float, rel: float | None) -> bool:

@@ -28,6 +28,15 @@ class Ranking(KeyedKind):
             qid, prompt, points, {"items": check_options(qid, items, "items"), "unit": unit}
         )
 
+    def key_problem(self, spec: dict, value: Any, opts: dict) -> str | None:
+        items = [str(i) for i in spec.get("items") or []]
+        if isinstance(value, list) and sorted(normalise_text(v) for v in value) == sorted(
+            normalise_text(i) for i in items
+        ):
+            return None
+        shown = ", ".join(repr(i) for i in items)
+        return t("author.key_not_order", qid=spec.get("id"), value=value, items=shown)
+
     def valid(self, spec: dict, value: Any) -> str | None:
         if value is None:
             return None

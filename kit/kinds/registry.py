@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from typing import Any
 
 from kit import artifacts, messages
 from kit.kinds import choice, code, essay, multi, number, observation, ranking, rating, text, upload
-from kit.kinds.base import GENERIC, Kind, Score
+from kit.kinds.base import GENERIC, KEY_OPTIONS, Kind, Score, key_parts
 
 
 class UnknownKind(KeyError):
@@ -66,6 +68,54 @@ for _module in (choice, multi, number, text, essay, ranking, code, rating, obser
 get = registry.get
 find = registry.find
 names = registry.names
+
+
+def arguments(name: str) -> tuple[str, ...]:
+    """The keywords ``ask.<name>(...)`` takes: its kind's ``declare`` and ``optional``."""
+    params = inspect.signature(get(name).declare).parameters.values()
+    return (
+        *(p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)),
+        "optional",
+    )
+
+
+def key_options(name: str) -> tuple[str, ...]:
+    """The options ``key(qid, value, ...)`` takes for a question of kind `name`."""
+    return (*KEY_OPTIONS, *find(name).key_options)
+
+
+def closest(word: str, known: Any) -> str:
+    """ " (did you mean 'x'?)" for the known name nearest `word` (papermill's rule, difflib), or ""."""
+    near = difflib.get_close_matches(word, list(known), n=1)
+    return messages.t("author.did_you_mean", name=near[0]) if near else ""
+
+
+def key_problems(spec: dict, record: dict) -> list[tuple[str, str]]:
+    """(why, fix) for each reason a key record ``{"id", "value", ...options}`` cannot be the key of `spec`.
+
+    Its options must be ones its kind takes, its value of the shape its kind
+    declares (:meth:`Kind.key_problem`). Texts in the current language; [] when it can.
+    """
+    name = spec.get("kind")
+    value, opts = key_parts(record)
+    allowed = key_options(name)
+    found = [
+        (
+            messages.t(
+                "author.key_unknown_option",
+                qid=spec.get("id"),
+                name=o,
+                near=closest(o, allowed),
+                kind=name,
+                valid=", ".join(allowed),
+            ),
+            messages.t("author.unknown_argument_fix"),
+        )
+        for o in opts
+        if o not in ("id", "value", *allowed)
+    ]
+    why = None if value is None else find(name).key_problem(spec, value, opts)
+    return found + ([(why, messages.t("author.key_fix"))] if why else [])
 
 
 def score(

@@ -20,6 +20,12 @@ class Text(KeyedKind):
         """Short text; key: str or list of accepted answers (normalised)."""
         return Declared(qid, prompt, points, {"max_length": int(max_length), "unit": unit})
 
+    def key_problem(self, spec: dict, value: Any, opts: dict) -> str | None:
+        accepted = value if isinstance(value, list) else [value]
+        if accepted and all(isinstance(v, str | int | float) and str(v).strip() for v in accepted):
+            return None
+        return t("author.key_not_text", qid=spec.get("id"), value=value)
+
     def valid(self, spec: dict, value: Any) -> str | None:
         return None if value is None or isinstance(value, str) else "valid.not_text"
 

@@ -68,7 +68,7 @@ def read_tasks(course: Course, cohort_id: str) -> tuple[pd.DataFrame, list[Probl
     out = []
     for line, t in rows:
         where = say("where.row_task", n=line, task=t.task)
-        if t.session and t.session not in sessions:
+        if t.session and t.session not in sessions and t.session not in cohort.unreadable:
             problems.append(
                 Problem(
                     str(path),
