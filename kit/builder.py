@@ -173,10 +173,12 @@ def _kit_digest() -> str:
     return h.hexdigest()
 
 
-def _digest(nb_bytes: bytes, params: dict[str, Any]) -> str:
+def _digest(nb_bytes: bytes, params: dict[str, Any], due: Any = None) -> str:
+    # everything the outputs depend on: the keys file records the due time too
     h = hashlib.sha256()
     h.update(nb_bytes)
     h.update(json.dumps(params, sort_keys=True, ensure_ascii=False, default=str).encode())
+    h.update(str(due).encode())
     h.update(_kit_digest().encode())
     return h.hexdigest()
 
@@ -339,7 +341,7 @@ def build(
             paths = BuiltSession(
                 sid, where.instructor, where.trainee, where.keys, where.practice, variant=variant
             )
-            item = _Item(s, variant, plan, nb_path, paths, _digest(nb_bytes, plan))
+            item = _Item(s, variant, plan, nb_path, paths, _digest(nb_bytes, plan, s.due))
             if (
                 not force
                 and cache.get(item.name) == item.digest
@@ -549,6 +551,11 @@ def _finish(
         result.failures += [Failure(item.name, why, str(item.nb_path)) for why in wrong]
         cache.pop(item.name, None)
         return
+    misfits = _key_misfits(rec, nb, item, cohort)
+    if misfits:
+        result.failures += [Failure(item.name, why, str(item.nb_path)) for why in misfits]
+        cache.pop(item.name, None)
+        return
     meta = {"cohort": cohort, "session": s.session, "notebook": s.notebook, "unit": s.unit}
     if item.variant is not None:
         meta["variant"] = item.variant
@@ -581,11 +588,34 @@ def _finish(
     artifacts.write_build_cache(c, cohort, cache)  # per item, so a crash later keeps this one
 
 
+def _key_misfits(rec: dict[str, Any], nb: Any, item: _Item, cohort: str) -> list[str]:
+    """Why keys this variant computed from its data cannot be earned, each with its key cell."""
+    from kit import intent
+
+    which = "build.key_misfit" if item.variant is None else "build.key_misfit_variant"
+    return [
+        t(
+            which,
+            where=_cell_where(i, nb, item.nb_path) if i is not None else "",
+            cohort=cohort,
+            trainee=item.variant,
+            why=why,
+            fix=fix,
+        )
+        for i, why, fix in intent.built_key_problems(rec, nb)
+    ]
+
+
 def _where(error: Any, executed: nbformat.NotebookNode, nb_path: Path) -> str:
     """Name the failing cell as the author sees it: its position in their notebook, counted from 1."""
+    return _cell_where(error.cell_index, executed, nb_path)
+
+
+def _cell_where(index: int, executed: nbformat.NotebookNode, nb_path: Path) -> str:
+    """The executed notebook's cell `index` as the author sees it: its place in their notebook."""
     from kit import notebooks as nbs
 
-    cell_id = executed.cells[error.cell_index].get("id") if executed else None
+    cell_id = executed.cells[index].get("id") if executed else None
     authored, _ = nbs.read_notebook(nb_path)
     for i, cell in enumerate(authored.cells if authored else []):
         if cell.get("id") == cell_id:

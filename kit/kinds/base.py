@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import math
 import re
 import unicodedata
 from dataclasses import asdict, dataclass

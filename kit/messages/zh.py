@@ -540,6 +540,8 @@ MESSAGES: dict[str, str] = {
     "build.added_cell": "构建时加入的单元格（参数或研议）",
     "build.solution_fails": "教师参考答案在班次 {cohort} 未通过题目 {question!r} 的测试 {test!r}：{message} — 请修改参考答案或测试（答案要点和测试按该班次的参数运行）",
     "build.solution_fails_variant": "教师参考答案在学员 {trainee} 的专属数据上（班次 {cohort}）未通过题目 {question!r} 的测试 {test!r}：{message} — 参考答案须对每位学员的数据都成立：请由数据计算（不要写死数字），或修改测试",
+    "build.key_misfit": "{where}：在班次 {cohort} 的数据上，{why} — {fix}",
+    "build.key_misfit_variant": "{where}：在学员 {trainee} 的专属数据上（班次 {cohort}），{why} — {fix}",
     "build.variants_alike": "讲次 {session} 为每位学员生成各自的版本（variants = trainee），但 {notebook} 既未使用 `seed` 也未使用 `trainee`：每位学员拿到的数据和答案要点都会相同",
     "build.variants_alike_fix": "请由 `seed` 生成数据（如 numpy.random.default_rng(seed)），并在参数单元格中声明 `seed = 0`；或将 variants 一栏留空",
     # ---- hand-in from the workbook

@@ -17,6 +17,14 @@ SAFE_ID_RE = re.compile(r"^[\w][\w.-]*$")
 # -------------------------------------------------------------------- submit
 
 
+def _quietly(workbook: Path) -> dict[str, Any]:
+    """:func:`_released`, or {} for a workbook that does not say (another tool's, say)."""
+    try:
+        return _released(workbook)
+    except StoreError:
+        return {}
+
+
 Receipt = artifacts.Receipt
 
 
@@ -28,14 +36,53 @@ def check_id(value: Any, what: str) -> str:
     return value
 
 
-def _empty_store(workbook: Path) -> dict[str, Any]:
-    """The answer store of a workbook nobody answered: identity from the metadata release wrote."""
+def _released(workbook: Path) -> dict[str, Any]:
+    """What release wrote into the workbook: identity, and its exchange and language.
+
+    The metadata, completed by the arguments of its setup cell for a workbook
+    released before the exchange and language were recorded there. Raises
+    StoreError when the workbook is no released casekit workbook.
+    """
     try:
-        meta = json.loads(workbook.read_text(encoding="utf-8"))["metadata"]["casekit"]
+        nb = json.loads(workbook.read_text(encoding="utf-8"))
+        meta = dict(nb["metadata"]["casekit"])
     except (OSError, ValueError, KeyError, TypeError):
         raise StoreError(t("handin.not_released"), workbook) from None
-    doc = {k: meta.get(k) for k in ("trainee", "session", "cohort")}
+    setup = _setup_arguments(nb)
+    for k in ("exchange", "language"):
+        meta[k] = meta.get(k) or setup.get(k)
+    return meta
+
+
+def _empty_store(workbook: Path, released: dict[str, Any]) -> dict[str, Any]:
+    """The answer store of a workbook nobody answered: identity and exchange from what release wrote.
+
+    So a blank workbook, even one copied out of the exchange, hands in like any other.
+    """
+    doc = {k: released.get(k) for k in ("trainee", "session", "cohort", "exchange")}
     return {"workbook": workbook.name, **doc, "answers": {}}
+
+
+def _setup_arguments(nb: dict[str, Any]) -> dict[str, Any]:
+    """The literal keyword arguments of the workbook's ``open_workbook(...)`` setup cell."""
+    import ast
+
+    for cell in nb.get("cells") or []:
+        if ((cell.get("metadata") or {}).get("casekit") or {}).get("role") != "setup":
+            continue
+        src = cell.get("source", "")
+        try:
+            tree = ast.parse("".join(src) if isinstance(src, list) else str(src))
+        except SyntaxError:
+            return {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "open_workbook":
+                return {
+                    kw.arg: kw.value.value
+                    for kw in node.keywords
+                    if kw.arg and isinstance(kw.value, ast.Constant)
+                }
+    return {}
 
 
 def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
@@ -76,7 +123,7 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         ]
         answers = store_file.read_bytes()
     else:
-        doc = _empty_store(workbook)
+        doc = _empty_store(workbook, _released(workbook))
         answers = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
     trainee = check_id(doc.get("trainee"), "trainee")
     session = check_id(doc.get("session"), "session")
@@ -96,6 +143,7 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         doc.get("exchange")
         or os.environ.get("CASEKIT_EXCHANGE")
         or artifacts.exchange_of(workbook, cohort, trainee)
+        or _quietly(workbook).get("exchange")
     )
     handin = Handin(cohort, session, trainee, contents, warnings)
     target: Exchange
@@ -109,7 +157,8 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         # the hub's service, or the reason in the trainee's language (no path, no CLI advice)
         hub = HubExchange.from_env()
         if hub is None:
-            raise StoreError(t("handin.no_exchange"), store_file, code="no-exchange")
+            said = t("handin.no_exchange", _quietly(workbook).get("language") or None)
+            raise StoreError(said, store_file, code="no-exchange")
         target = hub
     accepted = target.submit(handin)
     receipt = Receipt.model_validate(accepted.receipt)

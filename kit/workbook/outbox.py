@@ -199,7 +199,15 @@ def release(
                 nb.metadata.setdefault("casekit", {})
                 nb.metadata["casekit"].pop("practice", None)
                 nb.metadata["casekit"].update(
-                    {"trainee": tid, "session": session, "cohort": cohort, "mode": mode}
+                    {
+                        "trainee": tid,
+                        "session": session,
+                        "cohort": cohort,
+                        "mode": mode,
+                        # where and in what words a blank copy hands in (kit.workbook.handin)
+                        "exchange": str(exchange),
+                        "language": language,
+                    }
                 )
                 nb.metadata["casekit"]["release"] = release_token(secret, cohort, session, tid)
                 target = artifacts.outbox_path(exchange, cohort, tid, session)
