@@ -92,3 +92,24 @@ def test_try_needs_a_built_session_and_a_readable_file(sample_course: Path, tmp_
         read_answers(path)
     with pytest.raises(CourseError, match="must be a .json, .yaml or .toml"):
         read_answers(tmp_path / "answers.txt")
+
+
+def test_a_trial_is_on_time_and_reads_numbers_as_people_type_them(built: Path, tmp_path: Path):
+    # green-2 was due on 2026-04-24: long past, yet a trial is of the answers, not of the clock
+    keys = json.loads(
+        (built / "build" / COHORT / "instructor" / f"{SESSION}.keys.json").read_text()
+    )
+    growth = keys["keys"]["g2-total-growth"]["value"]  # unit "%"
+    wide = str(growth).translate(str.maketrans("0123456789.-", "０１２３４５６７８９．－"))
+    path = tmp_path / "answers.yaml"
+    path.write_text(
+        f"g2-total-growth: '{wide}%'\ng2-intensity: {keys['keys']['g2-intensity']['value']}\n",
+        "utf-8",
+    )
+    r = try_answers(built, COHORT, SESSION, path, trainee="sp02")
+    got = {q["question"]: q for q in r.questions}
+    assert got["g2-total-growth"]["status"] == "correct", got["g2-total-growth"]
+    assert got["g2-intensity"]["status"] == "correct"
+    # no late penalty: the total is what the questions earned
+    assert r.points == pytest.approx(sum(q["points"] for q in r.questions)) == 4.0
+    _untouched(built)

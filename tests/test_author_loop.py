@@ -1,0 +1,127 @@
+"""The author's loop: a changed due time rebuilds, blank copies hand in, one bad row is one message."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import copy_sample, run_cli
+
+from kit import workbook as W
+from kit.builder import build
+from kit.numbers import parse_number
+from kit.workbook.store import StoreError
+
+
+def test_a_change_of_due_rebuilds_the_keys(course: Path):
+    assert build(course, "c1", progress=False).ok
+    keys = course / "build/c1/instructor/coop.keys.json"
+    assert json.loads(keys.read_text("utf-8"))["due"] is None
+    schedule = course / "cohorts/c1/schedule.csv"
+    schedule.write_text(
+        schedule.read_text("utf-8").replace("assessed,,", "assessed,2026-03-09T22:00,"), "utf-8"
+    )
+    again = build(course, "c1", progress=False)
+    assert again.ok and not again.sessions[0].cached  # not "unchanged"
+    assert json.loads(keys.read_text("utf-8"))["due"] == "2026-03-09T22:00:00"
+    assert build(course, "c1", progress=False).sessions[0].cached  # and then it is
+
+
+@pytest.fixture
+def released(course: Path) -> Path:
+    assert build(course, "c1", sessions=["coop"], progress=False).ok
+    assert not W.release(course, "c1").failures
+    return course
+
+
+def _strip(workbook: Path, *, setup: bool) -> None:
+    """Make `workbook` look released before release recorded its exchange (``setup``: nowhere)."""
+    nb = nbformat.read(str(workbook), 4)
+    for k in ("exchange", "language"):
+        nb.metadata["casekit"].pop(k, None)
+    if setup:
+        cell = nb.cells[0]
+        cell.source = "\n".join(
+            line for line in cell.source.splitlines() if "exchange=" not in line
+        )
+    nbformat.write(nb, str(workbook))
+
+
+def test_a_blank_workbook_copied_out_of_the_exchange_is_handed_in(
+    released: Path, tmp_path: Path, monkeypatch
+):
+    monkeypatch.delenv("CASEKIT_EXCHANGE", raising=False)
+    monkeypatch.delenv("CASEKIT_LANG", raising=False)
+    outbox = released / "exchange/c1/outbox"
+    copy = tmp_path / "desktop" / "coop.ipynb"
+    copy.parent.mkdir()
+    shutil.copy(outbox / "t01/coop.ipynb", copy)
+    assert not W.store_path_for(copy).exists()  # nobody answered
+    r = run_cli("submit", str(copy))
+    assert r.returncode == 0, r.stderr
+    assert len(list((released / "exchange/c1/inbox/t01/coop").iterdir())) == 1
+
+    # one released before the exchange was in its metadata: its setup cell names it
+    older = tmp_path / "older" / "coop.ipynb"
+    older.parent.mkdir()
+    shutil.copy(outbox / "t02/coop.ipynb", older)
+    _strip(older, setup=False)
+    assert W.submit(older).folder is not None
+    assert len(list((released / "exchange/c1/inbox/t02/coop").iterdir())) == 1
+
+    # and one naming no exchange at all: the reason in the workbook's language (Chinese)
+    _strip(older, setup=True)
+    with pytest.raises(StoreError) as caught:
+        W.submit(older)
+    assert caught.value.why.startswith("不知道提交目录"), caught.value.why
+
+
+def test_one_bad_schedule_row_is_one_message_in_one_language(tmp_path: Path):
+    course = copy_sample(tmp_path / "sample")
+    schedule = course / "cohorts/2026-spring/schedule.csv"
+    text = schedule.read_text("utf-8")
+    # red-2 has tasks, gold-1 a deliberation: neither may add a second message
+    text = text.replace(
+        "red-2,exercises/red-visit.ipynb,2026-03-27", "red-2,exercises/red-visit.ipynb,2026-03-32"
+    )
+    text = text.replace(
+        "gold-1,cases/gold-conference.ipynb,2026-06-05,f05,,case,gold,3",
+        "gold-1,cases/gold-conference.ipynb,2026-06-05,f05,,case,gold,三",
+    )
+    schedule.write_text(text, "utf-8")
+    r = run_cli("check", str(course))
+    lines = [x for x in (r.stdout + r.stderr).splitlines() if x.startswith("✗")]
+    assert r.returncode != 0
+    assert len(lines) == 2, lines  # no unknown session in tasks.csv, no lost deliberation
+    assert not any("Input should" in x for x in lines), lines  # no English from pydantic
+    assert (
+        "schedule.csv:第 3 行: date: 不是有效日期，请写成 2026-03-02（填的是 '2026-03-32'）"
+        in lines[0]
+    )
+    assert "schedule.csv:第 8 行: hours: 不是数字（填的是 '三'）" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("typed", "unit", "value"),
+    [
+        ("８１.０", None, 81.0),
+        ("８１．０％", "%", 81.0),
+        ("81.0%", "%", 81.0),
+        ("81.0%", None, 0.81),
+        ("1,200", None, 1200.0),
+        ("1，200.5", None, 1200.5),
+        ("－3", None, -3.0),
+        ("12 万元", "万元", 12.0),
+    ],
+)
+def test_numbers_are_read_as_people_type_them(typed: str, unit: str | None, value: float):
+    assert parse_number(typed, unit) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("typed", ["1,20", "八十一", "81..0", "nan", ""])
+def test_what_is_not_a_number_is_refused(typed: str):
+    with pytest.raises(ValueError):
+        parse_number(typed)
