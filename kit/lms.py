@@ -156,7 +156,7 @@ def lms_rows(
         raise CourseError(missing)
     scores = _scores(c, cohort, db)
     by = {(r["trainee"], r["session"]): r for r in scores.to_dict("records")}
-    sessions = [s.session for s in co.sessions]
+    sessions = [s.session for s in co.by_date()]  # as numbered: 第1讲, 第2讲, …
     possible = {
         s: max((r["max_points"] for (_, ss), r in by.items() if ss == s), default=math.nan)
         for s in sessions

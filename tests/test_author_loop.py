@@ -12,6 +12,7 @@ from conftest import copy_sample, run_cli
 
 from kit import workbook as W
 from kit.builder import build
+from kit.grading import grades
 from kit.numbers import parse_number
 from kit.workbook.store import StoreError
 
@@ -125,3 +126,16 @@ def test_numbers_are_read_as_people_type_them(typed: str, unit: str | None, valu
 def test_what_is_not_a_number_is_refused(typed: str):
     with pytest.raises(ValueError):
         parse_number(typed)
+
+
+def test_the_grades_sheet_follows_the_lecture_numbers(course: Path, tmp_path: Path):
+    # a session added at the end of the schedule but taught first is 第 1 讲, and comes first
+    schedule = course / "cohorts/c1/schedule.csv"
+    row = schedule.read_text("utf-8").splitlines()[1]
+    early = row.replace("coop,", "intro,", 1).replace("2026-03-02", "2026-02-20")
+    schedule.write_text(schedule.read_text("utf-8") + early + "\n", "utf-8")
+    out = tmp_path / "grades.csv"
+    grades(course, "c1", out)
+    header = out.read_text("utf-8-sig").splitlines()[0].split(",")
+    numbered = [h for h in header if h.startswith("第") and "讲" in h]
+    assert numbered and numbered == sorted(numbered, key=lambda h: int(h[1:].split("讲")[0])), header

@@ -69,7 +69,7 @@ def grades_table(course: Course | Path | str, cohort: str, *, db: str | None = N
         qs = gb.question_scores(cohort)
     roster = co.roster.reset_index()[["id", "name", "group"]].rename(columns={"id": "trainee"})
     table = roster.copy()
-    for s in co.sessions:
+    for s in co.by_date():  # columns in the order the sessions are numbered (第N讲)
         col = scores[scores["session"] == s.session].set_index("trainee")
         table[s.session] = table["trainee"].map(col["points"]).astype(float)
         status = table["trainee"].map(col["status"]).astype(object)
