@@ -10,7 +10,8 @@ of the course's language see them the same way everywhere:
   width), and a pandas table loses its default 0, 1, 2… row index and says
   是/否 instead of True/False;
 * :func:`frame_html` renders a DataFrame casekit itself puts on a page;
-* :func:`local_time` writes a time stamp in the course's zone, to the minute.
+* :func:`local_time` writes a time stamp in the course's zone, to the minute;
+  :func:`zone_time` one the workbook shows (saved at, handed in at).
 """
 
 from __future__ import annotations
@@ -67,6 +68,20 @@ def local_time(value: Any, zone: ZoneInfo | None = None, *, seconds: bool = Fals
             value = value.replace(tzinfo=ZoneInfo("UTC"))
         value = value.astimezone(zone)
     return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def zone_time(value: Any, zone: str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A time stamp (ISO text or datetime) in the course's zone, named as in ``course.toml``.
+
+    The workbook shows save and hand-in times through here: the course's
+    clock, not the machine's (a hub in UTC, a laptop abroad). Without a zone
+    (a workbook released before it recorded one) the machine's is all there is.
+    """
+    try:
+        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return when.astimezone(ZoneInfo(zone) if zone else None).strftime(fmt)
+    except (ValueError, KeyError):  # not a time; an unknown zone (ZoneInfoNotFoundError)
+        return str(value or "")
 
 
 def fit_class(text: str) -> str:

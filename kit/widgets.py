@@ -8,13 +8,13 @@ line, error messages and, in practice mode, the check button.
 from __future__ import annotations
 
 import html
-from datetime import datetime
 from typing import Any
 
 from kit import kinds
 from kit.kinds.base import UNIT_COLOURS, br, num
 from kit.kinds.render import unit_name
 from kit.messages import t
+from kit.present import zone_time
 
 # One style block per view: JupyterLab keeps widget HTML unsanitised, and
 # repeating it is harmless; it enlarges text and focus rings for readers who
@@ -125,7 +125,7 @@ class QuestionView:
         elif entry is None or self.kind_def.is_empty(entry.get("value")):
             text = t("unanswered", self.lang)
         else:
-            stamp = _local_time(entry.get("at"))
+            stamp = zone_time(entry.get("at"), getattr(self.runtime, "zone", None), "%H:%M:%S")
             text = t("code_saved" if self.kind_def.tested else "saved", self.lang, time=stamp)
             if not self.runtime.persistent:
                 text += " · " + t("not_saved", self.lang)
@@ -172,10 +172,3 @@ class QuestionView:
 def build_view(spec: dict, runtime: Any) -> QuestionView:
     """Build a live widget view of `spec` bound to `runtime`."""
     return QuestionView(spec, runtime)
-
-
-def _local_time(iso: Any) -> str:
-    try:
-        return datetime.fromisoformat(str(iso)).astimezone().strftime("%H:%M:%S")
-    except ValueError:
-        return str(iso or "")

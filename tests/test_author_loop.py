@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import nbformat
 import pytest
@@ -14,6 +17,7 @@ from kit import workbook as W
 from kit.builder import build
 from kit.grading import grades
 from kit.numbers import parse_number
+from kit.widgets import build_view
 from kit.workbook.store import StoreError
 
 
@@ -138,4 +142,40 @@ def test_the_grades_sheet_follows_the_lecture_numbers(course: Path, tmp_path: Pa
     grades(course, "c1", out)
     header = out.read_text("utf-8-sig").splitlines()[0].split(",")
     numbered = [h for h in header if h.startswith("第") and "讲" in h]
-    assert numbered and numbered == sorted(numbered, key=lambda h: int(h[1:].split("讲")[0])), header
+    assert numbered and numbered == sorted(numbered, key=lambda h: int(h[1:].split("讲")[0])), (
+        header
+    )
+
+
+def test_save_and_hand_in_times_are_shown_in_the_courses_zone(released: Path, monkeypatch):
+    # the machine keeps UTC (a hub), the course is in Beijing: a trainee reads Beijing time
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.delenv("CASEKIT_EXCHANGE", raising=False)
+    wb = released / "exchange/c1/outbox/t03/coop.ipynb"
+    rt = W.open_workbook(
+        "coop",
+        trainee="t03",
+        cohort="c1",
+        exchange=released / "exchange",
+        store=W.store_path_for(wb),
+        zone="Asia/Shanghai",
+    )
+    try:
+        rt.notebook = wb
+        spec = {"id": "q-word", "kind": "text", "prompt": "一个词", "points": 1}
+        rt.register(spec)
+        view = build_view(spec, rt)
+        view.save("合作")
+        beijing, utc = datetime.now(ZoneInfo("Asia/Shanghai")), datetime.now(UTC)
+        status = view.status.value
+        panel = W.ProgressPanel(rt)
+        assert panel.do_submit(confirmed=True) is not None
+        receipt = panel.receipt.value
+    finally:
+        W.close_workbook()
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert beijing.strftime("%H:") in status and utc.strftime("%H:") not in status, status
+    assert beijing.strftime("%Y-%m-%d %H:") in receipt, receipt
+    assert utc.strftime("%Y-%m-%d %H:") not in receipt, receipt

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from kit.kinds.base import UNIT_COLOURS
 from kit.messages import speaking, t
+from kit.present import zone_time
 from kit.workbook.handin import Receipt, submit
 from kit.workbook.store import StoreError
 
@@ -220,9 +221,7 @@ class ProgressPanel:
             error = _why(exc, lang)
             self.receipt.value = f'<span role="alert" style="color:#c0392b">{e(t("submit_failed", lang, error=error))}</span>'
             return None
-        when = (
-            datetime.fromisoformat(receipt.received_at).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        )
+        when = zone_time(receipt.received_at, rt.zone)  # the course's clock, not the machine's
         self.receipt.value = (
             f'<span role="status" class="casekit-receipt" style="font-size:16px;color:#2e7d32">'
             f"{e(t('submitted', lang, time=when, sha=receipt.sha256[:8]))}</span>"
