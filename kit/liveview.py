@@ -69,24 +69,51 @@ def _now() -> str:
 
 def _own_keys(
     course: Course, cohort: str, session: str, trainees: set[str]
-) -> dict[str, dict[str, dict]]:
-    """Each trainee's own key, for the questions whose key differs between their variants.
+) -> tuple[dict[str, dict[str, dict]], dict[str, dict]]:
+    """Each trainee's own key where their variants' keys accept different answers; the shared ones.
 
-    A trainee whose variant is not built has no key: their answers count as not right.
+    Keys are compared by what they accept (:func:`_accepts`), not as records:
+    an explanation or a note written from each trainee's data, a number
+    computed to float noise, a multi key listed in another order change no
+    answer's score, so the key all variants share is the class's key and the
+    reveal shows it (the cohort's reference variant, built from the cohort's
+    seed, may differ from every trainee's). A trainee whose variant is not
+    built has no key: their answers count as not right.
     """
     by_question: dict[str, dict[str, dict]] = {}
+    specs: dict[str, dict] = {}
     for tid in sorted(trainees):
         try:
             own, _ = artifacts.read_keys(artifacts.build_paths(course, cohort, session, tid).keys)
-        except (OSError, ValueError):
+        except (OSError, ValueError, CourseError):
             continue
+        specs.update(own.specs())
         for qid, key in own.keys.items():
             by_question.setdefault(qid, {})[tid] = key
-    return {
-        qid: keys
-        for qid, keys in by_question.items()
-        if len({json.dumps(k, sort_keys=True, default=str) for k in keys.values()}) > 1
-    }
+    differ, shared = {}, {}
+    for qid, keys in by_question.items():
+        if len({_accepts(specs.get(qid, {}), k) for k in keys.values()}) > 1:
+            differ[qid] = keys
+        else:
+            shared[qid] = next(iter(keys.values()))
+    return differ, shared
+
+
+def _accepts(spec: dict, key: dict) -> str:
+    """What a key accepts, as comparable text: its kind's practice texts, else its scoring fields."""
+    from kit import kinds
+    from kit.kinds.base import KeyedKind, key_parts
+
+    kind = kinds.find(spec.get("kind"))
+    value, opts = key_parts(key)
+    if isinstance(kind, KeyedKind) and value is not None:
+        try:
+            texts, extra = kind.practice_texts(spec, value, opts)
+            return json.dumps([sorted(texts), extra], sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            pass
+    scoring = {k: v for k, v in key.items() if k not in ("explain", "note", "reveal")}
+    return json.dumps(scoring, sort_keys=True, default=str)
 
 
 @dataclass
@@ -135,7 +162,8 @@ class LiveClass:
         live.roster = set(map(str, co.roster.index))
         live.names = {str(k): str(v) for k, v in co.roster["name"].items()}
         if sess.per_trainee:  # each trainee answers from their own data
-            live.own_keys = _own_keys(course, cohort, session, live.roster)
+            live.own_keys, shared = _own_keys(course, cohort, session, live.roster)
+            live.keys.update(shared)  # a key every trainee's variant shares is the class's key
         unit = course.units.get(sess.unit)
         from kit.notebooks import title_of
 

@@ -15,6 +15,7 @@ from conftest import copy_sample, run_cli
 
 from kit import workbook as W
 from kit.builder import build
+from kit.livestats import summarise
 from kit.grading import grades
 from kit.numbers import parse_number
 from kit.widgets import build_view
@@ -179,3 +180,37 @@ def test_save_and_hand_in_times_are_shown_in_the_courses_zone(released: Path, mo
     assert beijing.strftime("%H:") in status and utc.strftime("%H:") not in status, status
     assert beijing.strftime("%Y-%m-%d %H:") in receipt, receipt
     assert utc.strftime("%Y-%m-%d %H:") not in receipt, receipt
+
+
+def test_the_live_reveal_shows_a_key_every_variant_shares(course: Path):
+    # a variant per trainee; the key is the same for all, its explanation names each one's data
+    nb = nbformat.read(str(course / "cases/coop.ipynb"), 4)
+    cell = next(c for c in nb.cells if c.source.startswith('key("q-word"'))
+    cell.source = 'key("q-word", "合作", explain=f"{trainee} 的数据中，合作社……")'
+    # and one whose reference variant (the cohort's seed, no trainee) differs from all of theirs
+    cell = next(c for c in nb.cells if c.source.startswith('key("q-output"'))
+    cell.source = 'key("q-output", 110.25 if trainee else 1.0)'
+    nbformat.write(nb, str(course / "cases/coop.ipynb"))
+    schedule = course / "cohorts/c1/schedule.csv"
+    lines = schedule.read_text("utf-8").splitlines()
+    schedule.write_text(f"variants,{lines[0]}\ntrainee,{lines[1]}\n", "utf-8")
+    assert build(course, "c1", progress=False).ok
+    from kit.course import load_course
+    from kit.hub.exchange import FolderExchange
+    from kit.liveview import LiveClass
+
+    c = load_course(course)
+    live = LiveClass.open(c, "c1", "coop", FolderExchange(course / "exchange"))
+    spec = live.specs["q-word"]
+    answers = {"t01": "合作", "t02": " 合作 ", "t03": "竞争"}
+    shown = summarise(
+        spec, answers, live.keys.get("q-word"), revealed=True, own=live.own_keys.get("q-word")
+    )
+    assert shown["key"] == "合作", shown  # not "各人数据不同"
+    assert shown["correct"] == 2
+    spec = live.specs["q-output"]
+    numbers = {"t01": 110.25, "t02": 110.2, "t03": 1.0}
+    shown = summarise(
+        spec, numbers, live.keys.get("q-output"), revealed=True, own=live.own_keys.get("q-output")
+    )
+    assert shown["key"].startswith("110.2") and shown["correct"] == 2, shown  # tolerance 0.5
