@@ -15,8 +15,8 @@ from conftest import copy_sample, run_cli
 
 from kit import workbook as W
 from kit.builder import build
-from kit.livestats import summarise
 from kit.grading import grades
+from kit.livestats import summarise
 from kit.numbers import parse_number
 from kit.widgets import build_view
 from kit.workbook.store import StoreError
