@@ -96,7 +96,7 @@ def key_problems(spec: dict, record: dict) -> list[tuple[str, str]]:
     Its options must be ones its kind takes, its value of the shape its kind
     declares (:meth:`Kind.key_problem`). Texts in the current language; [] when it can.
     """
-    name = spec.get("kind")
+    name = str(spec.get("kind") or "")
     value, opts = key_parts(record)
     allowed = key_options(name)
     found = [
