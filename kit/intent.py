@@ -83,8 +83,9 @@ def notebook_problems(path: Path) -> list[Problem]:
             continue  # check_notebook names the unknown kind
         valid = kinds.arguments(kind)
         qid = _qid(call)
+        wrong = set(kinds.unknown_arguments(kind, [k.arg for k in call.keywords if k.arg]))
         for kw in call.keywords:
-            if kw.arg is not None and kw.arg not in valid:
+            if kw.arg in wrong:
                 problems.append(
                     Problem(
                         f,

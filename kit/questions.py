@@ -197,20 +197,20 @@ ask = _Ask()
 
 def _known_arguments(kind: str, args: tuple, kwargs: dict[str, Any]) -> None:
     """Refuse a misspelt keyword (``tolerence=``) in the author's words, not as a raw TypeError."""
-    valid = kinds.arguments(kind)
-    for name in kwargs:
-        if name not in valid:
-            qid = args[0] if args else kwargs.get("qid")
-            raise AuthoringError(
-                t(
-                    "author.unknown_argument",
-                    kind=kind,
-                    qid=qid,
-                    name=name,
-                    near=kinds.closest(name, valid),
-                    valid=", ".join(valid),
-                )
+    wrong = kinds.unknown_arguments(kind, kwargs)
+    if wrong:
+        valid = kinds.arguments(kind)
+        qid = args[0] if args else kwargs.get("qid")
+        raise AuthoringError(
+            t(
+                "author.unknown_argument",
+                kind=kind,
+                qid=qid,
+                name=wrong[0],
+                near=kinds.closest(wrong[0], valid),
+                valid=", ".join(valid),
             )
+        )
 
 
 # --------------------------------------------------------------------- keys

@@ -186,3 +186,20 @@ def test_the_build_refuses_a_computed_key_its_question_cannot_accept_for_every_v
     assert "在班次 c1 的数据上，题目 'q' 的答案要点 '物业' 不是选项之一" in causes["coop"]
     assert "在学员 t02 的专属数据上（班次 c1）" in causes["coop/t02"]
     assert not (course / "build/c1/instructor/coop.keys.json").exists()
+
+
+def test_a_kind_that_takes_any_keyword_is_not_second_guessed():
+    from kit.kinds.base import Declared, Kind
+
+    class Poll(Kind):
+        name = "poll-any"
+
+        def declare(self, qid, prompt, **anything):
+            return Declared(qid, prompt, 0, anything)
+
+    kinds.registry.register(Poll())
+    try:
+        assert kinds.unknown_arguments("poll-any", ["colour", "size"]) == []
+        assert kinds.unknown_arguments("number", ["tolerence", "unit"]) == ["tolerence"]
+    finally:
+        kinds.registry.unregister("poll-any")

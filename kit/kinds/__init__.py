@@ -31,6 +31,7 @@ from kit.kinds.registry import (
     practice_table,
     registry,
     score,
+    unknown_arguments,
 )
 from kit.kinds.render import render_html, render_plain, unit_name
 
@@ -56,4 +57,5 @@ __all__ = [
     "render_plain",
     "score",
     "unit_name",
+    "unknown_arguments",
 ]

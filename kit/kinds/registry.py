@@ -79,6 +79,15 @@ def arguments(name: str) -> tuple[str, ...]:
     )
 
 
+def unknown_arguments(name: str, given: Any) -> list[str]:
+    """The keywords among `given` that ``ask.<name>(...)`` does not take ([] for a ``**kwargs`` kind)."""
+    params = inspect.signature(get(name).declare).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return []
+    valid = arguments(name)
+    return [g for g in given if g not in valid]
+
+
 def key_options(name: str) -> tuple[str, ...]:
     """The options ``key(qid, value, ...)`` takes for a question of kind `name`."""
     return (*KEY_OPTIONS, *find(name).key_options)
