@@ -12,6 +12,7 @@ kinds, and holds the same question for the keys a build computed from data.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,25 @@ from kit.messages import t
 _UNKNOWN: Any = object()
 
 
+def _notebook(path: Path) -> Any:
+    """The notebook at `path` (None when unreadable), read once while it is unchanged.
+
+    ``check`` reads every notebook for its own rules and every scheduled
+    session's again for its parameters; validating it each time doubled its time.
+    """
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return _read(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _read(path: str, mtime_ns: int, size: int) -> Any:
+    nb, _ = nbs.read_notebook(Path(path))
+    return nb
+
+
 def _literal(node: ast.AST) -> Any:
     """The value of a literal written in the source, or ``_UNKNOWN`` when it is computed."""
     try:
@@ -32,9 +52,9 @@ def _literal(node: ast.AST) -> Any:
         return _UNKNOWN
 
 
-def _calls(nb: Any, name: str | None) -> list[tuple[int, ast.Call]]:
-    """(cell index, call) of ``ask.<kind>(...)`` (``name`` None) or of ``name(...)`` in code cells."""
-    found = []
+def _calls(nb: Any) -> tuple[list[tuple[int, ast.Call]], list[tuple[int, ast.Call]]]:
+    """(cell index, call) of every ``ask.<kind>(...)`` and every ``key(...)`` in code cells."""
+    asks, keys = [], []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -42,12 +62,11 @@ def _calls(nb: Any, name: str | None) -> list[tuple[int, ast.Call]]:
         for node in ast.walk(tree) if tree else []:
             if not isinstance(node, ast.Call):
                 continue
-            f = node.func
-            if name is None and nbs._is_ask(node):
-                found.append((i, node))
-            elif name is not None and isinstance(f, ast.Name) and f.id == name:
-                found.append((i, node))
-    return found
+            if nbs._is_ask(node):
+                asks.append((i, node))
+            elif isinstance(node.func, ast.Name) and node.func.id == "key":
+                keys.append((i, node))
+    return asks, keys
 
 
 def _qid(call: ast.Call) -> str | None:
@@ -71,13 +90,14 @@ def _spec(kind: str, call: ast.Call) -> dict[str, Any] | None:
 
 def notebook_problems(path: Path) -> list[Problem]:
     """Misspelt arguments of ``ask`` and ``key``, and literal keys their question can never accept."""
-    nb, _ = nbs.read_notebook(path)  # an unreadable notebook: check_notebook reports it
+    nb = _notebook(path)  # an unreadable notebook: check_notebook reports it
     if nb is None:
         return []
     f = str(path)
     problems: list[Problem] = []
     asked: dict[str, tuple[str, dict | None]] = {}
-    for i, call in _calls(nb, None):
+    ask_calls, key_calls = _calls(nb)
+    for i, call in ask_calls:
         kind = call.func.attr  # type: ignore[attr-defined]
         if kind not in kinds.registry:
             continue  # check_notebook names the unknown kind
@@ -104,7 +124,7 @@ def notebook_problems(path: Path) -> list[Problem]:
                 )
         if qid is not None:
             asked[qid] = (kind, _spec(kind, call))
-    for i, call in _calls(nb, "key"):
+    for i, call in key_calls:
         qid = _qid(call)
         if qid not in asked or len(call.args) < 2:
             continue  # an unknown question: check_notebook says so
@@ -152,7 +172,7 @@ def schedule_problems(course: Course, cohort_id: str, session_id: str) -> list[P
     s = cohort.session(session_id)
     if not s.params:
         return []
-    nb, _ = nbs.read_notebook(course.root / s.notebook)
+    nb = _notebook(course.root / s.notebook)
     defined = parameter_names(nb) if nb is not None else None
     if defined is None:
         return []

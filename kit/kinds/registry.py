@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from typing import Any
 
@@ -70,9 +71,14 @@ find = registry.find
 names = registry.names
 
 
+@functools.lru_cache(maxsize=64)
+def _parameters(declare: Any) -> tuple[inspect.Parameter, ...]:
+    return tuple(inspect.signature(declare).parameters.values())
+
+
 def arguments(name: str) -> tuple[str, ...]:
     """The keywords ``ask.<name>(...)`` takes: its kind's ``declare`` and ``optional``."""
-    params = inspect.signature(get(name).declare).parameters.values()
+    params = _parameters(get(name).declare)
     return (
         *(p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)),
         "optional",
@@ -81,8 +87,7 @@ def arguments(name: str) -> tuple[str, ...]:
 
 def unknown_arguments(name: str, given: Any) -> list[str]:
     """The keywords among `given` that ``ask.<name>(...)`` does not take ([] for a ``**kwargs`` kind)."""
-    params = inspect.signature(get(name).declare).parameters.values()
-    if any(p.kind == p.VAR_KEYWORD for p in params):
+    if any(p.kind == p.VAR_KEYWORD for p in _parameters(get(name).declare)):
         return []
     valid = arguments(name)
     return [g for g in given if g not in valid]
