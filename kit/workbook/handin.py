@@ -71,9 +71,9 @@ def _setup_arguments(nb: dict[str, Any]) -> dict[str, Any]:
         if ((cell.get("metadata") or {}).get("casekit") or {}).get("role") != "setup":
             continue
         src = cell.get("source", "")
-        try:
+        try:  # the trainee's file: anything unparsable (or absurdly nested) says nothing
             tree = ast.parse("".join(src) if isinstance(src, list) else str(src))
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             return {}
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "open_workbook":
