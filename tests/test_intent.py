@@ -83,9 +83,9 @@ def _errors(course: Path) -> list[str]:
             "rel_tolerance=5 是比例，应小于 1（5% 写作 0.05）",
         ),
         (
-            'ask.number("n", "多少？", tolerance=100)',
-            'key("n", 81.0)',
-            "误差范围 100 不小于答案 81 本身",
+            'ask.number("n", "多少？")',
+            'key("n", 0.1, tolerance=-0.2)',
+            "题目 'n'：误差范围必须 ≥ 0",
         ),
     ],
 )

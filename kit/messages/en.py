@@ -326,7 +326,6 @@ MESSAGES: dict[str, str] = {
     "author.key_not_number": "the key {value!r} of question {qid!r} is not a number",
     "author.key_not_text": "the key {value!r} of question {qid!r} must be a text, or a list of accepted texts",
     "author.key_rel_tolerance": "question {qid!r}: rel_tolerance={rel} is a fraction and must be below 1 (5% is 0.05)",
-    "author.key_tolerance_wide": "question {qid!r}: the tolerance {tol} is as large as the answer {value} itself, so almost any answer is right",
     "author.key_fix": "correct the key so that a right answer can earn its points: a choice key is one option as written, a multi key a list of options, a ranking key the list of all the items, a number key a number",
     "score.unknown_kind": "unknown kind {kind!r}",
     "score.no_key": "no key",

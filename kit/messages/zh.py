@@ -326,7 +326,6 @@ MESSAGES: dict[str, str] = {
     "author.key_not_number": "题目 {qid!r} 的答案要点 {value!r} 不是一个数",
     "author.key_not_text": "题目 {qid!r} 的答案要点 {value!r} 必须是文字，或可接受答案的文字列表",
     "author.key_rel_tolerance": "题目 {qid!r}：rel_tolerance={rel} 是比例，应小于 1（5% 写作 0.05）",
-    "author.key_tolerance_wide": "题目 {qid!r}：误差范围 {tol} 不小于答案 {value} 本身，几乎任何答案都算对",
     "author.key_fix": "改正答案要点，使正确的作答能得分：单选写一个选项（一字不差），多选写选项列表，排序写全部排序项的列表，数值题写一个数",
     "score.unknown_kind": "未知题型 {kind!r}",
     "score.no_key": "没有答案要点",
