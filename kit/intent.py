@@ -20,6 +20,7 @@ from kit import kinds
 from kit import notebooks as nbs
 from kit.artifacts import MIME_KEY
 from kit.course import Course, Problem
+from kit.kinds.base import AuthoringError
 from kit.messages import t
 
 _UNKNOWN: Any = object()
@@ -74,18 +75,24 @@ def _qid(call: ast.Call) -> str | None:
     return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
 
 
-def _spec(kind: str, call: ast.Call) -> dict[str, Any] | None:
-    """The spec a literal ``ask.<kind>(...)`` declares; None when an argument is computed."""
+def _spec(kind: str, call: ast.Call) -> tuple[dict[str, Any] | None, str]:
+    """The spec a literal ``ask.<kind>(...)`` declares, or None and why its kind refuses it.
+
+    None and "" when an argument is computed (the build runs it) or the call
+    does not fit the signature (a misspelt keyword is reported on its own).
+    """
     args = [_literal(a) for a in call.args]
     kwargs = {k.arg: _literal(k.value) for k in call.keywords if k.arg}
     kwargs.pop("optional", None)
     if _UNKNOWN in args or _UNKNOWN in kwargs.values() or any(k.arg is None for k in call.keywords):
-        return None
+        return None, ""
     try:
         qid, prompt, points, fields = kinds.get(kind).declare(*args, **kwargs)
-    except (TypeError, ValueError):  # AuthoringError too: the build says it, located, when it runs
-        return None
-    return {"id": qid, "kind": kind, "prompt": prompt, "points": points, **fields}
+    except AuthoringError as exc:  # too few options, a negative tolerance: said before it runs
+        return None, str(exc)
+    except (TypeError, ValueError):
+        return None, ""
+    return {"id": qid, "kind": kind, "prompt": prompt, "points": points, **fields}, ""
 
 
 def notebook_problems(path: Path) -> list[Problem]:
@@ -122,8 +129,12 @@ def notebook_problems(path: Path) -> list[Problem]:
                         t("author.unknown_argument_fix"),
                     )
                 )
+        spec, refused = _spec(kind, call) if not wrong else (None, "")
+        if refused:
+            where = t("where.cell_line", n=i + 1, line=call.lineno)
+            problems.append(Problem(f, where, "question", refused, t("author.declare_fix")))
         if qid is not None:
-            asked[qid] = (kind, _spec(kind, call))
+            asked[qid] = (kind, spec)
     for i, call in key_calls:
         qid = _qid(call)
         if qid not in asked or len(call.args) < 2:

@@ -203,3 +203,19 @@ def test_a_kind_that_takes_any_keyword_is_not_second_guessed():
         assert kinds.unknown_arguments("number", ["tolerence", "unit"]) == ["tolerence"]
     finally:
         kinds.registry.unregister("poll-any")
+
+
+def test_a_literal_question_its_kind_refuses_is_said_before_it_runs(course: Path):
+    path = _write(
+        course,
+        _code('ask.choice("q", "谁负责？", ["物业管理"])'),
+        _code('ask.number("n", "多少？", tolerance=-1)'),
+    )
+    errors = _errors(course)
+    assert len(errors) == 2, errors
+    assert errors[0].startswith(
+        f"{path}:第 4 个单元格第 1 行: question: 题目 'q'：至少给出两个选项"
+    )
+    assert errors[1].startswith(
+        f"{path}:第 5 个单元格第 1 行: question: 题目 'n'：误差范围必须 ≥ 0"
+    )

@@ -319,6 +319,7 @@ MESSAGES: dict[str, str] = {
     "author.did_you_mean": " (did you mean {name!r}?)",
     "author.unknown_argument": "ask.{kind} (question {qid!r}) takes no argument {name!r}{near}; it takes: {valid}",
     "author.unknown_argument_fix": "use one of the names listed (the kinds and their arguments: docs/authoring.md)",
+    "author.declare_fix": "correct this question's ask call as said (the kinds and their arguments: docs/authoring.md)",
     "author.key_unknown_option": "key (question {qid!r}) takes no option {name!r}{near}; a {kind} question takes: {valid}",
     "author.key_not_option": "the key {value!r} of question {qid!r} is not one of the options, so every answer scores 0; the options: {options}",
     "author.key_not_subset": "the key {value!r} of question {qid!r} must be a list of options (each at most once); the options: {options}",

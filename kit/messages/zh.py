@@ -319,6 +319,7 @@ MESSAGES: dict[str, str] = {
     "author.did_you_mean": "（是不是 {name!r}？）",
     "author.unknown_argument": "ask.{kind}（题目 {qid!r}）没有参数 {name!r}{near}；可用的参数：{valid}",
     "author.unknown_argument_fix": "改用上面列出的参数名（题型及其参数见 docs/authoring.md）",
+    "author.declare_fix": "按上面所说改正这道题的 ask 调用（题型及其参数见 docs/authoring.md）",
     "author.key_unknown_option": "key（题目 {qid!r}）没有选项 {name!r}{near}；{kind} 题可用：{valid}",
     "author.key_not_option": "题目 {qid!r} 的答案要点 {value!r} 不是选项之一，学员选哪一项都得 0 分；选项：{options}",
     "author.key_not_subset": "题目 {qid!r} 的答案要点 {value!r} 必须是选项的列表（每个选项至多一次）；选项：{options}",
