@@ -100,6 +100,8 @@ MESSAGES: dict[str, str] = {
     "help.grades.map_": "LMS column=roster column, e.g. 'Email address=email' or "
     "'SIS Login ID=id' (repeatable).",
     "help.grades.assignment": "Canvas: SESSION=ASSIGNMENT_ID, to update an existing assignment.",
+    "help.grades.provisional": "Moodle/Canvas: include provisional scores of sessions "
+    "still waiting for marking (by default they are left empty).",
     # the programme
     "help.guide": "Write the programme guide as one offline HTML file; print its path.",
     "help.guide.out_path": "Where to write the guide.",

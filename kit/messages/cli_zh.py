@@ -89,6 +89,7 @@ MESSAGES: dict[str, str] = {
     "help.grades.map_": "学习平台列名=名册列名，例如 'Email address=email' 或 "
     "'SIS Login ID=id'（可重复给出）。",
     "help.grades.assignment": "Canvas：课次=作业编号（SESSION=ASSIGNMENT_ID），用于更新已有作业。",
+    "help.grades.provisional": "Moodle/Canvas：连同仍待批阅课次的暂定分一起导出（默认留空）。",
     # the programme
     "help.guide": "把培训指南生成为一个可离线查看的 HTML 文件，并显示其路径。",
     "help.guide.out_path": "指南的保存位置。",

@@ -505,6 +505,11 @@ MESSAGES: dict[str, str] = {
     "lms.not_submitted": "not submitted",
     "lms.failed": "grading failed: {cause}",
     "lms.open_items": "{n} item(s) awaiting marking",
+    "lms.provisional": "provisional score",
+    "lms.left_out": "{trainee}, {session}: left empty, {n} item(s) awaiting marking "
+    "(provisional score {points})",
+    "lms.left_out_fix": "mark them (casekit mark) and export again, or pass --provisional "
+    "to send provisional scores",
     "lms.late": "late {days} day(s), −{pct}",
     "lms.separator": "; ",
     "lms.no_session": "no session {session!r} for a Canvas assignment id",
