@@ -79,7 +79,8 @@ def collect(
     for u in r.times:  # the instructor chose another tool's times: every such row says so
         out.print(f"· {t('cli.collect_time', item=u)}", highlight=False, soft_wrap=True)
     for u in r.flagged:
-        err.print(f"[yellow]![/yellow] {t('cli.collect_flagged', item=u)}", highlight=False)
+        line = t("cli.collect_flagged", item=u)
+        err.print(f"[yellow]![/yellow] {line}", highlight=False, soft_wrap=True)
     for u in r.unknown:
         err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=u)}", highlight=False)
     for u in r.refused:  # impersonation or a forged release (kit.hub.trust): never filed

@@ -120,15 +120,12 @@ def _choose(
     return best[0][-1], ""
 
 
-def _unmarked_match(path: str, nb: Any, imported: dict[str, dict[str, Any]]) -> str | None:
-    """The imported session a notebook without nbgrader metadata stands where, by its path.
+def _placed_like(path: str, imported: dict[str, dict[str, Any]]) -> str | None:
+    """The imported session whose notebook a path names, in nbgrader's layout, or None.
 
-    nbgrader's layout is ``submitted/<student>/<assignment>/<notebook>.ipynb``:
-    a notebook of the imported name in the imported assignment's folder whose
-    cell metadata an editor dropped. casekit workbooks (``metadata.casekit``) are not.
+    ``submitted/<student>/<assignment>/<notebook>.ipynb``: the imported
+    notebook's name, in a folder named after its assignment (or session).
     """
-    if ((nb.get("metadata") or {}).get("casekit")) is not None:
-        return None
     p = PurePosixPath(path)
     for session, rec in sorted(imported.items()):
         if rec.get("notebook") == p.stem and {rec.get("assignment"), session} & set(p.parts[:-1]):
@@ -136,12 +133,22 @@ def _unmarked_match(path: str, nb: Any, imported: dict[str, dict[str, Any]]) -> 
     return None
 
 
+def _read(data: bytes) -> dict[str, Any] | None:
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None  # collect reports unreadable notebooks itself
+    return nb if isinstance(nb, dict) else None
+
+
 def adopt(course: Any, cohort: str, files: dict[str, bytes], *, times: bool = False) -> Adopted:
     """nbgrader notebooks in a file tree → casekit submission folders (see ``kit.importers``).
 
     Each is checked as ``nbgrader validate`` checks it (``flagged``). With
     ``times`` the hand-in time is nbgrader's ``timestamp.txt`` beside it, the
-    instructor's explicit choice; else the arrival at collect stands.
+    instructor's explicit choice; else the arrival at collect stands. A
+    notebook in the place of an imported one but without nbgrader metadata
+    (an editor dropped it) is named in ``unknown``, never taken for a casekit workbook.
     """
     imported = imported_sessions(course, cohort, TOOL)
     res = Adopted(dict(files))
@@ -151,54 +158,56 @@ def adopt(course: Any, cohort: str, files: dict[str, bytes], *, times: bool = Fa
     for path, data in sorted(files.items()):
         if not path.endswith(".ipynb") or str(PurePosixPath(path).parent) in folders_with_answers:
             continue
-        if imported or b'"nbgrader"' in data:  # cheap: most notebooks here are casekit workbooks
-            try:
-                nb = json.loads(data.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
-                continue  # collect reports unreadable notebooks itself
-        else:
+        # cheap first: most notebooks here are casekit workbooks, placed as casekit places them
+        marked = b'"nbgrader"' in data
+        placed = None if marked else _placed_like(path, imported)
+        nb = _read(data) if marked or placed else None
+        if nb is None:
             continue
-        if not isinstance(nb, dict):
-            continue
-        if not is_nbgrader(nb):
-            expected = _unmarked_match(path, nb, imported)
-            if expected is not None:
-                del res.files[path]
-                why = say("import.nbgrader.no_metadata", session=expected)
-                res.unknown.append(f"{path}: {why}; {say('import.nbgrader.no_metadata_fix')}")
-            continue
-        res.found += 1
-        del res.files[path]
-        session, why = _choose(path, nb, imported)
-        if session is None:
-            res.unknown.append(f"{path}: {why}")
-            continue
-        summary = changes_summary(validate(nb))
-        if summary:
-            res.flagged.append(f"{path}: {summary}")
-        doc = {
-            "session": session,
-            "source": TOOL,
-            "answers": _answers(nb, imported[session]),
-        }
-        res.files[f"{path}/answers.json"] = json.dumps(
-            doc, ensure_ascii=False, sort_keys=True
-        ).encode()
-        res.files[f"{path}/{TOOL}/{PurePosixPath(path).name}"] = data
-        stamp = files.get(str(PurePosixPath(path).parent / "timestamp.txt"))
-        raw = stamp.decode("utf-8", "replace").strip() if stamp else ""
-        when = parse_timestamp(raw) if raw else None
-        if when:  # kept for reference; the store's time is what collect establishes
-            receipt = Receipt(received_at=when.isoformat(), source=f"{TOOL} timestamp.txt")
-            res.files[f"{path}/{RECEIPT}"] = receipt.to_bytes()
-        if times:
-            res.times[path] = HandInTime(
-                when,
-                say("import.nbgrader.time_taken", stamp=raw[:60])
-                if when
-                else say("import.nbgrader.time_missing"),
-            )
+        if is_nbgrader(nb):
+            res.found += 1
+            del res.files[path]
+            _adopt_one(path, nb, files, imported, res, times=times)
+        elif placed and not (nb.get("metadata") or {}).get("casekit"):
+            del res.files[path]
+            why = say("import.nbgrader.no_metadata", session=placed)
+            res.unknown.append(f"{path}: {why}; {say('import.nbgrader.no_metadata_fix')}")
     return res
+
+
+def _adopt_one(
+    path: str,
+    nb: dict[str, Any],
+    files: dict[str, bytes],
+    imported: dict[str, dict[str, Any]],
+    res: Adopted,
+    *,
+    times: bool,
+) -> None:
+    """One nbgrader notebook → a submission folder at ``path/`` in ``res.files`` (or unknown)."""
+    session, why = _choose(path, nb, imported)
+    if session is None:
+        res.unknown.append(f"{path}: {why}")
+        return
+    summary = changes_summary(validate(nb))
+    if summary:
+        res.flagged.append(f"{path}: {summary}")
+    doc = {"session": session, "source": TOOL, "answers": _answers(nb, imported[session])}
+    res.files[f"{path}/answers.json"] = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
+    res.files[f"{path}/{TOOL}/{PurePosixPath(path).name}"] = files[path]
+    stamp = files.get(str(PurePosixPath(path).parent / "timestamp.txt"))
+    raw = stamp.decode("utf-8", "replace").strip() if stamp else ""
+    when = parse_timestamp(raw) if raw else None
+    if when:  # kept for reference; the store's time is what collect establishes
+        receipt = Receipt(received_at=when.isoformat(), source=f"{TOOL} timestamp.txt")
+        res.files[f"{path}/{RECEIPT}"] = receipt.to_bytes()
+    if times:
+        source = (
+            say("import.nbgrader.time_taken", stamp=raw[:60])
+            if when
+            else say("import.nbgrader.time_missing")
+        )
+        res.times[path] = HandInTime(when, source)
 
 
 def no_times_message() -> tuple[str, str]:
