@@ -20,6 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import zipfile
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -527,3 +528,44 @@ def test_nbgraders_tamper_fixtures_are_flagged_as_nbgrader_validate_flags_them(
         if r.code == "nbgrader-changed"
     }
     assert got == {("t02", "bar"), ("t03", "ro1"), ("t03", "ro2")}, flags
+
+
+def test_checksums_are_nbgraders_own() -> None:
+    # every graded cell of the notebooks installed with nbgrader (its tests' files, its user guide)
+    from nbgrader.utils import compute_checksum as theirs
+
+    from kit.importers.nbgrader_submissions import compute_checksum as ours
+
+    found = sorted(_installed("tests", "apps", "files").glob("*.ipynb"))
+    found += sorted(_installed("docs", "source", "user_guide").rglob("*.ipynb"))
+    compared = 0
+    for path in found:
+        try:
+            nb = nbformat.read(str(path), as_version=4)
+        except Exception:  # noqa: BLE001 - nbgrader keeps deliberately broken files among them
+            continue
+        for cell in nb.cells:
+            if "grade_id" in cell.metadata.get("nbgrader", {}):
+                try:
+                    want = theirs(cell)
+                except (KeyError, TypeError, ValueError):
+                    want = None
+                assert ours(cell) == want, (path.name, cell.metadata.nbgrader["grade_id"])
+                compared += 1
+    assert compared > 200
+
+
+def test_nbgrader_timestamps_are_read_in_every_form_it_writes() -> None:
+    from kit.importers.nbgrader_submissions import parse_timestamp
+
+    def utc(text: str) -> str | None:
+        t = parse_timestamp(text)
+        return None if t is None else t.astimezone(UTC).isoformat(timespec="seconds")
+
+    assert utc("2026-03-02 12:00:00.000000 UTC") == "2026-03-02T12:00:00+00:00"
+    assert utc("2015-02-02 14:58:23.948203 America/Los_Angeles") == "2015-02-02T22:58:23+00:00"
+    assert utc("2026-03-02 20:00:00 +0800") == "2026-03-02T12:00:00+00:00"
+    assert utc("2026-03-02T12:00:00+01:00") == "2026-03-02T11:00:00+00:00"
+    assert utc("2026-03-02 12:00:00") == "2026-03-02T12:00:00+00:00"  # nbgrader's default zone
+    for bad in ("", "yesterday", "2026-03-02 12:00:00 Mars/Olympus", "2026-13-02 12:00:00 UTC"):
+        assert utc(bad) is None, bad
