@@ -162,6 +162,12 @@ class BuildResult:
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def failed_sessions(self) -> list[str]:
+        """The sessions with at least one failure, once each (a session fails with many causes)."""
+        # a failure names its session, or ``session/trainee`` for a variant (artifacts.cache_key)
+        return list(dict.fromkeys(f.item.split("/", 1)[0] for f in self.failures))
+
 
 @functools.cache
 def _kit_digest() -> str:

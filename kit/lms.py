@@ -16,6 +16,11 @@ per student. An empty cell leaves Canvas's grade as it is.
 Which roster column feeds which identifier is a mapping ``header → roster
 column`` with defaults from the roster (an ``email`` column is used when it
 has values). Files are written whole or not at all.
+
+An LMS import writes what it reads as the grade of record, so the file holds
+final grades only: a session still waiting for marking is left empty (the
+LMS keeps what it has) unless the instructor asks for provisional scores,
+and the result lists every grade left out.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import io
 import math
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +41,22 @@ FORMATS = ("moodle", "canvas")
 MOODLE_IDENTIFIERS = {"ID number": "idnumber", "Email address": "email", "Username": "username"}
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 POINTS_POSSIBLE = "    Points Possible"  # Canvas's export writes it indented, and reads it so
+
+
+@dataclass
+class LmsTable:
+    """An LMS file as text: header, rows, and the provisional grades it left out (one line each)."""
+
+    header: list[str]
+    rows: list[list[str]]
+    left_out: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LmsResult(Outcome):
+    """The LMS file written, and the provisional grades left out of it."""
+
+    left_out: list[str] = field(default_factory=list)
 
 
 def _fmt(x: float) -> str:
@@ -120,8 +142,13 @@ def lms_rows(
     mapping: dict[str, str] | None = None,
     assignment_ids: dict[str, str] | None = None,
     feedback: bool = True,
-) -> tuple[list[str], list[list[str]]]:
-    """The LMS file as a header and rows of text (for ``fmt`` ``moodle`` or ``canvas``)."""
+    provisional: bool = False,
+) -> LmsTable:
+    """The LMS file as a header and rows of text (for ``fmt`` ``moodle`` or ``canvas``).
+
+    A session with items still waiting for marking is left empty unless
+    ``provisional``; each one left out is named in ``left_out``.
+    """
     c = as_course(course)
     co = c.cohort(cohort)
     if fmt not in FORMATS:
@@ -162,10 +189,19 @@ def lms_rows(
         for s in sessions
     }
     lang = c.language
+    left_out: list[str] = []
 
     def points(t: str, s: str) -> str:
         r = by.get((t, s))
-        return "" if r is None or r["status"] == "failed" else _fmt(float(r["points"]))
+        if r is None or r["status"] == "failed":
+            return ""
+        if r["open_items"] and not provisional:
+            left_out.append(
+                say("lms.left_out", trainee=t, session=s, n=int(r["open_items"]),
+                    points=_fmt(float(r["points"])))
+            )  # fmt: skip
+            return ""
+        return _fmt(float(r["points"]))
 
     def note(t: str, s: str) -> str:
         r = by.get((t, s))
@@ -176,6 +212,8 @@ def lms_rows(
             bits.append(say("lms.failed", lang, cause=str(r["cause"] or "")))
         if r["open_items"]:
             bits.append(say("lms.open_items", lang, n=int(r["open_items"])))
+            if provisional:
+                bits.append(say("lms.provisional", lang))
         if r["penalty"]:
             pct = f"{float(r['penalty']) * 100:.0f}%"
             bits.append(say("lms.late", lang, days=int(r["days_late"]), pct=pct))
@@ -196,7 +234,7 @@ def lms_rows(
                 if feedback:
                     row.append(note(rec["id"], s))
             rows.append(row)
-        return columns, rows
+        return LmsTable(columns, rows, left_out)
 
     ids = assignment_ids or {}
     unknown = sorted(set(ids) - set(sessions))
@@ -220,7 +258,7 @@ def lms_rows(
     for rec in roster.to_dict("records"):
         row = [str(rec[cols[h]]) if cols.get(h) else "" for h in CANVAS_COLUMNS]
         rows.append(row + [points(rec["id"], s) for s in sessions])
-    return columns, rows
+    return LmsTable(columns, rows, left_out)
 
 
 def write_lms(
@@ -233,8 +271,13 @@ def write_lms(
     mapping: dict[str, str] | None = None,
     assignment_ids: dict[str, str] | None = None,
     feedback: bool = True,
-) -> Outcome:
-    """Write the Moodle or Canvas grade file ``to`` (UTF-8 CSV), whole or not at all."""
+    provisional: bool = False,
+) -> LmsResult:
+    """Write the Moodle or Canvas grade file ``to`` (UTF-8 CSV), whole or not at all.
+
+    Final grades only, unless ``provisional``: the result's ``left_out``
+    names each session left empty because marking is still open.
+    """
     to = Path(to)
     if to.suffix.lower() != ".csv":
         raise CourseError(
@@ -246,7 +289,7 @@ def write_lms(
                 )
             ]
         )
-    header, rows = lms_rows(
+    table = lms_rows(
         course,
         cohort,
         fmt,
@@ -254,11 +297,12 @@ def write_lms(
         mapping=mapping,
         assignment_ids=assignment_ids,
         feedback=feedback,
+        provisional=provisional,
     )
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
+    w.writerow(table.header)
+    w.writerows(table.rows)
     to.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{to.name}.", dir=to.parent)
     try:
@@ -268,4 +312,4 @@ def write_lms(
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return Outcome(written=[to])
+    return LmsResult(written=[to], left_out=table.left_out)

@@ -26,6 +26,7 @@ import kit  # noqa: E402
 from kit.course import CourseError  # noqa: E402
 
 HANDED_IN = ("t01", "t02", "t03", "t17")  # right, partly wrong, empty, two days late
+OPEN = ("t01", "t02", "t17")  # their essays wait for a marker: no final grade yet
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +76,8 @@ def _expected_points(course: Path) -> dict[str, str]:
 
 def test_moodle_file_follows_moodles_csv_import_layout(course: Path, tmp_path: Path) -> None:
     out = tmp_path / "moodle.csv"
-    r = kit.grades(course, "c1", out, format="moodle")
-    assert r.written == [out]
+    r = kit.grades(course, "c1", out, format="moodle", provisional=True)
+    assert r.written == [out] and r.left_out == []
     rows = _read(out)
     header, body = rows[0], rows[1:]
     # identifier column first, named after the Moodle user field it maps to (email: the roster has one)
@@ -93,6 +94,7 @@ def test_moodle_file_follows_moodles_csv_import_layout(course: Path, tmp_path: P
     assert by["t05@example.org"][2] == "" and by["t05@example.org"][3] == "未提交"
     assert "迟交 2 天" in by["t17@example.org"][3]
     assert "待批阅 1 项" in by["t01@example.org"][3]  # the essay waits for a marker
+    assert "暂定分" in by["t01@example.org"][3] and "暂定分" not in by["t03@example.org"][3]
 
     # mapped to the ID number instead; or to Username
     kit.grades(course, "c1", out, format="moodle", mapping={"ID number": "id"})
@@ -104,7 +106,7 @@ def test_moodle_file_follows_moodles_csv_import_layout(course: Path, tmp_path: P
 
 def test_canvas_file_follows_canvas_gradebook_import_layout(course: Path, tmp_path: Path) -> None:
     out = tmp_path / "canvas.csv"
-    kit.grades(course, "c1", out, format="canvas")
+    kit.grades(course, "c1", out, format="canvas", provisional=True)
     rows = _read(out)
     header, possible, body = rows[0], rows[1], rows[2:]
     assert header == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "quiz"]
@@ -128,6 +130,49 @@ def test_canvas_file_follows_canvas_gradebook_import_layout(course: Path, tmp_pa
     )
     rows = _read(out)
     assert rows[0][5] == "quiz (4321)" and rows[2][3] == rows[2][2]
+
+
+def test_lms_files_carry_final_grades_only(course: Path, tmp_path: Path) -> None:
+    from kit.marking import record_mark
+
+    want = _expected_points(course)
+    for fmt in ("moodle", "canvas"):
+        out = tmp_path / f"{fmt}.csv"
+        r = kit.grades(course, "c1", out, format=fmt)
+        rows = _read(out)
+        col = rows[0].index("quiz")
+        by = {r[2 if fmt == "canvas" else 0].split("@")[0]: r for r in rows[1:]}
+        # a session still waiting for marking is left empty: the LMS keeps what it has
+        assert {t: by[t][col] for t in HANDED_IN} == {"t01": "", "t02": "", "t03": "0", "t17": ""}
+        assert len(r.left_out) == len(OPEN), r.left_out
+        for t, line in zip(OPEN, r.left_out, strict=True):
+            assert line.startswith(f"{t}, quiz: left empty, 1 item(s) awaiting marking"), line
+            assert f"(provisional score {want[t]})" in line
+    # once marked, the grade is final and goes out
+    record_mark(
+        course, "c1", "quiz", "q-essay", trainee="t01", criteria={"clarity": 2, "evidence": 1}
+    )
+    out = tmp_path / "moodle.csv"
+    r = kit.grades(course, "c1", out, format="moodle")
+    by = {row[0]: row for row in _read(out)[1:]}
+    assert by["t01@example.org"][2] == str(int(want["t01"]) + 3)
+    assert [line.split(",")[0] for line in r.left_out] == ["t02", "t17"]
+
+    # the CLI says what it left out, and how to include it
+    cmd = [sys.executable, "-m", "kit", "grades", "c1", "-C", str(course), "--lang", "en"]
+    p = subprocess.run(
+        [*cmd, "--to", str(out), "--format", "moodle"], capture_output=True, text=True
+    )
+    assert p.returncode == 0, p.stderr
+    assert "t02, quiz: left empty" in p.stderr and "--provisional" in p.stderr
+    p = subprocess.run(
+        [*cmd, "--to", str(out), "--format", "moodle", "--provisional"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0 and "left empty" not in p.stderr, p.stderr
+    by = {row[0]: row for row in _read(out)[1:]}
+    assert by["t02@example.org"][2] == want["t02"]
 
 
 def test_bad_mapping_or_missing_identifiers_write_nothing(course: Path, tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def build(
     r = run(course, cohort, sessions=sessions, workers=workers, force=force, engine=engine,
             cluster=cluster, handouts=handouts)  # fmt: skip
     built = sum(1 for s in r.sessions if not s.cached)
-    unchanged, failed = len(r.sessions) - built, len(r.failures)
+    unchanged, failed = len(r.sessions) - built, len(r.failed_sessions)
     line = t("cli.build_summary", cohort=cohort, built=built, unchanged=unchanged, failed=failed,
              out=r.out)  # fmt: skip
     if r.variants:

@@ -67,14 +67,20 @@ def collect(
         str | None,
         typer.Option(),
     ] = None,
+    times: Annotated[str, typer.Option()] = "arrival",
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:
     from kit.grading import collect as run
 
     speak(course, lang)
-    r = run(course, cohort, source=source, db=db, token=token)
+    r = run(course, cohort, source=source, db=db, token=token, times=times)
     print_summary(t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates)), r)
+    for u in r.times:  # the instructor chose another tool's times: every such row says so
+        out.print(f"· {t('cli.collect_time', item=u)}", highlight=False, soft_wrap=True)
+    for u in r.flagged:
+        line = t("cli.collect_flagged", item=u)
+        err.print(f"[yellow]![/yellow] {line}", highlight=False, soft_wrap=True)
     for u in r.unknown:
         err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=u)}", highlight=False)
     for u in r.refused:  # impersonation or a forged release (kit.hub.trust): never filed

@@ -16,6 +16,7 @@ from kit.cli.base import (
     SessionOpt,
     UnsafeOpt,
     app,
+    err,
     fail,
     out,
     print_result,
@@ -179,6 +180,7 @@ def grades(
         list[str] | None,
         typer.Option(),
     ] = None,
+    provisional: Annotated[bool, typer.Option("--provisional")] = False,
     lang: LangOpt = None,
 ) -> None:
     from kit.grading import grades as run
@@ -192,5 +194,10 @@ def grades(
         format=format,
         mapping=_pairs(map_, "--map") or None,
         assignment_ids=_pairs(assignment, "--assignment") or None,
+        provisional=provisional,
     )
+    for line in r.left_out:  # an LMS file holds final grades only: say what waits for marking
+        err.print(f"[yellow]![/yellow] {line}", highlight=False, soft_wrap=True)
+    if r.left_out:
+        err.print(t("lms.left_out_fix"), highlight=False, soft_wrap=True)
     print_result(r, show=r.written)

@@ -251,6 +251,10 @@ def _read(job: _Job, keys: SessionKeys) -> _Read | dict[str, Any]:
     if submitted is None and not answers:
         return _failed(job, keys, say("grade.nothing_readable"), FailureKind.UNREADABLE)
     flags = tamper_flags(submitted, keys, answers)
+    if isinstance(answers_doc, dict) and answers_doc.get("source") and submitted is None:
+        from kit.importers import submission_flags  # another tool's own checks (nbgrader's)
+
+        flags += submission_flags(job.path)
     code_qs = [q for q, s in keys.questions.items() if kinds.find(s.get("kind")).tested]
     code = {q: _trainee_code(q, answers, submitted) for q in code_qs}
     return _Read(answers, flags, code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,11 @@ from kit.kinds.base import without_controls
 from kit.messages import section, t
 
 
+@dataclass
 class GradesResult(Outcome):
-    """The grade exports written."""
+    """The grade exports written; for an LMS file, the provisional grades it left out."""
+
+    left_out: list[str] = field(default_factory=list)
 
 
 #: The status of a session where a trainee has hand marks (a group mark) but handed nothing in.
@@ -111,21 +115,23 @@ def grades(
     format: str | None = None,
     mapping: dict[str, str] | None = None,
     assignment_ids: dict[str, str] | None = None,
+    provisional: bool = False,
 ) -> GradesResult:
     """Export the gradebook to CSV or XLSX (by ``to``'s suffix) with per-unit subtotals.
 
     ``format="moodle"`` or ``"canvas"`` writes that LMS's grade import CSV
     instead (``kit.lms``); ``mapping`` (LMS column → roster column) and
-    ``assignment_ids`` (session → Canvas assignment id) shape it.
+    ``assignment_ids`` (session → Canvas assignment id) shape it. An LMS
+    file carries final grades only: a session still waiting for marking is
+    left empty and listed in ``left_out``, unless ``provisional``.
     """
     c = as_course(course)
     if format not in (None, "table"):  # reach (#14): LMS layouts live in kit.lms
         from kit.lms import write_lms
 
-        out = write_lms(
-            c, cohort, to, format, db=db, mapping=mapping, assignment_ids=assignment_ids
-        )
-        return GradesResult(written=out.written)
+        out = write_lms(c, cohort, to, format, db=db, mapping=mapping,
+                        assignment_ids=assignment_ids, provisional=provisional)  # fmt: skip
+        return GradesResult(written=out.written, left_out=out.left_out)
     to = Path(to)
     if to.suffix.lower() not in (".xlsx", ".csv"):
         raise CourseError.at(to, t("grades.unknown_format"), t("grades.unknown_format_fix"))

@@ -51,6 +51,10 @@ class CollectResult(Outcome):
     unknown: list[str] = field(default_factory=list)
     #: hand-ins not filed under anybody: impersonation, a forged or missing release token
     refused: list[str] = field(default_factory=list)
+    #: other tools' notebooks whose own checks fail (nbgrader's checksums): stored, and said
+    flagged: list[str] = field(default_factory=list)
+    #: "<row>: <time> — <where the time came from>" for every hand-in timed by ``times``
+    times: list[str] = field(default_factory=list)
 
 
 # ================================================================ safe archives
@@ -337,6 +341,7 @@ def collect(
     source: Path | str | None = None,
     db: str | None = None,
     token: str | None = None,
+    times: str = "arrival",
 ) -> CollectResult:
     """Take submissions into the append-only store and index them in the gradebook.
 
@@ -350,7 +355,10 @@ def collect(
     read (absolute paths, ``..``, links, devices, size and count limits) and a
     bad one is refused whole, naming the member. Submissions whose trainee or
     session cannot be told for sure are reported in ``unknown``; identical
-    content already stored is reported in ``duplicates``.
+    content already stored is reported in ``duplicates``. ``times="nbgrader"``
+    takes each nbgrader notebook's hand-in time from nbgrader's
+    ``timestamp.txt`` (the instructor's explicit choice, listed in ``times``
+    row by row); by default the time is the arrival.
     """
     c = as_course(course)
     co = c.cohort(cohort)
@@ -374,8 +382,10 @@ def collect(
     # casekit submission folders, answers by question id, before anything is stored
     from kit.importers import adopt_submissions
 
-    files, foreign_unknown = adopt_submissions(c, cohort, files)
-    res.unknown += [f"{src_name}/{u}" for u in foreign_unknown]
+    adopted = adopt_submissions(c, cohort, files, times=times, source=str(source or src_name))
+    files = adopted.files
+    res.unknown += [f"{src_name}/{u}" for u in adopted.unknown]
+    res.flagged += [f"{src_name}/{u}" for u in adopted.flagged]
     store = artifacts.store_dir(c, cohort)
     roster = set(co.roster.index)
     sessions = {s.session for s in co.sessions}
@@ -407,6 +417,10 @@ def collect(
                 continue
             sha = artifacts.submission_digest(sub_files)
             received = verdict.received_at or arrival
+            chosen = adopted.times.get(where) if verdict.received_at is None else None
+            if chosen is not None:  # the instructor chose the other tool's time (--times)
+                received = chosen.at or arrival
+                verdict.time_source = chosen.source
             existing = gb.session.query(Submission).filter_by(
                 cohort=cohort, session=session, trainee=trainee, sha256=sha
             )
@@ -436,6 +450,8 @@ def collect(
                 source=label,
             )
             res.written.append(dest)
+            if chosen is not None:  # every row timed by the instructor's choice says so
+                res.times.append(f"{label}: {received.isoformat()} — {chosen.source}")
     return res
 
 

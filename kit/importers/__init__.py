@@ -23,6 +23,7 @@ import tempfile
 import textwrap
 import tokenize
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -386,8 +387,10 @@ def copy_beside(src_dir: Path, out_dir: Path, notes: list[Note]) -> list[Path]:
 
 #: tool name → module holding ``import_path``
 TOOLS = {"nbgrader": "kit.importers.nbgrader", "otter": "kit.importers.otter"}
-#: tools whose students' notebooks ``collect`` takes in: module holding ``adopt``
+#: tools whose students' notebooks ``collect`` takes in
 SUBMISSION_TOOLS = ("nbgrader",)
+#: tool name → module holding ``adopt`` (else the tool's module in ``TOOLS``)
+SUBMISSION_MODULES = {"nbgrader": "kit.importers.nbgrader_submissions"}
 
 
 def _tool(kind: str) -> Any:
@@ -404,6 +407,12 @@ def _tool(kind: str) -> Any:
             ]
         )
     return importlib.import_module(TOOLS[kind])
+
+
+def _submission_tool(kind: str) -> Any:
+    import importlib
+
+    return importlib.import_module(SUBMISSION_MODULES.get(kind) or TOOLS[kind])
 
 
 def import_(
@@ -465,17 +474,87 @@ def imported_sessions(course: Any, cohort: str, tool: str) -> dict[str, dict[str
     return found
 
 
+@dataclass
+class HandInTime:
+    """The hand-in time an instructor chose to take from another tool (``collect --times``)."""
+
+    at: datetime | None  # None: the tool recorded none readable; the arrival stands
+    source: str  # what the row says the time is, in the course's language
+
+
+@dataclass
+class Adopted:
+    """What adopting other tools' submitted notebooks made of a file tree (for ``collect``)."""
+
+    files: dict[str, bytes]
+    #: "<notebook path>: why" for notebooks that look like another tool's but match no session
+    unknown: list[str] = field(default_factory=list)
+    #: "<notebook path>: what the tool's own validation says" (edited test or read-only cells)
+    flagged: list[str] = field(default_factory=list)
+    #: submission folder → the time the instructor chose to take (only with ``times``)
+    times: dict[str, HandInTime] = field(default_factory=dict)
+    #: how many of the tool's notebooks were found
+    found: int = 0
+
+
+#: ``collect --times``: the default, then every tool whose submissions carry a hand-in time
+TIME_SOURCES = ("arrival", "nbgrader")
+
+
 def adopt_submissions(
-    course: Any, cohort: str, files: dict[str, bytes]
-) -> tuple[dict[str, bytes], list[str]]:
+    course: Any,
+    cohort: str,
+    files: dict[str, bytes],
+    *,
+    times: str = "arrival",
+    source: str = "",
+) -> Adopted:
     """Turn other tools' submitted notebooks in a file tree into casekit submission folders.
 
-    Returns the new tree and one line per notebook that looked like another
-    tool's submission but could not be matched to a session (for
-    ``collect``'s "unknown" list). Files of casekit's own are untouched.
+    Files of casekit's own are untouched. ``times`` other than ``"arrival"``
+    names the tool whose recorded hand-in times the instructor chose to take
+    (``collect --times nbgrader``); a ``source`` (the folder or archive, for
+    messages) holding none of that tool's notebooks is a user error.
     """
-    unknown: list[str] = []
+    if times not in TIME_SOURCES:
+        raise CourseError(
+            [
+                Problem(
+                    times,
+                    field="--times",
+                    message=t("collect.times_unknown"),
+                    fix=t("course.use_one_of", options=", ".join(TIME_SOURCES)),
+                )
+            ]
+        )
+    out = Adopted(files)
+    found: dict[str, int] = {}
     for kind in SUBMISSION_TOOLS:
-        files, lost = _tool(kind).adopt(course, cohort, files)
-        unknown += lost
-    return files, unknown
+        module = _submission_tool(kind)
+        if times == kind:
+            got = module.adopt(course, cohort, out.files, times=True)
+        else:
+            got = module.adopt(course, cohort, out.files)
+        if isinstance(got, tuple):  # an adopter that only sorts files: (files, unknown)
+            got = Adopted(*got)
+        out.files = got.files
+        out.unknown += got.unknown
+        out.flagged += got.flagged
+        out.times.update(got.times)
+        found[kind] = got.found
+    if times != "arrival" and not found.get(times):
+        raise CourseError.at(source or times, *_submission_tool(times).no_times_message())
+    return out
+
+
+def submission_flags(folder: Path) -> list[dict[str, str]]:
+    """Flags another tool's own validation raises on a stored submission (nbgrader's checksums).
+
+    ``grade`` adds them to the submission's tamper flags; they never change a score.
+    """
+    flags: list[dict[str, str]] = []
+    for kind in SUBMISSION_TOOLS:
+        check = getattr(_submission_tool(kind), "stored_flags", None)
+        if check is not None and (folder / kind).is_dir():
+            flags += check(folder / kind)
+    return flags

@@ -24,20 +24,17 @@ read-only                  ``locked``
 
 Tests belong to the nearest autograded answer above them (the first one
 below when none is above); the code question is worth the sum of its tests'
-points, so totals are nbgrader's. Submissions are recognised by their cell
-metadata and mapped by ``grade_id`` to the question ids recorded at import.
+points, so totals are nbgrader's. The import records which ``grade_id``
+became which question id; students' submitted notebooks are read through
+that record (:mod:`kit.importers.nbgrader_submissions`).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kit.artifacts import RECEIPT, Receipt
 from kit.course import CourseError, Problem
 from kit.importers import (
     META_KEY,
@@ -48,7 +45,6 @@ from kit.importers import (
     dropped_tags,
     ends_in_expression,
     header_cells,
-    imported_sessions,
     new_notebook,
     num,
     prompt_from,
@@ -100,7 +96,7 @@ def is_nbgrader(nb: dict[str, Any]) -> bool:
     return any(isinstance(c, dict) and meta(c).get("grade_id") for c in nb.get("cells") or [])
 
 
-def _where(i: int, cell: Any) -> str:
+def cell_where(i: int, cell: Any) -> str:
     gid = meta(cell).get("grade_id")
     where = say("where.cell", n=i + 1)
     return say("import.where_grade_id", where=where, gid=gid) if gid else where
@@ -152,7 +148,7 @@ def convert(
     answer_qid: dict[int, str] = {}
     for i, cell in enumerate(cells):
         r = role(cell)
-        where = _where(i, cell)
+        where = cell_where(i, cell)
         for tag in dropped_tags(cell):
             notes.append(Note(where, say("import.tag_dropped", tag=tag)))
         if r == "answer":
@@ -340,133 +336,3 @@ def import_path(path: Path, *, out_dir: Path, language: str, force: bool) -> Imp
     for name, casekit_nb, notes, kinds in converted:
         write_imported(res, out_dir, name, casekit_nb, notes + shared, kinds, force=force)
     return res
-
-
-# ---------------------------------------------------------------- submissions
-
-
-def _parse_timestamp(text: str) -> str | None:
-    """nbgrader's timestamp.txt ("2026-03-02 12:00:00.000000 UTC" or an ISO time) as ISO UTC."""
-    text = text.strip()
-    m = re.match(r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*(\S+)?$", text)
-    if not m:
-        return None
-    try:
-        t = datetime.fromisoformat(m.group(1).replace(" ", "T"))
-    except ValueError:
-        return None
-    zone = m.group(2)
-    if t.tzinfo is None:
-        try:
-            t = t.replace(tzinfo=ZoneInfo(zone or "UTC"))
-        except (ZoneInfoNotFoundError, ValueError):
-            try:
-                t = datetime.fromisoformat(text)
-            except ValueError:
-                return None
-            if t.tzinfo is None:
-                return None
-    return t.isoformat()
-
-
-def _answers(nb: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    """A submitted nbgrader notebook's answers by casekit question id."""
-    qids = record.get("questions") or {}
-    kinds = record.get("kinds") or {}
-    cells = [c for c in nb.get("cells") or [] if isinstance(c, dict)]
-    answers: dict[str, Any] = {}
-    for i, cell in enumerate(cells):
-        gid = meta(cell).get("grade_id")
-        if gid not in qids:
-            continue
-        kind = kinds.get(gid, "code")
-        qid = qids[gid]
-        if role(cell) == "task":
-            # the work for a task is in the cells the trainee added after it
-            parts = []
-            for nxt in cells[i + 1 :]:
-                if meta(nxt):
-                    break
-                text = source(nxt).strip()
-                if text:
-                    parts.append(
-                        f"```python\n{text}\n```" if nxt.get("cell_type") == "code" else text
-                    )
-            if parts:
-                answers[qid] = {"value": "\n\n".join(parts), "kind": kind}
-            continue
-        text = source(cell)
-        if kind == "essay" and text.strip() in ("", TEXT_STUB, CODE_STUB):
-            continue  # the released stub is no answer
-        if role(cell) in ("answer", "manual") and text.strip():
-            answers[qid] = {"value": text, "kind": kind}
-    return answers
-
-
-def _choose(
-    path: str, nb: dict[str, Any], imported: dict[str, dict[str, Any]]
-) -> tuple[str | None, str]:
-    """The session an nbgrader submission belongs to, or (None, why)."""
-    gids = {meta(c).get("grade_id") for c in nb.get("cells") or [] if isinstance(c, dict)} - {None}
-    parts = set(PurePosixPath(path).parts)
-    stem = PurePosixPath(path).stem
-    scored = []
-    for session, rec in imported.items():
-        overlap = len(gids & set((rec.get("questions") or {}).keys()))
-        if overlap:
-            scored.append(
-                (
-                    rec.get("notebook") == stem,
-                    rec.get("assignment") in parts,
-                    session in parts,
-                    overlap,
-                    session,
-                )
-            )
-    if not scored:
-        return None, say("import.nbgrader.no_session")
-    scored.sort(reverse=True)
-    best = [s for s in scored if s[:4] == scored[0][:4]]
-    if len(best) > 1:
-        names = ", ".join(sorted(s[-1] for s in best))
-        return None, say("import.nbgrader.several_sessions", names=names)
-    return best[0][-1], ""
-
-
-def adopt(course: Any, cohort: str, files: dict[str, bytes]) -> tuple[dict[str, bytes], list[str]]:
-    """nbgrader notebooks in a file tree → casekit submission folders (see ``kit.importers``)."""
-    imported = imported_sessions(course, cohort, TOOL)
-    out = dict(files)
-    unknown = []
-    folders_with_answers = {
-        str(PurePosixPath(n).parent) for n in files if PurePosixPath(n).name == "answers.json"
-    }
-    for path, data in sorted(files.items()):
-        if not path.endswith(".ipynb") or str(PurePosixPath(path).parent) in folders_with_answers:
-            continue
-        if b'"nbgrader"' not in data:
-            continue  # cheap: most notebooks here are casekit workbooks
-        try:
-            nb = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            continue  # collect reports unreadable notebooks itself
-        if not isinstance(nb, dict) or not is_nbgrader(nb):
-            continue
-        del out[path]
-        session, why = _choose(path, nb, imported)
-        if session is None:
-            unknown.append(f"{path}: {why}")
-            continue
-        doc = {
-            "session": session,
-            "source": TOOL,
-            "answers": _answers(nb, imported[session]),
-        }
-        out[f"{path}/answers.json"] = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
-        out[f"{path}/{TOOL}/{PurePosixPath(path).name}"] = data
-        stamp = files.get(str(PurePosixPath(path).parent / "timestamp.txt"))
-        when = _parse_timestamp(stamp.decode("utf-8", "replace")) if stamp else None
-        if when:
-            receipt = Receipt(received_at=when, source=f"{TOOL} timestamp.txt")
-            out[f"{path}/{RECEIPT}"] = receipt.to_bytes()
-    return out, unknown

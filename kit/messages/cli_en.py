@@ -61,6 +61,8 @@ MESSAGES: dict[str, str] = {
     "https://HUB/services/casekit-exchange/ instead of the inbox.",
     "help.collect.token": "An instructor's hub API token for a hub --source "
     "(default $CASEKIT_HUB_TOKEN).",
+    "help.collect.times": "Whose hand-in times to take: arrival (the time of this collect, default) "
+    "or nbgrader (each notebook's timestamp.txt, as nbgrader's exchange recorded it).",
     "help.live": "The room's answers on the projector as trainees give them; open, close and "
     "reveal each question.",
     "help.live.port": "Port of the page (0: any free port).",
@@ -100,6 +102,8 @@ MESSAGES: dict[str, str] = {
     "help.grades.map_": "LMS column=roster column, e.g. 'Email address=email' or "
     "'SIS Login ID=id' (repeatable).",
     "help.grades.assignment": "Canvas: SESSION=ASSIGNMENT_ID, to update an existing assignment.",
+    "help.grades.provisional": "Moodle/Canvas: include provisional scores of sessions "
+    "still waiting for marking (by default they are left empty).",
     # the programme
     "help.guide": "Write the programme guide as one offline HTML file; print its path.",
     "help.guide.out_path": "Where to write the guide.",

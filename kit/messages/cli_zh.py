@@ -54,6 +54,8 @@ MESSAGES: dict[str, str] = {
     "或 JupyterHub 的 https://HUB/services/casekit-exchange/。",
     "help.collect.token": "从 JupyterHub 收取（--source）时所用的教师 API 令牌"
     "（默认取 $CASEKIT_HUB_TOKEN）。",
+    "help.collect.times": "提交时间的来源：arrival（本次收取的时间，默认）或 nbgrader"
+    "（各笔记本旁 nbgrader 交换区记录的 timestamp.txt）。",
     "help.live": "课堂实时投屏全班答案（随交随显）；逐题开放、关闭、公布答案。",
     "help.live.port": "页面端口（0：任一空闲端口）。",
     "help.live.ip": "监听地址（默认只限本机）。",
@@ -89,6 +91,7 @@ MESSAGES: dict[str, str] = {
     "help.grades.map_": "学习平台列名=名册列名，例如 'Email address=email' 或 "
     "'SIS Login ID=id'（可重复给出）。",
     "help.grades.assignment": "Canvas：课次=作业编号（SESSION=ASSIGNMENT_ID），用于更新已有作业。",
+    "help.grades.provisional": "Moodle/Canvas：连同仍待批阅课次的暂定分一起导出（默认留空）。",
     # the programme
     "help.guide": "把培训指南生成为一个可离线查看的 HTML 文件，并显示其路径。",
     "help.guide.out_path": "指南的保存位置。",

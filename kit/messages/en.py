@@ -209,6 +209,8 @@ MESSAGES: dict[str, str] = {
     "cli.submit_ok": "received {received_at} sha256 {sha} → {folder}",
     "cli.collect_summary": "{new} new submission(s), {duplicates} duplicate(s)",
     "cli.collect_unknown": "unknown trainee or session, not collected: {item}",
+    "cli.collect_flagged": "collected, with a flag for the instructor: {item}",
+    "cli.collect_time": "hand-in time taken from the other tool: {item}",
     "cli.count": "{n} {what}",
     "cli.nothing_to_grade": "nothing to grade",
     "cli.grade_summary": "{cohort}: {summary}; {unchanged} unchanged",
@@ -263,6 +265,7 @@ MESSAGES: dict[str, str] = {
     "collect.service_fix": "check the address (https://HUB/services/casekit-exchange/) and that the token is an instructor's of this cohort",
     "collect.source_missing": "submission source not found",
     "collect.source_missing_fix": "pass an existing folder or archive",
+    "collect.times_unknown": "not a source of hand-in times",
     "collect.skipped_link": "skipped: a link or special file",
     "collect.empty": "no workbook.ipynb or answers.json",
     "collect.duplicate": "{label}: same content as already stored for {trainee}/{session}",
@@ -519,6 +522,11 @@ MESSAGES: dict[str, str] = {
     "lms.not_submitted": "not submitted",
     "lms.failed": "grading failed: {cause}",
     "lms.open_items": "{n} item(s) awaiting marking",
+    "lms.provisional": "provisional score",
+    "lms.left_out": "{trainee}, {session}: left empty, {n} item(s) awaiting marking "
+    "(provisional score {points})",
+    "lms.left_out_fix": "mark them (casekit mark) and export again, or pass --provisional "
+    "to send provisional scores",
     "lms.late": "late {days} day(s), −{pct}",
     "lms.separator": "; ",
     "lms.no_session": "no session {session!r} for a Canvas assignment id",
