@@ -35,7 +35,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Mapping
@@ -45,11 +44,11 @@ from typing import Any, Protocol
 from urllib import error as urlerror
 from urllib import request as urlrequest
 
-from kit import artifacts
+from kit import access, artifacts
 from kit.course import UserError
 from kit.hub import trust
+from kit.untrusted import id_problem
 
-SAFE_ID_RE = re.compile(r"^[\w][\w.-]*$")
 #: A hand-in larger than this is refused (notebook, answers and uploads together).
 MAX_HANDIN_BYTES = 60 * 1024 * 1024
 HUB_URL_ENV = "CASEKIT_EXCHANGE_URL"
@@ -62,8 +61,9 @@ class ExchangeError(UserError):
 def check_id(value: Any, what: str) -> str:
     """`value` as a safe folder name, or ExchangeError naming `what`."""
     value = str(value or "")
-    if not SAFE_ID_RE.match(value) or value in (".", ".."):
-        raise ExchangeError(f"{what} {value!r} cannot be used as a folder name")
+    why = id_problem(value)
+    if why:
+        raise ExchangeError(f"{what} {value!r} cannot be used as a folder name: {why}")
     return value
 
 
@@ -159,16 +159,17 @@ class FolderExchange:
         if self.secret:
             receipt = trust.sign_receipt(self.secret, receipt)
         parent = artifacts.inbox_session_dir(self.root, cohort, trainee, session)
-        parent.mkdir(parents=True, exist_ok=True)
+        # the inbox is a drop box (kit.access): this account's folders and files, the owner's group
+        access.make_handin_dirs(parent)
         tmp = parent / f".incoming-{uuid.uuid4().hex}"
-        tmp.mkdir()
+        access.make_handin_dirs(tmp)
         try:
             for rel, data in files.items():
                 target = tmp / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            (tmp / trust.RECEIPT).write_text(
-                json.dumps(receipt, ensure_ascii=False, indent=1), encoding="utf-8"
+                access.make_handin_dirs(target.parent)
+                access.write_handin_file(target, data)
+            access.write_handin_file(
+                tmp / trust.RECEIPT, json.dumps(receipt, ensure_ascii=False, indent=1).encode()
             )
             base = artifacts.submission_folder_name(received, sha)
             for n in range(100):
