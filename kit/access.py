@@ -90,21 +90,29 @@ def places(course: Course, cohort: str | None = None) -> list[Place]:
     return found
 
 
-def protect_course(course: Course, cohort: str | None = None) -> None:
+def protect_course(
+    course: Course, cohort: str | None = None, *, only: tuple[str, ...] | None = None
+) -> None:
     """Create the course's private places and the exchange with their modes (existing ones are left as they are).
 
     Called before anything is written by ``build``, ``release``, ``collect``
     and ``grade``, so the first file of each lands in a folder created right.
-    An existing place is not changed: ``casekit check`` names it if it is open
+    ``only`` names the course folder's places to create (with the exchange);
+    all of them when None. An existing place is not changed: ``casekit check`` names it if it is open
     to others (`open_places`), and the instructor decides.
     """
-    _create(places(course, cohort))
+    found = places(course, cohort)
+    if only is not None:  # a command creates what it writes, and no empty folder it does not
+        found = [
+            p for p in found if p.path.name in only or p.path.is_relative_to(course.exchange_dir)
+        ]
+    _create(found)
 
 
-def protect_root(root: Path) -> None:
-    """`protect_course` for the course folder's own places (before a course is loaded: ``build``)."""
+def protect_root(root: Path, only: tuple[str, ...]) -> None:
+    """`protect_course` for some of the course folder's own places (before a course is loaded: ``build``)."""
     if (Path(root) / "course.toml").is_file():
-        _create(root_places(Path(root)))
+        _create([p for p in root_places(Path(root)) if p.path.name in only])
 
 
 def _create(found: list[Place]) -> None:

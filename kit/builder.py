@@ -303,7 +303,9 @@ def build(
     """
     from kit.access import protect_root
 
-    protect_root(Path(course))  # private by default (#19): the build folder is the owner's only
+    protect_root(
+        Path(course), ("build",)
+    )  # private by default (#19): the build folder is the owner's only
     complete = sessions is None  # the whole cohort: what a stamp vouches for
     if complete and not force:
         unchanged = _unchanged(Path(course), cohort, engine)

@@ -485,7 +485,9 @@ def grade(
     sessions = [co.session(session).session] if session else [s.session for s in co.sessions]
     g = c.config.grading
     policy = f"{g.late_penalty_per_day}:{g.late_penalty_cap}:{c.zone}"
-    access.protect_course(c, cohort)  # the gradebook is created the owner's only (#19)
+    access.protect_course(
+        c, cohort, only=("gradebook.sqlite",)
+    )  # the gradebook is created the owner's only (#19)
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb, session=session)
         run = gb.start_run(cohort, session)

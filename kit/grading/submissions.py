@@ -39,6 +39,8 @@ from kit.hub.trust import verify as verify_handin
 from kit.messages import t as say
 from kit.untrusted import printable
 
+#: what collect creates in the course folder, owner-only (kit.access)
+STORE = ("submissions", "quarantine", "gradebook.sqlite")
 # Archive limits: generous for notebooks plus an uploaded report each, small
 # enough that a zip bomb cannot fill the disk.
 MAX_ARCHIVE_FILES = 5000
@@ -378,7 +380,6 @@ def collect(
     c = as_course(course)
     co = c.cohort(cohort)
     res = CollectResult()
-    access.protect_course(c, cohort)  # private by default: the store, the quarantine, the exchange
     tree = _Tree()
     if isinstance(source, str) and source.startswith(("http://", "https://")):
         tree.files, src_name, kind = _load_service(source, cohort, token), "exchange", "service"
@@ -397,6 +398,9 @@ def collect(
             tree.files = _load_archive(src)
         src_name = src.name
     rule = intake.SOURCES[kind]
+    access.protect_course(
+        c, cohort, only=STORE
+    )  # private by default: the store, the quarantine, the exchange
     # files casekit would parse, read once within the caps: a bad one quarantines its hand-in
     bad = {**intake.screen(tree.files, MAX_MEMBER_BYTES), **tree.unread}
     files = _adopt(c, cohort, {n: b for n, b in tree.files.items() if n not in bad}, res, src_name)

@@ -131,7 +131,7 @@ def release(
             secret_path(course_obj.root), t("release.no_secret"), t("release.no_secret_fix")
         )
     # private by default (kit.access): the exchange and the build before anything lands in them
-    access.protect_course(course_obj, cohort)
+    access.protect_course(course_obj, cohort, only=())
     mark_exchange(exchange, course_obj.root)
     editions: dict[Path, Any] = {}  # trainee edition → notebook, or why it cannot be released
 
