@@ -41,6 +41,10 @@ class BadInput(ValueError):
     """Trainee input that cannot be taken; the message says why (for the instructor)."""
 
 
+class OverCap(BadInput):
+    """Input past a cap (size, depth, memory): reading it further would cost the reader, not the writer."""
+
+
 def id_problem(value: Any) -> str | None:
     """Why `value` cannot be used as an id (a folder name), or None when it can."""
     if not isinstance(value, str) or not value:
@@ -85,11 +89,12 @@ def json_depth(doc: Any) -> int:
 def load_json(data: bytes, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """JSON from trainee bytes within the caps; `BadInput` naming the cause otherwise.
 
-    Causes: too large, not UTF-8, not JSON, nested too deep (also when the
-    parser itself runs out of stack), too big to hold in memory.
+    Causes: not UTF-8, not JSON; and past a cap (`OverCap`): too large,
+    nested too deep (also when the parser itself runs out of stack), too big
+    to hold in memory.
     """
     if len(data) > max_bytes:
-        raise BadInput(f"larger than {max_bytes} bytes")
+        raise OverCap(f"larger than {max_bytes} bytes")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -97,11 +102,11 @@ def load_json(data: bytes, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -
     try:
         doc = json.loads(text)
     except RecursionError:
-        raise BadInput(f"nested deeper than {max_depth} levels") from None
+        raise OverCap(f"nested deeper than {max_depth} levels") from None
     except MemoryError:
-        raise BadInput("too large to read into memory") from None
+        raise OverCap("too large to read into memory") from None
     except ValueError as exc:
         raise BadInput(f"not valid JSON ({exc})") from None
     if json_depth(doc) > max_depth:
-        raise BadInput(f"nested deeper than {max_depth} levels")
+        raise OverCap(f"nested deeper than {max_depth} levels")
     return doc

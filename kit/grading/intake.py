@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from kit import access, artifacts
-from kit.untrusted import MAX_ANSWERS, BadInput, load_json
+from kit.untrusted import MAX_ANSWERS, BadInput, OverCap, load_json
 
 if TYPE_CHECKING:
     from kit.course import Course
@@ -63,15 +63,23 @@ def _parsed(name: str) -> bool:
 
 
 def screen(files: dict[str, bytes], max_bytes: int) -> dict[str, str]:
-    """{file name: why it cannot be read} for every file of the tree casekit would parse."""
+    """{file name: why it cannot be read} for every file of the tree casekit would parse past a cap.
+
+    Depth, size, memory and the number of answers; a file that is merely not
+    JSON is left to the rest of collect and to grade, which record it as the
+    trainee's failure.
+    """
     bad: dict[str, str] = {}
     for name, data in files.items():
         if not _parsed(name):
             continue
         try:
             doc = load_json(data, max_bytes=max_bytes)
-        except BadInput as exc:
+        except OverCap as exc:
             bad[name] = str(exc)
+            continue
+        except BadInput:
+            # plain broken JSON costs nobody anything: stored, and graded as the trainee's failure
             continue
         if PurePosixPath(name).name == artifacts.ANSWERS:
             answers = doc.get("answers") if isinstance(doc, dict) else None
