@@ -502,15 +502,18 @@ def _take(
         _refuse(c, cohort, res, h, say("collect.mixed_accounts"))
         return
     by_path, _ = _path_ids(h.where, ctx.roster, ctx.sessions)
+    channel = next(iter(by_path)) if len(by_path) == 1 else None
     verdict = verify_handin(
         h.files,
         secret=ctx.secret,
         cohort=cohort,
         trainee=trainee,
         session=session,
-        channel=next(iter(by_path)) if len(by_path) == 1 else None,
+        channel=channel,
         account=writer.account if writer is not None else None,
-        foreign=h.adopted and ctx.rule.chosen,
+        # a source the instructor chose vouches for hand-ins without a casekit workbook
+        # filed under a trainee's folder, or another tool's; the inbox never does
+        foreign=ctx.rule.chosen and (h.adopted or channel is not None),
     )
     if verdict.refused:
         _refuse(c, cohort, res, h, verdict.refused)
