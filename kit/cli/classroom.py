@@ -18,6 +18,7 @@ from kit.cli.base import (
     out,
     print_result,
     print_summary,
+    shown,
     speak,
 )
 from kit.messages import t
@@ -76,9 +77,9 @@ def collect(
     r = run(course, cohort, source=source, db=db, token=token)
     print_summary(t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates)), r)
     for u in r.unknown:
-        err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=u)}", highlight=False)
+        err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=shown(u))}", highlight=False)
     for u in r.refused:  # impersonation or a forged release (kit.hub.trust): never filed
-        err.print(f"[red]✗[/red] {t('cli.collect_refused', item=u)}", highlight=False)
+        err.print(f"[red]✗[/red] {t('cli.collect_refused', item=shown(u))}", highlight=False)
     print_result(r)
     if r.refused:
         raise typer.Exit(1)
