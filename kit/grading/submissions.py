@@ -613,8 +613,11 @@ def index_store(
             d = store / trainee / sess / name
             files = _load_folder(d).files
             received = artifacts.received_time(files, d.name) or datetime.now(UTC)
+            receipt = artifacts.Receipt.parse(files.get(artifacts.RECEIPT))
+            vouched = ((receipt.collected if receipt else None) or {}).get("identity")
             found.append(
-                {"session": sess, "trainee": trainee, "path": rel, "source": "store",
+                {"session": sess, "trainee": trainee, "path": rel,
+                 "source": f"store ({vouched})" if vouched else "store",
                  "sha256": artifacts.submission_digest(files), "received_at": received}
             )  # fmt: skip
         # one transaction per batch: a gradebook rebuilt from a programme's store is 28,000 rows
