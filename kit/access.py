@@ -144,7 +144,7 @@ def open_places(course: Course) -> list[tuple[Path, int, int]]:
             continue
         if place.private and mode & OPEN_BITS:
             found.append((place.path, mode, place.mode))
-        elif place.mode == PASS_DIR and mode & 0o044:  # a listable exchange shows every name
+        elif place.mode in (PASS_DIR, DROP_DIR) and mode & 0o004:  # listable: shows every name
             found.append((place.path, mode, place.mode))
     return found
 
@@ -182,6 +182,22 @@ def make_handin_dirs(path: Path) -> None:
             os.mkdir(d, HANDIN_DIR)
         except FileExistsError:
             pass
+
+
+def make_drop_dir(path: Path) -> None:
+    """Create a shared drop folder below a drop box (a live class's answers): anyone adds, the owner's group lists.
+
+    1773: whoever creates it first, every account can add its own file, none
+    can remove another's, and the course owner's group (inherited from the
+    drop box) can list it.
+    """
+    if path.is_dir():
+        return
+    make_handin_dirs(path)
+    try:
+        os.chmod(path, 0o1773)
+    except PermissionError:
+        pass  # another account made it first: its mode is already this one
 
 
 def write_handin_file(path: Path, data: bytes) -> None:

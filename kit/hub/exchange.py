@@ -113,9 +113,11 @@ class Exchange(Protocol):
     def fetch(self, cohort: str, handin_id: str) -> dict[str, bytes]: ...
 
 
-def _atomic_json(path: Path, doc: Any) -> None:
+def _atomic_json(path: Path, doc: Any, mode: int = 0o644) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(doc, ensure_ascii=False))
     os.replace(tmp, path)
 
 
@@ -200,13 +202,13 @@ class FolderExchange:
             check_id(session, "session"),
             check_id(trainee, "trainee"),
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        access.make_drop_dir(path.parent)  # every trainee's account adds its own file
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             doc = {}
         doc[check_id(qid, "question")] = {"value": value, "at": trust.now_utc().isoformat()}
-        _atomic_json(path, doc)
+        _atomic_json(path, doc, access.HANDIN_FILE)  # the owner's group reads it, nobody else
 
     def live(self, cohort: str, session: str) -> dict[str, dict[str, LiveAnswer]]:
         """{qid: {trainee: {"value", "at"}}} for one session: latest answers and when they came."""
