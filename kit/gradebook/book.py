@@ -281,7 +281,6 @@ class Gradebook:
             select(
                 *_cols(Submission, "id cohort session trainee received_at sha256 path"),
                 *_cols(Submission, "is_current pinned"),
-                Submission.source,  # where it came from and what vouched for who (#19)
                 Grade.status,
                 Grade.cause,
             )
@@ -562,7 +561,7 @@ class Gradebook:
         def rows(df: pd.DataFrame) -> list[tuple]:
             return sorted(tuple(_plain(v) for v in r) for r in df.itertuples(index=False))
 
-        subs = self.submissions(cohort).drop(columns=["received_at", "id", "path", "source"])
+        subs = self.submissions(cohort).drop(columns=["received_at", "id", "path"])
         scores = self.submission_scores(cohort).drop(columns=["submission_id", "received_at"])
         return {
             "submissions": rows(subs),
