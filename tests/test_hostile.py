@@ -1177,7 +1177,8 @@ def test_intake_refuses_what_it_cannot_identify_and_replaces_nobody(intake) -> N
         assert "quarantine" in line, line
     causes = [json.loads(p.read_text("utf-8"))["cause"]
               for p in (intake["root"] / "quarantine" / "c1").glob("*/cause.json")]  # fmt: skip
-    assert len(causes) == len(intake["collected"].refused), causes
+    collected = intake["collected"]
+    assert len(causes) == len(collected.refused) + len(collected.unknown), causes
 
 
 def test_intake_bad_input_is_the_submitters_problem(intake) -> None:

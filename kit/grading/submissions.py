@@ -493,6 +493,11 @@ def _take(
     trainee, session, problem = _identify(h.where, h.files, ctx.roster, ctx.sessions)
     if problem or trainee is None or session is None:
         res.unknown.append(printable(f"{h.label}: {problem}"))
+        try:  # nobody's: kept apart with its cause, like a refused one
+            where = intake.quarantine(c, cohort, h.label, h.files, problem)
+            res.unknown[-1] += " " + say("collect.quarantined", path=where)
+        except OSError:
+            pass  # still named in the list; the source keeps it
         return
     if "workbook.ipynb" not in h.files and "answers.json" not in h.files:
         res.failures.append(Failure(h.label, say("collect.empty")))

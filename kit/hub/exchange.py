@@ -47,7 +47,7 @@ from urllib import request as urlrequest
 from kit import access, artifacts
 from kit.course import UserError
 from kit.hub import trust
-from kit.untrusted import id_problem
+from kit.untrusted import id_problem, printable
 
 #: A hand-in larger than this is refused (notebook, answers and uploads together).
 MAX_HANDIN_BYTES = 60 * 1024 * 1024
@@ -278,6 +278,8 @@ class FolderExchange:
 def check_rel(name: str) -> str:
     """A relative path inside a hand-in (no absolute paths, no ``..``)."""
     parts = [p for p in str(name).split("/") if p not in ("", ".")]
+    if printable(name) != name:  # control or invisible characters: they would reach a terminal
+        raise ExchangeError(f"file name {printable(name)!r} is not allowed in a hand-in")
     if not parts or any(p == ".." or p.startswith(".") for p in parts) or "\\" in name:
         raise ExchangeError(f"file name {name!r} is not allowed in a hand-in")
     return "/".join(parts)
