@@ -398,9 +398,8 @@ def collect(
             tree.files = _load_archive(src)
         src_name = src.name
     rule = intake.SOURCES[kind]
-    access.protect_course(
-        c, cohort, only=STORE
-    )  # private by default: the store, the quarantine, the exchange
+    # private by default: the store, the quarantine, the gradebook, the exchange (kit.access)
+    access.protect_course(c, cohort, only=STORE)
     # files casekit would parse, read once within the caps: a bad one quarantines its hand-in
     bad = {**intake.screen(tree.files, MAX_MEMBER_BYTES), **tree.unread}
     files = _adopt(c, cohort, {n: b for n, b in tree.files.items() if n not in bad}, res, src_name)
@@ -474,7 +473,7 @@ def _refuse(c: Course, cohort: str, res: CollectResult, h: _HandIn, why: str) ->
     """Quarantine a hand-in with its cause and name it among the refused."""
     try:
         where = intake.quarantine(c, cohort, h.label, h.files, why)
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - still refused and named; the source keeps it
         res.failures.append(Failure(h.label, say("collect.cannot_store", error=exc)))
         where = None
     res.refused.append(say("collect.refused_handin", label=h.label, why=why))
@@ -496,8 +495,8 @@ def _take(
         try:  # nobody's: kept apart with its cause, like a refused one
             where = intake.quarantine(c, cohort, h.label, h.files, problem)
             res.unknown[-1] += " " + say("collect.quarantined", path=where)
-        except OSError:
-            pass  # still named in the list; the source keeps it
+        except Exception:  # noqa: BLE001 - still named in the list; the source keeps it
+            pass
         return
     if "workbook.ipynb" not in h.files and "answers.json" not in h.files:
         res.failures.append(Failure(h.label, say("collect.empty")))
