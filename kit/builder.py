@@ -86,6 +86,9 @@ def check(course: Path | str = ".") -> CheckResult:
     result.problems += deliberation.check_deliberations(loaded)
     result.problems += programme.programme_problems(loaded)
     result.problems += variant_problems(loaded)
+    from kit.access import open_problems
+
+    result.problems += open_problems(loaded)  # a course other accounts can read (#19)
     return result
 
 
@@ -311,6 +314,11 @@ def build(
     then writes the sessions' handouts as ``casekit handouts`` does, in the
     same process (its exporters are prepared while the notebooks run).
     """
+    from kit.access import protect_root
+
+    protect_root(
+        Path(course), ("build",)
+    )  # private by default (#19): the build folder is the owner's only
     complete = sessions is None  # the whole cohort: what a stamp vouches for
     if complete and not force:
         unchanged = _unchanged(Path(course), cohort, engine)

@@ -133,8 +133,9 @@ def test_grade_scenarios(course: Path, db_url: str) -> None:
     with Gradebook.open(course, db_url) as gb:
         before = gb.snapshot("c1")
     again = grade(course, "c1", db=db_url, progress=False)
-    assert sorted(again.skipped) == sorted(k for k in res.statuses if k != "t19/quiz")
-    assert not again.graded
+    # t19's unreadable answers are its own failure, recorded once: not retried (#19)
+    assert sorted(again.skipped) == sorted(res.statuses)
+    assert not again.graded and not again.failures
     with Gradebook.open(course, db_url) as gb:
         assert gb.snapshot("c1") == before
 

@@ -21,7 +21,11 @@ import hashlib
 import http.server
 import json
 import os
+import pwd
+import secrets
 import shutil
+import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,7 +41,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import sandbox_quiz as sq  # noqa: E402
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, run_cli  # noqa: E402
 
 from kit.answers import FailureKind  # noqa: E402
 
@@ -963,3 +967,301 @@ def test_identity_and_time_come_from_the_exchange(batch) -> None:
     assert backdated["received_at"] >= batch["handed_in_after"], "the backdated time was believed"
     assert backdated["days_late"] > 0 and backdated["penalty"] == honest["penalty"] > 0
     assert backdated["points"] == honest["points"] < 3.0
+
+
+# ================================================================ intake (#19)
+# Hand-ins nobody can forge or stall, and a course no other account can read: every way a
+# hand-in reaches the store checks who it belongs to, bad input quarantines that one hand-in,
+# and a real second account of the machine can neither read the course nor hand in as another.
+
+INTAKE = ["i01", "i02", "i03", "i04", "i05"]  # i01, i02 honest; i05 never hands in
+DEEP = 200_000
+
+
+def _store_doc(trainee: str, answers: dict[str, Any]) -> dict[str, Any]:
+    at = "2026-03-02T10:00:00+00:00"
+    return {
+        "workbook": "quiz.ipynb", "trainee": trainee, "session": "quiz", "cohort": "c1",
+        "answers": {q: {"value": v, "at": at, "kind": "code"} for q, v in answers.items()},
+    }  # fmt: skip
+
+
+def _plant(folder: Path, files: dict[str, bytes]) -> None:
+    """Write files straight into the inbox, as a trainee with a shell on the machine could."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+
+
+def _as(user: str, script: str, **env: str) -> subprocess.CompletedProcess:
+    """Run a shell script as another local account (the test runs as root)."""
+    return subprocess.run(
+        ["runuser", "-u", user, "--", "env", *(f"{k}={v}" for k, v in env.items()),
+         "sh", "-c", script],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def intake(tmp_path_factory: pytest.TempPathFactory):
+    """One course, honest and hostile hand-ins through every intake path, a real second account."""
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        pytest.skip("needs root and useradd to create a second local account")
+    from kit import artifacts, workbook
+    from kit.builder import build
+    from kit.course import load_course
+    from kit.gradebook import Gradebook
+    from kit.grading import collect, feedback, grade, grades
+
+    intruder = f"ck-intruder-{secrets.token_hex(3)}"
+    subprocess.run(
+        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", intruder], check=True
+    )
+    # a course another account can reach, as on a shared machine (pytest's own tmp is 0700)
+    base = Path(tempfile.mkdtemp(prefix="ck-intake-"))
+    try:
+        os.chmod(base, 0o755)
+        root = write_course(base / "course", [*INTAKE, intruder])
+        os.chmod(root, 0o755)
+        assert not build(root, "c1", sessions=["quiz"], progress=False).failures
+        course = load_course(root)
+        modes = {"after build": _modes(root)}
+        assert not workbook.release(course, "c1", sessions=["quiz"]).failures
+        modes["after release"] = _modes(root)
+        inbox = artifacts.inbox_dir(course.exchange_dir, "c1")
+        outbox = course.exchange_dir / "c1" / "outbox"
+        honest = Case("honest", sq.CORRECT, dict(sq.POINTS))
+        for t in ("i01", "i02"):
+            _hand_in(course, t, honest, lambda s: s)
+        # i04: an essay with a zero-width space and 1,500 made-up answer ids (under the cap)
+        extra = {f"made-up-{i}": {"value": 1, "at": LONG_AGO} for i in range(1500)}
+
+        def essay(doc: dict[str, Any]) -> None:
+            doc["answers"]["q-word"] = {"value": "增长\u200b质量", "at": LONG_AGO}
+            doc["answers"].update(extra)
+
+        _hand_in(course, "i04", Case("essay", {"q-func": sq.CORRECT["q-func"]}, {}, craft=essay),
+                 lambda s: s)  # fmt: skip
+        first = collect(course, "c1")
+        assert len(first.written) == 3 and not first.refused, first
+        assert not grade(course, "c1", workers=2, progress=False).failures
+        modes["after collect"] = _modes(root)
+
+        own = (outbox / "i03" / "quiz.ipynb").read_bytes()
+        wb_i03 = json.loads(own)
+        # 1. an answers.json planted in another trainee's inbox folder: no workbook, no token
+        _plant(inbox / "i02" / "quiz" / "planted",
+               {"answers.json": json.dumps(_store_doc("i02", {"q-func": "total = 0"})).encode()})  # fmt: skip
+        # 2. a workbook padded past what collect reads, its store claiming another trainee
+        padded = json.loads(own)
+        padded["metadata"]["casekit"]["trainee"] = "i01"
+        padded["metadata"]["padding"] = "x" * (61 * 2**20)
+        _plant(inbox / "i01" / "quiz" / "padded", {
+            "workbook.ipynb": json.dumps(padded).encode(),
+            "answers.json": json.dumps(_store_doc("i01", {"q-func": "total = 0"})).encode(),
+        })  # fmt: skip
+        # 3. a workbook nested 200,000 levels deep, handed in with `submit`
+        wb = outbox / "i03" / "quiz.ipynb"
+        store = artifacts.answers_path(wb)
+        store.write_text(json.dumps(_store_doc("i03", {"q-func": "x = 1"})), "utf-8")
+        wb.write_bytes(b"[" * DEEP + b"]" * DEEP)
+        workbook.submit(wb)
+        # 4. a deeply nested answers.json, 5. a million made-up answer ids
+        deep = (
+            b'{"trainee": "i03", "session": "quiz", "answers": ' + b"[" * DEEP + b"]" * DEEP + b"}"
+        )
+        _plant(
+            inbox / "i03" / "quiz" / "deep-answers", {"workbook.ipynb": own, "answers.json": deep}
+        )
+        million = _store_doc("i03", {})
+        million["answers"] = {str(i): 0 for i in range(10**6)}  # 12 MB: read, then counted
+        _plant(inbox / "i03" / "quiz" / "million",
+               {"workbook.ipynb": own, "answers.json": json.dumps(million).encode()})  # fmt: skip
+        # 6. a file name that drives the terminal
+        _plant(inbox / "i02" / "quiz" / "\x1b]0;pwned\x07\x1b[2J",
+               {"answers.json": json.dumps(_store_doc("i02", {})).encode()})  # fmt: skip
+        # 7. plain broken JSON in i03's own hand-in: stored, failed as i03's own, never retried
+        _plant(inbox / "i03" / "quiz" / "broken",
+               {"workbook.ipynb": json.dumps(wb_i03).encode(), "answers.json": b"{not json"})  # fmt: skip
+
+        # 8. a real second account: reads what it can, hands in as others, then as itself
+        paths = artifacts.build_paths(course, "c1", "quiz")
+        reads = {
+            what: _as(intruder, f'cat "{p}" > /dev/null')
+            for what, p in {
+                "keys": paths.keys, "instructor edition": paths.instructor,
+                "secret": artifacts.secret_path(root), "gradebook": root / "gradebook.sqlite",
+                "victim's workbook": outbox / "i01" / "quiz.ipynb",
+                "stored hand-in": next((root / "submissions/c1/i01/quiz").iterdir()) / "answers.json",
+            }.items()
+        }  # fmt: skip
+        reads["list the inbox"] = _as(intruder, f'ls "{inbox}"')
+        reads["list the store"] = _as(intruder, f'ls "{root / "submissions"}"')
+        mine = outbox / intruder / "quiz.ipynb"
+        claim = json.dumps(_store_doc("i05", {"q-func": "total = 0"}))
+        as_i05 = _as(intruder, f"""
+            set -e; d="{inbox}/i05/quiz/as-i05"; mkdir -p "$d"
+            sed 's/"trainee": "{intruder}"/"trainee": "i05"/' "{mine}" > "$d/workbook.ipynb"
+            printf '%s' "$CLAIM" > "$d/answers.json" """, CLAIM=claim)  # fmt: skip
+        into_i01 = _as(
+            intruder,
+            f'mkdir -p "{inbox}/i01/quiz/x" && echo {{}} > "{inbox}/i01/quiz/x/answers.json"',
+        )
+        own_answers = json.dumps(_store_doc(intruder, sq.CORRECT))
+        as_self = _as(intruder, f"""
+            set -e; d="{inbox}/{intruder}/quiz/mine"; mkdir -p "$d"
+            cp "{mine}" "$d/workbook.ipynb"; printf '%s' "$ANS" > "$d/answers.json" """,
+            ANS=own_answers)  # fmt: skip
+
+        with Gradebook.open(root) as gb:
+            before = gb.submission_scores("c1")
+        collected = collect(course, "c1")
+        cli = run_cli("collect", "c1", "-C", str(root), "--lang", "en")
+        graded = grade(course, "c1", workers=2, progress=False)
+        again = grade(course, "c1", workers=2, progress=False)
+        pages = feedback(course, "c1")
+        xlsx = grades(course, "c1", root / "out" / "grades.xlsx")
+        modes["after grade"] = _modes(root)
+        with Gradebook.open(root) as gb:
+            from kit.gradebook import Submission
+
+            sources = {s.trainee: s.source for s in gb.session.query(Submission).all()}
+            yield {
+                "sources": sources,
+                "root": root, "intruder": intruder, "first": first, "collected": collected,
+                "cli": cli, "graded": graded, "again": again, "pages": pages, "xlsx": xlsx,
+                "reads": reads, "as_i05": as_i05, "into_i01": into_i01, "as_self": as_self,
+                "before": before, "scores": gb.submission_scores("c1"),
+                "questions": gb.question_scores("c1"), "subs": gb.submissions("c1"),
+                "flags": gb.flags("c1"), "failures": gb.failures("c1"), "modes": modes,
+            }  # fmt: skip
+    finally:
+        subprocess.run(["userdel", intruder], check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _modes(root: Path) -> dict[str, tuple[int, int]]:
+    """(mode, owner uid) of every file and folder of a course, by relative path."""
+    out = {}
+    for p in [root, *root.rglob("*")]:
+        st = p.lstat()
+        out[p.relative_to(root).as_posix() or "."] = (stat.S_IMODE(st.st_mode), st.st_uid)
+    return out
+
+
+def _refusal(intake: dict, folder: str) -> str:
+    found = [r for r in intake["collected"].refused if f"/{folder}" in r]
+    assert len(found) == 1, (folder, intake["collected"].refused)
+    return found[0]
+
+
+def test_intake_refuses_what_it_cannot_identify_and_replaces_nobody(intake) -> None:
+    assert "no workbook, no release token" in _refusal(intake, "planted")
+    assert "larger than" in _refusal(intake, "padded")  # not read, so not believed either
+    assert "written by the local account" in _refusal(intake, "as-i05")
+    subs = intake["subs"]
+    assert subs[subs["trainee"] == "i05"].empty  # the intruder filed nothing under i05
+    assert intake["into_i01"].returncode != 0  # another trainee's inbox folder is not writable
+    for t in ("i01", "i02"):  # the honest rows: one hand-in each, full points, exactly as before
+        assert len(subs[subs["trainee"] == t]) == 1
+        qs = intake["questions"]
+        qs = qs[(qs["trainee"] == t) & (qs["kind"] == "code")]
+        assert dict(zip(qs["question"], qs["points"], strict=True)) == sq.POINTS
+    before, after = intake["before"], intake["scores"]
+    for t in ("i01", "i02", "i04"):
+        assert (
+            before[before["trainee"] == t]["points"].tolist()
+            == after[after["trainee"] == t]["points"].tolist()
+        )
+    for line in intake["collected"].refused:  # kept apart with the cause, never graded
+        assert "quarantine" in line, line
+    causes = [json.loads(p.read_text("utf-8"))["cause"]
+              for p in (intake["root"] / "quarantine" / "c1").glob("*/cause.json")]  # fmt: skip
+    collected = intake["collected"]
+    assert len(causes) == len(collected.refused) + len(collected.unknown), causes
+
+
+def test_intake_bad_input_is_the_submitters_problem(intake) -> None:
+    assert "nested deeper than" in _refusal(intake, "i03/quiz/2")  # the submitted deep workbook
+    assert "nested deeper than" in _refusal(intake, "deep-answers")
+    assert "1000000 answers" in _refusal(intake, "million")
+    # i03's plain broken JSON: stored, failed as i03's own (unreadable), recorded once
+    scores = intake["scores"]
+    row = scores[scores["trainee"] == "i03"].iloc[0]
+    assert row["status"] == "failed" and "answers.json" in row["cause"]
+    f = intake["failures"]
+    assert set(f[f["trainee"] == "i03"]["kind"]) == {str(FailureKind.UNREADABLE)}
+    assert "i03/quiz" in intake["again"].skipped and not intake["again"].failures
+    # the cohort went on: every honest trainee graded, feedback and export written
+    assert not [x for x in intake["graded"].failures if not x.item.startswith("i03")]
+    assert not intake["pages"].failures and intake["xlsx"].written
+    # 1,500 made-up answer ids are one flag, not 1,500 rows; a zero-width space is flagged
+    flags = intake["flags"]
+    mine = flags[flags["trainee"] == "i04"]
+    unknown = mine[mine["code"] == "unknown-question"]
+    assert len(unknown) == 1 and "1500" in unknown.iloc[0]["message"], unknown
+    assert "U+200B" in " ".join(mine[mine["code"] == "invisible-characters"]["message"])
+
+
+def test_intake_terminal_output_is_escaped(intake) -> None:
+    cli = intake["cli"]
+    assert cli.returncode != 0  # refused hand-ins make collect say so
+    assert "\x1b" not in cli.stdout + cli.stderr and "\x07" not in cli.stdout + cli.stderr
+    assert "\\x1b]0;pwned\\x07" in cli.stderr.replace("\n", ""), cli.stderr
+    for line in intake["collected"].refused + intake["collected"].unknown:
+        assert "\x1b" not in line
+
+
+def test_a_second_account_cannot_read_the_course_and_is_its_own_identity(intake) -> None:
+    for what, r in intake["reads"].items():
+        assert r.returncode != 0 and "Permission denied" in r.stderr, (what, r)
+    assert intake["as_self"].returncode == 0, intake["as_self"].stderr
+    subs, me = intake["subs"], intake["intruder"]
+    mine = subs[subs["trainee"] == me]
+    assert len(mine) == 1 and intake["sources"][me].endswith("(local-account)")
+    qs = intake["questions"]
+    qs = qs[(qs["trainee"] == me) & (qs["kind"] == "code")]
+    assert dict(zip(qs["question"], qs["points"], strict=True)) == sq.POINTS
+    # everyone else handed in from the course owner's account: the row says so
+    honest = subs[subs["trainee"] == "i01"].iloc[0]
+    assert intake["sources"]["i01"].endswith("(shared-account)")
+    receipt = json.loads((intake["root"] / honest["path"] / "receipt.json").read_text("utf-8"))
+    assert receipt["collected"]["identity"] == "shared-account"
+
+
+def test_default_permissions_after_build_release_collect_and_grade(intake) -> None:
+    from kit.builder import check
+
+    me = intake["intruder"]
+    for when, modes in intake["modes"].items():
+        for rel, (mode, _) in modes.items():
+            top = rel.split("/")[0]
+            if top in ("build", "submissions", "quarantine", ".casekit") and "/" not in rel:
+                assert mode == 0o700, (when, rel, oct(mode))
+        if "gradebook.sqlite" in modes:
+            assert modes["gradebook.sqlite"][0] == 0o600, when
+    after = intake["modes"]["after grade"]
+    assert after["exchange"][0] == 0o711 and after["exchange/c1"][0] == 0o711
+    assert after["exchange/c1/inbox"][0] == 0o3733  # a drop box: write, never list
+    uid = pwd.getpwnam(me).pw_uid
+    assert after[f"exchange/c1/outbox/{me}"] == (0o700, uid)
+    assert after[f"exchange/c1/outbox/{me}/quiz.ipynb"] == (0o600, uid)
+    assert after["exchange/c1/outbox/i01/quiz.ipynb"][0] == 0o600
+    # an existing course opened to others: check names the folder and the chmod
+    root = intake["root"]
+    os.chmod(root / "build", 0o755)
+    try:
+        found = [p for p in check(root).problems if p.field == "open-to-others"]
+    finally:
+        os.chmod(root / "build", 0o700)
+    assert len(found) == 1 and found[0].file == str(root / "build"), found
+    assert f"chmod 700 {root / 'build'}" in found[0].fix
+
+
+def test_ids_refuse_invisible_characters() -> None:
+    from kit.untrusted import id_problem, printable
+
+    assert id_problem("i01") is None
+    for bad in ("i0\u202e1", "i0\u200b1", "\u2066i01", "..", "a/b"):
+        assert id_problem(bad), bad
+    assert printable("a\x1b[2Jb\u202e") == "a\\x1b[2Jb\\u202e"

@@ -65,6 +65,15 @@ def fail(problems: list[Any], code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def shown(item: Any) -> str:
+    """An item that may hold a trainee's text (a file name, a cause), safe for the terminal and rich's markup."""
+    from rich.markup import escape
+
+    from kit.untrusted import printable
+
+    return escape(printable(item))
+
+
 def print_summary(line: str, result: Any) -> None:
     """A batch's summary line: ✓ when every item went through, ✗ when some failed."""
     mark = "[red]✗[/red]" if getattr(result, "failures", None) else "[green]✓[/green]"
@@ -74,10 +83,10 @@ def print_summary(line: str, result: Any) -> None:
 def print_result(result: Any, *, show: list[Path] | None = None) -> None:
     """Print a batch result's written paths and failures; exit 1 on any failure."""
     for p in show or []:
-        out.print(str(p), highlight=False, soft_wrap=True)
+        out.print(shown(p), highlight=False, soft_wrap=True)
     failures = getattr(result, "failures", [])
     for f in failures:
-        err.print(f"[red]✗[/red] {f}", highlight=False, soft_wrap=True)
+        err.print(f"[red]✗[/red] {shown(f)}", highlight=False, soft_wrap=True)
     if failures:
         raise typer.Exit(1)
 

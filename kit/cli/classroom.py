@@ -18,6 +18,7 @@ from kit.cli.base import (
     out,
     print_result,
     print_summary,
+    shown,
     speak,
 )
 from kit.messages import t
@@ -82,9 +83,9 @@ def collect(
         line = t("cli.collect_flagged", item=u)
         err.print(f"[yellow]![/yellow] {line}", highlight=False, soft_wrap=True)
     for u in r.unknown:
-        err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=u)}", highlight=False)
+        err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=shown(u))}", highlight=False)
     for u in r.refused:  # impersonation or a forged release (kit.hub.trust): never filed
-        err.print(f"[red]✗[/red] {t('cli.collect_refused', item=u)}", highlight=False)
+        err.print(f"[red]✗[/red] {t('cli.collect_refused', item=shown(u))}", highlight=False)
     print_result(r)
     if r.refused:
         raise typer.Exit(1)

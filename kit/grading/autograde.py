@@ -26,12 +26,21 @@ from typing import Any
 
 import msgspec
 import nbformat
+from sqlalchemy import select
 
-from kit import artifacts, kinds
+from kit import access, artifacts, kinds
 from kit.answers import FailureKind, RunFailure, TestOutcome
 from kit.artifacts import answer_cell_qid
 from kit.course import Course, CourseError, Failure, as_course
-from kit.gradebook import FAILED, GRADED, NEEDS_MARKING, Gradebook, to_utc_naive
+from kit.gradebook import (
+    FAILED,
+    GRADED,
+    NEEDS_MARKING,
+    Gradebook,
+    RunFailureRow,
+    Submission,
+    to_utc_naive,
+)
 from kit.gradebook.batch import grades_of, has_marks, write_gradings
 from kit.grading.coderun import CodeRunner, code_job, open_runner, run_code_questions
 from kit.grading.keys import SessionKeys, load_keys
@@ -41,6 +50,7 @@ from kit.kinds.base import without_controls
 from kit.messages import t as say
 from kit.notebooks import casekit_meta, cell_role, checksum, source
 from kit.supervisor import CodeJob, CodeRun
+from kit.untrusted import invisible_characters
 
 GRADER_VERSION = "2"  # 2: code answers run in the sandbox
 WRITE_BATCH = 500  # submissions per gradebook transaction
@@ -98,15 +108,24 @@ def tamper_flags(
                         "message": say("tamper.changed", what=what, cell=cid),
                     }
                 )
-    for qid in sorted(answers):
-        if qid not in keys.questions:
-            flags.append(
-                {
-                    "code": "unknown-question",
-                    "where": f"question {qid}"[:200],
-                    "message": say("tamper.unknown_question", qid=qid),
-                }
-            )
+    unknown = [qid for qid in answers if qid not in keys.questions]
+    if len(unknown) == 1:
+        flags.append(
+            {
+                "code": "unknown-question",
+                "where": f"question {unknown[0]}"[:200],
+                "message": say("tamper.unknown_question", qid=unknown[0]),
+            }
+        )
+    elif unknown:  # counted in one flag: a million made-up ids are one fact, not a million rows
+        first = min(unknown, key=str)
+        flags.append(
+            {
+                "code": "unknown-question",
+                "where": f"question {first}"[:200],
+                "message": say("tamper.unknown_questions", n=len(unknown), first=str(first)[:80]),
+            }
+        )
     return flags
 
 
@@ -178,11 +197,17 @@ def _at_the_door(
         if kind.keyed or not kind.graded:  # compared with a key, or averaged: refused
             return None, [flag]
         return clean, [flag]
+    hidden = invisible_characters(json.dumps(value, ensure_ascii=False))
+    if hidden:  # kept (a text may quote one), shown: it may read differently from what it is
+        message = say("tamper.invisible_characters", qid=qid, chars=", ".join(hidden))
+        invisible = [{"code": "invisible-characters", "where": where, "message": message}]
+    else:
+        invisible = []
     problem = None if kind.graded else kind.valid(spec, value)
     if problem:
         message = say("tamper.invalid_answer", qid=qid, why=say(problem))
-        return None, [{"code": "invalid-answer", "where": where, "message": message}]
-    return value, []
+        return None, [{"code": "invalid-answer", "where": where, "message": message}, *invisible]
+    return value, invisible
 
 
 # ================================================================ grade
@@ -234,7 +259,7 @@ def _read(job: _Job, keys: SessionKeys) -> _Read | dict[str, Any]:
     if apath.exists():
         try:
             answers_doc = json.loads(apath.read_text("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError, MemoryError):  # the submission's, never the grader's
             return _failed(job, keys, say("grade.answers_json"), FailureKind.UNREADABLE)
     answers = answers_doc.get("answers") or {} if isinstance(answers_doc, dict) else {}
     if not isinstance(answers, dict):
@@ -464,6 +489,9 @@ def grade(
     sessions = [co.session(session).session] if session else [s.session for s in co.sessions]
     g = c.config.grading
     policy = f"{g.late_penalty_per_day}:{g.late_penalty_cap}:{c.zone}"
+    access.protect_course(
+        c, cohort, only=("gradebook.sqlite",)
+    )  # the gradebook is created the owner's only (#19)
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb, session=session)
         run = gb.start_run(cohort, session)
@@ -471,6 +499,8 @@ def grade(
         # by session and variant: a trainee with a variant of their own is graded by its keys
         keys_by_variant: dict[tuple[str, str | None], SessionKeys | CourseError] = {}
         graded = grades_of(gb, cohort, session)
+        # a failure the submission caused is final; only the grader's own is tried again
+        retry = _grader_failed(gb, cohort)
         for sub in gb.current_submissions(cohort, session):
             if sub.session not in sessions:
                 continue
@@ -500,7 +530,7 @@ def grade(
                 f"{GRADER_VERSION}|{sub.sha256}|{keys.fingerprint}|{policy}|{due}|{sub.received_at}".encode()
             ).hexdigest()
             old_fp, old_status = graded.get(sub.id, (None, None))
-            if old_fp == fp and old_status != FAILED and not force:
+            if old_fp == fp and (old_status != FAILED or sub.id not in retry) and not force:
                 res.skipped.append(label)
                 res.statuses[label] = str(old_status)
                 continue
@@ -553,6 +583,16 @@ def grade(
             }
             res.statuses = {label: current.get(label, st) for label, st in res.statuses.items()}
     return res
+
+
+def _grader_failed(gb: Gradebook, cohort: str) -> set[int]:
+    """Submissions of `cohort` whose last grading failed for the grader's own reasons."""
+    q = (
+        select(RunFailureRow.submission_id)
+        .join(Submission, Submission.id == RunFailureRow.submission_id)
+        .where(Submission.cohort == cohort, RunFailureRow.kind == str(FailureKind.GRADER))
+    )
+    return set(gb.session.scalars(q))
 
 
 def _has_code(keys: SessionKeys) -> bool:

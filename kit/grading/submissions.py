@@ -23,24 +23,34 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from kit import artifacts
+from kit import access, artifacts
 from kit.course import Course, CourseError, Failure, Outcome, as_course
 from kit.gradebook import Gradebook, Submission, utcnow
 from kit.gradebook.batch import add_submissions
-from kit.hub.trust import course_secret
+from kit.grading import intake
+from kit.hub.exchange import MAX_HANDIN_BYTES
+from kit.hub.trust import IDENTITY_SHARED, IDENTITY_TOKEN, course_secret
 from kit.hub.trust import read_json as _read_json_bytes
 from kit.hub.trust import verify as verify_handin
 from kit.messages import t as say
+from kit.untrusted import printable
 
+if TYPE_CHECKING:  # kit.importers imports the grading side: only its type here
+    from kit.importers import HandInTime
+
+#: what collect creates in the course folder, owner-only (kit.access)
+STORE = ("submissions", "quarantine", "gradebook.sqlite")
 # Archive limits: generous for notebooks plus an uploaded report each, small
 # enough that a zip bomb cannot fill the disk.
 MAX_ARCHIVE_FILES = 5000
 MAX_ARCHIVE_BYTES = 500 * 1024 * 1024
-MAX_MEMBER_BYTES = 50 * 1024 * 1024
+#: What `submit` takes whole (kit.hub.exchange) is readable here whole: a hand-in the
+#: exchange accepted is never skipped for its size.
+MAX_MEMBER_BYTES = MAX_HANDIN_BYTES
 
 
 @dataclass
@@ -168,16 +178,29 @@ def _load_archive(path: Path) -> dict[str, bytes]:
     return files
 
 
-def _load_folder(path: Path) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
-    """Read a folder's regular files, within the archives' limits; return them and what was skipped.
+@dataclass
+class _Tree:
+    """A folder read for collect: its files, what was skipped, what could not be read, who wrote each."""
 
-    Links and special files are skipped (never followed), as is a file over
-    ``MAX_MEMBER_BYTES`` (its size is read before its content); more than
-    ``MAX_ARCHIVE_FILES`` files or ``MAX_ARCHIVE_BYTES`` bytes refuses the
-    folder whole, naming the file that crossed the limit.
+    files: dict[str, bytes] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # links, special files
+    #: regular files too big to read or hard-linked: their hand-in is quarantined whole
+    unread: dict[str, str] = field(default_factory=dict)
+    owners: dict[str, int] = field(default_factory=dict)  # uid of each file
+
+
+def _load_folder(path: Path) -> _Tree:
+    """Read a folder's regular files, within the archives' limits, with each file's owner.
+
+    Links and special files are skipped (never followed); a file over
+    ``MAX_MEMBER_BYTES`` (its size is read before its content) or with another
+    name elsewhere (a hard link: its owner says nothing of who handed it in) is
+    not read and makes its hand-in quarantined; more than ``MAX_ARCHIVE_FILES``
+    files or ``MAX_ARCHIVE_BYTES`` bytes refuses the folder whole, naming the
+    file that crossed the limit.
     """
-    files: dict[str, bytes] = {}
-    skipped: list[tuple[str, str]] = []
+    tree = _Tree()
+    files, skipped = tree.files, tree.skipped
     total = 0
 
     def refuse(rel: str, why: str) -> CourseError:
@@ -199,10 +222,15 @@ def _load_folder(path: Path) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
                 continue
             if fn.startswith(".") or "/." in "/" + rel:
                 continue  # .ipynb_checkpoints and the like
-            size = p.stat().st_size
+            st = p.stat()
+            size = st.st_size
             if size > MAX_MEMBER_BYTES:
-                skipped.append((rel, say("collect.member_too_big", n=MAX_MEMBER_BYTES)))
+                tree.unread[rel] = say("collect.member_too_big", n=MAX_MEMBER_BYTES)
                 continue
+            if st.st_nlink > 1:
+                tree.unread[rel] = say("collect.hard_linked")
+                continue
+            tree.owners[rel] = st.st_uid
             total += size
             if len(files) >= MAX_ARCHIVE_FILES:
                 raise refuse(rel, say("collect.too_many", n=MAX_ARCHIVE_FILES))
@@ -211,10 +239,10 @@ def _load_folder(path: Path) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
             with p.open("rb") as fh:
                 data = fh.read(MAX_MEMBER_BYTES + 1)  # a file growing while read stays bounded
             if len(data) > MAX_MEMBER_BYTES:
-                skipped.append((rel, say("collect.member_too_big", n=MAX_MEMBER_BYTES)))
+                tree.unread[rel] = say("collect.member_too_big", n=MAX_MEMBER_BYTES)
                 continue
             files[rel] = data
-    return files, skipped
+    return tree
 
 
 def _load_service(url: str, cohort: str, token: str | None) -> dict[str, bytes]:
@@ -363,96 +391,207 @@ def collect(
     c = as_course(course)
     co = c.cohort(cohort)
     res = CollectResult()
+    tree = _Tree()
     if isinstance(source, str) and source.startswith(("http://", "https://")):
-        files, src_name = _load_service(source, cohort, token), "exchange"
+        tree.files, src_name, kind = _load_service(source, cohort, token), "exchange", "service"
     else:
         src = Path(source) if source is not None else artifacts.inbox_dir(c.exchange_dir, cohort)
         if not src.exists():
             raise CourseError.at(
                 src, say("collect.source_missing"), say("collect.source_missing_fix")
             )
+        kind = "inbox" if source is None else "folder" if src.is_dir() else "archive"
         if src.is_dir():
-            files, skipped = _load_folder(src)
-            for rel, why in skipped:
-                res.failures.append(Failure(rel, why, str(src)))
+            tree = _load_folder(src)
+            for rel, why in tree.skipped:
+                res.failures.append(Failure(printable(rel), why, str(src)))
         else:
-            files = _load_archive(src)
+            tree.files = _load_archive(src)
         src_name = src.name
-    # reach (#14): notebooks other tools' students handed in (nbgrader) become
-    # casekit submission folders, answers by question id, before anything is stored
-    from kit.importers import adopt_submissions
-
-    adopted = adopt_submissions(c, cohort, files, times=times, source=str(source or src_name))
-    files = adopted.files
-    res.unknown += [f"{src_name}/{u}" for u in adopted.unknown]
-    res.flagged += [f"{src_name}/{u}" for u in adopted.flagged]
+    rule = intake.SOURCES[kind]
+    # private by default: the store, the quarantine, the gradebook, the exchange (kit.access)
+    access.protect_course(c, cohort, only=STORE)
+    # files casekit would parse, read once within the caps: a bad one quarantines its hand-in
+    bad = {**intake.screen(tree.files, MAX_MEMBER_BYTES), **tree.unread}
+    readable = {n: b for n, b in tree.files.items() if n not in bad}
+    files, chosen_times = _adopt(c, cohort, readable, res, src_name, times, str(source or src_name))
+    # adopted: another tool's notebook made into answers here (kit.importers), not handed in so
+    adopted = {n for n in files if n.endswith("/" + artifacts.ANSWERS) and n not in tree.files}
+    files.update({n: tree.files.get(n, b"") for n in bad})  # back, to be quarantined whole
     store = artifacts.store_dir(c, cohort)
     roster = set(co.roster.index)
     sessions = {s.session for s in co.sessions}
     # identity and time are checked against the course secret (kit.hub.trust, #9.3/#11)
     secret = course_secret(c.root)
     arrival = datetime.now(UTC)
+    owner = access.course_owner(c.root)
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb)
         for where, sub_files in sorted(_group_submissions(files).items()):
-            label = f"{src_name}/{where}"
-            trainee, session, problem = _identify(where, sub_files, roster, sessions)
-            if problem or trainee is None or session is None:
-                res.unknown.append(f"{label}: {problem}")
-                continue
-            if "workbook.ipynb" not in sub_files and "answers.json" not in sub_files:
-                res.failures.append(Failure(label, say("collect.empty")))
-                continue
-            by_path, _ = _path_ids(where, roster, sessions)
-            verdict = verify_handin(
-                sub_files,
-                secret=secret,
-                cohort=cohort,
-                trainee=trainee,
-                session=session,
-                channel=next(iter(by_path)) if len(by_path) == 1 else None,
-            )
-            if verdict.refused:
-                res.refused.append(say("collect.refused_handin", label=label, why=verdict.refused))
-                continue
-            sha = artifacts.submission_digest(sub_files)
-            received = verdict.received_at or arrival
-            chosen = adopted.times.get(where) if verdict.received_at is None else None
-            if chosen is not None:  # the instructor chose the other tool's time (--times)
-                received = chosen.at or arrival
-                verdict.time_source = chosen.source
-            existing = gb.session.query(Submission).filter_by(
-                cohort=cohort, session=session, trainee=trainee, sha256=sha
-            )
-            if existing.first() is not None:
-                res.duplicates.append(
-                    say("collect.duplicate", label=label, trainee=trainee, session=session)
-                )
-                continue
-            dest = artifacts.submission_dir(c, cohort, trainee, session, received, sha)
-            collected = {
-                "received_at": received.isoformat(),
-                "time_source": verdict.time_source,
-                "notes": verdict.notes,
-            }
+            label = printable(f"{src_name}/{where}")
+            hand_in = _HandIn(where, label, sub_files, f"{where}/{artifacts.ANSWERS}" in adopted)
             try:
-                _write_submission(dest, sub_files, store, collected)
-            except (OSError, ValueError) as e:
-                res.failures.append(Failure(label, say("collect.cannot_store", error=e)))
-                continue
-            gb.add_submission(
-                cohort=cohort,
-                session=session,
-                trainee=trainee,
-                sha256=sha,
-                path=dest.relative_to(c.root).as_posix(),
-                received_at=received,
-                source=label,
-            )
-            res.written.append(dest)
-            if chosen is not None:  # every row timed by the instructor's choice says so
-                res.times.append(f"{label}: {received.isoformat()} — {chosen.source}")
+                _take(c, cohort, gb, res, hand_in, _Context(
+                    roster, sessions, secret, arrival, store, rule,
+                    intake.in_group(where, bad),
+                    intake.writer_of(where, tree.owners, owner) if rule.accounts else None,
+                    chosen_times.get(where),
+                ))  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - one hand-in never stops the cohort
+                why = say("collect.unreadable_handin", error=f"{type(exc).__name__}: {exc}")
+                _refuse(c, cohort, res, hand_in, printable(why)[:500])
     return res
+
+
+def _adopt(
+    c: Course,
+    cohort: str,
+    files: dict[str, bytes],
+    res: CollectResult,
+    src_name: str,
+    times: str,
+    source: str,
+) -> tuple[dict[str, bytes], dict[str, HandInTime]]:
+    """Other tools' submissions made casekit hand-ins (kit.importers), with the times chosen.
+
+    A user error (``--times`` on a source without that tool's notebooks) stops the
+    run; any other failure there is reported and the tree's own hand-ins go on.
+    """
+    # reach (#14): notebooks other tools' students handed in (nbgrader) become
+    # casekit submission folders, answers by question id, before anything is stored
+    from kit.importers import adopt_submissions
+
+    try:
+        adopted = adopt_submissions(c, cohort, files, times=times, source=source)
+    except CourseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the tree's own hand-ins are still collected
+        res.failures.append(Failure(src_name, say("collect.adopt_failed", error=exc)))
+        return dict(files), {}
+    res.unknown += [printable(f"{src_name}/{u}") for u in adopted.unknown]
+    res.flagged += [printable(f"{src_name}/{u}") for u in adopted.flagged]
+    return adopted.files, adopted.times
+
+
+@dataclass
+class _HandIn:
+    where: str
+    label: str
+    files: dict[str, bytes]
+    adopted: bool
+
+
+@dataclass
+class _Context:
+    """What collect knows once per run, for every hand-in."""
+
+    roster: set[str]
+    sessions: set[str]
+    secret: bytes | None
+    arrival: datetime
+    store: Path
+    rule: intake.Source
+    bad: dict[str, str]  # this hand-in's files that cannot be read, and why
+    writer: access.Writer | None
+    #: the other tool's hand-in time the instructor chose (``collect --times``), if any
+    chosen: HandInTime | None = None
+
+
+def _refuse(c: Course, cohort: str, res: CollectResult, h: _HandIn, why: str) -> None:
+    """Quarantine a hand-in with its cause and name it among the refused."""
+    try:
+        where = intake.quarantine(c, cohort, h.label, h.files, why)
+    except Exception as exc:  # noqa: BLE001 - still refused and named; the source keeps it
+        res.failures.append(Failure(h.label, say("collect.cannot_store", error=exc)))
+        where = None
+    res.refused.append(say("collect.refused_handin", label=h.label, why=why))
+    if where is not None:
+        res.refused[-1] += " " + say("collect.quarantined", path=where)
+
+
+def _take(
+    c: Course, cohort: str, gb: Gradebook, res: CollectResult, h: _HandIn, ctx: _Context
+) -> None:
+    """Identify, check and store one hand-in; refuse (quarantine) it when it cannot be taken."""
+    if ctx.bad:
+        name, why = sorted(ctx.bad.items())[0]
+        _refuse(c, cohort, res, h, say("collect.bad_file", member=printable(name), why=why))
+        return
+    trainee, session, problem = _identify(h.where, h.files, ctx.roster, ctx.sessions)
+    if problem or trainee is None or session is None:
+        res.unknown.append(printable(f"{h.label}: {problem}"))
+        try:  # nobody's: kept apart with its cause, like a refused one
+            where = intake.quarantine(c, cohort, h.label, h.files, problem)
+            res.unknown[-1] += " " + say("collect.quarantined", path=where)
+        except Exception:  # noqa: BLE001 - still named in the list; the source keeps it
+            pass
+        return
+    if "workbook.ipynb" not in h.files and "answers.json" not in h.files:
+        res.failures.append(Failure(h.label, say("collect.empty")))
+        return
+    writer = ctx.writer
+    if writer is not None and writer.mixed:
+        _refuse(c, cohort, res, h, say("collect.mixed_accounts"))
+        return
+    by_path, _ = _path_ids(h.where, ctx.roster, ctx.sessions)
+    channel = next(iter(by_path)) if len(by_path) == 1 else None
+    verdict = verify_handin(
+        h.files,
+        secret=ctx.secret,
+        cohort=cohort,
+        trainee=trainee,
+        session=session,
+        channel=channel,
+        account=writer.account if writer is not None else None,
+        # a source the instructor chose vouches for hand-ins without a casekit workbook
+        # filed under a trainee's folder, or another tool's; the inbox never does
+        foreign=ctx.rule.chosen and (h.adopted or channel is not None),
+    )
+    if verdict.refused:
+        _refuse(c, cohort, res, h, verdict.refused)
+        return
+    identity = verdict.identity
+    if writer is not None and writer.shared and identity == IDENTITY_TOKEN:
+        identity = IDENTITY_SHARED  # one account for everyone: only the token says who
+        verdict.notes.append(say("trust.shared_account"))
+    sha = artifacts.submission_digest(h.files)
+    received = verdict.received_at or ctx.arrival
+    chosen = ctx.chosen if verdict.received_at is None else None
+    if chosen is not None:  # the instructor chose the other tool's time (--times)
+        received = chosen.at or ctx.arrival
+        verdict.time_source = chosen.source
+    existing = gb.session.query(Submission).filter_by(
+        cohort=cohort, session=session, trainee=trainee, sha256=sha
+    )
+    if existing.first() is not None:
+        res.duplicates.append(
+            say("collect.duplicate", label=h.label, trainee=trainee, session=session)
+        )
+        return
+    dest = artifacts.submission_dir(c, cohort, trainee, session, received, sha)
+    collected = {
+        "received_at": received.isoformat(),
+        "time_source": verdict.time_source,
+        "identity": identity,
+        "notes": verdict.notes,
+    }
+    try:
+        _write_submission(dest, h.files, ctx.store, collected)
+    except (OSError, ValueError) as e:
+        res.failures.append(Failure(h.label, say("collect.cannot_store", error=e)))
+        return
+    gb.add_submission(
+        cohort=cohort,
+        session=session,
+        trainee=trainee,
+        sha256=sha,
+        path=dest.relative_to(c.root).as_posix(),
+        received_at=received,
+        source=f"{h.label} ({identity})",
+    )
+    res.written.append(dest)
+    if chosen is not None:  # every row timed by the instructor's choice says so
+        res.times.append(f"{h.label}: {received.isoformat()} — {chosen.source}")
 
 
 def _write_submission(
@@ -510,10 +649,13 @@ def index_store(
             if rel in known:
                 continue
             d = store / trainee / sess / name
-            files, _ = _load_folder(d)
+            files = _load_folder(d).files
             received = artifacts.received_time(files, d.name) or datetime.now(UTC)
+            receipt = artifacts.Receipt.parse(files.get(artifacts.RECEIPT))
+            vouched = ((receipt.collected if receipt else None) or {}).get("identity")
             found.append(
-                {"session": sess, "trainee": trainee, "path": rel, "source": "store",
+                {"session": sess, "trainee": trainee, "path": rel,
+                 "source": f"store ({vouched})" if vouched else "store",
                  "sha256": artifacts.submission_digest(files), "received_at": received}
             )  # fmt: skip
         # one transaction per batch: a gradebook rebuilt from a programme's store is 28,000 rows

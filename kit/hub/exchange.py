@@ -35,7 +35,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Mapping
@@ -45,11 +44,11 @@ from typing import Any, Protocol
 from urllib import error as urlerror
 from urllib import request as urlrequest
 
-from kit import artifacts
+from kit import access, artifacts
 from kit.course import UserError
 from kit.hub import trust
+from kit.untrusted import id_problem, printable
 
-SAFE_ID_RE = re.compile(r"^[\w][\w.-]*$")
 #: A hand-in larger than this is refused (notebook, answers and uploads together).
 MAX_HANDIN_BYTES = 60 * 1024 * 1024
 HUB_URL_ENV = "CASEKIT_EXCHANGE_URL"
@@ -62,8 +61,9 @@ class ExchangeError(UserError):
 def check_id(value: Any, what: str) -> str:
     """`value` as a safe folder name, or ExchangeError naming `what`."""
     value = str(value or "")
-    if not SAFE_ID_RE.match(value) or value in (".", ".."):
-        raise ExchangeError(f"{what} {value!r} cannot be used as a folder name")
+    why = id_problem(value)
+    if why:
+        raise ExchangeError(f"{what} {value!r} cannot be used as a folder name: {why}")
     return value
 
 
@@ -113,9 +113,11 @@ class Exchange(Protocol):
     def fetch(self, cohort: str, handin_id: str) -> dict[str, bytes]: ...
 
 
-def _atomic_json(path: Path, doc: Any) -> None:
+def _atomic_json(path: Path, doc: Any, mode: int = 0o644) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(doc, ensure_ascii=False))
     os.replace(tmp, path)
 
 
@@ -159,16 +161,17 @@ class FolderExchange:
         if self.secret:
             receipt = trust.sign_receipt(self.secret, receipt)
         parent = artifacts.inbox_session_dir(self.root, cohort, trainee, session)
-        parent.mkdir(parents=True, exist_ok=True)
+        # the inbox is a drop box (kit.access): this account's folders and files, the owner's group
+        access.make_handin_dirs(parent)
         tmp = parent / f".incoming-{uuid.uuid4().hex}"
-        tmp.mkdir()
+        access.make_handin_dirs(tmp)
         try:
             for rel, data in files.items():
                 target = tmp / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            (tmp / trust.RECEIPT).write_text(
-                json.dumps(receipt, ensure_ascii=False, indent=1), encoding="utf-8"
+                access.make_handin_dirs(target.parent)
+                access.write_handin_file(target, data)
+            access.write_handin_file(
+                tmp / trust.RECEIPT, json.dumps(receipt, ensure_ascii=False, indent=1).encode()
             )
             base = artifacts.submission_folder_name(received, sha)
             for n in range(100):
@@ -199,13 +202,13 @@ class FolderExchange:
             check_id(session, "session"),
             check_id(trainee, "trainee"),
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        access.make_drop_dir(path.parent)  # every trainee's account adds its own file
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             doc = {}
         doc[check_id(qid, "question")] = {"value": value, "at": trust.now_utc().isoformat()}
-        _atomic_json(path, doc)
+        _atomic_json(path, doc, access.HANDIN_FILE)  # the owner's group reads it, nobody else
 
     def live(self, cohort: str, session: str) -> dict[str, dict[str, LiveAnswer]]:
         """{qid: {trainee: {"value", "at"}}} for one session: latest answers and when they came."""
@@ -275,6 +278,8 @@ class FolderExchange:
 def check_rel(name: str) -> str:
     """A relative path inside a hand-in (no absolute paths, no ``..``)."""
     parts = [p for p in str(name).split("/") if p not in ("", ".")]
+    if printable(name) != name:  # control or invisible characters: they would reach a terminal
+        raise ExchangeError(f"file name {printable(name)!r} is not allowed in a hand-in")
     if not parts or any(p == ".." or p.startswith(".") for p in parts) or "\\" in name:
         raise ExchangeError(f"file name {name!r} is not allowed in a hand-in")
     return "/".join(parts)

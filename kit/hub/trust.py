@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import secrets as _secrets
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Any
 
 from kit import artifacts
 from kit.messages import t as say
+from kit.untrusted import BadInput, load_json
 
 #: Fields of a receipt covered by its signature, in this order.
 SIGNED_FIELDS = ("cohort", "session", "trainee", "received_at", "sha256", "via")
@@ -44,6 +44,16 @@ HUB_VIA = "hub"
 
 
 secret_path = artifacts.secret_path
+
+#: What established who handed a hand-in in (``collected.identity`` in the stored receipt):
+#: the hub account, the local account that wrote it, the release token (one account,
+#: checked by its token: see `kit.access`), another tool's folder, or nothing checkable.
+IDENTITY_HUB = "hub-account"
+IDENTITY_ACCOUNT = "local-account"
+IDENTITY_TOKEN = "release-token"
+IDENTITY_SHARED = "shared-account"
+IDENTITY_FOREIGN = "other-tool"
+IDENTITY_UNCHECKED = "unchecked"
 
 
 def course_secret(course_root: Path, *, create: bool = True) -> bytes | None:
@@ -101,12 +111,12 @@ def now_utc() -> datetime:
 
 
 def read_json(data: bytes | None) -> Any:
-    """JSON from bytes a trainee wrote, or None when it is not JSON in UTF-8."""
+    """JSON from bytes a trainee wrote, or None when it is not JSON in UTF-8 within the caps (`kit.untrusted`)."""
     if data is None:
         return None
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return load_json(data, max_bytes=len(data))
+    except BadInput:
         return None
 
 
@@ -130,6 +140,8 @@ class Verdict:
 
     trainee: str
     session: str
+    #: what established who handed it in (one of the ``IDENTITY_*`` codes; kept in the store)
+    identity: str = IDENTITY_UNCHECKED
     received_at: datetime | None = None
     time_source: str = "arrival"
     refused: str = ""
@@ -144,17 +156,23 @@ def verify(
     trainee: str,
     session: str,
     channel: str | None,
+    account: str | None = None,
+    foreign: bool = False,
 ) -> Verdict:
     """Check a hand-in that names `trainee`/`session` against what the instructor side knows.
 
     ``channel`` is the trainee the hand-in came through when the channel says
     so (the inbox folder of an exchange, i.e. the signed-in account on a hub),
-    else None. Refused when: a valid receipt names another trainee, session or
-    cohort, or another content; the channel's trainee differs from the claim;
-    the workbook's release token was not made for this trainee and session, or
-    is missing from a casekit workbook where no hub account vouches for the
-    trainee (a corrupt workbook handed in through the hub is still filed and
-    grades as failed; another tool's submission has no casekit workbook).
+    else None. ``account`` is the local account that wrote the hand-in when one
+    other than the course owner's did (`kit.access`): an account is an
+    identity, as on a hub. ``foreign`` marks another tool's submission from a
+    source the instructor chose (no casekit workbook, no token expected).
+    Refused when: a valid receipt names another trainee, session or cohort, or
+    another content; the channel's trainee or the writing account differs from
+    the claim; the workbook's release token was not made for this trainee and
+    session, or is missing where no account vouches for the trainee (a corrupt
+    workbook handed in through the hub is still filed and grades as failed); a
+    hand-in without a workbook that no account and no chosen source vouches for.
     """
     v = Verdict(trainee, session, time_source=say("trust.time_arrival"))
     receipt = read_json(files.get(RECEIPT))
@@ -179,12 +197,18 @@ def verify(
             v.time_source = say("trust.time_signed", via=receipt.get("via") or "exchange")
         except ValueError:
             v.notes.append(say("trust.no_time"))
-        account_vouched = receipt.get("via") == HUB_VIA
+        if receipt.get("via") == HUB_VIA:
+            account_vouched, v.identity = True, IDENTITY_HUB
     elif isinstance(receipt, dict) and receipt.get("signature"):
         v.notes.append(say("trust.bad_signature"))
     if channel is not None and channel != trainee:
         v.refused = say("trust.other_channel", channel=channel, trainee=trainee)
         return v
+    if account is not None and account != trainee:
+        v.refused = say("trust.other_account", account=account, trainee=trainee)
+        return v
+    if account is not None:
+        account_vouched, v.identity = True, IDENTITY_ACCOUNT
     claimed, token = claimed_release(files)
     if claimed is not None and claimed != trainee:
         v.refused = say("trust.opened_as", claimed=claimed, trainee=trainee)
@@ -193,12 +217,21 @@ def verify(
         v.notes.append(say("trust.no_secret"))
         return v
     if token is None and account_vouched:
-        v.notes.append(say("trust.account_vouches"))
-    elif token is None and artifacts.WORKBOOK not in files:
-        # another tool's submission adopted by collect (kit.importers): no casekit workbook
+        local = v.identity == IDENTITY_ACCOUNT
+        v.notes.append(
+            say("trust.local_account" if local else "trust.account_vouches", account=account)
+        )
+    elif token is None and artifacts.WORKBOOK not in files and foreign:
+        # another tool's submission adopted by collect (kit.importers) from a source the
+        # instructor chose: no casekit workbook
         v.notes.append(say("trust.foreign"))
+        v.identity = IDENTITY_FOREIGN
+    elif token is None and artifacts.WORKBOOK not in files:
+        v.refused = say("trust.no_workbook")
     elif token is None:
         v.refused = say("trust.no_token")
     elif not hmac.compare_digest(token, release_token(secret, cohort, session, trainee)):
         v.refused = say("trust.wrong_token", trainee=trainee, session=session)
+    elif v.identity == IDENTITY_UNCHECKED:
+        v.identity = IDENTITY_TOKEN
     return v

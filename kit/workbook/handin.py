@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from kit import artifacts
 from kit.messages import t
+from kit.untrusted import id_problem
 from kit.workbook.store import StoreError, load_store
-
-SAFE_ID_RE = re.compile(r"^[\w][\w.-]*$")
 
 # -------------------------------------------------------------------- submit
 
@@ -31,7 +29,7 @@ Receipt = artifacts.Receipt
 def check_id(value: Any, what: str) -> str:
     """`value` if it is safe as a folder name (ids come from trainee-side files)."""
     value = str(value or "")
-    if not SAFE_ID_RE.match(value) or value in (".", ".."):
+    if id_problem(value):
         raise StoreError(t("handin.bad_id", what=what, value=value))
     return value
 

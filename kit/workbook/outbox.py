@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kit import artifacts, kinds
+from kit import access, artifacts, kinds
 from kit.messages import t
 from kit.workbook.handin import check_id
 from kit.workbook.store import atomic_write
@@ -130,6 +130,8 @@ def release(
         raise CourseError.at(
             secret_path(course_obj.root), t("release.no_secret"), t("release.no_secret_fix")
         )
+    # private by default (kit.access): the exchange and the build before anything lands in them
+    access.protect_course(course_obj, cohort, only=())
     mark_exchange(exchange, course_obj.root)
     editions: dict[Path, Any] = {}  # trainee edition → notebook, or why it cannot be released
 
@@ -215,8 +217,10 @@ def release(
                 if target.exists() and target.read_bytes() == data:
                     result.unchanged.append(target)
                     continue
-                target.parent.mkdir(parents=True, exist_ok=True)
+                target.parent.mkdir(mode=access.PRIVATE_DIR, parents=True, exist_ok=True)
                 atomic_write(target, data)
+                # its release token is a bearer token: readable by its trainee only
+                access.give_to_trainee(target.parent, [target], tid)
                 result.written.append(target)
             except Exception as exc:  # one trainee's failure never sinks the batch
                 result.failures.append(ReleaseFailure(item, str(exc)))
