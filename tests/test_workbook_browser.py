@@ -85,9 +85,16 @@ def jupyterlab(released, tmp_path: Path):
         yield root, lab, base, token
 
 
+#: How the hub serves Voilà (kit.hub.config): casekit's template, found on the Jupyter path.
+HUB_VOILA = ("--VoilaConfiguration.template=casekit",)
+
+
 @contextlib.contextmanager
-def lab_server(lab: Path, tmp_path: Path):
-    """A real JupyterLab (with Voilà's extension) on loopback serving `lab`: (base URL, token)."""
+def lab_server(lab: Path, tmp_path: Path, *, hub_voila: bool = False):
+    """A real JupyterLab (with Voilà's extension) on loopback serving `lab`: (base URL, token).
+
+    ``hub_voila`` serves Voilà as the hub does (casekit's template).
+    """
     port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
@@ -97,6 +104,8 @@ def lab_server(lab: Path, tmp_path: Path):
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "jws"),
     }
     env.pop("CASEKIT_MODE", None)
+    if hub_voila:
+        env["JUPYTER_PATH"] = str(Path(__file__).parents[1] / "kit/hub/share")
     cmd = [
         str(Path(sys.executable).with_name("jupyter")),
         "lab",
@@ -109,6 +118,7 @@ def lab_server(lab: Path, tmp_path: Path):
         "--LabApp.expose_app_in_browser=True",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *(HUB_VOILA if hub_voila else ()),
     ]
     log = open(tmp_path / "jupyter.log", "wb")
     proc = subprocess.Popen(cmd, cwd=lab, env=env, stdout=log, stderr=subprocess.STDOUT)
