@@ -85,8 +85,11 @@ def jupyterlab(released, tmp_path: Path):
         yield root, lab, base, token
 
 
-#: How the hub serves Voilà (kit.hub.config): casekit's template, found on the Jupyter path.
-HUB_VOILA = ("--VoilaConfiguration.template=casekit",)
+def hub_args() -> list[str]:
+    """What the hub adds to every trainee's server (kit.hub.config, kit.hub.look): casekit's Voilà."""
+    from kit.hub import look
+
+    return ["--VoilaConfiguration.template=casekit", *look.server_args("zh")]
 
 
 @contextlib.contextmanager
@@ -105,7 +108,10 @@ def lab_server(lab: Path, tmp_path: Path, *, hub_voila: bool = False):
     }
     env.pop("CASEKIT_MODE", None)
     if hub_voila:
-        env["JUPYTER_PATH"] = str(Path(__file__).parents[1] / "kit/hub/share")
+        from kit.hub import look
+
+        env["JUPYTER_PATH"] = str(look.SHARE)
+        env["JUPYTER_CONFIG_PATH"] = str(look.SERVER_CONFIG)
     cmd = [
         str(Path(sys.executable).with_name("jupyter")),
         "lab",
@@ -118,7 +124,7 @@ def lab_server(lab: Path, tmp_path: Path, *, hub_voila: bool = False):
         "--LabApp.expose_app_in_browser=True",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        *(HUB_VOILA if hub_voila else ()),
+        *(hub_args() if hub_voila else ()),
     ]
     log = open(tmp_path / "jupyter.log", "wb")
     proc = subprocess.Popen(cmd, cwd=lab, env=env, stdout=log, stderr=subprocess.STDOUT)
