@@ -160,10 +160,10 @@ def test_no_english_on_any_trainee_page(hub) -> None:
 def _no_nbgrader(page, url: str, trainee: str) -> None:
     """The trainee's JupyterLab holds no nbgrader menu or panel, and the server no formgrader."""
     page.goto(f"{url}/user/{trainee}/lab")
-    page.wait_for_selector(".jp-MenuBar .lm-MenuBar-item")
+    page.wait_for_selector("#jp-menu-panel .lm-MenuBar-itemLabel")
     page.wait_for_selector(".jp-LauncherCard", state="attached")
     menus = page.eval_on_selector_all(
-        ".jp-MenuBar .lm-MenuBar-item", "els => els.map(e => e.textContent)"
+        "#jp-menu-panel .lm-MenuBar-itemLabel", "els => els.map(e => e.textContent)"
     )
     assert "文件" in menus, menus  # the menu is there, in Chinese
     assert not [m for m in menus if "nbgrader" in m.lower()], menus
