@@ -209,7 +209,7 @@ MESSAGES: dict[str, str] = {
     "hubpage.start": "Open my workbook",
     "hubpage.stop": "Stop my workbook server",
     "hubpage.home_hint": "Press the button below to open your workbook.",
-    "hubpage.token_hint": "A token lets an instructor collect hand-ins from another computer (casekit collect). Trainees do not need one.",
+    "hubpage.token_hint": "A token lets an instructor collect hand-ins from another computer (`casekit collect`). Trainees do not need one.",
     "hubpage.token_note": "What it is for",
     "hubpage.token_note_placeholder": "e.g. collecting on the office computer",
     "hubpage.token_expires": "Expires in",

@@ -209,7 +209,7 @@ MESSAGES: dict[str, str] = {
     "hubpage.start": "打开我的作业",
     "hubpage.stop": "关闭我的作业环境",
     "hubpage.home_hint": "点下面的按钮打开你的作业。",
-    "hubpage.token_hint": "访问令牌用于教师在另一台电脑上收取作业（casekit collect）。学员不需要它。",
+    "hubpage.token_hint": "访问令牌用于教师在另一台电脑上收取作业。学员不需要它。",
     "hubpage.token_note": "用途说明",
     "hubpage.token_note_placeholder": "例如：在办公室电脑上收作业",
     "hubpage.token_expires": "有效期",
