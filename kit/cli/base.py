@@ -99,7 +99,7 @@ def main() -> None:
         if not isinstance(e, CourseError | UserError | named):
             raise
         # a file the system refused is a sentence in the course's language, never "[Errno 13]"
-        said = [os_reason(e)] if isinstance(e, OSError) else None
+        said: list[object] = [os_reason(e)] if isinstance(e, OSError) else []
         for p in said or (e.problems if isinstance(e, CourseError) else [e]):
             err.print(f"[red]✗[/red] {p}", highlight=False, soft_wrap=True)
         sys.exit(2)
