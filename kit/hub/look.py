@@ -60,7 +60,6 @@ def dress(c: Any, language: str) -> None:
     """Set the hub's pages and what trainees' servers serve on JupyterHub's config object `c`."""
     c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
     c.JupyterHub.template_vars = {"said": hub_texts(language)}
-    c.Spawner.args = [*c.Spawner.args, *server_args(language)]
-    environment = dict(c.Spawner.environment)
-    environment["JUPYTER_CONFIG_PATH"] = str(SERVER_CONFIG)
-    c.Spawner.environment = environment
+    # added to what configure set (or, were it unset, to traitlets' lazy value: extend/update)
+    c.Spawner.args.extend(server_args(language))
+    c.Spawner.environment.update({"JUPYTER_CONFIG_PATH": str(SERVER_CONFIG)})
