@@ -7,6 +7,7 @@ model (no pydantic), so anything may raise or catch them cheaply.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -72,3 +73,27 @@ class CourseError(UserError):
     def at(cls, file: Path | str, message: str, fix: str = "", where: str = "") -> CourseError:
         """One problem in one file."""
         return cls([Problem(str(file), where=where, message=message, fix=fix)])
+
+
+#: OS error numbers a reader is told about in words (the rest: "the system refused").
+_OS_REASONS = {
+    errno.EACCES: "os.denied",
+    errno.EPERM: "os.denied",
+    errno.ENOENT: "os.missing",
+    errno.ENOSPC: "os.full",
+    errno.EDQUOT: "os.full",
+    errno.EROFS: "os.read_only",
+    errno.EISDIR: "os.is_folder",
+}
+
+
+def os_reason(exc: OSError, language: str | None = None) -> str:
+    """Why an OS call failed, as a sentence in `language`: never ``[Errno 13]``, never English.
+
+    The file is named when the error knows it (a trainee can tell their
+    instructor which file); what to do comes with it.
+    """
+    key = _OS_REASONS.get(exc.errno or 0, "os.other")
+    name = exc.filename if exc.filename is not None else ""
+    where = t("os.where", language, path=name) if name else ""
+    return t(key, language, where=where)

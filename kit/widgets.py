@@ -15,6 +15,7 @@ from kit.kinds.base import UNIT_COLOURS, br, num
 from kit.kinds.render import unit_name
 from kit.messages import t
 from kit.present import zone_time
+from kit.problems import os_reason
 
 # One style block per view: JupyterLab keeps widget HTML unsanitised, and
 # repeating it is harmless; it enlarges text and focus rings for readers who
@@ -30,6 +31,10 @@ WIDGET_CSS = """<style>
 .casekit-q input[type=radio], .casekit-q input[type=checkbox] { width: 18px; height: 18px;
   margin: 0 !important; flex: none; order: -1; float: none !important; }
 .casekit-q .widget-radio-box, .casekit-q .widget-checkbox, .casekit-q .widget-radio { height: auto !important; }
+.casekit-q .widget-checkbox { width: 100% !important; max-width: 100%; }
+.casekit-q .widget-checkbox > label.widget-label { display: none !important; }
+.casekit-q .widget-checkbox > .widget-label-basic { flex: 1 1 auto; min-width: 0; width: auto !important; }
+.casekit-q .widget-checkbox .widget-label-basic span { white-space: normal; overflow: visible; }
 .casekit-q .casekit-field { font-weight: 600; margin: .4em 0 .1em; }
 .casekit-q textarea { line-height: 1.6; }
 .casekit-q button:focus-visible, .casekit-q input:focus-visible, .casekit-q textarea:focus-visible
@@ -129,8 +134,12 @@ class QuestionView:
             text = t("code_saved" if self.kind_def.tested else "saved", self.lang, time=stamp)
             if not self.runtime.persistent:
                 text += " · " + t("not_saved", self.lang)
+        # data-at changes with every save, even within a second: the page's watcher
+        # (casekit's Voilà template) knows by it that the kernel answered an edit
+        at = html.escape(str((entry or {}).get("at") or ""), True)
         self.status.value = (
-            f'<span class="casekit-status" aria-live="polite">{html.escape(text)}</span>'
+            f'<span class="casekit-status" data-at="{at}" aria-live="polite">'
+            f"{html.escape(text)}</span>"
         )
 
     def save(self, value: Any, **extra: Any) -> None:
@@ -138,7 +147,13 @@ class QuestionView:
         try:
             self.entry = self.runtime.save(self.qid, value, self.kind, **extra)
         except Exception as exc:  # a failed write must be visible, never silent
-            self.error(str(exc))
+            why = os_reason(exc, self.lang) if isinstance(exc, OSError) else str(exc)
+            self.error(why)
+            # the old "已保存 HH:MM" would say this edit is safe: it is not
+            self.status.value = (
+                f'<span class="casekit-status casekit-unsaved" aria-live="polite">'
+                f"{html.escape(t('save_failed_status', self.lang))}</span>"
+            )
             return
         if self.feedback is not None:
             self.feedback.value = ""

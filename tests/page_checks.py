@@ -4,7 +4,8 @@
 
 * ``english``: words of two or more Latin letters in visible text, outside
   code and data — ``<code>``/``<pre>``, the trainee's own answers
-  (``.answer``), tables of data (pandas ``table.dataframe``) — except
+  (``.answer``), tables of data (pandas ``table.dataframe``), names of
+  files and accounts (``.casekit-data``) — except
   :data:`ALLOWED_WORDS`;
 * ``narrow_cells``: visible table cells narrower than two characters of
   their own font;
@@ -29,7 +30,7 @@ CHECK_JS = """(allowed) => {
     for (let e = el; e && e !== document.body; e = e.parentElement) {
       const tag = e.tagName;
       if (tag === 'CODE' || tag === 'PRE' || tag === 'SCRIPT' || tag === 'STYLE') return true;
-      if (e.classList && (e.classList.contains('answer') || e.classList.contains('dataframe'))) return true;
+      if (e.classList && ['answer', 'dataframe', 'casekit-data'].some(c => e.classList.contains(c))) return true;
     }
     return false;
   };

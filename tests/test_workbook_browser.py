@@ -85,9 +85,19 @@ def jupyterlab(released, tmp_path: Path):
         yield root, lab, base, token
 
 
+def hub_args() -> list[str]:
+    """What the hub adds to every trainee's server (kit.hub.config, kit.hub.look): casekit's Voilà."""
+    from kit.hub import look
+
+    return ["--VoilaConfiguration.template=casekit", *look.server_args("zh")]
+
+
 @contextlib.contextmanager
-def lab_server(lab: Path, tmp_path: Path):
-    """A real JupyterLab (with Voilà's extension) on loopback serving `lab`: (base URL, token)."""
+def lab_server(lab: Path, tmp_path: Path, *, hub_voila: bool = False):
+    """A real JupyterLab (with Voilà's extension) on loopback serving `lab`: (base URL, token).
+
+    ``hub_voila`` serves Voilà as the hub does (casekit's template).
+    """
     port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
@@ -97,6 +107,11 @@ def lab_server(lab: Path, tmp_path: Path):
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "jws"),
     }
     env.pop("CASEKIT_MODE", None)
+    if hub_voila:
+        from kit.hub import look
+
+        env["JUPYTER_PATH"] = str(look.SHARE)
+        env["JUPYTER_CONFIG_PATH"] = str(look.SERVER_CONFIG)
     cmd = [
         str(Path(sys.executable).with_name("jupyter")),
         "lab",
@@ -109,6 +124,7 @@ def lab_server(lab: Path, tmp_path: Path):
         "--LabApp.expose_app_in_browser=True",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *(hub_args() if hub_voila else ()),
     ]
     log = open(tmp_path / "jupyter.log", "wb")
     proc = subprocess.Popen(cmd, cwd=lab, env=env, stdout=log, stderr=subprocess.STDOUT)

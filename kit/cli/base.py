@@ -13,7 +13,7 @@ from rich.console import Console
 
 from kit.language import choose
 from kit.messages import set_language, t
-from kit.problems import CourseError, UserError
+from kit.problems import CourseError, UserError, os_reason
 
 # help texts: kit.cli.help sets them from the catalogue (kit/messages/cli_*.py)
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -107,6 +107,8 @@ def main() -> None:
         named = FileNotFoundError | PermissionError | IsADirectoryError
         if not isinstance(e, CourseError | UserError | named):
             raise
-        for p in e.problems if isinstance(e, CourseError) else [e]:
+        # a file the system refused is a sentence in the course's language, never "[Errno 13]"
+        said: list[object] = [os_reason(e)] if isinstance(e, OSError) else []
+        for p in said or (e.problems if isinstance(e, CourseError) else [e]):
             err.print(f"[red]✗[/red] {p}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kit.hub import look
+
 SERVICE = "casekit-exchange"
 #: What a trainee's server token may do: report activity, reach its own server, hand in.
 SERVER_TOKEN_SCOPES = [
@@ -93,3 +95,4 @@ def configure(c: Any, plan_file: str | Path) -> None:
         },
         {"name": "casekit-admin", "api_token": (state / "admin_token").read_text().strip()},
     ]
+    look.dress(c, plan["language"])  # pages in the course language, no nbgrader (kit.hub.look)

@@ -58,6 +58,10 @@ class ExchangeError(UserError):
     """The exchange refused or could not take a hand-in; the message says why."""
 
 
+class ExchangeUnreachable(ExchangeError):
+    """The exchange could not be reached at all (hub or network down): nothing was handed in."""
+
+
 def check_id(value: Any, what: str) -> str:
     """`value` as a safe folder name, or ExchangeError naming `what`."""
     value = str(value or "")
@@ -336,7 +340,7 @@ class HubExchange:
                 why = exc.reason
             raise ExchangeError(f"the exchange service refused ({exc.code}): {why}") from None
         except (urlerror.URLError, TimeoutError, OSError) as exc:
-            raise ExchangeError(f"the exchange service cannot be reached: {exc}") from None
+            raise ExchangeUnreachable(f"the exchange service cannot be reached: {exc}") from None
 
     def submit(self, handin: Handin) -> Accepted:
         doc = self._call(

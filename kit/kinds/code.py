@@ -70,7 +70,8 @@ def _editor(view: Any, value: Any) -> list:
     """Voilà shows no cell sources, so the answer cell becomes an editor (kit.hub, #11).
 
     Running it runs the code in this kernel as the answer cell would, saves what
-    ran to the store by question id, and shows the visible tests' verdicts.
+    ran to the store by question id with what it printed and the visible tests'
+    verdicts (``run``), and shows them; a reload shows the last run again.
     """
     w = view.w
     area = w.Textarea(
@@ -82,31 +83,73 @@ def _editor(view: Any, value: Any) -> list:
     area.add_class("casekit-code")
     run = w.Button(description=t("code_run", view.lang), icon="play", button_style="primary")
     output = w.Output()
-    view.inputs.update(code=area, run=run)
+    output.add_class("casekit-code-output")
+    view.inputs.update(code=area, run=run, output=output)
+    last = (view.entry or {}).get("run")
+    if isinstance(last, dict) and value:
+        output.append_display_data(_run_html(last))
 
     def go(_b: Any) -> None:
-        from IPython.display import HTML, display
-
         from kit.questions import rerun_tests  # the registry of the notebook's tests
 
         source = area.value
-        output.clear_output()
+        output.outputs = ()
+        record: dict[str, Any] = {"stdout": "", "error": "", "tests": []}
         ip = kernel.ipython()
+        shown: list = []
         if ip is not None and not code_is_empty(source):
-            with output:
-                ip.run_cell(source, store_history=False)
-        view.save(None if code_is_empty(source) else source)
-        lines = "".join(
-            f"<div>{'✓' if r['passed'] else '✗'} {html.escape(str(r['name']))}</div>"
+            text, shown = _run_captured(ip, source)
+            record.update(text)
+        record["tests"] = [
+            {"name": str(r["name"]), "passed": bool(r["passed"])}
             for r in rerun_tests(view.qid)
             if not r.get("hidden")
+        ]
+        empty = code_is_empty(source)
+        view.save(None if empty else source, **({} if empty else {"run": record}))
+        output.append_display_data(_run_html(record))
+        # what the code displayed (a table, a chart) shows now; only its text is kept
+        output.outputs += tuple(
+            {"output_type": "display_data", "data": o.data, "metadata": o.metadata or {}}
+            for o in shown
         )
-        if lines:
-            with output:
-                display(HTML(lines))
 
     run.on_click(go)
     return [area, run, output]
+
+
+#: What a run keeps of its printed output (the store is not a log).
+RUN_TEXT_LIMIT = 4000
+
+
+def _run_captured(ip: Any, source: str) -> tuple[dict, list]:
+    """Run `source` in the kernel: (what it printed and its error's last line, what it displayed)."""
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as cap:
+        result = ip.run_cell(source, store_history=False)
+    error = result.error_in_exec or result.error_before_exec
+    why = f"{type(error).__name__}: {error}" if error is not None else ""
+    text = (cap.stdout + cap.stderr)[-RUN_TEXT_LIMIT:]
+    return {"stdout": text, "error": why[:RUN_TEXT_LIMIT]}, list(cap.outputs)
+
+
+def _run_html(record: dict) -> Any:
+    """A run as the trainee sees it: what it printed, its error, a tick or a cross per visible test."""
+    from IPython.display import HTML
+
+    e = html.escape
+    parts = []
+    if record.get("stdout"):
+        parts.append(f'<pre class="casekit-run-out">{e(str(record["stdout"]))}</pre>')
+    if record.get("error"):
+        parts.append(
+            f'<pre class="casekit-run-error" style="color:#c0392b">{e(str(record["error"]))}</pre>'
+        )
+    for r in record.get("tests") or []:
+        mark = "✓" if r.get("passed") else "✗"
+        parts.append(f'<div class="casekit-tick">{mark} {e(str(r.get("name", "")))}</div>')
+    return HTML("".join(parts))
 
 
 def code_is_empty(source: str) -> bool:

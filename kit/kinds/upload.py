@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import html
+import mimetypes
 from typing import Any
 
 from kit.kinds.base import Declared, ManualKind, check_rubric, num
 from kit.messages import t
+
+#: Photos a phone camera makes that `mimetypes` may not know (HEIC on iPhones).
+IMAGE_SUFFIXES = (".heic", ".heif", ".jpg", ".jpeg", ".png", ".webp")
 
 
 class Upload(ManualKind):
@@ -40,7 +44,9 @@ class Upload(ManualKind):
         return None if value is None or isinstance(value, dict) else "valid.not_object"
 
     def static_html(self, spec, answer, answered, lang):
-        types = "、".join(f"<code>{html.escape(a)}</code>" for a in accepted_types(spec))
+        types = "、".join(
+            f"<code>{html.escape(type_name(a, lang))}</code>" for a in accepted_types(spec)
+        )
         line = html.escape(t("upload_types", lang, types="{types}")).replace("{types}", types)
         return [f'<div style="color:#555">{line}</div>'] if types else [], answered
 
@@ -66,7 +72,8 @@ class Upload(ManualKind):
         w = view.w
         types = accepted_types(view.spec)
         # the button says what it takes, so nobody picks a file only to have it refused
-        label = t("upload_button_types", view.lang, types=" ".join(types)) if types else None
+        shown = " ".join(type_name(a, view.lang) for a in types)
+        label = t("upload_button_types", view.lang, types=shown) if types else None
         up = w.FileUpload(
             accept=view.spec.get("accept") or "",
             multiple=False,
@@ -91,20 +98,65 @@ def receive_upload(view: Any, files: Any) -> None:
     if len(content) > max_mb * 1024 * 1024:
         size = _size(len(content))
         view.error(t("upload_too_big", view.lang, name=name, size=size, max=num(max_mb)))
+        forget_pick(view)
         return
-    accept = [a.strip().lower() for a in str(view.spec.get("accept") or "").split(",") if a.strip()]
-    if accept and not any(name.lower().endswith(a) for a in accept if a.startswith(".")):
-        view.error(t("upload_bad_type", view.lang, name=name, accept=view.spec.get("accept")))
+    if not accepts(view.spec, name, str(item.get("type") or "")):
+        shown = "、".join(type_name(a, view.lang) for a in accepted_types(view.spec))
+        view.error(t("upload_bad_type", view.lang, name=name, accept=shown))
+        forget_pick(view)
         return
     try:
         record = view.runtime.save_file(view.qid, name, content)
     except Exception as exc:
         view.error(str(exc))
+        forget_pick(view)
         return
     view.clear_error()
+    forget_pick(view)  # the store holds it now; the button's "(1)" would count a pick, not a file
     view.save(record)
     saved = t("upload_saved", view.lang, name=record["name"], size=_size(record["size"]))
     view.status.value += f' <span class="casekit-status">{html.escape(saved)}</span>'
+
+
+def forget_pick(view: Any) -> None:
+    """Empty the picker, so its button stops counting a file that was refused (or is stored)."""
+    up = view.inputs.get("upload")
+    if up is not None and up.value:
+        up.value = ()  # observed: receive_upload returns at once on an empty pick
+
+
+def accepts(spec: dict, name: str, mime: str = "") -> bool:
+    """True when a file named `name` (of MIME type `mime`, as the browser said) is of a type `spec` takes.
+
+    ``accept`` lists extensions (``.pdf``) and MIME types with wildcards
+    (``image/*``, what opens a phone's camera); the browser's type is only a
+    hint, so a MIME entry also matches by the name's extension.
+    """
+    wanted = [a.lower() for a in accepted_types(spec)]
+    if not wanted:
+        return True
+    lower = name.lower()
+    guessed = mimetypes.guess_type(lower)[0] or ""
+    types = {m.lower() for m in (mime, guessed) if m}
+    if lower.endswith(IMAGE_SUFFIXES):
+        types.add("image/" + lower.rsplit(".", 1)[-1])
+    for a in wanted:
+        if a.startswith("."):
+            if lower.endswith(a):
+                return True
+        elif a.endswith("/*"):
+            if any(m.startswith(a[:-1]) for m in types):
+                return True
+        elif a in types:
+            return True
+    return False
+
+
+def type_name(accept: str, lang: str) -> str:
+    """An accepted type as a reader says it: ``.pdf`` as written, ``image/*`` as 照片."""
+    key = f"upload_type.{accept.strip().lower()}"
+    name = t(key, lang)
+    return accept if name == key else name
 
 
 def accepted_types(spec: dict) -> list[str]:

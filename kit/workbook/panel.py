@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from kit.kinds.base import UNIT_COLOURS
 from kit.messages import speaking, t
 from kit.present import zone_time
+from kit.problems import os_reason
 from kit.workbook.handin import Receipt, submit
 from kit.workbook.store import StoreError
 
@@ -26,11 +27,17 @@ def _unit_label(unit: str | None, language: str) -> str:
 
 def _why(exc: Exception, language: str) -> str:
     """Why a hand-in failed, as a trainee should read it: the reason, never a path or a traceback."""
+    from kit.hub.exchange import ExchangeError, ExchangeUnreachable
+
     if isinstance(exc, StoreError):
         # the command line's advice (--exchange) is not the trainee's to follow
         return t("submit_no_exchange", language) if exc.code == "no-exchange" else exc.why
-    if isinstance(exc, OSError) and exc.strerror:
-        return t("submit_os_error", language, error=exc.strerror)
+    if isinstance(exc, ExchangeUnreachable):
+        return t("submit_unreachable", language)
+    if isinstance(exc, ExchangeError):
+        return t("submit_refused", language)
+    if isinstance(exc, OSError):
+        return t("submit_os_error", language, error=os_reason(exc, language))
     return t("submit_unexpected", language)
 
 
@@ -114,8 +121,13 @@ class ProgressPanel:
         )
         mode = t("mode_practice" if rt.mode == "practice" else "mode_assessed", lang)
         due = due_text(rt.due, rt.zone, lang)
+        # what the page says by itself when the server is out of reach (Voilà template's watcher)
+        said = (
+            f'<span class="casekit-said" hidden data-unsaved="{e(t("page_unsaved", lang))}" '
+            f'data-offline-handin="{e(t("page_offline_handin", lang))}"></span>'
+        )
         self.greeting.value = (
-            f'<div style="font-size:20px;font-weight:600">{e(greet)}</div>'
+            said + f'<div style="font-size:20px;font-weight:600">{e(greet)}</div>'
             f'<div style="font-size:16px;color:#555">{e(mode)}</div>'
             + (
                 f'<div class="casekit-due" style="font-size:16px;font-weight:600">{e(due)}</div>'
@@ -213,14 +225,19 @@ class ProgressPanel:
                 f'<span style="color:#c0392b">{e(t("submit_no_exchange", lang))}</span>'
             )
             return None
+        # the hand-in may wait on the network: say so, and never take a second click for a first
+        self.receipt.value = f'<span role="status">{e(t("submit_sending", lang))}</span>'
+        self.submit_button.disabled = True
         try:
             with speaking(lang):  # why it failed, in the workbook's language
                 # the store names the folder exchange; on a hub the service wins
                 receipt = submit(rt.notebook)
         except Exception as exc:  # shown to the trainee: no traceback, no file path
             error = _why(exc, lang)
-            self.receipt.value = f'<span role="alert" style="color:#c0392b">{e(t("submit_failed", lang, error=error))}</span>'
+            self.receipt.value = f'<span role="alert" class="casekit-handin-failed" style="color:#c0392b">{e(t("submit_failed", lang, error=error))}</span>'
             return None
+        finally:
+            self.submit_button.disabled = rt.readonly
         when = zone_time(receipt.received_at, rt.zone)  # the course's clock, not the machine's
         self.receipt.value = (
             f'<span role="status" class="casekit-receipt" style="font-size:16px;color:#2e7d32">'

@@ -371,6 +371,9 @@ def open_workbook(
     if in_live_kernel():
         from IPython.display import display
 
+        from kit.workbook.display import install
+
+        install(kernel.ipython(), rt.language)
         rt.panel = ProgressPanel(rt)
         display(rt.panel.box)
     return rt
