@@ -13,6 +13,19 @@ from pathlib import Path
 from typing import Any
 
 SERVICE = "casekit-exchange"
+#: Server extensions a trainee never uses: each costs memory and start-up time in every
+#: server (nbgrader's alone takes 1.6 s to import); the hub serves workbooks, not grading.
+TRAINEE_OFF_EXTENSIONS = {
+    "jupyter_lsp": False,
+    "notebook": False,
+    "nbgrader.server_extensions.formgrader": False,
+    "nbgrader.server_extensions.validate_assignment": False,
+    "nbgrader.server_extensions.assignment_list": False,
+    "nbgrader.server_extensions.course_list": False,
+}
+#: Minutes before an idle kernel with no browser attached, and then its idle server, end.
+IDLE_KERNEL_MINUTES = 30
+IDLE_SERVER_MINUTES = 120
 #: What a trainee's server token may do: report activity, reach its own server, hand in.
 SERVER_TOKEN_SCOPES = [
     "users:activity!user",
@@ -49,9 +62,6 @@ def configure(c: Any, plan_file: str | Path) -> None:
     c.Spawner.notebook_dir = plan["notebook_dir"]
     c.Spawner.default_url = plan["default_url"]
     c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
-    # a class signs in at once on a small machine: give servers time to come up
-    c.Spawner.start_timeout = 180
-    c.Spawner.http_timeout = 180
     c.Spawner.environment = {
         # every time a trainee sees (已保存, the receipt) is in the course's zone
         "TZ": plan["timezone"],
@@ -65,12 +75,14 @@ def configure(c: Any, plan_file: str | Path) -> None:
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--VoilaConfiguration.template=casekit",
-        # trainees need no language servers; scanning for them costs every server start
-        "--ServerApp.jpserver_extensions=jupyter_lsp=False",
+        # no language servers, no nbgrader, no second notebook app: memory and start-up
+        f"--ServerApp.jpserver_extensions={TRAINEE_OFF_EXTENSIONS!r}",
         # no MathJax from a CDN: the room may have no internet, and workbooks need no TeX
         '--ServerApp.tornado_settings={"mathjax_url": "null", "mathjax_config": "null"}',
+        *idle_args(plan),
         *plan.get("server_args", []),
     ]
+    _class_start(c)
     # the default `user` role plus handing in through the exchange service; `casekit-admin`
     # is the instructor side's own handle on the hub (servers, tokens), its token root-only
     c.JupyterHub.load_roles = [
@@ -93,3 +105,33 @@ def configure(c: Any, plan_file: str | Path) -> None:
         },
         {"name": "casekit-admin", "api_token": (state / "admin_token").read_text().strip()},
     ]
+
+
+def idle_args(plan: dict) -> list[str]:
+    """Memory returns after class: idle kernels end, then the idle server itself.
+
+    Only kernels no browser is attached to are culled: a trainee who keeps a
+    workbook open through a long discussion keeps a live page. A server with
+    no kernel and no activity for ``idle_server_minutes`` (plan.json) exits,
+    and the hub notices; warmed servers nobody used go the same way.
+    """
+    kernel = int(plan.get("idle_kernel_minutes", IDLE_KERNEL_MINUTES)) * 60
+    server = int(plan.get("idle_server_minutes", IDLE_SERVER_MINUTES)) * 60
+    return [
+        f"--MappingKernelManager.cull_idle_timeout={kernel}",
+        "--MappingKernelManager.cull_interval=60",
+        "--MappingKernelManager.cull_connected=False",
+        f"--ServerApp.shutdown_no_activity_timeout={server}",
+    ]
+
+
+def _class_start(c: Any) -> None:
+    """A class signs in at once on a small machine: every server may start, none is dropped.
+
+    The hub allows more concurrent spawns than a class (the default 100 would
+    turn trainee 101 away with a 429), and gives servers time to come up.
+    The spawn-pending page never strands a trainee (`kit.hub.waiting`).
+    """
+    c.JupyterHub.concurrent_spawn_limit = 0
+    c.Spawner.start_timeout = 300
+    c.Spawner.http_timeout = 300
