@@ -519,7 +519,9 @@ def _call(url: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
 
 
 def _as(user: str, *cmd: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["runuser", "-u", user, "--", *cmd], capture_output=True, text=True)
+    return subprocess.run(
+        ["runuser", "-u", user, "--", *cmd], capture_output=True, text=True, errors="replace"
+    )
 
 
 def test_a_trainee_cannot_reach_what_is_not_theirs(classroom: Classroom) -> None:
@@ -642,6 +644,31 @@ def test_a_hand_in_carries_the_service_time_and_the_account(classroom: Classroom
     res = collect(room.root, COHORT)
     assert res.written == [] and len(res.refused) == 1 and other in res.refused[0], res
     assert sorted(store.iterdir()) == stored_other
+
+
+def test_a_starting_server_lets_its_user_in_without_the_progress_stream(
+    classroom: Classroom,
+) -> None:
+    """The "server starting" page reaches the server even when its EventStream never answers.
+
+    The instructor's server is not warmed: signing in starts it. The browser
+    gets no progress events at all (as under a class's load); the page must
+    still end on the server.
+    """
+    room = classroom
+    user = room.user("f1")
+
+    async def flow(browser):
+        page, blocked = await _page(browser, **DESKTOP)
+        await page.route("**/server/progress**", lambda route: route.abort())
+        await page.goto(f"{room.url}/hub/login")
+        await page.fill("input[name=username]", user)
+        await page.fill("input[name=password]", room.passwords[user])
+        await page.click("#login_submit")
+        await page.wait_for_url(f"**/user/{user}/voila/tree**", timeout=150_000)
+        return blocked
+
+    assert _browse(flow) == []
 
 
 # ---------------------------------------------------------------- restart (last: it stops all)

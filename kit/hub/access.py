@@ -5,8 +5,9 @@ environment casekit runs in (its ``bin/``, its packages and casekit's own
 code) must be reachable by them, while nothing else of the course is. With
 the course in the repository and ``.venv`` beside it (what ``make setup``
 gives), the course folder is entered by everybody (``o+x``, not ``o+r``)
-and every other top-level entry is closed to others; otherwise the course
-folder is ``0750``. Its user owner stays (the instructor who cloned it keeps
+and every other top-level entry is closed to others, as is every entry made
+there later (a default ACL: the gradebook, ``submissions/``); otherwise the
+course folder is ``0750``. Its user owner stays (the instructor who cloned it keeps
 building and running the live view); its group becomes the course owner's,
 the system user the exchange service runs as.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +93,19 @@ def _needed_inside(root: Path) -> set[str]:
     return names
 
 
+def close_new_entries(folder: Path) -> None:
+    """A default ACL on `folder`: whatever is made in it later (the gradebook, submissions/) is
+    closed to others from the start, whatever the umask of the command that makes it."""
+    entries = [(0x01, 0o7), (0x04, 0o5), (0x20, 0)]  # owner rwx, group r-x, others nothing
+    acl = struct.pack("<I", 2) + b"".join(
+        struct.pack("<HHI", tag, perm, 0xFFFFFFFF) for tag, perm in entries
+    )
+    try:
+        os.setxattr(folder, "system.posix_acl_default", acl)
+    except OSError as exc:
+        raise HubError(t("hub.course_holds_env", folder=str(folder), error=exc.strerror)) from exc
+
+
 def protect_course(course: Course, owner: pwd.struct_passwd) -> None:
     """The course reachable by its owner and the service only; exchange and .casekit the owner's."""
     root = Path(os.path.abspath(course.root))
@@ -101,6 +116,7 @@ def protect_course(course: Course, owner: pwd.struct_passwd) -> None:
     os.chown(root, -1, owner.pw_gid)
     os.chmod(root, 0o751 if open_ else 0o750)
     if open_:  # others may enter the folder: every entry but the environment is closed to them
+        close_new_entries(root)
         for entry in root.iterdir():
             if entry.name in open_ or entry.is_symlink():
                 continue

@@ -588,6 +588,7 @@ MESSAGES: dict[str, str] = {
     "hub.foreign_user": "a system user {username!r} exists and was not made by casekit for cohort {cohort} ({gecos}); rename the roster or faculty id, or remove that user",
     "hub.python_unreachable": "{folder} is not searchable by other users, so trainees' servers cannot run {python}; install casekit with a Python outside it (e.g. /usr/bin/python3 -m venv /opt/casekit) or `chmod o+x {folder}`",
     "hub.course_unreachable": "{folder} is not searchable by other users, so neither the exchange service nor trainees' servers can reach the course; put the course elsewhere (e.g. /srv/casekit/<course>) or `chmod o+x {folder}`",
+    "hub.course_holds_env": "the course folder {folder} holds the Python environment trainees' servers run, so others must enter it, and its file system cannot keep files made there later private ({error}); make the environment outside the course (e.g. `/usr/bin/python3 -m venv /opt/casekit && /opt/casekit/bin/pip install -e .`) and run casekit from there",
     "hub.trainee_cannot_run": "the trainee account {user} cannot run the hub's Python environment (`{command}`: {said}); {fix}",
     "hub.trainee_fix_folder": "others cannot enter {folder}: run `chmod o+x {folder}` or make the environment from a Python outside it (e.g. `/usr/bin/python3 -m venv /opt/casekit`)",
     "hub.trainee_fix_install": "make the environment readable by every user (`chmod -R o+rX` on it) or install casekit with a Python outside private folders (e.g. `/usr/bin/python3 -m venv /opt/casekit`), then run {python} again",

@@ -588,6 +588,7 @@ MESSAGES: dict[str, str] = {
     "hub.foreign_user": "系统用户 {username!r} 已存在，且不是 casekit 为班次 {cohort} 创建的（{gecos}）；请改用别的学员或教师编号，或删除该用户",
     "hub.python_unreachable": "其他用户无法进入 {folder}，学员的服务器因此无法运行 {python}；请用该文件夹之外的 Python 安装 casekit（例如 /usr/bin/python3 -m venv /opt/casekit），或运行 `chmod o+x {folder}`",
     "hub.course_unreachable": "其他用户无法进入 {folder}，交换服务和学员的服务器因此都无法访问课程；请把课程放到别处（例如 /srv/casekit/<课程>），或运行 `chmod o+x {folder}`",
+    "hub.course_holds_env": "课程文件夹 {folder} 里有学员服务器要运行的 Python 环境，因此其他用户必须能进入它，而它所在的文件系统无法让以后在其中创建的文件保持私有（{error}）；请在课程之外建立环境（例如 `/usr/bin/python3 -m venv /opt/casekit && /opt/casekit/bin/pip install -e .`），并从那里运行 casekit",
     "hub.trainee_cannot_run": "学员账号 {user} 无法运行 JupyterHub 所用的 Python 环境（`{command}`：{said}）；{fix}",
     "hub.trainee_fix_folder": "其他用户无法进入 {folder}：请运行 `chmod o+x {folder}`，或用该文件夹之外的 Python 建立环境（例如 `/usr/bin/python3 -m venv /opt/casekit`）",
     "hub.trainee_fix_install": "请让所有用户都能读取该环境（对它运行 `chmod -R o+rX`），或用私人文件夹之外的 Python 安装 casekit（例如 `/usr/bin/python3 -m venv /opt/casekit`），然后再运行 {python}",
