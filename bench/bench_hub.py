@@ -1,8 +1,14 @@
 """The classroom hub under a class: open-to-ready in Chromium, and N trainees answering at once.
 
-    sudo .venv/bin/python bench/bench_hub.py [--trainees 60] [--updates 5] [--opens 3]
+    sudo .venv/bin/python bench/bench_hub.py [--trainees 60] [--updates 5] [--opens 0]
 
-1. **Open to ready.** A trainee signs in through Chromium; the workbook is
+0. **Class start.** All N trainees sign in at the same moment: N-1 light
+   clients (HTTP as a browser: the sign-in form, every redirect, a reload when
+   a page asks for one, then the workbook rendered by Voilà in a new kernel)
+   and one real Chromium (sign-in page to every question live). Sign-in to
+   ready per trainee, stuck trainees, memory per trainee (PSS of servers and
+   kernels). Once with nothing started (cold), once after `casekit hub warm`.
+1. **Open to ready** (``--opens``). A trainee signs in through Chromium; the workbook is
    opened in Voilà (what trainees get) until every question and 提交作业 are
    live; and in JupyterLab until, after Run All, the same widgets exist (what
    trainees had). Where the time goes comes from a kernel run of the same
@@ -291,41 +297,156 @@ async def _load(url: str, admin: str, users: list[str], updates: int) -> tuple[d
     return dict(zip(users, finals, strict=True)), lat, errors, answering_from
 
 
-def _spawn_all(url: str, admin: str, users: list[str]) -> float:
+# -------------------------------------------------------------- class start
+
+
+def _sign_in_to_ready(url: str, user: str, password: str, deadline: float) -> float | None:
+    """One trainee's browser, lightly: sign in, follow the hub to the server, open the workbook.
+
+    What a browser does: the sign-in form (with its _xsrf), every redirect, a
+    reload whenever a page asks for one (the spawn-pending page's Refresh
+    header), then the workbook in Voilà, which runs it in a new kernel before
+    answering. Seconds from the sign-in page to the rendered workbook; None
+    if the trainee is still waiting at `deadline` (stuck).
+    """
+    import re
+
+    import requests
+
+    s = requests.Session()
+    t0 = time.monotonic()
+    try:
+        r = s.get(f"{url}/hub/login", timeout=300)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', r.text)
+        form = {"username": user, "password": password, **({"_xsrf": xsrf[1]} if xsrf else {})}
+        r = s.post(f"{url}/hub/login", data=form, timeout=300)
+        while f"/user/{user}/" not in r.url and time.monotonic() < deadline:
+            wait = r.headers.get("Refresh", "").split(";")[0].strip()
+            time.sleep(float(wait) if wait else 2.0)  # no Refresh: a browser would sit and wait
+            r = s.get(r.url, timeout=300)
+        if f"/user/{user}/" not in r.url:
+            return None
+        r = s.get(f"{url}/user/{user}/voila/render/coop.ipynb", timeout=300)
+        if r.status_code != 200 or "widget-view" not in r.text:
+            return None
+        return time.monotonic() - t0
+    except requests.RequestException:
+        return None
+
+
+def _chromium_open_to_ready(url: str, user: str, password: str) -> float | None:
+    """A real Chromium in the same class start: sign-in page to every question live in Voilà."""
+    from conftest import launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(300_000)
+        t0 = time.monotonic()
+        try:
+            page.goto(f"{url}/hub/login")
+            page.fill("input[name=username]", user)
+            page.fill("input[name=password]", password)
+            page.click("#login_submit")
+            page.wait_for_url(f"**/user/{user}/**")
+            page.goto(f"{url}/user/{user}/voila/render/coop.ipynb")
+            for q in ("q-kind", "q-share", "q-word", "q-code", "q-visit", "q-photo"):
+                page.wait_for_selector(f".casekit-q-{q}", state="visible")
+            page.wait_for_selector(".casekit-progress button:has-text('提交作业')", state="visible")
+            return time.monotonic() - t0
+        except Exception:  # counted as stuck, never sinks the run
+            return None
+        finally:
+            browser.close()
+
+
+def class_start(url: str, users: list[str], passwords: dict[str, str], limit: float = 600) -> dict:
+    """Every trainee signs in at the same moment (one in Chromium); sign-in-to-ready figures."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    deadline = time.monotonic() + limit
+    with ThreadPoolExecutor(max_workers=len(users)) as pool:
+        chromium = pool.submit(_chromium_open_to_ready, url, users[0], passwords[users[0]])
+        light = {
+            u: pool.submit(_sign_in_to_ready, url, u, passwords[u], deadline) for u in users[1:]
+        }
+        times = {u: f.result() for u, f in light.items()}
+        times[users[0]] = chromium.result()
+    done = sorted(v for v in times.values() if v is not None)
+    return {
+        "trainees": len(users),
+        "ready": len(done),
+        "stuck": sorted(u for u, v in times.items() if v is None),
+        "median_s": statistics.median(done) if done else None,
+        "p95_s": statistics.quantiles(done, n=20)[18] if len(done) >= 20 else max(done or [0]),
+        "max_s": max(done) if done else None,
+        "chromium_s": times[users[0]],
+    }
+
+
+def memory_per_trainee(users: list[str]) -> dict:
+    """Proportional memory (PSS) of the trainees' processes: servers and kernels, per trainee."""
+    import pwd
+
+    uids = {pwd.getpwnam(u).pw_uid for u in users}
+    servers = kernels = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if proc.stat().st_uid not in uids:
+                continue
+            pss = next(
+                int(line.split()[1])
+                for line in (proc / "smaps_rollup").read_text().splitlines()
+                if line.startswith("Pss:")
+            )
+            if b"ipykernel" in (proc / "cmdline").read_bytes():
+                kernels += pss
+            else:
+                servers += pss
+        except (OSError, StopIteration, ValueError):
+            continue
+    n = len(users)
+    return {
+        "server_mb": servers / n / 1024,
+        "kernels_mb": kernels / n / 1024,
+        "total_mb": (servers + kernels) / n / 1024,
+    }
+
+
+def _stop_all(url: str, admin: str, users: list[str]) -> None:
+    """Every trainee's server stopped through the hub (as after a class)."""
+    from urllib.error import HTTPError
     from urllib.request import Request, urlopen
 
-    t0 = time.monotonic()
-    from urllib.error import HTTPError
-
+    auth = {"Authorization": f"token {admin}"}
     for u in users:
         try:
-            urlopen(Request(f"{url}/hub/api/users/{u}/server", method="POST", headers={"Authorization": f"token {admin}"}), timeout=60)  # fmt: skip
-        except HTTPError as exc:
-            if exc.code != 400:  # 400: already running (the trainee who opened the workbook)
-                raise
-    pending = set(users)
-    while pending and time.monotonic() - t0 < 900:
-        for u in list(pending):
-            with urlopen(Request(f"{url}/hub/api/users/{u}", headers={"Authorization": f"token {admin}"}), timeout=60) as r:  # fmt: skip
-                if (json.loads(r.read()).get("servers") or {}).get("", {}).get("ready"):
-                    pending.discard(u)
-        time.sleep(1)
-    if pending:
-        raise SystemExit(f"servers not ready after 15 min: {sorted(pending)[:5]}…")
-    return time.monotonic() - t0
+            urlopen(Request(f"{url}/hub/api/users/{u}/server", method="DELETE", headers=auth), timeout=120)  # fmt: skip
+        except HTTPError:
+            pass
+    end = time.monotonic() + 600
+    while time.monotonic() < end:
+        with urlopen(Request(f"{url}/hub/api/users", headers=auth), timeout=60) as r:
+            if not any(d.get("servers") for d in json.loads(r.read()) if d["name"] in users):
+                return
+        time.sleep(2)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--trainees", type=int, default=60)
     ap.add_argument("--updates", type=int, default=5)
-    ap.add_argument("--opens", type=int, default=3)
+    ap.add_argument("--opens", type=int, default=0, help="Voilà and JupyterLab opens, one trainee")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench_hub makes system users: run it as root")
     import kit
     from kit.course import load_course
     from kit.hub.deploy import admin_token, state_dir
+    from kit.hub.warm import warm
 
     base = Path(tempfile.mkdtemp(prefix="casekit-bench-hub-", dir="/var/tmp"))
     base.chmod(0o755)
@@ -349,15 +470,14 @@ def main() -> None:
         started = kit.hub(
             root, COHORT, "start", port=port, homes=base / "homes", owner=OWNER, view="voila"
         )
-        url = started.url
+        url, passwords = started.url, configured.slips
         admin = admin_token(root, COHORT)
-        result["open"] = open_to_ready(url, users[0], configured.passwords[users[0]], args.opens)
-        result["where_time_goes"] = where_time_goes(
-            base / "homes" / users[0] / COHORT / "coop.ipynb"
-        )
+        # 1. the class signs in at the bell, nothing started before
+        result["cold"] = class_start(url, users, passwords)
+        result["memory_workbook_open"] = memory_per_trainee(users)
         _write(result)
         print(json.dumps(result, ensure_ascii=False), flush=True)
-        result["spawn_all_s"] = _spawn_all(url, admin, users)
+        # 2. everybody answers at once through their kernels: nothing lost
         pids = _pids(state)
         cpu0, t0 = {k: _cpu(p) for k, p in pids.items()}, time.monotonic()
         finals, lat, errors, answering_from = asyncio.run(_load(url, admin, users, args.updates))
@@ -385,6 +505,20 @@ def main() -> None:
             "errors": errors[:10],
         }
         _write(result)
+        # 3. the next class: servers warmed before the bell, then the class signs in
+        _stop_all(url, admin, users)
+        warmed = warm(root, COHORT, "coop")
+        result["warm"] = {"seconds": warmed.seconds, "ready": len(warmed.ready),
+                          "failed": list(warmed.failed)[:10]}  # fmt: skip
+        result["memory_warmed_idle"] = memory_per_trainee(users)
+        result["warmed"] = class_start(url, users, passwords)
+        _write(result)
+        if args.opens:
+            result["open"] = open_to_ready(url, users[0], passwords[users[0]], args.opens)
+            result["where_time_goes"] = where_time_goes(
+                base / "homes" / users[0] / COHORT / "coop.ipynb"
+            )
+            _write(result)
     finally:
         kit.hub(root, COHORT, "stop")
         kit.hub(root, COHORT, "remove-users", homes=base / "homes", owner=OWNER)
