@@ -40,6 +40,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -53,11 +54,12 @@ OWNER = f"{PREFIX}owner"
 def _course(base: Path, n: int) -> Path:
     import nbformat
     from conftest import write_course
-    from test_hub import _notebook
+    from test_hub import _course_venv, _notebook
 
     from kit.builder import build
 
     root = write_course(base / "course", cohorts={COHORT: 0.05}, prefix=PREFIX)
+    _course_venv(root)  # the README's layout: `.venv` inside the course, as `make setup` leaves it
     nbformat.write(_notebook(), root / "cases/coop.ipynb")
     rows = "".join(f"{PREFIX}{i:03d},学员{i:03d},办公室,东山镇,A\n" for i in range(1, n + 1))
     (root / "cohorts" / COHORT / "roster.csv").write_text(
@@ -443,10 +445,11 @@ def main() -> None:
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench_hub makes system users: run it as root")
+    from test_hub import Classroom, _slips
+
     import kit
     from kit.course import load_course
     from kit.hub.deploy import admin_token, state_dir
-    from kit.hub.warm import warm
 
     base = Path(tempfile.mkdtemp(prefix="casekit-bench-hub-", dir="/var/tmp"))
     base.chmod(0o755)
@@ -459,18 +462,16 @@ def main() -> None:
         "cores": os.cpu_count(),
     }
     try:
+        # as the README: `sudo casekit hub ...` typed in the course folder, its own .venv
+        room = Classroom(root, base, PREFIX, owner=OWNER)
+        passwords = _slips(_hub(room, "config", "--port", str(port)).stdout)
         # JupyterLab needs its app exposed for the Run All baseline (plan.json keeps extra args)
-        configured = kit.hub(
-            root, COHORT, "config", port=port, homes=base / "homes", owner=OWNER, view="voila"
-        )
         state = state_dir(load_course(root), COHORT)
         plan = json.loads((state / "plan.json").read_text())
         plan["server_args"] = ["--LabApp.expose_app_in_browser=True"]
         (state / "plan.json").write_text(json.dumps(plan))
-        started = kit.hub(
-            root, COHORT, "start", port=port, homes=base / "homes", owner=OWNER, view="voila"
-        )
-        url, passwords = started.url, configured.slips
+        _hub(room, "start", "--port", str(port))
+        url = f"http://127.0.0.1:{port}"
         admin = admin_token(root, COHORT)
         # 1. the class signs in at the bell, nothing started before
         result["cold"] = class_start(url, users, passwords)
@@ -507,9 +508,10 @@ def main() -> None:
         _write(result)
         # 3. the next class: servers warmed before the bell, then the class signs in
         _stop_all(url, admin, users)
-        warmed = warm(root, COHORT, "coop")
-        result["warm"] = {"seconds": warmed.seconds, "ready": len(warmed.ready),
-                          "failed": list(warmed.failed)[:10]}  # fmt: skip
+        t0 = time.monotonic()
+        warmed = _hub(room, "warm", "coop", check=False)
+        result["warm"] = {"seconds": time.monotonic() - t0, "exit": warmed.returncode,
+                          "said": (warmed.stdout + warmed.stderr)[-500:]}  # fmt: skip
         result["memory_warmed_idle"] = memory_per_trainee(users)
         result["warmed"] = class_start(url, users, passwords)
         _write(result)
@@ -525,6 +527,13 @@ def main() -> None:
         subprocess.run(["userdel", OWNER], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
     print(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+def _hub(room: Any, action: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``sudo casekit hub ACTION benchc1 ARGS`` typed in the course folder (its own .venv)."""
+    return room.casekit(
+        "hub", action, COHORT, *args, "--homes", str(room.homes), "--owner", OWNER, check=check
+    )
 
 
 def _write(result: dict) -> None:

@@ -70,6 +70,10 @@ def configure(c: Any, plan_file: str | Path) -> None:
         "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
         # casekit's Voilà template (no CDN, fits a phone) is found on the Jupyter path
         "JUPYTER_PATH": str(Path(__file__).parent / "share"),
+        # seconds of start-up CPU per server a trainee's server never needs (kit.hub.lean)
+        "PYTHONPATH": str(Path(__file__).parent / "lean"),
+        # two malloc arenas, not one per thread: tens of MB less per idle server and kernel
+        "MALLOC_ARENA_MAX": "2",
     }
     c.Spawner.args = [
         "--LabApp.news_url=None",
