@@ -173,6 +173,17 @@ class Classroom:
         return _slips(proc.stdout)
 
 
+def _get(url: str) -> int | None:
+    """The status of a plain GET, None while nothing answers."""
+    try:
+        with urlopen(url, timeout=10) as resp:
+            return resp.status
+    except HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
 def _slips(printed: str) -> dict[str, str]:
     """The password slips `hub start` printed: ``name<TAB>password<TAB>role<TAB>full name``."""
     slip = re.compile(r"^(\S+)\s+([2-9a-z]{4}-[2-9a-z]{4})\s")
@@ -302,9 +313,29 @@ def test_the_course_stays_its_authors(classroom: Classroom) -> None:
     assert built and all(p.lstat().st_uid == author for p in built), [
         p for p in built if p.lstat().st_uid != author
     ][:5]
-    live = room.root / "build" / COHORT / "live"
-    made = _as(room.author, "sh", "-c", f"mkdir -p {live} && echo '{{}}' > {live}/coop.json")
-    assert made.returncode == 0, made.stderr
+    # their `casekit live` runs from the course folder and shows the room (the exchange is the
+    # service's, open to them by ACL, to nobody else)
+    port = free_port()
+    venv = room.root / ".venv" / "bin"
+    proc = subprocess.Popen(
+        ["runuser", "-u", room.author, "--", str(venv / "casekit"), "live", COHORT, "coop",
+         "--port", str(port)],
+        cwd=room.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    said = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # until it prints its address (or ends)
+            said.append(line)
+            if (m := re.search(r"http://\S+token=\S+", line)) is not None:
+                assert _get(m[0]) == 200, said
+                break
+        else:
+            raise AssertionError(said)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert _as(room.user("t01"), "ls", str(room.root / "exchange")).returncode != 0
     # and no trainee can list the course, though the environment inside it runs for them
     assert _as(room.user("t01"), "ls", str(room.root)).returncode != 0
     assert (

@@ -96,14 +96,45 @@ def _needed_inside(root: Path) -> set[str]:
 def close_new_entries(folder: Path) -> None:
     """A default ACL on `folder`: whatever is made in it later (the gradebook, submissions/) is
     closed to others from the start, whatever the umask of the command that makes it."""
-    entries = [(0x01, 0o7), (0x04, 0o5), (0x20, 0)]  # owner rwx, group r-x, others nothing
-    acl = struct.pack("<I", 2) + b"".join(
-        struct.pack("<HHI", tag, perm, 0xFFFFFFFF) for tag, perm in entries
-    )
+    # owner rwx, group r-x, others nothing
+    acl = _acl([(0x01, 0o7, _UNDEFINED), (0x04, 0o5, _UNDEFINED), (0x20, 0, _UNDEFINED)])
     try:
         os.setxattr(folder, "system.posix_acl_default", acl)
     except OSError as exc:
         raise HubError(t("hub.course_holds_env", folder=str(folder), error=exc.strerror)) from exc
+
+
+_UNDEFINED = 0xFFFFFFFF  # the id of an ACL entry that names no user or group
+
+
+def _acl(entries: list[tuple[int, int, int]]) -> bytes:
+    """A POSIX ACL as the kernel's xattr holds it: version 2, then (tag, perm, id) entries."""
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+
+
+def grant_tree(folder: Path, uid: int) -> None:
+    """User `uid` may read and write `folder`'s tree, and what is made in it later (ACLs).
+
+    The course's owner keeps using the exchange folder the service owns (their
+    ``casekit live`` reads the room's answers and publishes its state there)
+    without the folder opening to anybody else and without a new login.
+    """
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name, is_dir in [(dirpath, True), *((os.path.join(dirpath, f), False) for f in filenames),
+                             *((os.path.join(dirpath, d), True) for d in dirnames)]:  # fmt: skip
+            if os.path.islink(name):
+                continue
+            mode = os.stat(name).st_mode
+            mine = 0o7 if is_dir else 0o6
+            group = (mode >> 3) & 0o7
+            access = [(0x01, (mode >> 6) & 0o7, _UNDEFINED), (0x02, mine, uid),
+                      (0x04, group, _UNDEFINED), (0x10, mine | group, _UNDEFINED),
+                      (0x20, 0, _UNDEFINED)]  # fmt: skip
+            os.setxattr(name, "system.posix_acl_access", _acl(access))
+            if is_dir:
+                default = [(0x01, 0o7, _UNDEFINED), (0x02, 0o7, uid), (0x04, 0o7, _UNDEFINED),
+                           (0x10, 0o7, _UNDEFINED), (0x20, 0, _UNDEFINED)]  # fmt: skip
+                os.setxattr(name, "system.posix_acl_default", _acl(default))
 
 
 def protect_course(course: Course, owner: pwd.struct_passwd) -> None:
@@ -125,6 +156,12 @@ def protect_course(course: Course, owner: pwd.struct_passwd) -> None:
         for n in [dirpath, *(os.path.join(dirpath, f) for f in dirnames + filenames)]:
             os.lchown(n, owner.pw_uid, owner.pw_gid)
     os.chmod(exchange, 0o700)
+    author = os.stat(root / "course.toml").st_uid
+    if author not in (0, owner.pw_uid):  # the instructor who owns the course folder
+        try:
+            grant_tree(exchange, author)
+        except OSError:  # no ACLs here: `sudo casekit live` still reads it
+            pass
     # the secret is the service's to read; the hub's own state below .casekit/hub stays root's
     for p in (private, artifacts.secret_path(root)):
         os.lchown(p, owner.pw_uid, owner.pw_gid)
