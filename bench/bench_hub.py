@@ -328,7 +328,8 @@ def _sign_in_to_ready(url: str, user: str, password: str, deadline: float) -> fl
             r = s.get(r.url, timeout=300)
         if f"/user/{user}/" not in r.url:
             return None
-        r = s.get(f"{url}/user/{user}/voila/render/coop.ipynb", timeout=300)
+        left = max(1.0, deadline - time.monotonic())
+        r = s.get(f"{url}/user/{user}/voila/render/coop.ipynb", timeout=(30, left))
         if r.status_code != 200 or "widget-view" not in r.text:
             return None
         return time.monotonic() - t0
@@ -336,7 +337,7 @@ def _sign_in_to_ready(url: str, user: str, password: str, deadline: float) -> fl
         return None
 
 
-def _chromium_open_to_ready(url: str, user: str, password: str) -> float | None:
+def _chromium_open_to_ready(url: str, user: str, password: str, limit: float) -> float | None:
     """A real Chromium in the same class start: sign-in page to every question live in Voilà."""
     from conftest import launch_chromium
     from playwright.sync_api import sync_playwright
@@ -344,7 +345,7 @@ def _chromium_open_to_ready(url: str, user: str, password: str) -> float | None:
     with sync_playwright() as p:
         browser = launch_chromium(p)
         page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-        page.set_default_timeout(300_000)
+        page.set_default_timeout(limit * 1000)
         t0 = time.monotonic()
         try:
             page.goto(f"{url}/hub/login")
@@ -364,17 +365,22 @@ def _chromium_open_to_ready(url: str, user: str, password: str) -> float | None:
 
 
 def class_start(url: str, users: list[str], passwords: dict[str, str], limit: float = 600) -> dict:
-    """Every trainee signs in at the same moment (one in Chromium); sign-in-to-ready figures."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Every trainee signs in at the same moment (one in Chromium); sign-in-to-ready figures.
+
+    A trainee not ready after `limit` seconds is stuck (and the run goes on).
+    """
+    from concurrent.futures import ThreadPoolExecutor, wait
 
     deadline = time.monotonic() + limit
-    with ThreadPoolExecutor(max_workers=len(users)) as pool:
-        chromium = pool.submit(_chromium_open_to_ready, url, users[0], passwords[users[0]])
-        light = {
-            u: pool.submit(_sign_in_to_ready, url, u, passwords[u], deadline) for u in users[1:]
-        }
-        times = {u: f.result() for u, f in light.items()}
-        times[users[0]] = chromium.result()
+    pool = ThreadPoolExecutor(max_workers=len(users))
+    futures = {
+        users[0]: pool.submit(_chromium_open_to_ready, url, users[0], passwords[users[0]], limit)
+    }
+    for u in users[1:]:
+        futures[u] = pool.submit(_sign_in_to_ready, url, u, passwords[u], deadline)
+    wait(list(futures.values()), timeout=limit + 30)
+    pool.shutdown(wait=False, cancel_futures=True)
+    times = {u: f.result() if f.done() and not f.exception() else None for u, f in futures.items()}
     done = sorted(v for v in times.values() if v is not None)
     return {
         "trainees": len(users),

@@ -57,7 +57,7 @@ def configure(c: Any, plan_file: str | Path) -> None:
     c.Authenticator.allowed_users = set(accounts)
     c.Authenticator.admin_users = {n for n, a in accounts.items() if a["role"] == "instructor"}
 
-    c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+    c.JupyterHub.spawner_class = "kit.hub.spawner.CasekitSpawner"  # no port races at class start
     c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]
     c.Spawner.notebook_dir = plan["notebook_dir"]
     c.Spawner.default_url = plan["default_url"]
