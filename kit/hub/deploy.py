@@ -47,6 +47,7 @@ from kit.hub import auth
 from kit.hub.access import bin_dir, check_as_trainee, check_reachable, protect_course
 from kit.hub.config import SERVICE
 from kit.hub.errors import HubError
+from kit.hub.spawner import RUNTIME
 from kit.messages import t
 
 ACTIONS = ("start", "stop", "status", "config", "remove-users")
@@ -226,6 +227,7 @@ def remove_users(accounts: list[Account], cohort: str, homes: Path) -> tuple[lis
             continue
         subprocess.run(["pkill", "-KILL", "-u", a.username], capture_output=True)
         _run("userdel", "--remove", a.username)
+        shutil.rmtree(RUNTIME / a.username, ignore_errors=True)  # its kernels' sockets (spawner)
         removed.append(a.username)
     return removed, left
 
