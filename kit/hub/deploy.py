@@ -45,7 +45,7 @@ from kit import artifacts
 from kit.course import Course, CourseError, Problem, load_course
 from kit.hub import auth
 from kit.hub.access import bin_dir, check_as_trainee, check_reachable, protect_course
-from kit.hub.config import SERVICE
+from kit.hub.config import IDLE_KERNEL_MINUTES, IDLE_SERVER_MINUTES, SERVICE
 from kit.hub.errors import HubError
 from kit.hub.spawner import RUNTIME
 from kit.messages import t
@@ -373,6 +373,9 @@ def write_plan(
         "view": view,
         # extra jupyterhub-singleuser arguments an administrator added to plan.json stay
         "server_args": old.get("server_args", []),
+        # when idle kernels and then idle servers end (kit.hub.config.idle_args); kept if edited
+        "idle_kernel_minutes": old.get("idle_kernel_minutes", IDLE_KERNEL_MINUTES),
+        "idle_server_minutes": old.get("idle_server_minutes", IDLE_SERVER_MINUTES),
     }
     plan_file = state / "plan.json"
     plan_file.write_text(json.dumps(plan, ensure_ascii=False, indent=1), encoding="utf-8")
