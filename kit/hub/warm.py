@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.error import HTTPError, URLError
@@ -60,6 +61,24 @@ def _state(url: str, token: str, user: str) -> str:
     return "ready" if server.get("ready") else "pending"
 
 
+def _warm_one(url: str, token: str, user: str, timeout: float, plan: dict) -> str | None:
+    """Start one trainee's server and wait until it is ready; None, or why it is not."""
+    deadline = time.monotonic() + timeout
+    state = _state(url, token, user)
+    if state == "stopped":
+        status, doc = _api(f"{url}/hub/api/users/{user}/server", token, "POST")
+        if status not in (201, 202, 400):  # 400: already starting
+            return str(doc.get("message") or status)
+    while time.monotonic() < deadline:
+        state = _state(url, token, user)
+        if state == "ready":
+            return None
+        if state in ("stopped", "failed"):  # the spawn ended without a server
+            return t("hub.warm_failed", log=plan["state"] + "/jupyterhub.log")
+        time.sleep(0.5)
+    return t("hub.warm_timeout", seconds=int(timeout))
+
+
 def warm(
     course: Course | Path | str,
     cohort: str,
@@ -83,7 +102,7 @@ def warm(
                 session=session,
                 cohort=cohort,
                 sessions=", ".join(plan["sessions"]),
-            )  # fmt: skip
+            )
         )
     accounts = json.loads(Path(plan["accounts_file"]).read_text(encoding="utf-8"))["accounts"]
     trainees = [name for name, a in accounts.items() if a["role"] == "trainee"]
@@ -94,32 +113,14 @@ def warm(
         raise HubError(t("hub.warm_not_running", cohort=cohort)) from exc
     result = WarmResult(session)
     t0 = time.monotonic()
-    queue, starting = list(trainees), set[str]()
-    while queue or starting:
-        while queue and len(starting) < parallel:
-            user = queue.pop(0)
-            state = _state(url, token, user)
-            if state == "ready":
-                result.ready.append(user)
-                continue
-            if state == "stopped":
-                status, doc = _api(f"{url}/hub/api/users/{user}/server", token, "POST")
-                if status not in (201, 202, 400):  # 400: already starting
-                    result.failed[user] = str(doc.get("message") or status)
-                    continue
-            starting.add(user)
-        time.sleep(0.5)
-        for user in list(starting):
-            state = _state(url, token, user)
-            if state == "ready":
-                result.ready.append(user)
-                starting.discard(user)
-            elif state in ("stopped", "failed"):  # the spawn ended without a server
-                result.failed[user] = t("hub.warm_failed", log=plan["state"] + "/jupyterhub.log")
-                starting.discard(user)
-        if time.monotonic() - t0 > timeout:
-            for user in [*starting, *queue]:
-                result.failed[user] = t("hub.warm_timeout", seconds=int(timeout))
-            break
+    # JupyterHub's POST returns only once a quick spawn is done (up to 10 s): one thread per
+    # server starting, `parallel` at a time, or the servers would come up one by one
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        outcomes = list(pool.map(lambda u: _warm_one(url, token, u, timeout, plan), trainees))
+    for user, failure in zip(trainees, outcomes, strict=True):
+        if failure is None:
+            result.ready.append(user)
+        else:
+            result.failed[user] = failure
     result.seconds = time.monotonic() - t0
     return result
