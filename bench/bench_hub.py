@@ -1,8 +1,14 @@
 """The classroom hub under a class: open-to-ready in Chromium, and N trainees answering at once.
 
-    sudo .venv/bin/python bench/bench_hub.py [--trainees 60] [--updates 5] [--opens 3]
+    sudo .venv/bin/python bench/bench_hub.py [--trainees 60] [--updates 5] [--opens 0]
 
-1. **Open to ready.** A trainee signs in through Chromium; the workbook is
+0. **Class start.** All N trainees sign in at the same moment: N-1 light
+   clients (HTTP as a browser: the sign-in form, every redirect, a reload when
+   a page asks for one, then the workbook rendered by Voilà in a new kernel)
+   and one real Chromium (sign-in page to every question live). Sign-in to
+   ready per trainee, stuck trainees, memory per trainee (PSS of servers and
+   kernels). Once with nothing started (cold), once after `casekit hub warm`.
+1. **Open to ready** (``--opens``). A trainee signs in through Chromium; the workbook is
    opened in Voilà (what trainees get) until every question and 提交作业 are
    live; and in JupyterLab until, after Run All, the same widgets exist (what
    trainees had). Where the time goes comes from a kernel run of the same
@@ -34,6 +40,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -47,11 +54,12 @@ OWNER = f"{PREFIX}owner"
 def _course(base: Path, n: int) -> Path:
     import nbformat
     from conftest import write_course
-    from test_hub import _notebook
+    from test_hub import _course_venv, _notebook
 
     from kit.builder import build
 
     root = write_course(base / "course", cohorts={COHORT: 0.05}, prefix=PREFIX)
+    _course_venv(root)  # the README's layout: `.venv` inside the course, as `make setup` leaves it
     nbformat.write(_notebook(), root / "cases/coop.ipynb")
     rows = "".join(f"{PREFIX}{i:03d},学员{i:03d},办公室,东山镇,A\n" for i in range(1, n + 1))
     (root / "cohorts" / COHORT / "roster.csv").write_text(
@@ -291,38 +299,160 @@ async def _load(url: str, admin: str, users: list[str], updates: int) -> tuple[d
     return dict(zip(users, finals, strict=True)), lat, errors, answering_from
 
 
-def _spawn_all(url: str, admin: str, users: list[str]) -> float:
+# -------------------------------------------------------------- class start
+
+
+def _sign_in_to_ready(url: str, user: str, password: str, deadline: float) -> float | None:
+    """One trainee's browser, lightly: sign in, follow the hub to the server, open the workbook.
+
+    What a browser does: the sign-in form (with its _xsrf), every redirect, a
+    reload whenever a page asks for one (the spawn-pending page's Refresh
+    header), then the workbook in Voilà, which runs it in a new kernel before
+    answering. Seconds from the sign-in page to the rendered workbook; None
+    if the trainee is still waiting at `deadline` (stuck).
+    """
+    import re
+
+    import requests
+
+    s = requests.Session()
+    t0 = time.monotonic()
+    try:
+        r = s.get(f"{url}/hub/login", timeout=300)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', r.text)
+        form = {"username": user, "password": password, **({"_xsrf": xsrf[1]} if xsrf else {})}
+        r = s.post(f"{url}/hub/login", data=form, timeout=300)
+        while f"/user/{user}/" not in r.url and time.monotonic() < deadline:
+            wait = r.headers.get("Refresh", "").split(";")[0].strip()
+            time.sleep(float(wait) if wait else 2.0)  # no Refresh: a browser would sit and wait
+            r = s.get(r.url, timeout=300)
+        if f"/user/{user}/" not in r.url:
+            return None
+        left = max(1.0, deadline - time.monotonic())
+        r = s.get(f"{url}/user/{user}/voila/render/coop.ipynb", timeout=(30, left))
+        if r.status_code != 200 or "widget-view" not in r.text:
+            return None
+        return time.monotonic() - t0
+    except requests.RequestException:
+        return None
+
+
+def _chromium_open_to_ready(url: str, user: str, password: str, limit: float) -> float | None:
+    """A real Chromium in the same class start: sign-in page to every question live in Voilà."""
+    from conftest import launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(limit * 1000)
+        t0 = time.monotonic()
+        try:
+            page.goto(f"{url}/hub/login")
+            page.fill("input[name=username]", user)
+            page.fill("input[name=password]", password)
+            page.click("#login_submit")
+            page.wait_for_url(f"**/user/{user}/**")
+            page.goto(f"{url}/user/{user}/voila/render/coop.ipynb")
+            for q in ("q-kind", "q-share", "q-word", "q-code", "q-visit", "q-photo"):
+                page.wait_for_selector(f".casekit-q-{q}", state="visible")
+            page.wait_for_selector(".casekit-progress button:has-text('提交作业')", state="visible")
+            return time.monotonic() - t0
+        except Exception:  # counted as stuck, never sinks the run
+            return None
+        finally:
+            browser.close()
+
+
+def class_start(url: str, users: list[str], passwords: dict[str, str], limit: float = 600) -> dict:
+    """Every trainee signs in at the same moment (one in Chromium); sign-in-to-ready figures.
+
+    A trainee not ready after `limit` seconds is stuck (and the run goes on).
+    """
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    deadline = time.monotonic() + limit
+    pool = ThreadPoolExecutor(max_workers=len(users))
+    futures = {
+        users[0]: pool.submit(_chromium_open_to_ready, url, users[0], passwords[users[0]], limit)
+    }
+    for u in users[1:]:
+        futures[u] = pool.submit(_sign_in_to_ready, url, u, passwords[u], deadline)
+    wait(list(futures.values()), timeout=limit + 30)
+    pool.shutdown(wait=False, cancel_futures=True)
+    times = {u: f.result() if f.done() and not f.exception() else None for u, f in futures.items()}
+    done = sorted(v for v in times.values() if v is not None)
+    return {
+        "trainees": len(users),
+        "ready": len(done),
+        "stuck": sorted(u for u, v in times.items() if v is None),
+        "median_s": statistics.median(done) if done else None,
+        "p95_s": statistics.quantiles(done, n=20)[18] if len(done) >= 20 else max(done or [0]),
+        "max_s": max(done) if done else None,
+        "chromium_s": times[users[0]],
+    }
+
+
+def memory_per_trainee(users: list[str]) -> dict:
+    """Proportional memory (PSS) of the trainees' processes: servers and kernels, per trainee."""
+    import pwd
+
+    uids = {pwd.getpwnam(u).pw_uid for u in users}
+    servers = kernels = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if proc.stat().st_uid not in uids:
+                continue
+            pss = next(
+                int(line.split()[1])
+                for line in (proc / "smaps_rollup").read_text().splitlines()
+                if line.startswith("Pss:")
+            )
+            if b"ipykernel" in (proc / "cmdline").read_bytes():
+                kernels += pss
+            else:
+                servers += pss
+        except (OSError, StopIteration, ValueError):
+            continue
+    n = len(users)
+    return {
+        "server_mb": servers / n / 1024,
+        "kernels_mb": kernels / n / 1024,
+        "total_mb": (servers + kernels) / n / 1024,
+    }
+
+
+def _stop_all(url: str, admin: str, users: list[str]) -> None:
+    """Every trainee's server stopped through the hub (as after a class)."""
+    from urllib.error import HTTPError
     from urllib.request import Request, urlopen
 
-    t0 = time.monotonic()
-    from urllib.error import HTTPError
-
+    auth = {"Authorization": f"token {admin}"}
     for u in users:
         try:
-            urlopen(Request(f"{url}/hub/api/users/{u}/server", method="POST", headers={"Authorization": f"token {admin}"}), timeout=60)  # fmt: skip
-        except HTTPError as exc:
-            if exc.code != 400:  # 400: already running (the trainee who opened the workbook)
-                raise
-    pending = set(users)
-    while pending and time.monotonic() - t0 < 900:
-        for u in list(pending):
-            with urlopen(Request(f"{url}/hub/api/users/{u}", headers={"Authorization": f"token {admin}"}), timeout=60) as r:  # fmt: skip
-                if (json.loads(r.read()).get("servers") or {}).get("", {}).get("ready"):
-                    pending.discard(u)
-        time.sleep(1)
-    if pending:
-        raise SystemExit(f"servers not ready after 15 min: {sorted(pending)[:5]}…")
-    return time.monotonic() - t0
+            urlopen(Request(f"{url}/hub/api/users/{u}/server", method="DELETE", headers=auth), timeout=120)  # fmt: skip
+        except HTTPError:
+            pass
+    end = time.monotonic() + 600
+    while time.monotonic() < end:
+        with urlopen(Request(f"{url}/hub/api/users", headers=auth), timeout=60) as r:
+            if not any(d.get("servers") for d in json.loads(r.read()) if d["name"] in users):
+                return
+        time.sleep(2)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--trainees", type=int, default=60)
     ap.add_argument("--updates", type=int, default=5)
-    ap.add_argument("--opens", type=int, default=3)
+    ap.add_argument("--opens", type=int, default=0, help="Voilà and JupyterLab opens, one trainee")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench_hub makes system users: run it as root")
+    from test_hub import Classroom, _slips
+
     import kit
     from kit.course import load_course
     from kit.hub.deploy import admin_token, state_dir
@@ -338,26 +468,23 @@ def main() -> None:
         "cores": os.cpu_count(),
     }
     try:
+        # as the README: `sudo casekit hub ...` typed in the course folder, its own .venv
+        room = Classroom(root, base, PREFIX, owner=OWNER)
+        passwords = _slips(_hub(room, "config", "--port", str(port)).stdout)
         # JupyterLab needs its app exposed for the Run All baseline (plan.json keeps extra args)
-        configured = kit.hub(
-            root, COHORT, "config", port=port, homes=base / "homes", owner=OWNER, view="voila"
-        )
         state = state_dir(load_course(root), COHORT)
         plan = json.loads((state / "plan.json").read_text())
         plan["server_args"] = ["--LabApp.expose_app_in_browser=True"]
         (state / "plan.json").write_text(json.dumps(plan))
-        started = kit.hub(
-            root, COHORT, "start", port=port, homes=base / "homes", owner=OWNER, view="voila"
-        )
-        url = started.url
+        _hub(room, "start", "--port", str(port))
+        url = f"http://127.0.0.1:{port}"
         admin = admin_token(root, COHORT)
-        result["open"] = open_to_ready(url, users[0], configured.passwords[users[0]], args.opens)
-        result["where_time_goes"] = where_time_goes(
-            base / "homes" / users[0] / COHORT / "coop.ipynb"
-        )
+        # 1. the class signs in at the bell, nothing started before
+        result["cold"] = class_start(url, users, passwords)
+        result["memory_workbook_open"] = memory_per_trainee(users)
         _write(result)
         print(json.dumps(result, ensure_ascii=False), flush=True)
-        result["spawn_all_s"] = _spawn_all(url, admin, users)
+        # 2. everybody answers at once through their kernels: nothing lost
         pids = _pids(state)
         cpu0, t0 = {k: _cpu(p) for k, p in pids.items()}, time.monotonic()
         finals, lat, errors, answering_from = asyncio.run(_load(url, admin, users, args.updates))
@@ -385,12 +512,34 @@ def main() -> None:
             "errors": errors[:10],
         }
         _write(result)
+        # 3. the next class: servers warmed before the bell, then the class signs in
+        _stop_all(url, admin, users)
+        t0 = time.monotonic()
+        warmed = _hub(room, "warm", "coop", check=False)
+        result["warm"] = {"seconds": time.monotonic() - t0, "exit": warmed.returncode,
+                          "said": (warmed.stdout + warmed.stderr)[-500:]}  # fmt: skip
+        result["memory_warmed_idle"] = memory_per_trainee(users)
+        result["warmed"] = class_start(url, users, passwords)
+        _write(result)
+        if args.opens:
+            result["open"] = open_to_ready(url, users[0], passwords[users[0]], args.opens)
+            result["where_time_goes"] = where_time_goes(
+                base / "homes" / users[0] / COHORT / "coop.ipynb"
+            )
+            _write(result)
     finally:
         kit.hub(root, COHORT, "stop")
         kit.hub(root, COHORT, "remove-users", homes=base / "homes", owner=OWNER)
         subprocess.run(["userdel", OWNER], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
     print(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+def _hub(room: Any, action: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``sudo casekit hub ACTION benchc1 ARGS`` typed in the course folder (its own .venv)."""
+    return room.casekit(
+        "hub", action, COHORT, *args, "--homes", str(room.homes), "--owner", OWNER, check=check
+    )
 
 
 def _write(result: dict) -> None:

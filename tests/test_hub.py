@@ -23,6 +23,7 @@ import io
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import subprocess
@@ -112,8 +113,10 @@ class Classroom:
     base: Path
     prefix: str
     owner: str
+    author: str = ""  # the instructor account the course folder belongs to
     url: str = ""
     passwords: dict[str, str] = field(default_factory=dict)
+    failed_start: str = ""  # what the first `hub start` said
 
     @property
     def homes(self) -> Path:
@@ -136,17 +139,95 @@ class Classroom:
         except (OSError, ValueError, KeyError):
             return {}
 
-    def start(self, port: int, spawn: tuple[str, ...] = TRAINEES) -> dict[str, str]:
-        """Start (or restart) the hub, then `spawn`'s servers side by side; the new passwords."""
-        import kit
+    def casekit(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """``sudo casekit ARGS`` typed in the course folder, with this course's own ``.venv``."""
+        venv_bin = self.root / ".venv" / "bin"
+        proc = subprocess.run(
+            [str(venv_bin / "casekit"), *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}"},
+        )
+        if check:
+            assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+        return proc
 
-        started = kit.hub(self.root, COHORT, "start", port=port, homes=self.homes, owner=self.owner)
-        self.url = started.url
-        token = _admin_token(self)
-        for short in spawn:  # the hub starts them while the browser signs in
-            status, body = _call(f"{self.url}/hub/api/users/{self.user(short)}/server", token, {})
-            assert status in (201, 202), (status, body)
-        return started.passwords
+    def hub(self, action: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """``sudo casekit hub ACTION hubc1 ARGS`` (this run's homes and course owner)."""
+        return self.casekit(
+            "hub", action, COHORT, *args, "--homes", str(self.homes), "--owner", self.owner,
+            check=check,
+        )  # fmt: skip
+
+    def start(self, port: int, warm: bool = True) -> dict[str, str]:
+        """``sudo casekit hub start`` then ``hub warm`` (every trainee's server up); the slips."""
+        proc = self.hub("start", "--port", str(port))
+        self.url = f"http://127.0.0.1:{port}"
+        if warm:
+            self.hub("warm", "coop")
+            token = _admin_token(self)
+            for short in TRAINEES:  # up before anybody signs in
+                status, body = _call(f"{self.url}/hub/api/users/{self.user(short)}", token)
+                assert json.loads(body)["servers"][""]["ready"], body
+        return _slips(proc.stdout)
+
+
+def _get(url: str) -> int | None:
+    """The status of a plain GET, None while nothing answers."""
+    try:
+        with urlopen(url, timeout=10) as resp:
+            return resp.status
+    except HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+def _slips(printed: str) -> dict[str, str]:
+    """The password slips `hub start` printed: ``name<TAB>password<TAB>role<TAB>full name``."""
+    slip = re.compile(r"^(\S+)\s+([2-9a-z]{4}-[2-9a-z]{4})\s")
+    return {m[1]: m[2] for line in printed.splitlines() if (m := slip.match(line))}
+
+
+def _course_venv(root: Path) -> None:
+    """``.venv`` inside the course folder, as ``make setup`` leaves a clone.
+
+    Made from the system's Python (trainees can run it) with this checkout's
+    packages on its path; ``bin/`` holds its own ``casekit``, ``jupyterhub``
+    and ``jupyterhub-singleuser``, so the hub runs them from inside the course.
+    """
+    import sysconfig
+
+    from kit.hub.access import closed_folder
+
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    base_python = Path(f"/usr/bin/python{version}")
+    packages = Path(sysconfig.get_paths()["purelib"])
+    blocked = closed_folder(packages / "jupyterhub")
+    if blocked is not None:
+        pytest.skip(
+            f"this clone is inside {blocked}, which other users cannot enter, so trainees' "
+            f"servers cannot run its packages: `chmod o+x {blocked}` or clone elsewhere"
+        )
+    if not base_python.exists():
+        pytest.skip(f"needs {base_python} (trainees' servers run the course's own .venv)")
+    venv = root / ".venv"
+    subprocess.run([str(base_python), "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = venv / "lib" / f"python{version}" / "site-packages"
+    (site / "casekit-checkout.pth").write_text(f"import site; site.addsitedir({str(packages)!r})\n")
+    for name in ("share", "etc"):  # Jupyter's data and server-extension settings of the checkout
+        (venv / name).symlink_to(Path(sys.prefix) / name)
+    for name, (module, func) in {
+        "casekit": ("kit.cli", "main"),
+        "jupyterhub": ("jupyterhub.app", "main"),
+        "jupyterhub-singleuser": ("jupyterhub.singleuser", "main"),
+    }.items():
+        script = venv / "bin" / name
+        script.write_text(
+            f"#!{venv}/bin/python\nimport sys\nfrom {module} import {func}\nsys.exit({func}())\n"
+        )
+        script.chmod(0o755)
 
 
 def _admin_token(room: Classroom) -> str:
@@ -165,8 +246,14 @@ def _instructor_token(room: Classroom) -> str:
 
 @pytest.fixture(scope="module")
 def classroom():
+    """The README's classroom, typed in the course folder (course and ``.venv`` together).
+
+    The course belongs to an instructor account (the author), who built it
+    with ``sudo casekit build``; a first ``hub start`` stops because trainees
+    cannot run the environment (and says what to change), keeping the
+    passwords it made; the second prints the same slips and the hub runs.
+    """
     import kit
-    from kit.builder import build
 
     prefix = f"k{secrets.token_hex(3)}-"  # this run's accounts: no other run or test has them
     # /var/tmp, not /tmp: some machines clean /tmp under a long run
@@ -174,12 +261,19 @@ def classroom():
     base.chmod(0o755)  # mkdtemp makes it 0700: the exchange service must reach the course
     root = write_course(base / "course", cohorts={COHORT: 0.05}, prefix=prefix)
     nbformat.write(_notebook(), root / "cases/coop.ipynb")
-    assert build(root, COHORT, progress=False).ok
-    room = Classroom(root, base, prefix, owner=f"{prefix}owner")
+    room = Classroom(root, base, prefix, owner=f"{prefix}owner", author=f"{prefix}author")
     accounts = {room.user(u) for u in (*TRAINEES, "f1")}
+    subprocess.run(["useradd", "--system", "--no-create-home", room.author], check=True)
     try:
+        _course_venv(root)
+        subprocess.run(["chown", "-R", f"{room.author}:", str(root)], check=True)
+        room.casekit("build", COHORT)
+        (root / ".venv").chmod(0o700)  # as if the environment were private
+        failed = room.hub("start", "--port", str(free_port()), check=False)
+        room.failed_start = failed.stdout + failed.stderr
+        (root / ".venv").chmod(0o755)
         room.passwords = room.start(free_port())
-        assert set(room.passwords) == accounts
+        assert set(room.passwords) == accounts, room.passwords
         yield room
     finally:
         kit.hub(root, COHORT, "stop")
@@ -188,11 +282,66 @@ def classroom():
         if log.exists():
             shutil.copy(log, SHOTS / "jupyterhub.log")
         gone = kit.hub(root, COHORT, "remove-users", homes=room.homes, owner=room.owner)
-        subprocess.run(["userdel", room.owner], capture_output=True)
+        for user in (room.owner, room.author):
+            subprocess.run(["userdel", user], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
         # every account this run made is gone (and remove-users touches no other run's)
         assert not gone.left, gone
         assert not [u.pw_name for u in pwd.getpwall() if u.pw_name.startswith(prefix)]
+
+
+def test_the_readme_start_says_what_to_change_and_loses_no_password(classroom: Classroom) -> None:
+    """A first start that trainees could not use names the folder; its passwords come back."""
+    room = classroom
+    said = " ".join(room.failed_start.split())
+    assert room.user("t01") in said and "chmod o+x" in said, said
+    assert str(room.root / ".venv") in said, said
+    slips = room.root / ".casekit" / "hub" / COHORT / "slips.json"
+    assert str(slips) in said, said  # where the passwords of the accounts it made are
+    # the slips file is root's alone, and holds exactly the passwords the second start printed
+    assert slips.stat().st_uid == 0 and slips.stat().st_mode & 0o777 == 0o600
+    assert json.loads(slips.read_text("utf-8")) == room.passwords
+    probe = _as(room.user("t01"), "cat", str(slips))
+    assert probe.returncode != 0, probe
+
+
+def test_the_course_stays_its_authors(classroom: Classroom) -> None:
+    """After ``sudo casekit build`` and ``hub start`` the author still builds and keeps live records."""
+    room = classroom
+    author = pwd.getpwnam(room.author).pw_uid
+    built = [p for p in (room.root / "build").rglob("*")]
+    assert built and all(p.lstat().st_uid == author for p in built), [
+        p for p in built if p.lstat().st_uid != author
+    ][:5]
+    # their `casekit live` runs from the course folder and shows the room (the exchange is the
+    # service's, open to them by ACL, to nobody else)
+    port = free_port()
+    venv = room.root / ".venv" / "bin"
+    proc = subprocess.Popen(
+        ["runuser", "-u", room.author, "--", str(venv / "casekit"), "live", COHORT, "coop",
+         "--port", str(port)],
+        cwd=room.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    said = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # until it prints its address (or ends)
+            said.append(line)
+            if (m := re.search(r"http://\S+token=\S+", line)) is not None:
+                assert _get(m[0]) == 200, said
+                break
+        else:
+            raise AssertionError(said)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert _as(room.user("t01"), "ls", str(room.root / "exchange")).returncode != 0
+    # and no trainee can list the course, though the environment inside it runs for them
+    assert _as(room.user("t01"), "ls", str(room.root)).returncode != 0
+    assert (
+        _as(room.user("t01"), str(room.root / ".venv/bin/python"), "-c", "import kit").returncode
+        == 0
+    )
 
 
 def test_two_hubs_never_share_an_account_or_a_home(tmp_path: Path) -> None:
@@ -401,7 +550,9 @@ def _call(url: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
 
 
 def _as(user: str, *cmd: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["runuser", "-u", user, "--", *cmd], capture_output=True, text=True)
+    return subprocess.run(
+        ["runuser", "-u", user, "--", *cmd], capture_output=True, text=True, errors="replace"
+    )
 
 
 def test_a_trainee_cannot_reach_what_is_not_theirs(classroom: Classroom) -> None:
@@ -526,6 +677,31 @@ def test_a_hand_in_carries_the_service_time_and_the_account(classroom: Classroom
     assert sorted(store.iterdir()) == stored_other
 
 
+def test_a_starting_server_lets_its_user_in_without_the_progress_stream(
+    classroom: Classroom,
+) -> None:
+    """The "server starting" page reaches the server even when its EventStream never answers.
+
+    The instructor's server is not warmed: signing in starts it. The browser
+    gets no progress events at all (as under a class's load); the page must
+    still end on the server.
+    """
+    room = classroom
+    user = room.user("f1")
+
+    async def flow(browser):
+        page, blocked = await _page(browser, **DESKTOP)
+        await page.route("**/server/progress**", lambda route: route.abort())
+        await page.goto(f"{room.url}/hub/login")
+        await page.fill("input[name=username]", user)
+        await page.fill("input[name=password]", room.passwords[user])
+        await page.click("#login_submit")
+        await page.wait_for_url(f"**/user/{user}/voila/tree**", timeout=150_000)
+        return blocked
+
+    assert _browse(flow) == []
+
+
 # ---------------------------------------------------------------- restart (last: it stops all)
 
 
@@ -542,7 +718,9 @@ def test_restarting_the_hub_and_servers_loses_no_answer(classroom: Classroom) ->
                               capture_output=True, text=True)  # fmt: skip
         running = [line for line in left.stdout.splitlines() if line.split()[1][0] not in "ZX"]
         assert not running, (short, running)
-    assert room.start(urlparse(room.url).port, spawn=("t01",)) == {}  # no password changed
+    # the same slips (no password changed) until the instructor deletes the file
+    assert room.start(urlparse(room.url).port, warm=False) == room.passwords
+    (room.root / ".casekit" / "hub" / COHORT / "slips.json").unlink()
 
     async def reopen(browser):
         page, _ = await _page(browser, **DESKTOP)

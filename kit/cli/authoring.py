@@ -62,10 +62,12 @@ def build(
     lang: LangOpt = None,
 ) -> None:
     from kit.builder import build as run
+    from kit.ownership import give_back
 
     speak(course, lang)
     r = run(course, cohort, sessions=sessions, workers=workers, force=force, engine=engine,
             cluster=cluster, handouts=handouts)  # fmt: skip
+    give_back(course, course / "build")  # `sudo casekit build`: build/ stays the instructor's
     built = sum(1 for s in r.sessions if not s.cached)
     unchanged, failed = len(r.sessions) - built, len(r.failed_sessions)
     line = t("cli.build_summary", cohort=cohort, built=built, unchanged=unchanged, failed=failed,

@@ -119,6 +119,7 @@ def live(
 def hub(
     action: Annotated[str, typer.Argument()],
     cohort: str,
+    session: Annotated[str | None, typer.Argument()] = None,
     course: CourseOpt = Path("."),
     ip: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
@@ -137,6 +138,9 @@ def hub(
 
         out.print(str(write_values(course, cohort, k8s)), highlight=False, soft_wrap=True)
         return
+    if action == "warm":
+        _warm(course, cohort, session or "")
+        return
     r = run(course, cohort, action, ip=ip, port=port, homes=homes, owner=owner, view=view,
             reissue=reissue)  # fmt: skip
     if r.removed:
@@ -153,10 +157,24 @@ def hub(
         out.print(t(key, cohort=cohort, pid=r.pid, url=r.url), highlight=False)
     elif action == "stop":
         out.print(t("cli.hub_stopped" if r.pid else "cli.hub_not_running", cohort=cohort))
-    if r.passwords:
-        # printed once: the instructor hands each trainee their line
+    if r.slips:
+        # every password not yet handed out; the instructor hands each trainee their line
         out.print(t("cli.hub_passwords"), highlight=False)
         who = {a.username: a for a in r.accounts}
-        for name, pw in r.passwords.items():
+        for name, pw in r.slips.items():
             role = t("hub.role." + who[name].role)
             out.print(f"{name}\t{pw}\t{role}\t{who[name].name}", highlight=False)
+        err.print(t("cli.hub_slips", file=str(r.slips_file)), highlight=False, soft_wrap=True)
+
+
+def _warm(course: Path, cohort: str, session: str) -> None:
+    """`casekit hub warm COHORT SESSION`: every trainee's server up before the class."""
+    from kit.hub.warm import warm
+
+    r = warm(course, cohort, session)
+    line = t("cli.hub_warm", cohort=cohort, n=len(r.ready), session=session, seconds=r.seconds)
+    out.print(f"[green]✓[/green] {line}", highlight=False)
+    for user, message in r.failed.items():
+        err.print(t("cli.hub_warm_failed", user=user, message=message), highlight=False)
+    if r.failed:
+        raise typer.Exit(1)

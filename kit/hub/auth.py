@@ -91,6 +91,16 @@ class CohortAuthenticator(Authenticator):
 
     passwords_file = Unicode(config=True, help="passwords.json written by casekit hub")
 
+    def get_handlers(self, app: Any) -> list:
+        """The sign-in page, and a "server starting" page that never strands a trainee."""
+        from kit.hub.waiting import PendingHandler
+
+        return [
+            *super().get_handlers(app),
+            (r"/spawn-pending/([^/]+)", PendingHandler),
+            (r"/spawn-pending/([^/]+)/([^/]+)", PendingHandler),
+        ]
+
     async def authenticate(self, handler: Any, data: dict) -> str | None:
         name = self.normalize_username(str(data.get("username") or ""))
         try:

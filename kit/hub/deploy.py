@@ -25,6 +25,7 @@ the accounts and their homes away (only users casekit made for that cohort).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pwd
@@ -34,7 +35,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,9 +42,12 @@ from typing import Any
 from urllib.request import urlopen
 
 from kit import artifacts
-from kit.course import Course, CourseError, Problem, UserError, load_course
+from kit.course import Course, CourseError, Problem, load_course
 from kit.hub import auth
-from kit.hub.config import SERVICE
+from kit.hub.access import bin_dir, check_as_trainee, check_reachable, protect_course
+from kit.hub.config import IDLE_KERNEL_MINUTES, IDLE_SERVER_MINUTES, SERVICE
+from kit.hub.errors import HubError
+from kit.hub.spawner import RUNTIME
 from kit.messages import t
 
 ACTIONS = ("start", "stop", "status", "config", "remove-users")
@@ -60,10 +63,8 @@ LAB_SETTINGS = {
     },
 }
 LOCALES = {"zh": "zh_CN", "en": "en"}
-
-
-class HubError(UserError):
-    """The hub cannot be set up or started; the message says what to do."""
+#: Passwords made but not yet handed out, root-only in the state folder (see `keep_slips`).
+SLIPS = "slips.json"
 
 
 @dataclass
@@ -91,6 +92,9 @@ class HubResult:
     accounts: list[Account] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     kept: list[Path] = field(default_factory=list)
+    slips: dict[str, str] = field(default_factory=dict)  # every password not yet handed out
+    slips_file: Path | None = None
+    reissue: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)  # remove-users: accounts whose home is elsewhere
     log: Path | None = None
@@ -223,49 +227,12 @@ def remove_users(accounts: list[Account], cohort: str, homes: Path) -> tuple[lis
             continue
         subprocess.run(["pkill", "-KILL", "-u", a.username], capture_output=True)
         _run("userdel", "--remove", a.username)
+        shutil.rmtree(RUNTIME / a.username, ignore_errors=True)  # its kernels' sockets (spawner)
         removed.append(a.username)
     return removed, left
 
 
 # ------------------------------------------------------------- the course
-
-
-def _searchable(path: Path) -> Path | None:
-    """The first folder above `path` that other users cannot enter, or None."""
-    for parent in Path(path).resolve().parents:
-        if not os.stat(parent).st_mode & 0o001:
-            return parent
-    return None
-
-
-def check_python_reachable() -> None:
-    """Trainees' servers run this Python as their own users: it must be reachable by them."""
-    blocked = _searchable(Path(os.path.realpath(sys.executable)))
-    if blocked is not None:
-        python = os.path.realpath(sys.executable)
-        raise HubError(t("hub.python_unreachable", folder=str(blocked), python=python))
-
-
-def protect_course(course: Course, owner: pwd.struct_passwd) -> None:
-    """Course 0750 owner:owner; exchange and .casekit the owner's alone (0700)."""
-    root = course.root
-    blocked = _searchable(root)
-    if blocked is not None:
-        raise HubError(t("hub.course_unreachable", folder=str(blocked), owner=owner.pw_name))
-    os.chown(root, owner.pw_uid, owner.pw_gid)
-    os.chmod(root, 0o750)
-    exchange = course.exchange_dir
-    exchange.mkdir(exist_ok=True)
-    for dirpath, dirnames, filenames in os.walk(exchange):
-        for n in [dirpath, *(os.path.join(dirpath, f) for f in dirnames + filenames)]:
-            os.lchown(n, owner.pw_uid, owner.pw_gid)
-    os.chmod(exchange, 0o700)
-    # the secret is the service's to read; the hub's own state below .casekit/hub stays root's
-    secret = artifacts.secret_path(root)
-    private = secret.parent
-    for p in (private, secret):
-        os.lchown(p, owner.pw_uid, owner.pw_gid)
-    os.chmod(private, 0o700)
 
 
 def workspace(cohort: str, account: Account, home: Path) -> Path:
@@ -322,7 +289,7 @@ def lab_settings(home: Path, username: str, language: str) -> None:
 
 def state_dir(course: Course, cohort: str) -> Path:
     """Where a cohort's hub keeps its configuration, database, log and passwords."""
-    return artifacts.hub_state_dir(course.root, cohort)
+    return artifacts.hub_state_dir(Path(course.root).resolve(), cohort)
 
 
 def _free_port() -> int:
@@ -406,6 +373,9 @@ def write_plan(
         "view": view,
         # extra jupyterhub-singleuser arguments an administrator added to plan.json stay
         "server_args": old.get("server_args", []),
+        # when idle kernels and then idle servers end (kit.hub.config.idle_args); kept if edited
+        "idle_kernel_minutes": old.get("idle_kernel_minutes", IDLE_KERNEL_MINUTES),
+        "idle_server_minutes": old.get("idle_server_minutes", IDLE_SERVER_MINUTES),
     }
     plan_file = state / "plan.json"
     plan_file.write_text(json.dumps(plan, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -564,6 +534,73 @@ def stop(state: Path, timeout: float = 180, users: list[str] | None = None) -> b
     return pid is not None
 
 
+def _absolute(course: Course | Path | str) -> Course:
+    """The course with an absolute root: the plan's paths must hold from the hub's own folder."""
+    if not isinstance(course, Course):
+        return load_course(Path(course).resolve())
+    if course.root.is_absolute():
+        return course
+    return dataclasses.replace(course, root=course.root.resolve())
+
+
+def slips_path(state: Path) -> Path:
+    """The root-only file of passwords not yet handed out (deleted by the instructor)."""
+    return state / SLIPS
+
+
+def keep_slips(state: Path, fresh: dict[str, str], usernames: list[str]) -> dict[str, str]:
+    """Add `fresh` passwords to the slips file at once; return every slip still to hand out.
+
+    Written before anything else can fail, so a start that stops half-way
+    never loses a password it made: the next start prints them again.
+    """
+    path = slips_path(state)
+    try:
+        slips = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        slips = {}
+    slips = {n: p for n, p in slips.items() if n in usernames and n not in fresh}
+    slips.update(fresh)
+    if slips:
+        auth.write_private_json(path, slips)
+    return slips
+
+
+def _prepare(
+    c: Course,
+    cohort: str,
+    accounts: list[Account],
+    homes: Path,
+    owner_pw: pwd.struct_passwd,
+    result: HubResult,
+) -> None:
+    """Accounts, passwords (kept as slips first), workbooks, and a trainee running the environment."""
+    state = state_dir(c, cohort)
+    state.mkdir(parents=True, exist_ok=True)
+    os.chown(state, 0, owner_pw.pw_gid)
+    os.chmod(state, 0o750)  # the service (the owner's group) reads plan and accounts
+    for a in accounts:
+        ensure_user(a, cohort, homes, owner_pw.pw_name)
+    result.passwords = auth.issue_passwords(
+        state / "passwords.json", [a.username for a in accounts], reissue=result.reissue
+    )
+    result.slips = keep_slips(state, result.passwords, [a.username for a in accounts])
+    result.slips_file = slips_path(state) if result.slips else None
+    protect_course(c, owner_pw)
+    for a in accounts:
+        home = homes / a.username
+        lab_settings(home, a.username, c.language)
+        if a.role == "trainee":
+            w, k = place_workbooks(c, cohort, a, home)
+            result.written += w
+            result.kept += k
+        else:  # without it an instructor's server cannot start (no such directory)
+            workspace(cohort, a, home)
+    trainee = next((a for a in accounts if a.role == "trainee"), accounts[0] if accounts else None)
+    if trainee is not None:
+        check_as_trainee(trainee.username)
+
+
 def hub(
     course: Course | Path | str,
     cohort: str,
@@ -580,13 +617,16 @@ def hub(
 
     ``config`` prepares everything (users, homes, workbooks, passwords, plan)
     without starting; ``start`` also starts JupyterHub in the background and
-    waits until it answers. New passwords are in the result, once.
+    waits until it answers. New passwords are in the result, and every
+    password not yet handed out in ``result.slips`` (kept root-only in the
+    state folder until the instructor deletes the file).
     """
     if action not in ACTIONS:
-        raise HubError(t("hub.unknown_action", action=action, actions=", ".join(ACTIONS)))
+        listed = ", ".join((*ACTIONS, "warm"))  # warm: `casekit hub warm COHORT SESSION`
+        raise HubError(t("hub.unknown_action", action=action, actions=listed))
     if view not in VIEWS:
         raise HubError(t("hub.unknown_view", view=view, views=", ".join(VIEWS)))
-    c = course if isinstance(course, Course) else load_course(course)
+    c = _absolute(course)
     state = state_dir(c, cohort)
     result = HubResult(action)
     accounts = accounts_of(c, cohort)
@@ -614,7 +654,7 @@ def hub(
     from kit.hub.trust import course_secret
     from kit.workbook import release
 
-    check_python_reachable()
+    check_reachable(c.root)  # before any account is made: nothing to undo
     owner_pw = ensure_owner(owner)
     course_secret(c.root)
     released = release(c.root, cohort)
@@ -625,24 +665,18 @@ def hub(
                 for f in released.failures
             ]
         )
-    protect_course(c, owner_pw)
-    homes = Path(homes)
-    for a in accounts:
-        home = ensure_user(a, cohort, homes, owner)
-        lab_settings(home, a.username, c.language)
-        if a.role == "trainee":
-            w, k = place_workbooks(c, cohort, a, home)
-            result.written += w
-            result.kept += k
-        else:  # without it an instructor's server cannot start (no such directory)
-            workspace(cohort, a, home)
+    homes = Path(homes).resolve()
+    result.reissue = list(reissue or [])
+    try:
+        _prepare(c, cohort, accounts, homes, owner_pw, result)
+    except HubError as exc:
+        if result.slips_file is None:
+            raise
+        raise HubError(f"{exc}\n{t('hub.slips_kept', file=str(result.slips_file))}") from exc
     plan_file = write_plan(
         c, cohort, accounts, ip=ip, port=port, homes=homes, owner=owner_pw, view=view
     )
     result.written.append(plan_file)
-    result.passwords = auth.issue_passwords(
-        state / "passwords.json", [a.username for a in accounts], reissue=reissue or []
-    )
     plan = json.loads(plan_file.read_text(encoding="utf-8"))
     result.url = plan["url"]
     if action == "config":
@@ -651,18 +685,19 @@ def hub(
     result.log = log
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("jupyterhub")),
-                "-f",
-                str(state / "jupyterhub_config.py"),
-            ],
+            [str(bin_dir() / "jupyterhub"), "-f", str(state / "jupyterhub_config.py")],
             cwd=state,
             stdout=fh,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives `casekit hub start`
         )
-    _wait_up(result.url, proc, log)
+    try:
+        _wait_up(result.url, proc, log)
+    except HubError as exc:
+        if result.slips_file is None:
+            raise
+        raise HubError(f"{exc}\n{t('hub.slips_kept', file=str(result.slips_file))}") from exc
     result.pid = proc.pid
     result.running = True
     return result

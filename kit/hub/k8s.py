@@ -14,7 +14,12 @@ from typing import Any
 import yaml
 
 from kit.course import Course, load_course
-from kit.hub.config import SERVER_TOKEN_SCOPES, SERVICE
+from kit.hub.config import (
+    IDLE_SERVER_MINUTES,
+    SERVER_TOKEN_SCOPES,
+    SERVICE,
+    off_extension_args,
+)
 from kit.hub.deploy import accounts_of, course_timezone
 
 IMAGE = "casekit/singleuser"  # built from this repository: Python + `pip install casekit`
@@ -62,9 +67,21 @@ def values_for(course: Course, cohort: str, *, image: str = IMAGE, tag: str = "l
                 "jupyterhub-singleuser",
                 "--VoilaConfiguration.template=casekit",
                 "--LabApp.news_url=None",
+                *off_extension_args(),
             ],
             "networkPolicy": {"enabled": True},
+            # measured on one machine (bench/bench_hub.py): see docs/deploy.md, "per 100 trainees"
+            "memory": {"guarantee": "256M", "limit": "1G"},
+            "cpu": {"guarantee": 0.05, "limit": 1},
         },
+        # the class-start spike: nodes and images ready before the bell, memory back after it
+        "scheduling": {
+            "userScheduler": {"enabled": True},
+            "podPriority": {"enabled": True},
+            "userPlaceholder": {"enabled": True, "replicas": len(trainees)},
+        },
+        "prePuller": {"hook": {"enabled": True}, "continuous": {"enabled": True}},
+        "cull": {"enabled": True, "timeout": IDLE_SERVER_MINUTES * 60, "every": 300},
         "custom": {
             "casekit": {
                 "cohort": cohort,
