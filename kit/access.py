@@ -263,9 +263,20 @@ def course_owner(course_root: Path) -> int:
         return root.stat().st_uid
 
 
-def handin_writer(uids: set[int], owner: int) -> Writer:
-    """The account that wrote a hand-in whose files are owned by `uids`."""
-    others = uids - {owner, 0}
+def instructor_side(course_root: Path, exchange: Path) -> set[int]:
+    """Accounts whose files are the instructor side's own: root, the course's owner, and the
+    exchange's (on a hub the exchange service runs as its own account and files hand-ins)."""
+    uids = {0, course_owner(course_root)}
+    try:
+        uids.add(Path(exchange).stat().st_uid)
+    except OSError:
+        pass
+    return uids
+
+
+def handin_writer(uids: set[int], trusted: set[int]) -> Writer:
+    """The account that wrote a hand-in whose files are owned by `uids` (`trusted`: the instructor side's)."""
+    others = uids - trusted
     if not others:
         return Writer(shared=True)
     if len(uids) > 1:

@@ -96,10 +96,10 @@ def in_group(root: str, names: dict[str, str] | dict[str, int]) -> dict:
     return {n: v for n, v in names.items() if n.startswith(prefix) or n == root}
 
 
-def writer_of(root: str, owners: dict[str, int], owner: int) -> access.Writer | None:
+def writer_of(root: str, owners: dict[str, int], trusted: set[int]) -> access.Writer | None:
     """The account that wrote the hand-in at `root`, or None when its files have no owner here."""
     uids = set(in_group(root, owners).values())
-    return access.handin_writer(uids, owner) if uids else None
+    return access.handin_writer(uids, trusted) if uids else None
 
 
 def quarantine(

@@ -424,7 +424,8 @@ def collect(
     # identity and time are checked against the course secret (kit.hub.trust, #9.3/#11)
     secret = course_secret(c.root)
     arrival = datetime.now(UTC)
-    owner = access.course_owner(c.root)
+    # the hub's exchange service writes hand-ins as its own account: not a trainee's
+    trusted = access.instructor_side(c.root, c.exchange_dir)
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb)
         for where, sub_files in sorted(_group_submissions(files).items()):
@@ -434,7 +435,7 @@ def collect(
                 _take(c, cohort, gb, res, hand_in, _Context(
                     roster, sessions, secret, arrival, store, rule,
                     intake.in_group(where, bad),
-                    intake.writer_of(where, tree.owners, owner) if rule.accounts else None,
+                    intake.writer_of(where, tree.owners, trusted) if rule.accounts else None,
                     chosen_times.get(where),
                 ))  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - one hand-in never stops the cohort
