@@ -53,6 +53,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -245,8 +246,12 @@ class Zygote:
         import kit
         from kit.zygote import ZYGOTE_MAIN, ZygoteFailed, spawn
 
+        # The control channel: the zygote answers which children it keeps (``kept``).
+        self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._control_lock = threading.Lock()
         zygote_args = ["-c", ZYGOTE_MAIN, "--fd", str(listener.fileno())]
-        keep = [listener.fileno()]
+        zygote_args += ["--control", str(theirs.fileno())]
+        keep = [listener.fileno(), theirs.fileno()]
         self.errlog = open(os.path.join(self.dir, "stderr"), "w+b")  # noqa: SIM115 - lives with the zygote
         try:
             if unsafe:
@@ -279,7 +284,8 @@ class Zygote:
             raise
         finally:
             listener.close()
-            for fd in keep[1:]:
+            theirs.close()
+            for fd in keep[2:]:
                 os.close(fd)
         if not unsafe:
             self._probe()
@@ -347,6 +353,23 @@ class Zygote:
         """True while the zygote process runs."""
         return self.proc.poll() is None
 
+    def kept(self) -> list[Kept]:
+        """The zygote's children whose connection is open (the templates, and boxes in use).
+
+        Asked of the zygote on its control channel, not read from ``/proc``: a
+        child being killed or reaped is not among them, and each comes as a
+        pidfd, so signalling it can never hit another process.
+        """
+        from kit.zygote import KEPT
+
+        with self._control_lock:
+            self._control.settimeout(10)
+            self._control.send(KEPT)
+            msg, fds, _, _ = socket.recv_fds(self._control, 16, 1024)
+        if not msg:
+            raise RuntimeError("the zygote did not answer on its control channel")
+        return [Kept(fd) for fd in fds]
+
     def connect(self) -> socket.socket:
         """A connection to a freshly forked child of the zygote."""
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -367,6 +390,7 @@ class Zygote:
         self._cleanup()
 
     def _cleanup(self) -> None:
+        self._control.close()
         self.errlog.close()
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(self.stage, ignore_errors=True)
@@ -376,6 +400,28 @@ class Zygote:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class Kept:
+    """One child the zygote keeps, as a pidfd (its ``pid`` as this process sees it)."""
+
+    def __init__(self, pidfd: int) -> None:
+        self.pidfd = pidfd
+        self.pid = 0
+        for line in Path(f"/proc/self/fdinfo/{pidfd}").read_text().splitlines():
+            if line.startswith("Pid:"):
+                self.pid = int(line.split()[1])  # -1 once it has exited
+
+    def kill(self) -> None:
+        """SIGKILL exactly this process (a no-op once it is gone)."""
+        try:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        """Release the pidfd."""
+        os.close(self.pidfd)
 
 
 def _launch() -> None:

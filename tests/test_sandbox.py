@@ -184,33 +184,24 @@ def test_bwrap_is_what_confines_the_zygote(sandbox_grader) -> None:
 
 
 def test_a_template_killed_from_outside_is_rebuilt() -> None:
-    import signal
-
     instructor = sq.instructor_edition(sq.quiz_notebook())
     expected = sq.expected_tests(instructor)
     with CodeGrader() as grader:
         assert sq.points(grader.run(instructor, sq.CORRECT, expected)) == sq.POINTS
-        tree = _descendants(grader.zygote.proc.pid)
-        cmd = {p: c for p in tree if (c := _cmdline(p))}
-        ours = {p for p, c in cmd.items() if c[0] != b"bwrap" and b"kit.zygote" in b" ".join(c)}
-        [zygote] = [p for p in ours if _parent(p) not in ours]  # templates are forks of it
-        templates = [p for p in tree if _parent(p) == zygote]
-        assert len(templates) >= 2  # the two templates (and maybe a box on its way out)
-        for p in templates:
-            os.kill(p, signal.SIGKILL)
+        # The zygote says which children it keeps: after a run, exactly the two
+        # templates (a box on its way out is not kept, whatever /proc shows).
+        kept = grader.zygote.kept()
+        try:
+            assert len(kept) == 2
+            assert all(k.pid in _descendants(grader.zygote.proc.pid) for k in kept)
+            for k in kept:
+                k.kill()
+        finally:
+            for k in kept:
+                k.close()
         time.sleep(0.2)
         assert sq.points(grader.run(instructor, sq.CORRECT, expected)) == sq.POINTS
-
-
-def _cmdline(pid: int) -> list[bytes]:
-    try:  # a box on its way out may be gone between the listing and this read
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:  # FileNotFoundError, or ProcessLookupError mid-exit
-        return []
-
-
-def _parent(pid: int) -> int | None:
-    try:  # a box on its way out may be gone between the listing and this read
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except OSError:  # FileNotFoundError, or ProcessLookupError mid-exit
-        return None
+        rebuilt = grader.zygote.kept()
+        for k in rebuilt:
+            k.close()
+        assert len(rebuilt) == 2 and not {k.pid for k in rebuilt} & {k.pid for k in kept}
