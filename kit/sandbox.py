@@ -211,7 +211,7 @@ def _env(python: str) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "CASEKIT_MODE": "grade",
-        "CASEKIT_PRELOAD": "kit.sandbox,kit.safepickle,kit.judge",
+        "CASEKIT_PRELOAD": "kit.sandbox,kit.seccomp,kit.safepickle,kit.judge",
     }
 
 
@@ -323,7 +323,15 @@ class Zygote:
             args += ["--ro-bind", source, dst]
         args += links
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/matplotlib"]
-        fds = []
+        # The sandbox's seccomp filter (kit.seccomp), read by bwrap from a pipe.
+        from kit.seccomp import sandbox_filter
+
+        program = sandbox_filter()
+        r, w = os.pipe()
+        os.write(w, program)
+        os.close(w)
+        fds = [r]
+        args += ["--seccomp", str(r)]
         cache = _font_cache()
         if cache is not None:
             fd = os.open(cache, os.O_RDONLY)
@@ -538,6 +546,10 @@ def enter_box(limits: dict[str, Any] | None, files: dict[str, bytes], *, confine
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if confine:
             _drop_capabilities()
+        if confine and limits is not None:
+            from kit.seccomp import box_filter, load
+
+            load(box_filter())  # no mount, no new namespaces from here on
     except BaseException:
         os._exit(71)
     return scratch

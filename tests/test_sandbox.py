@@ -51,6 +51,29 @@ facts = {
     'env': sorted(os.environ),
     'mounts': [l.split()[3] for l in open('/proc/self/mountinfo')],
 }
+import ctypes, subprocess, threading
+from kit.seccomp import number
+libc = ctypes.CDLL(None, use_errno=True)
+def errno_of(name, *args):
+    rc = libc.syscall(ctypes.c_long(number(name)), *[ctypes.c_long(a) for a in args])
+    return 0 if rc >= 0 else ctypes.get_errno()
+# each harmless, or refused by the kernel after the filter (EINVAL, EFAULT, EBADF)
+facts['calls'] = {
+    'ptrace': errno_of('ptrace', 0, 0, 0, 0), 'keyctl': errno_of('keyctl', 0, -3, 0),
+    'bpf': errno_of('bpf', 0, 0, 0), 'perf_event_open': errno_of('perf_event_open', 0, 0, -1, -1, 0),
+    'userfaultfd': errno_of('userfaultfd', 0), 'io_uring_setup': errno_of('io_uring_setup', 0, 0),
+    'unshare': errno_of('unshare', 0), 'setns': errno_of('setns', -1, 0),
+    'mount': errno_of('mount', 0, 0, 0, 0, 0), 'umount2': errno_of('umount2', 0, 0),
+    'open_by_handle_at': errno_of('open_by_handle_at', -1, 0, 0),
+    'clone-newuser': errno_of('clone', 0x10000000 | 0x200, 0, 0, 0, 0),
+    'personality-exec': errno_of('personality', 0x0400000),
+}
+facts['personality-query'] = errno_of('personality', 0xffffffff)
+facts['clone3'] = errno_of('clone3', 0, 0)
+ran = []
+t = threading.Thread(target=ran.append, args=(1,))
+t.start(); t.join()
+facts['threads-and-processes'] = ran == [1] and subprocess.run(['true']).returncode == 0
 """
 
 CHECKS = {
@@ -60,6 +83,9 @@ CHECKS = {
     "has loopback only": "facts['interfaces'] == ['lo']",
     "has no capabilities": "facts['cap_eff'] == 0 and facts['no_new_privs'] == '1'",
     "is limited": "(facts['nproc'], facts['fsize'], facts['nofile'], facts['cpu']) == (20, 3 * 2**20, 50, 7) and facts['as_limited']",
+    "refuses the dangerous calls (seccomp)": "facts['calls'] == {k: 1 for k in facts['calls']}",
+    "keeps the ordinary ones": "facts['personality-query'] == 0 and facts['threads-and-processes']",
+    "makes clone3 fall back to clone": "facts['clone3'] == 38",
     "writes only its scratch folder": "facts['write_tmp'] and not (facts['write_root'] or facts['write_dev'] or facts['write_kit'])",
     "has a scrubbed environment": "not [k for k in facts['env'] if k not in ENV]",
     # /proc/self/mountinfo names the folders the binds come from (not their content)
@@ -107,6 +133,33 @@ def test_the_box_as_seen_from_inside(sandbox_grader) -> None:
     )
     failed = [(t["name"], t["message"]) for t in run.tests if not t["passed"]]
     assert failed == [] and not run.failures, (failed, run.failures)
+
+
+SECCOMP_PROBE = """
+import ctypes, sys
+from kit import seccomp
+seccomp.load(seccomp.box_filter())
+libc = ctypes.CDLL(None, use_errno=True)
+rc = libc.syscall(ctypes.c_long(seccomp.number('keyctl')), 0, ctypes.c_long(-3), 0)
+print(rc, ctypes.get_errno(), flush=True)
+if sys.argv[1] == 'x32':  # getpid through the x32 ABI: another ABI ends the process
+    libc.syscall(ctypes.c_long(0x40000000 | 39))
+    print('survived', flush=True)
+"""
+
+
+@pytest.mark.parametrize("abi", ["native", "x32"])
+def test_the_seccomp_filter_refuses_and_kills_by_abi(abi) -> None:
+    if abi == "x32" and os.uname().machine != "x86_64":
+        pytest.skip("x32 is an x86_64 ABI")
+    root = str(Path(__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, "-c", SECCOMP_PROBE, abi], capture_output=True,
+                         text=True, cwd=root, timeout=60)  # fmt: skip
+    assert out.stdout.splitlines()[0] == "-1 1"  # EPERM
+    if abi == "x32":
+        assert out.returncode == -31 and "survived" not in out.stdout  # SIGSYS
+    else:
+        assert out.returncode == 0, out.stderr
 
 
 def _descendants(root: int) -> set[int]:
