@@ -59,6 +59,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from kit.cgroup import NoCgroup, RunCgroup, RunLimits
+
 __all__ = ["Box", "Limits", "SandboxUnavailable", "Zygote", "enter_box"]
 
 NOBODY = 65534
@@ -232,8 +234,12 @@ class Zygote:
     a second (imports inside the sandbox), once per grading run.
     """
 
-    def __init__(self, *, unsafe: bool = False) -> None:
+    def __init__(self, *, unsafe: bool = False, run_limits: RunLimits | None = None) -> None:
+        from kit.cgroup import open_run
+
         self.unsafe = unsafe
+        # The whole run's cgroup (kit.cgroup), or why there is none: told once by ``grade``.
+        self.cgroup: RunCgroup | NoCgroup = open_run(run_limits)
         self.owner = os.getpid()
         self.dir = tempfile.mkdtemp(prefix="casekit-sandbox-")
         self.path = os.path.join(self.dir, "z.sock")
@@ -269,7 +275,9 @@ class Zygote:
                 keep += more
                 env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
                 cwd = "/"
-            self.proc = spawn(cmd, env=env, cwd=cwd, pass_fds=tuple(keep), stderr=self.errlog)
+            procs = self.cgroup.procs if isinstance(self.cgroup, RunCgroup) else None
+            self.proc = spawn(cmd, env=env, cwd=cwd, pass_fds=tuple(keep), stderr=self.errlog,
+                              cgroup_procs=procs)  # fmt: skip
         except ZygoteFailed:
             self.errlog.seek(0)
             err = self.errlog.read().decode("utf-8", "replace").strip()[-2000:]
@@ -398,6 +406,8 @@ class Zygote:
         self._cleanup()
 
     def _cleanup(self) -> None:
+        if isinstance(self.cgroup, RunCgroup):
+            self.cgroup.close()
         self._control.close()
         self.errlog.close()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -135,12 +135,21 @@ def spawn(
     cwd: str | None = None,
     pass_fds: tuple[int, ...] = (),
     stderr: Any = None,
+    cgroup_procs: str | None = None,
 ) -> subprocess.Popen:
     """Start a zygote (``cmd`` ends up in ``main``) and wait until it says ``ready``.
 
     Its stdin is a pipe the parent keeps: EOF on it tells the zygote its parent
-    is gone.  Raises ``ZygoteFailed`` when it dies or says anything else.
+    is gone.  With ``cgroup_procs`` (a cgroup's ``cgroup.procs``) the process
+    joins that cgroup before it runs ``cmd``, so all it starts is inside.
+    Raises ``ZygoteFailed`` when it dies or says anything else.
     """
+
+    def join() -> None:
+        assert cgroup_procs is not None
+        with open(cgroup_procs, "w") as fh:
+            fh.write("0")
+
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.PIPE,
@@ -150,6 +159,7 @@ def spawn(
         cwd=cwd,
         pass_fds=pass_fds,
         close_fds=True,
+        preexec_fn=join if cgroup_procs else None,
     )
     assert proc.stdout is not None
     ready = proc.stdout.readline()

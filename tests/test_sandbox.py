@@ -258,3 +258,28 @@ def test_a_template_killed_from_outside_is_rebuilt() -> None:
         for k in rebuilt:
             k.close()
         assert len(rebuilt) == 2 and not {k.pid for k in rebuilt} & {k.pid for k in kept}
+
+
+def test_a_grading_run_is_bounded_by_a_cgroup_or_grade_says_why_not(capsys) -> None:
+    from kit.cgroup import NoCgroup, RunCgroup
+    from kit.grading.coderun import _open
+
+    instructor = sq.instructor_edition(sq.quiz_notebook())
+    expected = sq.expected_tests(instructor)
+    grader = _open(CodeGrader, unsafe=False)  # what `grade` opens
+    cgroup = grader.zygote.cgroup
+    try:
+        err = capsys.readouterr().err
+        if isinstance(cgroup, NoCgroup):  # one line says so, and grading goes on
+            assert err.count("cgroup") >= 1 and cgroup.reason in err and len(err.splitlines()) == 1
+        else:
+            assert isinstance(cgroup, RunCgroup) and "cgroup" not in err
+            member = Path(f"/proc/{grader.zygote.proc.pid}/cgroup").read_text()
+            assert cgroup.path.name in member
+            assert (cgroup.path / "pids.max").read_text().strip() == str(cgroup.limits.processes)
+            assert int((cgroup.path / "memory.max").read_text()) == cgroup.limits.memory_mb << 20
+        assert sq.points(grader.run(instructor, sq.CORRECT, expected)) == sq.POINTS
+    finally:
+        grader.close()
+    if isinstance(cgroup, RunCgroup):
+        assert not cgroup.path.exists()
