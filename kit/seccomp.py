@@ -14,7 +14,7 @@ have (see ``kit.sandbox``):
   file handles (``open_by_handle_at``), and any ``personality`` but the
   default and the query.  Calls for another ABI (32-bit, x32) end the process.
 * ``box_filter`` — loaded by each box once it is set up (``enter_box``),
-  stacked on the first: also ``mount``, ``clone`` with any namespace flag,
+  stacked on the first (which still applies): ``mount``, ``clone`` with any namespace flag,
   and ``clone3`` (whose flags a filter cannot read: it answers ENOSYS, so the
   C library falls back to ``clone``, whose flags it can).  A template keeps
   ``mount`` and namespaced ``clone``: it makes the boxes.
@@ -122,15 +122,19 @@ def _program(machine: str, *, box: bool) -> bytes:
     ]
     if machine == "x86_64":
         code.append((_JGE, _X32_BIT, "kill", 0))
-    code.append((_JEQ, nr("personality") or 0, "personality", 0))
     if box:
+        # Stacked on the sandbox's filter, which a box inherits: only what a box adds.
+        # (Short, so that loading it costs each box little: the kernel runs a new
+        # filter once per call number to cache its answers.)
         code += [
             (_JEQ, nr("clone") or 0, "clone", 0),
             (_JEQ, nr("clone3") or 0, "enosys", 0),
             (_JEQ, nr("mount") or 0, "eperm", 0),
         ]
-    numbers = sorted(n for n in {nr(c) for c in DENIED} if n is not None)
-    code += [(_JEQ, n, "eperm", 0) for n in numbers]
+    else:
+        code.append((_JEQ, nr("personality") or 0, "personality", 0))
+        numbers = sorted(n for n in {nr(c) for c in DENIED} if n is not None)
+        code += [(_JEQ, n, "eperm", 0) for n in numbers]
     code += [
         (_RET, _ALLOW, 0, 0),
         "personality",
@@ -160,11 +164,16 @@ def sandbox_filter(machine: str | None = None) -> bytes:
 
 @cache
 def box_filter(machine: str | None = None) -> bytes:
-    """The program a box loads on itself once set up: the deny-list, ``mount`` and new namespaces."""
+    """The program a box stacks on the sandbox's once set up: ``mount`` and new namespaces."""
     return _program(machine or os.uname().machine, box=True)
 
 
 _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+
+
+@cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 class _Fprog(ctypes.Structure):
@@ -173,7 +182,7 @@ class _Fprog(ctypes.Structure):
 
 def load(program: bytes) -> None:
     """Install ``program`` on this thread's process (sets no-new-privileges first); raises OSError."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     buf = ctypes.create_string_buffer(program, len(program))
     prog = _Fprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
     for args in (
