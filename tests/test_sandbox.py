@@ -284,3 +284,50 @@ def test_a_grading_run_is_bounded_by_a_cgroup_or_grade_says_why_not(capsys) -> N
         grader.close()
     if isinstance(cgroup, RunCgroup):
         assert not cgroup.path.exists()
+
+
+BOMB = """\
+import pickle, kit.safepickle as sp
+x = [0, 0]
+for _ in range(30):
+    x = [x, x]  # 2**31 elements once expanded, 200 bytes as a pickle
+bomb = pickle.dumps(x, protocol=5)
+sp.dumps = lambda value: bomb
+summary = df.groupby('g')['v'].sum()
+"""
+
+
+def test_a_pickle_bomb_is_the_submissions_uncheckable_answer(sandbox_grader) -> None:
+    from kit import safepickle
+    from kit.answers import FailureKind
+
+    x: list = [0, 0]
+    for _ in range(30):
+        x = [x, x]
+    with pytest.raises(safepickle.Refused, match="too large to check"):
+        safepickle.loads(__import__("pickle").dumps(x, protocol=5))
+    instructor = sq.instructor_edition(sq.quiz_notebook())
+    expected = sq.expected_tests(instructor)
+    run = sandbox_grader.run(instructor, {**sq.CORRECT, "q-data": BOMB}, expected)
+    # the patched encoder sends the bomb for q-mut's value too; q-func's server forked before
+    assert sq.points(run) == {"q-func": 3.0, "q-data": 0.0, "q-mut": 0.0}
+    kinds = {f.kind for f in run.failures}
+    assert kinds == {FailureKind.UNCHECKABLE}, run.failures
+    assert all(f.kind.by_submission for f in run.failures)
+    assert any("too large to check" in f.detail for f in run.failures)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"cbuiltins\nlist\n(cbuiltins\nrange\n(I0\nI1000000000\ntRtR.",  # list(range(10**9))
+        b"cbuiltins\nbytes\n(I10000000000\ntR.",  # bytes(10**10)
+        b"cbuiltins\nlist\n(V" + b"a" * 100 + b"\ntR.",  # list('aaa...')
+        b"cnumpy\nndarray\n((I100000000\ntVf8\ntR.",  # np.ndarray((10**8,), 'f8')
+    ],
+)
+def test_constructor_calls_that_make_much_from_little_are_refused(payload) -> None:
+    from kit import safepickle
+
+    with pytest.raises(safepickle.Refused, match="not plain data"):
+        safepickle.loads(payload)
