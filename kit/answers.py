@@ -49,6 +49,15 @@ class FailureKind(StrEnum):
     # grading failed (it may name cells of the instructor edition).
     GRADER = "grader"
 
+    @property
+    def by_submission(self) -> bool:
+        """Whether the submission caused it: recorded once as the trainee's, never retried.
+
+        Every kind but ``GRADER``; a value too large to decode (a pickle bomb)
+        is ``UNCHECKABLE``, so it is the submission's too.
+        """
+        return self is not FailureKind.GRADER
+
 
 class TestOutcome(StrEnum):
     """How one author test of a code answer ended (what a page says about it, by kind)."""

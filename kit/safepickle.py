@@ -43,6 +43,13 @@ import numpy as np
 __all__ = ["Encoded", "Refused", "Uncrossable", "dumps", "loads"]
 
 MAX_DEPTH = 200  # nesting the encoder follows; deeper values are refused
+# What one decoded value may hold, counting a part as often as it is referenced:
+# the decoder copies containers, so a few KB of shared references (a list of the
+# same list, 30 levels deep) would expand to 10**9 elements and take the judge's
+# memory and a minute.  Counted before expanding, in milliseconds; what passes
+# a cap is refused as too large to check (the submission's doing, not the grader's).
+MAX_ITEMS = 4_000_000  # container slots (elements, keys and values)
+MAX_BYTES = 512 << 20  # bytes of strings, bytes and numpy buffers
 
 
 class Uncrossable(Exception):
@@ -279,6 +286,7 @@ class _Unpickler(_PyUnpickler):  # the Python implementation: its BUILD can be g
         global _GLOBALS
         if _GLOBALS is None:
             _GLOBALS = _allowed_globals()
+            _GLOBALS_RECONSTRUCT[0] = _GLOBALS[("numpy._core.multiarray", "_reconstruct")]
         try:
             return _GLOBALS[(module, name)]
         except (KeyError, TypeError):
@@ -308,8 +316,56 @@ class _Unpickler(_PyUnpickler):  # the Python implementation: its BUILD can be g
     def persistent_load(self, pid: Any) -> Any:
         raise Refused("persistent references are not plain data")
 
+    def load_reduce(self) -> None:
+        _check_call(self.stack[-2], self.stack[-1], {})
+        super().load_reduce()
+
+    def load_newobj(self) -> None:
+        _check_call(self.stack[-2], self.stack[-1], {})
+        super().load_newobj()
+
+    def load_newobj_ex(self) -> None:
+        _check_call(self.stack[-3], self.stack[-2], self.stack[-1])
+        super().load_newobj_ex()
+
+    def _instantiate(self, klass: Any, args: Any) -> None:  # OBJ and INST
+        _check_call(klass, args, {})
+        super()._instantiate(klass, args)
+
     dispatch = dict(_PyUnpickler.dispatch)
     dispatch[pickle.BUILD[0]] = load_build
+    dispatch[pickle.REDUCE[0]] = load_reduce
+    dispatch[pickle.NEWOBJ[0]] = load_newobj
+    dispatch[pickle.NEWOBJ_EX[0]] = load_newobj_ex
+
+
+_CONTAINERS = (list, tuple, set, frozenset, dict, collections.deque, collections.Counter,
+               collections.OrderedDict, collections.defaultdict, Encoded)  # fmt: skip
+
+
+def _check_call(func: Any, args: Any, kwargs: Any) -> None:
+    """Refuse a constructor call that would make much from little (an allowed type called on a
+    ``range``, ``bytes(10**10)``, a sized numpy allocation); what ``dumps`` writes never does."""
+    values = [
+        *(args if isinstance(args, tuple) else ()),
+        *(kwargs.values() if isinstance(kwargs, dict) else ()),
+    ]
+    for v in values:
+        if type(v) is range:
+            raise Refused("a range expanded by a call is not plain data")
+        if func in (bytes, bytearray) and type(v) is int:
+            raise Refused("bytes made from a size are not plain data")
+        if func in _CONTAINERS and type(v) in (str, bytes, bytearray):
+            raise Refused("a container made from a string is not plain data")
+    if func is np.ndarray:
+        raise Refused("a numpy array allocated by a call is not plain data")
+    if func is _GLOBALS_RECONSTRUCT[0] and not (
+        len(values) >= 2 and isinstance(values[1], tuple) and values[1] == (0,)
+    ):
+        raise Refused("a numpy array allocated by a call is not plain data")
+
+
+_GLOBALS_RECONSTRUCT: list[Any] = [None]  # numpy's _reconstruct, once the allow-list is built
 
 
 def loads(data: bytes) -> Any:
@@ -327,6 +383,7 @@ def loads(data: bytes) -> Any:
     except Exception as e:  # noqa: BLE001 - any malformed pickle is a refusal, with its reason
         raise Refused(f"malformed data ({type(e).__name__}: {str(e)[:200]})") from None
     try:
+        _Size().add(raw, 0)
         return _dec(raw, 0)
     except Refused:
         raise
@@ -336,6 +393,69 @@ def loads(data: bytes) -> Any:
         raise Refused("the value is too large to check") from None
     except Exception as e:  # noqa: BLE001 - pandas' constructors refuse inconsistent parts
         raise Refused(f"inconsistent data ({type(e).__name__}: {str(e)[:200]})") from None
+
+
+_SCALARS = frozenset({int, float, bool, complex, type(None)})
+
+
+class _Size:
+    """The decoded size of a raw value, each shared part counted once per reference.
+
+    A part's size is remembered by identity, so a value of shared references
+    is measured in time proportional to its distinct parts, not its expansion;
+    ``add`` raises ``Refused`` as soon as a cap is passed.
+    """
+
+    def __init__(self) -> None:
+        self.items = 0
+        self.bytes = 0
+        self.seen: dict[int, tuple[int, int]] = {}
+
+    def add(self, x: Any, depth: int) -> None:
+        """Count ``x`` (and everything it holds) into the totals."""
+        t = type(x)
+        if t in (str, bytes, bytearray):
+            self._count(0, len(x))
+            return
+        if t is np.ndarray:
+            self._count(0, x.nbytes)
+            return
+        if not isinstance(x, dict | list | tuple | set | frozenset | collections.deque):
+            return
+        if depth > MAX_DEPTH:
+            raise Refused("the value is nested too deeply")
+        known = self.seen.get(id(x))
+        if known is not None:
+            self._count(*known)
+            return
+        items, size = self.items, self.bytes
+        if isinstance(x, dict):
+            self._count(2 * len(x), 0)
+            self._parts(x.keys(), depth + 1)
+            self._parts(x.values(), depth + 1)
+        else:
+            self._count(len(x), 0)
+            self._parts(x, depth + 1)
+        self.seen[id(x)] = (self.items - items, self.bytes - size)
+
+    def _parts(self, parts: Any, depth: int) -> None:
+        text = 0
+        for v in parts:
+            t = type(v)
+            if t is str:  # the common cases, without a call
+                text += len(v)
+            elif t not in _SCALARS:
+                self.add(v, depth)
+        self._count(0, text)
+
+    def _count(self, items: int, size: int) -> None:
+        self.items += items
+        self.bytes += size
+        if self.items > MAX_ITEMS or self.bytes > MAX_BYTES:
+            raise Refused(
+                f"the value is too large to check (over {MAX_ITEMS:,} elements or "
+                f"{MAX_BYTES >> 20} MB once its shared parts are expanded)"
+            )
 
 
 def _dec(x: Any, depth: int) -> Any:

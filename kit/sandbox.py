@@ -53,10 +53,13 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from kit.cgroup import NoCgroup, RunCgroup, RunLimits
 
 __all__ = ["Box", "Limits", "SandboxUnavailable", "Zygote", "enter_box"]
 
@@ -210,7 +213,7 @@ def _env(python: str) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "CASEKIT_MODE": "grade",
-        "CASEKIT_PRELOAD": "kit.sandbox,kit.safepickle,kit.judge",
+        "CASEKIT_PRELOAD": "kit.sandbox,kit.seccomp,kit.safepickle,kit.judge",
     }
 
 
@@ -231,8 +234,12 @@ class Zygote:
     a second (imports inside the sandbox), once per grading run.
     """
 
-    def __init__(self, *, unsafe: bool = False) -> None:
+    def __init__(self, *, unsafe: bool = False, run_limits: RunLimits | None = None) -> None:
+        from kit.cgroup import open_run
+
         self.unsafe = unsafe
+        # The whole run's cgroup (kit.cgroup), or why there is none: told once by ``grade``.
+        self.cgroup: RunCgroup | NoCgroup = open_run(run_limits)
         self.owner = os.getpid()
         self.dir = tempfile.mkdtemp(prefix="casekit-sandbox-")
         self.path = os.path.join(self.dir, "z.sock")
@@ -245,8 +252,12 @@ class Zygote:
         import kit
         from kit.zygote import ZYGOTE_MAIN, ZygoteFailed, spawn
 
+        # The control channel: the zygote answers which children it keeps (``kept``).
+        self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._control_lock = threading.Lock()
         zygote_args = ["-c", ZYGOTE_MAIN, "--fd", str(listener.fileno())]
-        keep = [listener.fileno()]
+        zygote_args += ["--control", str(theirs.fileno())]
+        keep = [listener.fileno(), theirs.fileno()]
         self.errlog = open(os.path.join(self.dir, "stderr"), "w+b")  # noqa: SIM115 - lives with the zygote
         try:
             if unsafe:
@@ -264,7 +275,9 @@ class Zygote:
                 keep += more
                 env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
                 cwd = "/"
-            self.proc = spawn(cmd, env=env, cwd=cwd, pass_fds=tuple(keep), stderr=self.errlog)
+            procs = self.cgroup.procs if isinstance(self.cgroup, RunCgroup) else None
+            self.proc = spawn(cmd, env=env, cwd=cwd, pass_fds=tuple(keep), stderr=self.errlog,
+                              cgroup_procs=procs)  # fmt: skip
         except ZygoteFailed:
             self.errlog.seek(0)
             err = self.errlog.read().decode("utf-8", "replace").strip()[-2000:]
@@ -279,7 +292,8 @@ class Zygote:
             raise
         finally:
             listener.close()
-            for fd in keep[1:]:
+            theirs.close()
+            for fd in keep[2:]:
                 os.close(fd)
         if not unsafe:
             self._probe()
@@ -317,7 +331,15 @@ class Zygote:
             args += ["--ro-bind", source, dst]
         args += links
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/matplotlib"]
-        fds = []
+        # The sandbox's seccomp filter (kit.seccomp), read by bwrap from a pipe.
+        from kit.seccomp import sandbox_filter
+
+        program = sandbox_filter()
+        r, w = os.pipe()
+        os.write(w, program)
+        os.close(w)
+        fds = [r]
+        args += ["--seccomp", str(r)]
         cache = _font_cache()
         if cache is not None:
             fd = os.open(cache, os.O_RDONLY)
@@ -347,6 +369,23 @@ class Zygote:
         """True while the zygote process runs."""
         return self.proc.poll() is None
 
+    def kept(self) -> list[Kept]:
+        """The zygote's children whose connection is open (the templates, and boxes in use).
+
+        Asked of the zygote on its control channel, not read from ``/proc``: a
+        child being killed or reaped is not among them, and each comes as a
+        pidfd, so signalling it can never hit another process.
+        """
+        from kit.zygote import KEPT
+
+        with self._control_lock:
+            self._control.settimeout(10)
+            self._control.send(KEPT)
+            msg, fds, _, _ = socket.recv_fds(self._control, 16, 1024)
+        if not msg:
+            raise RuntimeError("the zygote did not answer on its control channel")
+        return [Kept(fd) for fd in fds]
+
     def connect(self) -> socket.socket:
         """A connection to a freshly forked child of the zygote."""
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -367,6 +406,9 @@ class Zygote:
         self._cleanup()
 
     def _cleanup(self) -> None:
+        if isinstance(self.cgroup, RunCgroup):
+            self.cgroup.close()
+        self._control.close()
         self.errlog.close()
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(self.stage, ignore_errors=True)
@@ -376,6 +418,28 @@ class Zygote:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class Kept:
+    """One child the zygote keeps, as a pidfd (its ``pid`` as this process sees it)."""
+
+    def __init__(self, pidfd: int) -> None:
+        self.pidfd = pidfd
+        self.pid = 0
+        for line in Path(f"/proc/self/fdinfo/{pidfd}").read_text().splitlines():
+            if line.startswith("Pid:"):
+                self.pid = int(line.split()[1])  # -1 once it has exited
+
+    def kill(self) -> None:
+        """SIGKILL exactly this process (a no-op once it is gone)."""
+        try:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        """Release the pidfd."""
+        os.close(self.pidfd)
 
 
 def _launch() -> None:
@@ -492,6 +556,10 @@ def enter_box(limits: dict[str, Any] | None, files: dict[str, bytes], *, confine
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if confine:
             _drop_capabilities()
+        if confine and limits is not None:
+            from kit.seccomp import box_filter, load
+
+            load(box_filter())  # no mount, no new namespaces from here on
     except BaseException:
         os._exit(71)
     return scratch

@@ -135,12 +135,21 @@ def spawn(
     cwd: str | None = None,
     pass_fds: tuple[int, ...] = (),
     stderr: Any = None,
+    cgroup_procs: str | None = None,
 ) -> subprocess.Popen:
     """Start a zygote (``cmd`` ends up in ``main``) and wait until it says ``ready``.
 
     Its stdin is a pipe the parent keeps: EOF on it tells the zygote its parent
-    is gone.  Raises ``ZygoteFailed`` when it dies or says anything else.
+    is gone.  With ``cgroup_procs`` (a cgroup's ``cgroup.procs``) the process
+    joins that cgroup before it runs ``cmd``, so all it starts is inside.
+    Raises ``ZygoteFailed`` when it dies or says anything else.
     """
+
+    def join() -> None:
+        assert cgroup_procs is not None
+        with open(cgroup_procs, "w") as fh:
+            fh.write("0")
+
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.PIPE,
@@ -150,6 +159,7 @@ def spawn(
         cwd=cwd,
         pass_fds=pass_fds,
         close_fds=True,
+        preexec_fn=join if cgroup_procs else None,
     )
     assert proc.stdout is not None
     ready = proc.stdout.readline()
@@ -182,8 +192,9 @@ def main(argv: list[str] | None = None) -> None:
 
     ``argv`` is ``[PATH]`` (bind a Unix socket there) or ``["--fd", N]`` (listen
     on an inherited, already bound socket: the sandboxed zygote cannot see the
-    parent's files), optionally followed by ``--box`` (each child starts in
-    its own namespaces, see ``kit.sandbox``).
+    parent's files), optionally followed by ``--control M`` (an inherited
+    socket on which the parent asks about the children, see ``serve``) and
+    ``--box`` (each child starts in its own namespaces, see ``kit.sandbox``).
     """
     argv = sys.argv[1:] if argv is None else argv
     for name in _PRELOAD:
@@ -225,7 +236,10 @@ def main(argv: list[str] | None = None) -> None:
     sys.stdout.flush()
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 1)
-    serve(listener, namespaces="--box" in argv, parent_fd=sys.stdin.fileno())
+    control = None
+    if "--control" in argv:
+        control = socket.socket(fileno=int(argv[argv.index("--control") + 1]))
+    serve(listener, namespaces="--box" in argv, parent_fd=sys.stdin.fileno(), control=control)
 
 
 def serve(
@@ -234,6 +248,7 @@ def serve(
     namespaces: bool,
     parent_fd: int | None = None,
     close_in_child: tuple[int, ...] = (),
+    control: socket.socket | None = None,
 ) -> None:
     """Fork (or, with ``namespaces``, clone into new namespaces) one child per connection; never returns.
 
@@ -241,6 +256,12 @@ def serve(
     connection goes away (POLLRDHUP), the child's process group (a box: its
     PID 1, and with it its whole PID namespace) is killed; when ``parent_fd``
     reaches EOF, every child is killed and this process exits.
+
+    On ``control`` the parent asks which children it still holds (``KEPT``):
+    the answer carries a pidfd per child whose connection is open, counted
+    after this round's hang-ups and exits, so a child on its way out is never
+    among them (pids in a PID namespace mean nothing outside it; a pidfd
+    names the process itself).
     """
     rdhup = 0x2000  # POLLRDHUP
     wake_r, wake_w = os.pipe()
@@ -254,6 +275,9 @@ def serve(
     poller.register(wake_r, select.POLLIN)
     if parent_fd is not None:
         poller.register(parent_fd, select.POLLIN)
+    if control is not None:
+        poller.register(control.fileno(), select.POLLIN)
+    asked = False
     conns: dict[int, socket.socket] = {}  # child pid -> its connection
     watched: dict[int, int] = {}  # connection fd -> child pid, while the peer is there
     spawn = os.fork
@@ -280,7 +304,14 @@ def serve(
             elif fd in watched and ev & (rdhup | select.POLLHUP | select.POLLERR):
                 poller.unregister(fd)
                 _kill(watched.pop(fd))
+            elif control is not None and fd == control.fileno():
+                asked = True
         _reap(conns, watched, poller)
+        if asked and control is not None:
+            asked = False
+            if not _answer_control(control, list(watched.values())):
+                poller.unregister(control.fileno())
+                control = None
         if any(fd == listener.fileno() for fd, _ in events):
             conn, _ = listener.accept()
             pid = spawn()
@@ -291,12 +322,41 @@ def serve(
                 for extra in (wake_r, wake_w, parent_fd, *close_in_child):
                     if extra is not None:
                         os.close(extra)
+                if control is not None:
+                    control.close()
                 signal.set_wakeup_fd(-1)
                 os.dup2(devnull, 0)
                 _child_main(conn)  # never returns
             conns[pid] = conn
             watched[conn.fileno()] = pid
             poller.register(conn.fileno(), rdhup)
+
+
+KEPT = b"kept"  # the parent's question on the control socket
+
+
+def _answer_control(control: socket.socket, pids: list[int]) -> bool:
+    """Answer one ``KEPT`` request with a pidfd per child in ``pids``; False once the parent is gone."""
+    try:
+        request = control.recv(64)
+    except OSError:
+        return False
+    if not request:
+        return False
+    fds = []
+    for pid in pids:
+        try:
+            fds.append(os.pidfd_open(pid))
+        except OSError:
+            pass  # already gone: not kept
+    try:
+        socket.send_fds(control, [struct.pack("!I", len(fds))], fds)
+    except OSError:
+        return False
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return True
 
 
 def _kill(pid: int) -> None:

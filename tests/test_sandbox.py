@@ -51,6 +51,29 @@ facts = {
     'env': sorted(os.environ),
     'mounts': [l.split()[3] for l in open('/proc/self/mountinfo')],
 }
+import ctypes, subprocess, threading
+from kit.seccomp import number
+libc = ctypes.CDLL(None, use_errno=True)
+def errno_of(name, *args):
+    rc = libc.syscall(ctypes.c_long(number(name)), *[ctypes.c_long(a) for a in args])
+    return 0 if rc >= 0 else ctypes.get_errno()
+# each harmless, or refused by the kernel after the filter (EINVAL, EFAULT, EBADF)
+facts['calls'] = {
+    'ptrace': errno_of('ptrace', 0, 0, 0, 0), 'keyctl': errno_of('keyctl', 0, -3, 0),
+    'bpf': errno_of('bpf', 0, 0, 0), 'perf_event_open': errno_of('perf_event_open', 0, 0, -1, -1, 0),
+    'userfaultfd': errno_of('userfaultfd', 0), 'io_uring_setup': errno_of('io_uring_setup', 0, 0),
+    'unshare': errno_of('unshare', 0), 'setns': errno_of('setns', -1, 0),
+    'mount': errno_of('mount', 0, 0, 0, 0, 0), 'umount2': errno_of('umount2', 0, 0),
+    'open_by_handle_at': errno_of('open_by_handle_at', -1, 0, 0),
+    'clone-newuser': errno_of('clone', 0x10000000 | 0x200, 0, 0, 0, 0),
+    'personality-exec': errno_of('personality', 0x0400000),
+}
+facts['personality-query'] = errno_of('personality', 0xffffffff)
+facts['clone3'] = errno_of('clone3', 0, 0)
+ran = []
+t = threading.Thread(target=ran.append, args=(1,))
+t.start(); t.join()
+facts['threads-and-processes'] = ran == [1] and subprocess.run(['true']).returncode == 0
 """
 
 CHECKS = {
@@ -60,6 +83,9 @@ CHECKS = {
     "has loopback only": "facts['interfaces'] == ['lo']",
     "has no capabilities": "facts['cap_eff'] == 0 and facts['no_new_privs'] == '1'",
     "is limited": "(facts['nproc'], facts['fsize'], facts['nofile'], facts['cpu']) == (20, 3 * 2**20, 50, 7) and facts['as_limited']",
+    "refuses the dangerous calls (seccomp)": "facts['calls'] == {k: 1 for k in facts['calls']}",
+    "keeps the ordinary ones": "facts['personality-query'] == 0 and facts['threads-and-processes']",
+    "makes clone3 fall back to clone": "facts['clone3'] == 38",
     "writes only its scratch folder": "facts['write_tmp'] and not (facts['write_root'] or facts['write_dev'] or facts['write_kit'])",
     "has a scrubbed environment": "not [k for k in facts['env'] if k not in ENV]",
     # /proc/self/mountinfo names the folders the binds come from (not their content)
@@ -107,6 +133,34 @@ def test_the_box_as_seen_from_inside(sandbox_grader) -> None:
     )
     failed = [(t["name"], t["message"]) for t in run.tests if not t["passed"]]
     assert failed == [] and not run.failures, (failed, run.failures)
+
+
+SECCOMP_PROBE = """
+import ctypes, sys
+from kit import seccomp
+seccomp.load(seccomp.sandbox_filter())  # as bwrap loads it on the sandbox
+seccomp.load(seccomp.box_filter())  # as a box stacks it
+libc = ctypes.CDLL(None, use_errno=True)
+rc = libc.syscall(ctypes.c_long(seccomp.number('keyctl')), 0, ctypes.c_long(-3), 0)
+print(rc, ctypes.get_errno(), flush=True)
+if sys.argv[1] == 'x32':  # getpid through the x32 ABI: another ABI ends the process
+    libc.syscall(ctypes.c_long(0x40000000 | 39))
+    print('survived', flush=True)
+"""
+
+
+@pytest.mark.parametrize("abi", ["native", "x32"])
+def test_the_seccomp_filter_refuses_and_kills_by_abi(abi) -> None:
+    if abi == "x32" and os.uname().machine != "x86_64":
+        pytest.skip("x32 is an x86_64 ABI")
+    root = str(Path(__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, "-c", SECCOMP_PROBE, abi], capture_output=True,
+                         text=True, cwd=root, timeout=60)  # fmt: skip
+    assert out.stdout.splitlines()[0] == "-1 1"  # EPERM
+    if abi == "x32":
+        assert out.returncode == -31 and "survived" not in out.stdout  # SIGSYS
+    else:
+        assert out.returncode == 0, out.stderr
 
 
 def _descendants(root: int) -> set[int]:
@@ -184,33 +238,96 @@ def test_bwrap_is_what_confines_the_zygote(sandbox_grader) -> None:
 
 
 def test_a_template_killed_from_outside_is_rebuilt() -> None:
-    import signal
-
     instructor = sq.instructor_edition(sq.quiz_notebook())
     expected = sq.expected_tests(instructor)
     with CodeGrader() as grader:
         assert sq.points(grader.run(instructor, sq.CORRECT, expected)) == sq.POINTS
-        tree = _descendants(grader.zygote.proc.pid)
-        cmd = {p: c for p in tree if (c := _cmdline(p))}
-        ours = {p for p, c in cmd.items() if c[0] != b"bwrap" and b"kit.zygote" in b" ".join(c)}
-        [zygote] = [p for p in ours if _parent(p) not in ours]  # templates are forks of it
-        templates = [p for p in tree if _parent(p) == zygote]
-        assert len(templates) >= 2  # the two templates (and maybe a box on its way out)
-        for p in templates:
-            os.kill(p, signal.SIGKILL)
+        # The zygote says which children it keeps: after a run, exactly the two
+        # templates (a box on its way out is not kept, whatever /proc shows).
+        kept = grader.zygote.kept()
+        try:
+            assert len(kept) == 2
+            assert all(k.pid in _descendants(grader.zygote.proc.pid) for k in kept)
+            for k in kept:
+                k.kill()
+        finally:
+            for k in kept:
+                k.close()
         time.sleep(0.2)
         assert sq.points(grader.run(instructor, sq.CORRECT, expected)) == sq.POINTS
+        rebuilt = grader.zygote.kept()
+        for k in rebuilt:
+            k.close()
+        assert len(rebuilt) == 2 and not {k.pid for k in rebuilt} & {k.pid for k in kept}
 
 
-def _cmdline(pid: int) -> list[bytes]:
-    try:  # a box on its way out may be gone between the listing and this read
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:  # FileNotFoundError, or ProcessLookupError mid-exit
-        return []
+def test_a_grading_run_is_bounded_by_a_cgroup_or_grade_says_why_not(capsys) -> None:
+    from kit.cgroup import NoCgroup, RunCgroup
+    from kit.grading.coderun import _open
+
+    instructor = sq.instructor_edition(sq.quiz_notebook())
+    expected = sq.expected_tests(instructor)
+    grader = _open(CodeGrader, unsafe=False)  # what `grade` opens
+    cgroup = grader.zygote.cgroup
+    try:
+        err = capsys.readouterr().err
+        if isinstance(cgroup, NoCgroup):  # one line says so, and grading goes on
+            assert err.count("cgroup") >= 1 and cgroup.reason in err and len(err.splitlines()) == 1
+        else:
+            assert isinstance(cgroup, RunCgroup) and "cgroup" not in err
+            member = Path(f"/proc/{grader.zygote.proc.pid}/cgroup").read_text()
+            assert cgroup.path.name in member
+            assert (cgroup.path / "pids.max").read_text().strip() == str(cgroup.limits.processes)
+            assert int((cgroup.path / "memory.max").read_text()) == cgroup.limits.memory_mb << 20
+        assert sq.points(grader.run(instructor, sq.CORRECT, expected)) == sq.POINTS
+    finally:
+        grader.close()
+    if isinstance(cgroup, RunCgroup):
+        assert not cgroup.path.exists()
 
 
-def _parent(pid: int) -> int | None:
-    try:  # a box on its way out may be gone between the listing and this read
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except OSError:  # FileNotFoundError, or ProcessLookupError mid-exit
-        return None
+BOMB = """\
+import pickle, kit.safepickle as sp
+x = [0, 0]
+for _ in range(30):
+    x = [x, x]  # 2**31 elements once expanded, 200 bytes as a pickle
+bomb = pickle.dumps(x, protocol=5)
+sp.dumps = lambda value: bomb
+summary = df.groupby('g')['v'].sum()
+"""
+
+
+def test_a_pickle_bomb_is_the_submissions_uncheckable_answer(sandbox_grader) -> None:
+    from kit import safepickle
+    from kit.answers import FailureKind
+
+    x: list = [0, 0]
+    for _ in range(30):
+        x = [x, x]
+    with pytest.raises(safepickle.Refused, match="too large to check"):
+        safepickle.loads(__import__("pickle").dumps(x, protocol=5))
+    instructor = sq.instructor_edition(sq.quiz_notebook())
+    expected = sq.expected_tests(instructor)
+    run = sandbox_grader.run(instructor, {**sq.CORRECT, "q-data": BOMB}, expected)
+    # the patched encoder sends the bomb for q-mut's value too; q-func's server forked before
+    assert sq.points(run) == {"q-func": 3.0, "q-data": 0.0, "q-mut": 0.0}
+    kinds = {f.kind for f in run.failures}
+    assert kinds == {FailureKind.UNCHECKABLE}, run.failures
+    assert all(f.kind.by_submission for f in run.failures)
+    assert any("too large to check" in f.detail for f in run.failures)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"cbuiltins\nlist\n(cbuiltins\nrange\n(I0\nI1000000000\ntRtR.",  # list(range(10**9))
+        b"cbuiltins\nbytes\n(I10000000000\ntR.",  # bytes(10**10)
+        b"cbuiltins\nlist\n(V" + b"a" * 100 + b"\ntR.",  # list('aaa...')
+        b"cnumpy\nndarray\n((I100000000\ntVf8\ntR.",  # np.ndarray((10**8,), 'f8')
+    ],
+)
+def test_constructor_calls_that_make_much_from_little_are_refused(payload) -> None:
+    from kit import safepickle
+
+    with pytest.raises(safepickle.Refused, match="not plain data"):
+        safepickle.loads(payload)

@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 
 from kit import kinds
 from kit.answers import FailureKind, RunFailure
+from kit.cgroup import NoCgroup
 from kit.course import Course, CourseError, UserError
 from kit.grading.keys import SessionKeys
 from kit.messages import t as say
@@ -103,9 +104,12 @@ def _open(factory: Any, *, unsafe: bool, limits: Limits | None = None) -> CodeGr
     if unsafe:
         print(say("grade.unsafe_warning"), file=sys.stderr, flush=True)
     try:
-        return factory(limits=limits, unsafe=unsafe)
+        grader = factory(limits=limits, unsafe=unsafe)
     except SandboxUnavailable as e:
         raise NoSandbox(say("grade.no_sandbox", reason=e.reason)) from None
+    if isinstance(grader.zygote.cgroup, NoCgroup):
+        print(say("grade.no_cgroup", reason=grader.zygote.cgroup.reason), file=sys.stderr)
+    return grader
 
 
 @dataclass

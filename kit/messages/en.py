@@ -307,6 +307,7 @@ MESSAGES: dict[str, str] = {
     "grade.cannot_write": "cannot write to the gradebook: {error}",
     "grade.no_sandbox": "cannot run trainees' code safely: {reason}. Install the Debian package bubblewrap (apt-get install bubblewrap, or bash scripts/system-deps.sh sandbox); only if you trust every submission, grade outside the sandbox with --unsafe-no-sandbox (see docs/security.md)",
     "grade.unsafe_warning": "⚠ grading OUTSIDE the sandbox (--unsafe-no-sandbox): trainees' code runs with your rights and can read the keys, change the gradebook and reach the network. Use it only for submissions you trust.",
+    "grade.no_cgroup": "note: no cgroup limits for this grading run ({reason}); each box keeps its own limits (see docs/security.md)",
     "grade.data_too_big": "the data next to the notebook exceeds {files} files or {mb} MB (every box that runs trainees' code gets a copy)",
     "grade.data_too_big_fix": "move the files the notebook does not read out of this folder",
     "grades.unknown_format": "unknown export format",

@@ -307,6 +307,7 @@ MESSAGES: dict[str, str] = {
     "grade.cannot_write": "无法写入成绩库：{error}",
     "grade.no_sandbox": "无法安全地运行学员的代码：{reason}。请安装 Debian 软件包 bubblewrap（apt-get install bubblewrap，或 bash scripts/system-deps.sh sandbox）；只有在信任每一份提交时，才可加 --unsafe-no-sandbox 在沙箱之外评分（见 docs/security.md）",
     "grade.unsafe_warning": "⚠ 正在沙箱之外评分（--unsafe-no-sandbox）：学员的代码以你的权限运行，能读取答案要点、改写成绩库、访问网络。只可用于你信任的提交。",
+    "grade.no_cgroup": "注意：本次评分没有 cgroup 限制（{reason}）；每个沙箱盒仍有各自的限制（见 docs/security.md）",
     "grade.data_too_big": "笔记本旁的数据超过 {files} 个文件或 {mb} MB（每个运行学员代码的沙箱都会得到一份副本）",
     "grade.data_too_big_fix": "把笔记本不读取的文件移出这个文件夹",
     "grades.unknown_format": "未知的导出格式",
