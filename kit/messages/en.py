@@ -524,8 +524,9 @@ MESSAGES: dict[str, str] = {
     "build.cell_raised": "{where} raised {error}: {message}",
     "build.cell_first_line": "{where} ({line})",
     "build.added_cell": "a cell the build added (parameters or deliberation)",
-    "build.solution_fails": "the instructor's solution fails its own test {test!r} of question {question!r} for cohort {cohort}: {message} — fix the solution or the test (keys and tests run with this cohort's parameters)",
-    "build.solution_fails_variant": "the instructor's solution fails its own test {test!r} of question {question!r} on trainee {trainee}'s own variant (cohort {cohort}): {message} — a solution must pass on every trainee's data: compute it from the data (not a number written in), or fix the test",
+    "build.solution_fails": "session {session}: the instructor's solution, graded as grading grades a trainee, fails its own test {test!r} of question {question!r} ({where}) for cohort {cohort}: {message} — fix the solution or the test (keys and tests run with this cohort's parameters)",
+    "build.solution_fails_variant": "session {session}: the instructor's solution, graded as grading grades a trainee, fails its own test {test!r} of question {question!r} ({where}) on trainee {trainee}'s own variant (cohort {cohort}): {message} — a solution must pass on every trainee's data: compute it from the data (not a number written in), or fix the test",
+    "build.proof_failed": "the instructor's solutions could not be graded for cohort {cohort} ({error}): the session is not built — see `casekit grade`'s requirements in docs/security.md",
     "build.variants_alike": "session {session} gives every trainee a variant of their own (variants = trainee), but {notebook} reads neither `seed` nor `trainee`: every trainee would get the same data and keys",
     "build.variants_alike_fix": "derive the data from `seed` (e.g. numpy.random.default_rng(seed)) and declare `seed = 0` in the parameters cell, or leave the variants column empty",
     # ---- hand-in from the workbook

@@ -524,8 +524,9 @@ MESSAGES: dict[str, str] = {
     "build.cell_raised": "{where} 出错 {error}：{message}",
     "build.cell_first_line": "{where}（{line}）",
     "build.added_cell": "构建时加入的单元格（参数或研议）",
-    "build.solution_fails": "教师参考答案在班次 {cohort} 未通过题目 {question!r} 的测试 {test!r}：{message} — 请修改参考答案或测试（答案要点和测试按该班次的参数运行）",
-    "build.solution_fails_variant": "教师参考答案在学员 {trainee} 的专属数据上（班次 {cohort}）未通过题目 {question!r} 的测试 {test!r}：{message} — 参考答案须对每位学员的数据都成立：请由数据计算（不要写死数字），或修改测试",
+    "build.solution_fails": "讲次 {session}：教师参考答案按评分学员的方式评分，在班次 {cohort} 未通过题目 {question!r} 的测试 {test!r}（{where}）：{message} — 请修改参考答案或测试（答案要点和测试按该班次的参数运行）",
+    "build.solution_fails_variant": "讲次 {session}：教师参考答案按评分学员的方式评分，在学员 {trainee} 的专属数据上（班次 {cohort}）未通过题目 {question!r} 的测试 {test!r}（{where}）：{message} — 参考答案须对每位学员的数据都成立：请由数据计算（不要写死数字），或修改测试",
+    "build.proof_failed": "无法为班次 {cohort} 评分教师参考答案（{error}）：该讲次未构建 — 评分的运行要求见 docs/security.md",
     "build.variants_alike": "讲次 {session} 为每位学员生成各自的版本（variants = trainee），但 {notebook} 既未使用 `seed` 也未使用 `trainee`：每位学员拿到的数据和答案要点都会相同",
     "build.variants_alike_fix": "请由 `seed` 生成数据（如 numpy.random.default_rng(seed)），并在参数单元格中声明 `seed = 0`；或将 variants 一栏留空",
     # ---- hand-in from the workbook
