@@ -301,7 +301,7 @@ def _do(value: Any, op: str, args: tuple, kwargs: dict) -> Any:
         return _signature(value)
     import operator
 
-    fn = {"len": len, "repr": repr, "str": str, "bool": bool, "contains": operator.contains,
+    fn: Any = {"len": len, "repr": repr, "str": str, "bool": bool, "contains": operator.contains,
           "getitem": operator.getitem, "setitem": operator.setitem, "delitem": operator.delitem,
           "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
           "gt": operator.gt, "ge": operator.ge, "add": operator.add, "sub": operator.sub,

@@ -242,7 +242,13 @@ class _Link(Channel):
         self.calls = 0  # requests to trainee values so far, over all servers
         self.questions: set[str] = set()  # the answers the judge waits for
         self.view: NotebookView = NotebookView({}, ".", set())
+        self.object_roots: set[str] | None = None  # answer names whose uses may give objects
+        self.gave_objects: set[str] = set()  # answer names whose uses gave objects
         self._fallback: Server | None = None
+
+    def objects_from(self, root: str) -> bool:
+        """Whether using the answer ``root`` may give an object of the trainee's (None: learning)."""
+        return self.object_roots is None or root in self.object_roots
 
     def fallback(self) -> Server:
         """Requests for values that came without a server go over this channel, after ``ran``."""
@@ -355,24 +361,31 @@ def _inject(
                 )
             )
         else:
-            raw = offer[1] if offer[0] == "data" else None
+            raw = offer[1] if isinstance(offer, tuple) and offer[0] == "data" else None
             link.view.injected[name] = (value, raw)
         ns[name] = value
     return failures
 
 
 def learned_shapes(link: _Link, steps: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
-    """What each answer name held when the answers were the solutions: data, callable, object, ..."""
+    """What each answer name held when the answers were the solutions: data, callable, object, ...
+
+    ``callable:objects``: a function or class whose uses by the tests gave
+    objects (a generator function, a class and its instances).
+    """
     out: dict[str, dict[str, str]] = {}
     for step in steps:
         got = link.answers.get(step["question"])
         if got is None:
             continue
         snap = got[0]
-        out[step["question"]] = {
-            name: str(snap[name][0]) if isinstance(snap.get(name), tuple) else "absent"
-            for name, _weak in step["names"]
-        }
+        kinds = {}
+        for name, _weak in step["names"]:
+            kind = str(snap[name][0]) if isinstance(snap.get(name), tuple) else "absent"
+            kinds[name] = (
+                f"{kind}:objects" if kind == "callable" and name in link.gave_objects else kind
+            )
+        out[step["question"]] = kinds
     return out
 
 
@@ -391,6 +404,13 @@ def judge_main(conn: socket.socket, job: dict[str, Any]) -> None:
     link.view = NotebookView(ns, _TEMPLATE.get("scratch") or os.getcwd(),
                              set(_TEMPLATE.get("files") or {}))  # fmt: skip
     shapes = job.get("shapes")
+    if shapes is not None:
+        link.object_roots = {
+            name
+            for kinds in shapes.values()
+            for name, kind in kinds.items()
+            if kind in ("object", "callable:objects")
+        }
     answers = [s for s in job["cells"] if s["role"] == "answer"]
     collected = False
     tainted = False  # a hidden test has called the trainee's function
@@ -400,8 +420,6 @@ def judge_main(conn: socket.socket, job: dict[str, Any]) -> None:
             if not collected:
                 link.collect(job["trainee_budget"])
                 collected = True
-                if shapes is None:
-                    zygote.send_frame(conn, ("shapes", learned_shapes(link, answers)))
             own = None if shapes is None else shapes.get(step["question"], {})
             for f in _inject(ns, step, link, own):
                 zygote.send_frame(conn, ("failure", f.as_dict()))
@@ -417,6 +435,8 @@ def judge_main(conn: socket.socket, job: dict[str, Any]) -> None:
         if role == "hidden-tests" and called:
             tainted = True
         zygote.send_frame(conn, ("tests", step["index"], records, raised, withheld))
+    if shapes is None:  # the solutions' run: what their names held, and what using them gave
+        zygote.send_frame(conn, ("shapes", learned_shapes(link, answers)))
     zygote.send_frame(conn, ("done",))
     runner.close()
     os._exit(0)

@@ -286,7 +286,12 @@ class Server(Channel):
         if isinstance(reply, tuple) and reply and reply[0] == "raised" and len(reply) == 3:
             raise _raised(str(reply[1]), str(reply[2]), name)
         if isinstance(reply, tuple) and len(reply) == 2 and reply[0] == "ok":
-            value = materialise(f"{name}(...)", reply[1], self, objects=True)
+            root = object.__getattribute__(who, "_root")
+            value = materialise(
+                f"{name}(...)", reply[1], self, objects=self.link.objects_from(root), root=root
+            )
+            if isinstance(reply[1], tuple) and reply[1][:1] == ("object",):
+                self.link.gave_objects.add(root)
             if isinstance(value, Uncheckable):
                 raise AnswerCallFailed(repr(value)[1:-1])
             return value
@@ -301,7 +306,10 @@ _PASSED_ON = {"__name__", "__qualname__", "__doc__", "__module__", "__defaults__
 class Remote:
     """A value that stays in the trainee's box; what the test does with it is done there."""
 
-    def __init__(self, server: Server, name: str, handle: int, meta: dict[str, Any]) -> None:
+    def __init__(
+        self, server: Server, name: str, handle: int, meta: dict[str, Any], root: str
+    ) -> None:
+        object.__setattr__(self, "_root", root)  # the answer name it came from
         object.__setattr__(self, "_server", server)
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_handle", handle)
@@ -330,10 +338,10 @@ class Remote:
     def __str__(self) -> str:
         return str(self._do("str"))
 
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+    def __eq__(self, other: Any) -> Any:
         return self._do("eq", other)
 
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+    def __ne__(self, other: Any) -> Any:
         return self._do("ne", other)
 
     def __hash__(self) -> int:
@@ -377,8 +385,8 @@ class AnswerObject(Remote):
     def __next__(self) -> Any:
         return self._do("next")
 
-    @property
-    def __class__(self) -> type:  # type: ignore[override]
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
         """The real type when the judge has it too (a matplotlib Axes), so isinstance holds."""
         meta = object.__getattribute__(self, "_meta")
         mod = sys.modules.get(str(meta.get("module")))
@@ -551,12 +559,16 @@ def _raised(ename: str, message: str, name: str) -> BaseException:
     return AnswerCallFailed(f"`{name}` raised {ename[:100]}: {message}")
 
 
-def materialise(name: str, offer: Any, server: Server | None, *, objects: bool) -> Any:
+def materialise(
+    name: str, offer: Any, server: Server | None, *, objects: bool, root: str | None = None
+) -> Any:
     """Turn what the trainee's box offered for a name into the judge's value.
 
-    ``objects``: an object of the trainee's may stand here (a call's result,
-    or a name whose solution is itself such an object); where the solution
-    holds data, an object is not checkable (it could pose as the data).
+    ``objects``: an object of the trainee's may stand here (a name whose
+    solution is itself such an object, or what using one gives where the
+    solution's gave objects too); where the solution holds or returns data,
+    an object is not checkable: it could pose as the data (an ``__eq__`` that
+    says yes to anything).  ``root``: the answer name the value comes from.
     """
     if not isinstance(offer, tuple) or not offer or not isinstance(offer[0], str):
         return Uncheckable(name, "nothing readable was sent")
@@ -576,7 +588,7 @@ def materialise(name: str, offer: Any, server: Server | None, *, objects: bool) 
         if known is not None:
             return known
         cls = AnswerFunction if kind == "callable" else AnswerObject
-        proxy = cls(server, name, offer[1], meta)
+        proxy = cls(server, name, offer[1], meta, root or name)
         value = _generator(proxy, server, offer[1]) if meta.get("generator") is True else proxy
         server.proxies[offer[1]] = value
         return value

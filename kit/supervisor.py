@@ -282,7 +282,9 @@ class CodeGrader:
         expected = [t for t in expected_tests]
         plan = self._plan_for(instructor_nb, parameters)
         answered = {
-            q: c for q, c in answers.items() if q in plan.questions and not is_unanswered(c)
+            q: c
+            for q, c in answers.items()
+            if q in plan.questions and isinstance(c, str) and not is_unanswered(c)
         }
         if not answered:
             return CodeRun(_verdicts(expected, {}, {}, set(), set(answered)), [], 0.0)

@@ -271,3 +271,61 @@ def test_inconsistent_pandas_parts_are_refused_not_trusted() -> None:
     for node in (frame, series):
         with pytest.raises(safepickle.Refused):
             safepickle.loads(pickle.dumps(node, protocol=5))
+
+
+# ----------------------------------------------------------------------------- objects that stay in the box
+
+
+def _one_question(solution: str, tests: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _cell("unit = 'green'", "parameters"),
+        _cell("import os\nfrom kit.questions import ask, test", "locked"),
+        _cell('ask.code("q", "f")'),
+        _cell(solution, "solution"),
+        _cell(tests, "tests"),
+    ]
+    return sq.instructor_edition(nb)
+
+
+def test_a_function_whose_solution_returns_data_cannot_return_a_liar(sandbox_grader) -> None:
+    # In a notebook an object whose __eq__ says yes passes `total(3) == 6`; the judge
+    # lets an object stand only where the solution's own uses gave objects.
+    instructor = _one_question(
+        "def total(n):\n    return 2 * n",
+        '@test("q", name="t")\ndef _():\n    assert total(3) == 6',
+    )
+    expected = sq.expected_tests(instructor)
+    proof = sandbox_grader.prove(instructor, expected)
+    assert proof.shapes == {"q": {"total": "callable"}} and sq.points(proof) == {"q": 1.0}
+    liar = "class Yes:\n    def __eq__(self, o):\n        return True\n\ndef total(n):\n    return Yes()"
+    run = sandbox_grader.run(instructor, {"q": liar}, expected)
+    assert sq.points(run) == {"q": 0.0}
+    assert "cannot be checked" in run.tests[0]["message"]
+
+
+def test_files_the_trainee_wrote_cross_but_never_as_code(sandbox_grader) -> None:
+    instructor = _one_question(
+        "with open('notes.txt', 'w') as fh:\n    fh.write('ok')",
+        '@test("q", name="file")\ndef _():\n    assert open("notes.txt").read() == "ok"\n\n'
+        '@test("q", name="no module")\ndef _():\n    try:\n        import evil_helper\n'
+        "    except ImportError:\n        pass\n    else:\n        raise AssertionError('imported')",
+    )
+    expected = sq.expected_tests(instructor)
+    evil = (
+        "with open('notes.txt', 'w') as fh:\n    fh.write('ok')\n"
+        "with open('evil_helper.py', 'w') as fh:\n"
+        "    fh.write('open(\"/tmp/work/judge-ran-trainee-code\", \"w\").close()')"
+    )
+    run = sandbox_grader.run(instructor, {"q": evil}, expected)
+    # the text file crossed; the module did not, so the judge never ran it
+    assert [t["passed"] for t in run.tests] == [True, True], run.tests
+
+
+def test_the_build_records_what_the_solutions_names_held(sandbox_grader) -> None:
+    instructor = _one_question(
+        "def gen(n):\n    yield from range(n)\n\nclass Box:\n    pass\n\nlabel = 'x'",
+        '@test("q", name="t")\ndef _():\n    assert list(gen(2)) == [0, 1] and label == "x"',
+    )
+    proof = sandbox_grader.prove(instructor, sq.expected_tests(instructor))
+    assert proof.shapes == {"q": {"gen": "callable:objects", "Box": "callable", "label": "data"}}
