@@ -354,6 +354,7 @@ def _serve_one(frame: tuple) -> None:
         _SERVING["view"].apply(sync.get("names", {}))
         _set_random(sync.get("random"))
         given = _mutable_args(args, kwargs)
+        watched = _snapshot(sync.get("watch") or [])
         signal.setitimer(signal.ITIMER_REAL, float(timeout))
         try:
             result = _do(handles[handle], op, args, kwargs)
@@ -366,6 +367,7 @@ def _serve_one(frame: tuple) -> None:
         reply = ("raised", type(e).__name__, str(e)[:DETAIL_CAP])
     extras: dict[str, Any] = {"out": _printed(), "files": changed_files(_SERVING["seen"])}
     extras["args"] = _changed_args(given)
+    extras["globals"] = _changed_args(watched, _SERVING["view"].ns)
     try:
         extras["random"] = _random_state()
     except Exception:  # noqa: BLE001 - the trainee broke their random module: the judge keeps its own
@@ -392,10 +394,31 @@ def _mutable_args(args: tuple, kwargs: dict) -> dict[Any, tuple[Any, bytes]]:
     return out
 
 
-def _changed_args(given: dict[Any, tuple[Any, bytes]]) -> dict[Any, bytes]:
-    """Arguments the call changed in place: their new bytes (the judge changes its own alike)."""
+def _snapshot(names: list[str]) -> dict[Any, tuple[Any, bytes]]:
+    """The answers' data the request's code reads, with its bytes before the request."""
+    ns = _SERVING["view"].ns
+    out = {}
+    for n in names:
+        if isinstance(n, str) and n in ns:
+            try:
+                raw = safepickle.dumps(ns[n])
+            except Exception:  # noqa: BLE001
+                continue
+            if len(raw) <= _ARG_CAP:
+                out[n] = (ns[n], raw)
+    return out
+
+
+def _changed_args(
+    given: dict[Any, tuple[Any, bytes]], ns: dict[str, Any] | None = None
+) -> dict[Any, bytes]:
+    """Values the request changed (in place, or rebound in ``ns``): their new bytes."""
     out = {}
     for key, (value, raw) in given.items():
+        if ns is not None:
+            if key not in ns:
+                continue
+            value = ns[key]
         try:
             now = safepickle.dumps(value)
         except Exception:  # noqa: BLE001

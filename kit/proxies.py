@@ -115,7 +115,31 @@ class NotebookView:
         import random
 
         np_state = sys.modules["numpy"].random.get_state() if "numpy" in sys.modules else None
-        return {"names": names, "random": (random.getstate(), np_state)}
+        # data the trainee's code reads may be changed by it (`items.append(x)`): watched
+        watch = [
+            n
+            for n, (value, raw) in self.injected.items()
+            if raw is not None and n in self.ns and n not in names and (reads is None or n in reads)
+        ]
+        return {"names": names, "random": (random.getstate(), np_state), "watch": watch}
+
+    def take_globals(self, changed: Any) -> None:
+        """Answer names the trainee's code changed during a request: the judge's change alike."""
+        if not isinstance(changed, dict):
+            return
+        for name, raw in changed.items():
+            if name not in self.injected or not isinstance(raw, bytes):
+                continue
+            try:
+                new = safepickle.loads(raw)
+            except safepickle.Refused:
+                continue
+            value = self.ns.get(name)
+            if value is self.injected[name][0] and _update(value, new):
+                self.injected[name] = (value, raw)
+            else:
+                self.ns[name] = new
+                self.injected[name] = (new, raw)
 
     def take(self, extras: Any) -> None:
         """What a reply brought: printed text, the random state, files."""
@@ -127,6 +151,7 @@ class NotebookView:
         if isinstance(extras.get("random"), bytes):
             _take_random(extras["random"])
         self.write_files(extras.get("files"))
+        self.take_globals(extras.get("globals"))
 
     def write_files(self, files: Any) -> None:
         """Copy files the trainee's code wrote into the judge's scratch folder (never code, never data)."""
@@ -490,7 +515,8 @@ def _write_back(changed: dict[Any, Any], args: tuple, kwargs: dict) -> None:
             continue
 
 
-def _update(target: Any, new: Any) -> None:
+def _update(target: Any, new: Any) -> bool:
+    """Change ``target`` in place to equal ``new``; False when it cannot be (an int, another type)."""
     import numpy as np
     import pandas as pd
 
@@ -512,6 +538,9 @@ def _update(target: Any, new: Any) -> None:
             target[col] = new[col]
     elif type(target) is pd.Series and type(new) is pd.Series and target.index.equals(new.index):
         target[:] = new.values
+    else:
+        return False
+    return True
 
 
 def _by_reference(o: Any) -> bool:
