@@ -82,7 +82,21 @@ def check(course: Path | str = ".") -> CheckResult:
     result.problems += deliberation.check_deliberations(loaded)
     result.problems += programme.programme_problems(loaded)
     result.problems += variant_problems(loaded)
+    result.problems += _crossing_problems(loaded)
     return result
+
+
+def _crossing_problems(course: Course) -> list[Problem]:
+    """Tests that ask the judge for what cannot cross from a trainee's box (``kit.crossing``)."""
+    from kit import notebooks as nbs
+    from kit.crossing import crossing_problems
+
+    found = []
+    for path in course.notebooks():
+        nb, _ = nbs.read_notebook(path)  # unreadable: reported above
+        if nb is not None:
+            found += crossing_problems(path, nb)
+    return found
 
 
 def variant_problems(course: Course) -> list[Problem]:

@@ -364,7 +364,9 @@ def _serve_one(frame: tuple) -> None:
     except BaseException as e:  # noqa: BLE001 - the answer's exception is the answer's result
         if isinstance(e, SystemExit | KeyboardInterrupt):
             os._exit(0)
-        reply = ("raised", type(e).__name__, str(e)[:DETAIL_CAP])
+        # an exception class of the trainee's own reaches the judge as its built-in base
+        base = next(c for c in type(e).__mro__ if c.__module__ == "builtins")
+        reply = ("raised", base.__name__, str(e)[:DETAIL_CAP])
     extras: dict[str, Any] = {"out": _printed(), "files": changed_files(_SERVING["seen"])}
     extras["args"] = _changed_args(given)
     extras["globals"] = _changed_args(watched, _SERVING["view"].ns)

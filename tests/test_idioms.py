@@ -209,6 +209,12 @@ IDIOMS = [
        "assert hasattr(Account(0), 'deposit') and not hasattr(Account(0), 'nothing')"),
       "class Account:\n    def __init__(self, balance):\n        self.balance = balance\n"
       "    def deposit(self, amount):\n        return amount\n    def withdraw(self, amount):\n        pass"),
+    I("own-exception", "PrairieLearn",
+      "class Overdrawn(ValueError):\n    pass\n\ndef withdraw(balance, amount):\n    if amount > balance:\n"
+      "        raise Overdrawn('not enough')\n    return balance - amount",
+      ("try:\n    withdraw(1, 5)\nexcept ValueError as e:\n    assert 'not enough' in str(e)\n"
+       "else:\n    raise AssertionError('no error')", "assert withdraw(5, 1) == 4"),
+      "def withdraw(balance, amount):\n    return balance - amount"),
     I("class-str", "PrairieLearn",
       "class Point:\n    def __init__(self, x, y):\n        self.x, self.y = x, y\n"
       "    def __str__(self):\n        return f'({self.x}, {self.y})'\n"

@@ -329,3 +329,33 @@ def test_the_build_records_what_the_solutions_names_held(sandbox_grader) -> None
     )
     proof = sandbox_grader.prove(instructor, sq.expected_tests(instructor))
     assert proof.shapes == {"q": {"gen": "callable:objects", "Box": "callable", "label": "data"}}
+
+
+def test_check_names_each_test_that_asks_for_what_cannot_cross(tmp_path) -> None:
+    from conftest import run_cli, write_course
+
+    root = write_course(tmp_path / "course")  # a Chinese course: the warnings speak Chinese
+    nb = nbformat.read(str(root / "cases" / "coop.ipynb"), as_version=4)
+    nb.cells += [
+        _cell('ask.code("q-obj", "类")'),
+        _cell("class Overdrawn(ValueError):\n    pass\n\nclass Acct:\n    pass\n\nacct = Acct()", "solution"),
+        _cell(
+            '@test("q-obj", name="exact type")\ndef _():\n    assert type(acct) is Acct\n\n'
+            '@test("q-obj", name="own error")\ndef _():\n    try:\n        acct.withdraw(9)\n'
+            "    except Overdrawn:\n        pass\n\n"
+            '@test("q-obj", name="current figure")\ndef _():\n    import matplotlib.pyplot as plt\n'
+            "    assert plt.gca().get_title() == 'x'\n\n"
+            '@test("q-obj", name="fine")\ndef _():\n    assert isinstance(acct, Acct)',
+            "tests",
+        ),
+    ]  # fmt: skip
+    nbformat.write(nb, str(root / "cases" / "coop.ipynb"))
+    r = run_cli("check", str(root))  # the course's own language
+    said = [line for line in (r.stdout + r.stderr).splitlines() if "测试 '" in line]
+    where = f"coop.ipynb:第 {len(nb.cells)} 个单元格: tests:"
+    assert len(said) == 3 and all(where in line for line in said), r.stdout + r.stderr
+    for test, reason in (("exact type", "type()"), ("own error", "ValueError"),
+                         ("current figure", "fig、ax")):  # fmt: skip
+        assert any(f"测试 '{test}'" in line and reason in line for line in said), said
+    assert not any("fine" in line for line in said)
+    assert r.returncode == 0  # warnings: the author decides

@@ -529,6 +529,12 @@ MESSAGES: dict[str, str] = {
     "build.proof_failed": "the instructor's solutions could not be graded for cohort {cohort} ({error}): the session is not built — see `casekit grade`'s requirements in docs/security.md",
     "build.variants_alike": "session {session} gives every trainee a variant of their own (variants = trainee), but {notebook} reads neither `seed` nor `trainee`: every trainee would get the same data and keys",
     "build.variants_alike_fix": "derive the data from `seed` (e.g. numpy.random.default_rng(seed)) and declare `seed = 0` in the parameters cell, or leave the variants column empty",
+    "check.cannot_cross": "test {test!r} {reason}: graded, it will not mean what it means in the notebook",
+    "check.cannot_cross_fix": "grading keeps the trainee's objects in their own box and gives the test stand-ins; write the test with isinstance, built-in exceptions and the names the solution binds",
+    "check.cross_type": "takes type() of the trainee's answer (the judge sees a stand-in; isinstance works)",
+    "check.cross_exception": "catches an exception class the solution defines (the trainee's exception reaches the judge as its built-in base, e.g. ValueError)",
+    "check.cross_code": "reads the trainee's code itself (source, __code__, __closure__, __globals__ stay in the trainee's box)",
+    "check.cross_figure": "reads pyplot's current figure (the trainee drew in their own box; read the figure through the names the solution binds, e.g. fig, ax)",
     # ---- hand-in from the workbook
     "handin.not_released": "neither answers nor casekit metadata: is this a workbook released by `casekit release`?",
     "submit_os_error": "the submission could not be written ({error}); please tell the organisers",

@@ -529,6 +529,12 @@ MESSAGES: dict[str, str] = {
     "build.proof_failed": "无法为班次 {cohort} 评分教师参考答案（{error}）：该讲次未构建 — 评分的运行要求见 docs/security.md",
     "build.variants_alike": "讲次 {session} 为每位学员生成各自的版本（variants = trainee），但 {notebook} 既未使用 `seed` 也未使用 `trainee`：每位学员拿到的数据和答案要点都会相同",
     "build.variants_alike_fix": "请由 `seed` 生成数据（如 numpy.random.default_rng(seed)），并在参数单元格中声明 `seed = 0`；或将 variants 一栏留空",
+    "check.cannot_cross": "测试 {test!r} {reason}：评分时其含义与在笔记本中不同",
+    "check.cannot_cross_fix": "评分时学员的对象留在学员自己的沙箱中，测试拿到的是替身；请用 isinstance、内置异常和参考答案绑定的变量名编写测试",
+    "check.cross_type": "对学员答案取 type()（评分方看到的是替身；isinstance 可用）",
+    "check.cross_exception": "捕获参考答案自定义的异常类（学员的异常以其内置基类到达评分方，如 ValueError）",
+    "check.cross_code": "读取学员代码本身（源码、__code__、__closure__、__globals__ 留在学员的沙箱中）",
+    "check.cross_figure": "读取 pyplot 的当前图形（学员在自己的沙箱中作图；请通过参考答案绑定的变量名读取图形，如 fig、ax）",
     # ---- hand-in from the workbook
     "handin.not_released": "既没有答案，也没有 casekit 元数据：这是 `casekit release` 发放的作业本吗？",
     "submit_os_error": "提交未能写入（{error}）；请告知培训组织者",
