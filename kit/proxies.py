@@ -247,6 +247,10 @@ class Server(Channel):
 
         _, ref, op, offers, kw = frame
         try:
+            if op not in ("call", "next"):
+                # only what the test gave can be done: reading attributes of the test's
+                # function (its __globals__: keys, hidden tests) must not be
+                raise TypeError("the test's value can only be called or iterated")
             value = self.callbacks[ref]
             args = [materialise("an argument", o, self, objects=True) for o in offers]
             kwargs = {
@@ -412,10 +416,15 @@ class AnswerObject(Remote):
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:
-        """The real type when the judge has it too (a matplotlib Axes), so isinstance holds."""
-        meta = object.__getattribute__(self, "_meta")
+        """A matplotlib type when the object claims one (an Axes), so ``isinstance`` holds.
+
+        Never a data type: an object posing as a DataFrame must not pass for one.
+        """
+        meta = object.__getattribute__(
+            self, "_meta"
+        )  # the trainee's box says: believed for figures only
         mod = sys.modules.get(str(meta.get("module")))
-        if mod is not None and str(meta.get("module")).split(".")[0] in SAFE_MODULES:
+        if mod is not None and str(meta.get("module")).split(".")[0] == "matplotlib":
             found: Any = mod
             for part in str(meta.get("type")).split("."):
                 found = getattr(found, part, None)

@@ -359,3 +359,27 @@ def test_check_names_each_test_that_asks_for_what_cannot_cross(tmp_path) -> None
         assert any(f"测试 '{test}'" in line and reason in line for line in said), said
     assert not any("fine" in line for line in said)
     assert r.returncode == 0  # warnings: the author decides
+
+
+def test_a_function_of_the_tests_can_only_be_called_by_the_trainees_code(sandbox_grader) -> None:
+    # apply(f, x) gets the test's lambda; reading its __globals__ (where keys and
+    # hidden tests live in the judge) must fail, calling it must work.
+    instructor = _one_question(
+        "def apply(f, x):\n    return f(x)",
+        'SECRET = "KEY-IN-JUDGE-1b7e"\n'
+        '@test("q", name="t")\ndef _():\n    assert apply(lambda v: v + 1, 1) == 2',
+    )
+    expected = sq.expected_tests(instructor)
+    # a hostile answer speaks the protocol itself: it asks the judge to read an attribute
+    peek = (
+        "def apply(f, x):\n    from kit import callserver, safepickle, zygote\n"
+        "    link = callserver._SERVING['link']\n"
+        "    name = ('data', safepickle.dumps('__qualname__'))\n"
+        "    zygote.send_frame(link, ('callback', f._ref, 'getattr', [name], {}))\n"
+        "    frame = zygote.recv_frame(link)\n"
+        "    if frame[1] is True:\n        return 'read ' + str(frame[2])\n"
+        "    return f(x)"
+    )
+    run = sandbox_grader.run(instructor, {"q": peek}, expected)
+    assert sq.points(run) == {"q": 1.0}, run.tests  # the peek was refused, the call worked
+    assert "KEY-IN-JUDGE" not in repr(run)
