@@ -9,9 +9,11 @@ notebook's common first cells:
   each answer cell replaced by the trainee's code.  After each answer cell it
   sends, for every name that the *instructor's* solution binds or changes
   (``answer_names``), what the trainee's code left there: data (through
-  ``kit.safepickle``), a function (kept in the box and called on request), a
-  module (by name) or "absent".  Then it serves calls of those functions.
-  It never receives keys, hidden tests or solutions.
+  ``kit.safepickle``), a handle for anything else (a function, class,
+  instance, generator, figure: ``kit.callserver``), a module (by name) or
+  "absent"; and the files the cell wrote.  Then it serves the judge's
+  requests on those handles.  It never receives keys, hidden tests or
+  solutions.
 
 * **The judge's box** runs the instructor edition's cells itself — its own
   parameters, helpers, ``numpy``, ``pandas``, ``test`` — and at each answer
@@ -20,9 +22,12 @@ notebook's common first cells:
   the records to the supervisor.  Trainee code never runs in the judge:
   patching ``numpy.allclose``, the display machinery, ``test`` or builtins in
   the trainee's box changes nothing here, and rebinding a helper or a
-  parameter the solution does not bind does not cross at all.  A function
-  answer is a proxy (``AnswerFunction``): its arguments go to the trainee's
-  box, its result comes back as data through ``kit.safepickle``.
+  parameter the solution does not bind does not cross at all.  A value that
+  is not data is a stand-in (``kit.proxies``): what the test does with it is
+  done in the trainee's box, with the test's view of the notebook (names it
+  deleted or rebound, random state), and only results cross back.  Objects
+  stand only where the solution's own values were objects (``shapes``,
+  learned by the build's proof: ``learned_shapes``).
 
 The judge waits for *all* answers before it runs any test, so nothing it
 learns from tests can flow into an answer.  The one channel left is a
