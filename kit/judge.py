@@ -97,12 +97,14 @@ def template_main(conn: socket.socket, job: dict[str, Any]) -> None:
 
     [listen_fd] = sandbox.receive_fds(conn)
     _TEMPLATE.update(job)
-    sandbox.enter_box(None, job["files"], confine=job["confine"])
+    scratch = sandbox.enter_box(None, job["files"], confine=job["confine"])
     os.environ["CASEKIT_MODE"] = "grade"
     _quiet()
     runner = shell.CellRunner(job["cell_timeout"], keep_outputs=False)
     failures = _run_cells(runner, job["cells"])
     runner.close()
+    # a box gets a fresh scratch folder: the files these first cells wrote go with the data
+    _TEMPLATE["files"] = {**job["files"], **_written(scratch, set(job["files"]))}
     import gc
 
     gc.collect()
@@ -110,6 +112,19 @@ def template_main(conn: socket.socket, job: dict[str, Any]) -> None:
     zygote.send_frame(conn, ("ready", failures))
     listener = socket.socket(fileno=listen_fd)
     zygote.serve(listener, namespaces=job["confine"], close_in_child=(conn.fileno(),))
+
+
+def _written(scratch: str, known: set[str]) -> dict[str, bytes]:
+    """Files in ``scratch`` besides ``known`` ones (what the notebook's first cells wrote)."""
+    out: dict[str, bytes] = {}
+    for folder, _dirs, files in os.walk(scratch):
+        for name in files:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, scratch)
+            if rel not in known and os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as fh:
+                    out[rel] = fh.read()
+    return out
 
 
 def _enter(conn: socket.socket, job: dict[str, Any]) -> socket.socket:
@@ -429,6 +444,8 @@ def judge_main(conn: socket.socket, job: dict[str, Any]) -> None:
             for f in _inject(ns, step, link, own):
                 zygote.send_frame(conn, ("failure", f.as_dict()))
             continue
+        if role in ("tests", "hidden-tests"):
+            link.view.freeze()
         before = link.calls
         out, exc = runner.run(step["index"], step["source"], plain=True)
         if role not in ("tests", "hidden-tests"):

@@ -99,6 +99,18 @@ class NotebookView:
         self.scratch = scratch
         self.data_files = data_files
         self.injected: dict[str, tuple[Any, bytes | None]] = {}
+        self.from_trainee: set[str] = set()  # files the trainee's code wrote, as copied here
+        self.frozen: set[str] | None = None  # the judge's own files when the tests began
+        self.sent: dict[str, tuple[int, int]] = {}  # the tests' files as last sent
+
+    def freeze(self) -> None:
+        """The tests begin: the files there now are the notebook's own (the tests' may be changed)."""
+        if self.frozen is None:
+            self.frozen = {
+                os.path.relpath(os.path.join(d, f), self.scratch)
+                for d, _, files in os.walk(self.scratch)
+                for f in files
+            }
 
     def sync(self, reads: list[str] | None) -> dict[str, Any]:
         """What a request carries: the answer names the test changed, and the random state."""
@@ -121,7 +133,31 @@ class NotebookView:
             for n, (value, raw) in self.injected.items()
             if raw is not None and n in self.ns and n not in names and (reads is None or n in reads)
         ]
-        return {"names": names, "random": (random.getstate(), np_state), "watch": watch}
+        return {
+            "names": names,
+            "random": (random.getstate(), np_state),
+            "watch": watch,
+            "files": self._test_files(),
+        }
+
+    def _test_files(self) -> dict[str, bytes]:
+        """Files the tests wrote since the last request: the trainee's code sees them too."""
+        if self.frozen is None:
+            return {}
+        out: dict[str, bytes] = {}
+        for folder, _dirs, files in os.walk(self.scratch):
+            for name in files:
+                path = os.path.join(folder, name)
+                rel = os.path.relpath(path, self.scratch)
+                if rel in self.frozen or rel in self.from_trainee or os.path.islink(path):
+                    continue
+                st = os.stat(path)
+                mark = (st.st_mtime_ns, st.st_size)
+                if self.sent.get(rel) != mark and st.st_size <= _MUTABLE_CAP:
+                    with open(path, "rb") as fh:
+                        out[rel] = fh.read()
+                    self.sent[rel] = mark
+        return out
 
     def take_globals(self, changed: Any) -> None:
         """Answer names the trainee's code changed during a request: the judge's change alike."""
@@ -154,7 +190,11 @@ class NotebookView:
         self.take_globals(extras.get("globals"))
 
     def write_files(self, files: Any) -> None:
-        """Copy files the trainee's code wrote into the judge's scratch folder (never code, never data)."""
+        """Copy files the trainee's code wrote into the judge's scratch folder.
+
+        Never code, never the session's data, never over a file the judge's own
+        cells wrote (a hidden test may read it: the trainee's copy must not stand in).
+        """
         if not isinstance(files, dict):
             return
         for rel, data in files.items():
@@ -170,6 +210,9 @@ class NotebookView:
             ):
                 continue
             target = os.path.join(self.scratch, norm)
+            own = self.frozen is None or norm in self.frozen
+            if norm not in self.from_trainee and own and os.path.lexists(target):
+                continue  # the judge's own file (its cells wrote it): hidden tests may read it
             try:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 if os.path.islink(target):
@@ -177,6 +220,7 @@ class NotebookView:
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
+                self.from_trainee.add(norm)
             except OSError:
                 continue
 

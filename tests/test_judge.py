@@ -315,7 +315,7 @@ def test_files_the_trainee_wrote_cross_but_never_as_code(sandbox_grader) -> None
     evil = (
         "with open('notes.txt', 'w') as fh:\n    fh.write('ok')\n"
         "with open('evil_helper.py', 'w') as fh:\n"
-        "    fh.write('open(\"/tmp/work/judge-ran-trainee-code\", \"w\").close()')"
+        '    fh.write(\'open("/tmp/work/judge-ran-trainee-code", "w").close()\')'
     )
     run = sandbox_grader.run(instructor, {"q": evil}, expected)
     # the text file crossed; the module did not, so the judge never ran it
@@ -383,3 +383,28 @@ def test_a_function_of_the_tests_can_only_be_called_by_the_trainees_code(sandbox
     run = sandbox_grader.run(instructor, {"q": peek}, expected)
     assert sq.points(run) == {"q": 1.0}, run.tests  # the peek was refused, the call worked
     assert "KEY-IN-JUDGE" not in repr(run)
+
+
+def test_the_trainees_files_never_replace_the_notebooks_own(sandbox_grader) -> None:
+    # The notebook's own cell writes what a hidden test reads; the trainee's code
+    # rewrites that file in its box: the judge keeps its own. A file the test itself
+    # writes may be changed by the trainee's function, as in the notebook.
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _cell("unit = 'green'", "parameters"),
+        _cell("from kit.questions import ask, test\nopen('expected.txt', 'w').write('42')", "locked"),
+        _cell('ask.code("q", "f")'),
+        _cell("def answer():\n    return 42\n\ndef note(path):\n    open(path, 'a').write('+')", "solution"),
+        _cell('@test("q", name="h")\ndef _():\n    assert str(answer()) == open("expected.txt").read()\n\n'
+              '@test("q", name="log")\ndef _():\n    open("log.txt", "w").write("a")\n    note("log.txt")\n'
+              '    assert open("log.txt").read() == "a+"', "hidden-tests"),
+    ]  # fmt: skip
+    instructor = sq.instructor_edition(nb)
+    expected = sq.expected_tests(instructor)
+    forge = (
+        "import os\nos.chmod('expected.txt', 0o644)\nopen('expected.txt', 'w').write('7')\n\n"
+        "def answer():\n    return 7\n\n"
+        "def note(path):\n    open(path, 'a').write('+')"
+    )
+    run = sandbox_grader.run(instructor, {"q": forge}, expected)
+    assert [(t["name"], t["passed"]) for t in run.tests] == [("h", False), ("log", True)]
