@@ -268,6 +268,10 @@ IDIOMS = [
       "def export(folder):\n    os.makedirs(folder, exist_ok=True)\n    sales.to_csv(os.path.join(folder, 'sales.csv'))",
       ("export('out')\nassert os.path.exists('out/sales.csv')\nassert len(pd.read_csv('out/sales.csv')) == 4",),
       "def export(folder):\n    os.makedirs(folder, exist_ok=True)"),
+    I("file-the-test-wrote", "PrairieLearn",
+      "def load_total(path):\n    return float(pd.read_csv(path)['x'].sum())",
+      ("pd.DataFrame({'x': [1, 2, 3]}).to_csv('given.csv', index=False)\nassert load_total('given.csv') == 6",),
+      "def load_total(path):\n    return 0.0"),
     I("figure-line", "PrairieLearn",
       "fig, ax = plt.subplots()\nax.plot([2020, 2021, 2022], [2, 4, 6], label='产值')\n"
       "ax.set_xlabel('年份')\nax.set_ylabel('万元')\nax.set_title('产值走势')\nax.legend()",
