@@ -11,6 +11,7 @@ anything a trainee holds, is what grading trusts.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -346,7 +347,12 @@ def build(
         if handouts:  # nbconvert and its templates, while this process waits for the notebooks
             _in_background(_warm_exporters)
         # the judge that proves the solutions starts while the notebooks run
-        prover = proofs.Prover(c) if any(proofs.needs_proof(i.nb_path) for i in pending) else None
+        proved = [
+            (j, i) for j, i in zip(jobs, pending, strict=True) if proofs.needs_proof(i.nb_path)
+        ]
+        warm = [(i.session.session, copy.deepcopy(j.nb), i.plan["parameters"])
+                for j, i in proved[: proofs.WARM]]  # fmt: skip
+        prover = proofs.Prover(c, co.id, warm) if proved else None
         executed = run_many(jobs, workers=workers, progress=progress, cluster=cluster)
         if prover is not None:
             try:

@@ -27,6 +27,8 @@ from kit.messages import t
 
 __all__ = ["Proof", "Prover", "needs_proof", "record_shapes"]
 
+WARM = 4  # notebooks whose templates are made ahead (the grader keeps eight pairs)
+
 
 @dataclass
 class Proof:
@@ -60,8 +62,14 @@ def needs_proof(nb_path: Path) -> bool:
 class Prover:
     """A sandboxed grader for one build, started in the background as soon as the build knows it needs one."""
 
-    def __init__(self, course: Any) -> None:
+    def __init__(
+        self, course: Any, cohort: str, warm: list[tuple[str, Any, dict]] | None = None
+    ) -> None:
         self.course = course
+        self.cohort = cohort
+        self._warm = list(warm or [])[
+            :WARM
+        ]  # (session, notebook, parameters): templates made early
         self._grader: Any = None
         self._error: BaseException | None = None
         self._ready = threading.Event()
@@ -72,6 +80,7 @@ class Prover:
     def _keep(self) -> None:
         """Start the grader, then live as long as it: its sandbox dies with the thread that started it."""
         self._start()
+        self._prepare()
         self._stop.wait()
         if self._grader is not None:
             self._grader.close()
@@ -92,6 +101,19 @@ class Prover:
             self._error = e
         finally:
             self._ready.set()
+
+    def _prepare(self) -> None:
+        """The proofs' templates, made while the build runs the notebooks (the same plan: reused)."""
+        from kit.grading.coderun import session_files
+
+        for session, nb, parameters in self._warm:
+            if self._grader is None or self._stop.is_set():
+                return
+            try:
+                files = session_files(self.course, self.cohort, session)
+                self._grader.prepare(nb, parameters=parameters, files=files)
+            except Exception:  # noqa: BLE001 - the proof itself will make them, or say why not
+                pass
 
     def prove(self, cohort: str, claims: list[Claim]) -> dict[str, Proof]:
         """Grade each claim's solutions; one ``Proof`` per claim name (claims without code tests pass)."""

@@ -292,6 +292,22 @@ class CodeGrader:
             self._learn(plan, expected, dict(files or {}), limits)
         return self._attempt(plan, answered, expected, dict(files or {}), limits, t0, plan.shapes)
 
+    def prepare(
+        self,
+        instructor_nb: Any,
+        *,
+        parameters: dict[str, Any] | None = None,
+        files: dict[str, bytes] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        """Start the templates a later ``run`` or ``prove`` of this notebook forks its boxes from.
+
+        The build calls it while the notebook itself still runs, so that the
+        proof of its solutions waits for nothing but its own two boxes.
+        """
+        plan = self._plan_for(instructor_nb, parameters)
+        self._template_pair(plan, dict(files or {}), limits or self.limits)
+
     def prove(
         self,
         instructor_nb: Any,
