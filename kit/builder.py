@@ -11,6 +11,7 @@ anything a trainee holds, is what grading trusts.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -89,7 +90,21 @@ def check(course: Path | str = ".") -> CheckResult:
     from kit.access import open_problems
 
     result.problems += open_problems(loaded)  # a course other accounts can read (#19)
+    result.problems += _crossing_problems(loaded)
     return result
+
+
+def _crossing_problems(course: Course) -> list[Problem]:
+    """Tests that ask the judge for what cannot cross from a trainee's box (``kit.crossing``)."""
+    from kit import notebooks as nbs
+    from kit.crossing import crossing_problems
+
+    found = []
+    for path in course.notebooks():
+        nb, _ = nbs.read_notebook(path)  # unreadable: reported above
+        if nb is not None:
+            found += crossing_problems(path, nb)
+    return found
 
 
 def variant_problems(course: Course) -> list[Problem]:
@@ -244,30 +259,6 @@ def session_problems(
     return [p for p in found if p.severity == "error"]
 
 
-def failed_tests(records: dict[str, Any], cohort: str, trainee: str | None = None) -> list[str]:
-    """Why the instructor's own solutions fail: one text per test that did not pass.
-
-    The build ran every solution with its visible and hidden tests for this
-    cohort's parameters (or this trainee's variant's); a failure means the
-    keys would mark a right answer wrong (or the tests are wrong), so the
-    session (or that variant) must not be built.
-    """
-    # a trainee's own variant: name whose data it is, and that every trainee's must pass
-    which = "build.solution_fails" if trainee is None else "build.solution_fails_variant"
-    return [
-        t(
-            which,
-            question=r.get("question"),
-            test=r.get("name"),
-            cohort=cohort,
-            trainee=trainee,
-            message=r.get("message") or "",
-        )
-        for r in records["tests"]
-        if not r.get("passed")
-    ]
-
-
 @dataclass
 class _Item:
     """One variant of one session to build: the reference (``variant`` None) or a trainee's own."""
@@ -369,16 +360,30 @@ def build(
             todo.append(item)
 
     jobs, pending = _jobs(c, cohort, todo, engine, result, cache) if todo else ([], [])
+    proven: dict[str, Any] = {}
     if jobs:
+        from kit import proofs
         from kit.execute import run_many
 
         if handouts:  # nbconvert and its templates, while this process waits for the notebooks
             _in_background(_warm_exporters)
+        # the judge that proves the solutions starts while the notebooks run
+        proved = [
+            (j, i) for j, i in zip(jobs, pending, strict=True) if proofs.needs_proof(i.nb_path)
+        ]
+        warm = [(i.session.session, copy.deepcopy(j.nb), i.plan["parameters"])
+                for j, i in proved[: proofs.WARM]]  # fmt: skip
+        prover = proofs.Prover(c, co.id, warm) if proved else None
         executed = run_many(jobs, workers=workers, progress=progress, cluster=cluster)
+        if prover is not None:
+            try:
+                proven = prover.prove(co.id, _claims(pending, executed))
+            finally:
+                prover.close()
     else:
         executed = []
     for item, ran in zip(pending, executed, strict=True):
-        _finish(c, co.id, item, ran, result, cache)
+        _finish(c, co.id, item, ran, result, cache, proven.get(item.name))
     artifacts.write_build_cache(c, co.id, cache)
     order = {sid: i for i, sid in enumerate(wanted)}
     result.sessions.sort(key=lambda b: order[b.session])
@@ -537,8 +542,32 @@ def _jobs(
     return jobs, pending
 
 
+def _claims(items: list[_Item], executed: list[Any]) -> list[Any]:
+    """The executed variants whose solutions the prover grades (those that ran to the end)."""
+    from kit.proofs import Claim
+
+    return [
+        Claim(
+            item.name,
+            item.session.session,
+            item.variant,
+            ran.nb,
+            item.nb_path,
+            item.plan["parameters"],
+        )  # fmt: skip
+        for item, ran in zip(items, executed, strict=True)
+        if not (ran.failure or ran.error)
+    ]
+
+
 def _finish(
-    c: Course, cohort: str, item: _Item, ran: Any, result: BuildResult, cache: dict[str, str]
+    c: Course,
+    cohort: str,
+    item: _Item,
+    ran: Any,
+    result: BuildResult,
+    cache: dict[str, str],
+    proof: Any = None,
 ) -> None:
     """Write one executed variant's editions, keys and practice hashes, or record why not."""
     from kit import kinds
@@ -560,9 +589,9 @@ def _finish(
         return
     nb = ran.nb
     rec = nbs.records(nb)
-    wrong = failed_tests(rec, cohort, item.variant)
-    if wrong:
-        result.failures += [Failure(item.name, why, str(item.nb_path)) for why in wrong]
+    # kit.proofs graded the solutions as grading will: every autograded point, or no session
+    if proof is not None and proof.refusals:
+        result.failures += [Failure(item.name, why, str(item.nb_path)) for why in proof.refusals]
         cache.pop(item.name, None)
         return
     misfits = _key_misfits(rec, nb, item, cohort)
@@ -576,6 +605,10 @@ def _finish(
     nb.metadata["casekit"] = {"edition": "instructor", **meta}
     trainee, locks = nbs.trainee_edition(nb, language=c.language)
     trainee.metadata["casekit"].update(meta)
+    if proof is not None:
+        from kit.proofs import record_shapes
+
+        record_shapes(nb, proof.shapes)  # the instructor edition's only: grading reads them
     keys = artifacts.KeysFile(
         cohort=cohort,
         session=s.session,

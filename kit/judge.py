@@ -9,9 +9,11 @@ notebook's common first cells:
   each answer cell replaced by the trainee's code.  After each answer cell it
   sends, for every name that the *instructor's* solution binds or changes
   (``answer_names``), what the trainee's code left there: data (through
-  ``kit.safepickle``), a function (kept in the box and called on request), a
-  module (by name) or "absent".  Then it serves calls of those functions.
-  It never receives keys, hidden tests or solutions.
+  ``kit.safepickle``), a handle for anything else (a function, class,
+  instance, generator, figure: ``kit.callserver``), a module (by name) or
+  "absent"; and the files the cell wrote.  Then it serves the judge's
+  requests on those handles.  It never receives keys, hidden tests or
+  solutions.
 
 * **The judge's box** runs the instructor edition's cells itself — its own
   parameters, helpers, ``numpy``, ``pandas``, ``test`` — and at each answer
@@ -20,9 +22,12 @@ notebook's common first cells:
   the records to the supervisor.  Trainee code never runs in the judge:
   patching ``numpy.allclose``, the display machinery, ``test`` or builtins in
   the trainee's box changes nothing here, and rebinding a helper or a
-  parameter the solution does not bind does not cross at all.  A function
-  answer is a proxy (``AnswerFunction``): its arguments go to the trainee's
-  box, its result comes back as data through ``kit.safepickle``.
+  parameter the solution does not bind does not cross at all.  A value that
+  is not data is a stand-in (``kit.proxies``): what the test does with it is
+  done in the trainee's box, with the test's view of the notebook (names it
+  deleted or rebound, random state), and only results cross back.  Objects
+  stand only where the solution's own values were objects (``shapes``,
+  learned by the build's proof: ``learned_shapes``).
 
 The judge waits for *all* answers before it runs any test, so nothing it
 learns from tests can flow into an answer.  The one channel left is a
@@ -36,31 +41,30 @@ Failures of the trainee's code are typed (``kit.answers.RunFailure``), never wor
 from __future__ import annotations
 
 import os
-import pickle
-import signal
 import socket
-import sys
 import time
-import types
 from typing import Any
 
-from kit import safepickle, shell
+from kit import callserver, shell
 from kit.answers import DETAIL_CAP as _DETAIL_CAP
 from kit.answers import FailureKind, RunFailure, cell_line, failure_of
+from kit.proxies import (
+    AnswerFunction,
+    Channel,
+    NotebookView,
+    Server,
+    Uncheckable,
+    materialise,
+)
 
 __all__ = ["AnswerFunction", "judge_main", "template_main", "trainee_main"]
 
 TEST_MIME = "application/vnd.casekit.test+json"
-_SAFE_MODULES = {
-    "numpy", "pandas", "matplotlib", "math", "statistics", "datetime", "collections",
-    "itertools", "functools", "re", "json", "random", "decimal", "fractions", "string",
-    "operator", "scipy", "seaborn", "html",
-}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- inside the boxes
 
-_TEMPLATE: dict[str, Any] = {}  # in a template and the boxes it forks: its job
+_TEMPLATE = callserver.STATE  # in a template and the boxes it forks: its job
 
 
 def _shell() -> Any:
@@ -93,12 +97,14 @@ def template_main(conn: socket.socket, job: dict[str, Any]) -> None:
 
     [listen_fd] = sandbox.receive_fds(conn)
     _TEMPLATE.update(job)
-    sandbox.enter_box(None, job["files"], confine=job["confine"])
+    scratch = sandbox.enter_box(None, job["files"], confine=job["confine"])
     os.environ["CASEKIT_MODE"] = "grade"
     _quiet()
     runner = shell.CellRunner(job["cell_timeout"], keep_outputs=False)
     failures = _run_cells(runner, job["cells"])
     runner.close()
+    # a box gets a fresh scratch folder: the files these first cells wrote go with the data
+    _TEMPLATE["files"] = {**job["files"], **_written(scratch, set(job["files"]))}
     import gc
 
     gc.collect()
@@ -108,12 +114,27 @@ def template_main(conn: socket.socket, job: dict[str, Any]) -> None:
     zygote.serve(listener, namespaces=job["confine"], close_in_child=(conn.fileno(),))
 
 
+def _written(scratch: str, known: set[str]) -> dict[str, bytes]:
+    """Files in ``scratch`` besides ``known`` ones (what the notebook's first cells wrote)."""
+    out: dict[str, bytes] = {}
+    for folder, _dirs, files in os.walk(scratch):
+        for name in files:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, scratch)
+            if rel not in known and os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as fh:
+                    out[rel] = fh.read()
+    return out
+
+
 def _enter(conn: socket.socket, job: dict[str, Any]) -> socket.socket:
     """Common start of both boxes: take the channel to the other box, set the box up."""
     from kit import sandbox
 
     [fd] = sandbox.receive_fds(conn)
-    sandbox.enter_box(job["limits"], _TEMPLATE.get("files", {}), confine=_TEMPLATE["confine"])
+    _TEMPLATE["scratch"] = sandbox.enter_box(
+        job["limits"], _TEMPLATE.get("files", {}), confine=_TEMPLATE["confine"]
+    )
     link = socket.socket(fileno=fd)
     link.setblocking(True)
     return link
@@ -146,7 +167,9 @@ def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
     conn.close()
     cells = shell.CellRunner(job["cell_timeout"], keep_outputs=False)
     answers = [s for s in job["cells"] if s.get("question")]
-    handles: dict[int, Any] = {}  # every function offered so far, numbered across answers
+    handles: dict[int, Any] = {}  # every value kept here so far, numbered across answers
+    seen: dict[str, tuple[int, int]] = {}  # files already sent
+    callserver.changed_files(seen)  # the data files' copies are the judge's own
     fallback = False  # some functions have no server of their own: this process serves them
     for step in job["cells"]:
         zygote.send_frame(link, ("start", step["index"]))
@@ -159,7 +182,11 @@ def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
         if exc is not None:
             failure = failure_of(exc, question=qid, cell=step["index"] + 1).as_dict()
         before = len(handles)
-        snap = {n: _offer(_shell().user_ns, n, handles, job["cell_timeout"]) for n in step["names"]}
+        ns = _shell().user_ns
+        snap = {n: callserver.offer(ns, n, handles, job["cell_timeout"]) for n in step["names"]}
+        written = callserver.changed_files(seen)
+        if written:
+            zygote.send_frame(link, ("files", qid, written))
         server = None
         if len(handles) > before:
             last = step is answers[-1]  # no cell runs after it: this process can serve it
@@ -173,7 +200,7 @@ def trainee_main(conn: socket.socket, job: dict[str, Any]) -> None:
             os.close(server)
     zygote.send_frame(link, ("ran",))
     if fallback:  # out of processes or descriptors earlier: serve those calls here, now
-        _serve_calls(link, handles, job["cell_timeout"])
+        callserver.serve_calls(link, handles, job["cell_timeout"])
     os._exit(0)
 
 
@@ -214,153 +241,39 @@ def _fork_server(link: socket.socket, handles: dict[int, Any], timeout: float) -
     if pid == 0:
         theirs.close()
         link.close()  # the cells' channel must reach EOF when the cells' process ends
-        _serve_calls(ours, handles, timeout)
+        callserver.serve_calls(ours, handles, timeout)
         os._exit(0)
     ours.close()
     return theirs.detach()
 
 
-def _offer(ns: dict[str, Any], name: str, handles: dict[int, Any], timeout: float) -> tuple:
-    """What crosses for one name: ("data", bytes) | ("callable", h) | ("module", m) | ("absent",) | ("uncrossable", why)."""
-    if name not in ns:
-        return ("absent",)
-    return _describe(ns[name], handles, timeout)
-
-
-def _describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple:
-    offer = _describe_value(value, handles, timeout)
-    cap = int(_TEMPLATE.get("answer_bytes") or 0)
-    if offer[0] == "data" and cap and len(offer[1]) > cap:
-        return ("uncrossable", f"larger than {cap // (1024 * 1024)} MB")
-    return offer
-
-
-def _describe_value(value: Any, handles: dict[int, Any], timeout: float) -> tuple:
-    from kit.shell import CellTimeoutError
-
-    if isinstance(value, types.ModuleType):
-        return ("module", str(getattr(value, "__name__", "")))
-    try:
-        signal.setitimer(signal.ITIMER_REAL, max(float(timeout), 1.0))
-        try:
-            return ("data", safepickle.dumps(value))
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except safepickle.Uncrossable as e:
-        if callable(value):
-            h = len(handles) + 1
-            handles[h] = value
-            return ("callable", h)
-        return ("uncrossable", str(e)[:_DETAIL_CAP])
-    except CellTimeoutError:
-        return ("uncrossable", "it took too long to copy")
-    except MemoryError:
-        return ("uncrossable", "it is too large")
-    except Exception as e:  # noqa: BLE001 - whatever the trainee's objects do, it is their answer's fault
-        return ("uncrossable", f"{type(e).__name__}: {e}"[:_DETAIL_CAP])
-
-
-class _ArgsUnpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, handles: dict[int, Any]) -> None:
-        import io
-
-        super().__init__(io.BytesIO(data))
-        self.handles = handles
-
-    def persistent_load(self, pid: Any) -> Any:
-        return self.handles[pid[1]]
-
-
-def _serve_calls(link: socket.socket, handles: dict[int, Any], timeout: float) -> None:
-    """Call the answer's functions for the judge, one request at a time, each under the cell timeout."""
-    from kit import zygote
-
-    while True:
-        frame = zygote.recv_frame(link)
-        if frame is None:
-            return
-        _, cid, handle, data = frame
-        shell._Sink.outputs = []
-        try:
-            fn = handles[handle]
-            args, kwargs = _ArgsUnpickler(data, handles).load()
-            signal.setitimer(signal.ITIMER_REAL, float(timeout))
-            try:
-                result = fn(*args, **kwargs)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            reply: tuple = ("ok", _describe(result, handles, timeout))
-        except BaseException as e:  # noqa: BLE001 - the answer's exception is the answer's result
-            if isinstance(e, SystemExit | KeyboardInterrupt):
-                os._exit(0)
-            reply = ("raised", type(e).__name__, str(e)[:_DETAIL_CAP])
-        zygote.send_frame(link, ("result", cid, reply))
-
-
 # --------------------------------------------------------------------- the judge's box
 
 
-class AnswerNotCheckable(Exception):
-    """Raised by any use of an answer value that could not be brought into the judge."""
-
-
-class AnswerCallFailed(Exception):
-    """A call of the trainee's function did not return a checkable result."""
-
-
-class Uncheckable:
-    """Stands for an answer value that could not cross; every use raises ``AnswerNotCheckable``."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        object.__setattr__(self, "_why", f"answer `{name}` cannot be checked: {reason}")
-
-    def _fail(self, *a: Any, **k: Any) -> Any:
-        raise AnswerNotCheckable(object.__getattribute__(self, "_why"))
-
-    def __getattr__(self, name: str) -> Any:
-        raise AnswerNotCheckable(object.__getattribute__(self, "_why"))
-
-    def __repr__(self) -> str:
-        return f"<{object.__getattribute__(self, '_why')}>"
-
-    __str__ = __repr__
-    __call__ = __getitem__ = __setitem__ = __iter__ = __len__ = __bool__ = _fail
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __contains__ = _fail
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _fail
-    __float__ = __int__ = __index__ = __array__ = __hash__ = _fail
-
-
-class _Channel:
-    """A socket to a process in the trainee's box; every frame from it is read with safepickle."""
-
-    def __init__(self, sock: socket.socket, limit: int, cell_timeout: float) -> None:
-        self.sock = sock
-        self.limit = limit
-        self.cell_timeout = float(cell_timeout)
-
-    def recv(self, timeout: float) -> Any:
-        from kit.zygote import recv_frame
-
-        self.sock.settimeout(max(timeout, 0.001))
-        return recv_frame(self.sock, loads=safepickle.loads, limit=self.limit)
-
-
-class _Link(_Channel):
-    """The judge's end of the channel to the trainee's cells: answers arrive here."""
+class _Link(Channel):
+    """The judge's end of the channel to the trainee's cells: answers (and files) arrive here."""
 
     def __init__(self, sock: socket.socket, limit: int, cell_timeout: float) -> None:
         super().__init__(sock, limit, cell_timeout)
-        self.answers: dict[str, tuple[dict[str, Any], Any, _Server | None]] = {}
+        self.answers: dict[str, tuple[dict[str, Any], Any, Server | None]] = {}
+        self.files: dict[str, dict[str, bytes]] = {}  # per answer: the files its cell wrote
         self.cell: int | None = None  # the cell the trainee's box said it started last
         self.ended: str | None = None  # why the box stopped answering, when it did
-        self.calls = 0  # calls of trainee functions so far, over all servers
+        self.calls = 0  # requests to trainee values so far, over all servers
         self.questions: set[str] = set()  # the answers the judge waits for
-        self._fallback: _Server | None = None
+        self.view: NotebookView = NotebookView({}, ".", set())
+        self.object_roots: set[str] | None = None  # answer names whose uses may give objects
+        self.gave_objects: set[str] = set()  # answer names whose uses gave objects
+        self._fallback: Server | None = None
 
-    def fallback(self) -> _Server:
-        """Calls for functions that came without a server go over this channel, after ``ran``."""
+    def objects_from(self, root: str) -> bool:
+        """Whether using the answer ``root`` may give an object of the trainee's (None: learning)."""
+        return self.object_roots is None or root in self.object_roots
+
+    def fallback(self) -> Server:
+        """Requests for values that came without a server go over this channel, after ``ran``."""
         if self._fallback is None:
-            self._fallback = _Server(self.sock, self)
+            self._fallback = Server(self.sock, self)
             if self.ended is not None:
                 self._fallback.broken = "the trainee's code did not finish"
         return self._fallback
@@ -390,12 +303,15 @@ class _Link(_Channel):
                 return
             elif frame[0] == "start" and len(frame) == 2 and type(frame[1]) is int:
                 self.cell = frame[1]
+            elif frame[0] == "files" and len(frame) == 3 and frame[1] in self.questions:
+                if isinstance(frame[2], dict):
+                    self.files.setdefault(frame[1], frame[2])
             elif frame[0] == "answer" and len(frame) == 5 and frame[1] in self.questions:
                 server = self._server() if frame[4] is True else None
                 if isinstance(frame[2], dict):
                     self.answers.setdefault(frame[1], (frame[2], frame[3], server))
 
-    def _server(self) -> _Server | None:
+    def _server(self) -> Server | None:
         """The call server passed right after an answer frame (None if what came is not one)."""
         try:
             self.sock.settimeout(self.cell_timeout)
@@ -412,126 +328,7 @@ class _Link(_Channel):
         if sock.family != socket.AF_UNIX:
             sock.close()
             return None
-        return _Server(sock, self)
-
-
-class _Server(_Channel):
-    """The judge's end of a call server: the process holding one answer's functions."""
-
-    def __init__(self, sock: socket.socket, link: _Link) -> None:
-        super().__init__(sock, link.limit, link.cell_timeout)
-        self.link = link
-        self.broken: str | None = None  # why calls can no longer be made
-        self.next_id = 0
-
-    def call(self, fn: AnswerFunction, args: tuple, kwargs: dict) -> Any:
-        """Call the trainee's function in its box; the result comes back as data (or a proxy)."""
-        from kit.zygote import send_frame
-
-        if self.broken:
-            raise AnswerCallFailed(f"`{fn._name}` cannot be called: {self.broken}")
-        self.link.calls += 1
-        self.next_id += 1
-        cid = self.next_id
-        try:
-            data = _pickle_args(args, kwargs)
-        except Exception as e:  # noqa: BLE001
-            raise AnswerCallFailed(f"the arguments for `{fn._name}` cannot be sent: {e}") from None
-        try:
-            send_frame(self.sock, ("call", cid, fn._handle, data))
-            deadline = time.monotonic() + self.cell_timeout + 1.0
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                frame = self.recv(left)
-                if frame is None:
-                    raise EOFError
-                if isinstance(frame, tuple) and len(frame) == 3 and frame[:2] == ("result", cid):
-                    reply = frame[2]
-                    break
-        except TimeoutError:
-            self.broken = f"a call of `{fn._name}` ran past {self.cell_timeout:g} s"
-            raise AnswerCallFailed(self.broken) from None
-        except BaseException as e:
-            # the judge's own cell timeout may land here: the channel is out of step now
-            self.broken = f"a call of `{fn._name}` did not return ({type(e).__name__})"
-            if isinstance(e, EOFError | OSError | safepickle.Refused):
-                raise AnswerCallFailed(self.broken) from None
-            raise
-        if isinstance(reply, tuple) and reply and reply[0] == "raised" and len(reply) == 3:
-            raise _raised(str(reply[1]), str(reply[2]), fn._name)
-        if isinstance(reply, tuple) and len(reply) == 2 and reply[0] == "ok":
-            value = _materialise(fn._name + "(...)", reply[1], self)
-            if isinstance(value, Uncheckable):
-                raise AnswerCallFailed(repr(value)[1:-1])
-            return value
-        raise AnswerCallFailed(f"`{fn._name}` returned nothing checkable")
-
-
-class AnswerFunction:
-    """The judge's stand-in for a function (or class) the trainee defined: calls go to the trainee's box."""
-
-    def __init__(self, server: _Server, name: str, handle: int) -> None:
-        self._server, self._name, self._handle = server, name, handle
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._server.call(self, args, kwargs)
-
-    def __repr__(self) -> str:
-        return f"<the trainee's function {self._name}>"
-
-
-def _pickle_args(args: tuple, kwargs: dict) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    p = pickle.Pickler(buf, protocol=5)
-    p.persistent_id = (  # type: ignore[method-assign]
-        lambda obj: ("h", obj._handle) if isinstance(obj, AnswerFunction) else None
-    )
-    p.dump((args, kwargs))
-    return buf.getvalue()
-
-
-_RAISABLE = {
-    e.__name__: e
-    for e in (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError, AttributeError,
-              NameError, AssertionError, ArithmeticError, LookupError, RuntimeError,
-              NotImplementedError, OverflowError, RecursionError, StopIteration)
-}  # fmt: skip
-
-
-def _raised(ename: str, message: str, name: str) -> BaseException:
-    """The trainee's exception, re-raised in the judge as the same builtin type when it is one."""
-    cls = _RAISABLE.get(ename)
-    if cls is not None:
-        return cls(message)
-    return AnswerCallFailed(f"`{name}` raised {ename[:100]}: {message}")
-
-
-def _materialise(name: str, offer: Any, server: _Server | None) -> Any:
-    """Turn what the trainee's box offered for a name into the judge's value."""
-    if not isinstance(offer, tuple) or not offer or not isinstance(offer[0], str):
-        return Uncheckable(name, "nothing readable was sent")
-    kind = offer[0]
-    if kind == "data" and len(offer) == 2:
-        try:
-            return safepickle.loads(offer[1])
-        except safepickle.Refused as e:
-            return Uncheckable(name, f"it is of a type that cannot be checked ({e})")
-    if kind == "callable" and len(offer) == 2 and type(offer[1]) is int:
-        if server is None:
-            return Uncheckable(name, "the function cannot be called (its process did not start)")
-        return AnswerFunction(server, name, offer[1])
-    if kind == "module" and len(offer) == 2 and isinstance(offer[1], str):
-        mod = sys.modules.get(offer[1])
-        if mod is not None and offer[1].split(".")[0] in _SAFE_MODULES:
-            return mod
-        return Uncheckable(name, f"the module {offer[1][:100]!r} is not available to the checks")
-    if kind == "uncrossable" and len(offer) == 2:
-        return Uncheckable(name, f"it is {str(offer[1])[:_DETAIL_CAP]}")
-    return Uncheckable(name, "nothing readable was sent")
+        return Server(sock, self)
 
 
 _ENDED = {
@@ -541,8 +338,14 @@ _ENDED = {
 }
 
 
-def _inject(ns: dict[str, Any], step: dict[str, Any], link: _Link) -> list[RunFailure]:
-    """Put the trainee's values for one answer cell into the judge's namespace."""
+def _inject(
+    ns: dict[str, Any], step: dict[str, Any], link: _Link, shapes: dict[str, str] | None
+) -> list[RunFailure]:
+    """Put the trainee's values for one answer cell into the judge's namespace.
+
+    ``shapes``: what the solution's names hold (``"object"`` where an object of
+    the trainee's may stand); None while learning them from the solution itself.
+    """
     qid, cell = step["question"], step["index"] + 1
     failures: list[RunFailure] = []
     got = link.answers.get(qid)
@@ -560,12 +363,15 @@ def _inject(ns: dict[str, Any], step: dict[str, Any], link: _Link) -> list[RunFa
     f = RunFailure.from_dict(reported)
     if f is not None:
         failures.append(RunFailure(f.kind, qid, cell, f.line, f.detail))
+    link.view.write_files(link.files.get(qid))
     for name, weak in step["names"]:
         offer = snap.get(name)
         if offer == ("absent",):
             ns.pop(name, None)
+            link.view.injected.pop(name, None)
             continue
-        value = _materialise(name, offer, server)
+        objects = shapes is None or shapes.get(name) == "object"
+        value = materialise(name, offer, server, objects=objects)
         if isinstance(value, Uncheckable):
             if weak:
                 continue  # only a method call suggested it changes: keep the judge's own
@@ -574,18 +380,58 @@ def _inject(ns: dict[str, Any], step: dict[str, Any], link: _Link) -> list[RunFa
                     FailureKind.UNCHECKABLE, qid, cell, None, repr(value)[1:-1][:_DETAIL_CAP]
                 )
             )
+        else:
+            raw = offer[1] if isinstance(offer, tuple) and offer[0] == "data" else None
+            link.view.injected[name] = (value, raw)
         ns[name] = value
     return failures
 
 
+def learned_shapes(link: _Link, steps: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """What each answer name held when the answers were the solutions: data, callable, object, ...
+
+    ``callable:objects``: a function or class whose uses by the tests gave
+    objects (a generator function, a class and its instances).
+    """
+    out: dict[str, dict[str, str]] = {}
+    for step in steps:
+        got = link.answers.get(step["question"])
+        if got is None:
+            continue
+        snap = got[0]
+        kinds = {}
+        for name, _weak in step["names"]:
+            kind = str(snap[name][0]) if isinstance(snap.get(name), tuple) else "absent"
+            kinds[name] = (
+                f"{kind}:objects" if kind == "callable" and name in link.gave_objects else kind
+            )
+        out[step["question"]] = kinds
+    return out
+
+
 def judge_main(conn: socket.socket, job: dict[str, Any]) -> None:
-    """(handler ``judge``) Run the instructor's cells with the trainee's answers injected; report tests."""
+    """(handler ``judge``) Run the instructor's cells with the trainee's answers injected; report tests.
+
+    ``job["shapes"]`` (question -> name -> kind) says where objects may stand;
+    None: the answers are the solutions, and the judge reports their shapes.
+    """
     from kit import zygote
 
     link = _Link(_enter(conn, job), job["limit"], job["cell_timeout"])
     link.questions = {s["question"] for s in job["cells"] if s["role"] == "answer"}
     runner = shell.CellRunner(job["cell_timeout"], keep_outputs=True)
     ns = _shell().user_ns
+    link.view = NotebookView(ns, _TEMPLATE.get("scratch") or os.getcwd(),
+                             set(_TEMPLATE.get("files") or {}))  # fmt: skip
+    shapes = job.get("shapes")
+    if shapes is not None:
+        link.object_roots = {
+            name
+            for kinds in shapes.values()
+            for name, kind in kinds.items()
+            if kind in ("object", "callable:objects")
+        }
+    answers = [s for s in job["cells"] if s["role"] == "answer"]
     collected = False
     tainted = False  # a hidden test has called the trainee's function
     for step in job["cells"]:
@@ -594,9 +440,12 @@ def judge_main(conn: socket.socket, job: dict[str, Any]) -> None:
             if not collected:
                 link.collect(job["trainee_budget"])
                 collected = True
-            for f in _inject(ns, step, link):
+            own = None if shapes is None else shapes.get(step["question"], {})
+            for f in _inject(ns, step, link, own):
                 zygote.send_frame(conn, ("failure", f.as_dict()))
             continue
+        if role in ("tests", "hidden-tests"):
+            link.view.freeze()
         before = link.calls
         out, exc = runner.run(step["index"], step["source"], plain=True)
         if role not in ("tests", "hidden-tests"):
@@ -608,6 +457,8 @@ def judge_main(conn: socket.socket, job: dict[str, Any]) -> None:
         if role == "hidden-tests" and called:
             tainted = True
         zygote.send_frame(conn, ("tests", step["index"], records, raised, withheld))
+    if shapes is None:  # the solutions' run: what their names held, and what using them gave
+        zygote.send_frame(conn, ("shapes", learned_shapes(link, answers)))
     zygote.send_frame(conn, ("done",))
     runner.close()
     os._exit(0)

@@ -57,6 +57,7 @@ class CodeRun:
     tests: list[dict[str, Any]]
     failures: list[RunFailure] = field(default_factory=list)
     seconds: float = 0.0
+    shapes: dict[str, dict[str, str]] | None = None  # what the answers held (a proof's run)
 
 
 @dataclass
@@ -86,6 +87,8 @@ class _Plan:
     judge_rest: list[dict[str, Any]]
     questions: list[str]
     functions: bool  # a solution before the last one defines a function or class
+    solutions: dict[str, str]  # question -> the instructor's solution
+    shapes: dict[str, dict[str, str]] | None  # question -> name -> kind; None: not known yet
 
 
 def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
@@ -101,6 +104,8 @@ def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
     trainee: list[dict[str, Any]] = []
     judge: list[dict[str, Any]] = []
     questions: list[str] = []
+    solutions: dict[str, str] = {}
+    shapes: dict[str, dict[str, str]] | None = {}
     callables: list[bool] = []  # per answer cell: its solution defines a function
     for index, cell in enumerate(nb.cells):
         src = notebooks.source(cell)
@@ -114,6 +119,12 @@ def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
             if qid in questions:
                 continue  # a second solution cell for one question is not an answer cell
             questions.append(qid)
+            solutions[qid] = src
+            known = meta.get("shapes")
+            if isinstance(known, dict) and shapes is not None:
+                shapes[qid] = {str(k): str(v) for k, v in known.items()}
+            else:
+                shapes = None  # built before shapes were recorded: learn them from the solution
             names = answer_names(src)
             callables.append(defines_callables(src))
             trainee.append({"index": index, "source": "", "question": qid,
@@ -146,6 +157,8 @@ def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
         # Call servers keep a function answer's state safe from later cells; the
         # last answer has no later cells, so only earlier function answers need one.
         functions=any(callables[:-1]),
+        solutions=solutions,
+        shapes=shapes,
     )
     plan.key = hashlib.sha256(
         json.dumps([plan.trainee_prefix, plan.judge_prefix], sort_keys=True).encode()
@@ -269,20 +282,92 @@ class CodeGrader:
         expected = [t for t in expected_tests]
         plan = self._plan_for(instructor_nb, parameters)
         answered = {
-            q: c for q, c in answers.items() if q in plan.questions and not is_unanswered(c)
+            q: c
+            for q, c in answers.items()
+            if q in plan.questions and isinstance(c, str) and not is_unanswered(c)
         }
         if not answered:
             return CodeRun(_verdicts(expected, {}, {}, set(), set(answered)), [], 0.0)
+        if plan.shapes is None:
+            self._learn(plan, expected, dict(files or {}), limits)
+        return self._attempt(plan, answered, expected, dict(files or {}), limits, t0, plan.shapes)
+
+    def prepare(
+        self,
+        instructor_nb: Any,
+        *,
+        parameters: dict[str, Any] | None = None,
+        files: dict[str, bytes] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        """Start the templates a later ``run`` or ``prove`` of this notebook forks its boxes from.
+
+        The build calls it while the notebook itself still runs, so that the
+        proof of its solutions waits for nothing but its own two boxes.
+        """
+        plan = self._plan_for(instructor_nb, parameters)
+        self._template_pair(plan, dict(files or {}), limits or self.limits)
+
+    def prove(
+        self,
+        instructor_nb: Any,
+        expected_tests: Iterable[dict[str, Any]],
+        *,
+        parameters: dict[str, Any] | None = None,
+        files: dict[str, bytes] | None = None,
+        limits: Limits | None = None,
+    ) -> CodeRun:
+        """Grade the instructor's own solutions as a submission, through the same two boxes.
+
+        The build's proof of a session's keys: every expected test must pass.
+        The run's ``shapes`` say what each answer name held (data, a function,
+        an object): the build records them in the instructor edition, and
+        grading lets an object of the trainee's stand only where the
+        solution's own value was one.
+        """
+        t0 = time.monotonic()
+        limits = limits or self.limits
+        plan = self._plan_for(instructor_nb, parameters)
+        answered = {q: c for q, c in plan.solutions.items() if not is_unanswered(c)}
+        run = self._attempt(plan, answered, list(expected_tests), dict(files or {}), limits, t0,
+                            None)  # fmt: skip
+        if plan.shapes is None and run.shapes is not None:
+            plan.shapes = run.shapes
+        return run
+
+    def _learn(self, plan: _Plan, expected: list, files: dict[str, bytes], limits: Limits) -> None:
+        """Shapes for an instructor edition built without them: run its solutions once."""
+        with self._lock:
+            lock = self._building.setdefault(f"learn:{id(plan)}", threading.Lock())
+        with lock:
+            if plan.shapes is not None:
+                return
+            answered = {q: c for q, c in plan.solutions.items() if not is_unanswered(c)}
+            run = self._attempt(plan, answered, expected, files, limits, time.monotonic(), None)
+            plan.shapes = run.shapes or {}
+
+    def _attempt(
+        self,
+        plan: _Plan,
+        answered: dict[str, str],
+        expected: list[dict[str, Any]],
+        files: dict[str, bytes],
+        limits: Limits,
+        t0: float,
+        shapes: dict[str, dict[str, str]] | None,
+    ) -> CodeRun:
         for _attempt in (1, 2):
             try:
-                trainee_t, judge_t, notes = self._template_pair(plan, dict(files or {}), limits)
+                trainee_t, judge_t, notes = self._template_pair(plan, files, limits)
             except Exception as e:  # noqa: BLE001 - the grader's trouble costs this submission, not the batch
                 cause = (
                     f"the sandbox could not run the notebook's first cells: {type(e).__name__}: {e}"
                 )
                 break
             try:
-                return self._run(plan, answered, expected, limits, trainee_t, judge_t, notes, t0)
+                return self._run(
+                    plan, answered, expected, limits, trainee_t, judge_t, notes, t0, shapes
+                )
             except _TemplateGone as e:
                 # a template that died (killed from outside) is rebuilt once
                 self._forget(trainee_t, judge_t)
@@ -330,7 +415,9 @@ class CodeGrader:
                 self._plans[key] = plan
         return plan
 
-    def _run(self, plan, answered, expected, limits, trainee_t, judge_t, notes, t0) -> CodeRun:
+    def _run(
+        self, plan, answered, expected, limits, trainee_t, judge_t, notes, t0, shapes
+    ) -> CodeRun:
         frame_limit = int(limits.answer_mb * 1024 * 1024) * 2 + (1 << 20)
         trainee_cells = [
             {**s, "source": answered.get(s["question"], "")} if s["question"] else s
@@ -338,7 +425,7 @@ class CodeGrader:
         ]
         common = {"limits": limits.as_dict(), "cell_timeout": limits.cell_timeout}
         judge_job = {**common, "engine": "judge", "cells": plan.judge_rest, "limit": frame_limit,
-                     "trainee_budget": limits.run_timeout * 0.6}  # fmt: skip
+                     "trainee_budget": limits.run_timeout * 0.6, "shapes": shapes}  # fmt: skip
         trainee_job = {**common, "engine": "trainee", "cells": trainee_cells,
                        "functions": plan.functions}  # fmt: skip
         a, b = socket.socketpair()
@@ -362,6 +449,7 @@ class CodeGrader:
         raised: dict[tuple[str, str], str] = {}
         withheld: set[tuple[str, str]] = set()
         failures: list[RunFailure] = list(notes)
+        learned: dict[str, dict[str, str]] | None = None
         deadline = t0 + limits.run_timeout + 2
         try:
             while True:
@@ -379,6 +467,8 @@ class CodeGrader:
                     f = RunFailure.from_dict(frame[1])
                     if f is not None:
                         failures.append(f)
+                elif frame[0] == "shapes" and len(frame) == 2 and isinstance(frame[1], dict):
+                    learned = {str(q): dict(v) for q, v in frame[1].items() if isinstance(v, dict)}
                 elif frame[0] == "done":
                     break
                 elif frame[0] in ("exit", "crash"):
@@ -405,7 +495,7 @@ class CodeGrader:
         failures = _refine(failures, trainee)
         trainee.close()
         tests = _verdicts(expected, records, raised, withheld, set(answered))
-        return CodeRun(tests, _dedupe(failures), time.monotonic() - t0)
+        return CodeRun(tests, _dedupe(failures), time.monotonic() - t0, learned)
 
     # -- many
 

@@ -60,6 +60,11 @@ def test_build_refuses_a_solution_that_fails_its_own_tests_for_one_cohort(course
     assert len(failed) == 1, r.stderr  # the visible test passes (a float), the hidden one fails
     assert "question 'q-code'" in failed[0] and "for cohort c2" in failed[0], failed[0]
     assert "HIDDEN-MARKER-NAME-d07e" in failed[0]  # the instructor sees the hidden test's name
+    cells = json.loads((course / "cases/coop.ipynb").read_text("utf-8"))["cells"]
+    hidden_cell = next(
+        i + 1 for i, c in enumerate(cells) if "hidden-tests" in c["metadata"].get("tags", [])
+    )
+    assert f"(cell {hidden_cell})" in failed[0] and "session coop" in failed[0], failed[0]
     assert _summary(r.stdout).startswith("✗")
     assert not (course / "build/c2/trainee/coop.ipynb").exists()
 

@@ -271,3 +271,140 @@ def test_inconsistent_pandas_parts_are_refused_not_trusted() -> None:
     for node in (frame, series):
         with pytest.raises(safepickle.Refused):
             safepickle.loads(pickle.dumps(node, protocol=5))
+
+
+# ----------------------------------------------------------------------------- objects that stay in the box
+
+
+def _one_question(solution: str, tests: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _cell("unit = 'green'", "parameters"),
+        _cell("import os\nfrom kit.questions import ask, test", "locked"),
+        _cell('ask.code("q", "f")'),
+        _cell(solution, "solution"),
+        _cell(tests, "tests"),
+    ]
+    return sq.instructor_edition(nb)
+
+
+def test_a_function_whose_solution_returns_data_cannot_return_a_liar(sandbox_grader) -> None:
+    # In a notebook an object whose __eq__ says yes passes `total(3) == 6`; the judge
+    # lets an object stand only where the solution's own uses gave objects.
+    instructor = _one_question(
+        "def total(n):\n    return 2 * n",
+        '@test("q", name="t")\ndef _():\n    assert total(3) == 6',
+    )
+    expected = sq.expected_tests(instructor)
+    proof = sandbox_grader.prove(instructor, expected)
+    assert proof.shapes == {"q": {"total": "callable"}} and sq.points(proof) == {"q": 1.0}
+    liar = "class Yes:\n    def __eq__(self, o):\n        return True\n\ndef total(n):\n    return Yes()"
+    run = sandbox_grader.run(instructor, {"q": liar}, expected)
+    assert sq.points(run) == {"q": 0.0}
+    assert "cannot be checked" in run.tests[0]["message"]
+
+
+def test_files_the_trainee_wrote_cross_but_never_as_code(sandbox_grader) -> None:
+    instructor = _one_question(
+        "with open('notes.txt', 'w') as fh:\n    fh.write('ok')",
+        '@test("q", name="file")\ndef _():\n    assert open("notes.txt").read() == "ok"\n\n'
+        '@test("q", name="no module")\ndef _():\n    try:\n        import evil_helper\n'
+        "    except ImportError:\n        pass\n    else:\n        raise AssertionError('imported')",
+    )
+    expected = sq.expected_tests(instructor)
+    evil = (
+        "with open('notes.txt', 'w') as fh:\n    fh.write('ok')\n"
+        "with open('evil_helper.py', 'w') as fh:\n"
+        '    fh.write(\'open("/tmp/work/judge-ran-trainee-code", "w").close()\')'
+    )
+    run = sandbox_grader.run(instructor, {"q": evil}, expected)
+    # the text file crossed; the module did not, so the judge never ran it
+    assert [t["passed"] for t in run.tests] == [True, True], run.tests
+
+
+def test_the_build_records_what_the_solutions_names_held(sandbox_grader) -> None:
+    instructor = _one_question(
+        "def gen(n):\n    yield from range(n)\n\nclass Box:\n    pass\n\nlabel = 'x'",
+        '@test("q", name="t")\ndef _():\n    assert list(gen(2)) == [0, 1] and label == "x"',
+    )
+    proof = sandbox_grader.prove(instructor, sq.expected_tests(instructor))
+    assert proof.shapes == {"q": {"gen": "callable:objects", "Box": "callable", "label": "data"}}
+
+
+def test_check_names_each_test_that_asks_for_what_cannot_cross(tmp_path) -> None:
+    from conftest import run_cli, write_course
+
+    root = write_course(tmp_path / "course")  # a Chinese course: the warnings speak Chinese
+    nb = nbformat.read(str(root / "cases" / "coop.ipynb"), as_version=4)
+    nb.cells += [
+        _cell('ask.code("q-obj", "类")'),
+        _cell("class Overdrawn(ValueError):\n    pass\n\nclass Acct:\n    pass\n\nacct = Acct()", "solution"),
+        _cell(
+            '@test("q-obj", name="exact type")\ndef _():\n    assert type(acct) is Acct\n\n'
+            '@test("q-obj", name="own error")\ndef _():\n    try:\n        acct.withdraw(9)\n'
+            "    except Overdrawn:\n        pass\n\n"
+            '@test("q-obj", name="current figure")\ndef _():\n    import matplotlib.pyplot as plt\n'
+            "    assert plt.gca().get_title() == 'x'\n\n"
+            '@test("q-obj", name="fine")\ndef _():\n    assert isinstance(acct, Acct)',
+            "tests",
+        ),
+    ]  # fmt: skip
+    nbformat.write(nb, str(root / "cases" / "coop.ipynb"))
+    r = run_cli("check", str(root))  # the course's own language
+    said = [line for line in (r.stdout + r.stderr).splitlines() if "测试 '" in line]
+    where = f"coop.ipynb:第 {len(nb.cells)} 个单元格: tests:"
+    assert len(said) == 3 and all(where in line for line in said), r.stdout + r.stderr
+    for test, reason in (("exact type", "type()"), ("own error", "ValueError"),
+                         ("current figure", "fig、ax")):  # fmt: skip
+        assert any(f"测试 '{test}'" in line and reason in line for line in said), said
+    assert not any("fine" in line for line in said)
+    assert r.returncode == 0  # warnings: the author decides
+
+
+def test_a_function_of_the_tests_can_only_be_called_by_the_trainees_code(sandbox_grader) -> None:
+    # apply(f, x) gets the test's lambda; reading its __globals__ (where keys and
+    # hidden tests live in the judge) must fail, calling it must work.
+    instructor = _one_question(
+        "def apply(f, x):\n    return f(x)",
+        'SECRET = "KEY-IN-JUDGE-1b7e"\n'
+        '@test("q", name="t")\ndef _():\n    assert apply(lambda v: v + 1, 1) == 2',
+    )
+    expected = sq.expected_tests(instructor)
+    # a hostile answer speaks the protocol itself: it asks the judge to read an attribute
+    peek = (
+        "def apply(f, x):\n    from kit import callserver, safepickle, zygote\n"
+        "    link = callserver._SERVING['link']\n"
+        "    name = ('data', safepickle.dumps('__qualname__'))\n"
+        "    zygote.send_frame(link, ('callback', f._ref, 'getattr', [name], {}))\n"
+        "    frame = zygote.recv_frame(link)\n"
+        "    if frame[1] is True:\n        return 'read ' + str(frame[2])\n"
+        "    return f(x)"
+    )
+    run = sandbox_grader.run(instructor, {"q": peek}, expected)
+    assert sq.points(run) == {"q": 1.0}, run.tests  # the peek was refused, the call worked
+    assert "KEY-IN-JUDGE" not in repr(run)
+
+
+def test_the_trainees_files_never_replace_the_notebooks_own(sandbox_grader) -> None:
+    # The notebook's own cell writes what a hidden test reads; the trainee's code
+    # rewrites that file in its box: the judge keeps its own. A file the test itself
+    # writes may be changed by the trainee's function, as in the notebook.
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _cell("unit = 'green'", "parameters"),
+        _cell("from kit.questions import ask, test\nopen('expected.txt', 'w').write('42')", "locked"),
+        _cell('ask.code("q", "f")'),
+        _cell("def answer():\n    return 42\n\ndef note(path):\n    open(path, 'a').write('+')", "solution"),
+        _cell('@test("q", name="h")\ndef _():\n    assert str(answer()) == open("expected.txt").read()\n\n'
+              '@test("q", name="log")\ndef _():\n    open("log.txt", "w").write("a")\n    note("log.txt")\n'
+              '    assert open("log.txt").read() == "a+"', "hidden-tests"),
+    ]  # fmt: skip
+    instructor = sq.instructor_edition(nb)
+    expected = sq.expected_tests(instructor)
+    forge = (
+        "import os\nos.chmod('expected.txt', 0o644)\nopen('expected.txt', 'w').write('7')\n\n"
+        "def answer():\n    return 7\n\n"
+        "def note(path):\n    open(path, 'a').write('+')"
+    )
+    run = sandbox_grader.run(instructor, {"q": forge}, expected)
+    assert [(t["name"], t["passed"]) for t in run.tests] == [("h", False), ("log", True)]
