@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from kit.messages.cli_en import MESSAGES as _CLI_EN
 from kit.messages.cli_zh import MESSAGES as _CLI_ZH
 from kit.messages.en import MESSAGES as _EN
+from kit.messages.hub_en import MESSAGES as _HUB_EN
+from kit.messages.hub_zh import MESSAGES as _HUB_ZH
 from kit.messages.import_en import MESSAGES as _IMPORT_EN
 from kit.messages.import_zh import MESSAGES as _IMPORT_ZH
 from kit.messages.marking_en import MESSAGES as _MARKING_EN
@@ -38,9 +40,10 @@ from kit.messages.pages_zh import MESSAGES as _PAGES_ZH
 from kit.messages.zh import MESSAGES as _ZH
 
 #: The catalogue in files per language, by audience: pages (pages_*), markers (marking_*),
-#: bringing courses over (import_*), the command line's help (cli_*), and the rest.
-EN: dict[str, str] = {**_EN, **_PAGES_EN, **_MARKING_EN, **_IMPORT_EN, **_CLI_EN}
-ZH: dict[str, str] = {**_ZH, **_PAGES_ZH, **_MARKING_ZH, **_IMPORT_ZH, **_CLI_ZH}
+#: bringing courses over (import_*), the classroom hub (hub_*), the command line's help
+#: (cli_*), and the rest.
+EN: dict[str, str] = {**_EN, **_PAGES_EN, **_MARKING_EN, **_IMPORT_EN, **_HUB_EN, **_CLI_EN}
+ZH: dict[str, str] = {**_ZH, **_PAGES_ZH, **_MARKING_ZH, **_IMPORT_ZH, **_HUB_ZH, **_CLI_ZH}
 
 LANGUAGES = ("zh", "en")
 #: language → key → template. Kinds and courses may add keys (:func:`register`).
