@@ -99,7 +99,8 @@ def prompt_from(cells: list[Any], before: int, fallback: str) -> str:
         if cell.get("cell_type") != "markdown":
             continue
         for line in source(cell).splitlines():
-            text = re.sub(r"^[#>*\-\s]+|[*_`]+", "", line).strip()
+            # emphasis marks go; underscores inside names (price_by_flavor) stay
+            text = re.sub(r"^[#>*\-\s]+|[*`]+|(?<!\w)_+|_+(?!\w)", "", line).strip()
             if text:
                 return text[:200]
     return fallback
