@@ -410,8 +410,9 @@ class _Converter:
 def _config_notes(config: dict[str, Any]) -> list[Note]:
     """The report's lines on the assignment config: each setting not carried over, by name."""
     unused = sorted(k for k in config if k not in CARRIED)
-    tests = config.get("tests") if isinstance(config.get("tests"), dict) else {}
-    unused += sorted(f"tests.{k}" for k in tests if k != "ok_format")
+    tests = config.get("tests")
+    if isinstance(tests, dict):
+        unused += sorted(f"tests.{k}" for k in tests if k != "ok_format")
     if not unused:
         return []
     return [

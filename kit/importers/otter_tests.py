@@ -108,7 +108,7 @@ def doctest_text(code: str, output: str) -> str | None:
         tree = _without_annotations(ast.parse(code))
     except SyntaxError:
         return None
-    lines = []
+    lines: list[str] = []
     for line in ast.unparse(tree).split("\n"):
         if not line:
             continue
