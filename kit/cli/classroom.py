@@ -67,13 +67,17 @@ def collect(
         str | None,
         typer.Option(),
     ] = None,
+    identity: Annotated[
+        str | None,
+        typer.Option(),
+    ] = None,
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:
     from kit.grading import collect as run
 
     speak(course, lang)
-    r = run(course, cohort, source=source, db=db, token=token)
+    r = run(course, cohort, source=source, db=db, token=token, identity=identity)
     print_summary(t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates)), r)
     for u in r.unknown:
         err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=u)}", highlight=False)

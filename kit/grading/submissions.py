@@ -337,6 +337,7 @@ def collect(
     source: Path | str | None = None,
     db: str | None = None,
     token: str | None = None,
+    identity: str | None = None,
 ) -> CollectResult:
     """Take submissions into the append-only store and index them in the gradebook.
 
@@ -350,7 +351,10 @@ def collect(
     read (absolute paths, ``..``, links, devices, size and count limits) and a
     bad one is refused whole, naming the member. Submissions whose trainee or
     session cannot be told for sure are reported in ``unknown``; identical
-    content already stored is reported in ``duplicates``.
+    content already stored is reported in ``duplicates``. ``identity`` is how
+    otter-grader notebooks, which do not say who wrote them, are told apart
+    (``filename``, ``otter-metadata`` or a ``file,trainee`` CSV; see
+    ``kit.importers.otter_submissions``); each such row names the rule.
     """
     c = as_course(course)
     co = c.cohort(cohort)
@@ -372,9 +376,9 @@ def collect(
         src_name = src.name
     # reach (#14): notebooks other tools' students handed in (nbgrader) become
     # casekit submission folders, answers by question id, before anything is stored
-    from kit.importers import adopt_submissions
+    from kit.importers import adopt_submissions, adopted_identity
 
-    files, foreign_unknown = adopt_submissions(c, cohort, files)
+    files, foreign_unknown = adopt_submissions(c, cohort, files, identity=identity)
     res.unknown += [f"{src_name}/{u}" for u in foreign_unknown]
     store = artifacts.store_dir(c, cohort)
     roster = set(co.roster.index)
@@ -386,6 +390,8 @@ def collect(
         index_store(c, cohort, gb=gb)
         for where, sub_files in sorted(_group_submissions(files).items()):
             label = f"{src_name}/{where}"
+            if said := adopted_identity(sub_files):  # the instructor's identity rule (otter)
+                label = f"{label} ({said})"
             trainee, session, problem = _identify(where, sub_files, roster, sessions)
             if problem or trainee is None or session is None:
                 res.unknown.append(f"{label}: {problem}")

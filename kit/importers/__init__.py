@@ -389,6 +389,9 @@ def copy_beside(src_dir: Path, out_dir: Path, notes: list[Note]) -> list[Path]:
 TOOLS = {"nbgrader": "kit.importers.nbgrader", "otter": "kit.importers.otter"}
 #: tools whose students' notebooks ``collect`` takes in: module holding ``adopt``
 SUBMISSION_TOOLS = ("nbgrader",)
+#: tools whose notebooks do not say who wrote them: their ``adopt`` takes the
+#: instructor's identity rule (``collect --identity``)
+IDENTIFIED_TOOLS = {"otter": "kit.importers.otter_submissions"}
 
 
 def _tool(kind: str) -> Any:
@@ -467,16 +470,35 @@ def imported_sessions(course: Any, cohort: str, tool: str) -> dict[str, dict[str
 
 
 def adopt_submissions(
-    course: Any, cohort: str, files: dict[str, bytes]
+    course: Any, cohort: str, files: dict[str, bytes], *, identity: str | None = None
 ) -> tuple[dict[str, bytes], list[str]]:
     """Turn other tools' submitted notebooks in a file tree into casekit submission folders.
 
+    ``identity`` is the instructor's rule for notebooks that do not say who
+    wrote them (otter's: ``filename``, ``otter-metadata`` or a CSV table).
     Returns the new tree and one line per notebook that looked like another
-    tool's submission but could not be matched to a session (for
+    tool's submission but could not be matched to a session or a trainee (for
     ``collect``'s "unknown" list). Files of casekit's own are untouched.
     """
+    import importlib
+
     unknown: list[str] = []
     for kind in SUBMISSION_TOOLS:
         files, lost = _tool(kind).adopt(course, cohort, files)
         unknown += lost
+    for module in IDENTIFIED_TOOLS.values():
+        files, lost = importlib.import_module(module).adopt(
+            course, cohort, files, identity=identity
+        )
+        unknown += lost
     return files, unknown
+
+
+def adopted_identity(files: dict[str, bytes]) -> str | None:
+    """How an adopted submission's trainee was told (the instructor's rule and its evidence), if so."""
+    try:
+        doc = json.loads(files.get("answers.json") or b"")
+    except ValueError:
+        return None
+    said = doc.get("identity") if isinstance(doc, dict) else None
+    return said if isinstance(said, str) and said else None

@@ -61,6 +61,9 @@ MESSAGES: dict[str, str] = {
     "https://HUB/services/casekit-exchange/ instead of the inbox.",
     "help.collect.token": "An instructor's hub API token for a hub --source "
     "(default $CASEKIT_HUB_TOKEN).",
+    "help.collect.identity": "Who handed in otter-grader notebooks: filename (the roster id in "
+    "the file name), otter-metadata (Gradescope's submission metadata) or FILE.csv "
+    "(columns file,trainee).",
     "help.live": "The room's answers on the projector as trainees give them; open, close and "
     "reveal each question.",
     "help.live.port": "Port of the page (0: any free port).",
