@@ -423,30 +423,37 @@ def _config_notes(config: dict[str, Any]) -> list[Note]:
     ]
 
 
-def _seed_cells(config: dict[str, Any], ok_format: bool) -> tuple[list[Any], list[Note]]:
-    """otter's ``seed`` → a cell setting its variable from casekit's ``seed`` where that fits.
+def _seed(config: dict[str, Any], ok_format: bool) -> tuple[str | None, str | None, list[Note]]:
+    """otter's ``seed`` → (its variable, the value casekit assigns it, notes) where that fits.
 
-    With a ``variable`` and exception-based tests, the variable follows
-    casekit's ``seed`` parameter (per trainee with ``variants = trainee``).
-    OK-format outputs were recorded with ``autograder_value``, so there the
-    variable keeps that value. Intercell seeding (no ``variable``) is otter's
-    alone.
+    otter assign rewrites every assignment of ``seed.variable`` (the
+    autograder's copy gets ``autograder_value``). With exception-based tests
+    the variable follows casekit's ``seed`` parameter (per trainee with
+    ``variants = trainee``); OK-format outputs were recorded with
+    ``autograder_value``, so there it keeps that value. Intercell seeding (no
+    ``variable``) is otter's alone.
     """
     seed = config.get("seed")
     if not isinstance(seed, dict):
-        return [], []
+        return None, None, []
     where = say("import.otter.config")
     var = seed.get("variable")
     if not isinstance(var, str) or not var.isidentifier():
-        return [], [Note(where, say("import.otter.seed_intercell"))]
+        return None, None, [Note(where, say("import.otter.seed_intercell"))]
     if ok_format:
         value = seed.get("autograder_value", 0)
-        cell = tagged("code", f"{var} = {value!r}", "locked")
-        return [cell], [
-            Note(where, say("import.otter.seed_fixed", variable=var, value=value), lost=False)
-        ]
-    cell = tagged("code", f"{var} = seed", "locked")
-    return [cell], [Note(where, say("import.otter.seed_variants", variable=var), lost=False)]
+        note = say("import.otter.seed_fixed", variable=var, value=value)
+        return var, repr(value), [Note(where, note, lost=False)]
+    note = say("import.otter.seed_variants", variable=var)
+    return var, "seed", [Note(where, note, lost=False)]
+
+
+def _assign_seed(cells: list[Any], var: str, value: str) -> None:
+    """Every ``var = …`` line of the code cells becomes ``var = value``, as otter assign does."""
+    line = re.compile(rf"^(\s*){re.escape(var)}\s*=(?!=).*$", re.M)
+    for cell in cells:
+        if cell.get("cell_type") == "code" and "parameters" not in cell.metadata.get("tags", []):
+            cell["source"] = line.sub(lambda m: f"{m.group(1)}{var} = {value}", source(cell))
 
 
 def convert(
@@ -460,8 +467,7 @@ def convert(
     conv = _Converter(config, language)
     conv.notes += _config_notes(config)
     conv.out = header_cells(name, language)
-    seed_cells, seed_notes = _seed_cells(config, conv.ok_format)
-    conv.out += seed_cells
+    seed_var, seed_value, seed_notes = _seed(config, conv.ok_format)
     conv.notes += seed_notes
     if conv.ok_format:
         conv.out.append(tagged("code", DOCTEST_IMPORT, "locked"))
@@ -470,6 +476,8 @@ def convert(
             conv.question(item)
         else:
             conv.plain(*item)
+    if seed_var and seed_value:
+        _assign_seed(conv.out, seed_var, seed_value)
     record = {
         "tool": TOOL,
         "source": rel_source,
