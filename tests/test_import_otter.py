@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "grading"))
 import foreign  # noqa: E402
 import otter_term  # noqa: E402
 import sample  # noqa: E402
+from conftest import run_cli  # noqa: E402
 
 import kit  # noqa: E402
 from kit.course import CourseError  # noqa: E402
@@ -373,3 +374,89 @@ def _unless_only_generators(term: dict, differ: dict) -> None:
     q2 = tests[(tests["question"] == "q2") & ~tests["passed"].astype(bool)]
     if not any(others.values()) and q2["message"].str.contains("generator", case=False).any():
         pytest.xfail(f"only q2 differs: generators do not cross the sandbox yet ({differ})")
+
+
+# ---------------------------------------------------------------- who handed it in
+
+
+def _otter_student_copy(course: Path, answers: dict[str, str]) -> bytes:
+    """A roads notebook as otter assign releases it (answer cells keep the master's ids), answered."""
+    master = nbformat.read(str(course.parent / "masters/roads.ipynb"), as_version=4)
+    names = otter_term.answer_questions(master)
+    cells = []
+    for cell in master.cells:
+        if cell.id in names and cell.cell_type == "code":
+            cell.metadata["tags"] = ["otter_answer_cell"]
+            cell.source = answers.get(names[cell.id], "...")
+            cell.outputs, cell.execution_count = [], None
+            cells += [cell, nbformat.v4.new_code_cell(f'grader.check("{names[cell.id]}")')]
+        elif cell.cell_type == "markdown":
+            cells.append(cell)
+    master.cells = [
+        nbformat.v4.new_code_cell('import otter\ngrader = otter.Notebook("roads.ipynb")')
+    ] + cells
+    return nbformat.writes(master).encode()
+
+
+def test_otter_notebooks_need_the_instructors_identity_rule(course: Path, tmp_path: Path) -> None:
+    src = tmp_path / "handed-in"
+    src.mkdir()
+    (src / "roads_t21.ipynb").write_bytes(_otter_student_copy(course, {"q1": "length = 10.0\n"}))
+    (src / "Roads homework.ipynb").write_bytes(_otter_student_copy(course, {}))
+    # without a rule: listed as unknown with what to do, nothing stored (it was "no release token")
+    r = kit.collect(course, "c1", source=src)
+    assert not r.written and not r.refused
+    assert len(r.unknown) == 2 and all("--identity" in u for u in r.unknown), r.unknown
+    # a rule that is none: a located error before anything is read
+    with pytest.raises(CourseError) as e:
+        kit.collect(course, "c1", source=src, identity="by-guess")
+    assert "by-guess" in str(e.value) and "otter-metadata" in str(e.value)
+    # a table naming someone not on the roster: the file and row are named, nothing stored
+    table = tmp_path / "who.csv"
+    table.write_text("file,trainee\nroads_t21.ipynb,t21\nRoads homework.ipynb,zz99\n", "utf-8")
+    with pytest.raises(CourseError) as e:
+        kit.collect(course, "c1", source=src, identity=str(table))
+    assert "who.csv" in str(e.value) and "zz99" in str(e.value)
+    # by file name: the one with a roster id in its name comes in, with the rule on its row
+    r = kit.collect(course, "c1", source=src, identity="filename")
+    assert len(r.written) == 1 and not r.refused, r
+    assert [u for u in r.unknown if "Roads homework.ipynb" in u and "roster id" in u], r.unknown
+    stored = json.loads((r.written[0] / "answers.json").read_text("utf-8"))
+    assert stored["trainee"] == "t21" and stored["session"] == "roads"
+    assert stored["answers"]["q1"]["value"] == "length = 10.0\n"
+    assert "q3" in stored["answers"]  # otter's prompt left as it was is still what was handed in
+    with Gradebook.open(course) as gb:
+        src_row = gb.session.execute(
+            select(Submission.source).where(Submission.trainee == "t21")
+        ).scalar_one()
+    assert "roads_t21.ipynb" in src_row and "--identity filename" in src_row
+    # the table names the other one
+    table.write_text("file,trainee\nRoads homework.ipynb,t22\n", "utf-8")
+    r = kit.collect(course, "c1", source=src, identity=str(table))
+    assert len(r.written) == 1, r
+    assert [u for u in r.unknown if "roads_t21.ipynb" in u and "who.csv" in u], r.unknown
+
+
+def test_collect_cli_says_which_rule_is_missing(course: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "roads_t23.ipynb").write_bytes(_otter_student_copy(course, {}))
+    out = run_cli(
+        "collect",
+        "c1",
+        "-C",
+        str(course),
+        "--source",
+        str(src),
+        "--identity",
+        "nope",
+        "--lang",
+        "en",
+    )
+    assert (
+        out.returncode != 0
+        and "nope" in out.stderr + out.stdout
+        and "--identity filename" in out.stderr + out.stdout
+    )
+    out = run_cli("collect", "c1", "-C", str(course), "--source", str(src), "--lang", "en")
+    assert "roads_t23.ipynb" in out.stderr and "--identity" in out.stderr

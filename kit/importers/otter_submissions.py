@@ -204,7 +204,7 @@ def answers(nb: dict[str, Any], record: dict[str, Any], kinds: dict[str, str]) -
         kind = kinds.get(qid, "code")
         texts = [t for t in texts if t.strip() and t.strip() != MANUAL_PROMPT]
         if texts:
-            out[qid] = {"value": "\n\n".join(texts) + "\n", "kind": kind}
+            out[qid] = {"value": "\n\n".join(t.rstrip("\n") for t in texts) + "\n", "kind": kind}
     return out
 
 
