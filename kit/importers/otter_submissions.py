@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from kit.artifacts import WORKBOOK
 from kit.course import CourseError, Problem
 from kit.importers import imported_sessions, source
 from kit.messages import t as say
@@ -128,15 +129,17 @@ def otter_notebook(data: bytes) -> dict[str, Any] | None:
         return None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         return None
-    if isinstance((nb.get("metadata") or {}).get("otter"), dict):
+    meta = nb.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    if "casekit" in meta:
+        return None  # a casekit workbook, whatever its cells say
+    if isinstance(meta.get("otter"), dict):
         return nb
-    for cell in nb["cells"]:
-        if not isinstance(cell, dict):
-            continue
-        tags = (cell.get("metadata") or {}).get("tags") or []
-        if ANSWER_TAG in tags or CHECK.search(source(cell)):
-            return nb
-    return None
+    # an older otter notebook: answer cells tagged by otter assign and otter's own checks
+    cells = [c for c in nb["cells"] if isinstance(c, dict)]
+    tagged = any(ANSWER_TAG in ((c.get("metadata") or {}).get("tags") or []) for c in cells)
+    checked = any(CHECK.search(source(c)) for c in cells)
+    return nb if tagged and checked else None
 
 
 def _unzip(data: bytes) -> dict[str, bytes] | None:
@@ -381,6 +384,8 @@ def _otter_files(files: dict[str, bytes]) -> dict[str, tuple[dict[str, Any], dic
     for path, data in sorted(files.items()):
         if str(PurePosixPath(path).parent) in with_answers:
             continue  # a casekit submission folder
+        if PurePosixPath(path).name == WORKBOOK:
+            continue  # casekit's own hand-in
         if path.endswith(".ipynb"):
             nb = otter_notebook(data)
             if nb is not None:
