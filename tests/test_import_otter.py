@@ -460,3 +460,15 @@ def test_collect_cli_says_which_rule_is_missing(course: Path, tmp_path: Path) ->
     )
     out = run_cli("collect", "c1", "-C", str(course), "--source", str(src), "--lang", "en")
     assert "roads_t23.ipynb" in out.stderr and "--identity" in out.stderr
+
+
+@pytest.mark.timeout(1200)
+def test_the_authors_failure_message_is_what_the_trainee_reads(term: dict) -> None:
+    tests = _tests_of(term["root"], "evens")
+    small = tests[(tests["trainee"] == "t02") & (tests["name"] == "evens - 1")].iloc[0]
+    assert not small["passed"] and otter_term.EVENS_MESSAGES[1] in small["message"]
+    # all or nothing: t03's total is right for 5 but not for 0, so the question scores 0
+    total = tests[(tests["trainee"] == "t03") & (tests["question"] == "total")]
+    assert set(total["name"]) == {"total - 1", "total - all"}
+    whole = total[total["name"] == "total - all"].iloc[0]
+    assert not whole["passed"] and whole["hidden"] and whole["max_points"] == 3
