@@ -91,13 +91,11 @@ def stored_output(cell: Any) -> str | None:
 
 
 def _without_annotations(tree: ast.Module) -> ast.Module:
+    """Type annotations of arguments and returns dropped, as otter assign drops them."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.AnnAssign):
-            continue  # x: int = 1 keeps its meaning without the annotation via unparse below
-        for attr in ("returns",):
-            if hasattr(node, attr):
-                setattr(node, attr, None)
-        if isinstance(node, ast.arg):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node.returns = None
+        elif isinstance(node, ast.arg):
             node.annotation = None
     return tree
 
