@@ -359,6 +359,10 @@ def collect(
     c = as_course(course)
     co = c.cohort(cohort)
     res = CollectResult()
+    if identity is not None:  # otter notebooks' identity rule, checked before reading
+        from kit.importers.otter_submissions import IdentityRule
+
+        IdentityRule.parse(identity, set(co.roster.index))
     if isinstance(source, str) and source.startswith(("http://", "https://")):
         files, src_name = _load_service(source, cohort, token), "exchange"
     else:
