@@ -468,10 +468,6 @@ def test_nbgraders_user_guide_ps1_grades_cell_by_cell_as_nbgrader(user_guide) ->
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the judge's fix (#20): a test's `del squares` must reach the trainee's function",
-)
 def test_nbgraders_user_guide_ps1_totals_equal_nbgraders(user_guide) -> None:
     _, theirs, (_, tests) = user_guide
     ours = tests.groupby("trainee")["points"].sum().to_dict()

@@ -69,13 +69,17 @@ def collect(
         typer.Option(),
     ] = None,
     times: Annotated[str, typer.Option()] = "arrival",
+    identity: Annotated[
+        str | None,
+        typer.Option(),
+    ] = None,
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:
     from kit.grading import collect as run
 
     speak(course, lang)
-    r = run(course, cohort, source=source, db=db, token=token, times=times)
+    r = run(course, cohort, source=source, db=db, token=token, times=times, identity=identity)
     print_summary(t("cli.collect_summary", new=len(r.written), duplicates=len(r.duplicates)), r)
     for u in r.times:  # the instructor chose another tool's times: every such row says so
         out.print(f"· {t('cli.collect_time', item=u)}", highlight=False, soft_wrap=True)

@@ -370,6 +370,7 @@ def collect(
     db: str | None = None,
     token: str | None = None,
     times: str = "arrival",
+    identity: str | None = None,
 ) -> CollectResult:
     """Take submissions into the append-only store and index them in the gradebook.
 
@@ -386,12 +387,19 @@ def collect(
     content already stored is reported in ``duplicates``. ``times="nbgrader"``
     takes each nbgrader notebook's hand-in time from nbgrader's
     ``timestamp.txt`` (the instructor's explicit choice, listed in ``times``
-    row by row); by default the time is the arrival.
+    row by row); by default the time is the arrival. ``identity`` is how
+    otter-grader notebooks, which do not say who wrote them, are told apart
+    (``filename``, ``otter-metadata`` or a ``file,trainee`` CSV; see
+    ``kit.importers.otter_submissions``); each such row names the rule.
     """
     c = as_course(course)
     co = c.cohort(cohort)
     res = CollectResult()
     tree = _Tree()
+    if identity is not None:  # otter notebooks' identity rule, checked before reading
+        from kit.importers.otter_submissions import IdentityRule
+
+        IdentityRule.parse(identity, set(co.roster.index))
     if isinstance(source, str) and source.startswith(("http://", "https://")):
         tree.files, src_name, kind = _load_service(source, cohort, token), "exchange", "service"
     else:
@@ -414,7 +422,9 @@ def collect(
     # files casekit would parse, read once within the caps: a bad one quarantines its hand-in
     bad = {**intake.screen(tree.files, MAX_MEMBER_BYTES), **tree.unread}
     readable = {n: b for n, b in tree.files.items() if n not in bad}
-    files, chosen_times = _adopt(c, cohort, readable, res, src_name, times, str(source or src_name))
+    files, chosen_times = _adopt(
+        c, cohort, readable, res, src_name, times, str(source or src_name), identity
+    )
     # adopted: another tool's notebook made into answers here (kit.importers), not handed in so
     adopted = {n for n in files if n.endswith("/" + artifacts.ANSWERS) and n not in tree.files}
     files.update({n: tree.files.get(n, b"") for n in bad})  # back, to be quarantined whole
@@ -426,10 +436,15 @@ def collect(
     arrival = datetime.now(UTC)
     # the hub's exchange service writes hand-ins as its own account: not a trainee's
     trusted = access.instructor_side(c.root, c.exchange_dir)
+    from kit.importers import adopted_identity  # kit.importers imports the grading side
+
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb)
         for where, sub_files in sorted(_group_submissions(files).items()):
-            label = printable(f"{src_name}/{where}")
+            label = f"{src_name}/{where}"
+            if said := adopted_identity(sub_files):  # the instructor's identity rule (otter)
+                label = f"{label} ({said})"
+            label = printable(label)
             hand_in = _HandIn(where, label, sub_files, f"{where}/{artifacts.ANSWERS}" in adopted)
             try:
                 _take(c, cohort, gb, res, hand_in, _Context(
@@ -452,6 +467,7 @@ def _adopt(
     src_name: str,
     times: str,
     source: str,
+    identity: str | None = None,
 ) -> tuple[dict[str, bytes], dict[str, HandInTime]]:
     """Other tools' submissions made casekit hand-ins (kit.importers), with the times chosen.
 
@@ -463,7 +479,7 @@ def _adopt(
     from kit.importers import adopt_submissions
 
     try:
-        adopted = adopt_submissions(c, cohort, files, times=times, source=source)
+        adopted = adopt_submissions(c, cohort, files, times=times, source=source, identity=identity)
     except CourseError:
         raise
     except Exception as exc:  # noqa: BLE001 - the tree's own hand-ins are still collected

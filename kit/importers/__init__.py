@@ -14,6 +14,7 @@ the header cells, test wrapping, and writing the files whole or not at all.
 from __future__ import annotations
 
 import ast
+import importlib
 import io
 import json
 import os
@@ -100,7 +101,8 @@ def prompt_from(cells: list[Any], before: int, fallback: str) -> str:
         if cell.get("cell_type") != "markdown":
             continue
         for line in source(cell).splitlines():
-            text = re.sub(r"^[#>*\-\s]+|[*_`]+", "", line).strip()
+            # emphasis marks go; underscores inside names (price_by_flavor) stay
+            text = re.sub(r"^[#>*\-\s]+|[*`]+|(?<!\w)_+|_+(?!\w)", "", line).strip()
             if text:
                 return text[:200]
     return fallback
@@ -391,6 +393,9 @@ TOOLS = {"nbgrader": "kit.importers.nbgrader", "otter": "kit.importers.otter"}
 SUBMISSION_TOOLS = ("nbgrader",)
 #: tool name → module holding ``adopt`` (else the tool's module in ``TOOLS``)
 SUBMISSION_MODULES = {"nbgrader": "kit.importers.nbgrader_submissions"}
+#: tools whose notebooks do not say who wrote them: their ``adopt`` takes the
+#: instructor's identity rule (``collect --identity``)
+IDENTIFIED_TOOLS = {"otter": "kit.importers.otter_submissions"}
 
 
 def _tool(kind: str) -> Any:
@@ -410,8 +415,6 @@ def _tool(kind: str) -> Any:
 
 
 def _submission_tool(kind: str) -> Any:
-    import importlib
-
     return importlib.import_module(SUBMISSION_MODULES.get(kind) or TOOLS[kind])
 
 
@@ -508,6 +511,7 @@ def adopt_submissions(
     *,
     times: str = "arrival",
     source: str = "",
+    identity: str | None = None,
 ) -> Adopted:
     """Turn other tools' submitted notebooks in a file tree into casekit submission folders.
 
@@ -515,6 +519,8 @@ def adopt_submissions(
     names the tool whose recorded hand-in times the instructor chose to take
     (``collect --times nbgrader``); a ``source`` (the folder or archive, for
     messages) holding none of that tool's notebooks is a user error.
+    ``identity`` is the instructor's rule for notebooks that do not say who
+    wrote them (otter's: ``filename``, ``otter-metadata`` or a CSV table).
     """
     if times not in TIME_SOURCES:
         raise CourseError(
@@ -542,6 +548,12 @@ def adopt_submissions(
         out.flagged += got.flagged
         out.times.update(got.times)
         found[kind] = got.found
+    for module in IDENTIFIED_TOOLS.values():
+        files_now, lost = importlib.import_module(module).adopt(
+            course, cohort, out.files, identity=identity
+        )
+        out.files = files_now
+        out.unknown += lost
     if times != "arrival" and not found.get(times):
         raise CourseError.at(source or times, *_submission_tool(times).no_times_message())
     return out
@@ -558,3 +570,13 @@ def submission_flags(folder: Path) -> list[dict[str, str]]:
         if check is not None and (folder / kind).is_dir():
             flags += check(folder / kind)
     return flags
+
+
+def adopted_identity(files: dict[str, bytes]) -> str | None:
+    """How an adopted submission's trainee was told (the instructor's rule and its evidence), if so."""
+    try:
+        doc = json.loads(files.get("answers.json") or b"")
+    except ValueError:
+        return None
+    said = doc.get("identity") if isinstance(doc, dict) else None
+    return said if isinstance(said, str) and said else None

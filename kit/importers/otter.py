@@ -23,8 +23,8 @@ regions) + one ``@test`` per test cell with otter's resolved points, or
 
 from __future__ import annotations
 
-import ast
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,14 @@ from kit.importers import (
     refuse_overwrite,
     source,
     tagged,
-    test_cell,
     write_imported,
+)
+from kit.importers.otter_tests import (
+    DOCTEST_IMPORT,
+    read_case,
+    resolve_points,
+    stored_output,
+    test_cells,
 )
 from kit.messages import t as say
 
@@ -249,91 +255,6 @@ def _test_config(code: str) -> tuple[dict[str, Any], str]:
     return (cfg if isinstance(cfg, dict) else {}), TEST_CONFIG.sub("", code, count=1)
 
 
-def resolve_points(question: Any, cases: list[Any]) -> list[float]:
-    """Each test case's points by otter's documented rule (question points vs case points)."""
-    n = len(cases)
-    if isinstance(question, list):
-        return [float(p) for p in question] + [0.0] * (n - len(question))
-    given = [c for c in cases if c is not None]
-    unspecified = n - len(given)
-    if question is None:
-        if given and any(float(p) for p in given):
-            return [float(c) if c is not None else 0.0 for c in cases]
-        if given:  # every specified case is worth 0: the question is worth 1
-            return (
-                [float(c) if c is not None else 1.0 / unspecified for c in cases]
-                if unspecified
-                else [0.0] * n
-            )
-        return [1.0 / n] * n
-    q = float(question)
-    if given:
-        rest = (q - sum(float(p) for p in given)) / unspecified if unspecified else 0.0
-        return [float(c) if c is not None else rest for c in cases]
-    return [q / n] * n
-
-
-def _expected_output(cell: Any) -> str | None:
-    """What an OK-format test cell showed in the master notebook (stdout + the result), or None."""
-    outs = cell.get("outputs") or []
-    if not outs and cell.get("execution_count") is None:
-        return None
-    text = []
-    for o in outs:
-        if o.get("output_type") == "stream" and o.get("name") == "stdout":
-            t = o.get("text", "")
-            text.append("".join(t) if isinstance(t, list) else t)
-        elif o.get("output_type") == "execute_result":
-            t = (o.get("data") or {}).get("text/plain", "")
-            text.append(("".join(t) if isinstance(t, list) else t) + "\n")
-    return "".join(text).strip()
-
-
-def _ok_test(code: str, expected: str | None) -> str:
-    """An OK-format (doctest) test cell as code that raises when its output differs."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return code
-    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
-        return code
-    lines = code.splitlines()
-    last = tree.body[-1]
-    head = "\n".join(lines[: last.lineno - 1])
-    expr = "\n".join(lines[last.lineno - 1 : last.end_lineno])
-    if expected is None:
-        return f"{head}\nassert ({expr.strip()}), 'expected a true result'\n"
-    return (
-        "import contextlib as _ck_cl, io as _ck_io\n"
-        "_ck_out = _ck_io.StringIO()\n"
-        "with _ck_cl.redirect_stdout(_ck_out):\n"
-        + "".join(f"    {ln}\n" for ln in head.splitlines() if ln.strip())
-        + f"    _ck_value = ({expr.strip()})\n"
-        "    if _ck_value is not None:\n"
-        "        print(repr(_ck_value))\n"
-        f"assert _ck_out.getvalue().strip() == {expected!r}, "
-        f"f'expected {expected}, got {{_ck_out.getvalue().strip()}}'\n"
-    )
-
-
-def _exception_test(code: str) -> str:
-    """An exception-based test cell: the test functions, then a call of each with the notebook's names."""
-    kept = "\n".join(ln for ln in code.splitlines() if not re.search(r"#\s*IGNORE\s*$", ln))
-    try:
-        tree = ast.parse(kept)
-    except SyntaxError:
-        return kept
-    calls = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
-            args = ", ".join(
-                f"{a.arg}=globals()" if a.arg == "env" else f"{a.arg}=globals().get({a.arg!r})"
-                for a in node.args.args
-            )
-            calls.append(f"{node.name}({args})")
-    return kept + "\n" + "\n".join(calls) + "\n"
-
-
 def _solution_regions(code: str) -> str:
     """otter's solution syntax → casekit's ``BEGIN/END SOLUTION`` regions (prompts become comments)."""
     code = PROMPT_BLOCK.sub(
@@ -342,6 +263,7 @@ def _solution_regions(code: str) -> str:
         ),
         code,
     )
+    code = re.sub(r"(#\s*BEGIN SOLUTION)\s+NO PROMPT\s*$", r"\1", code, flags=re.M)
     out = []
     for ln in code.splitlines():
         m = re.match(r"^([ \t]*)(.*?)\s*#\s*(SOLUTION NO PROMPT|SOLUTION|SEED)\s*$", ln)
@@ -353,157 +275,254 @@ def _solution_regions(code: str) -> str:
     return "\n".join(out) + "\n"
 
 
+#: assignment settings the import carries (the others are listed in the report)
+CARRIED = {"name", "tests", "files", "student_files", "autograder_files", "seed"}
+#: question settings the import carries
+QUESTION_CARRIED = {"name", "points", "manual", "all_or_nothing"}
+
+
+def _points_total(points: Any) -> float:
+    if isinstance(points, list):
+        return float(sum(points))
+    return float(points) if isinstance(points, int | float) else 1.0
+
+
+class _Converter:
+    """Builds the casekit cells of one master notebook (one concern per method)."""
+
+    def __init__(self, config: dict[str, Any], language: str):
+        tests = config.get("tests")
+        self.ok_format = bool(tests.get("ok_format", True)) if isinstance(tests, dict) else True
+        self.language = language
+        self.notes: list[Note] = []
+        self.out: list[Any] = []
+        self.taken: set[str] = set()
+        self.qids: dict[str, str] = {}
+        self.kinds: dict[str, str] = {}
+        self.answer_cells: dict[str, list[str]] = {}  # qid → ids of the master's answer cells
+
+    def say_in(self, key: str) -> str:  # generated content speaks the course's language
+        return say(key, self.language)
+
+    def plain(self, i: int, cell: Any) -> None:
+        where = say("where.cell", n=i + 1)
+        text = source(cell)
+        for tag in dropped_tags(cell):
+            self.notes.append(Note(where, say("import.tag_dropped", tag=tag)))
+        if cell.get("cell_type") == "raw":
+            self.notes.append(Note(where, say("import.otter.raw")))
+        elif V0_IGNORE.match(text):
+            self.notes.append(Note(where, say("import.otter.ignore")))
+        elif re.search(r"\botter\b|grader\.check", text) and cell.get("cell_type") == "code":
+            self.notes.append(Note(where, say("import.otter.own_calls")))
+        else:
+            self.out.append(copy_cell(cell))
+
+    def question(self, q: Question) -> None:
+        qid = question_id(q.name, self.taken, f"q{len(self.qids) + 1}")
+        self.qids[q.name] = qid
+        unused = sorted(k for k in q.config if k not in QUESTION_CARRIED)
+        if unused:
+            self.notes.append(
+                Note(
+                    q.where,
+                    say("import.otter.question_unused", name=q.name, settings=", ".join(unused)),
+                )
+            )
+        described = [cell for _, cell in q.description]
+        self.out += [copy_cell(cell) for cell in described]
+        prompt = prompt_from(described, len(described), self.say_in("import.answer_prompt"))
+        if q.config.get("manual"):
+            self.manual(q, qid, prompt)
+        elif not q.solution:
+            self.notes.append(Note(q.where, say("import.otter.no_solution", name=q.name)))
+        elif not q.tests:
+            self.notes.append(Note(q.where, say("import.otter.no_tests", name=q.name), lost=False))
+            self.manual(q, qid, prompt)
+        else:
+            self.autograded(q, qid, prompt)
+
+    def manual(self, q: Question, qid: str, prompt: str) -> None:
+        self.kinds[qid] = "essay"
+        pts = num(_points_total(q.config.get("points", 1)))
+        rubric = [
+            {"id": "points", "text": f"{self.say_in('import.by_hand')} ({q.name})", "points": pts}
+        ]
+        self.out += [copy_cell(cell) for _, cell in q.prompt]
+        self.out.append(tagged("code", f"ask.essay({qid!r}, {prompt!r}, rubric={rubric!r})"))
+        self.answer_cells[qid] = [c.get("id") for _, c in q.prompt + q.solution if c.get("id")]
+        for i, cell in q.solution:
+            if cell.get("cell_type") == "code":
+                self.out.append(
+                    tagged("code", _solution_regions(source(cell)), "teaching-note", like=cell)
+                )
+                where = say("import.otter.where", n=i + 1, name=q.name)
+                self.notes.append(Note(where, say("import.otter.manual_code"), lost=False))
+            elif "otter_include" in ((cell.get("metadata") or {}).get("tags") or []):
+                # otter keeps an otter_include solution in the students' copy: trainees see it
+                self.out.append(copy_cell(cell))
+                where = say("import.otter.where", n=i + 1, name=q.name)
+                self.notes.append(Note(where, say("import.otter.include"), lost=False))
+            else:
+                self.out.append(tagged("markdown", source(cell), "teaching-note", like=cell))
+        if q.tests and q.config.get("manual"):
+            self.notes.append(Note(q.where, say("import.otter.manual_tests", name=q.name)))
+
+    def autograded(self, q: Question, qid: str, prompt: str) -> None:
+        self.kinds[qid] = "code"
+        cases = []
+        for i, cell, hidden in q.tests:
+            cfg, code = _test_config(source(cell))
+            case = read_case(i, cell, hidden, cfg, code)
+            cases.append(case)
+            where = say("import.otter.where", n=i + 1, name=q.name)
+            if case.success:
+                self.notes.append(
+                    Note(where, say("import.otter.success_message", text=case.success))
+                )
+            if self.ok_format and stored_output(cell) is None:
+                self.notes.append(Note(where, say("import.otter.no_output"), lost=False))
+        points = resolve_points(q.config.get("points"), [c.points for c in cases])
+        self.out.append(
+            tagged("code", f"ask.code({qid!r}, {prompt!r}, points={num(sum(points))!r})")
+        )
+        code_cells = [c for _, c in q.solution if c.get("cell_type") == "code"]
+        self.answer_cells[qid] = [c.get("id") for c in code_cells if c.get("id")]
+        joined = "\n\n".join(_solution_regions(source(c)).rstrip("\n") for c in code_cells) + "\n"
+        self.out.append(
+            tagged("code", joined, "solution", like=code_cells[0] if code_cells else None)
+        )
+        if len(code_cells) > 1:
+            note = say("import.otter.joined", n=len(code_cells), name=q.name)
+            self.notes.append(Note(q.where, note, lost=False))
+        if re.search(r"#\s*SEED\s*$", joined, re.M):
+            self.notes.append(Note(q.where, say("import.otter.seed")))
+        aon = bool(q.config.get("all_or_nothing"))
+        if aon and len(cases) > 1:
+            self.notes.append(
+                Note(q.where, say("import.otter.all_or_nothing", name=q.name), lost=False)
+            )
+        self.out += test_cells(
+            qid, q.name, cases, points, ok_format=self.ok_format, all_or_nothing=aon
+        )
+
+
+def _config_notes(config: dict[str, Any]) -> list[Note]:
+    """The report's lines on the assignment config: each setting not carried over, by name."""
+    unused = sorted(k for k in config if k not in CARRIED)
+    tests = config.get("tests")
+    if isinstance(tests, dict):
+        unused += sorted(f"tests.{k}" for k in tests if k != "ok_format")
+    if not unused:
+        return []
+    return [
+        Note(
+            say("import.otter.config"),
+            say("import.otter.config_unused", settings=", ".join(unused)),
+        )
+    ]
+
+
+def _seed(config: dict[str, Any], ok_format: bool) -> tuple[str | None, str | None, list[Note]]:
+    """otter's ``seed`` → (its variable, the value casekit assigns it, notes) where that fits.
+
+    otter assign rewrites every assignment of ``seed.variable`` (the
+    autograder's copy gets ``autograder_value``). With exception-based tests
+    the variable follows casekit's ``seed`` parameter (per trainee with
+    ``variants = trainee``); OK-format outputs were recorded with
+    ``autograder_value``, so there it keeps that value. Intercell seeding (no
+    ``variable``) is otter's alone.
+    """
+    seed = config.get("seed")
+    if not isinstance(seed, dict):
+        return None, None, []
+    where = say("import.otter.config")
+    var = seed.get("variable")
+    if not isinstance(var, str) or not var.isidentifier():
+        return None, None, [Note(where, say("import.otter.seed_intercell"))]
+    if ok_format:
+        value = seed.get("autograder_value", 0)
+        note = say("import.otter.seed_fixed", variable=var, value=value)
+        return var, repr(value), [Note(where, note, lost=False)]
+    note = say("import.otter.seed_variants", variable=var)
+    return var, "seed", [Note(where, note, lost=False)]
+
+
+def _assign_seed(cells: list[Any], var: str, value: str) -> None:
+    """Every ``var = …`` line of the code cells becomes ``var = value``, as otter assign does."""
+    line = re.compile(rf"^(\s*){re.escape(var)}\s*=(?!=).*$", re.M)
+    for cell in cells:
+        if cell.get("cell_type") == "code" and "parameters" not in cell.metadata.get("tags", []):
+            cell["source"] = line.sub(lambda m: f"{m.group(1)}{var} = {value}", source(cell))
+
+
 def convert(
     nb: Any, *, name: str, rel_source: str, language: str, file: str
-) -> tuple[Any, list[Note], dict[str, str]]:
-    """One otter master notebook → (casekit notebook, notes, {qid: kind})."""
-
-    def say_in(key: str) -> str:  # generated content speaks the course's language
-        return say(key, language)
-
+) -> tuple[Any, list[Note], dict[str, str], dict[str, Any]]:
+    """One otter master notebook → (casekit notebook, notes, {qid: kind}, assignment config)."""
     v1 = any(_delimiter(c) for c in nb.cells)
     config, items, problems = (parse_v1 if v1 else parse_v0)(nb, file)
     if problems:
         raise CourseError(problems)
-    ok_format = (
-        (config.get("tests") or {}).get("ok_format", True)
-        if isinstance(config.get("tests"), dict)
-        else True
-    )
-    notes: list[Note] = []
-    unused = sorted(k for k in config if k not in ("name", "tests"))
-    if unused:
-        notes.append(
-            Note(
-                say("import.otter.config"),
-                say("import.otter.config_unused", settings=", ".join(unused)),
-            )
-        )
-    out = header_cells(name, language)
-    taken: set[str] = set()
-    qids: dict[str, str] = {}
-    kinds: dict[str, str] = {}
-
-    def plain(i: int, cell: Any) -> None:
-        where = say("where.cell", n=i + 1)
-        text = source(cell)
-        for tag in dropped_tags(cell):
-            notes.append(Note(where, say("import.tag_dropped", tag=tag)))
-        if cell.get("cell_type") == "raw":
-            notes.append(Note(where, say("import.otter.raw")))
-        elif V0_IGNORE.match(text):
-            notes.append(Note(where, say("import.otter.ignore")))
-        elif re.search(r"\botter\b|grader\.check", text) and cell.get("cell_type") == "code":
-            notes.append(Note(where, say("import.otter.own_calls")))
-        else:
-            out.append(copy_cell(cell))
-
+    conv = _Converter(config, language)
+    conv.notes += _config_notes(config)
+    conv.out = header_cells(name, language)
+    seed_var, seed_value, seed_notes = _seed(config, conv.ok_format)
+    conv.notes += seed_notes
+    if conv.ok_format:
+        conv.out.append(tagged("code", DOCTEST_IMPORT, "locked"))
     for item in items:
-        if not isinstance(item, Question):
-            plain(*item)
-            continue
-        q = item
-        qid = question_id(q.name, taken, f"q{len(qids) + 1}")
-        qids[q.name] = qid
-        described = [cell for _, cell in q.description]
-        for cell in described:
-            out.append(copy_cell(cell))
-        fallback = say_in("import.answer_prompt")
-        prompt = prompt_from(described, len(described), fallback)
-        if q.config.get("manual"):
-            kinds[qid] = "essay"
-            pts = num(
-                q.config.get("points", 1)
-                if not isinstance(q.config.get("points"), list)
-                else sum(q.config["points"])
-            )
-            label = say_in("import.by_hand")
-            rubric = [{"id": "points", "text": f"{label} ({q.name})", "points": pts}]
-            for _, cell in q.prompt:
-                out.append(copy_cell(cell))
-            out.append(tagged("code", f"ask.essay({qid!r}, {prompt!r}, rubric={rubric!r})"))
-            for i, cell in q.solution:
-                if cell.get("cell_type") == "code":
-                    out.append(
-                        tagged("code", _solution_regions(source(cell)), "teaching-note", like=cell)
-                    )
-                    notes.append(
-                        Note(
-                            say("import.otter.where", n=i + 1, name=q.name),
-                            say("import.otter.manual_code"),
-                            lost=False,
-                        )
-                    )
-                else:
-                    out.append(tagged("markdown", source(cell), "teaching-note", like=cell))
-            if q.tests:
-                notes.append(Note(q.where, say("import.otter.manual_tests", name=q.name)))
-            continue
-        kinds[qid] = "code"
-        if not q.solution:
-            notes.append(
-                Note(
-                    q.where,
-                    say("import.otter.no_solution", name=q.name),
-                )
-            )
-            kinds.pop(qid)
-            continue
-        cases = []
-        for i, cell, hidden in q.tests:
-            cfg, code = _test_config(source(cell))
-            lines = code.strip("\n").splitlines()
-            if hidden is None:
-                hidden = bool(lines) and re.match(r"^\s*#\s*HIDDEN\s*$", lines[0], re.I) is not None
-                if hidden:
-                    code = "\n".join(lines[1:])
-            hidden = bool(cfg.get("hidden", hidden))
-            cases.append((i, cell, code, hidden, cfg.get("points")))
-        points = resolve_points(q.config.get("points"), [c[4] for c in cases])
-        pts = num(sum(points)) if cases else num(q.config.get("points") or 0)
-        out.append(tagged("code", f"ask.code({qid!r}, {prompt!r}, points={pts!r})"))
-        code_cells = [c for _, c in q.solution if c.get("cell_type") == "code"]
-        joined = "\n\n".join(_solution_regions(source(c)).rstrip("\n") for c in code_cells) + "\n"
-        out.append(tagged("code", joined, "solution", like=code_cells[0] if code_cells else None))
-        if len(code_cells) > 1:
-            notes.append(
-                Note(
-                    q.where,
-                    say("import.otter.joined", n=len(code_cells), name=q.name),
-                    lost=False,
-                )
-            )
-        if re.search(r"#\s*SEED\s*$", joined, re.M):
-            notes.append(Note(q.where, say("import.otter.seed")))
-        for n, ((i, cell, code, hidden, _), p) in enumerate(zip(cases, points, strict=True), 1):
-            if ok_format:
-                expected = _expected_output(cell)
-                if expected is None:
-                    notes.append(
-                        Note(
-                            say("import.otter.where", n=i + 1, name=q.name),
-                            say("import.otter.no_output"),
-                            lost=False,
-                        )
-                    )
-                body = _ok_test(code, expected)
-            else:
-                body = _exception_test(code)
-            test_name = f"{q.name} - {n}"
-            tag = "hidden-tests" if hidden else "tests"
-            out.append(tagged("code", test_cell(qid, test_name, p, body), tag, like=cell))
+        if isinstance(item, Question):
+            conv.question(item)
+        else:
+            conv.plain(*item)
+    if seed_var and seed_value:
+        _assign_seed(conv.out, seed_var, seed_value)
     record = {
         "tool": TOOL,
         "source": rel_source,
         "notebook": Path(rel_source).stem,
-        "questions": qids,
+        "assignment": str(config.get("name") or Path(rel_source).stem),
+        "questions": conv.qids,
+        "answer_cells": conv.answer_cells,
         "format": "v1" if v1 else "v0",
     }
-    return new_notebook(nb, out, record), notes, kinds
+    return new_notebook(nb, conv.out, record), conv.notes, conv.kinds, config
+
+
+def _copy_files(
+    config: dict[str, Any], src_dir: Path, out_dir: Path, notes: list[Note]
+) -> list[Path]:
+    """Copy the config's ``files``, ``autograder_files`` and ``student_files`` beside the session."""
+    copied = []
+    for key in ("files", "autograder_files", "student_files"):
+        listed = config.get(key) or []
+        for rel in listed if isinstance(listed, list) else [listed]:
+            src = (src_dir / str(rel)).resolve()
+            where = f"{key}: {rel}"
+            if not src.is_relative_to(src_dir.resolve()) or src.is_symlink():
+                notes.append(Note(where, say("import.otter.file_outside")))
+                continue
+            if not src.exists():
+                notes.append(Note(where, say("import.otter.file_missing", path=src)))
+                continue
+            dest = out_dir / src.relative_to(src_dir.resolve())
+            if dest.exists():
+                notes.append(Note(where, say("import.not_copied", dest=dest)))
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir():
+                shutil.copytree(src, dest, symlinks=False)
+            else:
+                shutil.copy2(src, dest)
+            copied.append(dest)
+            if key == "autograder_files":
+                notes.append(Note(where, say("import.otter.autograder_files"), lost=False))
+    return copied
 
 
 def import_path(path: Path, *, out_dir: Path, language: str, force: bool) -> ImportResult:
-    """Import one otter master notebook."""
+    """Import one otter master notebook (and the files its config lists)."""
     if path.is_dir():
         raise CourseError(
             [
@@ -516,7 +535,7 @@ def import_path(path: Path, *, out_dir: Path, language: str, force: bool) -> Imp
         )
     nb = read_source(path)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-") or "imported"
-    casekit_nb, notes, kinds = convert(
+    casekit_nb, notes, kinds, config = convert(
         nb, name=name, rel_source=path.name, language=language, file=str(path)
     )
     if not kinds and not any(_delimiter(c) for c in nb.cells):
@@ -531,5 +550,6 @@ def import_path(path: Path, *, out_dir: Path, language: str, force: bool) -> Imp
         )
     refuse_overwrite(out_dir, [name], force=force)
     res = ImportResult()
+    res.written += _copy_files(config, path.parent, out_dir, notes)
     write_imported(res, out_dir, name, casekit_nb, notes, kinds, force=force)
     return res

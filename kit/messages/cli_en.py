@@ -63,6 +63,9 @@ MESSAGES: dict[str, str] = {
     "(default $CASEKIT_HUB_TOKEN).",
     "help.collect.times": "Whose hand-in times to take: arrival (the time of this collect, default) "
     "or nbgrader (each notebook's timestamp.txt, as nbgrader's exchange recorded it).",
+    "help.collect.identity": "Who handed in otter-grader notebooks: filename (the roster id in "
+    "the file name), otter-metadata (Gradescope's submission metadata) or FILE.csv "
+    "(columns file,trainee).",
     "help.live": "The room's answers on the projector as trainees give them; open, close and "
     "reveal each question.",
     "help.live.port": "Port of the page (0: any free port).",

@@ -56,6 +56,8 @@ MESSAGES: dict[str, str] = {
     "（默认取 $CASEKIT_HUB_TOKEN）。",
     "help.collect.times": "提交时间的来源：arrival（本次收取的时间，默认）或 nbgrader"
     "（各笔记本旁 nbgrader 交换区记录的 timestamp.txt）。",
+    "help.collect.identity": "otter-grader 笔记本由谁提交：filename（文件名中的花名册编号）、"
+    "otter-metadata（Gradescope 的提交元数据）或 文件.csv（列 file,trainee）。",
     "help.live": "课堂实时投屏全班答案（随交随显）；逐题开放、关闭、公布答案。",
     "help.live.port": "页面端口（0：任一空闲端口）。",
     "help.live.ip": "监听地址（默认只限本机）。",
