@@ -72,6 +72,9 @@ def hub():
     nbformat.write(_notebook(), root / "cases/coop.ipynb")
     assert build(root, COHORT, progress=False).ok
     homes, owner = base / "homes", f"{prefix}owner"
+    # the hub shows "your server is starting" at once (kit.hub.waiting holds it 15 s by default,
+    # and a server that starts in that time is a direct redirect: nothing to look at)
+    os.environ["CASEKIT_PENDING_WAIT"] = "0"
     try:
         started = kit.hub(root, COHORT, "start", port=free_port(), homes=homes, owner=owner)
         trainee, instructor = f"{prefix}t01", f"{prefix}f1"
@@ -83,6 +86,7 @@ def hub():
             started.passwords[instructor],
         )
     finally:
+        os.environ.pop("CASEKIT_PENDING_WAIT", None)
         kit.hub(root, COHORT, "stop")
         log = root / ".casekit" / "hub" / COHORT / "jupyterhub.log"
         if log.exists():

@@ -441,11 +441,11 @@ def collect(
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb)
         for where, sub_files in sorted(_group_submissions(files).items()):
+            mine = f"{where}/{artifacts.ANSWERS}" in adopted  # answers our adopter wrote
             label = f"{src_name}/{where}"
-            if said := adopted_identity(sub_files):  # the instructor's identity rule (otter)
+            if mine and (said := adopted_identity(sub_files)):  # the instructor's rule (otter)
                 label = f"{label} ({said})"
-            label = printable(label)
-            hand_in = _HandIn(where, label, sub_files, f"{where}/{artifacts.ANSWERS}" in adopted)
+            hand_in = _HandIn(where, printable(label), sub_files, mine)
             try:
                 _take(c, cohort, gb, res, hand_in, _Context(
                     roster, sessions, secret, arrival, store, rule,

@@ -24,12 +24,14 @@ Registered ahead of JupyterHub's own handler through the authenticator
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from jupyterhub.handlers.pages import SpawnPendingHandler
 
-#: Seconds the hub holds a request for a server that is starting before showing the page.
-WAIT = 15
+#: Seconds the hub holds a request for a server that is starting before showing the page
+#: (``CASEKIT_PENDING_WAIT`` in the environment of ``casekit hub start``; 0 always shows it).
+WAIT = float(os.environ.get("CASEKIT_PENDING_WAIT", "15"))
 #: Seconds between reloads of a page still shown (the browser's own timer, not JavaScript).
 REFRESH = 8
 
@@ -39,7 +41,7 @@ class PendingHandler(SpawnPendingHandler):
 
     async def get(self, user_name: str, server_name: str = "") -> Any:
         spawner = self._own_spawner(user_name, server_name or "")
-        if spawner is not None and spawner.pending == "spawn":
+        if spawner is not None and spawner.pending == "spawn" and WAIT > 0:
             future = spawner._spawn_future
             if future is not None and not future.done():
                 # shielded: a closed browser must not cancel the spawn

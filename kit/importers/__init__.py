@@ -33,6 +33,7 @@ import nbformat
 from kit.course import CourseError, Outcome, Problem
 from kit.language import declared_language
 from kit.messages import t
+from kit.untrusted import load_json
 
 #: Marks the notebook metadata of an imported notebook: which tool, which source,
 #: and which of that tool's ids became which question id.
@@ -574,9 +575,9 @@ def submission_flags(folder: Path) -> list[dict[str, str]]:
 
 def adopted_identity(files: dict[str, bytes]) -> str | None:
     """How an adopted submission's trainee was told (the instructor's rule and its evidence), if so."""
-    try:
-        doc = json.loads(files.get("answers.json") or b"")
-    except ValueError:
+    try:  # casekit's adopter wrote it, but the tree came from outside: read within the caps
+        doc = load_json(files.get("answers.json") or b"", max_bytes=1 << 20)
+    except (ValueError, RecursionError):
         return None
     said = doc.get("identity") if isinstance(doc, dict) else None
     return said if isinstance(said, str) and said else None
