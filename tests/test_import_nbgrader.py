@@ -50,6 +50,9 @@ SCHEDULE = (
     "budget,exercises/ps1-budget.ipynb,2026-03-02,f1,,drill,green,2,assessed,,{}\n"
 )
 
+# nbgrader autogrades the term once (module fixtures), on one worker
+pytestmark = pytest.mark.xdist_group("nbgrader")
+
 
 def _nbgrader(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "nbgrader"

@@ -37,6 +37,9 @@ SCHEDULE = (
     "extras,exercises/extras.ipynb,2026-03-05,f1,,drill,green,2,assessed,,{}\n"
 )
 
+# otter-grader grades the term once (module fixture), on one worker
+pytestmark = pytest.mark.xdist_group("otter")
+
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -27,7 +27,8 @@ from conftest import _code, _md, launch_chromium, python_notebook, write_course 
 from servers import wait_for  # noqa: E402
 from test_workbook_browser import PARAMETERS, _answers, lab_server  # noqa: E402
 
-pytestmark = pytest.mark.browser
+# one worker, in order: the tests share one page, and the last one stops its server
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("phone")]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 OPTIONS = ["停水停电，影响基本生活", "噪音扰民，夜间反复发生", "供暖中断", "路灯不亮"]

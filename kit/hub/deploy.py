@@ -292,6 +292,15 @@ def state_dir(course: Course, cohort: str) -> Path:
     return artifacts.hub_state_dir(Path(course.root).resolve(), cohort)
 
 
+def _state_folder(course: Course, cohort: str, owner: pwd.struct_passwd) -> Path:
+    """The hub's state folder, root's, its group the owner's: the service reads plan and accounts."""
+    state = state_dir(course, cohort)
+    state.mkdir(parents=True, exist_ok=True)
+    os.chown(state, 0, owner.pw_gid)
+    os.chmod(state, 0o750)
+    return state
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -315,10 +324,7 @@ def write_plan(
     view: str,
 ) -> Path:
     """``plan.json``, ``accounts.json`` and ``jupyterhub_config.py`` for this cohort's hub."""
-    state = state_dir(course, cohort)
-    state.mkdir(parents=True, exist_ok=True)
-    os.chown(state, 0, owner.pw_gid)
-    os.chmod(state, 0o750)  # the service (the owner's group) reads plan and accounts
+    state = _state_folder(course, cohort, owner)
     for f in state.iterdir():
         os.lchown(f, 0, 0)
     for name in ("proxy_token", "admin_token"):
@@ -575,10 +581,7 @@ def _prepare(
     result: HubResult,
 ) -> None:
     """Accounts, passwords (kept as slips first), workbooks, and a trainee running the environment."""
-    state = state_dir(c, cohort)
-    state.mkdir(parents=True, exist_ok=True)
-    os.chown(state, 0, owner_pw.pw_gid)
-    os.chmod(state, 0o750)  # the service (the owner's group) reads plan and accounts
+    state = _state_folder(c, cohort, owner_pw)
     for a in accounts:
         ensure_user(a, cohort, homes, owner_pw.pw_name)
     result.passwords = auth.issue_passwords(
