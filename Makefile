@@ -40,7 +40,9 @@ bench: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python bench/bench_execute.py
 	$(BIN)/python bench/bench_build.py
+	$(BIN)/python bench/bench_proof.py   # the build's proof against main's build
 	$(BIN)/python bench/bench_grade.py
+	$(BIN)/python bench/bench_otter.py   # otter-grader's own grading beside casekit's
 	$(BIN)/python bench/bench_sandbox.py
 	$(BIN)/python bench/bench_cluster.py
 	$(BIN)/python bench/bench_marking.py
