@@ -654,12 +654,6 @@ def submission_dir(
     return store_dir(course, cohort) / trainee / session / submission_folder_name(received, sha256)
 
 
-def stored_submissions(course: Course, cohort: str) -> list[tuple[str, str, Path]]:
-    """``(trainee, session, folder)`` of every submission folder in the store."""
-    store = store_dir(course, cohort)
-    return [(t, s, store / t / s / n) for t, s, n in stored_names(course, cohort)]
-
-
 def stored_names(
     course: Course, cohort: str, session: str | None = None
 ) -> list[tuple[str, str, str]]:

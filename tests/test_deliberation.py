@@ -418,14 +418,6 @@ def test_deliberation_changes_both_editions_and_the_handout(built: Path):
 
 
 def test_build_uses_deliberation_cells(built: Path):
-    import inspect
-
-    from kit import builder
-
-    if "insert_cells" not in inspect.getsource(builder):
-        pytest.xfail(
-            "kit.builder does not insert deliberation.insert_cells yet (see docs/deliberation.md)"
-        )
     # Instructor-only notes stay out of what trainees get ...
     assert "未记录三方研议" not in _text(built / "c2/trainee/coop.ipynb")
     assert "未记录三方研议" not in _text(built / "c2/handouts/coop.html")

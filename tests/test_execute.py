@@ -217,7 +217,8 @@ def test_kernel_engine_fallback():
 
 
 def test_dask_cluster():
-    distributed = pytest.importorskip("distributed")
+    import distributed  # a core dependency: no skip
+
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None
     ) as cluster:

@@ -357,8 +357,12 @@ def canonical(dump: dict[str, Any]) -> str:
 def test_sample_course_is_graded_as_pinned(sample_course: Path) -> None:
     got = canonical(run_sample(sample_course))
     if os.environ.get("CASEKIT_UPDATE_GOLDEN"):
+        # written, then failed on purpose: an update is a diff to review, never a pass
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         GOLDEN.write_text(got, "utf-8")
+        pytest.fail(
+            f"{GOLDEN} rewritten: review `git diff` on it, commit, and run without the flag"
+        )
     if not GOLDEN.exists():
         pytest.fail(f"{GOLDEN} missing: run with CASEKIT_UPDATE_GOLDEN=1 and commit it")
     want = GOLDEN.read_text("utf-8")

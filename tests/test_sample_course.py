@@ -9,7 +9,6 @@ kind of the authoring contract appears, and ``casekit check`` passes.
 
 from __future__ import annotations
 
-import importlib
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from kit.builder import check, session_plan
 from kit.course import load_course
 from kit.notebooks import KEY_MIME, KINDS, TEST_MIME, question_calls, select_modules
 
@@ -37,23 +37,10 @@ SEEDED = {
 TIMINGS: dict[tuple[str, str], float] = {}
 
 
-def _builder():
-    for name in ("kit.builder", "kit.build"):
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    return None
-
-
 def _plan(cohort: str, session: str) -> tuple[dict, set[str]]:
     """Parameters and enabled modules, as the build computes them (deliberation included)."""
-    b = _builder()
-    if b is not None and hasattr(b, "session_plan"):
-        plan = b.session_plan(COURSE, cohort, session)
-        return plan["parameters"], set(plan["modules"])
-    params = COURSE.session_parameters(cohort, session)
-    return params, set(params.get("modules", []) or [])
+    plan = session_plan(COURSE, cohort, session)
+    return plan["parameters"], set(plan["modules"])
 
 
 def _execute(cohort: str, session: str, notebook: str) -> nbformat.NotebookNode:
@@ -219,10 +206,7 @@ def test_every_notebook_ends_with_a_session_rating_and_comment_and_has_a_teachin
 
 
 def test_casekit_check_passes():
-    b = _builder()
-    if b is None or not hasattr(b, "check"):
-        pytest.skip("kit.builder.check not available yet")
-    result = b.check(ROOT)
+    result = check(ROOT)
     errors = [p for p in result.problems if p.severity == "error"]
     assert not errors, "\n".join(map(str, errors))
     warnings = [p for p in result.problems if p.severity == "warning"]

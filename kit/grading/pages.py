@@ -378,13 +378,6 @@ def feedback_html(
     )
 
 
-def _value(q: dict[str, Any]) -> Any:
-    try:
-        return json.loads(q["answer"])
-    except (TypeError, ValueError):
-        return None
-
-
 def _failures_by_question(df: Any) -> dict[tuple[int, str], list[dict[str, Any]]]:
     """(submission, question) → its typed failures; question "" holds the submission's own."""
     out: dict[tuple[int, str], list[dict[str, Any]]] = {}

@@ -38,7 +38,6 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.request import urlopen
 
 from kit import artifacts
@@ -704,14 +703,3 @@ def hub(
     result.pid = proc.pid
     result.running = True
     return result
-
-
-def hub_summary(result: HubResult) -> dict[str, Any]:
-    """A plain-data view of a result (for the CLI and for tests)."""
-    return {
-        "action": result.action,
-        "url": result.url,
-        "running": result.running,
-        "pid": result.pid,
-        "accounts": [a.username for a in result.accounts],
-    }
