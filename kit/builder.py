@@ -307,9 +307,7 @@ def build(
     """
     from kit.access import protect_root
 
-    protect_root(
-        Path(course), ("build",)
-    )  # private by default (#19): the build folder is the owner's only
+    protect_root(Path(course), ("build",))  # private by default (#19): the owner's only
     complete = sessions is None  # the whole cohort: what a stamp vouches for
     if complete and not force:
         unchanged = _unchanged(Path(course), cohort, engine)
@@ -360,28 +358,7 @@ def build(
             todo.append(item)
 
     jobs, pending = _jobs(c, cohort, todo, engine, result, cache) if todo else ([], [])
-    proven: dict[str, Any] = {}
-    if jobs:
-        from kit import proofs
-        from kit.execute import run_many
-
-        if handouts:  # nbconvert and its templates, while this process waits for the notebooks
-            _in_background(_warm_exporters)
-        # the judge that proves the solutions starts while the notebooks run
-        proved = [
-            (j, i) for j, i in zip(jobs, pending, strict=True) if proofs.needs_proof(i.nb_path)
-        ]
-        warm = [(i.session.session, copy.deepcopy(j.nb), i.plan["parameters"])
-                for j, i in proved[: proofs.WARM]]  # fmt: skip
-        prover = proofs.Prover(c, co.id, warm) if proved else None
-        executed = run_many(jobs, workers=workers, progress=progress, cluster=cluster)
-        if prover is not None:
-            try:
-                proven = prover.prove(co.id, _claims(pending, executed))
-            finally:
-                prover.close()
-    else:
-        executed = []
+    executed, proven = _run_and_prove(c, co.id, jobs, pending, workers, progress, cluster, handouts)
     for item, ran in zip(pending, executed, strict=True):
         _finish(c, co.id, item, ran, result, cache, proven.get(item.name))
     artifacts.write_build_cache(c, co.id, cache)
@@ -393,6 +370,37 @@ def build(
     elif complete:
         artifacts.write_build_stamp(c.root, co.id, _stamp(c.root, began, result))
     return _with_handouts(c, result, progress) if handouts else result
+
+
+def _run_and_prove(
+    c: Course,
+    cohort: str,
+    jobs: list,
+    pending: list[_Item],
+    workers: int | None,
+    progress: bool,
+    cluster: str | None,
+    handouts: bool,
+) -> tuple[list, dict[str, Any]]:
+    """Run the notebooks; the judge that proves their solutions (kit.proofs) starts meanwhile."""
+    if not jobs:
+        return [], {}
+    from kit import proofs
+    from kit.execute import run_many
+
+    if handouts:  # nbconvert and its templates, while this process waits for the notebooks
+        _in_background(_warm_exporters)
+    proved = [(j, i) for j, i in zip(jobs, pending, strict=True) if proofs.needs_proof(i.nb_path)]
+    warm = [(i.session.session, copy.deepcopy(j.nb), i.plan["parameters"])
+            for j, i in proved[: proofs.WARM]]  # fmt: skip
+    prover = proofs.Prover(c, cohort, warm) if proved else None
+    executed = run_many(jobs, workers=workers, progress=progress, cluster=cluster)
+    if prover is None:
+        return executed, {}
+    try:
+        return executed, prover.prove(cohort, _claims(pending, executed))
+    finally:
+        prover.close()
 
 
 def _warm_exporters() -> None:

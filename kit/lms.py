@@ -152,16 +152,7 @@ def lms_rows(
     c = as_course(course)
     co = c.cohort(cohort)
     if fmt not in FORMATS:
-        raise CourseError(
-            [
-                Problem(
-                    fmt,
-                    field="format",
-                    message=say("lms.unknown_format"),
-                    fix=say("course.use_one_of", options=", ".join(FORMATS)),
-                )
-            ]
-        )
+        raise CourseError.choice(fmt, "format", say("lms.unknown_format"), FORMATS)
     roster = co.roster.reset_index()
     where = str(co.folder / "roster.csv")
     cols = _mapping(fmt, roster, mapping, where)

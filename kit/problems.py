@@ -74,6 +74,14 @@ class CourseError(UserError):
         """One problem in one file."""
         return cls([Problem(str(file), where=where, message=message, fix=fix)])
 
+    @classmethod
+    def choice(
+        cls, value: str, field: str, message: str, options: list[str] | tuple[str, ...]
+    ) -> CourseError:
+        """A value that is not one of `options` (an option, a format): the fix lists them."""
+        fix = t("course.use_one_of", options=", ".join(options))
+        return cls([Problem(value, field=field, message=message, fix=fix)])
+
 
 #: OS error numbers a reader is told about in words (the rest: "the system refused").
 _OS_REASONS = {

@@ -57,7 +57,7 @@ def trainee_paths() -> list[Path]:
 def closed_folder(path: Path, inside: Path | None = None) -> Path | None:
     """The first folder on the way to `path` that others cannot enter (None: all open).
 
-    Folders at or below `inside` (the course, which `protect_course` opens) are skipped.
+    Folders at or below `inside` (the course, which `lay_out_for_hub` opens) are skipped.
     """
     path = Path(os.path.abspath(path))
     for parent in reversed(path.parents):
@@ -137,7 +137,7 @@ def grant_tree(folder: Path, uid: int) -> None:
                 os.setxattr(name, "system.posix_acl_default", _acl(default))
 
 
-def protect_course(course: Course, owner: pwd.struct_passwd) -> None:
+def lay_out_for_hub(course: Course, owner: pwd.struct_passwd) -> None:
     """The course reachable by its owner and the service only; exchange and .casekit the owner's."""
     root = Path(os.path.abspath(course.root))
     open_ = _needed_inside(root)

@@ -43,7 +43,7 @@ from urllib.request import urlopen
 from kit import artifacts
 from kit.course import Course, CourseError, Problem, load_course
 from kit.hub import auth
-from kit.hub.access import bin_dir, check_as_trainee, check_reachable, protect_course
+from kit.hub.access import bin_dir, check_as_trainee, check_reachable, lay_out_for_hub
 from kit.hub.config import IDLE_KERNEL_MINUTES, IDLE_SERVER_MINUTES, SERVICE
 from kit.hub.errors import HubError
 from kit.hub.spawner import RUNTIME
@@ -588,7 +588,7 @@ def _prepare(
     )
     result.slips = keep_slips(state, result.passwords, [a.username for a in accounts])
     result.slips_file = slips_path(state) if result.slips else None
-    protect_course(c, owner_pw)
+    lay_out_for_hub(c, owner_pw)
     for a in accounts:
         home = homes / a.username
         lab_settings(home, a.username, c.language)

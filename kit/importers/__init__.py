@@ -524,16 +524,7 @@ def adopt_submissions(
     wrote them (otter's: ``filename``, ``otter-metadata`` or a CSV table).
     """
     if times not in TIME_SOURCES:
-        raise CourseError(
-            [
-                Problem(
-                    times,
-                    field="--times",
-                    message=t("collect.times_unknown"),
-                    fix=t("course.use_one_of", options=", ".join(TIME_SOURCES)),
-                )
-            ]
-        )
+        raise CourseError.choice(times, "--times", t("collect.times_unknown"), TIME_SOURCES)
     out = Adopted(files)
     found: dict[str, int] = {}
     for kind in SUBMISSION_TOOLS:
