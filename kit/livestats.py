@@ -23,14 +23,11 @@ from typing import Any
 from kit.kinds import find, is_empty, score
 from kit.kinds.base import normalise_text
 from kit.messages import t
+from kit.numbers import statistic
 
 MAX_GROUPS = 8
 EXAMPLE_CHARS = 160
 Summary = dict[str, Any]
-
-
-def _num(x: float) -> str:
-    return f"{x:.4g}" if abs(x) < 1e5 else f"{x:,.0f}"
 
 
 def _key_value(key: dict | None) -> Any:
@@ -95,7 +92,7 @@ def _rating(
     ]
     out: Summary = {"chart": "bars", "bars": bars, "values": ok}
     if ok:
-        out["note"] = t("live_mean", lang, x=_num(statistics.fmean(ok)))
+        out["note"] = t("live_mean", lang, x=statistic(statistics.fmean(ok)))
     return out
 
 
@@ -104,7 +101,7 @@ def _bins(values: list[float]) -> list[dict]:
     distinct = sorted(set(values))
     if len(distinct) <= 8:
         counts = Counter(values)
-        return [{"label": _num(v), "count": counts[v], "lo": v, "hi": v} for v in distinct]
+        return [{"label": statistic(v), "count": counts[v], "lo": v, "hi": v} for v in distinct]
     # about sqrt(n) bins, at most 10, with a round width
     want = max(4, min(10, round(math.sqrt(len(values)))))
     raw = (hi - lo) / want
@@ -118,7 +115,7 @@ def _bins(values: list[float]) -> list[dict]:
     for a, b in zip(edges, edges[1:], strict=False):
         last = b == edges[-1]
         n = sum(1 for v in values if a <= v < b or (last and v == b))
-        bins.append({"label": f"{_num(a)}–{_num(b)}", "count": n, "lo": a, "hi": b})
+        bins.append({"label": f"{statistic(a)}–{statistic(b)}", "count": n, "lo": a, "hi": b})
     return bins
 
 
@@ -138,8 +135,8 @@ def _number(
     if kf is not None:
         for b in bins:
             b["key"] = b["lo"] <= kf <= b["hi"]
-    note = t("live_median", lang, x=_num(statistics.median(ok)))
-    note += " · " + t("live_mean", lang, x=_num(statistics.fmean(ok)))
+    note = t("live_median", lang, x=statistic(statistics.median(ok)))
+    note += " · " + t("live_mean", lang, x=statistic(statistics.fmean(ok)))
     return {"chart": "histogram", "bins": bins, "note": note, "values": ok}
 
 
@@ -229,7 +226,7 @@ def key_text(spec: dict, key: dict | None) -> str:
     if isinstance(kv, list):
         return "；".join(map(str, kv))
     if kind == "number" and spec.get("number_unit"):
-        return f"{_num(float(kv))} {spec['number_unit']}"
+        return f"{statistic(float(kv))} {spec['number_unit']}"
     return str(kv)
 
 
@@ -281,7 +278,7 @@ def trainee_result(summary: Summary, lang: str) -> dict:
         rows = [{"label": b["label"], "value": people(b["count"])} for b in summary["bins"]]
     elif chart == "ranking":
         rows = [
-            {"label": r["label"], "value": f"{t('live_mean_rank', lang)} {_num(r['mean'])}"}
+            {"label": r["label"], "value": f"{t('live_mean_rank', lang)} {statistic(r['mean'])}"}
             for r in summary["items"]
             if r["mean"] is not None
         ]

@@ -34,6 +34,7 @@ from kit.course import Course, CourseError, Outcome, Problem, as_course
 from kit.gradebook import Gradebook
 from kit.markbook import MarkError, item_label, mark_rows, pseudonyms, queue, rubric_of
 from kit.messages import LANGUAGES, t
+from kit.numbers import parse_number
 
 CRITERION_PREFIX = "c:"
 FIXED = ["session", "question", "trainee", "name", "group", "answer_group", "answer", "max_points"]
@@ -188,16 +189,6 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == ""
 
 
-def _number(v: Any) -> float:
-    from kit.numbers import parse_number
-
-    if isinstance(v, bool):
-        raise ValueError(v)
-    if isinstance(v, int | float):
-        return float(v)
-    return parse_number(str(v).strip())
-
-
 def _text(v: Any) -> str:
     if _blank(v):
         return ""
@@ -313,14 +304,14 @@ def import_marks(
                     row_ok = False
                     continue
                 try:
-                    criteria[cid] = _number(v)
+                    criteria[cid] = parse_number(v)
                 except ValueError:
                     bad(n, col, t("marks.not_points", criterion=cid, value=v))
                     row_ok = False
             points = None
             if not _blank(points_raw):
                 try:
-                    points = _number(points_raw)
+                    points = parse_number(points_raw)
                 except ValueError:
                     bad(n, "points", t("marks.total_not_points", value=points_raw))
                     row_ok = False

@@ -161,10 +161,6 @@ class Gradebook:
 
     # ------------------------------------------------------------ grading
 
-    def grade_row(self, submission_id: int) -> Grade | None:
-        """The grade row of a submission, if it was graded."""
-        return self.session.get(Grade, submission_id)
-
     def write_grading(
         self,
         submission_id: int,

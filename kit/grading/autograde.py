@@ -344,8 +344,7 @@ def _workbook(raw: bytes) -> Any:
     out = []
     for c in cells:
         cell = {k: c[k] for k in ("id", "cell_type", "metadata") if k in c}
-        src = c.get("source", "")
-        cell["source"] = "".join(src) if isinstance(src, list) else src
+        cell["source"] = source(c)
         out.append(cell)
     return _Cells(out)
 

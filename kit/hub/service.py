@@ -32,6 +32,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuth
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, ioloop, web
 
+from kit import untrusted
 from kit.hub import trust
 from kit.hub.exchange import (
     MAX_HANDIN_BYTES,
@@ -43,7 +44,8 @@ from kit.hub.exchange import (
 )
 
 log = logging.getLogger("casekit.exchange")
-ID = r"[\w][\w.-]*"
+#: An id in a route: the pattern of the one id check (kit.untrusted), so routes and check agree.
+ID = untrusted.ID_PATTERN
 
 
 class _Base(HubOAuthenticated, web.RequestHandler):

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 from kit.messages import t
+from kit.numbers import num as num
 from kit.numbers import parse_number as parse_number
 
 #: Options ``key(qid, value, ...)`` takes for every kind (a kind adds its own: ``Kind.key_options``):
@@ -147,11 +148,6 @@ def from_fraction(frac: float, maxp: float, detail: str) -> Score:
 def salted(salt: str, qid: str, text: str) -> str:
     """One practice hash: the key never leaves the instructor side, only this."""
     return hashlib.sha256(f"{salt}\x1f{qid}\x1f{text}".encode()).hexdigest()
-
-
-def num(x: float) -> str:
-    """A number as people write it: 3, not 3.0."""
-    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 def br(text: str) -> str:
