@@ -1,7 +1,8 @@
 """The kernel casekit code runs in: IPython, the open workbook, what the notebook declared.
 
 A small module with no casekit imports, so that the authoring API
-(``kit.questions``), the question widgets (``kit.widgets``) and the workbook
+(its questions, keys and tests are registered here)
+(``kit.questions``), the question widgets (``kit.workbook.widgets``) and the workbook
 runtime (``kit.workbook``) can share the kernel's state without importing
 each other.
 """
@@ -15,6 +16,9 @@ from typing import Any
 QUESTIONS: dict[str, dict] = {}
 # Keys recorded in this kernel (build mode or an instructor preview).
 KEYS: dict[str, dict] = {}
+
+# Tests declared in this kernel (`kit.questions.test`), by (question id, test name).
+TESTS: dict[tuple[str, str], Any] = {}
 
 _RUNTIME: Any = None
 
@@ -76,3 +80,8 @@ def display_bundle(bundle: dict) -> None:
     from IPython.display import display
 
     display(bundle, raw=True)
+
+
+def rerun_tests(qid: str | None = None) -> list[dict]:
+    """Re-run the tests declared in this kernel (all, or those of `qid`); return their records."""
+    return [c.run() for (q, _), c in list(TESTS.items()) if qid is None or q == qid]

@@ -400,7 +400,6 @@ IDENTIFIED_TOOLS = {"otter": "kit.importers.otter_submissions"}
 
 
 def _tool(kind: str) -> Any:
-    import importlib
 
     if kind not in TOOLS:
         raise CourseError(
