@@ -53,12 +53,12 @@ from kit.importers import (
     question_id,
     read_source,
     refuse_overwrite,
-    source,
     tagged,
     test_cell,
     write_imported,
 )
 from kit.messages import t as say
+from kit.notebooks import source
 
 TOOL = "nbgrader"
 HIDDEN = re.compile(

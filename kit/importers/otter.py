@@ -44,7 +44,6 @@ from kit.importers import (
     question_id,
     read_source,
     refuse_overwrite,
-    source,
     tagged,
     write_imported,
 )
@@ -57,6 +56,7 @@ from kit.importers.otter_tests import (
     test_cells,
 )
 from kit.messages import t as say
+from kit.notebooks import source
 
 TOOL = "otter"
 DELIM = re.compile(
