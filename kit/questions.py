@@ -25,12 +25,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit import kernel, kinds
+from kit import kernel_state as kernel
+from kit import kinds
 from kit.artifacts import ANSWER_MARKER as ANSWER_MARKER
 from kit.artifacts import MIME_KEY, MIME_QUESTION, MIME_REVEAL, MIME_TEST, MIME_WIDGET, REVEAL_WHEN
 from kit.artifacts import answer_cell_qid as answer_cell_qid
-from kit.kernel import KEYS, QUESTIONS, TESTS, in_live_kernel
-from kit.kernel import rerun_tests as rerun_tests
+from kit.kernel_state import KEYS, QUESTIONS, TESTS, in_live_kernel
+from kit.kernel_state import rerun_tests as rerun_tests
 from kit.kinds import practice_check as practice_check
 from kit.kinds import practice_hashes as practice_hashes
 from kit.kinds import practice_table as practice_table

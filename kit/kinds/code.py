@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from kit import kernel
+from kit import kernel_state as kernel
 from kit.artifacts import answer_marker
 from kit.kinds.base import CORRECT, NEEDS_MARKING, PARTIAL, WRONG, Declared, Kind, Score
 from kit.messages import t

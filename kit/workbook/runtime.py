@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kit import artifacts, kernel, kinds
+from kit import artifacts, kinds
+from kit import kernel_state as kernel
 from kit.artifacts import MIME_QUESTION, answer_cell_qid
-from kit.kernel import in_live_kernel
+from kit.kernel_state import in_live_kernel
 from kit.messages import t
 from kit.workbook.display import install
 from kit.workbook.livelink import LiveLink
