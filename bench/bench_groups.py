@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from groups_heldout import QUESTIONS  # noqa: E402
 
-from kit import groups  # noqa: E402
+from kit.marking import groups  # noqa: E402
 
 SEEDS = (0, 1, 2)
 

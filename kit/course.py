@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -95,7 +95,6 @@ class GradingConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str | None) -> str | None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         if v is not None:
             try:

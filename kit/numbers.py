@@ -2,7 +2,7 @@
 
 Kept apart (no imports beyond the standard library) so that every place a
 person types a number reads it the same way (:func:`parse_number`:
-``kit.kinds`` for answers and keys, ``kit.marksheet`` for points,
+``kit.kinds`` for answers and keys, ``kit.marking.sheets`` for points,
 ``kit.course`` for the schedule's hours), and every place casekit shows one
 writes it the same way (:func:`num`, :func:`pct`, :func:`statistic`: the
 question kinds, the workbook, marking, the live view, the pages).
