@@ -1,6 +1,6 @@
 """Answer groups: which threshold finds the groups a marker would draw, on answers the tests never saw.
 
-`kit.groups.THRESHOLD` decides when two groups of answers merge. Chosen on
+`kit.marking.groups.THRESHOLD` decides when two groups of answers merge. Chosen on
 the answers of ``tests/test_groups.py`` it would be fitted to its own test;
 here it is chosen on a held-out set (``bench/groups_heldout.py``: nine
 questions from the sample course's themes, Chinese and English, short answers
