@@ -6,8 +6,10 @@ import ast
 from pathlib import Path
 
 KIT = Path(__file__).resolve().parents[1] / "kit"
-# Modules allowed over the limit while they are being split (none now).
-TOO_LONG_FOR_NOW: set[str] = set()
+# Modules allowed over the limit while they are being split. notebooks.py: its checks became
+# one function per rule (#21 item 3) and await a module of their own, which this stop of #21
+# does not create (no new top-level modules while the packages move).
+TOO_LONG_FOR_NOW: set[str] = {"notebooks.py"}
 
 
 def _modules() -> dict[str, Path]:
