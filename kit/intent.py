@@ -59,11 +59,11 @@ def _calls(nb: Any) -> tuple[list[tuple[int, ast.Call]], list[tuple[int, ast.Cal
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        tree = nbs._python(nbs.source(cell))
+        tree = nbs.python_tree(nbs.source(cell))
         for node in ast.walk(tree) if tree else []:
             if not isinstance(node, ast.Call):
                 continue
-            if nbs._is_ask(node):
+            if nbs.is_ask(node):
                 asks.append((i, node))
             elif isinstance(node.func, ast.Name) and node.func.id == "key":
                 keys.append((i, node))
@@ -159,7 +159,7 @@ def parameter_names(nb: Any) -> set[str] | None:
     cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in nbs.tags(c)]
     if len(cells) != 1:
         return None  # check_notebook reports a missing or doubled parameters cell
-    tree = nbs._python(nbs.source(cells[0]))
+    tree = nbs.python_tree(nbs.source(cells[0]))
     names: set[str] = set()
     for node in ast.walk(tree) if tree else []:
         targets = node.targets if isinstance(node, ast.Assign) else []

@@ -45,7 +45,6 @@ from kit.sandbox.boxes import Box, Limits, Template, Zygote
 
 __all__ = ["CodeGrader", "CodeJob", "CodeRun", "is_unanswered"]
 
-_INSTRUCTOR_ONLY = {"key", "hidden-tests", "teaching-note"}
 _TESTS = {"tests", "hidden-tests"}
 
 
@@ -142,7 +141,7 @@ def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
         if (
             role in _TESTS
             or role in ("key", "teaching-note", "answer-text")
-            or tags & _INSTRUCTOR_ONLY
+            or tags & notebooks.INSTRUCTOR_ONLY
         ):
             continue
         # What the trainee's edition shows: solution blocks of other cells are stripped.
