@@ -9,12 +9,15 @@ each other.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # types only: no casekit imports when it runs
+    from kit.kinds.base import KeyRecord, QuestionSpec
 
 # Questions declared in this kernel, by id (re-running a cell replaces).
-QUESTIONS: dict[str, dict] = {}
+QUESTIONS: dict[str, QuestionSpec] = {}
 # Keys recorded in this kernel (build mode or an instructor preview).
-KEYS: dict[str, dict] = {}
+KEYS: dict[str, KeyRecord] = {}
 
 _RUNTIME: Any = None
 

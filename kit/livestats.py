@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kit.kinds import find, is_empty, score
-from kit.kinds.base import normalise_text
+from kit.kinds.base import KeyRecord, QuestionSpec, normalise_text
 from kit.messages import t
 
 MAX_GROUPS = 8
@@ -33,11 +33,11 @@ def _num(x: float) -> str:
     return f"{x:.4g}" if abs(x) < 1e5 else f"{x:,.0f}"
 
 
-def _key_value(key: dict | None) -> Any:
+def _key_value(key: KeyRecord | None) -> Any:
     return None if not key else key.get("value")
 
 
-def _correct(spec: dict, key: dict | None, values: list[Any]) -> int | None:
+def _correct(spec: QuestionSpec, key: KeyRecord | None, values: list[Any]) -> int | None:
     """How many answers score full points against the key (None without a key)."""
     if not key or _key_value(key) is None or not spec.get("points"):
         return None
@@ -60,7 +60,12 @@ def _bars(labels: list[str], counts: Counter, keyed: set[str], revealed: bool) -
 
 
 def _choice(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec,
+    values: list,
+    key: KeyRecord | None,
+    revealed: bool,
+    lang: str,
+    who: list | None = None,
 ) -> Summary:
     opts = [str(o) for o in spec.get("options") or []]
     ok = [v for v in values if isinstance(v, str) and v in opts]
@@ -72,7 +77,12 @@ def _choice(
 
 
 def _multi(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec,
+    values: list,
+    key: KeyRecord | None,
+    revealed: bool,
+    lang: str,
+    who: list | None = None,
 ) -> Summary:
     opts = [str(o) for o in spec.get("options") or []]
     ok = [v for v in values if isinstance(v, list) and all(x in opts for x in v)]
@@ -84,7 +94,12 @@ def _multi(
 
 
 def _rating(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec,
+    values: list,
+    key: KeyRecord | None,
+    revealed: bool,
+    lang: str,
+    who: list | None = None,
 ) -> Summary:
     scale = int(spec.get("scale") or 5)
     names = spec.get("labels") or [str(i) for i in range(1, scale + 1)]
@@ -123,7 +138,12 @@ def _bins(values: list[float]) -> list[dict]:
 
 
 def _number(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec,
+    values: list,
+    key: KeyRecord | None,
+    revealed: bool,
+    lang: str,
+    who: list | None = None,
 ) -> Summary:
     ok = [
         float(v)
@@ -144,7 +164,12 @@ def _number(
 
 
 def _ranking(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec,
+    values: list,
+    key: KeyRecord | None,
+    revealed: bool,
+    lang: str,
+    who: list | None = None,
 ) -> Summary:
     items = [str(i) for i in spec.get("items") or []]
     ok = [v for v in values if isinstance(v, list) and sorted(map(str, v)) == sorted(items)]
@@ -163,7 +188,12 @@ def _ranking(
 
 
 def _texts(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec,
+    values: list,
+    key: KeyRecord | None,
+    revealed: bool,
+    lang: str,
+    who: list | None = None,
 ) -> Summary:
     from kit.groups import group_answers, text_of
 
@@ -192,7 +222,12 @@ def _texts(
 
 
 def _count(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec,
+    values: list,
+    key: KeyRecord | None,
+    revealed: bool,
+    lang: str,
+    who: list | None = None,
 ) -> Summary:
     return {"chart": "count", "values": values}
 
@@ -215,7 +250,7 @@ def summary_of(kind: Any) -> Callable[..., Summary]:
     return _texts if find(kind).free_text else _count
 
 
-def key_text(spec: dict, key: dict | None) -> str:
+def key_text(spec: QuestionSpec, key: KeyRecord | None) -> str:
     """The key as the room reads it ("求助", "12.5 万元", "A；C", "甲 → 乙 → 丙")."""
     kv = _key_value(key)
     if kv is None:
@@ -234,14 +269,14 @@ def key_text(spec: dict, key: dict | None) -> str:
 
 
 def summarise(
-    spec: dict,
+    spec: QuestionSpec,
     answers: dict[str, Any],
-    key: dict | None,
+    key: KeyRecord | None,
     *,
     revealed: bool,
     lang: str = "zh",
     names: dict[str, str] | None = None,
-    own: dict[str, dict] | None = None,
+    own: dict[str, KeyRecord] | None = None,
 ) -> Summary:
     """The room's answers to one question, ready to draw (see the module docstring).
 

@@ -30,6 +30,7 @@ import pandas as pd
 from kit import artifacts, kinds
 from kit.course import Course, CourseError, Problem, as_course
 from kit.gradebook import Gradebook
+from kit.kinds.base import QuestionSpec
 from kit.messages import t
 
 QUEUE_COLUMNS = [
@@ -56,7 +57,7 @@ class MarkError(ValueError):
 
 def question_spec(
     course: Course, cohort: str, session: str, question: str, keys: Any = None
-) -> dict:
+) -> QuestionSpec:
     """The spec of one question from the keys file (rubric texts included), or CourseError."""
     from kit.grading.keys import load_keys
 
@@ -75,18 +76,18 @@ def question_spec(
     return keys.questions[question]
 
 
-def rubric_of(spec: dict) -> dict[str, float]:
+def rubric_of(spec: QuestionSpec) -> dict[str, float]:
     """Criterion id → its points, in rubric order."""
     return {str(r["id"]): float(r.get("points", 0)) for r in spec.get("rubric") or []}
 
 
-def question_max(spec: dict) -> float:
+def question_max(spec: QuestionSpec) -> float:
     """The points of a hand-marked question (its points, else the sum of its rubric)."""
     return float(spec.get("points") or sum(rubric_of(spec).values()))
 
 
 def mark_rows(
-    spec: dict,
+    spec: QuestionSpec,
     criteria: dict[str, bool | float] | None,
     points: float | None = None,
     comment: str = "",
@@ -336,7 +337,7 @@ class MarkSession:
         self.close()
 
     # ---- reading
-    def spec(self, session: str, question: str) -> dict:
+    def spec(self, session: str, question: str) -> QuestionSpec:
         """A question's spec (the keys file is read once per session)."""
         from kit.grading.keys import load_keys
 

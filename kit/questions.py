@@ -27,7 +27,15 @@ from typing import Any
 
 from kit import kernel, kinds
 from kit.artifacts import ANSWER_MARKER as ANSWER_MARKER
-from kit.artifacts import MIME_KEY, MIME_QUESTION, MIME_REVEAL, MIME_TEST, MIME_WIDGET, REVEAL_WHEN
+from kit.artifacts import (
+    MIME_KEY,
+    MIME_QUESTION,
+    MIME_REVEAL,
+    MIME_TEST,
+    MIME_WIDGET,
+    REVEAL_WHEN,
+    RecordedTest,
+)
 from kit.artifacts import answer_cell_qid as answer_cell_qid
 from kit.kernel import KEYS, QUESTIONS, in_live_kernel
 from kit.kinds import practice_check as practice_check
@@ -35,7 +43,7 @@ from kit.kinds import practice_hashes as practice_hashes
 from kit.kinds import practice_table as practice_table
 from kit.kinds import render_html, render_plain
 from kit.kinds import score as score
-from kit.kinds.base import QID_RE, UNIT_COLOURS, AuthoringError, jsonable
+from kit.kinds.base import QID_RE, UNIT_COLOURS, AuthoringError, KeyRecord, QuestionSpec, jsonable
 from kit.kinds.base import Score as Score
 from kit.kinds.base import normalise_text as normalise_text
 from kit.kinds.base import parse_number as parse_number
@@ -76,7 +84,7 @@ class KeyRefused(RuntimeError):
 class Question:
     """A declared question. `spec` is JSON-able and never holds the key."""
 
-    spec: dict
+    spec: QuestionSpec
     view: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -148,7 +156,7 @@ def _make(kind: str, qid: str, prompt: str, points: float, **fields: Any) -> Que
         raise AuthoringError(t("author.bad_points", qid=qid))
     ns = kernel.user_ns()
     unit = fields.pop("unit", None) or ns.get("unit") or None
-    spec: dict[str, Any] = {
+    spec: QuestionSpec = {
         "id": qid,
         "kind": kind,
         "prompt": prompt,
@@ -236,7 +244,7 @@ def key(qid: str, value: Any, **opts: Any) -> dict | None:
     _check_reveal(opts.get("reveal"), qid)
     if "explain" in opts and not isinstance(opts["explain"], str):
         raise AuthoringError(t("author.explain_text", qid=qid))
-    record = {"id": qid, "value": jsonable(value), **jsonable(opts)}
+    record: KeyRecord = {"id": qid, "value": jsonable(value), **jsonable(opts)}
     KEYS[qid] = record
     kernel.display_bundle({MIME_KEY: record, "text/plain": f"key {qid}: {record['value']!r}"})
     return None
@@ -276,7 +284,7 @@ class TestCase:
 
     __test__ = False  # keep pytest from collecting this class
 
-    def run(self) -> dict:
+    def run(self) -> RecordedTest:
         """Run the function; return the ``test+json`` record."""
         passed, message = True, ""
         try:
@@ -338,6 +346,6 @@ def test(qid: str, points: float = 1, name: str | None = None) -> Callable:
     return decorate
 
 
-def rerun_tests(qid: str | None = None) -> list[dict]:
+def rerun_tests(qid: str | None = None) -> list[RecordedTest]:
     """Re-run registered tests (all, or those of `qid`); return their records."""
     return [c.run() for (q, _), c in list(TESTS.items()) if qid is None or q == qid]

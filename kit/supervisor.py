@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kit.answers import FailureKind, RunFailure, TestOutcome, answer_names, defines_callables
+from kit.artifacts import JudgedTest, RecordedTest
 from kit.sandbox import Box, Limits, Template, Zygote
 from kit.zygote import describe_status
 
@@ -54,7 +55,7 @@ class CodeRun:
     feedback page.  ``seconds``: wall time of this submission.
     """
 
-    tests: list[dict[str, Any]]
+    tests: list[JudgedTest]
     failures: list[RunFailure] = field(default_factory=list)
     seconds: float = 0.0
     shapes: dict[str, dict[str, str]] | None = None  # what the answers held (a proof's run)
@@ -67,7 +68,7 @@ class CodeJob:
     name: str
     instructor_nb: Any
     answers: dict[str, str | None]
-    expected_tests: list[dict[str, Any]]
+    expected_tests: list[RecordedTest]
     parameters: dict[str, Any] | None = None
     files: dict[str, bytes] | None = None
     limits: Limits | None = None
@@ -262,7 +263,7 @@ class CodeGrader:
         self,
         instructor_nb: Any,
         answers: dict[str, str | None],
-        expected_tests: Iterable[dict[str, Any]],
+        expected_tests: Iterable[RecordedTest],
         *,
         parameters: dict[str, Any] | None = None,
         files: dict[str, bytes] | None = None,
@@ -311,7 +312,7 @@ class CodeGrader:
     def prove(
         self,
         instructor_nb: Any,
-        expected_tests: Iterable[dict[str, Any]],
+        expected_tests: Iterable[RecordedTest],
         *,
         parameters: dict[str, Any] | None = None,
         files: dict[str, bytes] | None = None,
@@ -335,7 +336,9 @@ class CodeGrader:
             plan.shapes = run.shapes
         return run
 
-    def _learn(self, plan: _Plan, expected: list, files: dict[str, bytes], limits: Limits) -> None:
+    def _learn(
+        self, plan: _Plan, expected: list[RecordedTest], files: dict[str, bytes], limits: Limits
+    ) -> None:
         """Shapes for an instructor edition built without them: run its solutions once."""
         with self._lock:
             lock = self._building.setdefault(f"learn:{id(plan)}", threading.Lock())
@@ -350,7 +353,7 @@ class CodeGrader:
         self,
         plan: _Plan,
         answered: dict[str, str],
-        expected: list[dict[str, Any]],
+        expected: list[RecordedTest],
         files: dict[str, bytes],
         limits: Limits,
         t0: float,
@@ -391,7 +394,7 @@ class CodeGrader:
         )
 
     @staticmethod
-    def unrun(expected: Iterable[dict[str, Any]], answered: set[str]) -> list[dict[str, Any]]:
+    def unrun(expected: Iterable[RecordedTest], answered: set[str]) -> list[JudgedTest]:
         """The verdicts when nothing could run: every test failed (unanswered ones as such)."""
         return _verdicts(list(expected), {}, {}, set(), answered)
 
@@ -621,14 +624,14 @@ def _dedupe(failures: list[RunFailure]) -> list[RunFailure]:
 
 
 def _verdicts(
-    expected: list[dict[str, Any]],
+    expected: list[RecordedTest],
     records: dict[tuple[str, str], list[dict[str, Any]]],
     raised: dict[tuple[str, str], str],
     withheld: set[tuple[str, str]],
     answered: set[str],
-) -> list[dict[str, Any]]:
+) -> list[JudgedTest]:
     """One verdict per expected test: passed only if it reported, every record passed and its cell raised nothing."""
-    out = []
+    out: list[JudgedTest] = []
     for t in expected:
         k = (t["question"], t["name"])
         rs = records.get(k, [])
