@@ -419,7 +419,16 @@ class CodeGrader:
         return plan
 
     def _run(
-        self, plan, answered, expected, limits, trainee_t, judge_t, notes, t0, shapes
+        self,
+        plan: _Plan,
+        answered: dict[str, str],
+        expected: list[RecordedTest],
+        limits: Limits,
+        trainee_t: Template,
+        judge_t: Template,
+        notes: list[RunFailure],
+        t0: float,
+        shapes: dict[str, dict[str, str]] | None,
     ) -> CodeRun:
         frame_limit = int(limits.answer_mb * 1024 * 1024) * 2 + (1 << 20)
         trainee_cells = [
@@ -551,7 +560,12 @@ def _code_fingerprint(nb: Any) -> list[Any]:
     ]  # fmt: skip
 
 
-def _take_records(frame: tuple, records: dict, raised: dict, withheld: set) -> None:
+def _take_records(
+    frame: tuple[Any, ...],
+    records: dict[tuple[str, str], list[dict[str, Any]]],
+    raised: dict[tuple[str, str], str],
+    withheld: set[tuple[str, str]],
+) -> None:
     _, _index, recs, err, hide = frame
     keys = []
     for rec in recs if isinstance(recs, list) else []:
