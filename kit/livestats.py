@@ -27,17 +27,19 @@ from kit.messages import t
 MAX_GROUPS = 8
 EXAMPLE_CHARS = 160
 Summary = dict[str, Any]
+#: A question's key record; None where it has none, or none is shown.
+Key = KeyRecord | None
 
 
 def _num(x: float) -> str:
     return f"{x:.4g}" if abs(x) < 1e5 else f"{x:,.0f}"
 
 
-def _key_value(key: KeyRecord | None) -> Any:
+def _key_value(key: Key) -> Any:
     return None if not key else key.get("value")
 
 
-def _correct(spec: QuestionSpec, key: KeyRecord | None, values: list[Any]) -> int | None:
+def _correct(spec: QuestionSpec, key: Key, values: list[Any]) -> int | None:
     """How many answers score full points against the key (None without a key)."""
     if not key or _key_value(key) is None or not spec.get("points"):
         return None
@@ -60,12 +62,7 @@ def _bars(labels: list[str], counts: Counter, keyed: set[str], revealed: bool) -
 
 
 def _choice(
-    spec: QuestionSpec,
-    values: list,
-    key: KeyRecord | None,
-    revealed: bool,
-    lang: str,
-    who: list | None = None,
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     opts = [str(o) for o in spec.get("options") or []]
     ok = [v for v in values if isinstance(v, str) and v in opts]
@@ -77,12 +74,7 @@ def _choice(
 
 
 def _multi(
-    spec: QuestionSpec,
-    values: list,
-    key: KeyRecord | None,
-    revealed: bool,
-    lang: str,
-    who: list | None = None,
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     opts = [str(o) for o in spec.get("options") or []]
     ok = [v for v in values if isinstance(v, list) and all(x in opts for x in v)]
@@ -94,12 +86,7 @@ def _multi(
 
 
 def _rating(
-    spec: QuestionSpec,
-    values: list,
-    key: KeyRecord | None,
-    revealed: bool,
-    lang: str,
-    who: list | None = None,
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     scale = int(spec.get("scale") or 5)
     names = spec.get("labels") or [str(i) for i in range(1, scale + 1)]
@@ -138,12 +125,7 @@ def _bins(values: list[float]) -> list[dict]:
 
 
 def _number(
-    spec: QuestionSpec,
-    values: list,
-    key: KeyRecord | None,
-    revealed: bool,
-    lang: str,
-    who: list | None = None,
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     ok = [
         float(v)
@@ -164,12 +146,7 @@ def _number(
 
 
 def _ranking(
-    spec: QuestionSpec,
-    values: list,
-    key: KeyRecord | None,
-    revealed: bool,
-    lang: str,
-    who: list | None = None,
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     items = [str(i) for i in spec.get("items") or []]
     ok = [v for v in values if isinstance(v, list) and sorted(map(str, v)) == sorted(items)]
@@ -188,12 +165,7 @@ def _ranking(
 
 
 def _texts(
-    spec: QuestionSpec,
-    values: list,
-    key: KeyRecord | None,
-    revealed: bool,
-    lang: str,
-    who: list | None = None,
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     from kit.groups import group_answers, text_of
 
@@ -222,12 +194,7 @@ def _texts(
 
 
 def _count(
-    spec: QuestionSpec,
-    values: list,
-    key: KeyRecord | None,
-    revealed: bool,
-    lang: str,
-    who: list | None = None,
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     return {"chart": "count", "values": values}
 
@@ -250,7 +217,7 @@ def summary_of(kind: Any) -> Callable[..., Summary]:
     return _texts if find(kind).free_text else _count
 
 
-def key_text(spec: QuestionSpec, key: KeyRecord | None) -> str:
+def key_text(spec: QuestionSpec, key: Key) -> str:
     """The key as the room reads it ("求助", "12.5 万元", "A；C", "甲 → 乙 → 丙")."""
     kv = _key_value(key)
     if kv is None:
@@ -271,7 +238,7 @@ def key_text(spec: QuestionSpec, key: KeyRecord | None) -> str:
 def summarise(
     spec: QuestionSpec,
     answers: dict[str, Any],
-    key: KeyRecord | None,
+    key: Key,
     *,
     revealed: bool,
     lang: str = "zh",

@@ -486,16 +486,9 @@ class KeyedKind(Kind):
 
     keyed = True
 
-    def score_answer(
-        self,
-        spec: QuestionSpec,
-        key: KeyRecord | None,
-        answer: Any,
-        maxp: float,
-        *,
-        tests: list[JudgedTest] | None = None,
-        run_error: str | None = None,
-    ) -> Score:
+    def score_answer(self, spec: QuestionSpec, key: KeyRecord | None, answer: Any, maxp: float,
+                     *, tests: list[JudgedTest] | None = None,
+                     run_error: str | None = None) -> Score:  # fmt: skip
         kv, opts = key_parts(key)
         if key is None or kv is None:
             return Score(0.0, maxp, UNGRADED, t("score.no_key"))
@@ -562,16 +555,9 @@ class ManualKind(Kind):
             spec.get("points") or sum(float(r.get("points", 0)) for r in spec.get("rubric") or [])
         )
 
-    def score_answer(
-        self,
-        spec: QuestionSpec,
-        key: KeyRecord | None,
-        answer: Any,
-        maxp: float,
-        *,
-        tests: list[JudgedTest] | None = None,
-        run_error: str | None = None,
-    ) -> Score:
+    def score_answer(self, spec: QuestionSpec, key: KeyRecord | None, answer: Any, maxp: float,
+                     *, tests: list[JudgedTest] | None = None,
+                     run_error: str | None = None) -> Score:  # fmt: skip
         # Worth nothing: answered, with nothing for a marker to do (it would wait forever).
         if maxp == 0:
             return Score(0.0, 0.0, ANSWERED)

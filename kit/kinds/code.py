@@ -52,16 +52,9 @@ class Code(Kind):
     def valid(self, spec: QuestionSpec, value: Any) -> str | None:
         return None if value is None or isinstance(value, str) else "valid.not_text"
 
-    def score_answer(
-        self,
-        spec: QuestionSpec,
-        key: KeyRecord | None,
-        answer: Any,
-        maxp: float,
-        *,
-        tests: list[JudgedTest] | None = None,
-        run_error: str | None = None,
-    ) -> Score:
+    def score_answer(self, spec: QuestionSpec, key: KeyRecord | None, answer: Any, maxp: float,
+                     *, tests: list[JudgedTest] | None = None,
+                     run_error: str | None = None) -> Score:  # fmt: skip
         """Points in proportion to the points of the passed tests; the detail names the failed visible ones."""
         if tests is None:
             return Score(0.0, maxp, NEEDS_MARKING, t("score.no_tests"))

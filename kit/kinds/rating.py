@@ -64,16 +64,9 @@ class Rating(Kind):
     def max_points(self, spec: QuestionSpec) -> float:
         return 0.0
 
-    def score_answer(
-        self,
-        spec: QuestionSpec,
-        key: KeyRecord | None,
-        answer: Any,
-        maxp: float,
-        *,
-        tests: list[JudgedTest] | None = None,
-        run_error: str | None = None,
-    ) -> Score:
+    def score_answer(self, spec: QuestionSpec, key: KeyRecord | None, answer: Any, maxp: float,
+                     *, tests: list[JudgedTest] | None = None,
+                     run_error: str | None = None) -> Score:  # fmt: skip
         return Score(0.0, 0.0, ANSWERED)
 
     def static_html(
