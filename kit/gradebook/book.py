@@ -22,6 +22,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from kit.artifacts import JudgedTest
+from kit.artifacts import gradebook_url as resolve_url  # where the gradebook is: a layout fact
 from kit.gradebook.schema import (
     FAILED,
     GRADED,
@@ -39,7 +40,6 @@ from kit.gradebook.schema import (
     Submission,
     TestResult,
     make_engine,
-    resolve_url,
     to_utc_naive,
     upgrade,
     utcnow,

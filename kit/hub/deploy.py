@@ -653,7 +653,7 @@ def hub(
         return result
     if action == "start" and _pid(state) is not None:
         raise HubError(t("hub.already_running", cohort=cohort))
-    from kit.hub.trust import course_secret
+    from kit.exchange.trust import course_secret
     from kit.workbook import release
 
     check_reachable(c.root)  # before any account is made: nothing to undo

@@ -6,7 +6,7 @@ import html
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
-from kit import kernel
+from kit import kernel_state as kernel
 from kit.artifacts import JudgedTest, answer_marker
 from kit.kinds.base import (
     CORRECT,
@@ -118,8 +118,6 @@ def _editor(view: Any, value: Any) -> list[Any]:
         output.append_display_data(_run_html(last))
 
     def go(_b: Any) -> None:
-        from kit.questions import rerun_tests  # the registry of the notebook's tests
-
         source = area.value
         output.outputs = ()
         record: EditorRun = {"stdout": "", "error": "", "tests": []}
@@ -129,7 +127,7 @@ def _editor(view: Any, value: Any) -> list[Any]:
             (record["stdout"], record["error"]), shown = _run_captured(ip, source)
         record["tests"] = [
             {"name": str(r["name"]), "passed": bool(r["passed"])}
-            for r in rerun_tests(view.qid)
+            for r in kernel.rerun_tests(view.qid)
             if not r.get("hidden")
         ]
         empty = code_is_empty(source)

@@ -121,8 +121,8 @@ def release(
     exchange = course_obj.exchange_dir
     # not at the top: kit.notebooks imports nbformat (2.4 s of jsonschema grammar), and
     # every workbook imports this package when it opens (kit.workbook.open_workbook)
-    from kit.hub.exchange import mark_exchange
-    from kit.hub.trust import course_secret, release_token, secret_path
+    from kit.exchange.clients import mark_exchange
+    from kit.exchange.trust import course_secret, release_token, secret_path
     from kit.notebooks import title_of
 
     # release tokens (who a copy was released to) and the folder exchange's signing

@@ -17,12 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Unpack, cast
 
-from kit import artifacts, kernel, kinds
+from kit import artifacts, kinds
+from kit import kernel_state as kernel
 from kit.artifacts import MIME_QUESTION, answer_cell_qid
-from kit.kernel import in_live_kernel
+from kit.kernel_state import in_live_kernel
 from kit.kinds.base import PracticeHashes, QuestionSpec
 from kit.kinds.upload import UploadedFile
 from kit.messages import t
+from kit.workbook.display import install
+from kit.workbook.livelink import LiveLink
 from kit.workbook.panel import ProgressPanel
 from kit.workbook.store import AnswerEntry, AnswerExtras, AnswerStore, atomic_write
 
@@ -67,7 +70,9 @@ class Runtime:
         self._listeners: dict[str, list[Callable[[AnswerEntry], None]]] = {}
         self._memory: dict[str, AnswerEntry] = {}
         self.panel: ProgressPanel | None = None
-        self._live: Any = None  # live class (#12): a kit.livewire.LiveLink, made on first use
+        self._live: Any = (
+            None  # live class (#12): a kit.workbook.livelink.LiveLink, made on first use
+        )
 
     @property
     def persistent(self) -> bool:
@@ -145,8 +150,7 @@ class Runtime:
             or not (self.cohort and self.trainee and self.session)
         ):
             return None
-        from kit.hub.exchange import ExchangeError, FolderExchange, HubExchange
-        from kit.livewire import LiveLink
+        from kit.exchange.clients import ExchangeError, FolderExchange, HubExchange
 
         if self.exchange is None and HubExchange.from_env() is None:
             return None
@@ -375,8 +379,6 @@ def open_workbook(
     _register_code_hook()
     if in_live_kernel():
         from IPython.display import display
-
-        from kit.workbook.display import install
 
         install(kernel.ipython(), rt.language)
         rt.panel = ProgressPanel(rt)
