@@ -21,20 +21,22 @@ from collections.abc import Callable
 from typing import Any
 
 from kit.kinds import find, is_empty, score
-from kit.kinds.base import normalise_text
+from kit.kinds.base import KeyRecord, QuestionSpec, normalise_text
 from kit.messages import t
 from kit.numbers import statistic
 
 MAX_GROUPS = 8
 EXAMPLE_CHARS = 160
 Summary = dict[str, Any]
+#: A question's key record; None where it has none, or none is shown.
+Key = KeyRecord | None
 
 
-def _key_value(key: dict | None) -> Any:
+def _key_value(key: Key) -> Any:
     return None if not key else key.get("value")
 
 
-def _correct(spec: dict, key: dict | None, values: list[Any]) -> int | None:
+def _correct(spec: QuestionSpec, key: Key, values: list[Any]) -> int | None:
     """How many answers score full points against the key (None without a key)."""
     if not key or _key_value(key) is None or not spec.get("points"):
         return None
@@ -57,7 +59,7 @@ def _bars(labels: list[str], counts: Counter, keyed: set[str], revealed: bool) -
 
 
 def _choice(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     opts = [str(o) for o in spec.get("options") or []]
     ok = [v for v in values if isinstance(v, str) and v in opts]
@@ -69,7 +71,7 @@ def _choice(
 
 
 def _multi(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     opts = [str(o) for o in spec.get("options") or []]
     ok = [v for v in values if isinstance(v, list) and all(x in opts for x in v)]
@@ -81,7 +83,7 @@ def _multi(
 
 
 def _rating(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     scale = int(spec.get("scale") or 5)
     names = spec.get("labels") or [str(i) for i in range(1, scale + 1)]
@@ -120,7 +122,7 @@ def _bins(values: list[float]) -> list[dict]:
 
 
 def _number(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     ok = [
         float(v)
@@ -141,7 +143,7 @@ def _number(
 
 
 def _ranking(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     items = [str(i) for i in spec.get("items") or []]
     ok = [v for v in values if isinstance(v, list) and sorted(map(str, v)) == sorted(items)]
@@ -160,7 +162,7 @@ def _ranking(
 
 
 def _texts(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     from kit.marking.groups import group_answers, text_of
 
@@ -189,7 +191,7 @@ def _texts(
 
 
 def _count(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     return {"chart": "count", "values": values}
 
@@ -212,7 +214,7 @@ def summary_of(kind: Any) -> Callable[..., Summary]:
     return _texts if find(kind).free_text else _count
 
 
-def key_text(spec: dict, key: dict | None) -> str:
+def key_text(spec: QuestionSpec, key: Key) -> str:
     """The key as the room reads it ("求助", "12.5 万元", "A；C", "甲 → 乙 → 丙")."""
     kv = _key_value(key)
     if kv is None:
@@ -231,14 +233,14 @@ def key_text(spec: dict, key: dict | None) -> str:
 
 
 def summarise(
-    spec: dict,
+    spec: QuestionSpec,
     answers: dict[str, Any],
-    key: dict | None,
+    key: Key,
     *,
     revealed: bool,
     lang: str = "zh",
     names: dict[str, str] | None = None,
-    own: dict[str, dict] | None = None,
+    own: dict[str, KeyRecord] | None = None,
 ) -> Summary:
     """The room's answers to one question, ready to draw (see the module docstring).
 

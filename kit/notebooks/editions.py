@@ -8,7 +8,7 @@ import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import nbformat
 
@@ -17,8 +17,9 @@ from kit.artifacts import MIME_QUESTION as QUESTION_MIME
 from kit.artifacts import MIME_REVEAL as REVEAL_MIME
 from kit.artifacts import MIME_TEST as TEST_MIME
 from kit.artifacts import MIME_WIDGET as WIDGET_MIME
-from kit.artifacts import edition_path
+from kit.artifacts import RecordedTest, edition_path
 from kit.course import Course
+from kit.kinds.base import KeyRecord, QuestionSpec
 from kit.kinds.code import answer_stub
 from kit.messages import t as say
 from kit.notebooks.cells import (
@@ -166,9 +167,9 @@ def trainee_edition(
 
 def records(nb: nbformat.NotebookNode) -> dict[str, Any]:
     """Questions, keys and tests as recorded in an executed instructor edition."""
-    questions: dict[str, dict] = {}
-    keys: dict[str, dict] = {}
-    tests: list[dict] = []
+    questions: dict[str, QuestionSpec] = {}
+    keys: dict[str, KeyRecord] = {}
+    tests: list[RecordedTest] = []
     answer_cells: dict[str, str] = {}
     reveal = None
     for i, cell in enumerate(nb.cells):
@@ -178,17 +179,18 @@ def records(nb: nbformat.NotebookNode) -> dict[str, Any]:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if QUESTION_MIME in data:
-                spec = dict(data[QUESTION_MIME])
+                spec = cast(QuestionSpec, dict(data[QUESTION_MIME]))
                 spec["cell"] = i
                 questions[spec["id"]] = spec
             if KEY_MIME in data:
-                rec = dict(data[KEY_MIME])
+                rec = cast(KeyRecord, dict(data[KEY_MIME]))
                 keys[rec["id"]] = rec
             if TEST_MIME in data:
                 role = meta.get("role")
                 # the cell's role decides: a hidden-tests cell runs its @test like any other
                 hidden = bool(data[TEST_MIME].get("hidden")) or role == "hidden-tests"
-                tests.append({**data[TEST_MIME], "hidden": hidden, "cell": i, "role": role})
+                test = {**data[TEST_MIME], "hidden": hidden, "cell": i, "role": role}
+                tests.append(cast(RecordedTest, test))
             if REVEAL_MIME in data:
                 reveal = data[REVEAL_MIME].get("reveal")
     return {
