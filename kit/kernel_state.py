@@ -1,10 +1,10 @@
 """The kernel casekit code runs in: IPython, the open workbook, what the notebook declared.
 
 A small module with no casekit imports, so that the authoring API
-(its questions, keys and tests are registered here)
-(``kit.questions``), the question widgets (``kit.workbook.widgets``) and the workbook
-runtime (``kit.workbook``) can share the kernel's state without importing
-each other.
+(``kit.questions``), the question widgets (``kit.workbook.widgets``), the code
+widget (``kit.kinds.code``) and the workbook runtime (``kit.workbook``) can share
+the kernel's state without importing each other: the questions, keys and tests
+the notebook declared are registered here.
 """
 
 from __future__ import annotations
