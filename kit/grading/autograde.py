@@ -3,9 +3,9 @@
 Grading never runs a trainee's workbook as it is: widget answers are scored
 from ``answers.json`` against the keys file without a kernel (each by its
 kind's ``score``, :mod:`kit.kinds`), and code answers run through
-:func:`kit.grading.coderun.run_code_questions`. Tamper checks compare the
-handed-in notebook with the locks the build recorded; flags never change a
-score. Submissions are written in batches, one transaction each; a rerun resumes.
+:func:`kit.grading.coderun.run_code_questions`. Tamper checks
+(:mod:`kit.grading.tamper`) compare the handed-in notebook with the locks the
+build recorded; flags never change a score. Submissions are written in batches, one transaction each; a rerun resumes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +44,11 @@ from kit.gradebook.batch import grades_of, has_marks, write_gradings
 from kit.grading.coderun import CodeRunner, code_job, open_runner, run_code_questions
 from kit.grading.keys import SessionKeys, load_keys
 from kit.grading.submissions import index_store
+from kit.grading.tamper import tamper_flags
 from kit.kinds import Score
 from kit.kinds.base import without_controls
 from kit.messages import t as say
-from kit.notebooks import casekit_meta, cell_role, checksum, source
+from kit.notebooks import casekit_meta, source
 from kit.supervisor import CodeJob, CodeRun
 from kit.untrusted import invisible_characters
 
@@ -65,87 +65,6 @@ class GradeResult:
     skipped: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     statuses: dict[str, str] = field(default_factory=dict)
-
-
-# ================================================================ tamper checks
-
-
-def tamper_flags(
-    submitted: Any | None, keys: SessionKeys, answers: dict[str, Any]
-) -> list[dict[str, str]]:
-    """Flags for a submission: locked cells changed or removed, tests edited or removed, unknown answers.
-
-    Cells are matched by cell id, then by the lock checksum in their metadata,
-    so moved or added cells are not flagged. Flags never change a score
-    (grading uses the instructor's content); they are shown to the instructor.
-    """
-    flags: list[dict[str, str]] = []
-    roles = _roles(keys)
-    if submitted is not None:
-        by_id = {c.get("id"): c for c in submitted.cells if c.get("id")}
-        by_lock = {
-            casekit_meta(c).get("lock"): c for c in submitted.cells if casekit_meta(c).get("lock")
-        }
-        for cid, sha in keys.locks.items():
-            cell = by_id.get(cid) or by_lock.get(sha)
-            is_test = roles.get(cid) in ("tests", "hidden-tests")
-            if cell is not None and _checksum(source(cell)) == sha:
-                continue  # as released: most cells of most workbooks
-            what = say("tamper.tests_cell" if is_test else "tamper.locked_cell")
-            if cell is None:
-                flags.append(
-                    {
-                        "code": "tests-removed" if is_test else "locked-removed",
-                        "where": f"cell {cid}",
-                        "message": say("tamper.removed", what=what, cell=cid),
-                    }
-                )
-            else:
-                flags.append(
-                    {
-                        "code": "tests-edited" if is_test else "locked-changed",
-                        "where": f"cell {cid}",
-                        "message": say("tamper.changed", what=what, cell=cid),
-                    }
-                )
-    unknown = [qid for qid in answers if qid not in keys.questions]
-    if len(unknown) == 1:
-        flags.append(
-            {
-                "code": "unknown-question",
-                "where": f"question {unknown[0]}"[:200],
-                "message": say("tamper.unknown_question", qid=unknown[0]),
-            }
-        )
-    elif unknown:  # counted in one flag: a million made-up ids are one fact, not a million rows
-        first = min(unknown, key=str)
-        flags.append(
-            {
-                "code": "unknown-question",
-                "where": f"question {first}"[:200],
-                "message": say("tamper.unknown_questions", n=len(unknown), first=str(first)[:80]),
-            }
-        )
-    return flags
-
-
-_ROLES: dict[str, dict[Any, str]] = {}
-
-
-def _roles(keys: SessionKeys) -> dict[Any, str]:
-    """The role of each instructor cell by id, worked out once per keys file (not per submission)."""
-    found = _ROLES.get(keys.fingerprint)
-    if found is None:
-        if len(_ROLES) > 256:
-            _ROLES.clear()
-        found = _ROLES[keys.fingerprint] = {
-            c.get("id"): cell_role(c) for c in keys.instructor.cells
-        }
-    return found
-
-
-# most handed-in cells are the released ones, byte for byte: their checksums are worked out once
-_checksum = lru_cache(maxsize=8192)(checksum)
 
 
 # ================================================================ scoring
@@ -498,8 +417,8 @@ def grade(
         # one sandbox for the whole run, opened only when some submission has code to run
         coded = any(_has_code(k) for _, k in jobs)
         runner = open_runner(c, unsafe=unsafe, cluster=cluster) if coded else None
-        with _closing(runner):
-            _grade_jobs(c, cohort, gb, jobs, res, runner, n_workers, progress)
+        with _closing(runner), _progress(progress, len(jobs)) as bar:
+            _grade_jobs(c, cohort, gb, jobs, res, runner, n_workers, bar)
         gb.finish_run(
             run, graded=len(res.graded), skipped=len(res.skipped), failed=len(res.failures)
         )
@@ -522,15 +441,11 @@ def _keys_of(c: Course, cohort: str, sub: Submission) -> SessionKeys | CourseErr
     """The keys `sub` is graded by (its trainee's variant's), or why they cannot be read."""
     try:
         return load_keys(c, cohort, sub.session, sub.trainee)
-    except (CourseError, ValueError, OSError) as e:
-        return (
-            e
-            if isinstance(e, CourseError)
-            else CourseError.at(
-                artifacts.build_paths(c, cohort, sub.session, sub.trainee).keys,
-                say("grade.keys_unreadable", error=e),
-            )
-        )
+    except CourseError as e:
+        return e
+    except (ValueError, OSError) as e:
+        where = artifacts.build_paths(c, cohort, sub.session, sub.trainee).keys
+        return CourseError.at(where, say("grade.keys_unreadable", error=e))
 
 
 def _jobs(
@@ -590,36 +505,36 @@ def _grade_jobs(
     res: GradeResult,
     runner: CodeRunner | None,
     n_workers: int,
-    progress: bool,
+    p: Any,
 ) -> None:
-    """Grade `jobs` into the gradebook a batch per transaction, each outcome into `res`."""
-    with _progress(progress, len(jobs)) as p:
-        task = p.add_task(say("grade.progress", cohort=cohort), total=len(jobs)) if p else None
-        pending: list[tuple[_Job, dict[str, Any]]] = []
-        since = time.monotonic()
+    """Grade `jobs` into the gradebook a batch per transaction, each outcome into `res`.
 
-        def flush() -> None:
-            written = _write(gb, pending, res)
-            for job, payload in written:
-                status = payload["grade"]["status"]
-                res.statuses[job.label] = status
-                if status == FAILED:
-                    res.failures.append(
-                        Failure(job.label, payload["grade"]["cause"], str(job.path))
-                    )
-                else:
-                    res.graded.append(job.label)
-            if p:
-                p.advance(task, len(pending))
-            pending.clear()
+    `p` is the progress bar (None when none is shown).
+    """
+    task = p.add_task(say("grade.progress", cohort=cohort), total=len(jobs)) if p else None
+    pending: list[tuple[_Job, dict[str, Any]]] = []
+    since = time.monotonic()
 
-        for job, _keys, payload in _payloads(c, cohort, jobs, runner, n_workers):
-            pending.append((job, payload))
-            # a batch per transaction; a crash loses at most a batch (the rerun resumes)
-            if len(pending) >= WRITE_BATCH or time.monotonic() - since > WRITE_SECONDS:
-                flush()
-                since = time.monotonic()
-        flush()
+    def flush() -> None:
+        written = _write(gb, pending, res)
+        for job, payload in written:
+            status = payload["grade"]["status"]
+            res.statuses[job.label] = status
+            if status == FAILED:
+                res.failures.append(Failure(job.label, payload["grade"]["cause"], str(job.path)))
+            else:
+                res.graded.append(job.label)
+        if p:
+            p.advance(task, len(pending))
+        pending.clear()
+
+    for job, _keys, payload in _payloads(c, cohort, jobs, runner, n_workers):
+        pending.append((job, payload))
+        # a batch per transaction; a crash loses at most a batch (the rerun resumes)
+        if len(pending) >= WRITE_BATCH or time.monotonic() - since > WRITE_SECONDS:
+            flush()
+            since = time.monotonic()
+    flush()
 
 
 def _grader_failed(gb: Gradebook, cohort: str) -> set[int]:
