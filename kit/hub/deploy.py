@@ -36,6 +36,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.request import urlopen
@@ -653,6 +655,36 @@ def hub(
         return result
     if action == "start" and _pid(state) is not None:
         raise HubError(t("hub.already_running", cohort=cohort))
+    result.reissue = list(reissue or [])
+    _configure(c, cohort, result, ip=ip, port=port, homes=homes, owner=owner, view=view)
+    if action == "start":
+        _start(state, result)
+    return result
+
+
+@contextmanager
+def _saying_where_slips_are(result: HubResult) -> Iterator[None]:
+    """A HubError after passwords were made also says where their slips are kept."""
+    try:
+        yield
+    except HubError as exc:
+        if result.slips_file is None:
+            raise
+        raise HubError(f"{exc}\n{t('hub.slips_kept', file=str(result.slips_file))}") from exc
+
+
+def _configure(
+    c: Course,
+    cohort: str,
+    result: HubResult,
+    *,
+    ip: str,
+    port: int,
+    homes: Path | str,
+    owner: str,
+    view: str,
+) -> None:
+    """Everything a hub needs but running: workbooks released, users and homes, the plan."""
     from kit.hub.trust import course_secret
     from kit.workbook import release
 
@@ -668,21 +700,18 @@ def hub(
             ]
         )
     homes = Path(homes).resolve()
-    result.reissue = list(reissue or [])
-    try:
-        _prepare(c, cohort, accounts, homes, owner_pw, result)
-    except HubError as exc:
-        if result.slips_file is None:
-            raise
-        raise HubError(f"{exc}\n{t('hub.slips_kept', file=str(result.slips_file))}") from exc
+    with _saying_where_slips_are(result):
+        _prepare(c, cohort, result.accounts, homes, owner_pw, result)
     plan_file = write_plan(
-        c, cohort, accounts, ip=ip, port=port, homes=homes, owner=owner_pw, view=view
+        c, cohort, result.accounts, ip=ip, port=port, homes=homes, owner=owner_pw, view=view
     )
     result.written.append(plan_file)
     plan = json.loads(plan_file.read_text(encoding="utf-8"))
     result.url = plan["url"]
-    if action == "config":
-        return result
+
+
+def _start(state: Path, result: HubResult) -> None:
+    """Start JupyterHub in the background, logging to the state folder, and wait until it answers."""
     log = state / "jupyterhub.log"
     result.log = log
     with open(log, "ab") as fh:
@@ -694,12 +723,7 @@ def hub(
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives `casekit hub start`
         )
-    try:
+    with _saying_where_slips_are(result):
         _wait_up(result.url, proc, log)
-    except HubError as exc:
-        if result.slips_file is None:
-            raise
-        raise HubError(f"{exc}\n{t('hub.slips_kept', file=str(result.slips_file))}") from exc
     result.pid = proc.pid
     result.running = True
-    return result
