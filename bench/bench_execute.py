@@ -79,7 +79,7 @@ def bench_api(src: Path, out: Path, n: int) -> float:
 
 
 def bench_casekit(nb, n: int, workers: int | None) -> float:
-    from kit.execute import Job, run_many
+    from kit.execution.executor import Job, run_many
 
     jobs = [Job(f"nb{i}", nb, parameters={"seed": i}) for i in range(n)]
     t = time.perf_counter()

@@ -74,8 +74,8 @@ def run_casekit(work: Path, n: int, workers: int) -> dict[str, tuple[float, dict
                    and a run before), as ``execute.warm_up`` is for the executor;
     * ``unsafe`` — (best of 3) warm, ``--unsafe-no-sandbox``: what the sandbox itself costs.
     """
-    from kit import execute
     from kit.builder import build
+    from kit.execution import executor as execute
     from kit.grading import coderun, collect, grade
 
     root = sample.write_course(work / "casekit", cell_timeout=10)
@@ -90,7 +90,7 @@ def run_casekit(work: Path, n: int, workers: int) -> dict[str, tuple[float, dict
         t = f"s{i:03d}"
         spec = dict(VARIANTS[i % len(VARIANTS)])
         when = sample.ON_TIME - timedelta(minutes=i)
-        # as the hub's exchange files them: release token and signed receipt (kit.hub.trust)
+        # as the hub's exchange files them: release token and signed receipt (kit.exchange.trust)
         files = sample.seal(root, sample.submission_files(tnb, t, spec, when), t, when)
         d = root / "exchange/c1/inbox" / t / "quiz" / f"{i:04d}"
         d.mkdir(parents=True)

@@ -4,7 +4,7 @@ A course with an essay (two rubric criteria) is built once; N trainees'
 graded submissions are written into the gradebook the way ``grade`` writes
 them (one submission, its grade and four question results each), the essays
 drawn from a pool of sentences so that answer groups form. Then the marking
-widget (`kit.marking.MarkingApp`, real ipywidgets, no browser) is opened and
+widget (`kit.marking.notebook.MarkingApp`, real ipywidgets, no browser) is opened and
 items are marked one after another with "save & next"; each step is timed
 from the click to the next item shown, and the SQL statements it sends are
 counted. The same is done with the marking widget as it was before #12 (read
@@ -73,16 +73,16 @@ def populate(root: Path, url: str, n: int) -> None:
 
 
 def old_marking() -> types.ModuleType | None:
-    """kit/marking.py as it was before #12, or None outside a git checkout."""
+    """kit/marking/notebook.py as it was before #12, or None outside a git checkout."""
     try:
         src = subprocess.run(
-            ["git", "show", f"{BEFORE}:kit/marking.py"],
+            ["git", "show", f"{BEFORE}:kit/marking/notebook.py"],
             cwd=ROOT, capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return None
     mod = types.ModuleType("kit_marking_before")
-    exec(compile(src, "kit/marking.py@" + BEFORE, "exec"), mod.__dict__)
+    exec(compile(src, "kit/marking/notebook.py@" + BEFORE, "exec"), mod.__dict__)
     return mod
 
 
@@ -130,7 +130,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=150, help="items marked per run")
     ap.add_argument("--no-pg", action="store_true", help="SQLite only")
     args = ap.parse_args()
-    from kit.marking import MarkingApp
+    from kit.marking.notebook import MarkingApp
 
     before = old_marking()
     work = Path(tempfile.mkdtemp(prefix="casekit-bench-marking-"))

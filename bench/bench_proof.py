@@ -1,7 +1,7 @@
 """Benchmark: the sample course's build with the proof of its solutions, against the build without it.
 
 ``casekit build`` now grades the instructor's solutions through the sandboxed
-judge before it writes a session (``kit.proofs``).  This measures what that
+judge before it writes a session (``kit.grading.proofs``).  This measures what that
 costs, in one run on one machine: ``casekit build <cohort> --force`` of a copy
 of the sample course with this tree's code (proofs on), against the same
 command with the code of a git ref without proofs (``bb89535`` by default, the

@@ -8,7 +8,7 @@ and the sample course's green-data exercise (two pandas questions over a
 * ``today``     — kit.grading's path: the instructor edition with the trainee's
                   code pasted in, run in one child of the executor's zygote
                   (no sandbox: trainee code can forge results, see issue 9);
-* ``sandbox``   — kit.supervisor: a trainee box and a judge box per submission,
+* ``sandbox``   — kit.sandbox.supervisor: a trainee box and a judge box per submission,
                   forked from per-session templates inside bubblewrap;
 * ``unsafe``    — the same protocol without bubblewrap and namespaces.
 
@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 import sandbox_quiz as sq  # noqa: E402
 
-from kit import execute  # noqa: E402
-from kit.supervisor import CodeGrader, CodeJob  # noqa: E402
+from kit.execution import executor as execute  # noqa: E402
+from kit.sandbox.supervisor import CodeGrader, CodeJob  # noqa: E402
 
 
 def green() -> tuple[nbformat.NotebookNode, list[dict[str, str]]]:

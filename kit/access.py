@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit import artifacts
+from kit.messages import t
+from kit.problems import Problem
 
 if TYPE_CHECKING:
     from kit.course import Course
@@ -151,8 +153,6 @@ def open_places(course: Course) -> list[tuple[Path, int, int]]:
 
 def open_problems(course: Course) -> list[Problem]:
     """``check``'s warnings: one per private place others can read, with the chmod that fixes it."""
-    from kit.messages import t
-    from kit.problems import Problem
 
     return [
         Problem(
@@ -287,6 +287,4 @@ def handin_writer(uids: set[int], trusted: set[int]) -> Writer:
 
 def _is_the_gradebook(path: Path) -> bool:
     """Whether the course of `path` keeps its gradebook in that SQLite file (created empty, private)."""
-    from kit.gradebook.schema import resolve_url
-
-    return resolve_url(path.parent) == f"sqlite:///{path.resolve()}"
+    return artifacts.gradebook_url(path.parent) == f"sqlite:///{path.resolve()}"

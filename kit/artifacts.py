@@ -36,6 +36,7 @@ import json
 import os
 import re
 import secrets
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kit.messages import t
 
 if TYPE_CHECKING:  # a type only: artifacts must stay importable without loading a course
     from kit.course import Course
@@ -346,8 +349,6 @@ def inputs_fingerprint(root: Path, salt: str = "") -> str:
     root = Path(root)
     skip = {root / name for name in WRITTEN}
     try:
-        import tomllib
-
         exchange = tomllib.loads((root / "course.toml").read_text("utf-8")).get("exchange")
         if isinstance(exchange, str):
             skip.add((root / exchange).resolve())
@@ -458,7 +459,6 @@ def write_keys(path: Path, keys: KeysFile) -> None:
 def read_keys(path: Path) -> tuple[KeysFile, bytes]:
     """The keys file and its bytes (grading fingerprints them). Raises CourseError when unreadable."""
     from kit.course import CourseError, Problem
-    from kit.messages import t
 
     data = path.read_bytes()
     try:
@@ -518,12 +518,12 @@ def live_path(exchange: Path, cohort: str, session: str, trainee: str) -> Path:
 
 
 def live_state_path(exchange: Path, cohort: str, session: str) -> Path:
-    """The state of a live class the instructor publishes (format: kit.livewire)."""
+    """The state of a live class the instructor publishes (format: kit.workbook.livelink)."""
     return exchange / cohort / "live" / f"{session}.state.json"
 
 
 def secret_path(course_root: Path) -> Path:
-    """The course secret (instructor side only; kit.hub.trust)."""
+    """The course secret (instructor side only; kit.exchange.trust)."""
     return Path(course_root) / ".casekit" / "secret"
 
 
@@ -597,7 +597,7 @@ class Receipt(BaseModel):
     source: str | None = None  # who wrote it when not the exchange (an importer)
     via: str | None = None  # the exchange that received it: "folder" or "hub" (kit.hub)
     claimed_trainee: str | None = None  # the hub account decided; the workbook claimed this
-    signature: str | None = None  # HMAC with the course secret (kit.hub.trust)
+    signature: str | None = None  # HMAC with the course secret (kit.exchange.trust)
     #: what collect established (received_at, time_source, notes): the store's only trusted time
     collected: dict[str, Any] | None = None
     folder: Path | None = Field(default=None, exclude=True)
@@ -681,3 +681,26 @@ def _subdirs(path: str) -> list[str]:
             return [e.name for e in it if e.is_dir()]
     except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+def gradebook_url(course_root: Path | str, db: str | None = None) -> str:
+    """The gradebook's URL (``kit.gradebook.resolve_url``): ``db`` if given, else course.toml ``[gradebook] url``, else SQLite.
+
+    A bare path is taken as a SQLite file. ``postgresql://`` is mapped to the
+    psycopg 3 driver, which is the one casekit depends on.
+    """
+    root = Path(course_root)
+    url = db
+    if url is None:
+        try:
+            cfg = tomllib.loads((root / "course.toml").read_text(encoding="utf-8"))
+            url = (cfg.get("gradebook") or {}).get("url")
+        except (OSError, ValueError):
+            url = None
+    if not url:
+        return f"sqlite:///{(root / 'gradebook.sqlite').resolve()}"
+    if "://" not in url:
+        return f"sqlite:///{Path(url).resolve()}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url

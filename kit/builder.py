@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ import kit
 from kit import artifacts
 from kit.course import Course, Failure, Problem, inspect_course, load_course
 from kit.messages import t
+from kit.sandbox.crossing import crossing_problems
 
 if TYPE_CHECKING:
     # Imported where a notebook is read or run: a build with nothing to do needs neither
@@ -95,9 +97,8 @@ def check(course: Path | str = ".") -> CheckResult:
 
 
 def _crossing_problems(course: Course) -> list[Problem]:
-    """Tests that ask the judge for what cannot cross from a trainee's box (``kit.crossing``)."""
+    """Tests that ask the judge for what cannot cross from a trainee's box (``kit.sandbox.crossing``)."""
     from kit import notebooks as nbs
-    from kit.crossing import crossing_problems
 
     found = []
     for path in course.notebooks():
@@ -165,7 +166,7 @@ class BuildResult:
     sessions: list[BuiltSession] = field(default_factory=list)
     variants: list[BuiltSession] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    handouts: Any = None  # kit.export.HandoutResult when the build wrote handouts too
+    handouts: Any = None  # kit.pages.handouts.HandoutResult when the build wrote handouts too
 
     @property
     def written(self) -> list[Path]:
@@ -382,11 +383,11 @@ def _run_and_prove(
     cluster: str | None,
     handouts: bool,
 ) -> tuple[list, dict[str, Any]]:
-    """Run the notebooks; the judge that proves their solutions (kit.proofs) starts meanwhile."""
+    """Run the notebooks; the judge that proves their solutions (kit.grading.proofs) starts meanwhile."""
     if not jobs:
         return [], {}
-    from kit import proofs
-    from kit.execute import run_many
+    from kit.execution.executor import run_many
+    from kit.grading import proofs  # the grading package: pandas, the gradebook
 
     if handouts:  # nbconvert and its templates, while this process waits for the notebooks
         _in_background(_warm_exporters)
@@ -404,14 +405,14 @@ def _run_and_prove(
 
 
 def _warm_exporters() -> None:
-    from kit import export
+    from kit.pages import handouts as export
 
     export.warm_up()
 
 
 def _with_handouts(course: Course | Path, result: BuildResult, progress: bool) -> BuildResult:
     """Write the handouts of every session the build holds editions of (refused ones left out)."""
-    from kit import export
+    from kit.pages import handouts as export
 
     built = [b.session for b in result.sessions]
     if built:
@@ -421,7 +422,6 @@ def _with_handouts(course: Course | Path, result: BuildResult, progress: bool) -
 
 
 def _in_background(work: Any) -> None:
-    import threading
 
     threading.Thread(target=work, name=f"casekit-{work.__name__}", daemon=True).start()
 
@@ -495,7 +495,7 @@ def _warm_up_executor(cluster: str | None, engine: str) -> None:
 
 
 def _warm_executor() -> None:
-    from kit import execute
+    from kit.execution import executor as execute
 
     execute.warm_up()
 
@@ -511,7 +511,7 @@ def _jobs(
     """One executor job per item; a session's source is prepared once for all its variants."""
     from kit import deliberation
     from kit import notebooks as nbs
-    from kit.execute import Job
+    from kit.execution.executor import Job
 
     sources: dict[str, Any] = {}
     jobs, pending = [], []
@@ -552,7 +552,7 @@ def _jobs(
 
 def _claims(items: list[_Item], executed: list[Any]) -> list[Any]:
     """The executed variants whose solutions the prover grades (those that ran to the end)."""
-    from kit.proofs import Claim
+    from kit.grading.proofs import Claim
 
     return [
         Claim(
@@ -597,7 +597,7 @@ def _finish(
         return
     nb = ran.nb
     rec = nbs.records(nb)
-    # kit.proofs graded the solutions as grading will: every autograded point, or no session
+    # kit.grading.proofs graded the solutions as grading will: every autograded point, or no session
     if proof is not None and proof.refusals:
         result.failures += [Failure(item.name, why, str(item.nb_path)) for why in proof.refusals]
         cache.pop(item.name, None)
@@ -614,7 +614,7 @@ def _finish(
     trainee, locks = nbs.trainee_edition(nb, language=c.language)
     trainee.metadata["casekit"].update(meta)
     if proof is not None:
-        from kit.proofs import record_shapes
+        from kit.grading.proofs import record_shapes
 
         record_shapes(nb, proof.shapes)  # the instructor edition's only: grading reads them
     keys = artifacts.KeysFile(

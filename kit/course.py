@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
@@ -86,7 +86,6 @@ class GradingConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str | None) -> str | None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         if v is not None:
             try:

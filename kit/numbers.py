@@ -2,7 +2,7 @@
 
 Kept apart (no imports beyond the standard library) so that every place a
 person types a number reads it the same way: ``kit.kinds`` (answers, keys),
-``kit.marksheet`` (points), ``kit.course`` (the schedule's hours).
+``kit.marking.sheets`` (points), ``kit.course`` (the schedule's hours).
 """
 
 from __future__ import annotations

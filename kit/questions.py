@@ -25,11 +25,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit import kernel, kinds
+from kit import kernel_state as kernel
+from kit import kinds
 from kit.artifacts import ANSWER_MARKER as ANSWER_MARKER
 from kit.artifacts import MIME_KEY, MIME_QUESTION, MIME_REVEAL, MIME_TEST, MIME_WIDGET, REVEAL_WHEN
 from kit.artifacts import answer_cell_qid as answer_cell_qid
-from kit.kernel import KEYS, QUESTIONS, in_live_kernel
+from kit.kernel_state import KEYS, QUESTIONS, TESTS, in_live_kernel
+from kit.kernel_state import rerun_tests as rerun_tests
 from kit.kinds import practice_check as practice_check
 from kit.kinds import practice_hashes as practice_hashes
 from kit.kinds import practice_table as practice_table
@@ -43,8 +45,8 @@ from kit.kinds.code import answer_stub as answer_stub
 from kit.kinds.code import code_is_empty as code_is_empty
 from kit.kinds.observation import DEFAULT_OBSERVATION_FIELDS as DEFAULT_OBSERVATION_FIELDS
 from kit.messages import t
-from kit.widgets import QuestionView as QuestionView
-from kit.widgets import build_view
+from kit.workbook.widgets import QuestionView as QuestionView
+from kit.workbook.widgets import build_view
 
 __all__ = [
     "AuthoringError",
@@ -295,7 +297,6 @@ class TestCase:
         }
 
 
-TESTS: dict[tuple[str, str], TestCase] = {}
 _hidden_flag: list[bool] = []
 
 
@@ -336,8 +337,3 @@ def test(qid: str, points: float = 1, name: str | None = None) -> Callable:
         return func
 
     return decorate
-
-
-def rerun_tests(qid: str | None = None) -> list[dict]:
-    """Re-run registered tests (all, or those of `qid`); return their records."""
-    return [c.run() for (q, _), c in list(TESTS.items()) if qid is None or q == qid]

@@ -260,7 +260,7 @@ def _on_time(path: Path, due: datetime | None, root: Path) -> None:
     secret; a new time needs a new signature, or collect trusts the arrival
     time instead (after the due time, hence late).
     """
-    from kit.hub.trust import course_secret, receipt_is_signed, sign_receipt
+    from kit.exchange.trust import course_secret, receipt_is_signed, sign_receipt
 
     receipt = artifacts.Receipt.parse(path.read_bytes())
     if due is None or receipt is None:

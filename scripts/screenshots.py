@@ -76,7 +76,7 @@ def shots(root: Path) -> dict[str, tuple[Path, dict]]:
 def main(out: str | None = None) -> None:
     from playwright.sync_api import sync_playwright
 
-    from kit.pdf import CHROMIUM_ARGS, chromium_path
+    from kit.pages.pdf import CHROMIUM_ARGS, chromium_path
 
     target = Path(out) if out else ROOT / "docs" / "screenshots"
     target.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kit.pdf import CHROMIUM_ARGS  # Debian's Chromium, headless, nothing phones home
+from kit.pages.pdf import CHROMIUM_ARGS  # Debian's Chromium, headless, nothing phones home
 
 ROOT = Path(__file__).resolve().parents[1]
 CASEKIT = [sys.executable, "-m", "kit"]
@@ -205,7 +205,7 @@ def sandbox_grader():
     Tests that use it mark themselves ``xdist_group("sandbox")`` so that they land
     on one worker and start one sandbox between them.
     """
-    from kit.supervisor import CodeGrader
+    from kit.sandbox.supervisor import CodeGrader
 
     with CodeGrader() as grader:
         yield grader

@@ -17,10 +17,10 @@ from conftest import copy_sample, run_cli
 from kit import workbook as W
 from kit.builder import build
 from kit.grading import grades
-from kit.livestats import summarise
+from kit.live.stats import summarise
 from kit.numbers import parse_number
-from kit.widgets import build_view
 from kit.workbook.store import StoreError
+from kit.workbook.widgets import build_view
 
 
 def test_a_change_of_due_rebuilds_the_keys(course: Path):
@@ -198,8 +198,8 @@ def test_the_live_reveal_shows_a_key_every_variant_shares(course: Path):
     schedule.write_text(f"variants,{lines[0]}\ntrainee,{lines[1]}\n", "utf-8")
     assert build(course, "c1", progress=False).ok
     from kit.course import load_course
-    from kit.hub.exchange import FolderExchange
-    from kit.liveview import LiveClass
+    from kit.exchange.clients import FolderExchange
+    from kit.live.server import LiveClass
 
     c = load_course(course)
     live = LiveClass.open(c, "c1", "coop", FolderExchange(course / "exchange"))

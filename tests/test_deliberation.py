@@ -385,7 +385,8 @@ def test_form_writes_through_record(c):
 @pytest.fixture
 def built(course: Path):
     """c1 has a deliberation (emphasis + extra question), c2 has none; both built with handouts."""
-    from kit import builder, export
+    from kit import builder
+    from kit.pages import handouts as export
 
     dl.record_deliberation(
         course,

@@ -7,7 +7,7 @@ import papermill
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from kit.execute import Job, run_many, run_notebook
+from kit.execution.executor import Job, run_many, run_notebook
 
 KERNELSPEC = {"name": "python3", "language": "python", "display_name": "Python 3"}
 

@@ -20,7 +20,7 @@ from conftest import _code, case_notebook, write_course
 from kit import notebooks as nbs
 from kit.builder import build
 from kit.grading import collect, feedback, grade
-from kit.marking import record_mark
+from kit.marking.notebook import record_mark
 
 QUESTIONS = [
     'ask.choice("q-due", "哪一项按期办结？", options=["甲", "乙", "丙"], points=2)',

@@ -31,10 +31,10 @@ import pytest
 
 from kit import workbook as W
 from kit.builder import build
+from kit.exchange import trust
 from kit.gradebook import Gradebook
 from kit.grading import collect, feedback, grade, grades
-from kit.hub import trust
-from kit.marking import record_mark
+from kit.marking.notebook import record_mark
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "sample-2026-spring.json"
 COHORT = "2026-spring"
@@ -224,7 +224,7 @@ def hand_in(course: Path, exchange: Path, trainee: str, session: str, received: 
     rpath = receipt.folder / "receipt.json"
     doc = json.loads(rpath.read_text("utf-8"))
     doc["received_at"] = received
-    # as the exchange would have signed it had it received the hand-in then (kit.hub.trust)
+    # as the exchange would have signed it had it received the hand-in then (kit.exchange.trust)
     doc = trust.sign_receipt(trust.course_secret(course), doc)
     rpath.write_text(json.dumps(doc, ensure_ascii=False, indent=1), "utf-8")
 

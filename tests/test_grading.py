@@ -32,7 +32,7 @@ import sample  # noqa: E402
 from kit.course import CourseError  # noqa: E402
 from kit.gradebook import Gradebook  # noqa: E402
 from kit.grading import collect, feedback, grade, grades  # noqa: E402
-from kit.marking import mark, queue, record_mark  # noqa: E402
+from kit.marking.notebook import mark, queue, record_mark  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -219,7 +219,7 @@ def test_marking_notebook_and_anonymous_queue(course: Path) -> None:
     assert q["label"].str.startswith("答卷").all()
     assert not q["label"].isin(["学员1", "学员2"]).any()
 
-    from kit.marking import MarkingApp
+    from kit.marking.notebook import MarkingApp
 
     app = MarkingApp(course, "c1", "quiz", anonymous=True, marker="tester")
     left = app.left()
@@ -462,7 +462,7 @@ def test_hidden_rubric_texts_reach_markers_not_trainees(tmp_path: Path) -> None:
 
 
 def test_marking_app_can_give_a_group_one_mark(course: Path) -> None:
-    from kit.marking import MarkingApp
+    from kit.marking.notebook import MarkingApp
 
     collected(course, None)
     grade(course, "c1", progress=False)
@@ -540,7 +540,7 @@ def _hand_in(root: Path, trainee: str, answers: dict, files: dict | None = None)
 
 
 def test_marker_reads_an_uploaded_text_report(tmp_path: Path) -> None:
-    from kit.marking import MarkingApp
+    from kit.marking.notebook import MarkingApp
 
     root = _course_with(
         tmp_path,

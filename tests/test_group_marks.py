@@ -15,7 +15,7 @@ from kit.builder import build
 from kit.course import load_course
 from kit.gradebook import Gradebook
 from kit.grading import collect, grade, grades, grades_table
-from kit.marking import record_mark
+from kit.marking.notebook import record_mark
 
 COHORT = "2026-spring"
 SESSIONS = ["green-2", "red-2"]

@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from classroom import ACCOUNT, CALLBACK, LONERS, POINTS, STAFF, TRIAGE  # noqa: E402, F401
 
-from kit.groups import group_answers, labels, similarity, text_of  # noqa: E402
+from kit.marking.groups import group_answers, labels, similarity, text_of  # noqa: E402
 
 
 def _partition(groups, texts) -> set[frozenset[str]]:

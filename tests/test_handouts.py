@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup
 from conftest import MARKERS
 
 import kit
-from kit.present import finish_tables, html_table
+from kit.pages.present import finish_tables, html_table
 
 
 @pytest.fixture

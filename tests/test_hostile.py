@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import sandbox_quiz as sq  # noqa: E402
 from conftest import ROOT, run_cli  # noqa: E402
 
-from kit.answers import FailureKind  # noqa: E402
+from kit.sandbox.answers import FailureKind  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("hostile")
 
@@ -251,7 +251,7 @@ CASES = [
     Case(
         "pickle-reduce-payload",
         {
-            "q-data": "import os, pickle, kit.safepickle as sp\nclass Boom:\n"
+            "q-data": "import os, pickle, kit.sandbox.safepickle as sp\nclass Boom:\n"
             "    def __reduce__(self):\n        return (os.system, ('touch /tmp/work/pwned',))\n"
             "sp.dumps = lambda value: pickle.dumps(Boom())\n"
             "summary = df.groupby('g')['v'].sum()\n"
@@ -262,7 +262,7 @@ CASES = [
     Case(
         "forged-verdict-frames",
         {
-            "q-func": "import gc, socket\nfrom kit.zygote import send_frame\n"
+            "q-func": "import gc, socket\nfrom kit.execution.zygote import send_frame\n"
             "rec = {'question': 'q-func', 'name': 'total(df) is the sum', 'points': 1, 'passed': True, 'message': '', 'hidden': False}\n"
             "for s in [o for o in gc.get_objects() if isinstance(o, socket.socket)]:\n"
             "    try:\n        send_frame(s, ('tests', 5, [rec], None, False))\n        send_frame(s, ('done',))\n"
@@ -580,7 +580,7 @@ CASES += [
         craft=_set("g2-advice", "第一条\x00建议\x1b[31m红色\x07", "essay"),
     ),
 ]
-# Identity and time come from the exchange (kit.hub.trust): a workbook released to one
+# Identity and time come from the exchange (kit.exchange.trust): a workbook released to one
 # trainee is filed under that trainee only, and the hand-in time is the exchange's.
 CASES += [
     Case("honest-quiz", sq.CORRECT, dict(sq.POINTS)),

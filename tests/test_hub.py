@@ -637,14 +637,14 @@ def test_a_trainee_cannot_reach_what_is_not_theirs(classroom: Classroom) -> None
 
 
 def _list_handins(room: Classroom) -> list[str]:
-    from kit.hub.exchange import FolderExchange
+    from kit.exchange.clients import FolderExchange
 
     return FolderExchange(room.root / "exchange").handins(COHORT)
 
 
 def test_a_hand_in_carries_the_service_time_and_the_account(classroom: Classroom) -> None:
+    from kit.exchange.clients import ExchangeError, Handin, HubExchange
     from kit.grading import collect
-    from kit.hub.exchange import ExchangeError, Handin, HubExchange
 
     room = classroom
     me, other = room.user("t01"), room.user("t02")

@@ -19,10 +19,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import write_course  # noqa: E402
 
+from kit.exchange import trust  # noqa: E402
+from kit.exchange.clients import FolderExchange, Handin  # noqa: E402
 from kit.gradebook import Gradebook  # noqa: E402
 from kit.grading import collect  # noqa: E402
-from kit.hub import trust  # noqa: E402
-from kit.hub.exchange import FolderExchange, Handin  # noqa: E402
 from kit.workbook import AnswerStore, Runtime, release, store_path_for, submit  # noqa: E402
 
 LONG_AGO = "2020-01-01T00:00:00.000+00:00"
@@ -179,7 +179,7 @@ def test_folder_exchange_interface_for_live_and_collect(tmp_path: Path) -> None:
 
 
 def trust_error() -> type[Exception]:
-    from kit.hub.exchange import ExchangeError
+    from kit.exchange.clients import ExchangeError
 
     return ExchangeError
 

@@ -7,7 +7,7 @@ function compared over inputs, ``np.random.seed`` before a call, reading a
 figure's axes, reading a file the answer wrote, ...), and a wrong answer.
 Every idiom is graded twice — top to bottom in one unsandboxed executor run
 (the instructor edition with the answers pasted in: what the notebook means)
-and through the two boxes (``kit.supervisor.CodeGrader``) — and must get the
+and through the two boxes (``kit.sandbox.supervisor.CodeGrader``) — and must get the
 same points; the solution must earn every point both ways, the wrong answer
 must lose some (so the idiom's test can fail).
 """

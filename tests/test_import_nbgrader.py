@@ -217,7 +217,7 @@ def test_nbgrader_submissions_grade_to_nbgraders_totals(
     t01 = qs[qs["trainee"] == "t01"].set_index("question")
     assert t01.loc["explain", "status"] == "unanswered"
     # nbgrader's timestamp.txt is written on the student's side: by default the time is the
-    # arrival at collect (kit.hub.trust, #9.3), never a field in files a trainee wrote
+    # arrival at collect (kit.exchange.trust, #9.3), never a field in files a trainee wrote
     got = subs.set_index("trainee").loc["t01", "received_at"]
     assert not str(got).startswith("2026-03-02") and str(got) >= "2026-03-03"
 

@@ -2,7 +2,7 @@
 
 Honest submissions are graded twice on the same instructor editions — by the
 unsandboxed grading path of ``kit.grading`` (instructor edition with the
-trainee's code pasted in, one executor child) and by ``kit.supervisor`` (trainee
+trainee's code pasted in, one executor child) and by ``kit.sandbox.supervisor`` (trainee
 box + judge box in the sandbox) — and must get the same verdicts.
 """
 
@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import sandbox_quiz as sq  # noqa: E402
 from conftest import MARKERS, ROOT, case_notebook  # noqa: E402
 
-from kit import safepickle  # noqa: E402
-from kit.answers import FailureKind, answer_names  # noqa: E402
 from kit.kinds.code import verdict_words  # noqa: E402
+from kit.sandbox import safepickle  # noqa: E402
+from kit.sandbox.answers import FailureKind, answer_names  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("sandbox")
 
@@ -372,7 +372,8 @@ def test_a_function_of_the_tests_can_only_be_called_by_the_trainees_code(sandbox
     expected = sq.expected_tests(instructor)
     # a hostile answer speaks the protocol itself: it asks the judge to read an attribute
     peek = (
-        "def apply(f, x):\n    from kit import callserver, safepickle, zygote\n"
+        "def apply(f, x):\n    from kit.sandbox import callserver, safepickle\n"
+        "    from kit.execution import zygote\n"
         "    link = callserver._SERVING['link']\n"
         "    name = ('data', safepickle.dumps('__qualname__'))\n"
         "    zygote.send_frame(link, ('callback', f._ref, 'getattr', [name], {}))\n"

@@ -27,7 +27,7 @@ from classroom import (  # noqa: E402
     wait_for,
 )
 
-from kit.livewire import banner_html, banner_of  # noqa: E402
+from kit.workbook.livelink import banner_html, banner_of  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def _act(server, qid: str, action: str) -> dict:
 def test_practice_workbooks_follow_open_close_reveal_and_see_the_class_result(
     practice_class: Path,
 ) -> None:
-    from kit.liveview import live
+    from kit.live.server import live
     from kit.questions import QuestionView
 
     root = practice_class
@@ -122,7 +122,7 @@ def test_practice_workbooks_follow_open_close_reveal_and_see_the_class_result(
 def test_a_failing_exchange_never_costs_the_local_save(
     practice_class: Path, tmp_path: Path
 ) -> None:
-    from kit.liveview import live
+    from kit.live.server import live
 
     root = practice_class
     server = live(root, "c1", "coop", port=0, background=True)
@@ -145,7 +145,7 @@ def test_a_failing_exchange_never_costs_the_local_save(
 def test_the_page_needs_the_token_and_the_trainee_state_never_holds_an_assessed_key(
     tmp_path: Path,
 ) -> None:
-    from kit.liveview import live
+    from kit.live.server import live
     from kit.workbook import release
 
     root = class_course(tmp_path / "course", *LIVE_CELLS, trainees=3)
@@ -166,7 +166,7 @@ def test_the_page_needs_the_token_and_the_trainee_state_never_holds_an_assessed_
             snap = json.loads(r.read())
         assert next(q for q in snap["questions"] if q["id"] == "q-kind")["summary"]["key"] == "求助"
         # an answer from someone not on the roster is not counted
-        from kit.hub.exchange import FolderExchange
+        from kit.exchange.clients import FolderExchange
 
         FolderExchange(root / "exchange").post_live("c1", "coop", "q-kind", "投诉", trainee="x99")
         server.live.refresh()
@@ -184,7 +184,7 @@ def test_banner_is_escaped() -> None:
 
 
 def test_summaries_ignore_forged_values_and_name_only_when_asked() -> None:
-    from kit.livestats import summarise
+    from kit.live.stats import summarise
 
     choice = {"id": "q", "kind": "choice", "options": ["甲", "乙"], "points": 1}
     s = summarise(choice, {"t1": "甲", "t2": "乙", "t3": "<img src=x>", "t4": None},
@@ -211,8 +211,8 @@ def test_summaries_ignore_forged_values_and_name_only_when_asked() -> None:
 def test_a_close_counts_what_the_exchange_received_before_it(practice_class: Path) -> None:
     from kit import artifacts
     from kit.course import load_course
-    from kit.hub.exchange import FolderExchange
-    from kit.liveview import LiveClass
+    from kit.exchange.clients import FolderExchange
+    from kit.live.server import LiveClass
 
     class SlowRoom(FolderExchange):
         """A real folder exchange where two posts arrive just after it took the close."""
@@ -251,8 +251,8 @@ def test_a_close_counts_what_the_exchange_received_before_it(practice_class: Pat
 def test_a_record_that_cannot_be_kept_is_said_and_the_class_goes_on(practice_class: Path) -> None:
     from kit import artifacts
     from kit.course import load_course
-    from kit.hub.exchange import FolderExchange
-    from kit.liveview import LiveClass
+    from kit.exchange.clients import FolderExchange
+    from kit.live.server import LiveClass
 
     course = load_course(practice_class)
     folder = artifacts.live_class_path(course, "c1", "coop").parent

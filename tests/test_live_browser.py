@@ -38,7 +38,7 @@ from classroom import (  # noqa: E402
 )
 from conftest import CASEKIT, launch_chromium  # noqa: E402
 
-from kit.livewire import banner_of  # noqa: E402
+from kit.workbook.livelink import banner_of  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

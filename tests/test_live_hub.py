@@ -135,10 +135,10 @@ def test_a_live_class_round_trip_through_the_exchange_service(
     hub_class: HubClass, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kit.course import load_course
-    from kit.hub.exchange import ExchangeError, HubExchange
-    from kit.liveview import LiveClass
-    from kit.livewire import banner_of
-    from kit.widgets import QuestionView
+    from kit.exchange.clients import ExchangeError, HubExchange
+    from kit.live.server import LiveClass
+    from kit.workbook.livelink import banner_of
+    from kit.workbook.widgets import QuestionView
 
     room = hub_class
     teacher = HubExchange(room.service, room.tokens[TEACHER])

@@ -32,7 +32,7 @@ LAYOUT_JS = """() => {
 def test_live_view_on_a_phone_and_a_short_projector(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from kit.liveview import live
+    from kit.live.server import live
     from kit.workbook import release
 
     root = class_course(tmp_path / "course", *LIVE_CELLS, trainees=4)

@@ -133,7 +133,7 @@ def test_canvas_file_follows_canvas_gradebook_import_layout(course: Path, tmp_pa
 
 
 def test_lms_files_carry_final_grades_only(course: Path, tmp_path: Path) -> None:
-    from kit.marking import record_mark
+    from kit.marking.notebook import record_mark
 
     want = _expected_points(course)
     for fmt in ("moodle", "canvas"):

@@ -15,7 +15,7 @@ from classroom import CALLBACK, ESSAY, STAFF, TRIAGE, class_course, hand_in_all 
 
 from kit.gradebook import Gradebook  # noqa: E402
 from kit.grading import feedback, grades  # noqa: E402
-from kit.markbook import MarkError, MarkSession, left  # noqa: E402
+from kit.marking.book import MarkError, MarkSession, left  # noqa: E402
 
 #: trainee → essay: three known groups of four, three and three
 ESSAYS = dict(
@@ -89,7 +89,7 @@ def test_groups_found_marked_once_overrides_stick_partial_points_reach_every_out
         assert row["source"] == "item" and book2.left() == 7
         # partial points out of range are refused, not capped, when asked to be strict
         with pytest.raises(MarkError, match="clarity"):
-            from kit.markbook import mark_rows
+            from kit.marking.book import mark_rows
 
             mark_rows(book2.spec("coop", "q-plan"), {"clarity": 2.5}, strict=True)
     # what is left, per question
@@ -116,7 +116,7 @@ def test_groups_found_marked_once_overrides_stick_partial_points_reach_every_out
 def test_marking_app_gives_partial_points_to_an_answer_group(
     handed_in: Path, tmp_path: Path
 ) -> None:
-    from kit.marking import MarkingApp
+    from kit.marking.notebook import MarkingApp
 
     db = f"sqlite:///{tmp_path / 'app.sqlite'}"
     # a fresh gradebook on the same store: index it from the submissions again
@@ -179,7 +179,7 @@ def _fill(path: Path, edits: dict[str, dict[str, object]]) -> None:
 
 
 def test_marks_go_out_to_a_sheet_and_come_back(handed_in: Path) -> None:
-    from kit.marksheet import export_marks, import_marks
+    from kit.marking.sheets import export_marks, import_marks
 
     root = handed_in
     with MarkSession(root, "c1", "coop") as book:
@@ -214,7 +214,7 @@ def test_marks_go_out_to_a_sheet_and_come_back(handed_in: Path) -> None:
 
 def test_a_bad_sheet_names_each_bad_row_and_changes_nothing(handed_in: Path) -> None:
     from kit.course import CourseError
-    from kit.marksheet import export_marks, import_marks
+    from kit.marking.sheets import export_marks, import_marks
 
     root = handed_in
     export_marks(root, "c1", root / "marks.csv")
@@ -263,7 +263,7 @@ def test_a_bad_sheet_names_each_bad_row_and_changes_nothing(handed_in: Path) -> 
 def test_anonymous_sheet_and_what_is_left_on_the_command_line(handed_in: Path) -> None:
     from conftest import run_cli
 
-    from kit.marksheet import export_marks, import_marks
+    from kit.marking.sheets import export_marks, import_marks
 
     root = handed_in
     export_marks(root, "c1", root / "anon.csv", anonymous=True)
@@ -285,7 +285,7 @@ def test_upload_reports_are_read_for_grouping(tmp_path: Path) -> None:
     import json
     import zipfile
 
-    from kit.markbook import upload_text
+    from kit.marking.book import upload_text
 
     folder = tmp_path / "submissions/c1/t01/coop/x/files/q-report"
     folder.mkdir(parents=True)

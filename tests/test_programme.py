@@ -167,7 +167,7 @@ def test_group_task_mark_reaches_every_member_in_the_gradebook(course: Path, tmp
 
 def test_group_task_marked_once_gives_every_member_the_mark(course: Path, tmp_path: Path):
     from kit.gradebook import Gradebook
-    from kit.marking import record_mark
+    from kit.marking.notebook import record_mark
 
     (course / "cohorts/c1/tasks.csv").write_text(TASKS.split("k2,")[0], encoding="utf-8")
     task = pg.tasks(course, "c1")

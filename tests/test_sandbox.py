@@ -19,8 +19,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import sandbox_quiz as sq  # noqa: E402
 
-from kit.sandbox import Limits, SandboxUnavailable, Zygote  # noqa: E402
-from kit.supervisor import CodeGrader  # noqa: E402
+from kit.sandbox.boxes import Limits, SandboxUnavailable, Zygote  # noqa: E402
+from kit.sandbox.supervisor import CodeGrader  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("sandbox")
 
@@ -52,7 +52,7 @@ facts = {
     'mounts': [l.split()[3] for l in open('/proc/self/mountinfo')],
 }
 import ctypes, subprocess, threading
-from kit.seccomp import number
+from kit.sandbox.seccomp import number
 libc = ctypes.CDLL(None, use_errno=True)
 def errno_of(name, *args):
     rc = libc.syscall(ctypes.c_long(number(name)), *[ctypes.c_long(a) for a in args])
@@ -137,7 +137,7 @@ def test_the_box_as_seen_from_inside(sandbox_grader) -> None:
 
 SECCOMP_PROBE = """
 import ctypes, sys
-from kit import seccomp
+from kit.sandbox import seccomp
 seccomp.load(seccomp.sandbox_filter())  # as bwrap loads it on the sandbox
 seccomp.load(seccomp.box_filter())  # as a box stacks it
 libc = ctypes.CDLL(None, use_errno=True)
@@ -262,8 +262,8 @@ def test_a_template_killed_from_outside_is_rebuilt() -> None:
 
 
 def test_a_grading_run_is_bounded_by_a_cgroup_or_grade_says_why_not(capsys) -> None:
-    from kit.cgroup import NoCgroup, RunCgroup
     from kit.grading.coderun import _open
+    from kit.sandbox.cgroup import NoCgroup, RunCgroup
 
     instructor = sq.instructor_edition(sq.quiz_notebook())
     expected = sq.expected_tests(instructor)
@@ -287,7 +287,7 @@ def test_a_grading_run_is_bounded_by_a_cgroup_or_grade_says_why_not(capsys) -> N
 
 
 BOMB = """\
-import pickle, kit.safepickle as sp
+import pickle, kit.sandbox.safepickle as sp
 x = [0, 0]
 for _ in range(30):
     x = [x, x]  # 2**31 elements once expanded, 200 bytes as a pickle
@@ -298,8 +298,8 @@ summary = df.groupby('g')['v'].sum()
 
 
 def test_a_pickle_bomb_is_the_submissions_uncheckable_answer(sandbox_grader) -> None:
-    from kit import safepickle
-    from kit.answers import FailureKind
+    from kit.sandbox import safepickle
+    from kit.sandbox.answers import FailureKind
 
     x: list = [0, 0]
     for _ in range(30):
@@ -327,7 +327,7 @@ def test_a_pickle_bomb_is_the_submissions_uncheckable_answer(sandbox_grader) -> 
     ],
 )
 def test_constructor_calls_that_make_much_from_little_are_refused(payload) -> None:
-    from kit import safepickle
+    from kit.sandbox import safepickle
 
     with pytest.raises(safepickle.Refused, match="not plain data"):
         safepickle.loads(payload)

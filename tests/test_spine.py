@@ -88,6 +88,51 @@ def test_check_reports_every_problem_at_once(course):
         assert needle in err, err
 
 
+def test_check_reports_cell_by_cell_then_for_the_notebook(tmp_path):
+    """The rules run in their order cell by cell (each call and reveal in place), then once."""
+    from kit.messages import speaking
+    from kit.notebooks import check_notebook
+
+    cells = [
+        nbformat.v4.new_markdown_cell("# t", metadata={"tags": ["tests", "bogus"]}),
+        nbformat.v4.new_code_cell(
+            'ask.text("a", "p")\nask.text("a", "again")\nreveal("soon")',
+            metadata={"tags": ["teaching-note"]},
+        ),
+        nbformat.v4.new_code_cell('key("zz", 1)', metadata={"tags": ["key"]}),
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["solution"]}),
+    ]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), str(path))
+    with speaking("en"):
+        found = [(p.where, p.field, p.message.split(" ")[0]) for p in check_notebook(path)]
+    assert found == [
+        ("cell 1", "tags", "unknown"),  # tag 'bogus'
+        ("cell 1", "tags", "tests"),  # on a markdown cell
+        ("cell 2, line 1", "tags", "question"),  # 'a' in an instructor-only cell
+        ("cell 2, line 2", "question id", "duplicate"),
+        ("cell 2, line 2", "tags", "question"),  # the second call: instructor-only too
+        ("cell 2, line 3", "reveal", "reveal"),  # value 'soon' not valid
+        ("cell 2, line 3", "reveal", "reveal(...)"),  # not in a key cell
+        ("cell 4", "tags", "a"),  # code solution with no question above it
+        ("cell 1", "tags", "no"),  # parameters cell
+        ("cell 3", "key", "key"),  # for unknown question 'zz'
+        ("cell 2", "key", "question"),  # 'a' has no key
+    ]
+
+
+def test_every_check_rule_is_documented_and_named_once():
+    from kit import notebooks as nbs
+
+    rules = [rule for scope in nbs.RULES for rule in scope]
+    assert [r.__name__ for r in rules if not (r.__doc__ or "").strip()] == []
+    names = [r.__name__ for r in rules]
+    assert len(names) == len(set(names))
+    # A second rule of a name would replace the first without a word; registering refuses it.
+    with pytest.raises(ValueError):
+        nbs.CELL_RULES.register(nbs._known_tags)
+
+
 # ---------------------------------------------------------------- build and editions
 
 

@@ -106,7 +106,7 @@ def test_a_build_with_nothing_to_do_reads_no_notebook_and_starts_no_executor(cou
         """
     )
     assert "kit.builder" in mods
-    assert not _heavy(mods) and "kit.execute" not in mods, _heavy(mods)
+    assert not _heavy(mods) and "kit.execution.executor" not in mods, _heavy(mods)
 
 
 def test_what_a_build_with_nothing_to_do_must_notice(course):

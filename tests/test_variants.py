@@ -138,7 +138,7 @@ def test_a_perfect_answer_copied_to_another_trainee_scores_less(course, built, t
     c = load_course(course)
     released = workbook.release(c, COHORT)
     assert not released.failures and len(released.written) == N
-    from kit.hub.trust import course_secret, release_token
+    from kit.exchange.trust import course_secret, release_token
 
     secret = course_secret(c.root)
     assert secret is not None
@@ -306,7 +306,7 @@ def test_try_grades_against_the_named_trainees_own_variant(course, built, tmp_pa
 
 
 def test_handouts_show_the_cohorts_reference_variant(course, built):
-    from kit.export import handouts
+    from kit.pages.handouts import handouts
 
     c = load_course(course)
     r = handouts(c, COHORT, sessions=[SESSION])
@@ -323,8 +323,8 @@ def test_handouts_show_the_cohorts_reference_variant(course, built):
 
 
 def test_a_live_class_counts_each_answer_by_its_trainees_own_key(course, tmp_path):
-    from kit.hub.exchange import FolderExchange
-    from kit.liveview import LiveClass
+    from kit.exchange.clients import FolderExchange
+    from kit.live.server import LiveClass
 
     assert build(course, "p1", progress=False).ok  # the practice cohort: p01, p02
     c = load_course(course)

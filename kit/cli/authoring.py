@@ -23,6 +23,7 @@ from kit.cli.base import (
     speak,
 )
 from kit.messages import t
+from kit.ownership import give_back
 
 
 @app.command()
@@ -62,7 +63,6 @@ def build(
     lang: LangOpt = None,
 ) -> None:
     from kit.builder import build as run
-    from kit.ownership import give_back
 
     speak(course, lang)
     r = run(course, cohort, sessions=sessions, workers=workers, force=force, engine=engine,
@@ -88,7 +88,7 @@ def handouts(
     pdf: PdfOpt = False,
     lang: LangOpt = None,
 ) -> None:
-    from kit.export import handouts as run
+    from kit.pages.handouts import handouts as run
 
     speak(course, lang)
     r = run(course, cohort, sessions=sessions, instructor=instructor, pdf=pdf)

@@ -14,6 +14,7 @@ from rich.console import Console
 from kit.language import choose
 from kit.messages import set_language, t
 from kit.problems import CourseError, UserError, os_reason
+from kit.untrusted import printable
 
 # help texts: kit.cli.help sets them from the catalogue (kit/messages/cli_*.py)
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -68,8 +69,6 @@ def fail(problems: list[Any], code: int = 2) -> None:
 def shown(item: Any) -> str:
     """An item that may hold a trainee's text (a file name, a cause), safe for the terminal and rich's markup."""
     from rich.markup import escape
-
-    from kit.untrusted import printable
 
     return escape(printable(item))
 

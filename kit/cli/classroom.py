@@ -88,7 +88,7 @@ def collect(
         err.print(f"[yellow]![/yellow] {line}", highlight=False, soft_wrap=True)
     for u in r.unknown:
         err.print(f"[yellow]![/yellow] {t('cli.collect_unknown', item=shown(u))}", highlight=False)
-    for u in r.refused:  # impersonation or a forged release (kit.hub.trust): never filed
+    for u in r.refused:  # impersonation or a forged release (kit.exchange.trust): never filed
         err.print(f"[red]✗[/red] {t('cli.collect_refused', item=shown(u))}", highlight=False)
     print_result(r)
     if r.refused:
@@ -105,7 +105,7 @@ def live(
     named: Annotated[bool, typer.Option()] = False,
     lang: LangOpt = None,
 ) -> None:
-    from kit.liveview import live as run
+    from kit.live.server import live as run
 
     speak(course, lang)
 

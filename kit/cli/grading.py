@@ -69,7 +69,7 @@ def mark(
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:
-    from kit.marking import mark as run
+    from kit.marking.notebook import mark as run
 
     speak(course, lang)
     session = session_option(session, old_session)
@@ -79,7 +79,7 @@ def mark(
     # -- live class and marking (#12): what is left, per session and question
     from rich.table import Table
 
-    from kit.markbook import left
+    from kit.marking.book import left
 
     todo = left(course, cohort, session, db=db)
     if not len(todo):
@@ -105,7 +105,7 @@ def export_marks(
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:
-    from kit.marksheet import export_marks as run
+    from kit.marking.sheets import export_marks as run
 
     speak(course, lang)
     r = run(course, cohort, to, session=session, anonymous=anonymous, db=db)
@@ -121,7 +121,7 @@ def import_marks(
     db: DbOpt = None,
     lang: LangOpt = None,
 ) -> None:
-    from kit.marksheet import import_marks as run
+    from kit.marking.sheets import import_marks as run
 
     speak(course, lang)
     r = run(course, cohort, sheet, marker=marker, db=db)

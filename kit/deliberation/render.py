@@ -9,6 +9,7 @@ from typing import Any, Literal
 from kit import kinds
 from kit.messages import section
 from kit.messages import t as say
+from kit.pages.present import local_time
 
 
 def _md(text: Any) -> str:
@@ -78,7 +79,6 @@ def deliberation_banner(
     ``names`` (:func:`display_names`) puts people's names, module titles and
     local times where the record holds ids and ISO time stamps.
     """
-    from kit.present import local_time
 
     names = names or {}
     person = lambda kind, i: names.get(kind, {}).get(str(i), str(i))  # noqa: E731

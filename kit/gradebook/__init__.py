@@ -11,6 +11,7 @@ leaves only whole items behind and the next run resumes from them.
 ==========================  =====================================================
 """
 
+from kit.artifacts import gradebook_url as resolve_url  # where the gradebook is: a layout fact
 from kit.gradebook.book import Gradebook
 from kit.gradebook.schema import (
     FAILED,
@@ -29,7 +30,6 @@ from kit.gradebook.schema import (
     Submission,
     TestResult,
     make_engine,
-    resolve_url,
     to_utc_naive,
     utcnow,
 )

@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from kit.artifacts import gradebook_url as resolve_url  # where the gradebook is: a layout fact
 from kit.gradebook.schema import (
     FAILED,
     GRADED,
@@ -38,7 +39,6 @@ from kit.gradebook.schema import (
     Submission,
     TestResult,
     make_engine,
-    resolve_url,
     to_utc_naive,
     upgrade,
     utcnow,

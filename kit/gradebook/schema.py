@@ -8,7 +8,6 @@ for both back ends keeps comparisons and exports identical.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import (
     Boolean,
@@ -126,7 +125,7 @@ class TestResult(Base):
     message: Mapped[str] = mapped_column(
         Text, default=""
     )  # the author's, or what a tests cell raised
-    outcome: Mapped[str] = mapped_column(String(20), default="")  # kit.answers.TestOutcome
+    outcome: Mapped[str] = mapped_column(String(20), default="")  # kit.sandbox.answers.TestOutcome
 
 
 class Flag(Base):
@@ -142,7 +141,7 @@ class Flag(Base):
 
 
 class RunFailureRow(Base):
-    """A typed cause (``kit.answers.FailureKind``) why a submission, or one code question, fell short."""
+    """A typed cause (``kit.sandbox.answers.FailureKind``) why a submission, or one code question, fell short."""
 
     __tablename__ = "run_failures"
     submission_id: Mapped[int] = mapped_column(
@@ -206,31 +205,6 @@ class Meta(Base):
     __tablename__ = "casekit_meta"
     key: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-
-
-def resolve_url(course_root: Path | str, db: str | None = None) -> str:
-    """The gradebook URL: ``db`` if given, else course.toml ``[gradebook] url``, else SQLite.
-
-    A bare path is taken as a SQLite file. ``postgresql://`` is mapped to the
-    psycopg 3 driver, which is the one casekit depends on.
-    """
-    root = Path(course_root)
-    url = db
-    if url is None:
-        try:
-            import tomllib
-
-            cfg = tomllib.loads((root / "course.toml").read_text(encoding="utf-8"))
-            url = (cfg.get("gradebook") or {}).get("url")
-        except (OSError, ValueError):
-            url = None
-    if not url:
-        return f"sqlite:///{(root / 'gradebook.sqlite').resolve()}"
-    if "://" not in url:
-        return f"sqlite:///{Path(url).resolve()}"
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
 
 
 def make_engine(url: str) -> Engine:

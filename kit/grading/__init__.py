@@ -1,6 +1,6 @@
 """Grading: collect, autograde, graded feedback and grade export.
 
-The flow is ``collect`` → ``grade`` → (``kit.marking.mark``) → ``feedback`` /
+The flow is ``collect`` → ``grade`` → (``kit.marking.notebook.mark``) → ``feedback`` /
 ``grades``. Each is a batch step: idempotent, resumable, with a progress bar,
 and a failing item is reported with its cause without sinking the batch.
 

@@ -28,7 +28,6 @@ import nbformat
 from sqlalchemy import select
 
 from kit import access, artifacts, kinds
-from kit.answers import FailureKind, RunFailure, TestOutcome
 from kit.artifacts import answer_cell_qid
 from kit.course import Course, CourseError, Failure, as_course
 from kit.gradebook import (
@@ -49,7 +48,8 @@ from kit.kinds import Score
 from kit.kinds.base import without_controls
 from kit.messages import t as say
 from kit.notebooks import casekit_meta, source
-from kit.supervisor import CodeJob, CodeRun
+from kit.sandbox.answers import FailureKind, RunFailure, TestOutcome
+from kit.sandbox.supervisor import CodeJob, CodeRun
 from kit.untrusted import invisible_characters
 
 GRADER_VERSION = "2"  # 2: code answers run in the sandbox

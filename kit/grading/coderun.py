@@ -1,12 +1,12 @@
 """Running trainee code for grading: the one seam between grading and the sandbox (issue #9).
 
 ``grade`` opens one :class:`CodeRunner` per run (:func:`open_runner`): one
-sandboxed grader (:class:`kit.supervisor.CodeGrader`, bubblewrap around a
+sandboxed grader (:class:`kit.sandbox.supervisor.CodeGrader`, bubblewrap around a
 warm zygote) whose limits come from the course configuration, shared by the
 run's worker threads.  :func:`run_code_questions` runs one submission's code
 answers through it — the trainee's code in one box, the author's tests in
 another — and returns the judged tests and the typed failures
-(:class:`kit.answers.RunFailure`).  Nothing else in grading runs trainee code.
+(:class:`kit.sandbox.answers.RunFailure`).  Nothing else in grading runs trainee code.
 
 Without bubblewrap or user namespaces :func:`open_runner` refuses
 (:class:`NoSandbox`, naming the Debian package), unless the instructor asked
@@ -37,13 +37,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kit import kinds
-from kit.answers import FailureKind, RunFailure
-from kit.cgroup import NoCgroup
 from kit.course import Course, CourseError, UserError
 from kit.grading.keys import SessionKeys
 from kit.messages import t as say
-from kit.sandbox import Limits, SandboxUnavailable
-from kit.supervisor import CodeGrader, CodeJob, CodeRun
+from kit.sandbox.answers import FailureKind, RunFailure
+from kit.sandbox.boxes import Limits, SandboxUnavailable
+from kit.sandbox.cgroup import NoCgroup
+from kit.sandbox.supervisor import CodeGrader, CodeJob, CodeRun
 
 __all__ = [
     "CodeRunner",
@@ -84,7 +84,7 @@ _SHARED_LOCK = threading.Lock()
 def warm_up(*, unsafe: bool = False) -> None:
     """Start a sandbox now, kept for this process: later ``grade`` runs use it instead of their own.
 
-    Like :func:`kit.execute.warm_up`: for a long-lived process (a benchmark, a
+    Like :func:`kit.execution.executor.warm_up`: for a long-lived process (a benchmark, a
     service) that grades more than once.
     """
     with _SHARED_LOCK:
@@ -329,7 +329,7 @@ def run_code_questions(
 ) -> CodeRun:
     """Run the answered code questions with the author's tests; judge every test of every code question.
 
-    Returns a :class:`kit.supervisor.CodeRun`: one judged test per expected
+    Returns a :class:`kit.sandbox.supervisor.CodeRun`: one judged test per expected
     test (``question, name, hidden, passed, points, max_points, message,
     withheld``; tests of questions left out of ``code`` fail as
     ``unanswered``), typed failures, seconds.  Never raises for anything the

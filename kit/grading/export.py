@@ -9,9 +9,11 @@ from typing import Any
 from kit.artifacts import write_whole
 from kit.course import Course, CourseError, Outcome, as_course
 from kit.gradebook import Gradebook
+from kit.grading.keys import with_criterion_max
+from kit.grading.lms import session_maxima, session_scores, write_lms
 from kit.kinds.base import without_controls
-from kit.lms import session_maxima, session_scores, write_lms
 from kit.messages import section, t
+from kit.pages.present import yes_no
 
 
 @dataclass
@@ -85,13 +87,13 @@ def grades(
     """Export the gradebook to CSV or XLSX (by ``to``'s suffix) with per-unit subtotals.
 
     ``format="moodle"`` or ``"canvas"`` writes that LMS's grade import CSV
-    instead (``kit.lms``); ``mapping`` (LMS column → roster column) and
+    instead (``kit.grading.lms``); ``mapping`` (LMS column → roster column) and
     ``assignment_ids`` (session → Canvas assignment id) shape it. An LMS
     file carries final grades only: a session still waiting for marking is
     left empty and listed in ``left_out``, unless ``provisional``.
     """
     c = as_course(course)
-    if format not in (None, "table"):  # reach (#14): LMS layouts live in kit.lms
+    if format not in (None, "table"):  # reach (#14): LMS layouts live in kit.grading.lms
         out = write_lms(c, cohort, to, format, db=db, mapping=mapping,
                         assignment_ids=assignment_ids, provisional=provisional)  # fmt: skip
         return GradesResult(written=out.written, left_out=out.left_out)
@@ -105,8 +107,6 @@ def grades(
             marks = gb.marks(cohort)
         qs = _cells(qs.drop(columns=["answer", "prompt", "submission_id"], errors="ignore"))
         import pandas as pd
-
-        from kit.markbook import with_criterion_max  # partial rubric points (#12)
 
         rubric = with_criterion_max(c, cohort, marks[marks["criterion"] != ""])
         rubric = _cells(rubric[["session", "trainee", "question", "criterion", "points",
@@ -181,7 +181,6 @@ def for_people(c: Course, cohort: str, table: Any) -> Any:
 
 def questions_for_people(c: Course, cohort: str, qs: Any) -> Any:
     """Per-question scores with headers, kinds, units and statuses in the course's language."""
-    from kit.present import yes_no
 
     lang = c.language
     L = section("sheet", lang)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
 from kit import artifacts
 from kit.course import Course, CourseError
 from kit.messages import t as say
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -75,3 +78,27 @@ def load_keys(course: Course, cohort: str, session: str, trainee: str | None = N
         raw.variant,
         raw.reveal,
     )
+
+
+def rubric_of(spec: dict) -> dict[str, float]:
+    """Criterion id → its points, in rubric order."""
+    return {str(r["id"]): float(r.get("points", 0)) for r in spec.get("rubric") or []}
+
+
+def with_criterion_max(course: Course, cohort: str, marks: pd.DataFrame) -> pd.DataFrame:
+    """`marks` (gradebook rows) with ``max_points``: each criterion's points in its rubric (NaN if unknown)."""
+    full: dict[tuple[str, str, str], float] = {}
+    for session in marks["session"].unique() if len(marks) else []:
+        try:
+            keys = load_keys(course, cohort, session)
+        except CourseError:  # a session no longer built: the points alone
+            continue
+        for qid, spec in keys.questions.items():
+            for cid, pts in rubric_of(spec).items():
+                full[(session, qid, cid)] = pts
+    marks = marks.copy()
+    marks["max_points"] = [
+        full.get((s, q, c), float("nan"))
+        for s, q, c in zip(marks["session"], marks["question"], marks["criterion"], strict=True)
+    ]
+    return marks

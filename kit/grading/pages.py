@@ -12,8 +12,8 @@ setting allows it (:func:`revealed`: after the due time by default).
 
 Hidden tests never reach a page beyond their count (they are counted, then
 dropped, before rendering); every trainee text is escaped; the page goes
-through the shared offline page shell (:func:`kit.export.page`) with the CSS
-in ``kit/templates/feedback.css``.
+through the shared offline page shell (:func:`kit.pages.handouts.page`) with the CSS
+in ``kit/pages/templates/feedback.css``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from kit.course import Course, Failure, Outcome, as_course
 from kit.gradebook import Gradebook
 from kit.grading.keys import SessionKeys, load_keys
 from kit.messages import t as say
-from kit.present import local_time, num
+from kit.pages import TEMPLATES
+from kit.pages.present import local_time, num
 
-FEEDBACK_CSS = (Path(__file__).parent.parent / "templates" / "feedback.css").read_text("utf-8")
+FEEDBACK_CSS = (TEMPLATES / "feedback.css").read_text("utf-8")
 
 #: Statuses counted in the page's summary line, in this order.
 _SUMMARY = ("correct", "partial", "wrong", "unanswered", "needs-marking", "marked")
@@ -92,7 +93,7 @@ def syntax_failure(code: Any) -> dict[str, Any] | None:
 
 
 def failure_html(failure: dict[str, Any], lang: str) -> str:
-    """One typed failure (``kind``, ``line``, ``detail``, see :class:`kit.answers.FailureKind`) in words.
+    """One typed failure (``kind``, ``line``, ``detail``, see :class:`kit.sandbox.answers.FailureKind`) in words.
 
     The detail (an exception and its message) is shown for the trainee's own
     syntax errors and exceptions only: a grader failure's detail is for the
@@ -110,7 +111,7 @@ def failure_html(failure: dict[str, Any], lang: str) -> str:
 
 
 def _test_why(test: dict[str, Any], lang: str) -> str:
-    """Why a visible test failed, by its typed outcome (``kit.answers.TestOutcome``)."""
+    """Why a visible test failed, by its typed outcome (``kit.sandbox.answers.TestOutcome``)."""
     outcome, message = str(test.get("outcome") or ""), str(test.get("message") or "")
     if outcome == "unanswered":
         return _esc(say("feedback.not_answered", lang))
@@ -308,8 +309,8 @@ def feedback_html(
     as :func:`failure_html` reads them (why it could not be graded); a code
     question's come in its row (``failures``).
     """
-    from kit import export
     from kit import notebooks as nbs
+    from kit.pages import handouts as export
 
     lang = course.language
     co = course.cohort(cohort)
@@ -414,7 +415,7 @@ def feedback(
 
     ``now`` (default: the current time) decides which right answers the
     authors' reveal settings allow on the pages. ``pdf`` also prints each
-    page to a PDF beside it (:mod:`kit.pdf`).
+    page to a PDF beside it (:mod:`kit.pages.pdf`).
     """
     c = as_course(course)
     c.cohort(cohort)  # an unknown cohort is an error, not "0 pages"
@@ -467,7 +468,7 @@ def feedback(
         except Exception as e:  # noqa: BLE001 - one page never sinks the batch
             res.failures.append(Failure(f"{t}/{s}", f"{type(e).__name__}: {e}", str(out)))
     if pdf:
-        from kit.pdf import to_pdf
+        from kit.pages.pdf import to_pdf
 
         printed = to_pdf(list(res.written))
         res.written += printed.written

@@ -29,13 +29,13 @@ from sqlalchemy import select
 
 from kit import access, artifacts
 from kit.course import Course, CourseError, Failure, Outcome, as_course
+from kit.exchange.clients import MAX_HANDIN_BYTES
+from kit.exchange.trust import IDENTITY_SHARED, IDENTITY_TOKEN, course_secret
+from kit.exchange.trust import read_json as _read_json_bytes
+from kit.exchange.trust import verify as verify_handin
 from kit.gradebook import Gradebook, Submission, utcnow
 from kit.gradebook.batch import add_submissions
 from kit.grading import intake
-from kit.hub.exchange import MAX_HANDIN_BYTES
-from kit.hub.trust import IDENTITY_SHARED, IDENTITY_TOKEN, course_secret
-from kit.hub.trust import read_json as _read_json_bytes
-from kit.hub.trust import verify as verify_handin
 from kit.messages import t as say
 from kit.untrusted import printable
 
@@ -48,7 +48,7 @@ STORE = ("submissions", "quarantine", "gradebook.sqlite")
 # enough that a zip bomb cannot fill the disk.
 MAX_ARCHIVE_FILES = 5000
 MAX_ARCHIVE_BYTES = 500 * 1024 * 1024
-#: What `submit` takes whole (kit.hub.exchange) is readable here whole: a hand-in the
+#: What `submit` takes whole (kit.exchange.clients) is readable here whole: a hand-in the
 #: exchange accepted is never skipped for its size.
 MAX_MEMBER_BYTES = MAX_HANDIN_BYTES
 
@@ -247,7 +247,7 @@ def _load_folder(path: Path) -> _Tree:
 
 def _load_service(url: str, cohort: str, token: str | None) -> dict[str, bytes]:
     """Every hand-in of `cohort` on a hub's exchange service, as the inbox's file tree."""
-    from kit.hub.exchange import ExchangeError, HubExchange, check_rel
+    from kit.exchange.clients import ExchangeError, HubExchange, check_rel
 
     token = token or os.environ.get("CASEKIT_HUB_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
     if not token:
@@ -358,7 +358,7 @@ def _identify(
         return trainee, session, say("collect.unknown_trainee", trainee=trainee)
     if session not in sessions:
         return trainee, session, say("collect.unknown_session", session=session)
-    # a path naming another trainee is impersonation: `collect` refuses it (kit.hub.trust)
+    # a path naming another trainee is impersonation: `collect` refuses it (kit.exchange.trust)
     return trainee, session, ""
 
 
@@ -415,7 +415,7 @@ def collect(
     store = artifacts.store_dir(c, cohort)
     roster = set(co.roster.index)
     sessions = {s.session for s in co.sessions}
-    # identity and time are checked against the course secret (kit.hub.trust, #9.3/#11)
+    # identity and time are checked against the course secret (kit.exchange.trust, #9.3/#11)
     secret = course_secret(c.root)
     arrival = datetime.now(UTC)
     # the hub's exchange service writes hand-ins as its own account: not a trainee's

@@ -685,7 +685,7 @@ def _configure(
     view: str,
 ) -> None:
     """Everything a hub needs but running: workbooks released, users and homes, the plan."""
-    from kit.hub.trust import course_secret
+    from kit.exchange.trust import course_secret
     from kit.workbook import release
 
     check_reachable(c.root)  # before any account is made: nothing to undo

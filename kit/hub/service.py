@@ -27,13 +27,14 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, ioloop, web
 
-from kit.hub import trust
-from kit.hub.exchange import (
+from kit.exchange import trust
+from kit.exchange.clients import (
     MAX_HANDIN_BYTES,
     ExchangeError,
     FolderExchange,
@@ -232,7 +233,6 @@ def load_plan(path: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the service on ``$JUPYTERHUB_SERVICE_URL`` (set by the hub)."""
-    from urllib.parse import urlparse
 
     logging.basicConfig(level=logging.INFO, format="[casekit-exchange %(asctime)s] %(message)s")
     argv = sys.argv[1:] if argv is None else argv

@@ -33,6 +33,7 @@ import nbformat
 from kit.course import CourseError, Outcome, Problem
 from kit.language import declared_language
 from kit.messages import t
+from kit.notebooks import source
 from kit.untrusted import load_json
 
 #: Marks the notebook metadata of an imported notebook: which tool, which source,
@@ -73,11 +74,6 @@ class ImportResult(Outcome):
 
 
 # ---------------------------------------------------------------- shared pieces
-
-
-def source(cell: Any) -> str:
-    s = cell.get("source", "")
-    return "".join(s) if isinstance(s, list) else s
 
 
 def question_id(name: str, taken: set[str], fallback: str) -> str:
@@ -400,7 +396,6 @@ IDENTIFIED_TOOLS = {"otter": "kit.importers.otter_submissions"}
 
 
 def _tool(kind: str) -> Any:
-    import importlib
 
     if kind not in TOOLS:
         raise CourseError(

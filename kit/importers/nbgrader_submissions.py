@@ -23,9 +23,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kit.artifacts import RECEIPT, Receipt
-from kit.importers import Adopted, HandInTime, imported_sessions, source
+from kit.importers import Adopted, HandInTime, imported_sessions
 from kit.importers.nbgrader import CODE_STUB, TEXT_STUB, TOOL, cell_where, is_nbgrader, meta, role
 from kit.messages import t as say
+from kit.notebooks import source
 
 
 def parse_timestamp(text: str) -> datetime | None:

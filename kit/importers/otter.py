@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,18 +44,19 @@ from kit.importers import (
     question_id,
     read_source,
     refuse_overwrite,
-    source,
     tagged,
     write_imported,
 )
 from kit.importers.otter_tests import (
     DOCTEST_IMPORT,
+    Case,
     read_case,
     resolve_points,
     stored_output,
     test_cells,
 )
 from kit.messages import t as say
+from kit.notebooks import source
 
 TOOL = "otter"
 DELIM = re.compile(
@@ -65,6 +67,7 @@ TEST_CONFIG = re.compile(
     r"^\s*(\"\"\"|\'\'\')\s*#\s*BEGIN TEST CONFIG\s*\n(.*?)^\s*\1\s*;?\s*#\s*END TEST CONFIG[^\n]*\n?",
     re.S | re.M,
 )
+V0_ASSIGNMENT = re.compile(r"```[^\n]*\n\s*BEGIN ASSIGNMENT\s*\n(.*?)```", re.S)
 V0_QUESTION = re.compile(r"```[^\n]*\n\s*BEGIN QUESTION\s*\n(.*?)```", re.S)
 V0_TEST = re.compile(r"^\s*##\s*(hidden\s+)?test\s*##\s*\n?", re.I)
 V0_IGNORE = re.compile(r"^\s*##\s*ignore\s*##", re.I)
@@ -84,11 +87,38 @@ class Question:
         self.description: list[Any] = []
         self.prompt: list[Any] = []
         self.solution: list[Any] = []
-        self.tests: list[Any] = []  # (cell, hidden: bool | None) in order
+        self.tests: list[Any] = []  # (i, cell, hidden: bool | None) in order
 
     @property
     def name(self) -> str:
         return str(self.config.get("name") or "")
+
+    def add(self, block: str | None, i: int, cell: Any) -> None:
+        """A cell of the question, in its ``block`` (SOLUTION, TESTS, PROMPT; None: description)."""
+        if block == "SOLUTION":
+            self.solution.append((i, cell))
+        elif block == "TESTS":
+            self.tests.append((i, cell, None))  # hidden or not: the cell's own first line says
+        elif block == "PROMPT":
+            self.prompt.append((i, cell))
+        else:
+            self.description.append((i, cell))
+
+
+class _Reading:
+    """A master notebook as it is read cell by cell: config, items so far, the open question."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.problems: list[Problem] = []
+        self.config: dict[str, Any] = {}
+        self.items: list[Any] = []  # plain cells (i, cell) and Questions, in notebook order
+        self.q: Question | None = None  # the open question
+        self.block: str | None = None  # raw-cell format: the open question's open block
+        self.stage = ""  # markdown-block format: answer | solution | tests, after the question
+
+    def yaml(self, text: str, where: str) -> dict[str, Any]:
+        return _yaml(text, where, self.problems, self.file)
 
 
 def _first_line(cell: Any) -> str:
@@ -122,120 +152,171 @@ def _yaml(text: str, where: str, problems: list[Problem], file: str) -> dict[str
     return data
 
 
+# ---------------------------------------------------------------- the raw-cell format
+
+
+def _v1_config(r: _Reading, d: str, body: str, where: str) -> None:
+    """``# ASSIGNMENT CONFIG``: the assignment's YAML settings."""
+    r.config = r.yaml(body, where)
+
+
+def _v1_begin_question(r: _Reading, d: str, body: str, where: str) -> None:
+    """``# BEGIN QUESTION``: a new question, its YAML settings (a name at least)."""
+    if r.q is not None:
+        r.problems.append(
+            Problem(
+                r.file,
+                where,
+                message=say("import.otter.nested"),
+                fix=say("import.otter.nested_fix"),
+            )
+        )
+    q = Question(r.yaml(body, where), where)
+    if not q.name:
+        r.problems.append(
+            Problem(
+                r.file, where, "name", say("import.otter.no_name"), say("import.otter.no_name_fix")
+            )
+        )
+    r.items.append(q)
+    r.q, r.block = q, None
+
+
+def _v1_end_question(r: _Reading, d: str, body: str, where: str) -> None:
+    r.q, r.block = None, None
+
+
+def _v1_begin_block(r: _Reading, d: str, body: str, where: str) -> None:
+    """``# BEGIN SOLUTION``, ``# BEGIN TESTS``, ``# BEGIN PROMPT``: a block of the open question."""
+    if r.q is None:
+        r.problems.append(
+            Problem(
+                r.file,
+                where,
+                message=say("import.otter.outside", delimiter=d),
+                fix=say("import.otter.outside_fix"),
+            )
+        )
+    r.block = d.split()[1]
+
+
+def _v1_end_block(r: _Reading, d: str, body: str, where: str) -> None:
+    r.block = None
+
+
+#: What each delimiter (a raw cell's first line, upper-cased) does to the reading.
+V1_DELIMITERS: dict[str, Callable[[_Reading, str, str, str], None]] = {
+    "ASSIGNMENT CONFIG": _v1_config,
+    "BEGIN QUESTION": _v1_begin_question,
+    "END QUESTION": _v1_end_question,
+    "BEGIN SOLUTION": _v1_begin_block,
+    "BEGIN TESTS": _v1_begin_block,
+    "BEGIN PROMPT": _v1_begin_block,
+    "END SOLUTION": _v1_end_block,
+    "END TESTS": _v1_end_block,
+    "END PROMPT": _v1_end_block,
+}
+
+
 def parse_v1(nb: Any, file: str) -> tuple[dict[str, Any], list[Any], list[Problem]]:
     """Raw-cell format → (assignment config, items: cells and Questions in order, problems)."""
-    problems: list[Problem] = []
-    config: dict[str, Any] = {}
-    items: list[Any] = []
-    q: Question | None = None
-    block: str | None = None
+    r = _Reading(file)
     for i, cell in enumerate(nb.cells):
-        where = say("where.cell", n=i + 1)
         d = _delimiter(cell)
-        body = "\n".join(source(cell).splitlines()[1:])
-        if d == "ASSIGNMENT CONFIG":
-            config = _yaml(body, where, problems, file)
-        elif d == "BEGIN QUESTION":
-            if q is not None:
-                problems.append(
-                    Problem(
-                        file,
-                        where,
-                        message=say("import.otter.nested"),
-                        fix=say("import.otter.nested_fix"),
-                    )
-                )
-            q = Question(_yaml(body, where, problems, file), where)
-            if not q.name:
-                problems.append(
-                    Problem(
-                        file,
-                        where,
-                        "name",
-                        say("import.otter.no_name"),
-                        say("import.otter.no_name_fix"),
-                    )
-                )
-            items.append(q)
-            block = None
-        elif d == "END QUESTION":
-            q, block = None, None
-        elif d in ("BEGIN SOLUTION", "BEGIN TESTS", "BEGIN PROMPT"):
-            if q is None:
-                problems.append(
-                    Problem(
-                        file,
-                        where,
-                        message=say("import.otter.outside", delimiter=d),
-                        fix=say("import.otter.outside_fix"),
-                    )
-                )
-            block = d.split()[1]
-        elif d in ("END SOLUTION", "END TESTS", "END PROMPT"):
-            block = None
-        elif q is None:
-            items.append((i, cell))
-        elif block == "SOLUTION":
-            q.solution.append((i, cell))
-        elif block == "TESTS":
-            q.tests.append((i, cell, None))
-        elif block == "PROMPT":
-            q.prompt.append((i, cell))
+        if d is not None:
+            body = "\n".join(source(cell).splitlines()[1:])
+            V1_DELIMITERS[d](r, d, body, say("where.cell", n=i + 1))
+        elif r.q is None:
+            r.items.append((i, cell))
         else:
-            q.description.append((i, cell))
-    if q is not None:
-        problems.append(
+            r.q.add(r.block, i, cell)
+    if r.q is not None:
+        r.problems.append(
             Problem(
                 file,
-                q.where,
-                message=say("import.otter.unclosed", name=q.name),
+                r.q.where,
+                message=say("import.otter.unclosed", name=r.q.name),
                 fix=say("import.otter.unclosed_fix"),
             )
         )
-    return config, items, problems
+    return r.config, r.items, r.problems
+
+
+# ---------------------------------------------------------------- the markdown-block format
+
+
+def _v0_assignment(r: _Reading, i: int, cell: Any) -> bool:
+    """A markdown cell with a fenced ``BEGIN ASSIGNMENT`` block: the assignment's settings."""
+    text = source(cell)
+    if cell.get("cell_type") != "markdown" or "BEGIN ASSIGNMENT" not in text:
+        return False
+    m = V0_ASSIGNMENT.search(text)
+    r.config = r.yaml(m.group(1) if m else "", say("where.cell", n=i + 1))
+    return True
+
+
+def _v0_question(r: _Reading, i: int, cell: Any) -> bool:
+    """A markdown cell with a fenced ``BEGIN QUESTION`` block opens a question; its text describes it."""
+    text = source(cell)
+    m = V0_QUESTION.search(text) if cell.get("cell_type") == "markdown" else None
+    if not m:
+        return False
+    where = say("where.cell", n=i + 1)
+    q = Question(r.yaml(m.group(1), where), where)
+    r.items.append(q)
+    rest = V0_QUESTION.sub("", text).strip()
+    if rest:
+        q.description.append((i, _with_source(cell, rest)))
+    r.q, r.stage = q, "answer"
+    return True
+
+
+def _v0_test(r: _Reading, i: int, cell: Any) -> bool:
+    """A code cell headed ``## Test ##`` or ``## Hidden Test ##`` in a question: one test."""
+    text = source(cell)
+    head = V0_TEST.match(text) if cell.get("cell_type") == "code" else None
+    if r.q is None or not head:
+        return False
+    hidden = bool(head.group(1))
+    r.q.tests.append((i, _with_source(cell, V0_TEST.sub("", text, count=1)), hidden))
+    r.stage = "tests"
+    return True
+
+
+def _v0_answer(r: _Reading, i: int, cell: Any) -> bool:
+    """Right after the question: its solution, or a manual question's prompt."""
+    q = r.q
+    if q is None or r.stage != "answer":
+        return False
+    manual = bool(q.config.get("manual"))
+    if cell.get("cell_type") == "code" or (manual and MD_SOLUTION.search(source(cell))):
+        q.solution.append((i, cell))
+        r.stage = "solution"
+        return True
+    if manual and cell.get("cell_type") == "markdown":
+        q.prompt.append((i, cell))
+        return True
+    return False
+
+
+#: The markdown-block format's constructs, tried in order on each cell; a cell none takes
+#: closes the open question and stays as it is.
+V0_READERS: tuple[Callable[[_Reading, int, Any], bool], ...] = (
+    _v0_assignment,
+    _v0_question,
+    _v0_test,
+    _v0_answer,
+)
 
 
 def parse_v0(nb: Any, file: str) -> tuple[dict[str, Any], list[Any], list[Problem]]:
     """Markdown-block format → the same items as ``parse_v1``."""
-    problems: list[Problem] = []
-    items: list[Any] = []
-    config: dict[str, Any] = {}
-    q: Question | None = None
-    stage = ""
+    r = _Reading(file)
     for i, cell in enumerate(nb.cells):
-        where = say("where.cell", n=i + 1)
-        text = source(cell)
-        if cell.get("cell_type") == "markdown" and "BEGIN ASSIGNMENT" in text:
-            m = re.search(r"```[^\n]*\n\s*BEGIN ASSIGNMENT\s*\n(.*?)```", text, re.S)
-            config = _yaml(m.group(1) if m else "", where, problems, file)
-            continue
-        m = V0_QUESTION.search(text) if cell.get("cell_type") == "markdown" else None
-        if m:
-            q = Question(_yaml(m.group(1), where, problems, file), where)
-            items.append(q)
-            rest = V0_QUESTION.sub("", text).strip()
-            if rest:
-                q.description.append((i, _with_source(cell, rest)))
-            stage = "answer"
-            continue
-        test_head = V0_TEST.match(text) if cell.get("cell_type") == "code" else None
-        if q is not None and test_head:
-            hidden = bool(test_head.group(1))
-            q.tests.append((i, _with_source(cell, V0_TEST.sub("", text, count=1)), hidden))
-            stage = "tests"
-            continue
-        if q is not None and stage == "answer":
-            manual = bool(q.config.get("manual"))
-            if cell.get("cell_type") == "code" or (manual and MD_SOLUTION.search(text)):
-                q.solution.append((i, cell))
-                stage = "solution"
-                continue
-            if manual and cell.get("cell_type") == "markdown":
-                q.prompt.append((i, cell))
-                continue
-        q, stage = None, ""
-        items.append((i, cell))
-    return config, items, problems
+        if not any(read(r, i, cell) for read in V0_READERS):
+            r.q, r.stage = None, ""
+            r.items.append((i, cell))
+    return r.config, r.items, r.problems
 
 
 def _with_source(cell: Any, text: str) -> dict[str, Any]:
@@ -368,8 +449,8 @@ class _Converter:
         if q.tests and q.config.get("manual"):
             self.notes.append(Note(q.where, say("import.otter.manual_tests", name=q.name)))
 
-    def autograded(self, q: Question, qid: str, prompt: str) -> None:
-        self.kinds[qid] = "code"
+    def cases(self, q: Question) -> list[Case]:
+        """The question's test cases, each test cell's config read, with what did not carry over."""
         cases = []
         for i, cell, hidden in q.tests:
             cfg, code = _test_config(source(cell))
@@ -382,6 +463,12 @@ class _Converter:
                 )
             if self.ok_format and stored_output(cell) is None:
                 self.notes.append(Note(where, say("import.otter.no_output"), lost=False))
+        return cases
+
+    def autograded(self, q: Question, qid: str, prompt: str) -> None:
+        """An autograded question: ``ask.code`` of the resolved points, one solution, its tests."""
+        self.kinds[qid] = "code"
+        cases = self.cases(q)
         points = resolve_points(q.config.get("points"), [c.points for c in cases])
         self.out.append(
             tagged("code", f"ask.code({qid!r}, {prompt!r}, points={num(sum(points))!r})")

@@ -38,8 +38,9 @@ import yaml
 
 from kit.artifacts import WORKBOOK
 from kit.course import CourseError, Problem
-from kit.importers import imported_sessions, source
+from kit.importers import imported_sessions
 from kit.messages import t as say
+from kit.notebooks import source
 
 TOOL = "otter"
 RULES = ("filename", "otter-metadata")

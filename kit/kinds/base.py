@@ -369,7 +369,7 @@ class Kind:
 
     # ---- the live widget
     def widget(self, view: Any, value: Any) -> list:
-        """The input widgets of a :class:`kit.widgets.QuestionView` showing `value`."""
+        """The input widgets of a :class:`kit.workbook.widgets.QuestionView` showing `value`."""
         return []
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from kit import kernel
+from kit import kernel_state as kernel
 from kit.artifacts import answer_marker
 from kit.kinds.base import CORRECT, NEEDS_MARKING, PARTIAL, WRONG, Declared, Kind, Score
 from kit.messages import t
@@ -90,8 +90,6 @@ def _editor(view: Any, value: Any) -> list:
         output.append_display_data(_run_html(last))
 
     def go(_b: Any) -> None:
-        from kit.questions import rerun_tests  # the registry of the notebook's tests
-
         source = area.value
         output.outputs = ()
         record: dict[str, Any] = {"stdout": "", "error": "", "tests": []}
@@ -102,7 +100,7 @@ def _editor(view: Any, value: Any) -> list:
             record.update(text)
         record["tests"] = [
             {"name": str(r["name"]), "passed": bool(r["passed"])}
-            for r in rerun_tests(view.qid)
+            for r in kernel.rerun_tests(view.qid)
             if not r.get("hidden")
         ]
         empty = code_is_empty(source)

@@ -654,7 +654,7 @@ MESSAGES: dict[str, str] = {
     "trust.foreign": "not a casekit workbook: identity from its folder and answers only",
     "trust.no_token": "the workbook carries no release token (not released by `casekit release` for this course)",
     "trust.wrong_token": "the workbook's release token was not made for {trainee!r} / {session!r}",
-    # ---- live class (#12): the projector page (kit.liveview), the workbook's live banner
+    # ---- live class (#12): the projector page (kit.live.server), the workbook's live banner
     "live_title": "Live class",
     "live_answered": "{n} of {total} answered",
     "live_people": "{n}",

@@ -652,7 +652,7 @@ MESSAGES: dict[str, str] = {
     "trust.foreign": "不是 casekit 作业本：身份仅依据文件夹和答案",
     "trust.no_token": "作业本没有发放标记（不是本课程 casekit release 发放的）",
     "trust.wrong_token": "作业本的发放标记不是发给 {trainee!r} / {session!r} 的",
-    # ---- live class (#12): the projector page (kit.liveview), the workbook's live banner
+    # ---- live class (#12): the projector page (kit.live.server), the workbook's live banner
     "live_title": "课堂实时",
     "live_answered": "已作答 {n} / {total} 人",
     "live_people": "{n} 人",

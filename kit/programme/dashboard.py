@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from kit import artifacts, charts
+from kit import artifacts
 from kit.course import Course, UserError, as_course
 from kit.messages import section, t
-from kit.present import fit_class, html_table, local_time, num, scroll_box
+from kit.pages import charts
+from kit.pages.present import fit_class, html_table, local_time, num, scroll_box
 from kit.programme.evaluation import evaluation_html, evaluation_summary
 from kit.programme.figures import CohortFigures, cohort_figures
 from kit.programme.share import interactive_share
@@ -272,7 +273,7 @@ def report(
     tables. ``now`` (default: the current time) decides which sessions are due.
     ``pdf`` also prints it to a PDF beside it.
     """
-    from kit.export import page
+    from kit.pages.handouts import page
 
     course = as_course(course)
     co = course.cohort(cohort)
@@ -311,7 +312,7 @@ def report(
 
 def print_or_fail(page_path: Path) -> Path:
     """Print one page to PDF beside it; a failure is the user's to see (:class:`UserError`)."""
-    from kit.pdf import to_pdf
+    from kit.pages.pdf import to_pdf
 
     printed = to_pdf([page_path])
     if printed.failures:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from kit.course import Course, as_course
 from kit.messages import section, t
-from kit.present import fit_class, html_text, scroll_box
+from kit.pages.present import fit_class, html_text, scroll_box
 
 EVAL_COLUMNS = ["by", "key", "label", "responses", "trainees", "mean", "min", "max", "comments"]
 
@@ -104,7 +104,7 @@ def evaluation_html(table: pd.DataFrame, language: str = "zh", *, finished: bool
     """An HTML fragment of :func:`evaluation_summary` (labels escaped, comments already sanitised).
 
     ``finished``: tables already made phone-readable (cell classes, scroll
-    box), which :func:`kit.present.finish_tables` then leaves as they are —
+    box), which :func:`kit.pages.present.finish_tables` then leaves as they are —
     for a programme's report, whose comment cells are large.
     """
     heads = section("evaluation", language)

@@ -13,6 +13,8 @@ import pandas as pd
 from kit import artifacts
 from kit.course import Course, as_course
 from kit.messages import EN, lang_of, section, t
+from kit.pages import TEMPLATES
+from kit.pages.present import finish_tables
 from kit.programme.share import ALL, interactive_share
 from kit.programme.sites import CATEGORIES, CATEGORY_COLOURS, FONT_STACK
 
@@ -221,7 +223,7 @@ def render_guide(course: Course) -> str:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent.parent / "templates"),
+        loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,  # every string from the course files is escaped
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -229,7 +231,6 @@ def render_guide(course: Course) -> str:
     )
     env.filters["pct"] = lambda x: "—" if x is None else f"{x:.0%}"
     env.filters["num"] = lambda x: f"{x:g}"
-    from kit.present import finish_tables
 
     return finish_tables(
         env.get_template("guide.html.j2").render(**_guide_context(course)), course.language

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from kit import artifacts, charts
+from kit import artifacts
 from kit.course import Course, as_course
 from kit.messages import section, t
-from kit.present import html_table, local_time, num
+from kit.pages import charts
+from kit.pages.present import html_table, local_time, num
 from kit.programme.figures import cohort_figures
 from kit.programme.handbook import FACULTY_KINDS
 from kit.programme.share import ALL, interactive_share
@@ -210,7 +211,7 @@ def programme_report(
     whole programme, then their trend per cohort as charts and a table.
     ``pdf`` also prints it to a PDF beside it.
     """
-    from kit.export import page
+    from kit.pages.handouts import page
     from kit.programme.dashboard import REPORT_CSS, print_or_fail
 
     course = as_course(course)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from pathlib import Path
@@ -63,7 +64,6 @@ def _empty_store(workbook: Path, released: dict[str, Any]) -> dict[str, Any]:
 
 def _setup_arguments(nb: dict[str, Any]) -> dict[str, Any]:
     """The literal keyword arguments of the workbook's ``open_workbook(...)`` setup cell."""
-    import ast
 
     for cell in nb.get("cells") or []:
         if ((cell.get("metadata") or {}).get("casekit") or {}).get("role") != "setup":
@@ -91,15 +91,15 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     service, which files it under the signed-in account at its own time;
     otherwise into the folder exchange's inbox
     ``exchange/<cohort>/inbox/<trainee>/<session>/<utc-stamp>-<sha8>/``
-    (`kit.hub.exchange`). ``exchange`` forces that folder. Nothing is ever
+    (`kit.exchange.clients`). ``exchange`` forces that folder. Nothing is ever
     overwritten: every hand-in is a new folder, created whole by a rename. A
     store with bad entries is still handed in as it is (the receipt lists the
     problems), and so is a workbook nobody answered (an empty store from the
     workbook's metadata): refusing would lose work, and "handed in, nothing
     answered" is an answer too. Identity here only routes the hand-in; collect
-    checks it (`kit.hub.trust`).
+    checks it (`kit.exchange.trust`).
     """
-    from kit.hub.exchange import (
+    from kit.exchange.clients import (
         Exchange,
         FolderExchange,
         Handin,
@@ -107,7 +107,7 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         course_of_exchange,
         exchange_for,
     )
-    from kit.hub.trust import course_secret
+    from kit.exchange.trust import course_secret
 
     workbook = Path(workbook).resolve()
     store_file = artifacts.answers_path(workbook)

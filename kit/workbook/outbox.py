@@ -180,7 +180,7 @@ class _Release:
         """The workbook of `session` for the trainee of `row`, with its setup cell and token."""
         # not at the top: kit.notebooks imports nbformat (2.4 s of jsonschema grammar), and
         # every workbook imports this package when it opens (kit.workbook.open_workbook)
-        from kit.hub.trust import release_token
+        from kit.exchange.trust import release_token
         from kit.notebooks import title_of
 
         tid = str(row["id"])
@@ -232,8 +232,8 @@ class _Release:
 def _open_exchange(course: Course, cohort: str, exchange: Path) -> bytes:
     """The course's signing secret, once the build and the exchange are made private."""
     from kit.course import CourseError
-    from kit.hub.exchange import mark_exchange
-    from kit.hub.trust import course_secret, secret_path
+    from kit.exchange.clients import mark_exchange
+    from kit.exchange.trust import course_secret, secret_path
 
     # release tokens (who a copy was released to) and the folder exchange's signing
     secret = course_secret(course.root)

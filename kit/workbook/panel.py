@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from kit.kinds.base import UNIT_COLOURS
 from kit.messages import speaking, t
-from kit.present import zone_time
+from kit.pages.present import zone_time
 from kit.problems import os_reason
 from kit.workbook.handin import Receipt, submit
 from kit.workbook.store import StoreError
@@ -27,7 +28,7 @@ def _unit_label(unit: str | None, language: str) -> str:
 
 def _why(exc: Exception, language: str) -> str:
     """Why a hand-in failed, as a trainee should read it: the reason, never a path or a traceback."""
-    from kit.hub.exchange import ExchangeError, ExchangeUnreachable
+    from kit.exchange.clients import ExchangeError, ExchangeUnreachable
 
     if isinstance(exc, StoreError):
         # the command line's advice (--exchange) is not the trainee's to follow
@@ -46,8 +47,6 @@ def due_text(due: str | None, zone: str | None, language: str) -> str:
     if not due:
         return ""
     try:
-        from zoneinfo import ZoneInfo
-
         tz = ZoneInfo(zone) if zone else None
         when = datetime.fromisoformat(due)
         shown = (when.astimezone(tz) if tz else when).strftime("%Y-%m-%d %H:%M")

@@ -17,10 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kit import artifacts, kernel, kinds
+from kit import artifacts, kinds
+from kit import kernel_state as kernel
 from kit.artifacts import MIME_QUESTION, answer_cell_qid
-from kit.kernel import in_live_kernel
+from kit.kernel_state import in_live_kernel
 from kit.messages import t
+from kit.workbook.display import install
+from kit.workbook.livelink import LiveLink
 from kit.workbook.panel import ProgressPanel
 from kit.workbook.store import AnswerStore, atomic_write
 
@@ -65,7 +68,9 @@ class Runtime:
         self._listeners: dict[str, list[Callable[[dict], None]]] = {}
         self._memory: dict[str, dict] = {}
         self.panel: ProgressPanel | None = None
-        self._live: Any = None  # live class (#12): a kit.livewire.LiveLink, made on first use
+        self._live: Any = (
+            None  # live class (#12): a kit.workbook.livelink.LiveLink, made on first use
+        )
 
     @property
     def persistent(self) -> bool:
@@ -141,8 +146,7 @@ class Runtime:
             or not (self.cohort and self.trainee and self.session)
         ):
             return None
-        from kit.hub.exchange import ExchangeError, FolderExchange, HubExchange
-        from kit.livewire import LiveLink
+        from kit.exchange.clients import ExchangeError, FolderExchange, HubExchange
 
         if self.exchange is None and HubExchange.from_env() is None:
             return None
@@ -370,8 +374,6 @@ def open_workbook(
     _register_code_hook()
     if in_live_kernel():
         from IPython.display import display
-
-        from kit.workbook.display import install
 
         install(kernel.ipython(), rt.language)
         rt.panel = ProgressPanel(rt)
