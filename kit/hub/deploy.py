@@ -313,6 +313,21 @@ def course_timezone(course: Course) -> str:
     return course.config.grading.timezone or ("Asia/Shanghai" if course.language == "zh" else "UTC")
 
 
+def _keep_private(state: Path) -> None:
+    """Give root the state folder's files; make the hub's tokens and database, root-only, if missing."""
+    for f in state.iterdir():
+        os.lchown(f, 0, 0)
+    for name in ("proxy_token", "admin_token"):
+        token = state / name
+        if not token.exists():
+            fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    db = state / "jupyterhub.sqlite"
+    if not db.exists():  # created private: it holds hashed tokens and sign-in state
+        os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def write_plan(
     course: Course,
     cohort: str,
@@ -326,17 +341,7 @@ def write_plan(
 ) -> Path:
     """``plan.json``, ``accounts.json`` and ``jupyterhub_config.py`` for this cohort's hub."""
     state = _state_folder(course, cohort, owner)
-    for f in state.iterdir():
-        os.lchown(f, 0, 0)
-    for name in ("proxy_token", "admin_token"):
-        token = state / name
-        if not token.exists():
-            fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-    db = state / "jupyterhub.sqlite"
-    if not db.exists():  # created private: it holds hashed tokens and sign-in state
-        os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))
+    _keep_private(state)
     old = {}
     if (state / "plan.json").exists():
         old = json.loads((state / "plan.json").read_text(encoding="utf-8"))
