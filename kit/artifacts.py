@@ -41,14 +41,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Required, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kit.messages import t
 
-if TYPE_CHECKING:  # a type only: artifacts must stay importable without loading a course
+if TYPE_CHECKING:  # types only: artifacts must stay importable without loading a course
     from kit.course import Course
+    from kit.kinds.base import KeyRecord, PracticeHashes, QuestionSpec
 
 # ---------------------------------------------------------------- notebook formats
 
@@ -85,6 +86,42 @@ def answer_cell_qid(source: str) -> str | None:
             m = ANSWER_MARKER_RE.match(line)
             return m.group(1) if m else None
     return None
+
+
+# ---------------------------------------------------------------- test records
+
+# A test as it ran (MIME_TEST, keys.json) and as grading judged it (the gradebook).
+# Records are JSON objects: a TypedDict names their fields for the type checker and
+# leaves the JSON as it is; ``total=False`` because they are read back from files,
+# where a reader checks what it needs. The spec and key records are the kinds'
+# (kit.kinds.base), an answer the store's (kit.workbook.store).
+
+
+class RecordedTest(TypedDict, total=False):
+    """One ``@test`` as it ran (MIME_TEST), and as keys.json lists it with its cell and role."""
+
+    question: Required[str]
+    name: Required[str]
+    points: float
+    passed: bool
+    message: str
+    hidden: bool
+    cell: int
+    role: str | None
+
+
+class JudgedTest(TypedDict, total=False):
+    """One author test of a code answer as grading judged it (the gradebook's tests)."""
+
+    question: Required[str]
+    name: Required[str]
+    hidden: bool
+    passed: bool
+    points: float
+    max_points: float
+    message: str
+    outcome: str  # kit.answers.TestOutcome
+    withheld: bool  # its message is kept from the trainee
 
 
 # ---------------------------------------------------------------- time stamps
@@ -417,6 +454,19 @@ def drop_build_stamp(root: Path, cohort: str) -> None:
 # ---------------------------------------------------------------- the keys file
 
 
+if TYPE_CHECKING:
+    _Specs = list[QuestionSpec]
+    _Keys = dict[str, KeyRecord]
+    _Tests = list[RecordedTest]
+else:
+    # pydantic reads the records as plain JSON objects: validated as TypedDicts their
+    # numbers would become floats and a kind's own fields be dropped, and keys.json
+    # must read back as it was written
+    _Specs = list[dict[str, Any]]
+    _Keys = dict[str, dict[str, Any]]
+    _Tests = list[dict[str, Any]]
+
+
 class KeysFile(BaseModel):
     """What the build records about one session for grading, release and marking.
 
@@ -439,14 +489,14 @@ class KeysFile(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     modules: list[str] = Field(default_factory=list)
     locks: dict[str, str] = Field(default_factory=dict)
-    questions: list[dict[str, Any]] = Field(default_factory=list)
-    keys: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    tests: list[dict[str, Any]] = Field(default_factory=list)
+    questions: _Specs = Field(default_factory=list)
+    keys: _Keys = Field(default_factory=dict)
+    tests: _Tests = Field(default_factory=list)
     answer_cells: dict[str, str] = Field(default_factory=dict)
     #: The session's ``reveal(...)`` setting (None: :data:`DEFAULT_REVEAL`).
     reveal: str | None = None
 
-    def specs(self) -> dict[str, dict[str, Any]]:
+    def specs(self) -> dict[str, QuestionSpec]:
         """Question specs by id, in notebook order."""
         return {q["id"]: q for q in self.questions}
 
@@ -488,9 +538,12 @@ def practice_salt(secret: str, qid: str) -> str:
     return f"{secret}:{qid}"
 
 
-def read_practice(path: Path) -> dict[str, Any]:
+def read_practice(path: Path) -> dict[str, PracticeHashes]:
     """Practice hashes written by the build (question id → hashes); ``{}`` when absent."""
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    table: dict[str, PracticeHashes] = (
+        json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    )
+    return table
 
 
 # ---------------------------------------------------------------- exchange layout

@@ -16,10 +16,18 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from kit.language import DEFAULT as DEFAULT_LANGUAGE
 from kit.messages import EN, t
@@ -27,6 +35,7 @@ from kit.numbers import parse_number
 
 # the problem types live in kit.problems; importable from here as they always were
 from kit.problems import CourseError, Failure, Outcome, Problem, UserError  # noqa: F401
+from kit.untrusted import id_problem
 
 if TYPE_CHECKING:  # imported where tables are read: `casekit --help` needs no pandas
     import pandas as pd
@@ -160,25 +169,35 @@ class Method(_Row):
     interactive: bool
 
 
+#: Ids of the course's tables (trainees, sessions, tasks): plain ASCII, as file names,
+#: URLs and LMS grade files take them.
+TABLE_ID = r"^[A-Za-z0-9_.-]+$"
+
+
+def _names_a_folder(v: str) -> str:
+    """`v` when it can name a folder (outbox, store, a trainee's own variant), as the one id
+    check (:func:`kit.untrusted.id_problem`) says: "." and ".." would escape."""
+    why = id_problem(v)
+    if why:
+        raise ValueError(t("course.id_folder", why=why))
+    return v
+
+
+#: A table id that names folders: what the hand-in and the exchange will take.
+FolderId = Annotated[str, Field(min_length=1, pattern=TABLE_ID), AfterValidator(_names_a_folder)]
+
+
 class Trainee(_Row):
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    id: FolderId
     name: str = Field(min_length=1)
     department: str = ""
     township: str = ""
     group: str = ""
     email: str = ""  # optional; LMS grade files can identify trainees by it
 
-    @field_validator("id")
-    @classmethod
-    def _not_a_dot_folder(cls, v: str) -> str:
-        # an id names folders (outbox, store, a trainee's own variant): "." and ".." would escape
-        if v in (".", ".."):
-            raise ValueError(t("course.id_dots"))
-        return v
-
 
 class Session(_Row):
-    session: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    session: FolderId
     notebook: str = Field(min_length=1)
     date: date
     teacher: str = Field(min_length=1)

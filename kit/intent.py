@@ -14,13 +14,13 @@ from __future__ import annotations
 import ast
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kit import kinds
 from kit import notebooks as nbs
 from kit.artifacts import MIME_KEY
 from kit.course import Course, Problem
-from kit.kinds.base import AuthoringError
+from kit.kinds.base import AuthoringError, KeyRecord, QuestionSpec
 from kit.messages import t
 
 _UNKNOWN: Any = object()
@@ -59,11 +59,11 @@ def _calls(nb: Any) -> tuple[list[tuple[int, ast.Call]], list[tuple[int, ast.Cal
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        tree = nbs._python(nbs.source(cell))
+        tree = nbs.python_tree(nbs.source(cell))
         for node in ast.walk(tree) if tree else []:
             if not isinstance(node, ast.Call):
                 continue
-            if nbs._is_ask(node):
+            if nbs.is_ask(node):
                 asks.append((i, node))
             elif isinstance(node.func, ast.Name) and node.func.id == "key":
                 keys.append((i, node))
@@ -75,7 +75,7 @@ def _qid(call: ast.Call) -> str | None:
     return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
 
 
-def _spec(kind: str, call: ast.Call) -> tuple[dict[str, Any] | None, str]:
+def _spec(kind: str, call: ast.Call) -> tuple[QuestionSpec | None, str]:
     """The spec a literal ``ask.<kind>(...)`` declares, or None and why its kind refuses it.
 
     None and "" when an argument is computed (the build runs it) or the call
@@ -102,7 +102,7 @@ def notebook_problems(path: Path) -> list[Problem]:
         return []
     f = str(path)
     problems: list[Problem] = []
-    asked: dict[str, tuple[str, dict | None]] = {}
+    asked: dict[str, tuple[str, QuestionSpec | None]] = {}
     ask_calls, key_calls = _calls(nb)
     for i, call in ask_calls:
         kind = call.func.attr  # type: ignore[attr-defined]
@@ -142,10 +142,10 @@ def notebook_problems(path: Path) -> list[Problem]:
         kind, spec = asked[qid]
         opts = {k.arg: _literal(k.value) for k in call.keywords if k.arg}
         value = _literal(call.args[1])
-        record = {"id": qid, "value": value, **opts}
+        record = cast(KeyRecord, {"id": qid, "value": value, **opts})  # as the author wrote it
         if value is _UNKNOWN or _UNKNOWN in opts.values() or spec is None:
             # computed: only the option names can be judged here; the build checks the rest
-            record = {"id": qid, "value": None, **{k: None for k in opts}}
+            record = cast(KeyRecord, {"id": qid, "value": None, **{k: None for k in opts}})
             spec = {"id": qid, "kind": kind}
         where = t("where.cell_line", n=i + 1, line=call.lineno)
         problems += [
@@ -159,7 +159,7 @@ def parameter_names(nb: Any) -> set[str] | None:
     cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in nbs.tags(c)]
     if len(cells) != 1:
         return None  # check_notebook reports a missing or doubled parameters cell
-    tree = nbs._python(nbs.source(cells[0]))
+    tree = nbs.python_tree(nbs.source(cells[0]))
     names: set[str] = set()
     for node in ast.walk(tree) if tree else []:
         targets = node.targets if isinstance(node, ast.Assign) else []

@@ -1,21 +1,25 @@
 """The kernel casekit code runs in: IPython, the open workbook, what the notebook declared.
 
 A small module with no casekit imports, so that the authoring API
-(its questions, keys and tests are registered here)
-(``kit.questions``), the question widgets (``kit.workbook.widgets``) and the workbook
-runtime (``kit.workbook``) can share the kernel's state without importing
-each other.
+(``kit.questions``), the question widgets (``kit.workbook.widgets``), the code
+widget (``kit.kinds.code``) and the workbook runtime (``kit.workbook``) can share
+the kernel's state without importing each other: the questions, keys and tests
+the notebook declared are registered here.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # types only: no casekit imports when it runs
+    from kit.artifacts import RecordedTest
+    from kit.kinds.base import KeyRecord, QuestionSpec
 
 # Questions declared in this kernel, by id (re-running a cell replaces).
-QUESTIONS: dict[str, dict] = {}
+QUESTIONS: dict[str, QuestionSpec] = {}
 # Keys recorded in this kernel (build mode or an instructor preview).
-KEYS: dict[str, dict] = {}
+KEYS: dict[str, KeyRecord] = {}
 
 # Tests declared in this kernel (`kit.questions.test`), by (question id, test name).
 TESTS: dict[tuple[str, str], Any] = {}
@@ -82,6 +86,6 @@ def display_bundle(bundle: dict) -> None:
     display(bundle, raw=True)
 
 
-def rerun_tests(qid: str | None = None) -> list[dict]:
+def rerun_tests(qid: str | None = None) -> list[RecordedTest]:
     """Re-run the tests declared in this kernel (all, or those of `qid`); return their records."""
     return [c.run() for (q, _), c in list(TESTS.items()) if qid is None or q == qid]

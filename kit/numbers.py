@@ -1,8 +1,11 @@
-"""The one reader of numbers as people type them: answers, answer files, mark sheets, schedules.
+"""Numbers as people type them and as people read them: the one reader and the one writer.
 
 Kept apart (no imports beyond the standard library) so that every place a
-person types a number reads it the same way: ``kit.kinds`` (answers, keys),
-``kit.marking.sheets`` (points), ``kit.course`` (the schedule's hours).
+person types a number reads it the same way (:func:`parse_number`:
+``kit.kinds`` for answers and keys, ``kit.marking.sheets`` for points,
+``kit.course`` for the schedule's hours), and every place casekit shows one
+writes it the same way (:func:`num`, :func:`pct`, :func:`statistic`: the
+question kinds, the workbook, marking, the live view, the pages).
 """
 
 from __future__ import annotations
@@ -43,3 +46,32 @@ def parse_number(text: Any, unit: str | None = None) -> float:
     if math.isnan(value) or math.isinf(value):
         raise ValueError(text)
     return value
+
+
+def num(x: Any, digits: int | None = None) -> str:
+    """A number as people write it: 3, 2.5, 0.33 — never 3.0.
+
+    With `digits`, rounded to that many decimals, trailing zeros dropped
+    (0.3333333 → 0.33 for ``digits=2``); without, as exact as Python writes the
+    float. NaN is "—"; anything that is not a number is its text.
+    """
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if v != v:  # NaN
+        return "—"
+    if v.is_integer():
+        return str(int(v))
+    return str(v) if digits is None else f"{v:.{digits}f}".rstrip("0").rstrip(".")
+
+
+def pct(share: float | None) -> str:
+    """A share (0–1) as a whole percent: 0.756 → "76%"; None or NaN (no data) is "—"."""
+    return "—" if share is None or share != share else f"{100 * share:.0f}%"
+
+
+def statistic(x: float) -> str:
+    """A summary of many answers (mean, median, a bin's edge): four significant digits,
+    large ones whole with thousands separators (1,234,567)."""
+    return f"{x:.4g}" if abs(x) < 1e5 else f"{x:,.0f}"

@@ -28,7 +28,15 @@ from typing import Any
 from kit import kernel_state as kernel
 from kit import kinds
 from kit.artifacts import ANSWER_MARKER as ANSWER_MARKER
-from kit.artifacts import MIME_KEY, MIME_QUESTION, MIME_REVEAL, MIME_TEST, MIME_WIDGET, REVEAL_WHEN
+from kit.artifacts import (
+    MIME_KEY,
+    MIME_QUESTION,
+    MIME_REVEAL,
+    MIME_TEST,
+    MIME_WIDGET,
+    REVEAL_WHEN,
+    RecordedTest,
+)
 from kit.artifacts import answer_cell_qid as answer_cell_qid
 from kit.kernel_state import KEYS, QUESTIONS, TESTS, in_live_kernel
 from kit.kernel_state import rerun_tests as rerun_tests
@@ -37,7 +45,7 @@ from kit.kinds import practice_hashes as practice_hashes
 from kit.kinds import practice_table as practice_table
 from kit.kinds import render_html, render_plain
 from kit.kinds import score as score
-from kit.kinds.base import QID_RE, UNIT_COLOURS, AuthoringError, jsonable
+from kit.kinds.base import QID_RE, UNIT_COLOURS, AuthoringError, KeyRecord, QuestionSpec, jsonable
 from kit.kinds.base import Score as Score
 from kit.kinds.base import normalise_text as normalise_text
 from kit.kinds.base import parse_number as parse_number
@@ -78,7 +86,7 @@ class KeyRefused(RuntimeError):
 class Question:
     """A declared question. `spec` is JSON-able and never holds the key."""
 
-    spec: dict
+    spec: QuestionSpec
     view: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -150,7 +158,7 @@ def _make(kind: str, qid: str, prompt: str, points: float, **fields: Any) -> Que
         raise AuthoringError(t("author.bad_points", qid=qid))
     ns = kernel.user_ns()
     unit = fields.pop("unit", None) or ns.get("unit") or None
-    spec: dict[str, Any] = {
+    spec: QuestionSpec = {
         "id": qid,
         "kind": kind,
         "prompt": prompt,
@@ -238,7 +246,7 @@ def key(qid: str, value: Any, **opts: Any) -> dict | None:
     _check_reveal(opts.get("reveal"), qid)
     if "explain" in opts and not isinstance(opts["explain"], str):
         raise AuthoringError(t("author.explain_text", qid=qid))
-    record = {"id": qid, "value": jsonable(value), **jsonable(opts)}
+    record: KeyRecord = {"id": qid, "value": jsonable(value), **jsonable(opts)}
     KEYS[qid] = record
     kernel.display_bundle({MIME_KEY: record, "text/plain": f"key {qid}: {record['value']!r}"})
     return None
@@ -278,7 +286,7 @@ class TestCase:
 
     __test__ = False  # keep pytest from collecting this class
 
-    def run(self) -> dict:
+    def run(self) -> RecordedTest:
         """Run the function; return the ``test+json`` record."""
         passed, message = True, ""
         try:

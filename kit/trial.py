@@ -23,6 +23,7 @@ from typing import Any
 
 from kit import artifacts, kinds
 from kit.course import Course, CourseError, Outcome, Problem, as_course
+from kit.kinds.base import QuestionSpec
 from kit.messages import t
 
 
@@ -76,7 +77,7 @@ def read_answers(path: Path | str) -> dict[str, Any]:
 
 
 def _checked(
-    values: dict[str, Any], specs: dict[str, dict[str, Any]], source: str, base: Path
+    values: dict[str, Any], specs: dict[str, QuestionSpec], source: str, base: Path
 ) -> dict[str, Any]:
     """The answers, each checked against its question; every problem at once, located by id."""
     problems, out = [], {}

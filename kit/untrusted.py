@@ -21,9 +21,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
-SAFE_ID_RE = re.compile(r"^[\w][\w.-]*$")
+from kit.messages import t
+
+#: An id as a folder name: a word character, then word characters, dots and hyphens
+#: (never ``.`` or ``..``). The hub's URL routes match ids with this pattern too.
+ID_PATTERN = r"[\w][\w.-]*"
+SAFE_ID_RE = re.compile(rf"^{ID_PATTERN}$")
 #: Characters that change how a text reads without being seen: the bidirectional
 #: embeddings, overrides and isolates, and the zero-width characters.
 INVISIBLE_RE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
@@ -46,14 +52,33 @@ class OverCap(BadInput):
 
 
 def id_problem(value: Any) -> str | None:
-    """Why `value` cannot be used as an id (a folder name), or None when it can."""
+    """Why `value` cannot be used as an id (a folder name), or None when it can.
+
+    The one id check: every path that takes an id (the workbook's ``submit``,
+    the exchange, ``collect``, the course's roster and schedule) asks this.
+    """
     if not isinstance(value, str) or not value:
-        return "empty or not text"
+        return t("id.empty")
     if INVISIBLE_RE.search(value):
-        return "holds invisible or right-to-left control characters"
+        return t("id.invisible")
     if not SAFE_ID_RE.match(value) or value in (".", ".."):
-        return "holds characters other than letters, digits, '_', '.' and '-'"
+        return t("id.characters")
     return None
+
+
+def check_id(value: Any, what: str, refuse: Callable[[str], Exception] = BadInput) -> str:
+    """`value` as text when it can be used as an id; else raise ``refuse(message)``.
+
+    The message names `what` (``"trainee"``, ``"session"``...), the value and
+    why (:func:`id_problem`); `refuse` is the caller's error type, so the
+    exchange refuses with its ``ExchangeError`` and the workbook with its
+    ``StoreError``.
+    """
+    text = str(value or "")
+    why = id_problem(text)
+    if why:
+        raise refuse(t("id.refused", what=what, value=text, why=why))
+    return text
 
 
 def invisible_characters(text: str) -> list[str]:

@@ -286,7 +286,10 @@ def test_collect_takes_nbgraders_times_when_told_and_says_so_on_every_row(
     assert "--times" in str(e.value) and "arrival, nbgrader" in str(e.value)
 
 
-def test_a_notebook_stripped_of_nbgrader_metadata_is_named(unused_copy: Path, imported) -> None:
+def test_a_notebook_stripped_of_nbgrader_metadata_is_named(
+    unused_copy: Path, imported, nbgrader_totals
+) -> None:
+    # nbgrader_totals: nbgrader's generate_assignment writes release/ps1
     _, nbg, _ = imported
     release = nbformat.read(str(nbg / "release/ps1/budget.ipynb"), as_version=4)
     stripped = nbgrader_term.submission(release, SUBMISSIONS["t01"])

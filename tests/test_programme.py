@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import html
 import re
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
 from conftest import launch_chromium
@@ -17,27 +15,6 @@ from kit import programme as pg
 from kit.course import CourseError, load_course
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def fill_missing_notebooks(root: Path) -> None:
-    """Stand in for sample notebooks not written yet, so the sample course loads."""
-    for sched in root.glob("cohorts/*/schedule.csv"):
-        with open(sched, encoding="utf-8-sig") as f:
-            for row in csv.DictReader(f):
-                nb = root / row["notebook"]
-                if not nb.exists():
-                    nb.parent.mkdir(parents=True, exist_ok=True)
-                    stub = nbformat.v4.new_notebook()
-                    stub.cells = [nbformat.v4.new_markdown_cell(f"# {nb.stem}")]
-                    nbformat.write(stub, str(nb))
-
-
-@pytest.fixture
-def sample(sample_course: Path) -> Path:
-    if not (sample_course / "course.toml").exists():
-        pytest.skip("the sample course is not at the repository root yet")
-    fill_missing_notebooks(sample_course)
-    return sample_course
 
 
 def set_methods(root: Path, cohort: str, methods: dict[str, str]) -> None:
@@ -219,8 +196,8 @@ def test_interactive_share_and_warning(course: Path):
     assert "c1" in {x.where.split()[-1] for x in pg.programme_problems(c)}
 
 
-def test_sample_cohorts_share_computed(sample: Path):
-    c = load_course(sample)
+def test_sample_cohorts_share_computed(sample_course: Path):
+    c = load_course(sample_course)
     share = pg.interactive_share(c)
     totals = share[share["unit"] == "all"].set_index("cohort")
     assert set(totals.index) == set(c.cohorts) and len(totals) >= 2
@@ -235,8 +212,8 @@ def test_sample_cohorts_share_computed(sample: Path):
     assert pg.share_problems(c) == []
 
 
-def test_sample_cohort_at_half_lecture_warns(sample: Path):
-    c = load_course(sample)
+def test_sample_cohort_at_half_lecture_warns(sample_course: Path):
+    c = load_course(sample_course)
     cid = sorted(c.cohorts)[0]
     sessions = c.cohorts[cid].sessions
     total = sum(s.hours for s in sessions)
@@ -248,8 +225,8 @@ def test_sample_cohort_at_half_lecture_warns(sample: Path):
         changed[s.session] = "lecture"
         lecture += s.hours
     others = {s.session: "seminar" for s in sessions if s.session not in changed}
-    set_methods(sample, cid, {**changed, **others})
-    c = load_course(sample)
+    set_methods(sample_course, cid, {**changed, **others})
+    c = load_course(sample_course)
     share = pg.interactive_share(c, cid)
     assert share[share["unit"] == "all"]["share"].iloc[0] <= 0.5
     problems = pg.share_problems(c)
@@ -368,9 +345,9 @@ def test_guide_escapes_and_places_notebooks(course: Path):
     assert pg.guide(course) == course / "build/guide/index.html"
 
 
-def test_guide_has_every_catalog_entry(sample: Path):
-    c = load_course(sample)
-    page = pg.guide(sample).read_text(encoding="utf-8")
+def test_guide_has_every_catalog_entry(sample_course: Path):
+    c = load_course(sample_course)
+    page = pg.guide(sample_course).read_text(encoding="utf-8")
     for table, col in (
         (c.faculty, "name"),
         (c.sites, "name"),
@@ -395,14 +372,13 @@ def _rgb(hex_colour: str) -> str:
 
 
 @pytest.mark.browser
-def test_guide_in_headless_chromium(sample: Path):
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("system Chromium not installed")
-    c = load_course(sample)
-    path = pg.guide(sample)
+def test_guide_in_headless_chromium(sample_course: Path):
+    from playwright.sync_api import sync_playwright  # a test dependency: no skip
+
+    c = load_course(sample_course)
+    path = pg.guide(sample_course)
     requests: list[str] = []
-    with playwright.sync_playwright() as p:
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             page = browser.new_page()

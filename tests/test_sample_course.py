@@ -16,9 +16,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from kit.artifacts import MIME_KEY as KEY_MIME
+from kit.artifacts import MIME_TEST as TEST_MIME
 from kit.builder import check, session_plan
 from kit.course import load_course
-from kit.notebooks import KEY_MIME, KINDS, TEST_MIME, question_calls, select_modules
+from kit.notebooks import KINDS, question_calls, select_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(ROOT)

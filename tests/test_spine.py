@@ -123,6 +123,7 @@ def test_check_reports_cell_by_cell_then_for_the_notebook(tmp_path):
 
 def test_every_check_rule_is_documented_and_named_once():
     from kit import notebooks as nbs
+    from kit.notebooks import checks
 
     rules = [rule for scope in nbs.RULES for rule in scope]
     assert [r.__name__ for r in rules if not (r.__doc__ or "").strip()] == []
@@ -130,7 +131,7 @@ def test_every_check_rule_is_documented_and_named_once():
     assert len(names) == len(set(names))
     # A second rule of a name would replace the first without a word; registering refuses it.
     with pytest.raises(ValueError):
-        nbs.CELL_RULES.register(nbs._known_tags)
+        nbs.CELL_RULES.register(checks._known_tags)
 
 
 # ---------------------------------------------------------------- build and editions

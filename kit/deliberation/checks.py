@@ -10,6 +10,7 @@ from kit.artifacts import deliberations_dir
 from kit.course import Course, Problem, inspect_course
 from kit.deliberation.model import Deliberation, parse_record
 from kit.messages import t
+from kit.notebooks import source
 
 
 def notebook_modules(course: Course, notebook: str) -> set[str]:
@@ -28,10 +29,8 @@ def _notebook_scan(path: Path) -> tuple[set[str], set[str]]:
         for tag in cell.get("metadata", {}).get("tags", []) or []:
             if isinstance(tag, str) and tag.startswith("module:"):
                 modules.add(tag.split(":", 1)[1])
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else src
         if cell.get("cell_type") == "code":
-            qids.update(re.findall(r"\bask\.\w+\(\s*['\"]([^'\"]+)['\"]", src))
+            qids.update(re.findall(r"\bask\.\w+\(\s*['\"]([^'\"]+)['\"]", source(cell)))
     return modules, qids
 
 

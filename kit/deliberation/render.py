@@ -9,6 +9,7 @@ from typing import Any, Literal
 from kit import kinds
 from kit.messages import section
 from kit.messages import t as say
+from kit.notebooks import source
 from kit.pages.present import local_time
 
 
@@ -45,9 +46,7 @@ def display_names(course: Any, cohort_id: str, nb: Any = None) -> dict[str, Any]
     for cell in getattr(nb, "cells", []) or []:
         for tag in cell.get("metadata", {}).get("tags") or []:
             if tag.startswith("module:") and cell.get("cell_type") == "markdown":
-                src = cell.get("source", "")
-                src = "".join(src) if isinstance(src, list) else src
-                m = re.search(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", src, re.M)
+                m = re.search(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", source(cell), re.M)
                 if m:
                     modules.setdefault(tag.removeprefix("module:"), m.group(1).strip())
     roster = course.cohort(cohort_id).roster

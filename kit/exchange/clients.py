@@ -44,10 +44,10 @@ from typing import Any, Protocol
 from urllib import error as urlerror
 from urllib import request as urlrequest
 
-from kit import access, artifacts
+from kit import access, artifacts, untrusted
 from kit.course import UserError
 from kit.exchange import trust
-from kit.untrusted import id_problem, printable
+from kit.untrusted import printable
 
 #: A hand-in larger than this is refused (notebook, answers and uploads together).
 MAX_HANDIN_BYTES = 60 * 1024 * 1024
@@ -63,12 +63,8 @@ class ExchangeUnreachable(ExchangeError):
 
 
 def check_id(value: Any, what: str) -> str:
-    """`value` as a safe folder name, or ExchangeError naming `what`."""
-    value = str(value or "")
-    why = id_problem(value)
-    if why:
-        raise ExchangeError(f"{what} {value!r} cannot be used as a folder name: {why}")
-    return value
+    """`value` as a safe folder name (:func:`kit.untrusted.check_id`), or ExchangeError naming `what`."""
+    return untrusted.check_id(value, what, ExchangeError)
 
 
 @dataclass

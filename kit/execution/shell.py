@@ -16,6 +16,7 @@ import resource
 import signal
 import sys
 import traceback as tb_mod
+from collections.abc import Iterable
 from typing import Any
 
 _STREAM_CAP = 10_000_000  # characters kept per stream per cell; protects the parent's memory
@@ -100,13 +101,13 @@ def warm_renderers() -> None:
 class _Sink:
     """Where the current cell's outputs go (set per cell in the child)."""
 
-    outputs: list[dict] = []
+    outputs: list[dict[str, Any]] = []
     clear_pending = False
-    last_error: dict | None = None
-    displays: dict[str, list[dict]] = {}  # display_id -> outputs showing it
+    last_error: dict[str, Any] | None = None
+    displays: dict[str, list[dict[str, Any]]] = {}  # display_id -> outputs showing it
 
 
-def _add_output(out: dict) -> None:
+def _add_output(out: dict[str, Any]) -> None:
     if _Sink.clear_pending:
         _Sink.outputs.clear()
         _Sink.clear_pending = False
@@ -145,7 +146,7 @@ class _Stream:
                 last["_chunks"].append("\n[casekit: output truncated]\n")
         return len(text)
 
-    def writelines(self, lines) -> None:
+    def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
             self.write(line)
 
@@ -166,7 +167,7 @@ class _Stream:
         return True
 
 
-def _finish_outputs(outputs: list[dict]) -> list[dict]:
+def _finish_outputs(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     done = []
     for out in outputs:
         if out.get("output_type") == "stream":
@@ -178,7 +179,7 @@ def _finish_outputs(outputs: list[dict]) -> list[dict]:
     return done
 
 
-def _jsonable_bundle(data: dict) -> dict:
+def _jsonable_bundle(data: dict[str, Any]) -> dict[str, Any]:
     """Mime bundles must be JSON: text as str, JSON types as objects, binary as base64 str."""
 
     out = {}
@@ -198,7 +199,16 @@ def build_shell() -> Any:
     from traitlets.config import Config
 
     class CaseDisplayPublisher(DisplayPublisher):
-        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
+        def publish(
+            self,
+            data: dict[str, Any],
+            metadata: dict[str, Any] | None = None,
+            source: Any = None,
+            *,
+            transient: dict[str, Any] | None = None,
+            update: bool = False,
+            **kw: Any,
+        ) -> None:
             display_id = (transient or {}).get("display_id")
             out = {
                 "output_type": "display_data",
@@ -215,7 +225,7 @@ def build_shell() -> Any:
             if display_id:
                 _Sink.displays.setdefault(display_id, []).append(out)
 
-        def clear_output(self, wait=False):
+        def clear_output(self, wait: bool = False) -> None:
             if wait:
                 _Sink.clear_pending = True
             else:
@@ -223,10 +233,12 @@ def build_shell() -> Any:
                 _Sink.clear_pending = False
 
     class CaseDisplayHook(DisplayHook):
-        def write_output_prompt(self):
+        def write_output_prompt(self) -> None:
             pass
 
-        def write_format_data(self, format_dict, md_dict=None):
+        def write_format_data(
+            self, format_dict: dict[str, Any], md_dict: dict[str, Any] | None = None
+        ) -> None:
             _add_output(
                 {
                     "output_type": "execute_result",
@@ -236,14 +248,14 @@ def build_shell() -> Any:
                 }
             )
 
-        def finish_displayhook(self):
+        def finish_displayhook(self) -> None:
             pass
 
     class CaseShell(InteractiveShell):
-        def enable_gui(self, gui=None):
+        def enable_gui(self, gui: Any = None) -> None:
             pass  # no event loop to integrate: the inline backend needs none
 
-        def _showtraceback(self, etype, evalue, stb):
+        def _showtraceback(self, etype: Any, evalue: Any, stb: list[str]) -> None:
             _Sink.last_error = {
                 "output_type": "error",
                 "ename": getattr(etype, "__name__", str(etype)),
@@ -273,7 +285,7 @@ class _RecordingComm:
     notebook can carry ``metadata.widgets`` like nbclient writes it.
     """
 
-    state: dict[str, dict] = {}
+    state: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def install(cls) -> None:
@@ -281,7 +293,14 @@ class _RecordingComm:
         from comm import DummyComm
 
         class RecordingComm(DummyComm):
-            def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+            def publish_msg(
+                self,
+                msg_type: str,
+                data: dict[str, Any] | None = None,
+                metadata: Any = None,
+                buffers: Any = None,
+                **keys: Any,
+            ) -> None:
                 data = data or {}
                 if msg_type == "comm_open" and "state" in data:
                     st = dict(data["state"])
@@ -347,7 +366,7 @@ class CellRunner:
 
     def run(
         self, index: int, source: str, *, plain: bool = False
-    ) -> tuple[dict, BaseException | None]:
+    ) -> tuple[dict[str, Any], BaseException | None]:
         """Run one cell; return its ``{"outputs", "execution_count", "error"}`` and the exception.
 
         ``plain``: a cell that is plain Python (it compiles) is executed directly in

@@ -140,7 +140,7 @@ def spawn(
     pass_fds: tuple[int, ...] = (),
     stderr: Any = None,
     cgroup_procs: str | None = None,
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     """Start a zygote (``cmd`` ends up in ``main``) and wait until it says ``ready``.
 
     Its stdin is a pipe the parent keeps: EOF on it tells the zygote its parent
@@ -437,7 +437,7 @@ def _child_main(conn: socket.socket) -> None:
             os._exit(code)
 
 
-def _apply_job_env(job: dict) -> None:
+def _apply_job_env(job: dict[str, Any]) -> None:
     os.environ.clear()
     os.environ.update(job["environ"])
     os.environ.update(job["env"] or {})
@@ -450,7 +450,7 @@ def _apply_job_env(job: dict) -> None:
         limit_memory(job["memory_mb"])
 
 
-def _child_run_fork(conn: socket.socket, job: dict) -> None:
+def _child_run_fork(conn: socket.socket, job: dict[str, Any]) -> None:
     _apply_job_env(job)
     _RecordingComm.install()
     runner = CellRunner(job["cell_timeout"])
@@ -489,7 +489,7 @@ def _child_run_fork(conn: socket.socket, job: dict) -> None:
     send_frame(conn, ("done", {"widgets": widgets}))
 
 
-def _child_run_kernel(conn: socket.socket, job: dict) -> None:
+def _child_run_kernel(conn: socket.socket, job: dict[str, Any]) -> None:
     """engine="kernel": plain papermill + nbclient + ipykernel, inside this child."""
     _apply_job_env(job)
     from nbclient.exceptions import CellTimeoutError as NbTimeout

@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from kit.artifacts import JudgedTest
 from kit.artifacts import gradebook_url as resolve_url  # where the gradebook is: a layout fact
 from kit.gradebook.schema import (
     FAILED,
@@ -161,17 +162,13 @@ class Gradebook:
 
     # ------------------------------------------------------------ grading
 
-    def grade_row(self, submission_id: int) -> Grade | None:
-        """The grade row of a submission, if it was graded."""
-        return self.session.get(Grade, submission_id)
-
     def write_grading(
         self,
         submission_id: int,
         *,
         grade: dict[str, Any],
         results: list[dict[str, Any]],
-        tests: list[dict[str, Any]],
+        tests: list[JudgedTest],
         flags: list[dict[str, Any]],
         failures: list[dict[str, Any]] | None = None,
     ) -> None:
@@ -555,10 +552,10 @@ class Gradebook:
             .reset_index()
         )
 
-    def snapshot(self, cohort: str) -> dict[str, list[tuple]]:
+    def snapshot(self, cohort: str) -> dict[str, list[tuple[Any, ...]]]:
         """A comparable dump of the scores (no times, no run ids): used to check idempotence."""
 
-        def rows(df: pd.DataFrame) -> list[tuple]:
+        def rows(df: pd.DataFrame) -> list[tuple[Any, ...]]:
             return sorted(tuple(_plain(v) for v in r) for r in df.itertuples(index=False))
 
         subs = self.submissions(cohort).drop(columns=["received_at", "id", "path"])

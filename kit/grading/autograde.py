@@ -28,7 +28,7 @@ import nbformat
 from sqlalchemy import select
 
 from kit import access, artifacts, kinds
-from kit.artifacts import answer_cell_qid
+from kit.artifacts import JudgedTest, answer_cell_qid
 from kit.course import Course, CourseError, Failure, as_course
 from kit.gradebook import (
     FAILED,
@@ -45,7 +45,7 @@ from kit.grading.keys import SessionKeys, load_keys
 from kit.grading.submissions import index_store
 from kit.grading.tamper import tamper_flags
 from kit.kinds import Score
-from kit.kinds.base import without_controls
+from kit.kinds.base import QuestionSpec, without_controls
 from kit.messages import t as say
 from kit.notebooks import casekit_meta, source
 from kit.sandbox.answers import FailureKind, RunFailure, TestOutcome
@@ -98,7 +98,7 @@ def _trainee_code(qid: str, answers: dict[str, Any], submitted: Any | None) -> s
 
 
 def _at_the_door(
-    kind: kinds.Kind, spec: dict[str, Any], qid: str, value: Any
+    kind: kinds.Kind, spec: QuestionSpec, qid: str, value: Any
 ) -> tuple[Any, list[dict[str, str]]]:
     """An answer as grading may take it, and the flags it earned.
 
@@ -263,8 +263,7 @@ def _workbook(raw: bytes) -> Any:
     out = []
     for c in cells:
         cell = {k: c[k] for k in ("id", "cell_type", "metadata") if k in c}
-        src = c.get("source", "")
-        cell["source"] = "".join(src) if isinstance(src, list) else src
+        cell["source"] = source(c)
         out.append(cell)
     return _Cells(out)
 
@@ -288,7 +287,7 @@ def _score(
     """The gradebook payload of a read submission and its code run (None: no code to run)."""
     answers, flags, code = read.answers, list(read.flags), read.code
     results: list[dict[str, Any]] = []
-    tests: list[dict[str, Any]] = []
+    tests: list[JudgedTest] = []
     failures: list[RunFailure] = []
     seconds = 0.0
     if run is not None:
@@ -298,7 +297,14 @@ def _score(
         for t in tests:
             t.pop("withheld", None)
             if t["question"] not in answered:
-                t.update(passed=False, points=0.0, message="", outcome=TestOutcome.UNANSWERED)
+                t.update(
+                    {
+                        "passed": False,
+                        "points": 0.0,
+                        "message": "",
+                        "outcome": TestOutcome.UNANSWERED,
+                    }
+                )
 
     for pos, (qid, spec) in enumerate(keys.questions.items()):
         kind = kinds.find(spec.get("kind"))

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 import nbformat
 
 from kit import artifacts
+from kit.artifacts import RecordedTest
 from kit.course import Course, CourseError
+from kit.kinds.base import KeyRecord, QuestionSpec
 from kit.messages import t as say
 
 if TYPE_CHECKING:
@@ -25,10 +27,10 @@ class SessionKeys:
     """What the instructor side knows about one session's notebook."""
 
     session: str
-    questions: dict[str, dict[str, Any]]  # qid → spec (ordered as in the notebook)
-    keys: dict[str, dict[str, Any]]  # qid → {"value", ...opts}
+    questions: dict[str, QuestionSpec]  # qid → spec (ordered as in the notebook)
+    keys: dict[str, KeyRecord]  # qid → {"value", ...opts}
     locks: dict[str, str]  # cell id → sha256 of its source
-    tests: list[dict[str, Any]]  # {"question","name","points","hidden"}
+    tests: list[RecordedTest]  # {"question","name","points","hidden"}
     instructor: nbformat.NotebookNode
     fingerprint: str
     parameters: dict[str, Any] | None = None
@@ -55,16 +57,18 @@ def load_keys(course: Course, cohort: str, session: str, trainee: str | None = N
     nb_bytes = paths.instructor.read_bytes()
     nb = nbformat.reads(nb_bytes.decode("utf-8"), as_version=4)
 
-    questions = {qid: dict(spec) for qid, spec in raw.specs().items()}
-    keys: dict[str, dict[str, Any]] = dict(raw.keys)
+    questions = {qid: spec.copy() for qid, spec in raw.specs().items()}
+    keys = dict(raw.keys)
     for qid, k in keys.items():
         # Rubric texts hidden from trainees (show_rubric=False) live with the key.
         texts = {str(r.get("id")): r for r in k.get("rubric") or [] if isinstance(r, dict)}
-        for item in questions.get(qid, {}).get("rubric") or []:
-            item.setdefault("text", texts.get(str(item["id"]), {}).get("text", item["id"]))
-    tests: dict[tuple[str, str], dict[str, Any]] = {}
+        spec = questions.get(qid)
+        for item in (spec.get("rubric") if spec else None) or []:
+            given = texts.get(str(item["id"]))
+            item.setdefault("text", given.get("text", item["id"]) if given else item["id"])
+    tests: dict[tuple[str, str], RecordedTest] = {}
     for t in raw.tests:
-        tests[(t["question"], t["name"])] = dict(t)  # "hidden" as the build recorded it
+        tests[(t["question"], t["name"])] = t.copy()  # "hidden" as the build recorded it
     fp = hashlib.sha256(raw_bytes + b"\0" + nb_bytes).hexdigest()
     return SessionKeys(
         session,
@@ -80,7 +84,7 @@ def load_keys(course: Course, cohort: str, session: str, trainee: str | None = N
     )
 
 
-def rubric_of(spec: dict) -> dict[str, float]:
+def rubric_of(spec: QuestionSpec) -> dict[str, float]:
     """Criterion id → its points, in rubric order."""
     return {str(r["id"]): float(r.get("points", 0)) for r in spec.get("rubric") or []}
 

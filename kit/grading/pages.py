@@ -21,14 +21,16 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kit import artifacts, kinds
 from kit.course import Course, Failure, Outcome, as_course
 from kit.gradebook import Gradebook
 from kit.grading.keys import SessionKeys, load_keys
+from kit.kinds.base import KeyRecord, QuestionSpec
 from kit.messages import t as say
 from kit.pages import TEMPLATES
 from kit.pages.present import local_time, num
@@ -53,7 +55,8 @@ def _esc(v: Any) -> str:
 
 def reveal_setting(keys: SessionKeys, qid: str) -> str:
     """The author's setting for a question: its own ``reveal=``, else the session's, else the default."""
-    own = (keys.keys.get(qid) or {}).get("reveal")
+    key = keys.keys.get(qid)
+    own = key.get("reveal") if key else None
     return own or keys.reveal or artifacts.DEFAULT_REVEAL
 
 
@@ -161,12 +164,12 @@ def _tests_html(
 
 
 def _rubric_html(
-    spec: dict[str, Any], marks: list[dict[str, Any]], show_texts: bool, lang: str
+    spec: QuestionSpec, marks: list[dict[str, Any]], show_texts: bool, lang: str
 ) -> list[str]:
     given = {str(m["criterion"]): m for m in marks if m["criterion"]}
     if not given:
         return []
-    items = list(spec.get("rubric") or [])
+    items: list[Mapping[str, Any]] = list(spec.get("rubric") or [])
     known = {str(i.get("id")) for i in items}
     items += [{"id": c, "text": c, "points": None} for c in given if c not in known]
     out = [f'<p class="label">{_esc(say("feedback.rubric", lang))}</p><ul class="rubric">']
@@ -205,8 +208,8 @@ def _status(kind: kinds.Kind, q: dict[str, Any]) -> str:
 def question_html(
     n: int,
     q: dict[str, Any],
-    spec: dict[str, Any],
-    key: Any,
+    spec: Mapping[str, Any],
+    key: KeyRecord | None,
     *,
     tests: list[dict[str, Any]],
     hidden: tuple[int, int],
@@ -222,7 +225,7 @@ def question_html(
         value = json.loads(q["answer"])
     except (TypeError, ValueError):
         value = q["answer"]
-    spec = {**spec, "id": q["question"], "kind": q["kind"]}
+    spec = cast(QuestionSpec, {**spec, "id": q["question"], "kind": q["kind"]})
     status = _status(kind, q)
     answered = not kind.is_empty(value)
     label = say("feedback.rating", lang) if not kind.graded else say(f"kind_{q['kind']}", lang)

@@ -33,6 +33,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuth
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, ioloop, web
 
+from kit import untrusted
 from kit.exchange import trust
 from kit.exchange.clients import (
     MAX_HANDIN_BYTES,
@@ -44,7 +45,8 @@ from kit.exchange.clients import (
 )
 
 log = logging.getLogger("casekit.exchange")
-ID = r"[\w][\w.-]*"
+#: An id in a route: the pattern of the one id check (kit.untrusted), so routes and check agree.
+ID = untrusted.ID_PATTERN
 
 
 class _Base(HubOAuthenticated, web.RequestHandler):

@@ -16,9 +16,11 @@ import html
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Required, TypedDict, cast
 
+from kit.artifacts import JudgedTest
 from kit.messages import t
+from kit.numbers import num as num
 from kit.numbers import parse_number as parse_number
 
 #: Options ``key(qid, value, ...)`` takes for every kind (a kind adds its own: ``Kind.key_options``):
@@ -42,6 +44,96 @@ QID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 UNIT_COLOURS = {"red": "#c0392b", "green": "#2e7d32", "blue": "#1565c0", "gold": "#b8860b"}
 
 
+# ---------------------------------------------------------------- records
+# A question's spec (MIME_QUESTION, keys.json), its key (MIME_KEY, keys.json) and its
+# practice hashes (``<session>.practice.json``) are JSON objects: a TypedDict names
+# their fields for the type checker and leaves the JSON as it is; ``total=False``
+# because they are read back from files, where a reader checks what it needs.
+
+
+class RubricItem(TypedDict, total=False):
+    """One criterion of a question marked by hand: its id, its text (when shown), its points."""
+
+    id: Required[str]
+    text: str
+    points: float
+
+
+class QuestionFields(TypedDict, total=False):
+    """The fields a kind declares for a question (:meth:`Kind.declare`).
+
+    A kind a course registers may add fields of its own.
+    """
+
+    unit: str | None  # the colour unit (red, green, ...); a course may name its own
+    optional: bool  # never blocks completion
+    options: list[str]  # choice, multi
+    items: list[str]  # ranking
+    language: str  # code
+    number_unit: str | None  # number: the measurement unit shown beside the input
+    tolerance: float
+    rel_tolerance: float | None
+    max_length: int  # text
+    rubric: list[RubricItem] | None  # essay, observation, upload
+    min_chars: int  # essay
+    show_rubric: bool
+    fields: list[str]  # observation
+    accept: str  # upload
+    max_mb: float
+    scale: int  # rating
+    about: str
+    labels: list[str] | None
+
+
+class QuestionSpec(QuestionFields, total=False):
+    """A question as ``ask.<kind>(...)`` declares it: what the notebook displays and keys.json lists.
+
+    ``id``, ``kind``, ``prompt``, ``points`` and ``unit`` frame every question,
+    beside the fields its kind declares. The build adds ``cell``, the index of
+    the cell that asked it. Never holds the key.
+    """
+
+    id: Required[str]
+    kind: str
+    prompt: str
+    points: float
+    colour: str
+    unit_name: str
+    cell: int
+
+
+class KeyOptions(TypedDict, total=False):
+    """What ``key(qid, value, ...)`` may say besides the value (see ``kinds.key_options``)."""
+
+    explain: str
+    reveal: str
+    note: str
+    tolerance: float  # number
+    rel_tolerance: float | None
+    rubric: list[RubricItem]  # the rubric's texts, kept out of the trainee's edition
+
+
+class KeyRecord(KeyOptions, total=False):
+    """The key of one question as ``key()`` displays it (MIME_KEY) and keys.json keeps it."""
+
+    id: Required[str]
+    value: Required[Any]
+
+
+class PracticeHashes(TypedDict, total=False):
+    """What lets a practice workbook check one answer without its key (``<session>.practice.json``).
+
+    The salted hashes of the texts that are right; a number adds how it
+    buckets answers (``scheme``, ``width``), so the bucket tells nothing of the key.
+    """
+
+    kind: str | None
+    salt: str
+    hashes: list[str]
+    scheme: str
+    width: float
+
+
 class AuthoringError(ValueError):
     """A question declared wrongly; the message says what to fix.
 
@@ -62,7 +154,7 @@ class Score:
     status: str  # correct | partial | wrong | unanswered | needs-marking | ungraded | answered
     detail: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -72,7 +164,7 @@ class Declared(NamedTuple):
     qid: str
     prompt: str
     points: float
-    fields: dict[str, Any]
+    fields: QuestionFields
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -120,14 +212,14 @@ def without_controls(value: Any) -> Any:
     return value
 
 
-def key_parts(key: Any) -> tuple[Any, dict]:
+def key_parts(key: Any) -> tuple[Any, KeyOptions]:
     """(value, options) of a key record ``{"id", "value", ...options}`` (or a bare value)."""
     if isinstance(key, dict) and "value" in key:
-        return key["value"], key
+        return key["value"], cast(KeyRecord, key)
     return key, {}
 
 
-def option_text(spec: dict, value: Any) -> str:
+def option_text(spec: QuestionSpec, value: Any) -> str:
     """Option text of `value` (text or 0-based index), normalised."""
     opts = spec.get("options") or spec.get("items") or []
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(opts):
@@ -149,11 +241,6 @@ def salted(salt: str, qid: str, text: str) -> str:
     return hashlib.sha256(f"{salt}\x1f{qid}\x1f{text}".encode()).hexdigest()
 
 
-def num(x: float) -> str:
-    """A number as people write it: 3, not 3.0."""
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
 def br(text: str) -> str:
     """Escaped text with its line breaks kept."""
     return html.escape(text).replace("\n", "<br>")
@@ -169,9 +256,9 @@ def check_options(qid: str, options: Any, what: str = "options") -> list[str]:
     return opts
 
 
-def check_rubric(qid: str, rubric: Any, *, texts: bool = True) -> list[dict]:
+def check_rubric(qid: str, rubric: Any, *, texts: bool = True) -> list[RubricItem]:
     """Validated rubric items. ``texts=False``: the texts are kept back in the key cell."""
-    items = []
+    items: list[RubricItem] = []
     for n, item in enumerate(rubric or []):
         if not isinstance(item, dict) or (texts and "text" not in item):
             which = "author.rubric_item" if texts else "author.rubric_item_ids"
@@ -247,7 +334,7 @@ class Kind:
         """Turn an ``ask.<kind>(...)`` call into points and spec fields (raise AuthoringError)."""
         raise NotImplementedError(self.name)
 
-    def key_problem(self, spec: dict, value: Any, opts: dict) -> str | None:
+    def key_problem(self, spec: QuestionSpec, value: Any, opts: KeyOptions) -> str | None:
         """Why `value` (with the key's options `opts`) cannot be the key of `spec`, or None.
 
         The shape of a key, declared by its kind: ``check`` asks it of a key
@@ -257,7 +344,7 @@ class Kind:
         return None
 
     # ---- answers
-    def read(self, spec: dict, value: Any) -> Any:
+    def read(self, spec: QuestionSpec, value: Any) -> Any:
         """An answer as a person typed it (an answers file, a sheet), read into the value stored.
 
         The identity, but for kinds whose answers people type as text (a number: ``８１.０``).
@@ -268,7 +355,7 @@ class Kind:
         """True when `value` is no answer: None, blank text, an empty list, a record of blanks."""
         return _empty(value)
 
-    def valid(self, spec: dict, value: Any) -> str | None:
+    def valid(self, spec: QuestionSpec, value: Any) -> str | None:
         """Why `value` cannot be an answer to `spec` (a stored answer read back), or None.
 
         The reason is a message key (``valid.*`` in :mod:`kit.messages`), so the
@@ -277,16 +364,16 @@ class Kind:
         return None
 
     # ---- scoring
-    def max_points(self, spec: dict) -> float:
+    def max_points(self, spec: QuestionSpec) -> float:
         return float(spec.get("points") or 0)
 
     def score(
         self,
-        spec: dict,
-        key: dict | None,
+        spec: QuestionSpec,
+        key: KeyRecord | None,
         answer: Any,
         *,
-        tests: list[dict] | None = None,
+        tests: list[JudgedTest] | None = None,
         run_error: str | None = None,
     ) -> Score:
         """Score `answer` to `spec`: the one function the grader calls and the tests test.
@@ -302,46 +389,50 @@ class Kind:
 
     def score_answer(
         self,
-        spec: dict,
-        key: dict | None,
+        spec: QuestionSpec,
+        key: KeyRecord | None,
         answer: Any,
         maxp: float,
         *,
-        tests: list[dict] | None = None,
+        tests: list[JudgedTest] | None = None,
         run_error: str | None = None,
     ) -> Score:
         """Score an answer that is not empty."""
         return Score(0.0, maxp, UNGRADED, t("score.unknown_kind", kind=spec.get("kind")))
 
     # ---- practice mode
-    def practice_hashes(self, spec: dict, key: Any, salt: str) -> dict:
+    def practice_hashes(
+        self, spec: QuestionSpec, key: KeyRecord | None, salt: str
+    ) -> PracticeHashes:
         """Salted hashes that let a practice workbook check an answer without the key; {} if not checkable."""
         return {}
 
-    def practice_check(self, spec: dict, hashes: dict, answer: Any) -> bool | None:
+    def practice_check(
+        self, spec: QuestionSpec, hashes: PracticeHashes, answer: Any
+    ) -> bool | None:
         """Check `answer` against :meth:`practice_hashes` output; None if not checkable."""
         return None
 
     # ---- rendering
-    def plain_lines(self, spec: dict) -> list[str]:
+    def plain_lines(self, spec: QuestionSpec) -> list[str]:
         """Lines under the prompt in the text/plain rendering (options, items)."""
-        opts = spec.get(self.options_field or "", None) or []
+        opts: Any = spec.get(self.options_field or "", None) or []  # the kind names the field
         return [f"  {chr(65 + i) if i < 26 else i + 1}. {o}" for i, o in enumerate(opts)]
 
     def static_html(
-        self, spec: dict, answer: Any, answered: bool, lang: str
+        self, spec: QuestionSpec, answer: Any, answered: bool, lang: str
     ) -> tuple[list[str], bool]:
         """Kind-specific HTML under the prompt (escaped), and whether the answer box is still to show."""
         return [], answered
 
-    def shows_rubric(self, spec: dict) -> bool:
+    def shows_rubric(self, spec: QuestionSpec) -> bool:
         return bool(spec.get("rubric"))
 
-    def answer_text(self, spec: dict, answer: Any) -> str:
+    def answer_text(self, spec: QuestionSpec, answer: Any) -> str:
         """The answer as plain text (handouts)."""
         return str(answer)
 
-    def answer_html(self, value: Any, spec: dict | None = None, lang: str = "zh") -> str:
+    def answer_html(self, value: Any, spec: QuestionSpec | None = None, lang: str = "zh") -> str:
         """The trainee's answer as safe HTML for a feedback page: escaped text, never markup."""
         e = html.escape
         if self.is_empty(value):
@@ -356,19 +447,19 @@ class Kind:
         return f'<p class="answer">{e(str(value), True)}</p>'
 
     # ---- feedback pages (the instructor side writes them: the key is at hand)
-    def verdict_text(self, spec: dict, key: Any, value: Any, lang: str) -> str:
+    def verdict_text(self, spec: QuestionSpec, key: KeyRecord | None, value: Any, lang: str) -> str:
         """What can be said in words about a non-empty answer (e.g. how many options were right); "" if nothing.
 
         Must not give the key away: it is shown whether or not the answer is revealed.
         """
         return ""
 
-    def key_html(self, spec: dict, key: Any, lang: str) -> str:
+    def key_html(self, spec: QuestionSpec, key: KeyRecord | None, lang: str) -> str:
         """The right answer as escaped HTML, for a feedback page allowed to show it; "" when there is none."""
         return ""
 
     # ---- the live widget
-    def widget(self, view: Any, value: Any) -> list:
+    def widget(self, view: Any, value: Any) -> list[Any]:
         """The input widgets of a :class:`kit.workbook.widgets.QuestionView` showing `value`."""
         return []
 
@@ -391,7 +482,9 @@ class KeyedKind(Kind):
 
     keyed = True
 
-    def score_answer(self, spec, key, answer, maxp, *, tests=None, run_error=None) -> Score:
+    def score_answer(self, spec: QuestionSpec, key: KeyRecord | None, answer: Any, maxp: float,
+                     *, tests: list[JudgedTest] | None = None,
+                     run_error: str | None = None) -> Score:  # fmt: skip
         kv, opts = key_parts(key)
         if key is None or kv is None:
             return Score(0.0, maxp, UNGRADED, t("score.no_key"))
@@ -400,35 +493,43 @@ class KeyedKind(Kind):
         except (TypeError, ValueError) as exc:
             return Score(0.0, maxp, WRONG, t("score.not_understood", error=exc))
 
-    def compare(self, spec: dict, kv: Any, opts: dict, answer: Any, maxp: float) -> Score:
+    def compare(
+        self, spec: QuestionSpec, kv: Any, opts: KeyOptions, answer: Any, maxp: float
+    ) -> Score:
         """Score a non-empty answer against the key value ``kv`` (and the key's options)."""
         raise NotImplementedError(self.name)
 
-    def key_html(self, spec: dict, key: Any, lang: str) -> str:
+    def key_html(self, spec: QuestionSpec, key: KeyRecord | None, lang: str) -> str:
         kv, _ = key_parts(key)
         if kv is None:
             return ""
         return html.escape(self.answer_text(spec, kv), True)
 
-    def practice_texts(self, spec: dict, kv: Any, opts: dict) -> tuple[set[str], dict]:
+    def practice_texts(
+        self, spec: QuestionSpec, kv: Any, opts: KeyOptions
+    ) -> tuple[set[str], PracticeHashes]:
         """The texts whose hashes accept an answer, and extra fields for the check."""
         raise NotImplementedError(self.name)
 
-    def practice_text(self, spec: dict, answer: Any, hashes: dict) -> str:
+    def practice_text(self, spec: QuestionSpec, answer: Any, hashes: PracticeHashes) -> str:
         """The text of an answer, as :meth:`practice_texts` wrote the key's."""
         raise NotImplementedError(self.name)
 
-    def practice_hashes(self, spec: dict, key: Any, salt: str) -> dict:
+    def practice_hashes(
+        self, spec: QuestionSpec, key: KeyRecord | None, salt: str
+    ) -> PracticeHashes:
         kv, opts = key_parts(key)
         if kv is None:
             return {}
         qid = spec.get("id", "")
         texts, extra = self.practice_texts(spec, kv, opts)
-        out: dict[str, Any] = {"kind": spec.get("kind"), "salt": salt, **extra}
+        out: PracticeHashes = {"kind": spec.get("kind"), "salt": salt, **extra}
         out["hashes"] = sorted({salted(salt, qid, x) for x in texts})
         return out
 
-    def practice_check(self, spec: dict, hashes: dict, answer: Any) -> bool | None:
+    def practice_check(
+        self, spec: QuestionSpec, hashes: PracticeHashes, answer: Any
+    ) -> bool | None:
         if not hashes or not hashes.get("hashes") or self.is_empty(answer):
             return None
         try:
@@ -445,12 +546,14 @@ class ManualKind(Kind):
     extra = True
     key_options = ("rubric",)  # the rubric's texts, kept out of the trainee's edition
 
-    def max_points(self, spec: dict) -> float:
+    def max_points(self, spec: QuestionSpec) -> float:
         return float(
             spec.get("points") or sum(float(r.get("points", 0)) for r in spec.get("rubric") or [])
         )
 
-    def score_answer(self, spec, key, answer, maxp, *, tests=None, run_error=None) -> Score:
+    def score_answer(self, spec: QuestionSpec, key: KeyRecord | None, answer: Any, maxp: float,
+                     *, tests: list[JudgedTest] | None = None,
+                     run_error: str | None = None) -> Score:  # fmt: skip
         # Worth nothing: answered, with nothing for a marker to do (it would wait forever).
         if maxp == 0:
             return Score(0.0, 0.0, ANSWERED)

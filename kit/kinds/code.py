@@ -3,19 +3,45 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 from kit import kernel_state as kernel
-from kit.artifacts import answer_marker
-from kit.kinds.base import CORRECT, NEEDS_MARKING, PARTIAL, WRONG, Declared, Kind, Score
+from kit.artifacts import JudgedTest, answer_marker
+from kit.kinds.base import (
+    CORRECT,
+    NEEDS_MARKING,
+    PARTIAL,
+    WRONG,
+    Declared,
+    KeyRecord,
+    Kind,
+    QuestionSpec,
+    Score,
+)
 from kit.messages import t
+
+
+class RunTick(TypedDict):
+    """One visible test of a code run in the workbook: its name and whether it passed."""
+
+    name: str
+    passed: bool
+
+
+class EditorRun(TypedDict):
+    """The last run of a code answer in the workbook's editor: what it printed, its error, its ticks."""
+
+    stdout: str
+    error: str
+    tests: list[RunTick]
 
 
 class Code(Kind):
     name = "code"
     tested = True
 
-    def declare(self, qid: str, prompt: str, points: float = 1, *, unit=None):
+    def declare(self, qid: str, prompt: str, points: float = 1, *, unit: Any = None) -> Declared:
         """Code answered in the next `solution` cell; `test`s decide the score."""
         return Declared(qid, prompt, points, {"language": "python", "unit": unit})
 
@@ -23,10 +49,12 @@ class Code(Kind):
         """No code: only comments, blank lines, ``pass`` or ``...`` (the stub as released is no answer)."""
         return not isinstance(value, str) or code_is_empty(value)
 
-    def valid(self, spec: dict, value: Any) -> str | None:
+    def valid(self, spec: QuestionSpec, value: Any) -> str | None:
         return None if value is None or isinstance(value, str) else "valid.not_text"
 
-    def score_answer(self, spec, key, answer, maxp, *, tests=None, run_error=None) -> Score:
+    def score_answer(self, spec: QuestionSpec, key: KeyRecord | None, answer: Any, maxp: float,
+                     *, tests: list[JudgedTest] | None = None,
+                     run_error: str | None = None) -> Score:  # fmt: skip
         """Points in proportion to the points of the passed tests; the detail names the failed visible ones."""
         if tests is None:
             return Score(0.0, maxp, NEEDS_MARKING, t("score.no_tests"))
@@ -42,19 +70,19 @@ class Code(Kind):
             detail = (f"{run_error}; " + detail).strip("; ")
         return Score(pts, qmax, PARTIAL if got > 0 else WRONG, detail)
 
-    def answer_html(self, value: Any, spec: dict | None = None, lang: str = "zh") -> str:
+    def answer_html(self, value: Any, spec: QuestionSpec | None = None, lang: str = "zh") -> str:
         if self.is_empty(value):
             return '<p class="answer"><em>—</em></p>'
         return f'<pre class="answer">{html.escape(str(value), True)}</pre>'
 
-    def widget(self, view: Any, value: Any) -> list:
+    def widget(self, view: Any, value: Any) -> list[Any]:
         if not kernel.in_voila():
             hint = html.escape(t("code_hint", view.lang, qid=view.qid))
             return [view.w.HTML(value=f'<div class="casekit-status">{hint}</div>')]
         return _editor(view, value)
 
 
-def verdict_words(test: dict) -> str:
+def verdict_words(test: JudgedTest) -> str:
     """A failed test in the score's detail (the instructor's view, in the grader's words)."""
     outcome, message = test.get("outcome") or "", str(test.get("message") or "")
     if outcome == "unanswered":
@@ -66,7 +94,7 @@ def verdict_words(test: dict) -> str:
     return message
 
 
-def _editor(view: Any, value: Any) -> list:
+def _editor(view: Any, value: Any) -> list[Any]:
     """Voilà shows no cell sources, so the answer cell becomes an editor (kit.hub, #11).
 
     Running it runs the code in this kernel as the answer cell would, saves what
@@ -92,12 +120,11 @@ def _editor(view: Any, value: Any) -> list:
     def go(_b: Any) -> None:
         source = area.value
         output.outputs = ()
-        record: dict[str, Any] = {"stdout": "", "error": "", "tests": []}
+        record: EditorRun = {"stdout": "", "error": "", "tests": []}
         ip = kernel.ipython()
-        shown: list = []
+        shown: list[Any] = []
         if ip is not None and not code_is_empty(source):
-            text, shown = _run_captured(ip, source)
-            record.update(text)
+            (record["stdout"], record["error"]), shown = _run_captured(ip, source)
         record["tests"] = [
             {"name": str(r["name"]), "passed": bool(r["passed"])}
             for r in kernel.rerun_tests(view.qid)
@@ -120,7 +147,7 @@ def _editor(view: Any, value: Any) -> list:
 RUN_TEXT_LIMIT = 4000
 
 
-def _run_captured(ip: Any, source: str) -> tuple[dict, list]:
+def _run_captured(ip: Any, source: str) -> tuple[tuple[str, str], list[Any]]:
     """Run `source` in the kernel: (what it printed and its error's last line, what it displayed)."""
     from IPython.utils.capture import capture_output
 
@@ -129,11 +156,14 @@ def _run_captured(ip: Any, source: str) -> tuple[dict, list]:
     error = result.error_in_exec or result.error_before_exec
     why = f"{type(error).__name__}: {error}" if error is not None else ""
     text = (cap.stdout + cap.stderr)[-RUN_TEXT_LIMIT:]
-    return {"stdout": text, "error": why[:RUN_TEXT_LIMIT]}, list(cap.outputs)
+    return (text, why[:RUN_TEXT_LIMIT]), list(cap.outputs)
 
 
-def _run_html(record: dict) -> Any:
-    """A run as the trainee sees it: what it printed, its error, a tick or a cross per visible test."""
+def _run_html(record: Mapping[str, Any]) -> Any:
+    """A run as the trainee sees it: what it printed, its error, a tick or a cross per visible test.
+
+    A :class:`~kit.artifacts.EditorRun`, or one read back from the store (checked as it is read).
+    """
     from IPython.display import HTML
 
     e = html.escape

@@ -5,7 +5,16 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from kit.kinds.base import AuthoringError, Declared, ManualKind, check_rubric, num
+from kit.kinds.base import (
+    AuthoringError,
+    Declared,
+    ManualKind,
+    QuestionFields,
+    QuestionSpec,
+    RubricItem,
+    check_rubric,
+    num,
+)
 from kit.messages import t
 
 
@@ -18,12 +27,12 @@ class Essay(ManualKind):
         self,
         qid: str,
         prompt: str,
-        rubric: list[dict],
+        rubric: list[RubricItem],
         min_chars: int = 0,
         show_rubric: bool = True,
         *,
-        unit=None,
-    ):
+        unit: Any = None,
+    ) -> Declared:
         """Essay marked by hand against `rubric` items {"id","text","points"}.
 
         points = sum of rubric points. With ``show_rubric=False`` give only ids
@@ -36,7 +45,7 @@ class Essay(ManualKind):
         total = sum(i["points"] for i in items)
         if not show_rubric:
             items = [{"id": i["id"], "points": i["points"]} for i in items]
-        fields = {
+        fields: QuestionFields = {
             "rubric": items,
             "min_chars": int(min_chars),
             "show_rubric": bool(show_rubric),
@@ -44,13 +53,13 @@ class Essay(ManualKind):
         }
         return Declared(qid, prompt, total, fields)
 
-    def valid(self, spec: dict, value: Any) -> str | None:
+    def valid(self, spec: QuestionSpec, value: Any) -> str | None:
         return None if value is None or isinstance(value, str) else "valid.not_text"
 
-    def shows_rubric(self, spec: dict) -> bool:
+    def shows_rubric(self, spec: QuestionSpec) -> bool:
         return bool(spec.get("rubric")) and bool(spec.get("show_rubric", True))
 
-    def widget(self, view: Any, value: Any) -> list:
+    def widget(self, view: Any, value: Any) -> list[Any]:
         w = view.w
         area = w.Textarea(
             value=value or "",
@@ -70,7 +79,7 @@ class Essay(ManualKind):
             key = "min_chars" if min_chars else "chars"
             counter.value = f'<span class="casekit-status">{html.escape(t(key, view.lang, n=n, min=min_chars))}</span>'
 
-        def changed(change: dict) -> None:
+        def changed(change: dict[str, Any]) -> None:
             count(change["new"])
             view.save(change["new"] if change["new"].strip() else None)
 

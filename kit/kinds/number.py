@@ -12,6 +12,11 @@ from kit.kinds.base import (
     AuthoringError,
     Declared,
     KeyedKind,
+    KeyOptions,
+    KeyRecord,
+    PracticeHashes,
+    QuestionFields,
+    QuestionSpec,
     Score,
     key_parts,
     num,
@@ -32,7 +37,7 @@ class Number(KeyedKind):
         tolerance: float = 0.0,
         rel_tolerance: float | None = None,
         points: float = 1,
-    ):
+    ) -> Declared:
         """Number with an optional measurement unit and tolerance; key: number.
 
         ``unit`` here is the measurement unit shown beside the input (e.g.
@@ -41,14 +46,14 @@ class Number(KeyedKind):
         """
         if tolerance is None or tolerance < 0 or (rel_tolerance is not None and rel_tolerance < 0):
             raise AuthoringError(t("author.tolerance", qid=qid))
-        fields = {
+        fields: QuestionFields = {
             "number_unit": unit,
             "tolerance": float(tolerance),
             "rel_tolerance": None if rel_tolerance is None else float(rel_tolerance),
         }
         return Declared(qid, prompt, points, fields)
 
-    def key_problem(self, spec: dict, value: Any, opts: dict) -> str | None:
+    def key_problem(self, spec: QuestionSpec, value: Any, opts: KeyOptions) -> str | None:
         qid = spec.get("id")
         if not _finite(value):
             return t("author.key_not_number", qid=qid, value=value)
@@ -62,7 +67,7 @@ class Number(KeyedKind):
         # no bound against the key itself: a growth rate near 0 with tolerance 0.2 is sane
         return None
 
-    def read(self, spec: dict, value: Any) -> Any:
+    def read(self, spec: QuestionSpec, value: Any) -> Any:
         """A number as people type it: ``８１.０``, ``81.0%``, ``1,200``, ``12 万元`` (see ``parse_number``)."""
         if isinstance(value, str) and value.strip():
             try:
@@ -71,13 +76,15 @@ class Number(KeyedKind):
                 return value  # valid() says why
         return value
 
-    def valid(self, spec: dict, value: Any) -> str | None:
+    def valid(self, spec: QuestionSpec, value: Any) -> str | None:
         if value is None:
             return None
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return None if ok else "valid.not_number"
 
-    def compare(self, spec, kv, opts, answer, maxp) -> Score:
+    def compare(
+        self, spec: QuestionSpec, kv: Any, opts: KeyOptions, answer: Any, maxp: float
+    ) -> Score:
         a = parse_number(answer, spec.get("number_unit"))
         k = float(kv)
         tol = float(opts.get("tolerance", spec.get("tolerance") or 0.0))
@@ -85,7 +92,9 @@ class Number(KeyedKind):
         ok = _number_ok(a, k, tol, rel)
         return Score(maxp if ok else 0.0, maxp, CORRECT if ok else WRONG)
 
-    def practice_texts(self, spec, kv, opts):
+    def practice_texts(
+        self, spec: QuestionSpec, kv: Any, opts: KeyOptions
+    ) -> tuple[set[str], PracticeHashes]:
         """Hash by tolerance bucket, so the bucket width does not reveal the key.
 
         Absolute width = tolerance, or logarithmic width for a relative
@@ -121,24 +130,24 @@ class Number(KeyedKind):
                     buckets.update(sign + str(i) for i in range(math.floor(a), math.floor(b) + 1))
         return buckets, {"scheme": scheme, "width": width}
 
-    def practice_text(self, spec, answer, hashes) -> str:
+    def practice_text(self, spec: QuestionSpec, answer: Any, hashes: PracticeHashes) -> str:
         a = parse_number(answer, spec.get("number_unit"))
         return _bucket(a, hashes["scheme"], hashes["width"])
 
-    def answer_html(self, value, spec=None, lang="zh") -> str:
+    def answer_html(self, value: Any, spec: QuestionSpec | None = None, lang: str = "zh") -> str:
         if self.is_empty(value) or not isinstance(value, int | float) or isinstance(value, bool):
             return super().answer_html(value, spec, lang)
-        unit = (spec or {}).get("number_unit") or ""
+        unit = (spec.get("number_unit") if spec else None) or ""
         return f'<p class="answer">{html.escape(num(value))} {html.escape(unit)}</p>'
 
-    def verdict_text(self, spec, key, value, lang) -> str:
+    def verdict_text(self, spec: QuestionSpec, key: KeyRecord | None, value: Any, lang: str) -> str:
         try:
             parse_number(value, spec.get("number_unit"))
         except ValueError:
             return t("feedback.not_a_number", lang, text=str(value))
         return ""
 
-    def key_html(self, spec, key, lang) -> str:
+    def key_html(self, spec: QuestionSpec, key: KeyRecord | None, lang: str) -> str:
         kv, opts = key_parts(key)
         if kv is None:
             return ""
@@ -152,14 +161,15 @@ class Number(KeyedKind):
             text += t("feedback.tolerance", lang, tol=f"{num(float(rel) * 100)}%")
         return html.escape(text)
 
-    def static_html(self, spec, answer, answered, lang):
-        if spec.get("number_unit"):
-            return [
-                f'<div style="color:#555">（{html.escape(spec["number_unit"])}）</div>'
-            ], answered
+    def static_html(
+        self, spec: QuestionSpec, answer: Any, answered: bool, lang: str
+    ) -> tuple[list[str], bool]:
+        unit = spec.get("number_unit")
+        if unit:
+            return [f'<div style="color:#555">（{html.escape(unit)}）</div>'], answered
         return [], answered
 
-    def widget(self, view: Any, value: Any) -> list:
+    def widget(self, view: Any, value: Any) -> list[Any]:
         w = view.w
         raw = ""
         if view.entry is not None and value is not None:
@@ -174,7 +184,7 @@ class Number(KeyedKind):
         )
         view.inputs["text"] = box
 
-        def changed(change: dict) -> None:
+        def changed(change: dict[str, Any]) -> None:
             text = change["new"].strip()
             if not text:
                 view.clear_error()

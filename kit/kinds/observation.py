@@ -5,7 +5,15 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from kit.kinds.base import AuthoringError, Declared, ManualKind, check_rubric, field_name
+from kit.kinds.base import (
+    AuthoringError,
+    Declared,
+    ManualKind,
+    QuestionSpec,
+    RubricItem,
+    check_rubric,
+    field_name,
+)
 from kit.messages import t
 
 DEFAULT_OBSERVATION_FIELDS = ["what", "who", "problems", "ideas"]
@@ -19,11 +27,11 @@ class Observation(ManualKind):
         qid: str,
         prompt: str,
         fields: list[str] | None = None,
-        rubric: list[dict] | None = None,
+        rubric: list[RubricItem] | None = None,
         points: float = 0,
         *,
-        unit=None,
-    ):
+        unit: Any = None,
+    ) -> Declared:
         """Site-visit log with labelled fields (default what/who/problems/ideas)."""
         flds = [str(f) for f in (fields or DEFAULT_OBSERVATION_FIELDS)]
         if len(set(flds)) != len(flds) or not flds:
@@ -32,16 +40,18 @@ class Observation(ManualKind):
         pts = sum(i["points"] for i in items) if items and not points else points
         return Declared(qid, prompt, pts, {"fields": flds, "rubric": items or None, "unit": unit})
 
-    def valid(self, spec: dict, value: Any) -> str | None:
+    def valid(self, spec: QuestionSpec, value: Any) -> str | None:
         return None if value is None or isinstance(value, dict) else "valid.not_object"
 
-    def static_html(self, spec, answer, answered, lang):
+    def static_html(
+        self, spec: QuestionSpec, answer: Any, answered: bool, lang: str
+    ) -> tuple[list[str], bool]:
         if answered:
             return [], answered
         names = [field_name(f, lang, DEFAULT_OBSERVATION_FIELDS) for f in spec.get("fields", [])]
         return ["<ul>" + "".join(f"<li>{html.escape(n)}：</li>" for n in names) + "</ul>"], answered
 
-    def answer_html(self, value, spec=None, lang="zh") -> str:
+    def answer_html(self, value: Any, spec: QuestionSpec | None = None, lang: str = "zh") -> str:
         if self.is_empty(value) or not isinstance(value, dict):
             return super().answer_html(value, spec, lang)
         e = html.escape
@@ -51,12 +61,12 @@ class Observation(ManualKind):
         )
         return f'<dl class="answer">{rows}</dl>'
 
-    def answer_text(self, spec, answer) -> str:
+    def answer_text(self, spec: QuestionSpec, answer: Any) -> str:
         if isinstance(answer, dict):
             return "\n".join(f"{k}: {v}" for k, v in answer.items() if str(v).strip())
         return str(answer)
 
-    def widget(self, view: Any, value: Any) -> list:
+    def widget(self, view: Any, value: Any) -> list[Any]:
         w = view.w
         value = value if isinstance(value, dict) else {}
         out, areas = [], {}
@@ -74,7 +84,7 @@ class Observation(ManualKind):
             out += [w.HTML(value=f'<div class="casekit-field">{html.escape(name)}</div>'), area]
         view.inputs.update(areas)
 
-        def changed(_change: dict) -> None:
+        def changed(_change: dict[str, Any]) -> None:
             record = {f: a.value for f, a in areas.items()}
             view.save(None if self.is_empty(record) else record)
 

@@ -8,6 +8,10 @@ from typing import Any
 from kit.kinds.base import (
     Declared,
     KeyedKind,
+    KeyOptions,
+    KeyRecord,
+    PracticeHashes,
+    QuestionSpec,
     Score,
     check_options,
     from_fraction,
@@ -22,13 +26,15 @@ class Ranking(KeyedKind):
     name = "ranking"
     options_field = "items"
 
-    def declare(self, qid: str, prompt: str, items: list[str], points: float = 1, *, unit=None):
+    def declare(
+        self, qid: str, prompt: str, items: list[str], points: float = 1, *, unit: Any = None
+    ) -> Declared:
         """Order a list; key: the items in the right order; partial credit by pairs."""
         return Declared(
             qid, prompt, points, {"items": check_options(qid, items, "items"), "unit": unit}
         )
 
-    def key_problem(self, spec: dict, value: Any, opts: dict) -> str | None:
+    def key_problem(self, spec: QuestionSpec, value: Any, opts: KeyOptions) -> str | None:
         items = [str(i) for i in spec.get("items") or []]
         if isinstance(value, list) and sorted(normalise_text(v) for v in value) == sorted(
             normalise_text(i) for i in items
@@ -37,13 +43,15 @@ class Ranking(KeyedKind):
         shown = ", ".join(repr(i) for i in items)
         return t("author.key_not_order", qid=spec.get("id"), value=value, items=shown)
 
-    def valid(self, spec: dict, value: Any) -> str | None:
+    def valid(self, spec: QuestionSpec, value: Any) -> str | None:
         if value is None:
             return None
         ok = isinstance(value, list) and sorted(map(str, value)) == sorted(spec.get("items", []))
         return None if ok else "valid.not_order"
 
-    def compare(self, spec, kv, opts, answer, maxp) -> Score:
+    def compare(
+        self, spec: QuestionSpec, kv: Any, opts: KeyOptions, answer: Any, maxp: float
+    ) -> Score:
         want = [normalise_text(x) for x in kv]
         pos = {normalise_text(x): i for i, x in enumerate(answer)}
         pairs = [(want[i], want[j]) for i in range(len(want)) for j in range(i + 1, len(want))]
@@ -51,23 +59,27 @@ class Ranking(KeyedKind):
         frac = good / len(pairs) if pairs else 1.0
         return from_fraction(frac, maxp, t("score.ranking", good=good, n=len(pairs)))
 
-    def practice_texts(self, spec, kv, opts):
+    def practice_texts(
+        self, spec: QuestionSpec, kv: Any, opts: KeyOptions
+    ) -> tuple[set[str], PracticeHashes]:
         return {"\x1e".join(normalise_text(v) for v in kv)}, {}
 
-    def practice_text(self, spec, answer, hashes) -> str:
+    def practice_text(self, spec: QuestionSpec, answer: Any, hashes: PracticeHashes) -> str:
         return "\x1e".join(normalise_text(v) for v in answer)
 
-    def static_html(self, spec, answer, answered, lang):
+    def static_html(
+        self, spec: QuestionSpec, answer: Any, answered: bool, lang: str
+    ) -> tuple[list[str], bool]:
         items = answer if answered else spec.get("items", [])
         parts = ["<ol>" + "".join(f"<li>{html.escape(str(i))}</li>" for i in items) + "</ol>"]
         if not answered:
             parts.append(f'<div style="color:#777">{html.escape(t("rank_hint", lang))}</div>')
         return parts, False
 
-    def answer_text(self, spec, answer) -> str:
+    def answer_text(self, spec: QuestionSpec, answer: Any) -> str:
         return "；".join(str(a) for a in answer)
 
-    def answer_html(self, value, spec=None, lang="zh") -> str:
+    def answer_html(self, value: Any, spec: QuestionSpec | None = None, lang: str = "zh") -> str:
         if self.is_empty(value) or not isinstance(value, list):
             return super().answer_html(value, spec, lang)
         return (
@@ -76,7 +88,7 @@ class Ranking(KeyedKind):
             + "</ol>"
         )
 
-    def verdict_text(self, spec, key, value, lang) -> str:
+    def verdict_text(self, spec: QuestionSpec, key: KeyRecord | None, value: Any, lang: str) -> str:
         kv, _ = key_parts(key)
         if not isinstance(kv, list) or not isinstance(value, list):
             return ""
@@ -86,13 +98,13 @@ class Ranking(KeyedKind):
         good = sum(1 for a, b in pairs if a in pos and b in pos and pos[a] < pos[b])
         return t("score.ranking", lang, good=good, n=len(pairs))
 
-    def key_html(self, spec, key, lang) -> str:
+    def key_html(self, spec: QuestionSpec, key: KeyRecord | None, lang: str) -> str:
         kv, _ = key_parts(key)
         if not isinstance(kv, list):
             return ""
         return "<ol>" + "".join(f"<li>{html.escape(str(v), True)}</li>" for v in kv) + "</ol>"
 
-    def widget(self, view: Any, value: Any) -> list:
+    def widget(self, view: Any, value: Any) -> list[Any]:
         """Up and down buttons per item and a confirm button; ``view.move(i, step)`` reorders."""
         w = view.w
         items = list(view.spec["items"])

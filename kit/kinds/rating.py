@@ -5,7 +5,18 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from kit.kinds.base import ANSWERED, AuthoringError, Declared, Kind, Score, label
+from kit.artifacts import JudgedTest
+from kit.kinds.base import (
+    ANSWERED,
+    AuthoringError,
+    Declared,
+    KeyRecord,
+    Kind,
+    QuestionFields,
+    QuestionSpec,
+    Score,
+    label,
+)
 from kit.messages import t
 
 
@@ -23,8 +34,8 @@ class Rating(Kind):
         about: str = "session",
         labels: list[str] | None = None,
         *,
-        unit=None,
-    ):
+        unit: Any = None,
+    ) -> Declared:
         """Ungraded rating 1..scale of the session or the teacher."""
         if about not in ("session", "teacher"):
             raise AuthoringError(t("author.rating_about", qid=qid))
@@ -32,7 +43,7 @@ class Rating(Kind):
             raise AuthoringError(t("author.rating_scale", qid=qid))
         if labels is not None and len(labels) != scale:
             raise AuthoringError(t("author.rating_labels", qid=qid))
-        fields = {
+        fields: QuestionFields = {
             "scale": scale,
             "about": about,
             "labels": None if labels is None else [str(x) for x in labels],
@@ -40,7 +51,7 @@ class Rating(Kind):
         }
         return Declared(qid, prompt, 0, fields)
 
-    def valid(self, spec: dict, value: Any) -> str | None:
+    def valid(self, spec: QuestionSpec, value: Any) -> str | None:
         if value is None:
             return None
         ok = (
@@ -50,13 +61,17 @@ class Rating(Kind):
         )
         return None if ok else "valid.not_point"
 
-    def max_points(self, spec: dict) -> float:
+    def max_points(self, spec: QuestionSpec) -> float:
         return 0.0
 
-    def score_answer(self, spec, key, answer, maxp, *, tests=None, run_error=None) -> Score:
+    def score_answer(self, spec: QuestionSpec, key: KeyRecord | None, answer: Any, maxp: float,
+                     *, tests: list[JudgedTest] | None = None,
+                     run_error: str | None = None) -> Score:  # fmt: skip
         return Score(0.0, 0.0, ANSWERED)
 
-    def static_html(self, spec, answer, answered, lang):
+    def static_html(
+        self, spec: QuestionSpec, answer: Any, answered: bool, lang: str
+    ) -> tuple[list[str], bool]:
         e = html.escape
         labels = spec.get("labels") or [str(i) for i in range(1, spec.get("scale", 5) + 1)]
         line = " ".join(
@@ -65,11 +80,11 @@ class Rating(Kind):
         )
         return [f'<div style="color:#555">{line}</div>'], answered
 
-    def answer_html(self, value, spec=None, lang="zh") -> str:
-        scale = int((spec or {}).get("scale") or 5)
+    def answer_html(self, value: Any, spec: QuestionSpec | None = None, lang: str = "zh") -> str:
+        scale = int((spec.get("scale") if spec else None) or 5)
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= scale:
             return super().answer_html(value, spec, lang)
-        labels = (spec or {}).get("labels")
+        labels = spec.get("labels") if spec else None
         stars = "★" * value + "☆" * (scale - value)
         text = f"{value} / {scale}" + (f" · {labels[value - 1]}" if labels else "")
         return (
@@ -77,7 +92,7 @@ class Rating(Kind):
             f"{html.escape(text, True)}</p>"
         )
 
-    def widget(self, view: Any, value: Any) -> list:
+    def widget(self, view: Any, value: Any) -> list[Any]:
         w = view.w
         scale = int(view.spec.get("scale") or 5)
         labels = view.spec.get("labels") or [str(i) for i in range(1, scale + 1)]
@@ -93,7 +108,7 @@ class Rating(Kind):
         )
         view.inputs["toggles"] = toggles
 
-        def changed(change: dict) -> None:
+        def changed(change: dict[str, Any]) -> None:
             if change["new"] is not None:
                 view.save(int(change["new"]))
 

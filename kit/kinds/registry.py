@@ -5,11 +5,22 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+from collections.abc import Iterator
 from typing import Any
 
 from kit import artifacts, messages
+from kit.artifacts import JudgedTest
 from kit.kinds import choice, code, essay, multi, number, observation, ranking, rating, text, upload
-from kit.kinds.base import GENERIC, KEY_OPTIONS, Kind, Score, key_parts
+from kit.kinds.base import (
+    GENERIC,
+    KEY_OPTIONS,
+    KeyRecord,
+    Kind,
+    PracticeHashes,
+    QuestionSpec,
+    Score,
+    key_parts,
+)
 
 
 class UnknownKind(KeyError):
@@ -55,7 +66,7 @@ class KindRegistry:
             n for n, k in self._kinds.items() if all(getattr(k, f) == v for f, v in flags.items())
         )
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Kind]:
         return iter(self._kinds.values())
 
     def __contains__(self, name: object) -> bool:
@@ -104,7 +115,7 @@ def closest(word: str, known: Any) -> str:
     return messages.t("author.did_you_mean", name=near[0]) if near else ""
 
 
-def key_problems(spec: dict, record: dict) -> list[tuple[str, str]]:
+def key_problems(spec: QuestionSpec, record: KeyRecord) -> list[tuple[str, str]]:
     """(why, fix) for each reason a key record ``{"id", "value", ...options}`` cannot be the key of `spec`.
 
     Its options must be ones its kind takes, its value of the shape its kind
@@ -133,11 +144,11 @@ def key_problems(spec: dict, record: dict) -> list[tuple[str, str]]:
 
 
 def score(
-    spec: dict,
-    key: dict | None,
+    spec: QuestionSpec,
+    key: KeyRecord | None,
     answer: Any,
     *,
-    tests: list[dict] | None = None,
+    tests: list[JudgedTest] | None = None,
     run_error: str | None = None,
 ) -> Score:
     """Score `answer` to question `spec` against `key` (``{"id","value",...}``): the grader's function.
@@ -148,23 +159,23 @@ def score(
     return find(spec.get("kind")).score(spec, key, answer, tests=tests, run_error=run_error)
 
 
-def is_empty(kind: str | dict | None, value: Any) -> bool:
+def is_empty(kind: str | QuestionSpec | None, value: Any) -> bool:
     """Whether `value` is no answer to a question of `kind` (a name or a spec)."""
     name = kind.get("kind") if isinstance(kind, dict) else kind
     return find(name).is_empty(value)
 
 
-def practice_hashes(spec: dict, key: Any, salt: str) -> dict:
+def practice_hashes(spec: QuestionSpec, key: KeyRecord | None, salt: str) -> PracticeHashes:
     """Salted hashes that let a practice workbook check answers without the key ({} if not checkable)."""
     return find(spec.get("kind")).practice_hashes(spec, key, salt)
 
 
-def practice_check(spec: dict, hashes: dict, answer: Any) -> bool | None:
+def practice_check(spec: QuestionSpec, hashes: PracticeHashes, answer: Any) -> bool | None:
     """Check `answer` against :func:`practice_hashes` output; None if not checkable."""
     return find(spec.get("kind")).practice_check(spec, hashes, answer)
 
 
-def practice_table(keys: artifacts.KeysFile, secret: str) -> dict[str, dict]:
+def practice_table(keys: artifacts.KeysFile, secret: str) -> dict[str, PracticeHashes]:
     """Practice hashes of every checkable question of a keys file (question id → hashes)."""
     specs = keys.specs()
     out = {}

@@ -5,12 +5,12 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from kit.kinds.base import UNIT_COLOURS, br, num
+from kit.kinds.base import UNIT_COLOURS, QuestionSpec, br, num
 from kit.kinds.registry import find
 from kit.messages import t
 
 
-def unit_name(spec: dict, lang: str) -> str:
+def unit_name(spec: QuestionSpec, lang: str) -> str:
     """The colour unit's name as the question shows it."""
     unit = spec.get("unit")
     if spec.get("unit_name"):
@@ -20,14 +20,14 @@ def unit_name(spec: dict, lang: str) -> str:
     return str(unit or "")
 
 
-def render_plain(spec: dict, lang: str = "zh") -> str:
+def render_plain(spec: QuestionSpec, lang: str = "zh") -> str:
     """One-paragraph text rendering of a question."""
     head = f"[{t('kind_' + spec['kind'], lang)} {spec['id']}] {spec['prompt']}"
     return "\n".join([head, *find(spec.get("kind")).plain_lines(spec)])
 
 
 def render_html(
-    spec: dict, answer: Any = None, lang: str = "zh", *, number: int | None = None
+    spec: QuestionSpec, answer: Any = None, lang: str = "zh", *, number: int | None = None
 ) -> str:
     """Static, fully escaped HTML of a question (for handouts and feedback).
 
@@ -57,7 +57,7 @@ def render_html(
     parts += body
     if kind.shows_rubric(spec):
         parts.append(f'<div style="margin-top:.4em"><b>{e(t("rubric", lang))}</b><ul>')
-        for item in spec["rubric"]:
+        for item in spec["rubric"] or []:  # shown only when there is one
             parts.append(
                 f"<li>{e(item.get('text', item.get('id', '')))} ({num(item['points'])})</li>"
             )

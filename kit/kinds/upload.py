@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import html
 import mimetypes
-from typing import Any
+from typing import Any, Required, TypedDict
 
-from kit.kinds.base import Declared, ManualKind, check_rubric, num
+from kit.kinds.base import (
+    Declared,
+    ManualKind,
+    QuestionFields,
+    QuestionSpec,
+    RubricItem,
+    check_rubric,
+    num,
+)
 from kit.messages import t
 
 #: Photos a phone camera makes that `mimetypes` may not know (HEIC on iPhones).
 IMAGE_SUFFIXES = (".heic", ".heif", ".jpg", ".jpeg", ".png", ".webp")
+
+
+class UploadedFile(TypedDict, total=False):
+    """The answer to an upload question: the file's safe name, size and hash, and where it lies."""
+
+    name: Required[str]
+    size: Required[int]
+    sha256: Required[str]
+    file: str  # ``<stem>.files/<question>/<name>`` beside the workbook
 
 
 class Upload(ManualKind):
@@ -22,16 +39,21 @@ class Upload(ManualKind):
         qid: str,
         prompt: str,
         accept: str = ".pdf,.docx,.md,.txt",
-        rubric: list[dict] | None = None,
+        rubric: list[RubricItem] | None = None,
         points: float = 0,
         max_mb: float = 20,
         *,
-        unit=None,
-    ):
+        unit: Any = None,
+    ) -> Declared:
         """File upload (e.g. an issue-based task report), marked by hand."""
         items = check_rubric(qid, rubric)
         pts = sum(i["points"] for i in items) if items and not points else points
-        fields = {"accept": accept, "rubric": items or None, "max_mb": float(max_mb), "unit": unit}
+        fields: QuestionFields = {
+            "accept": accept,
+            "rubric": items or None,
+            "max_mb": float(max_mb),
+            "unit": unit,
+        }
         return Declared(qid, prompt, pts, fields)
 
     def is_empty(self, value: Any) -> bool:
@@ -40,17 +62,19 @@ class Upload(ManualKind):
             return False
         return super().is_empty(value)
 
-    def valid(self, spec: dict, value: Any) -> str | None:
+    def valid(self, spec: QuestionSpec, value: Any) -> str | None:
         return None if value is None or isinstance(value, dict) else "valid.not_object"
 
-    def static_html(self, spec, answer, answered, lang):
+    def static_html(
+        self, spec: QuestionSpec, answer: Any, answered: bool, lang: str
+    ) -> tuple[list[str], bool]:
         types = "、".join(
             f"<code>{html.escape(type_name(a, lang))}</code>" for a in accepted_types(spec)
         )
         line = html.escape(t("upload_types", lang, types="{types}")).replace("{types}", types)
         return [f'<div style="color:#555">{line}</div>'] if types else [], answered
 
-    def answer_html(self, value, spec=None, lang="zh") -> str:
+    def answer_html(self, value: Any, spec: QuestionSpec | None = None, lang: str = "zh") -> str:
         if self.is_empty(value) or not isinstance(value, dict):
             return super().answer_html(value, spec, lang)
         size = value.get("size")
@@ -62,12 +86,12 @@ class Upload(ManualKind):
         )
         return f'<p class="answer">{html.escape(text, True)}</p>'
 
-    def answer_text(self, spec, answer) -> str:
+    def answer_text(self, spec: QuestionSpec, answer: Any) -> str:
         if isinstance(answer, dict):
             return f"{answer.get('name', '')} ({answer.get('size', '?')} B)"
         return str(answer)
 
-    def widget(self, view: Any, value: Any) -> list:
+    def widget(self, view: Any, value: Any) -> list[Any]:
         """A file picker; ``view.receive_upload(files)`` checks and stores what was picked."""
         w = view.w
         types = accepted_types(view.spec)
@@ -125,7 +149,7 @@ def forget_pick(view: Any) -> None:
         up.value = ()  # observed: receive_upload returns at once on an empty pick
 
 
-def accepts(spec: dict, name: str, mime: str = "") -> bool:
+def accepts(spec: QuestionSpec, name: str, mime: str = "") -> bool:
     """True when a file named `name` (of MIME type `mime`, as the browser said) is of a type `spec` takes.
 
     ``accept`` lists extensions (``.pdf``) and MIME types with wildcards
@@ -159,7 +183,7 @@ def type_name(accept: str, lang: str) -> str:
     return accept if name == key else name
 
 
-def accepted_types(spec: dict) -> list[str]:
+def accepted_types(spec: QuestionSpec) -> list[str]:
     """The file types an upload takes, as the author listed them (``.pdf``, ``.docx``…)."""
     return [a.strip() for a in str(spec.get("accept") or "").split(",") if a.strip()]
 

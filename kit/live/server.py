@@ -45,7 +45,7 @@ from typing import Any
 
 from kit import artifacts
 from kit.course import Course, CourseError, as_course
-from kit.kinds.base import KeyedKind, key_parts
+from kit.kinds.base import KeyedKind, KeyRecord, QuestionSpec, key_parts
 from kit.live.stats import summarise, trainee_result
 from kit.messages import MESSAGES, t
 from kit.pages import TEMPLATES
@@ -71,7 +71,7 @@ def _now() -> str:
 
 def _own_keys(
     course: Course, cohort: str, session: str, trainees: set[str]
-) -> tuple[dict[str, dict[str, dict]], dict[str, dict]]:
+) -> tuple[dict[str, dict[str, KeyRecord]], dict[str, KeyRecord]]:
     """Each trainee's own key where their variants' keys accept different answers; the shared ones.
 
     Keys are compared by what they accept (:func:`_accepts`), not as records:
@@ -82,8 +82,8 @@ def _own_keys(
     seed, may differ from every trainee's). A trainee whose variant is not
     built has no key: their answers count as not right.
     """
-    by_question: dict[str, dict[str, dict]] = {}
-    specs: dict[str, dict] = {}
+    by_question: dict[str, dict[str, KeyRecord]] = {}
+    specs: dict[str, QuestionSpec] = {}
     for tid in sorted(trainees):
         try:
             own, _ = artifacts.read_keys(artifacts.build_paths(course, cohort, session, tid).keys)
@@ -94,20 +94,20 @@ def _own_keys(
             by_question.setdefault(qid, {})[tid] = key
     differ, shared = {}, {}
     for qid, keys in by_question.items():
-        if len({_accepts(specs.get(qid, {}), k) for k in keys.values()}) > 1:
+        if len({_accepts(specs.get(qid), k) for k in keys.values()}) > 1:
             differ[qid] = keys
         else:
             shared[qid] = next(iter(keys.values()))
     return differ, shared
 
 
-def _accepts(spec: dict, key: dict) -> str:
+def _accepts(spec: QuestionSpec | None, key: KeyRecord) -> str:
     """What a key accepts, as comparable text: its kind's practice texts, else its scoring fields."""
     from kit import kinds
 
-    kind = kinds.find(spec.get("kind"))
+    kind = kinds.find(spec.get("kind") if spec else None)
     value, opts = key_parts(key)
-    if isinstance(kind, KeyedKind) and value is not None:
+    if spec is not None and isinstance(kind, KeyedKind) and value is not None:
         try:
             texts, extra = kind.practice_texts(spec, value, opts)
             return json.dumps([sorted(texts), extra], sort_keys=True, default=str)
@@ -126,10 +126,10 @@ class LiveClass:
     session: str
     exchange: Any
     anonymous: bool = True
-    specs: dict[str, dict] = field(default_factory=dict)
-    keys: dict[str, dict] = field(default_factory=dict)
+    specs: dict[str, QuestionSpec] = field(default_factory=dict)
+    keys: dict[str, KeyRecord] = field(default_factory=dict)
     #: question → trainee → key, for questions whose key differs between trainees' own variants
-    own_keys: dict[str, dict[str, dict]] = field(default_factory=dict)
+    own_keys: dict[str, dict[str, KeyRecord]] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
     frozen: dict[str, dict[str, Any]] = field(default_factory=dict)
     current: str | None = None

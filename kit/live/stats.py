@@ -21,23 +21,22 @@ from collections.abc import Callable
 from typing import Any
 
 from kit.kinds import find, is_empty, score
-from kit.kinds.base import normalise_text
+from kit.kinds.base import KeyRecord, QuestionSpec, normalise_text
 from kit.messages import t
+from kit.numbers import statistic
 
 MAX_GROUPS = 8
 EXAMPLE_CHARS = 160
 Summary = dict[str, Any]
+#: A question's key record; None where it has none, or none is shown.
+Key = KeyRecord | None
 
 
-def _num(x: float) -> str:
-    return f"{x:.4g}" if abs(x) < 1e5 else f"{x:,.0f}"
-
-
-def _key_value(key: dict | None) -> Any:
+def _key_value(key: Key) -> Any:
     return None if not key else key.get("value")
 
 
-def _correct(spec: dict, key: dict | None, values: list[Any]) -> int | None:
+def _correct(spec: QuestionSpec, key: Key, values: list[Any]) -> int | None:
     """How many answers score full points against the key (None without a key)."""
     if not key or _key_value(key) is None or not spec.get("points"):
         return None
@@ -60,7 +59,7 @@ def _bars(labels: list[str], counts: Counter, keyed: set[str], revealed: bool) -
 
 
 def _choice(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     opts = [str(o) for o in spec.get("options") or []]
     ok = [v for v in values if isinstance(v, str) and v in opts]
@@ -72,7 +71,7 @@ def _choice(
 
 
 def _multi(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     opts = [str(o) for o in spec.get("options") or []]
     ok = [v for v in values if isinstance(v, list) and all(x in opts for x in v)]
@@ -84,7 +83,7 @@ def _multi(
 
 
 def _rating(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     scale = int(spec.get("scale") or 5)
     names = spec.get("labels") or [str(i) for i in range(1, scale + 1)]
@@ -95,7 +94,7 @@ def _rating(
     ]
     out: Summary = {"chart": "bars", "bars": bars, "values": ok}
     if ok:
-        out["note"] = t("live_mean", lang, x=_num(statistics.fmean(ok)))
+        out["note"] = t("live_mean", lang, x=statistic(statistics.fmean(ok)))
     return out
 
 
@@ -104,7 +103,7 @@ def _bins(values: list[float]) -> list[dict]:
     distinct = sorted(set(values))
     if len(distinct) <= 8:
         counts = Counter(values)
-        return [{"label": _num(v), "count": counts[v], "lo": v, "hi": v} for v in distinct]
+        return [{"label": statistic(v), "count": counts[v], "lo": v, "hi": v} for v in distinct]
     # about sqrt(n) bins, at most 10, with a round width
     want = max(4, min(10, round(math.sqrt(len(values)))))
     raw = (hi - lo) / want
@@ -118,12 +117,12 @@ def _bins(values: list[float]) -> list[dict]:
     for a, b in zip(edges, edges[1:], strict=False):
         last = b == edges[-1]
         n = sum(1 for v in values if a <= v < b or (last and v == b))
-        bins.append({"label": f"{_num(a)}–{_num(b)}", "count": n, "lo": a, "hi": b})
+        bins.append({"label": f"{statistic(a)}–{statistic(b)}", "count": n, "lo": a, "hi": b})
     return bins
 
 
 def _number(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     ok = [
         float(v)
@@ -138,13 +137,13 @@ def _number(
     if kf is not None:
         for b in bins:
             b["key"] = b["lo"] <= kf <= b["hi"]
-    note = t("live_median", lang, x=_num(statistics.median(ok)))
-    note += " · " + t("live_mean", lang, x=_num(statistics.fmean(ok)))
+    note = t("live_median", lang, x=statistic(statistics.median(ok)))
+    note += " · " + t("live_mean", lang, x=statistic(statistics.fmean(ok)))
     return {"chart": "histogram", "bins": bins, "note": note, "values": ok}
 
 
 def _ranking(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     items = [str(i) for i in spec.get("items") or []]
     ok = [v for v in values if isinstance(v, list) and sorted(map(str, v)) == sorted(items)]
@@ -163,7 +162,7 @@ def _ranking(
 
 
 def _texts(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     from kit.marking.groups import group_answers, text_of
 
@@ -192,7 +191,7 @@ def _texts(
 
 
 def _count(
-    spec: dict, values: list, key: dict | None, revealed: bool, lang: str, who: list | None = None
+    spec: QuestionSpec, values: list, key: Key, revealed: bool, lang: str, who: list | None = None
 ) -> Summary:
     return {"chart": "count", "values": values}
 
@@ -215,7 +214,7 @@ def summary_of(kind: Any) -> Callable[..., Summary]:
     return _texts if find(kind).free_text else _count
 
 
-def key_text(spec: dict, key: dict | None) -> str:
+def key_text(spec: QuestionSpec, key: Key) -> str:
     """The key as the room reads it ("求助", "12.5 万元", "A；C", "甲 → 乙 → 丙")."""
     kv = _key_value(key)
     if kv is None:
@@ -229,19 +228,19 @@ def key_text(spec: dict, key: dict | None) -> str:
     if isinstance(kv, list):
         return "；".join(map(str, kv))
     if kind == "number" and spec.get("number_unit"):
-        return f"{_num(float(kv))} {spec['number_unit']}"
+        return f"{statistic(float(kv))} {spec['number_unit']}"
     return str(kv)
 
 
 def summarise(
-    spec: dict,
+    spec: QuestionSpec,
     answers: dict[str, Any],
-    key: dict | None,
+    key: Key,
     *,
     revealed: bool,
     lang: str = "zh",
     names: dict[str, str] | None = None,
-    own: dict[str, dict] | None = None,
+    own: dict[str, KeyRecord] | None = None,
 ) -> Summary:
     """The room's answers to one question, ready to draw (see the module docstring).
 
@@ -281,7 +280,7 @@ def trainee_result(summary: Summary, lang: str) -> dict:
         rows = [{"label": b["label"], "value": people(b["count"])} for b in summary["bins"]]
     elif chart == "ranking":
         rows = [
-            {"label": r["label"], "value": f"{t('live_mean_rank', lang)} {_num(r['mean'])}"}
+            {"label": r["label"], "value": f"{t('live_mean_rank', lang)} {statistic(r['mean'])}"}
             for r in summary["items"]
             if r["mean"] is not None
         ]

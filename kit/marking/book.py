@@ -31,6 +31,7 @@ from kit import artifacts, kinds
 from kit.course import Course, CourseError, Problem, as_course
 from kit.gradebook import Gradebook
 from kit.grading.keys import load_keys, rubric_of
+from kit.kinds.base import QuestionSpec
 from kit.messages import t
 
 QUEUE_COLUMNS = [
@@ -57,7 +58,7 @@ class MarkError(ValueError):
 
 def question_spec(
     course: Course, cohort: str, session: str, question: str, keys: Any = None
-) -> dict:
+) -> QuestionSpec:
     """The spec of one question from the keys file (rubric texts included), or CourseError."""
     keys = keys or load_keys(course, cohort, session)
     if question not in keys.questions:
@@ -74,13 +75,13 @@ def question_spec(
     return keys.questions[question]
 
 
-def question_max(spec: dict) -> float:
+def question_max(spec: QuestionSpec) -> float:
     """The points of a hand-marked question (its points, else the sum of its rubric)."""
     return float(spec.get("points") or sum(rubric_of(spec).values()))
 
 
 def mark_rows(
-    spec: dict,
+    spec: QuestionSpec,
     criteria: dict[str, bool | float] | None,
     points: float | None = None,
     comment: str = "",
@@ -309,7 +310,7 @@ class MarkSession:
         self.close()
 
     # ---- reading
-    def spec(self, session: str, question: str) -> dict:
+    def spec(self, session: str, question: str) -> QuestionSpec:
         """A question's spec (the keys file is read once per session)."""
         if session not in self._keys:
             self._keys[session] = load_keys(self.course, self.cohort, session)

@@ -31,6 +31,7 @@ from kit.marking.book import (  # noqa: F401 - queue is part of this module's AP
     upload_text,
 )
 from kit.messages import t
+from kit.numbers import num
 
 
 def record_mark(
@@ -287,7 +288,7 @@ class MarkingApp:
             given = float(it["criteria"].get(cid, 0.0))
             cb = W.Checkbox(
                 value=given >= full > 0,
-                description=f"{r.get('text', cid)} ({_num(full)})",
+                description=f"{r.get('text', cid)} ({num(full)})",
                 indent=False,
                 layout=W.Layout(width="auto", flex="1 1 auto"),
             )
@@ -297,7 +298,7 @@ class MarkingApp:
             cb.observe(lambda ch, cid=cid, full=full: self._tick(cid, full, ch["new"]), "value")
             box.observe(lambda ch, cid=cid, full=full: self._typed(cid, full, ch["new"]), "value")
             self._checks[cid], self._points[cid] = cb, box
-            rows.append(W.HBox([cb, box, W.HTML(f"/ {_num(full)}")]))
+            rows.append(W.HBox([cb, box, W.HTML(f"/ {num(full)}")]))
         self.rubric_box.children = rows
         self.points.max = float(it["max_points"])
         self.points.value = float(it["points"]) if it["marked"] else 0.0
@@ -403,10 +404,6 @@ class MarkingApp:
             return
         self.pos = self.book.next_open(self.pos, step, only_open=self.only_open.value)
         self.show()
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
 
 
 def _excerpt(raw: str, n: int = 80) -> str:

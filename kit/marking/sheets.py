@@ -33,6 +33,7 @@ import pandas as pd
 from kit import artifacts, kinds
 from kit.course import Cohort, Course, CourseError, Outcome, Problem, as_course
 from kit.gradebook import Gradebook
+from kit.kinds.base import QuestionSpec
 from kit.marking.book import MarkError, item_label, mark_rows, pseudonyms, queue, rubric_of
 from kit.messages import LANGUAGES, t
 from kit.numbers import parse_number
@@ -211,15 +212,6 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == ""
 
 
-def _number(v: Any) -> float:
-
-    if isinstance(v, bool):
-        raise ValueError(v)
-    if isinstance(v, int | float):
-        return float(v)
-    return parse_number(str(v).strip())
-
-
 def _text(v: Any) -> str:
     if _blank(v):
         return ""
@@ -315,7 +307,7 @@ class _SheetRows:
     def bad(self, row: int, column: str, message: str, fix: str = "") -> None:
         self.problems.append(Problem(self.where, t("where.row", n=row), column, message, fix))
 
-    def item(self, rec: dict[str, Any], n: int) -> tuple[str, str, str, dict[str, Any]] | None:
+    def item(self, rec: dict[str, Any], n: int) -> tuple[str, str, str, QuestionSpec] | None:
         """Row `n`'s session, trainee, question and the question's spec; None when one is wrong."""
         session, qid, ident = _text(rec["session"]), _text(rec["question"]), _text(rec[self.who])
         trainee = self.by_item.get(ident) if self.who == "item" else ident
@@ -346,7 +338,7 @@ class _SheetRows:
         self.seen[k] = n
         return session, trainee, qid, spec
 
-    def _question(self, session: str, qid: str, n: int) -> dict[str, Any] | None:
+    def _question(self, session: str, qid: str, n: int) -> QuestionSpec | None:
         """The spec of hand-marked question `qid` of a built `session`; None when it is not one."""
         from kit.grading.keys import load_keys
 
@@ -357,7 +349,7 @@ class _SheetRows:
                 why = t("marks.not_built", session=session, why=e.problems[0].message)
                 self.bad(n, "session", why, t("marks.not_built_fix", cohort=self.cohort))
                 return None
-        spec: dict[str, Any] | None = self.keys_of[session].questions.get(qid)
+        spec: QuestionSpec | None = self.keys_of[session].questions.get(qid)
         if spec is None:
             known = ", ".join(self.keys_of[session].questions)
             why = t("marks.unknown_question", question=qid, session=session)
@@ -370,7 +362,7 @@ class _SheetRows:
 
     def marks(
         self,
-        spec: dict[str, Any],
+        spec: QuestionSpec,
         criteria_raw: dict[str, Any],
         points_raw: Any,
         comment: str,
@@ -388,14 +380,14 @@ class _SheetRows:
                 row_ok = False
                 continue
             try:
-                criteria[cid] = _number(v)
+                criteria[cid] = parse_number(v)
             except ValueError:
                 self.bad(n, col, t("marks.not_points", criterion=cid, value=v))
                 row_ok = False
         points = None
         if not _blank(points_raw):
             try:
-                points = _number(points_raw)
+                points = parse_number(points_raw)
             except ValueError:
                 self.bad(n, "points", t("marks.total_not_points", value=points_raw))
                 row_ok = False

@@ -15,13 +15,14 @@ from __future__ import annotations
 import ast
 import html
 import re
-from typing import Any
+from typing import Any, cast
 
 import nbformat
 
 from kit import kinds
 from kit.artifacts import MIME_QUESTION
 from kit.course import Course
+from kit.kinds.base import QuestionSpec
 from kit.messages import t
 from kit.pages.present import num, yes_no
 
@@ -50,7 +51,8 @@ def number_questions(nb: nbformat.NotebookNode, language: str) -> int:
             spec = (out.get("data") or {}).get(MIME_QUESTION)
             if isinstance(spec, dict) and spec.get("id"):
                 n += 1
-                out["data"]["text/html"] = kinds.render_html(spec, None, language, number=n)
+                rendered = kinds.render_html(cast(QuestionSpec, spec), None, language, number=n)
+                out["data"]["text/html"] = rendered
     return n
 
 

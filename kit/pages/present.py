@@ -22,6 +22,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from kit import numbers
 from kit.messages import t
 
 #: Cells with at most this many characters never wrap (a number, a name, a date).
@@ -33,14 +34,8 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 def num(x: Any, digits: int = 2) -> str:
-    """A number as people write it: 3, 2.5, 0.33 — never 3.0 or 0.3333333."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if v != v:  # NaN
-        return "—"
-    return f"{v:.{digits}f}".rstrip("0").rstrip(".") if not v.is_integer() else str(int(v))
+    """A number on a page (:func:`kit.numbers.num`), to two decimals: 3, 2.5, 0.33 — never 0.3333333."""
+    return numbers.num(x, digits)
 
 
 def yes_no(value: bool, language: str) -> str:

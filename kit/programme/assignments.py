@@ -10,14 +10,14 @@ from typing import Any
 import pandas as pd
 from pydantic import Field, field_validator
 
-from kit.course import Course, CourseError, Problem, _Row, as_course, read_table
+from kit.course import TABLE_ID, Course, CourseError, Problem, _Row, as_course, read_table
 from kit.messages import t as say
 
 
 class Task(_Row):
     """One row of ``cohorts/<id>/tasks.csv``."""
 
-    task: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    task: str = Field(min_length=1, pattern=TABLE_ID)
     title: str = Field(min_length=1)
     session: str = ""
     assignee: str = Field(min_length=1)

@@ -20,6 +20,7 @@ import pandas as pd
 from kit import artifacts
 from kit.course import Course, UserError, as_course
 from kit.messages import section, t
+from kit.numbers import pct
 from kit.pages import charts
 from kit.pages.present import fit_class, html_table, local_time, num, scroll_box
 from kit.programme.evaluation import evaluation_html, evaluation_summary
@@ -37,10 +38,6 @@ td.ck-miss { color: #b71c1c; background: #fdecea; }
 .ck-legend span { display: inline-block; padding: 0 .5em; margin-right: .3em; border-radius: 2px; font-size: .85rem; }
 ul.ck-names { columns: 10rem; padding-left: 1.2rem; }
 """
-
-
-def _pct(x: float) -> str:
-    return "—" if x != x else f"{100 * x:.0f}%"
 
 
 def _heat_colour(share: float) -> str:
@@ -61,7 +58,7 @@ def _cards(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
         (f"{len(due)} / {len(f.sessions)}", L["card_sessions"]),
         (f"{handed} / {expected}" if expected else "—", L["card_handed_in"]),
         (str(len(f.nothing_in)), L["card_nothing_in"]),
-        (_pct(share_due), L["card_score"]),
+        (pct(share_due), L["card_score"]),
         (num(ratings.mean()) if len(ratings) else "—", L["card_rating"]),
     ]
     e = html.escape
@@ -96,7 +93,7 @@ def _sessions_table(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
         unit_name = unit.name if unit else s.unit
         rows.append(
             [e(no), s.date.isoformat(), swatch + e(unit_name), title, f"{s.handed_in} / {n}"]
-            + [e(state), _pct(s.mean_share)]
+            + [e(state), pct(s.mean_share)]
         )
     return html_table([L[h] for h in heads], rows)
 
@@ -144,7 +141,7 @@ def _unit_scores(f: CohortFigures, course: Course, L: dict[str, str]) -> str:
     )
     rows = [
         [html.escape(course.units[r.unit].name), r.due_sessions]
-        + [_pct(r.share_due), _pct(r.share_handed_in)]
+        + [pct(r.share_due), pct(r.share_handed_in)]
         for r in f.unit_scores.itertuples()
     ]
     heads = [L[h] for h in ("col_unit", "col_due_sessions", "col_share_due", "col_share_in")]

@@ -13,6 +13,8 @@ import pandas as pd
 from kit import artifacts
 from kit.course import Course, as_course
 from kit.messages import EN, lang_of, section, t
+from kit.notebooks import source
+from kit.numbers import num, pct
 from kit.pages import TEMPLATES
 from kit.pages.present import finish_tables
 from kit.programme.share import ALL, interactive_share
@@ -37,8 +39,7 @@ def notebook_info(path: Path, units: list[str] | None = None) -> dict[str, Any]:
     meta_unit = ((nb.get("metadata") or {}).get("casekit") or {}).get("unit", "")
     param_unit = ""
     for cell in nb.get("cells", []):
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else src
+        src = source(cell)
         if cell.get("cell_type") == "markdown" and info["title"] == path.stem:
             m = re.search(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", src, re.M)
             if m:
@@ -229,8 +230,8 @@ def render_guide(course: Course) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pct"] = lambda x: "—" if x is None else f"{x:.0%}"
-    env.filters["num"] = lambda x: f"{x:g}"
+    env.filters["pct"] = pct
+    env.filters["num"] = num
 
     return finish_tables(
         env.get_template("guide.html.j2").render(**_guide_context(course)), course.language

@@ -20,6 +20,7 @@ import pandas as pd
 from kit import artifacts
 from kit.course import Course, as_course
 from kit.messages import section, t
+from kit.numbers import pct
 from kit.pages import charts
 from kit.pages.present import html_table, local_time, num
 from kit.programme.figures import cohort_figures
@@ -75,10 +76,6 @@ def programme_trends(
     return sorted(out, key=lambda c: (c.start or "9999", c.cohort))
 
 
-def _pct(x: float) -> str:
-    return "—" if x != x else f"{100 * x:.0f}%"
-
-
 def _cards(course: Course, trends: list[CohortTrend], L: dict[str, str]) -> str:
     """The headline figures for the whole programme, one card each."""
     e = html.escape
@@ -96,7 +93,7 @@ def _cards(course: Course, trends: list[CohortTrend], L: dict[str, str]) -> str:
         (str(len(course.faculty)), L["faculty"]),
         (str(len(course.sites)), L["sites"]),
         (str(len(course.readings)), L["readings"]),
-        (_pct(inter / hours if hours else float("nan")), L["share"].format(target=_pct(target))),
+        (pct(inter / hours if hours else float("nan")), L["share"].format(target=pct(target))),
         (num(rating) if rating == rating else "—", L["rating"]),
     ]
     return (
@@ -163,8 +160,8 @@ def _trend_section(course: Course, trends: list[CohortTrend], L: dict[str, str])
     parts.append(f"<p class='ck-muted'>{e(L['results_note'])}</p>")
     heads = ("cohort", "start", "trainees", "sessions", "hours", "share_col", "handed_in")
     rows = [
-        [e(c.name), e(c.start), c.trainees, c.sessions, num(c.hours), _pct(c.share)]
-        + [_pct(c.handed_in), _pct(c.score), num(c.rating) if c.rating == c.rating else "—"]
+        [e(c.name), e(c.start), c.trainees, c.sessions, num(c.hours), pct(c.share)]
+        + [pct(c.handed_in), pct(c.score), num(c.rating) if c.rating == c.rating else "—"]
         for c in trends
     ]
     parts.append(html_table([L["col_" + h] for h in (*heads, "score", "rating")], rows))

@@ -498,7 +498,7 @@ def clone_box() -> int:
         raise RuntimeError("a box can only be cloned from a single-threaded process")
     uid, gid = os.getuid(), os.getgid()
     ctypes.pythonapi.PyOS_BeforeFork()
-    pid = _pyc.syscall(
+    pid: int = _pyc.syscall(  # restype c_long: an int
         ctypes.c_long(number), ctypes.c_ulong(_BOX_FLAGS | signal.SIGCHLD), 0, 0, 0, 0
     )
     if pid == 0:

@@ -47,14 +47,16 @@ MAX_FILES = 200
 _OUTPUT_CAP = 1 << 20
 
 
-def offer(ns: dict[str, Any], name: str, handles: dict[int, Any], timeout: float) -> tuple:
+def offer(
+    ns: dict[str, Any], name: str, handles: dict[int, Any], timeout: float
+) -> tuple[Any, ...]:
     """What crosses for one name (see ``describe``), or ("absent",)."""
     if name not in ns:
         return ("absent",)
     return describe(ns[name], handles, timeout)
 
 
-def describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple:
+def describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple[Any, ...]:
     """("data", bytes) | ("callable"|"object", handle, meta) | ("module", m) | ("uncrossable", why)."""
     found = _describe(value, handles, timeout)
     cap = int(STATE.get("answer_bytes") or 0)
@@ -63,7 +65,7 @@ def describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple:
     return found
 
 
-def _describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple:
+def _describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple[Any, ...]:
 
     if isinstance(value, types.ModuleType):
         return ("module", str(getattr(value, "__name__", "")))
@@ -83,7 +85,7 @@ def _describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple:
         return ("uncrossable", f"{type(e).__name__}: {e}"[:DETAIL_CAP])
 
 
-def _handle(value: Any, handles: dict[int, Any], why: str) -> tuple:
+def _handle(value: Any, handles: dict[int, Any], why: str) -> tuple[Any, ...]:
     """Keep ``value`` here under a handle (the same handle for the same object)."""
     h = next((k for k, v in handles.items() if v is value), None)
     if h is None:
@@ -209,7 +211,7 @@ class _JudgeValue:
 _SERVING: dict[str, Any] = {}  # the link, handles and timeout of the request being served
 
 
-def _ask(ref: int, op: str, args: tuple, kwargs: dict) -> Any:
+def _ask(ref: int, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Have the judge do ``op`` on its value ``ref``; serve the judge's own requests meanwhile."""
 
     from kit.execution import zygote
@@ -242,7 +244,7 @@ class _Globals:
         self.orig: dict[str, Any] = {}
         self.changed: set[str] = set()
 
-    def apply(self, names: dict[str, tuple]) -> None:
+    def apply(self, names: dict[str, tuple[Any, ...]]) -> None:
         for n in self.changed:  # what the previous request changed goes back first
             value = self.orig.get(n, _MISSING)
             if value is _MISSING:
@@ -277,7 +279,7 @@ def _random_state() -> bytes:
     return safepickle.dumps((random.getstate(), np_state))
 
 
-def _do(value: Any, op: str, args: tuple, kwargs: dict) -> Any:
+def _do(value: Any, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """One operation of the judge's stand-in, done on the real value."""
     if op == "call":
         return value(*args, **kwargs)
@@ -342,7 +344,7 @@ def serve_calls(link: socket.socket, handles: dict[int, Any], timeout: float) ->
         _serve_one(frame)
 
 
-def _serve_one(frame: tuple) -> None:
+def _serve_one(frame: tuple[Any, ...]) -> None:
     from kit.execution import zygote
 
     link, handles, timeout = _SERVING["link"], _SERVING["handles"], _SERVING["timeout"]
@@ -361,7 +363,7 @@ def _serve_one(frame: tuple) -> None:
             result = _do(handles[handle], op, args, kwargs)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        reply: tuple = ("ok", describe(result, handles, timeout))
+        reply: tuple[Any, ...] = ("ok", describe(result, handles, timeout))
     except BaseException as e:  # noqa: BLE001 - the answer's exception is the answer's result
         if isinstance(e, SystemExit | KeyboardInterrupt):
             os._exit(0)
@@ -381,7 +383,7 @@ def _serve_one(frame: tuple) -> None:
 _ARG_CAP = 4 << 20
 
 
-def _mutable_args(args: tuple, kwargs: dict) -> dict[Any, tuple[Any, bytes]]:
+def _mutable_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[Any, tuple[Any, bytes]]:
     """The arguments a call could change in place, with their bytes before it."""
     out = {}
     for key, value in [*enumerate(args), *kwargs.items()]:

@@ -118,7 +118,7 @@ class NotebookView:
 
     def sync(self, reads: list[str] | None) -> dict[str, Any]:
         """What a request carries: the answer names the test changed, and the random state."""
-        names: dict[str, tuple] = {}
+        names: dict[str, tuple[Any, ...]] = {}
         for name, (value, raw) in self.injected.items():
             if name not in self.ns:
                 names[name] = ("absent",)
@@ -286,7 +286,7 @@ class Server(Channel):
         self.callbacks[ref] = value
         return ref
 
-    def _callback(self, frame: tuple) -> None:
+    def _callback(self, frame: tuple[Any, ...]) -> None:
         """The trainee's code uses a value of the test's: do it here (test code, on plain data)."""
         from kit.execution.zygote import send_frame
         from kit.sandbox.callserver import _do
@@ -302,7 +302,7 @@ class Server(Channel):
             kwargs = {
                 str(k): materialise("an argument", o, self, objects=True) for k, o in kw.items()
             }
-            reply: tuple = (
+            reply: tuple[Any, ...] = (
                 "cbresult",
                 True,
                 _pickle(_do(value, str(op), tuple(args), kwargs), self),
@@ -313,7 +313,9 @@ class Server(Channel):
             reply = ("cbresult", False, (type(e).__name__, str(e)[:DETAIL_CAP]))
         send_frame(self.sock, reply)
 
-    def request(self, who: Remote, op: str, args: tuple = (), kwargs: dict | None = None) -> Any:
+    def request(
+        self, who: Remote, op: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
         """Do ``op`` on the trainee's value in its box; the result comes back as data or a stand-in."""
         from kit.execution.zygote import send_frame
 
@@ -554,7 +556,7 @@ def _handle_of(obj: Any, server: Server) -> int | None:
     return None
 
 
-def _write_back(changed: dict[Any, Any], args: tuple, kwargs: dict) -> None:
+def _write_back(changed: dict[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """The trainee's code changed arguments in place: change the test's own objects alike."""
     for key, raw in changed.items():
         if type(key) is int and 0 <= key < len(args):

@@ -61,7 +61,7 @@ class Refused(Exception):
     """(judge side) Bytes that do not decode to plain data; the reason names what was refused."""
 
 
-class Encoded(tuple):
+class Encoded(tuple[Any, ...]):
     """A pandas object (or a numpy object array) taken apart: ``(kind, *parts)``."""
 
     __slots__ = ()
@@ -279,10 +279,12 @@ def _scalar(dtype: Any, *args: Any) -> Any:
 _GLOBALS: dict[tuple[str, str], Any] | None = None
 
 
+# The Python implementation, whose BUILD can be guarded. Any: typeshed leaves out the
+# internals overridden below (stack, load_build, dispatch), so it is subclassed as Any.
 _PyUnpickler: Any = pickle._Unpickler
 
 
-class _Unpickler(_PyUnpickler):  # the Python implementation: its BUILD can be guarded
+class _Unpickler(_PyUnpickler):  # type: ignore[misc]  # the Any base above
     def find_class(self, module: str, name: str) -> Any:
         global _GLOBALS
         if _GLOBALS is None:

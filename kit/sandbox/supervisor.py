@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from kit.artifacts import JudgedTest, RecordedTest
 from kit.execution.zygote import describe_status
 from kit.sandbox.answers import (
     FailureKind,
@@ -45,7 +46,6 @@ from kit.sandbox.boxes import Box, Limits, Template, Zygote
 
 __all__ = ["CodeGrader", "CodeJob", "CodeRun", "is_unanswered"]
 
-_INSTRUCTOR_ONLY = {"key", "hidden-tests", "teaching-note"}
 _TESTS = {"tests", "hidden-tests"}
 
 
@@ -60,7 +60,7 @@ class CodeRun:
     feedback page.  ``seconds``: wall time of this submission.
     """
 
-    tests: list[dict[str, Any]]
+    tests: list[JudgedTest]
     failures: list[RunFailure] = field(default_factory=list)
     seconds: float = 0.0
     shapes: dict[str, dict[str, str]] | None = None  # what the answers held (a proof's run)
@@ -73,7 +73,7 @@ class CodeJob:
     name: str
     instructor_nb: Any
     answers: dict[str, str | None]
-    expected_tests: list[dict[str, Any]]
+    expected_tests: list[RecordedTest]
     parameters: dict[str, Any] | None = None
     files: dict[str, bytes] | None = None
     limits: Limits | None = None
@@ -142,7 +142,7 @@ def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
         if (
             role in _TESTS
             or role in ("key", "teaching-note", "answer-text")
-            or tags & _INSTRUCTOR_ONLY
+            or tags & notebooks.INSTRUCTOR_ONLY
         ):
             continue
         # What the trainee's edition shows: solution blocks of other cells are stripped.
@@ -268,7 +268,7 @@ class CodeGrader:
         self,
         instructor_nb: Any,
         answers: dict[str, str | None],
-        expected_tests: Iterable[dict[str, Any]],
+        expected_tests: Iterable[RecordedTest],
         *,
         parameters: dict[str, Any] | None = None,
         files: dict[str, bytes] | None = None,
@@ -317,7 +317,7 @@ class CodeGrader:
     def prove(
         self,
         instructor_nb: Any,
-        expected_tests: Iterable[dict[str, Any]],
+        expected_tests: Iterable[RecordedTest],
         *,
         parameters: dict[str, Any] | None = None,
         files: dict[str, bytes] | None = None,
@@ -341,7 +341,9 @@ class CodeGrader:
             plan.shapes = run.shapes
         return run
 
-    def _learn(self, plan: _Plan, expected: list, files: dict[str, bytes], limits: Limits) -> None:
+    def _learn(
+        self, plan: _Plan, expected: list[RecordedTest], files: dict[str, bytes], limits: Limits
+    ) -> None:
         """Shapes for an instructor edition built without them: run its solutions once."""
         with self._lock:
             lock = self._building.setdefault(f"learn:{id(plan)}", threading.Lock())
@@ -356,7 +358,7 @@ class CodeGrader:
         self,
         plan: _Plan,
         answered: dict[str, str],
-        expected: list[dict[str, Any]],
+        expected: list[RecordedTest],
         files: dict[str, bytes],
         limits: Limits,
         t0: float,
@@ -397,7 +399,7 @@ class CodeGrader:
         )
 
     @staticmethod
-    def unrun(expected: Iterable[dict[str, Any]], answered: set[str]) -> list[dict[str, Any]]:
+    def unrun(expected: Iterable[RecordedTest], answered: set[str]) -> list[JudgedTest]:
         """The verdicts when nothing could run: every test failed (unanswered ones as such)."""
         return _verdicts(list(expected), {}, {}, set(), answered)
 
@@ -422,7 +424,16 @@ class CodeGrader:
         return plan
 
     def _run(
-        self, plan, answered, expected, limits, trainee_t, judge_t, notes, t0, shapes
+        self,
+        plan: _Plan,
+        answered: dict[str, str],
+        expected: list[RecordedTest],
+        limits: Limits,
+        trainee_t: Template,
+        judge_t: Template,
+        notes: list[RunFailure],
+        t0: float,
+        shapes: dict[str, dict[str, str]] | None,
     ) -> CodeRun:
         frame_limit = int(limits.answer_mb * 1024 * 1024) * 2 + (1 << 20)
         trainee_cells = [
@@ -553,7 +564,12 @@ def _code_fingerprint(nb: Any) -> list[Any]:
     ]  # fmt: skip
 
 
-def _take_records(frame: tuple, records: dict, raised: dict, withheld: set) -> None:
+def _take_records(
+    frame: tuple[Any, ...],
+    records: dict[tuple[str, str], list[dict[str, Any]]],
+    raised: dict[tuple[str, str], str],
+    withheld: set[tuple[str, str]],
+) -> None:
     _, _index, recs, err, hide = frame
     keys = []
     for rec in recs if isinstance(recs, list) else []:
@@ -626,14 +642,14 @@ def _dedupe(failures: list[RunFailure]) -> list[RunFailure]:
 
 
 def _verdicts(
-    expected: list[dict[str, Any]],
+    expected: list[RecordedTest],
     records: dict[tuple[str, str], list[dict[str, Any]]],
     raised: dict[tuple[str, str], str],
     withheld: set[tuple[str, str]],
     answered: set[str],
-) -> list[dict[str, Any]]:
+) -> list[JudgedTest]:
     """One verdict per expected test: passed only if it reported, every record passed and its cell raised nothing."""
-    out = []
+    out: list[JudgedTest] = []
     for t in expected:
         k = (t["question"], t["name"])
         rs = records.get(k, [])

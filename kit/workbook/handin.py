@@ -8,9 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kit import artifacts
+from kit import artifacts, untrusted
 from kit.messages import t
-from kit.untrusted import id_problem
 from kit.workbook.store import StoreError, load_store
 
 # -------------------------------------------------------------------- submit
@@ -28,11 +27,8 @@ Receipt = artifacts.Receipt
 
 
 def check_id(value: Any, what: str) -> str:
-    """`value` if it is safe as a folder name (ids come from trainee-side files)."""
-    value = str(value or "")
-    if id_problem(value):
-        raise StoreError(t("handin.bad_id", what=what, value=value))
-    return value
+    """`value` if it is safe as a folder name (:func:`kit.untrusted.check_id`; ids come from trainee-side files)."""
+    return untrusted.check_id(value, what, StoreError)
 
 
 def _released(workbook: Path) -> dict[str, Any]:

@@ -36,9 +36,12 @@ import html
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kit.messages import t
+
+if TYPE_CHECKING:
+    from kit.kinds.base import QuestionSpec
 
 STATE_VERSION = 1
 STATUSES = ("open", "closed", "revealed")
@@ -242,7 +245,7 @@ def show(view: Any, qstate: dict, state: dict) -> None:
     banner.value = banner_html(view.spec, qstate, state, lang)
 
 
-def banner_html(spec: dict, qstate: dict, state: dict, lang: str) -> str:
+def banner_html(spec: QuestionSpec, qstate: dict, state: dict, lang: str) -> str:
     """The live banner of a question (escaped throughout: results carry trainees' words)."""
     e = html.escape
     status = qstate.get("status")

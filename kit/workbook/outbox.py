@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kit import access, artifacts, kinds
+from kit.kinds.base import PracticeHashes
 from kit.messages import t
 from kit.workbook.handin import check_id
 from kit.workbook.store import atomic_write
@@ -77,7 +78,7 @@ def setup_source(
     )
 
 
-def _practice_for(keys_file: Path, trainee: str) -> dict:
+def _practice_for(keys_file: Path, trainee: str) -> dict[str, PracticeHashes]:
     """Practice hashes from the instructor keys file, for a build that wrote none.
 
     The salt is derived from the keys file and the trainee, so it is stable

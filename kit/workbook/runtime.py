@@ -15,17 +15,19 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack, cast
 
 from kit import artifacts, kinds
 from kit import kernel_state as kernel
 from kit.artifacts import MIME_QUESTION, answer_cell_qid
 from kit.kernel_state import in_live_kernel
+from kit.kinds.base import PracticeHashes, QuestionSpec
+from kit.kinds.upload import UploadedFile
 from kit.messages import t
 from kit.workbook.display import install
 from kit.workbook.livelink import LiveLink
 from kit.workbook.panel import ProgressPanel
-from kit.workbook.store import AnswerStore, atomic_write
+from kit.workbook.store import AnswerEntry, AnswerExtras, AnswerStore, atomic_write
 
 # ------------------------------------------------------------------ runtimes
 
@@ -44,7 +46,7 @@ class Runtime:
         mode: str = "assessed",
         exchange: str | Path | None = None,
         language: str = "zh",
-        practice: dict | None = None,
+        practice: dict[str, PracticeHashes] | None = None,
         notebook: Path | None = None,
         title: str | None = None,
         due: str | None = None,
@@ -64,9 +66,9 @@ class Runtime:
         # Practice hashes are only honoured in practice mode (assessed reveals nothing).
         self.practice = dict(practice or {}) if self.mode == "practice" else {}
         self.notebook = notebook
-        self.questions: dict[str, dict] = {}
-        self._listeners: dict[str, list[Callable[[dict], None]]] = {}
-        self._memory: dict[str, dict] = {}
+        self.questions: dict[str, QuestionSpec] = {}
+        self._listeners: dict[str, list[Callable[[AnswerEntry], None]]] = {}
+        self._memory: dict[str, AnswerEntry] = {}
         self.panel: ProgressPanel | None = None
         self._live: Any = (
             None  # live class (#12): a kit.workbook.livelink.LiveLink, made on first use
@@ -80,24 +82,26 @@ class Runtime:
     def readonly(self) -> bool:
         return self.store is not None and self.store.readonly
 
-    def register(self, spec: dict) -> None:
+    def register(self, spec: QuestionSpec) -> None:
         """Record a question (for progress)."""
         self.questions[spec["id"]] = spec
         if self.panel is not None:
             self.panel.refresh()
 
-    def subscribe(self, qid: str, callback: Callable[[dict], None]) -> None:
+    def subscribe(self, qid: str, callback: Callable[[AnswerEntry], None]) -> None:
         """Call `callback(entry)` when `qid` is saved outside its widget (code hook)."""
         # Only the newest view of a question listens: a rebuilt view replaces the old one.
         self._listeners[qid] = [callback]
 
-    def answers(self) -> dict[str, dict]:
+    def answers(self) -> dict[str, AnswerEntry]:
         """All readable answers (entry dicts by question id)."""
         if self.store is None:
             return dict(self._memory)
         return self.store.read(self.language)
 
-    def lookup(self, qid: str, spec: dict | None = None) -> tuple[dict | None, str | None]:
+    def lookup(
+        self, qid: str, spec: QuestionSpec | None = None
+    ) -> tuple[AnswerEntry | None, str | None]:
         """(entry, warning) for `qid`; a bad entry gives (None, message)."""
         answers = self.answers()
         warning = self.store.problems.get(qid) if self.store is not None else None
@@ -110,10 +114,10 @@ class Runtime:
                 return None, t("store_warning", self.language, file=file, qid=qid, why=why)
         return entry, warning
 
-    def save(self, qid: str, value: Any, kind: str, **extra: Any) -> dict:
+    def save(self, qid: str, value: Any, kind: str, **extra: Unpack[AnswerExtras]) -> AnswerEntry:
         """Store an answer now and refresh progress and listeners."""
         if self.store is None:
-            entry = {"value": value, "at": artifacts.now_iso(), "kind": kind, **extra}
+            entry: AnswerEntry = {"value": value, "at": artifacts.now_iso(), "kind": kind, **extra}
             self._memory[qid] = entry
         else:
             entry = self.store.set(qid, value, kind, self.language, **extra)
@@ -178,10 +182,10 @@ class Runtime:
             return None
         return artifacts.files_dir(artifacts.workbook_of_answers(self.store.path))
 
-    def save_file(self, qid: str, name: str, content: bytes) -> dict:
+    def save_file(self, qid: str, name: str, content: bytes) -> UploadedFile:
         """Write an uploaded file to ``<workbook>.files/<qid>/<safe name>``."""
         safe = safe_filename(name)
-        record = {
+        record: UploadedFile = {
             "name": safe,
             "size": len(content),
             "sha256": hashlib.sha256(content).hexdigest(),
@@ -212,7 +216,8 @@ class Runtime:
         """Ids of the questions with an answer (each kind says what an empty one is)."""
         out = set()
         for q, e in self.answers().items():
-            kind = self.questions.get(q, {}).get("kind") or e.get("kind")
+            spec = self.questions.get(q)
+            kind = (spec.get("kind") if spec else None) or e.get("kind")
             if not kinds.is_empty(kind, e.get("value")):
                 out.add(q)
         return out
@@ -262,7 +267,7 @@ def _notebook_path(name: str | None) -> Path | None:
     return None
 
 
-def _questions_in_notebook(path: Path | None) -> list[dict]:
+def _questions_in_notebook(path: Path | None) -> list[QuestionSpec]:
     """Question specs found in the notebook's saved outputs (for the total)."""
     if path is None or not path.exists():
         return []
@@ -270,12 +275,12 @@ def _questions_in_notebook(path: Path | None) -> list[dict]:
         nb = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
-    specs = []
+    specs: list[QuestionSpec] = []
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []) or []:
             spec = (out.get("data") or {}).get(MIME_QUESTION)
             if isinstance(spec, dict) and "id" in spec:
-                specs.append(spec)
+                specs.append(cast(QuestionSpec, spec))  # as `ask` displayed it
     return specs
 
 

@@ -23,16 +23,34 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Required, TypedDict, Unpack
 
 from kit import artifacts
 from kit.course import UserError
 from kit.messages import t
 
+if TYPE_CHECKING:  # a type only: the store needs no question kinds
+    from kit.kinds.code import EditorRun
+
 try:  # POSIX advisory locks serialise read-merge-write between kernels
     import fcntl
 except ImportError:  # pragma: no cover - Windows: os.replace still keeps files whole
     fcntl = None  # type: ignore[assignment]
+
+
+class AnswerExtras(TypedDict, total=False):
+    """What a kind keeps beside an answer: a number as it was typed, a code answer's last run."""
+
+    raw: str
+    run: EditorRun
+
+
+class AnswerEntry(AnswerExtras, total=False):
+    """One question's answer in an answer store (``answers.json``): the value and when it was saved."""
+
+    value: Required[Any]
+    at: str
+    kind: str
 
 
 class StoreError(UserError):
@@ -80,7 +98,9 @@ def _entry_problem(qid: Any, entry: Any) -> str | None:
     return None
 
 
-def parse_store(text: str, path: Path) -> tuple[dict, dict, list[tuple[str, str]]]:
+def parse_store(
+    text: str, path: Path
+) -> tuple[dict[str, Any], dict[str, AnswerEntry], list[tuple[str, str]]]:
     """Parse store text into (header, good answers, problems [(qid, why)]).
 
     Raises StoreError when the file as a whole is unusable.
@@ -95,7 +115,8 @@ def parse_store(text: str, path: Path) -> tuple[dict, dict, list[tuple[str, str]
     if not isinstance(answers, dict):
         raise StoreError(t("store.answers_not_object"), path)
     header = {k: v for k, v in doc.items() if k != "answers"}
-    good, problems = {}, []
+    good: dict[str, AnswerEntry] = {}
+    problems: list[tuple[str, str]] = []
     for qid, entry in answers.items():
         why = _entry_problem(qid, entry)
         if why:
@@ -128,7 +149,7 @@ class AnswerStore:
         self.header = dict(header or {})
         self.readonly = readonly
         # Last answers read or written: survives a corrupt file being replaced.
-        self.known: dict[str, dict] = {}
+        self.known: dict[str, AnswerEntry] = {}
         self.raw_bad: dict[str, Any] = {}
         self.warnings: list[str] = []
         self.problems: dict[str, str] = {}
@@ -157,7 +178,7 @@ class AnswerStore:
             self._backed_up.add(digest)
         return backup
 
-    def read(self, language: str = "zh") -> dict[str, dict]:
+    def read(self, language: str = "zh") -> dict[str, AnswerEntry]:
         """Read and return the good answers; record warnings, never raise.
 
         A wholly corrupt file is backed up and the last known answers are kept
@@ -197,9 +218,11 @@ class AnswerStore:
         self.known = dict(merged)
         return merged
 
-    def set(self, qid: str, value: Any, kind: str, language: str = "zh", **extra: Any) -> dict:
+    def set(
+        self, qid: str, value: Any, kind: str, language: str = "zh", **extra: Unpack[AnswerExtras]
+    ) -> AnswerEntry:
         """Store `value` for `qid` now; return the entry written."""
-        entry = {"value": value, "at": artifacts.now_iso(), "kind": kind, **extra}
+        entry: AnswerEntry = {"value": value, "at": artifacts.now_iso(), "kind": kind, **extra}
         if self.readonly:
             self.known[qid] = entry
             return entry

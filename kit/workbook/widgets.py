@@ -11,11 +11,12 @@ import html
 from typing import Any
 
 from kit import kinds
-from kit.kinds.base import UNIT_COLOURS, br, num
+from kit.kinds.base import UNIT_COLOURS, PracticeHashes, QuestionSpec, br, num
 from kit.kinds.render import unit_name
 from kit.messages import t
 from kit.pages.present import zone_time
 from kit.problems import os_reason
+from kit.workbook.store import AnswerEntry
 
 # One style block per view: JupyterLab keeps widget HTML unsanitised, and
 # repeating it is harmless; it enlarges text and focus rings for readers who
@@ -54,7 +55,7 @@ class QuestionView:
     ``receive_upload(files)``).
     """
 
-    def __init__(self, spec: dict, runtime: Any):
+    def __init__(self, spec: QuestionSpec, runtime: Any):
         import ipywidgets as w
 
         self.w = w
@@ -159,7 +160,7 @@ class QuestionView:
             self.feedback.value = ""
         self._show_status()
 
-    def _on_external(self, entry: dict) -> None:
+    def _on_external(self, entry: AnswerEntry) -> None:
         self.entry = entry
         self._show_status()
 
@@ -169,8 +170,9 @@ class QuestionView:
 
     def check(self) -> bool | None:
         """Practice mode: compare the stored answer with the salted hashes."""
-        hashes = (self.runtime.practice or {}).get(self.qid)
-        result = self.kind_def.practice_check(self.spec, hashes or {}, self.current())
+        table: dict[str, PracticeHashes] = self.runtime.practice or {}
+        hashes: PracticeHashes = table.get(self.qid) or {}
+        result = self.kind_def.practice_check(self.spec, hashes, self.current())
         if self.feedback is not None:
             if self.current() is None:
                 msg, colour = t("check_none", self.lang), "#555"
@@ -184,6 +186,6 @@ class QuestionView:
         return result
 
 
-def build_view(spec: dict, runtime: Any) -> QuestionView:
+def build_view(spec: QuestionSpec, runtime: Any) -> QuestionView:
     """Build a live widget view of `spec` bound to `runtime`."""
     return QuestionView(spec, runtime)
