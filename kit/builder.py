@@ -325,6 +325,39 @@ def build(
     cache = artifacts.read_build_cache(c, co.id)
     result = BuildResult(co.id, out)
     wanted = sessions or [s.session for s in co.sessions]
+    todo = _to_run(c, co.id, wanted, cache, result, force=force, cluster=cluster, engine=engine)
+    jobs, pending = _jobs(c, cohort, todo, engine, result, cache) if todo else ([], [])
+    executed, proven = _run_and_prove(c, co.id, jobs, pending, workers, progress, cluster, handouts)
+    for item, ran in zip(pending, executed, strict=True):
+        _finish(c, co.id, item, ran, result, cache, proven.get(item.name))
+    artifacts.write_build_cache(c, co.id, cache)
+    order = {sid: i for i, sid in enumerate(wanted)}
+    result.sessions.sort(key=lambda b: order[b.session])
+    result.variants.sort(key=lambda b: (order[b.session], b.variant or ""))
+    if result.failures:
+        artifacts.drop_build_stamp(c.root, co.id)
+    elif complete:
+        artifacts.write_build_stamp(c.root, co.id, _stamp(c.root, began, result))
+    return _with_handouts(c, result, progress) if handouts else result
+
+
+def _to_run(
+    c: Course,
+    cohort: str,
+    wanted: list[str],
+    cache: dict[str, str],
+    result: BuildResult,
+    *,
+    force: bool,
+    cluster: str | None,
+    engine: str,
+) -> list[_Item]:
+    """Each wanted session's variants that must run; the rest are listed in `result` as built.
+
+    A session `check` refuses is a failure (and leaves the cache); a variant whose
+    inputs are unchanged since its last build is reused, unless `force`.
+    """
+    co = c.cohort(cohort)
     checked: dict = {}
     todo: list[_Item] = []
     for sid in wanted:
@@ -357,20 +390,7 @@ def build(
             if not todo and not force:
                 _warm_up_executor(cluster, engine)  # overlaps the rest of the planning
             todo.append(item)
-
-    jobs, pending = _jobs(c, cohort, todo, engine, result, cache) if todo else ([], [])
-    executed, proven = _run_and_prove(c, co.id, jobs, pending, workers, progress, cluster, handouts)
-    for item, ran in zip(pending, executed, strict=True):
-        _finish(c, co.id, item, ran, result, cache, proven.get(item.name))
-    artifacts.write_build_cache(c, co.id, cache)
-    order = {sid: i for i, sid in enumerate(wanted)}
-    result.sessions.sort(key=lambda b: order[b.session])
-    result.variants.sort(key=lambda b: (order[b.session], b.variant or ""))
-    if result.failures:
-        artifacts.drop_build_stamp(c.root, co.id)
-    elif complete:
-        artifacts.write_build_stamp(c.root, co.id, _stamp(c.root, began, result))
-    return _with_handouts(c, result, progress) if handouts else result
+    return todo
 
 
 def _run_and_prove(

@@ -504,6 +504,53 @@ def read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     return None
 
 
+def _read_csv(
+    path: Path, model: type[_Row], problems: list[Problem], *, required: bool
+) -> pd.DataFrame | None:
+    """The CSV as text cells, or None when it cannot be a table of `model`.
+
+    That is when it is missing, unreadable, or lacks a column `model`
+    requires; each is a problem, except a missing file that is not `required`.
+    """
+    import pandas as pd
+
+    cols = list(model.model_fields)
+    if not path.exists():
+        if required:
+            problems.append(
+                Problem(
+                    str(path),
+                    message=t("course.file_missing"),
+                    fix=t("course.create_with_header", header=",".join(cols)),
+                )
+            )
+        return None
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
+        problems.append(
+            Problem(
+                str(path),
+                message=t("course.bad_csv", error=e),
+                fix=t("course.bad_csv_fix"),
+            )
+        )
+        return None
+    missing = [c for c in cols if c not in df.columns and model.model_fields[c].is_required()]
+    if missing:
+        problems.append(
+            Problem(
+                str(path),
+                t("where.row", n=1),
+                ",".join(missing),
+                t("course.column_missing"),
+                t("course.header_must", header=",".join(cols)),
+            )
+        )
+        return None
+    return df
+
+
 def read_table(
     path: Path,
     model: type[_Row],
@@ -523,38 +570,8 @@ def read_table(
 
     cols = list(model.model_fields)
     empty = pd.DataFrame(columns=cols).set_index(cols[0])
-    if not path.exists():
-        if required:
-            problems.append(
-                Problem(
-                    str(path),
-                    message=t("course.file_missing"),
-                    fix=t("course.create_with_header", header=",".join(cols)),
-                )
-            )
-        return empty, []
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
-        problems.append(
-            Problem(
-                str(path),
-                message=t("course.bad_csv", error=e),
-                fix=t("course.bad_csv_fix"),
-            )
-        )
-        return empty, []
-    missing = [c for c in cols if c not in df.columns and model.model_fields[c].is_required()]
-    if missing:
-        problems.append(
-            Problem(
-                str(path),
-                t("where.row", n=1),
-                ",".join(missing),
-                t("course.column_missing"),
-                t("course.header_must", header=",".join(cols)),
-            )
-        )
+    df = _read_csv(path, model, problems, required=required)
+    if df is None:
         return empty, []
     rows, good, key = [], [], cols[0]
     seen: dict[str, int] = {}

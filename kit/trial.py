@@ -161,7 +161,6 @@ def try_answers(
     course's store, exchange and gradebook are not touched. Code answers run
     in the sandbox, as in ``grade`` (``unsafe=True``: without it).
     """
-    from kit import workbook
     from kit.gradebook import Gradebook
     from kit.grading import collect, feedback, grade
 
@@ -189,29 +188,7 @@ def try_answers(
     with tempfile.TemporaryDirectory(prefix="casekit-try-") as tmp:
         trial = _throwaway(c, cohort, Path(tmp))
         db = f"sqlite:///{Path(tmp) / 'gradebook.sqlite'}"
-        released = workbook.release(trial, cohort, sessions=[session], trainees=[trainee])
-        if released.failures:
-            raise CourseError.at(paths.trainee, str(released.failures[0]))
-        wb = artifacts.outbox_path(trial.exchange_dir, cohort, trainee, session)
-        rt = workbook.open_workbook(
-            session,
-            trainee=trainee,
-            cohort=cohort,
-            exchange=trial.exchange_dir,
-            language=c.language,
-            store=artifacts.answers_path(wb),
-        )
-        try:
-            for qid, value in values.items():
-                kind = specs[qid]["kind"]
-                if isinstance(value, Path):
-                    value = rt.save_file(qid, value.name, value.read_bytes())
-                rt.save(qid, value, kind)
-        finally:
-            workbook.close_workbook()
-        receipt = workbook.submit(wb)
-        if receipt.folder is not None:
-            _on_time(receipt.folder / artifacts.RECEIPT, c.due_at(cohort, session), trial.root)
+        _hand_in(trial, cohort, session, trainee, values, specs, paths.trainee)
         collect(trial, cohort, db=db)
         graded = grade(trial, cohort, session, db=db, progress=False, workers=1, unsafe=unsafe)
         if graded.failures:
@@ -235,6 +212,46 @@ def try_answers(
     result.points = float(scores["points"].sum())
     result.max_points = float(scores["max_points"].sum())
     return result
+
+
+def _hand_in(
+    trial: Course,
+    cohort: str,
+    session: str,
+    trainee: str,
+    values: dict[str, Any],
+    specs: dict[str, Any],
+    edition: Path,
+) -> None:
+    """Do in the throwaway course what `trainee` would: open the released workbook, answer, hand in on time.
+
+    `edition` is the course's trainee edition, named when it cannot be released.
+    """
+    from kit import workbook
+
+    released = workbook.release(trial, cohort, sessions=[session], trainees=[trainee])
+    if released.failures:
+        raise CourseError.at(edition, str(released.failures[0]))
+    wb = artifacts.outbox_path(trial.exchange_dir, cohort, trainee, session)
+    rt = workbook.open_workbook(
+        session,
+        trainee=trainee,
+        cohort=cohort,
+        exchange=trial.exchange_dir,
+        language=trial.language,
+        store=artifacts.answers_path(wb),
+    )
+    try:
+        for qid, value in values.items():
+            kind = specs[qid]["kind"]
+            if isinstance(value, Path):
+                value = rt.save_file(qid, value.name, value.read_bytes())
+            rt.save(qid, value, kind)
+    finally:
+        workbook.close_workbook()
+    receipt = workbook.submit(wb)
+    if receipt.folder is not None:
+        _on_time(receipt.folder / artifacts.RECEIPT, trial.due_at(cohort, session), trial.root)
 
 
 def _on_time(path: Path, due: datetime | None, root: Path) -> None:

@@ -95,10 +95,124 @@ def form_class() -> type:
     return _FORM_CLASS
 
 
+def _field_widgets(w: Any, labels: dict[str, str], offered: list[str]) -> dict[str, Any]:
+    """One widget per field of the record, in the form's order (`w` is ipywidgets)."""
+    lay = w.Layout(width="95%")
+    style = {"description_width": "14em"}
+    return {
+        "teacher_direction": w.Textarea(
+            description=labels["teacher_direction"], layout=lay, style=style
+        ),
+        "trainee_expectations": w.Textarea(
+            description=labels["trainee_expectations"], layout=lay, style=style
+        ),
+        "trainee_questions": w.Textarea(
+            description=labels["trainee_questions"], layout=lay, style=style
+        ),
+        "organiser_decisions": w.Textarea(
+            description=labels["organiser_decisions"], layout=lay, style=style
+        ),
+        "emphasis": w.Textarea(description=labels["emphasis"], layout=lay, style=style),
+        "modules": w.SelectMultiple(options=offered, description=labels["modules"], style=style),
+        "time_split": w.Text(description=labels["time_split"], layout=lay, style=style),
+        "extra_questions": w.Textarea(
+            description=labels["extra_questions"], layout=lay, style=style
+        ),
+    }
+
+
+class _FormActions:
+    """What the form does with its widgets: load a record into them, save what changed.
+
+    Apart from the widget class (made in `_make_form_class`), so it needs no ipywidgets.
+    """
+
+    course: Course
+    cohort_id: str
+    session_id: str
+    lang: str
+    t: dict[str, str]
+    by: Any
+    role: Any
+    fields: dict[str, Any]
+    status: Any
+    version: int
+    _loaded: dict[str, Any]
+
+    def _enable(self) -> None:
+        allowed = ROLE_FIELDS[self.role.value]
+        for name, widget in self.fields.items():
+            widget.disabled = name not in allowed
+
+    def _values(self) -> dict[str, Any]:
+        f = self.fields
+        return {
+            "teacher_direction": f["teacher_direction"].value.strip(),
+            "trainee_expectations": _split_lines(f["trainee_expectations"].value),
+            "trainee_questions": _split_lines(f["trainee_questions"].value),
+            "organiser_decisions": _split_lines(f["organiser_decisions"].value),
+            "emphasis": _split_lines(f["emphasis"].value),
+            "modules": list(f["modules"].value),
+            "time_split": _parse_split(f["time_split"].value),
+            "extra_questions": _parse_questions(f["extra_questions"].value),
+        }
+
+    def load(self) -> None:
+        """(Re)read the record into the widgets."""
+        rec = load_deliberation(self.course, self.cohort_id, self.session_id) or Deliberation()
+        d = rec.inputs()
+        f = self.fields
+        f["teacher_direction"].value = d["teacher_direction"]
+        for k in (
+            "trainee_expectations",
+            "trainee_questions",
+            "organiser_decisions",
+            "emphasis",
+        ):
+            f[k].value = "\n".join(d[k])
+        f["modules"].value = tuple(m for m in d["modules"] if m in f["modules"].options)
+        f["time_split"].value = ", ".join(f"{k}={v:g}" for k, v in d["time_split"].items())
+        f["extra_questions"].value = _format_questions(d["extra_questions"])
+        self.version = rec.version
+        self._loaded = self._values()
+        self._enable()
+
+    def save(self) -> Path | None:
+        """Write the changed fields; show the outcome in ``status``."""
+        with speaking(self.lang):  # problems in the form's language, whatever the machine says
+            return self._save()
+
+    def _save(self) -> Path | None:
+        try:
+            now = self._values()
+            changes = {k: v for k, v in now.items() if v != self._loaded[k]}
+            if not changes:
+                self.status.value = html.escape(self.t["nochange"])
+                return None
+            path = record_deliberation(
+                self.course,
+                self.cohort_id,
+                self.session_id,
+                by=self.by.value,
+                role=self.role.value,
+                expected_version=self.version,
+                **changes,
+            )
+        except (CourseError, ValueError) as e:
+            msgs = e.problems if isinstance(e, CourseError) else [e]
+            self.status.value = "<br>".join(
+                f'<span style="color:#b00020">{html.escape(str(m))}</span>' for m in msgs
+            )
+            return None
+        self.load()
+        self.status.value = f"{html.escape(self.t['saved'])} {self.version}"
+        return path
+
+
 def _make_form_class() -> type:
     import ipywidgets as w
 
-    class Form(w.VBox):
+    class Form(_FormActions, w.VBox):
         """The deliberation form: ``fields`` (name → widget), ``save_button``, ``status``."""
 
         def __init__(
@@ -117,34 +231,12 @@ def _make_form_class() -> type:
             self.t = section("delib_form", lang)
             session = course.cohort(cohort_id).session(session_id)
             offered = sorted(notebook_modules(course, session.notebook))
-            lay = w.Layout(width="95%")
             style = {"description_width": "14em"}
             self.by = w.Text(value=by, description=self.t["by"], style=style)
             self.role = w.Dropdown(
                 options=list(ROLES), value=role, description=self.t["role"], style=style
             )
-            self.fields: dict[str, Any] = {
-                "teacher_direction": w.Textarea(
-                    description=self.t["teacher_direction"], layout=lay, style=style
-                ),
-                "trainee_expectations": w.Textarea(
-                    description=self.t["trainee_expectations"], layout=lay, style=style
-                ),
-                "trainee_questions": w.Textarea(
-                    description=self.t["trainee_questions"], layout=lay, style=style
-                ),
-                "organiser_decisions": w.Textarea(
-                    description=self.t["organiser_decisions"], layout=lay, style=style
-                ),
-                "emphasis": w.Textarea(description=self.t["emphasis"], layout=lay, style=style),
-                "modules": w.SelectMultiple(
-                    options=offered, description=self.t["modules"], style=style
-                ),
-                "time_split": w.Text(description=self.t["time_split"], layout=lay, style=style),
-                "extra_questions": w.Textarea(
-                    description=self.t["extra_questions"], layout=lay, style=style
-                ),
-            }
+            self.fields = _field_widgets(w, self.t, offered)
             self.save_button = w.Button(
                 description=self.t["save"], button_style="primary", icon="save"
             )
@@ -158,74 +250,5 @@ def _make_form_class() -> type:
                 [title, self.by, self.role, *self.fields.values(), self.save_button, self.status]
             )
             self.load()
-
-        def _enable(self) -> None:
-            allowed = ROLE_FIELDS[self.role.value]
-            for name, widget in self.fields.items():
-                widget.disabled = name not in allowed
-
-        def _values(self) -> dict[str, Any]:
-            f = self.fields
-            return {
-                "teacher_direction": f["teacher_direction"].value.strip(),
-                "trainee_expectations": _split_lines(f["trainee_expectations"].value),
-                "trainee_questions": _split_lines(f["trainee_questions"].value),
-                "organiser_decisions": _split_lines(f["organiser_decisions"].value),
-                "emphasis": _split_lines(f["emphasis"].value),
-                "modules": list(f["modules"].value),
-                "time_split": _parse_split(f["time_split"].value),
-                "extra_questions": _parse_questions(f["extra_questions"].value),
-            }
-
-        def load(self) -> None:
-            """(Re)read the record into the widgets."""
-            rec = load_deliberation(self.course, self.cohort_id, self.session_id) or Deliberation()
-            d = rec.inputs()
-            f = self.fields
-            f["teacher_direction"].value = d["teacher_direction"]
-            for k in (
-                "trainee_expectations",
-                "trainee_questions",
-                "organiser_decisions",
-                "emphasis",
-            ):
-                f[k].value = "\n".join(d[k])
-            f["modules"].value = tuple(m for m in d["modules"] if m in f["modules"].options)
-            f["time_split"].value = ", ".join(f"{k}={v:g}" for k, v in d["time_split"].items())
-            f["extra_questions"].value = _format_questions(d["extra_questions"])
-            self.version = rec.version
-            self._loaded = self._values()
-            self._enable()
-
-        def save(self) -> Path | None:
-            """Write the changed fields; show the outcome in ``status``."""
-            with speaking(self.lang):  # problems in the form's language, whatever the machine says
-                return self._save()
-
-        def _save(self) -> Path | None:
-            try:
-                now = self._values()
-                changes = {k: v for k, v in now.items() if v != self._loaded[k]}
-                if not changes:
-                    self.status.value = html.escape(self.t["nochange"])
-                    return None
-                path = record_deliberation(
-                    self.course,
-                    self.cohort_id,
-                    self.session_id,
-                    by=self.by.value,
-                    role=self.role.value,
-                    expected_version=self.version,
-                    **changes,
-                )
-            except (CourseError, ValueError) as e:
-                msgs = e.problems if isinstance(e, CourseError) else [e]
-                self.status.value = "<br>".join(
-                    f'<span style="color:#b00020">{html.escape(str(m))}</span>' for m in msgs
-                )
-                return None
-            self.load()
-            self.status.value = f"{html.escape(self.t['saved'])} {self.version}"
-            return path
 
     return Form

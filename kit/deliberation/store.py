@@ -186,34 +186,12 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def record_deliberation(
-    course: Course | str | Path,
-    cohort_id: str,
-    session_id: str,
-    *,
-    by: str,
-    role: Role | str,
-    expected_version: int | None = None,
-    **changes: Any,
-) -> Path:
-    """Record changes to a session's deliberation and append them to its history.
+# what a save stamps on the record, left out when comparing what the parties agreed
+_STAMP = {"version", "updated_at", "updated_by"}
 
-    ``by`` names who made the change (a person, or a trainee id for a trainee
-    representative) and ``role`` is ``organiser``, ``teacher`` or
-    ``trainee-rep``; each role may change only its own fields (see
-    ``ROLE_FIELDS``). ``changes`` are fields of the record (``teacher_direction``,
-    ``trainee_expectations``, ``trainee_questions``, ``organiser_decisions``,
-    ``emphasis``, ``modules``, ``time_split``, ``extra_questions``,
-    ``agreed_at``, ``parties``); each replaces the field's value. Pass
-    ``expected_version`` (the version you read) to refuse the save if someone
-    else saved in between. A save that changes nothing adds no version.
-    Returns the record's path; raises :class:`CourseError` on any problem.
-    """
-    course = as_course(course)
-    cohort = course.cohort(cohort_id)
-    cohort.session(session_id)
-    path = record_path(course, cohort_id, session_id)
-    f = str(path)
+
+def _check_change(f: str, by: str, role: Role | str, changes: dict[str, Any]) -> None:
+    """Refuse a save by an unknown role, by nobody, of unknown fields, or of another role's fields."""
     if role not in ROLES:
         raise CourseError(
             [
@@ -260,67 +238,120 @@ def record_deliberation(
             ]
         )
 
-    with _locked(path.parent):
-        hist = history_path(course, cohort_id, session_id)
-        current = load_deliberation(course, cohort_id, session_id) or Deliberation()
-        if expected_version is not None and current.version != expected_version:
-            raise CourseError(
-                [
-                    Problem(
-                        f,
-                        field="version",
-                        message=t(
-                            "delib_save.conflict",
-                            who=current.updated_by or t("delib_save.someone"),
-                            expected=expected_version,
-                            version=current.version,
-                        ),
-                        fix=t("delib_save.conflict_fix"),
-                    )
-                ]
-            )
-        entries = history(course, cohort_id, session_id)
-        base = current.model_dump(mode="json", exclude={"version", "updated_at", "updated_by"})
-        empty = Deliberation().model_dump(
-            mode="json", exclude={"version", "updated_at", "updated_by"}
+
+def _check_version(f: str, current: Deliberation, expected_version: int | None) -> None:
+    """Refuse a save made on a version someone else has saved over since."""
+    if expected_version is not None and current.version != expected_version:
+        raise CourseError(
+            [
+                Problem(
+                    f,
+                    field="version",
+                    message=t(
+                        "delib_save.conflict",
+                        who=current.updated_by or t("delib_save.someone"),
+                        expected=expected_version,
+                        version=current.version,
+                    ),
+                    fix=t("delib_save.conflict_fix"),
+                )
+            ]
         )
-        prev = entries[-1].get("record", {}) if entries else empty
-        if path.exists() and prev != base:
-            # Someone edited the TOML by hand since the last save: keep that in the history too.
-            _append_line(
-                hist,
-                {
-                    "version": current.version,
-                    "at": _now().isoformat(),
-                    "by": "(edited by hand)",
-                    "role": "",
-                    "changes": _diff(prev, base),
-                    "record": base,
-                },
-            )
-        merged = {**current.model_dump(), **changes}
-        try:
-            candidate = Deliberation.model_validate(merged)
-        except ValidationError as e:
-            raise CourseError(_pydantic_problems(e, f)) from None
-        after = candidate.model_dump(mode="json", exclude={"version", "updated_at", "updated_by"})
+
+
+def _note_hand_edit(
+    course: Course, cohort_id: str, session_id: str, current: Deliberation, base: dict[str, Any]
+) -> None:
+    """Append the record as it is now when it differs from the last history entry.
+
+    Someone edited the TOML by hand since the last save: keep that in the history too.
+    """
+    entries = history(course, cohort_id, session_id)
+    empty = Deliberation().model_dump(mode="json", exclude=_STAMP)
+    prev = entries[-1].get("record", {}) if entries else empty
+    if record_path(course, cohort_id, session_id).exists() and prev != base:
+        _append_line(
+            history_path(course, cohort_id, session_id),
+            {
+                "version": current.version,
+                "at": _now().isoformat(),
+                "by": "(edited by hand)",
+                "role": "",
+                "changes": _diff(prev, base),
+                "record": base,
+            },
+        )
+
+
+def _validated(merged: dict[str, Any], f: str) -> Deliberation:
+    """The record with the changes merged in; a CourseError when its fields do not validate."""
+    try:
+        return Deliberation.model_validate(merged)
+    except ValidationError as e:
+        raise CourseError(_pydantic_problems(e, f)) from None
+
+
+def _check_record(
+    course: Course, cohort_id: str, session_id: str, candidate: Deliberation, f: str
+) -> None:
+    """Refuse a record with an error against the course (unknown modules, trainees, ...)."""
+    problems = [
+        p
+        for p in record_problems(course, cohort_id, session_id, candidate, f)
+        if p.severity == "error"
+    ]
+    if problems:
+        raise CourseError(problems)
+
+
+def record_deliberation(
+    course: Course | str | Path,
+    cohort_id: str,
+    session_id: str,
+    *,
+    by: str,
+    role: Role | str,
+    expected_version: int | None = None,
+    **changes: Any,
+) -> Path:
+    """Record changes to a session's deliberation and append them to its history.
+
+    ``by`` names who made the change (a person, or a trainee id for a trainee
+    representative) and ``role`` is ``organiser``, ``teacher`` or
+    ``trainee-rep``; each role may change only its own fields (see
+    ``ROLE_FIELDS``). ``changes`` are fields of the record (``teacher_direction``,
+    ``trainee_expectations``, ``trainee_questions``, ``organiser_decisions``,
+    ``emphasis``, ``modules``, ``time_split``, ``extra_questions``,
+    ``agreed_at``, ``parties``); each replaces the field's value. Pass
+    ``expected_version`` (the version you read) to refuse the save if someone
+    else saved in between. A save that changes nothing adds no version.
+    Returns the record's path; raises :class:`CourseError` on any problem.
+    """
+    course = as_course(course)
+    cohort = course.cohort(cohort_id)
+    cohort.session(session_id)
+    path = record_path(course, cohort_id, session_id)
+    f = str(path)
+    _check_change(f, by, role, changes)
+
+    with _locked(path.parent):
+        current = load_deliberation(course, cohort_id, session_id) or Deliberation()
+        _check_version(f, current, expected_version)
+        base = current.model_dump(mode="json", exclude=_STAMP)
+        _note_hand_edit(course, cohort_id, session_id, current, base)
+        candidate = _validated({**current.model_dump(), **changes}, f)
+        after = candidate.model_dump(mode="json", exclude=_STAMP)
         diff = _diff(base, after)
         if not diff:
             return path
-        problems = [
-            p
-            for p in record_problems(course, cohort_id, session_id, candidate, f)
-            if p.severity == "error"
-        ]
-        if problems:
-            raise CourseError(problems)
+        _check_record(course, cohort_id, session_id, candidate, f)
         now = _now()
         new = candidate.model_copy(
             update={"version": current.version + 1, "updated_at": now, "updated_by": str(by)}
         )
         _atomic_write(path, dumps_record(new, cohort_id, session_id))
         _append_line(
-            hist,
+            history_path(course, cohort_id, session_id),
             {
                 "version": new.version,
                 "at": now.isoformat(),

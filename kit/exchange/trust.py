@@ -148,6 +148,43 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
 
 
+def _read_receipt(v: Verdict, files: dict[str, bytes], secret: bytes | None, cohort: str) -> bool:
+    """Take a signed receipt's time into `v`; refuse in `v` a receipt of another hand-in.
+
+    Returns whether the receipt is the hub's: the hub's service files a hand-in
+    under the signed-in account, so its identity needs no token.
+    """
+    receipt = read_json(files.get(RECEIPT))
+    if receipt_is_signed(secret, receipt):
+        mismatch = [
+            f"{k} {receipt.get(k)!r}"
+            for k, want in (("cohort", cohort), ("session", v.session), ("trainee", v.trainee))
+            if receipt.get(k) != want
+        ]
+        if mismatch:
+            v.refused = say(
+                "trust.receipt_other",
+                got=", ".join(mismatch),
+                trainee=v.trainee,
+                session=v.session,
+            )
+            return False
+        if receipt.get("sha256") != content_digest(files):
+            v.refused = say("trust.content_changed")
+            return False
+        try:
+            v.received_at = datetime.fromisoformat(str(receipt["received_at"]))
+            v.time_source = say("trust.time_signed", via=receipt.get("via") or "exchange")
+        except ValueError:
+            v.notes.append(say("trust.no_time"))
+        if receipt.get("via") == HUB_VIA:
+            v.identity = IDENTITY_HUB
+            return True
+    elif isinstance(receipt, dict) and receipt.get("signature"):
+        v.notes.append(say("trust.bad_signature"))
+    return False
+
+
 def verify(
     files: dict[str, bytes],
     *,
@@ -175,32 +212,9 @@ def verify(
     hand-in without a workbook that no account and no chosen source vouches for.
     """
     v = Verdict(trainee, session, time_source=say("trust.time_arrival"))
-    receipt = read_json(files.get(RECEIPT))
-    # the hub's service files a hand-in under the signed-in account: identity needs no token
-    account_vouched = False
-    if receipt_is_signed(secret, receipt):
-        mismatch = [
-            f"{k} {receipt.get(k)!r}"
-            for k, want in (("cohort", cohort), ("session", session), ("trainee", trainee))
-            if receipt.get(k) != want
-        ]
-        if mismatch:
-            v.refused = say(
-                "trust.receipt_other", got=", ".join(mismatch), trainee=trainee, session=session
-            )
-            return v
-        if receipt.get("sha256") != content_digest(files):
-            v.refused = say("trust.content_changed")
-            return v
-        try:
-            v.received_at = datetime.fromisoformat(str(receipt["received_at"]))
-            v.time_source = say("trust.time_signed", via=receipt.get("via") or "exchange")
-        except ValueError:
-            v.notes.append(say("trust.no_time"))
-        if receipt.get("via") == HUB_VIA:
-            account_vouched, v.identity = True, IDENTITY_HUB
-    elif isinstance(receipt, dict) and receipt.get("signature"):
-        v.notes.append(say("trust.bad_signature"))
+    account_vouched = _read_receipt(v, files, secret, cohort)
+    if v.refused:
+        return v
     if channel is not None and channel != trainee:
         v.refused = say("trust.other_channel", channel=channel, trainee=trainee)
         return v

@@ -49,6 +49,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
@@ -388,19 +389,7 @@ def run_notebook(
     except Exception as exc:  # executor trouble is a failure of this item, not a crash of the batch
         failure = f"executor error: {type(exc).__name__}: {exc}"
     if failure and running is not None:
-        cell = nb.cells[running]
-        cell.outputs.append(
-            nbformat.v4.new_output(
-                "error",
-                ename="ExecutionFailure",
-                evalue=failure,
-                traceback=[f"ExecutionFailure: {failure}"],
-            )
-        )
-        cell.metadata.papermill["status"] = "failed"
-        cell.metadata.papermill["exception"] = True
-        if on_cell:
-            on_cell("error", running, cell)
+        _failed_in(nb, running, failure, on_cell)
     nb.metadata["language_info"] = nb.metadata.get("language_info") or dict(_LANGUAGE_INFO)
     errors = _errors_of(nb)
     nb.metadata.papermill["end_time"] = _now_iso()
@@ -415,6 +404,27 @@ def run_notebook(
     )
 
 
+#: called in the parent as cells run: ``(event, index, cell)``, event ``start``/``complete``/``error``
+OnCell = Callable[[str, int, NotebookNode], None]
+
+
+def _failed_in(nb: NotebookNode, index: int, failure: str, on_cell: OnCell | None) -> None:
+    """The run failed (timeout, crash, lost child) in cell `index`: say so in that cell."""
+    cell = nb.cells[index]
+    cell.outputs.append(
+        nbformat.v4.new_output(
+            "error",
+            ename="ExecutionFailure",
+            evalue=failure,
+            traceback=[f"ExecutionFailure: {failure}"],
+        )
+    )
+    cell.metadata.papermill["status"] = "failed"
+    cell.metadata.papermill["exception"] = True
+    if on_cell:
+        on_cell("error", index, cell)
+
+
 def _code_only(nb: NotebookNode) -> dict:
     """What the child needs: sources and tags, not markdown or attachments."""
     return {
@@ -427,6 +437,34 @@ def _code_only(nb: NotebookNode) -> dict:
             for c in nb.cells
         ]
     }
+
+
+def _cell_started(nb: NotebookNode, index: int, on_cell: OnCell | None) -> None:
+    """The child started cell `index`: papermill's running state on it."""
+    cell = nb.cells[index]
+    cell.metadata.papermill["start_time"] = _now_iso()
+    cell.metadata.papermill["status"] = "running"
+    cell.metadata.papermill["exception"] = False
+    if on_cell:
+        on_cell("start", index, cell)
+
+
+def _cell_done(nb: NotebookNode, frame: tuple, on_cell: OnCell | None) -> None:
+    """The child's ``cell`` frame: the cell's outputs, count, duration and status."""
+    _, index, out, errored, _t = frame
+    cell = nb.cells[index]
+    cell.outputs = [nbformat.from_dict(o) for o in out["outputs"]]
+    cell.execution_count = out["execution_count"]
+    meta = cell.metadata.papermill
+    meta["end_time"] = _now_iso()
+    if meta.get("start_time"):
+        meta["duration"] = (
+            datetime.fromisoformat(meta["end_time"]) - datetime.fromisoformat(meta["start_time"])
+        ).total_seconds()
+    meta["status"] = "failed" if errored else "completed"
+    meta["exception"] = bool(errored)
+    if on_cell:
+        on_cell("error" if errored else "complete", index, cell)
 
 
 def _drive(job, nb, notebook_timeout, on_cell):
@@ -468,29 +506,10 @@ def _drive(job, nb, notebook_timeout, on_cell):
                 _send(sock, job)
             elif kind == "start":
                 running = frame[1]
-                cell = nb.cells[running]
-                cell.metadata.papermill["start_time"] = _now_iso()
-                cell.metadata.papermill["status"] = "running"
-                cell.metadata.papermill["exception"] = False
-                if on_cell:
-                    on_cell("start", running, cell)
+                _cell_started(nb, running, on_cell)
             elif kind == "cell":
-                _, index, out, errored, _t = frame
-                cell = nb.cells[index]
-                cell.outputs = [nbformat.from_dict(o) for o in out["outputs"]]
-                cell.execution_count = out["execution_count"]
-                meta = cell.metadata.papermill
-                meta["end_time"] = _now_iso()
-                if meta.get("start_time"):
-                    meta["duration"] = (
-                        datetime.fromisoformat(meta["end_time"])
-                        - datetime.fromisoformat(meta["start_time"])
-                    ).total_seconds()
-                meta["status"] = "failed" if errored else "completed"
-                meta["exception"] = bool(errored)
+                _cell_done(nb, frame, on_cell)
                 running = None
-                if on_cell:
-                    on_cell("error" if errored else "complete", index, cell)
             elif kind == "done":
                 if frame[1].get("widgets"):
                     nb.metadata["widgets"] = frame[1]["widgets"]
@@ -556,25 +575,7 @@ def run_many(
     results: list[Executed | None] = [None] * total
     if not jobs:
         return []
-    bar = None
-    callback: Callable[[int, int, str], None] | None = None
-    if callable(progress):
-        callback = progress
-    elif progress:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        bar = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=False,
-        )
-        task = bar.add_task("notebooks", total=total)
-
-        def callback(done, total, name):
-            bar.update(task, completed=done, description=name)
-
+    bar, callback = _progress_of(progress, total)
     done = 0
 
     def finished(i: int, res: Executed) -> None:
@@ -588,42 +589,81 @@ def run_many(
         bar.start()
     try:
         if cluster:
-            from distributed import Client
-            from distributed import as_completed as dask_completed
-
-            with Client(cluster) as client:
-                futures = {
-                    client.submit(
-                        # Unique per call: the scheduler treats equal keys as the same task,
-                        # so two callers' "quiz" jobs would share one result.
-                        _run_job,
-                        job,
-                        pure=False,
-                        key=f"casekit-{job.name}-{uuid.uuid4().hex}",
-                    ): i
-                    for i, job in enumerate(jobs)
-                }
-                for fut in dask_completed(futures):
-                    i = futures[fut]
-                    try:
-                        res = fut.result()
-                    except Exception as exc:
-                        res = Executed(
-                            nb=nbformat.v4.new_notebook(),
-                            error=None,
-                            seconds=0.0,
-                            failure=f"dask: {type(exc).__name__}: {exc}",
-                            name=jobs[i].name,
-                        )
-                    finished(i, res)
+            _run_on_cluster(cluster, jobs, finished)
         else:
-            _get_zygote()  # start once, before the threads race for it
-            n = max(1, min(workers or os.cpu_count() or 1, total))
-            with ThreadPoolExecutor(max_workers=n) as pool:
-                futures = {pool.submit(_run_job, job): i for i, job in enumerate(jobs)}
-                for fut in as_completed(futures):
-                    finished(futures[fut], fut.result())
+            _run_here(jobs, workers, finished)
     finally:
         if bar:
             bar.stop()
     return results  # type: ignore[return-value]
+
+
+def _progress_of(
+    progress: bool | Callable[[int, int, str], None], total: int
+) -> tuple[Any, Callable[[int, int, str], None] | None]:
+    """A rich progress bar (not started) for ``progress=True``, and what to call after each job."""
+    if callable(progress):
+        return None, progress
+    if not progress:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+    )
+    task = bar.add_task("notebooks", total=total)
+
+    def callback(done, total, name):
+        bar.update(task, completed=done, description=name)
+
+    return bar, callback
+
+
+def _run_on_cluster(
+    cluster: str, jobs: list[Job], finished: Callable[[int, Executed], None]
+) -> None:
+    """Run `jobs` on the dask.distributed scheduler at `cluster`, each result to `finished`."""
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    with Client(cluster) as client:
+        futures = {
+            client.submit(
+                # Unique per call: the scheduler treats equal keys as the same task,
+                # so two callers' "quiz" jobs would share one result.
+                _run_job,
+                job,
+                pure=False,
+                key=f"casekit-{job.name}-{uuid.uuid4().hex}",
+            ): i
+            for i, job in enumerate(jobs)
+        }
+        for fut in dask_completed(futures):
+            i = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as exc:
+                res = Executed(
+                    nb=nbformat.v4.new_notebook(),
+                    error=None,
+                    seconds=0.0,
+                    failure=f"dask: {type(exc).__name__}: {exc}",
+                    name=jobs[i].name,
+                )
+            finished(i, res)
+
+
+def _run_here(
+    jobs: list[Job], workers: int | None, finished: Callable[[int, Executed], None]
+) -> None:
+    """Run `jobs` in forked children of this machine's zygote, up to `workers` at once."""
+    _get_zygote()  # start once, before the threads race for it
+    n = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        futures = {pool.submit(_run_job, job): i for i, job in enumerate(jobs)}
+        for fut in as_completed(futures):
+            finished(futures[fut], fut.result())

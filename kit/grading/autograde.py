@@ -3,9 +3,9 @@
 Grading never runs a trainee's workbook as it is: widget answers are scored
 from ``answers.json`` against the keys file without a kernel (each by its
 kind's ``score``, :mod:`kit.kinds`), and code answers run through
-:func:`kit.grading.coderun.run_code_questions`. Tamper checks compare the
-handed-in notebook with the locks the build recorded; flags never change a
-score. Submissions are written in batches, one transaction each; a rerun resumes.
+:func:`kit.grading.coderun.run_code_questions`. Tamper checks
+(:mod:`kit.grading.tamper`) compare the handed-in notebook with the locks the
+build recorded; flags never change a score. Submissions are written in batches, one transaction each; a rerun resumes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +43,11 @@ from kit.gradebook.batch import grades_of, has_marks, write_gradings
 from kit.grading.coderun import CodeRunner, code_job, open_runner, run_code_questions
 from kit.grading.keys import SessionKeys, load_keys
 from kit.grading.submissions import index_store
+from kit.grading.tamper import tamper_flags
 from kit.kinds import Score
 from kit.kinds.base import QuestionSpec, without_controls
 from kit.messages import t as say
-from kit.notebooks import casekit_meta, cell_role, checksum, source
+from kit.notebooks import casekit_meta, source
 from kit.sandbox.answers import FailureKind, RunFailure, TestOutcome
 from kit.sandbox.supervisor import CodeJob, CodeRun
 from kit.untrusted import invisible_characters
@@ -65,87 +65,6 @@ class GradeResult:
     skipped: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     statuses: dict[str, str] = field(default_factory=dict)
-
-
-# ================================================================ tamper checks
-
-
-def tamper_flags(
-    submitted: Any | None, keys: SessionKeys, answers: dict[str, Any]
-) -> list[dict[str, str]]:
-    """Flags for a submission: locked cells changed or removed, tests edited or removed, unknown answers.
-
-    Cells are matched by cell id, then by the lock checksum in their metadata,
-    so moved or added cells are not flagged. Flags never change a score
-    (grading uses the instructor's content); they are shown to the instructor.
-    """
-    flags: list[dict[str, str]] = []
-    roles = _roles(keys)
-    if submitted is not None:
-        by_id = {c.get("id"): c for c in submitted.cells if c.get("id")}
-        by_lock = {
-            casekit_meta(c).get("lock"): c for c in submitted.cells if casekit_meta(c).get("lock")
-        }
-        for cid, sha in keys.locks.items():
-            cell = by_id.get(cid) or by_lock.get(sha)
-            is_test = roles.get(cid) in ("tests", "hidden-tests")
-            if cell is not None and _checksum(source(cell)) == sha:
-                continue  # as released: most cells of most workbooks
-            what = say("tamper.tests_cell" if is_test else "tamper.locked_cell")
-            if cell is None:
-                flags.append(
-                    {
-                        "code": "tests-removed" if is_test else "locked-removed",
-                        "where": f"cell {cid}",
-                        "message": say("tamper.removed", what=what, cell=cid),
-                    }
-                )
-            else:
-                flags.append(
-                    {
-                        "code": "tests-edited" if is_test else "locked-changed",
-                        "where": f"cell {cid}",
-                        "message": say("tamper.changed", what=what, cell=cid),
-                    }
-                )
-    unknown = [qid for qid in answers if qid not in keys.questions]
-    if len(unknown) == 1:
-        flags.append(
-            {
-                "code": "unknown-question",
-                "where": f"question {unknown[0]}"[:200],
-                "message": say("tamper.unknown_question", qid=unknown[0]),
-            }
-        )
-    elif unknown:  # counted in one flag: a million made-up ids are one fact, not a million rows
-        first = min(unknown, key=str)
-        flags.append(
-            {
-                "code": "unknown-question",
-                "where": f"question {first}"[:200],
-                "message": say("tamper.unknown_questions", n=len(unknown), first=str(first)[:80]),
-            }
-        )
-    return flags
-
-
-_ROLES: dict[str, dict[Any, str]] = {}
-
-
-def _roles(keys: SessionKeys) -> dict[Any, str]:
-    """The role of each instructor cell by id, worked out once per keys file (not per submission)."""
-    found = _ROLES.get(keys.fingerprint)
-    if found is None:
-        if len(_ROLES) > 256:
-            _ROLES.clear()
-        found = _ROLES[keys.fingerprint] = {
-            c.get("id"): cell_role(c) for c in keys.instructor.cells
-        }
-    return found
-
-
-# most handed-in cells are the released ones, byte for byte: their checksums are worked out once
-_checksum = lru_cache(maxsize=8192)(checksum)
 
 
 # ================================================================ scoring
@@ -493,102 +412,135 @@ def grade(
     co = c.cohort(cohort)
     res = GradeResult()
     sessions = [co.session(session).session] if session else [s.session for s in co.sessions]
-    g = c.config.grading
-    policy = f"{g.late_penalty_per_day}:{g.late_penalty_cap}:{c.zone}"
     access.protect_course(
         c, cohort, only=("gradebook.sqlite",)
     )  # the gradebook is created the owner's only (#19)
     with Gradebook.open(c.root, db) as gb:
         index_store(c, cohort, gb=gb, session=session)
         run = gb.start_run(cohort, session)
-        jobs: list[tuple[_Job, SessionKeys]] = []
-        # by session and variant: a trainee with a variant of their own is graded by its keys
-        keys_by_variant: dict[tuple[str, str | None], SessionKeys | CourseError] = {}
-        graded = grades_of(gb, cohort, session)
-        # a failure the submission caused is final; only the grader's own is tried again
-        retry = _grader_failed(gb, cohort)
-        for sub in gb.current_submissions(cohort, session):
-            if sub.session not in sessions:
-                continue
-            label = f"{sub.trainee}/{sub.session}"
-            variant = artifacts.variant_of(c, cohort, sub.session, sub.trainee)
-            if (sub.session, variant) not in keys_by_variant:
-                try:
-                    found: SessionKeys | CourseError = load_keys(
-                        c, cohort, sub.session, sub.trainee
-                    )
-                except (CourseError, ValueError, OSError) as e:
-                    found = (
-                        e
-                        if isinstance(e, CourseError)
-                        else CourseError.at(
-                            artifacts.build_paths(c, cohort, sub.session, sub.trainee).keys,
-                            say("grade.keys_unreadable", error=e),
-                        )
-                    )
-                keys_by_variant[(sub.session, variant)] = found
-            keys = keys_by_variant[(sub.session, variant)]
-            if isinstance(keys, CourseError):
-                res.failures.append(Failure(label, str(keys)))
-                continue
-            due = co.session(sub.session).due
-            fp = hashlib.sha256(
-                f"{GRADER_VERSION}|{sub.sha256}|{keys.fingerprint}|{policy}|{due}|{sub.received_at}".encode()
-            ).hexdigest()
-            old_fp, old_status = graded.get(sub.id, (None, None))
-            if old_fp == fp and (old_status != FAILED or sub.id not in retry) and not force:
-                res.skipped.append(label)
-                res.statuses[label] = str(old_status)
-                continue
-            job = _Job(
-                sub.id, label, c.root / sub.path, sub.session, sub.trainee, sub.received_at, fp
-            )
-            jobs.append((job, keys))
-
+        jobs = _jobs(c, cohort, session, sessions, gb, res, force=force)
         n_workers = workers or max(1, min(4, os.cpu_count() or 1))
         # one sandbox for the whole run, opened only when some submission has code to run
         coded = any(_has_code(k) for _, k in jobs)
         runner = open_runner(c, unsafe=unsafe, cluster=cluster) if coded else None
-        bar = _progress(progress, len(jobs))
-        with _closing(runner), bar as p:
-            task = p.add_task(say("grade.progress", cohort=cohort), total=len(jobs)) if p else None
-            pending: list[tuple[_Job, dict[str, Any]]] = []
-            since = time.monotonic()
-
-            def flush() -> None:
-                written = _write(gb, pending, res)
-                for job, payload in written:
-                    status = payload["grade"]["status"]
-                    res.statuses[job.label] = status
-                    if status == FAILED:
-                        res.failures.append(
-                            Failure(job.label, payload["grade"]["cause"], str(job.path))
-                        )
-                    else:
-                        res.graded.append(job.label)
-                if p:
-                    p.advance(task, len(pending))
-                pending.clear()
-
-            for job, _keys, payload in _payloads(c, cohort, jobs, runner, n_workers):
-                pending.append((job, payload))
-                # a batch per transaction; a crash loses at most a batch (the rerun resumes)
-                if len(pending) >= WRITE_BATCH or time.monotonic() - since > WRITE_SECONDS:
-                    flush()
-                    since = time.monotonic()
-            flush()
+        with _closing(runner), _progress(progress, len(jobs)) as bar:
+            _grade_jobs(c, cohort, gb, jobs, res, runner, n_workers, bar)
         gb.finish_run(
             run, graded=len(res.graded), skipped=len(res.skipped), failed=len(res.failures)
         )
-        # what each submission's status is now: hand marks since an earlier run close open items
-        if has_marks(gb, cohort, session):
-            now = gb.submission_scores(cohort, session)
-            current = {
-                f"{t}/{s}": st
-                for t, s, st in zip(now["trainee"], now["session"], now["status"], strict=True)
-            }
-            res.statuses = {label: current.get(label, st) for label, st in res.statuses.items()}
+        _statuses_now(gb, cohort, session, res)
     return res
+
+
+def _statuses_now(gb: Gradebook, cohort: str, session: str | None, res: GradeResult) -> None:
+    """Each submission's status as it is now in `res`: hand marks since an earlier run close open items."""
+    if has_marks(gb, cohort, session):
+        now = gb.submission_scores(cohort, session)
+        current = {
+            f"{t}/{s}": st
+            for t, s, st in zip(now["trainee"], now["session"], now["status"], strict=True)
+        }
+        res.statuses = {label: current.get(label, st) for label, st in res.statuses.items()}
+
+
+def _keys_of(c: Course, cohort: str, sub: Submission) -> SessionKeys | CourseError:
+    """The keys `sub` is graded by (its trainee's variant's), or why they cannot be read."""
+    try:
+        return load_keys(c, cohort, sub.session, sub.trainee)
+    except CourseError as e:
+        return e
+    except (ValueError, OSError) as e:
+        where = artifacts.build_paths(c, cohort, sub.session, sub.trainee).keys
+        return CourseError.at(where, say("grade.keys_unreadable", error=e))
+
+
+def _jobs(
+    c: Course,
+    cohort: str,
+    session: str | None,
+    sessions: list[str],
+    gb: Gradebook,
+    res: GradeResult,
+    *,
+    force: bool,
+) -> list[tuple[_Job, SessionKeys]]:
+    """The current submissions to grade, each with its keys.
+
+    One graded before with the same inputs is skipped (unless `force`, or its
+    grader failed); one whose keys cannot be read is a failure. Both go into `res`.
+    """
+    co = c.cohort(cohort)
+    g = c.config.grading
+    policy = f"{g.late_penalty_per_day}:{g.late_penalty_cap}:{c.zone}"
+    jobs: list[tuple[_Job, SessionKeys]] = []
+    # by session and variant: a trainee with a variant of their own is graded by its keys
+    keys_by_variant: dict[tuple[str, str | None], SessionKeys | CourseError] = {}
+    graded = grades_of(gb, cohort, session)
+    # a failure the submission caused is final; only the grader's own is tried again
+    retry = _grader_failed(gb, cohort)
+    for sub in gb.current_submissions(cohort, session):
+        if sub.session not in sessions:
+            continue
+        label = f"{sub.trainee}/{sub.session}"
+        variant = artifacts.variant_of(c, cohort, sub.session, sub.trainee)
+        if (sub.session, variant) not in keys_by_variant:
+            keys_by_variant[(sub.session, variant)] = _keys_of(c, cohort, sub)
+        keys = keys_by_variant[(sub.session, variant)]
+        if isinstance(keys, CourseError):
+            res.failures.append(Failure(label, str(keys)))
+            continue
+        due = co.session(sub.session).due
+        fp = hashlib.sha256(
+            f"{GRADER_VERSION}|{sub.sha256}|{keys.fingerprint}|{policy}|{due}|{sub.received_at}".encode()
+        ).hexdigest()
+        old_fp, old_status = graded.get(sub.id, (None, None))
+        if old_fp == fp and (old_status != FAILED or sub.id not in retry) and not force:
+            res.skipped.append(label)
+            res.statuses[label] = str(old_status)
+            continue
+        job = _Job(sub.id, label, c.root / sub.path, sub.session, sub.trainee, sub.received_at, fp)
+        jobs.append((job, keys))
+    return jobs
+
+
+def _grade_jobs(
+    c: Course,
+    cohort: str,
+    gb: Gradebook,
+    jobs: list[tuple[_Job, SessionKeys]],
+    res: GradeResult,
+    runner: CodeRunner | None,
+    n_workers: int,
+    p: Any,
+) -> None:
+    """Grade `jobs` into the gradebook a batch per transaction, each outcome into `res`.
+
+    `p` is the progress bar (None when none is shown).
+    """
+    task = p.add_task(say("grade.progress", cohort=cohort), total=len(jobs)) if p else None
+    pending: list[tuple[_Job, dict[str, Any]]] = []
+    since = time.monotonic()
+
+    def flush() -> None:
+        written = _write(gb, pending, res)
+        for job, payload in written:
+            status = payload["grade"]["status"]
+            res.statuses[job.label] = status
+            if status == FAILED:
+                res.failures.append(Failure(job.label, payload["grade"]["cause"], str(job.path)))
+            else:
+                res.graded.append(job.label)
+        if p:
+            p.advance(task, len(pending))
+        pending.clear()
+
+    for job, _keys, payload in _payloads(c, cohort, jobs, runner, n_workers):
+        pending.append((job, payload))
+        # a batch per transaction; a crash loses at most a batch (the rerun resumes)
+        if len(pending) >= WRITE_BATCH or time.monotonic() - since > WRITE_SECONDS:
+            flush()
+            since = time.monotonic()
+    flush()
 
 
 def _grader_failed(gb: Gradebook, cohort: str) -> set[int]:

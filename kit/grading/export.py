@@ -10,6 +10,7 @@ from kit.artifacts import write_whole
 from kit.course import Course, CourseError, Outcome, as_course
 from kit.gradebook import Gradebook
 from kit.grading.keys import with_criterion_max
+from kit.grading.lms import session_maxima, session_scores, write_lms
 from kit.kinds.base import without_controls
 from kit.messages import section, t
 from kit.pages.present import yes_no
@@ -20,42 +21,6 @@ class GradesResult(Outcome):
     """The grade exports written; for an LMS file, the provisional grades it left out."""
 
     left_out: list[str] = field(default_factory=list)
-
-
-#: The status of a session where a trainee has hand marks (a group mark) but handed nothing in.
-MARKED_ONLY = "marked"
-
-
-def session_scores(gb: Gradebook, cohort: str) -> Any:
-    """Per trainee and session: what counts, hand marks of trainees who handed nothing in included.
-
-    :meth:`Gradebook.submission_scores` (one row per current submission) plus
-    one row (status ``marked``, no submission) per trainee and session where
-    only hand marks exist: a group mark reaches every member of the group.
-    """
-    import pandas as pd
-
-    scores = gb.submission_scores(cohort)
-    qs = gb.question_scores(cohort)
-    marked = qs[qs["submission_id"].isna()] if len(qs) else qs
-    if marked.empty:
-        return scores
-    have = set(zip(scores["session"], scores["trainee"], strict=True))
-    extra = marked.groupby(["session", "trainee"])["points"].sum().round(4).reset_index()
-    extra = extra[
-        [(s, t) not in have for s, t in zip(extra["session"], extra["trainee"], strict=True)]
-    ]
-    extra = extra.assign(
-        submission_id=None, raw_points=extra["points"], status=MARKED_ONLY, cause="",
-        max_points=extra["session"].map(session_maxima(scores)).fillna(0.0),
-        days_late=0, penalty=0.0, open_items=0,
-    )  # fmt: skip
-    return pd.concat([scores, extra[[c for c in scores.columns if c in extra]]], ignore_index=True)
-
-
-def session_maxima(scores: Any) -> Any:
-    """The most points of each session that was graded for anyone: what every trainee was due."""
-    return scores.groupby("session")["max_points"].max() if len(scores) else scores["max_points"]
 
 
 def grades_table(course: Course | Path | str, cohort: str, *, db: str | None = None) -> Any:
@@ -129,8 +94,6 @@ def grades(
     """
     c = as_course(course)
     if format not in (None, "table"):  # reach (#14): LMS layouts live in kit.grading.lms
-        from kit.grading.lms import write_lms
-
         out = write_lms(c, cohort, to, format, db=db, mapping=mapping,
                         assignment_ids=assignment_ids, provisional=provisional)  # fmt: skip
         return GradesResult(written=out.written, left_out=out.left_out)

@@ -288,6 +288,82 @@ def question_html(
 # ---------------------------------------------------------------- the page
 
 
+def _question_sections(
+    questions: list[dict[str, Any]],
+    tests: list[dict[str, Any]],
+    marks: list[dict[str, Any]],
+    keys: SessionKeys,
+    hidden: dict[str, tuple[int, int]],
+    due: datetime,
+    now: datetime,
+    lang: str,
+) -> tuple[list[str], dict[str, int], bool]:
+    """Each question's section in order, how many questions have each status, and whether
+    a graded question's answer is held back until the due time.
+    """
+    body: list[str] = []
+    held_back = False
+    counts: dict[str, int] = {}
+    for n, q in enumerate(sorted(questions, key=lambda r: r["position"]), 1):
+        qid = q["question"]
+        kind = kinds.find(q["kind"])
+        setting = reveal_setting(keys, qid)
+        show = revealed(setting, due, now)
+        held_back |= not show and setting == "after-due" and kind.graded
+        status = _status(kind, q)
+        counts[status] = counts.get(status, 0) + 1
+        body.append(
+            question_html(
+                n,
+                q,
+                keys.questions.get(qid) or {},
+                keys.keys.get(qid),
+                tests=[t for t in tests if t["question"] == qid and not t["hidden"]],
+                hidden=hidden.get(qid, (0, 0)),
+                marks=[m for m in marks if m["question"] == qid],
+                reveal=show,
+                lang=lang,
+            )
+        )
+    return body, counts, held_back
+
+
+def _head(
+    course: Course,
+    score: dict[str, Any],
+    counts: dict[str, int],
+    held_back: bool,
+    due: datetime,
+    failures: list[dict[str, Any]],
+    lang: str,
+) -> list[str]:
+    """The page's top: the total (with a late penalty) and questions by status.
+
+    Then when held-back answers show, and why the submission could not be graded.
+    """
+    pen = ""
+    if score.get("penalty"):
+        pen = say(
+            "feedback.late", lang, days=score["days_late"], pct=f"{score['penalty'] * 100:.0f}"
+        )
+    summary = " · ".join(
+        say("feedback.count", lang, label=say(f"feedback.status.{st}", lang), n=counts[st])
+        for st in _SUMMARY
+        if counts.get(st)
+    )
+    head = [
+        f'<p class="total">{_esc(say("feedback.total", lang))}: '
+        f"<strong>{num(score['points'])}</strong> / {num(score['max_points'])}{_esc(pen)}</p>"
+    ]
+    if summary:
+        head.append(f'<p class="summary">{_esc(summary)}</p>')
+    if held_back:
+        when = local_time(due, course.zone)
+        head.append(f'<p class="note">{_esc(say("feedback.reveal_later", lang, when=when))}</p>')
+    head += [failure_html(f, lang) for f in failures]
+    return head
+
+
 def feedback_html(
     course: Course,
     cohort: str,
@@ -322,51 +398,10 @@ def feedback_html(
     name = co.roster.loc[trainee, "name"] if trainee in co.roster.index else trainee
     now = now or datetime.now(UTC)
     due = course.due_moment(cohort, session)
-    hidden = hidden or {}
-    body: list[str] = []
-    held_back = False
-    counts: dict[str, int] = {}
-    for n, q in enumerate(sorted(questions, key=lambda r: r["position"]), 1):
-        qid = q["question"]
-        kind = kinds.find(q["kind"])
-        setting = reveal_setting(keys, qid)
-        show = revealed(setting, due, now)
-        held_back |= not show and setting == "after-due" and kind.graded
-        status = _status(kind, q)
-        counts[status] = counts.get(status, 0) + 1
-        body.append(
-            question_html(
-                n,
-                q,
-                keys.questions.get(qid) or {},
-                keys.keys.get(qid),
-                tests=[t for t in tests if t["question"] == qid and not t["hidden"]],
-                hidden=hidden.get(qid, (0, 0)),
-                marks=[m for m in marks if m["question"] == qid],
-                reveal=show,
-                lang=lang,
-            )
-        )
-    pen = ""
-    if score.get("penalty"):
-        pen = say(
-            "feedback.late", lang, days=score["days_late"], pct=f"{score['penalty'] * 100:.0f}"
-        )
-    summary = " · ".join(
-        say("feedback.count", lang, label=say(f"feedback.status.{st}", lang), n=counts[st])
-        for st in _SUMMARY
-        if counts.get(st)
+    body, counts, held_back = _question_sections(
+        questions, tests, marks, keys, hidden or {}, due, now, lang
     )
-    head = [
-        f'<p class="total">{_esc(say("feedback.total", lang))}: '
-        f"<strong>{num(score['points'])}</strong> / {num(score['max_points'])}{_esc(pen)}</p>"
-    ]
-    if summary:
-        head.append(f'<p class="summary">{_esc(summary)}</p>')
-    if held_back:
-        when = local_time(due, course.zone)
-        head.append(f'<p class="note">{_esc(say("feedback.reveal_later", lang, when=when))}</p>')
-    head += [failure_html(f, lang) for f in failures or []]
+    head = _head(course, score, counts, held_back, due, failures or [], lang)
     title = nbs.title_of(keys.instructor, session)
     rows, _ = export.session_meta(course, cohort, session)
     rows = [*rows, (say("feedback.trainee", lang), str(name))]

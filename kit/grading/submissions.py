@@ -395,27 +395,11 @@ def collect(
     c = as_course(course)
     co = c.cohort(cohort)
     res = CollectResult()
-    tree = _Tree()
     if identity is not None:  # otter notebooks' identity rule, checked before reading
         from kit.importers.otter_submissions import IdentityRule
 
         IdentityRule.parse(identity, set(co.roster.index))
-    if isinstance(source, str) and source.startswith(("http://", "https://")):
-        tree.files, src_name, kind = _load_service(source, cohort, token), "exchange", "service"
-    else:
-        src = Path(source) if source is not None else artifacts.inbox_dir(c.exchange_dir, cohort)
-        if not src.exists():
-            raise CourseError.at(
-                src, say("collect.source_missing"), say("collect.source_missing_fix")
-            )
-        kind = "inbox" if source is None else "folder" if src.is_dir() else "archive"
-        if src.is_dir():
-            tree = _load_folder(src)
-            for rel, why in tree.skipped:
-                res.failures.append(Failure(printable(rel), why, str(src)))
-        else:
-            tree.files = _load_archive(src)
-        src_name = src.name
+    tree, src_name, kind = _read_source(c, cohort, source, token, res)
     rule = intake.SOURCES[kind]
     # private by default: the store, the quarantine, the gradebook, the exchange (kit.access)
     access.protect_course(c, cohort, only=STORE)
@@ -457,6 +441,30 @@ def collect(
                 why = say("collect.unreadable_handin", error=f"{type(exc).__name__}: {exc}")
                 _refuse(c, cohort, res, hand_in, printable(why)[:500])
     return res
+
+
+def _read_source(
+    c: Course, cohort: str, source: Path | str | None, token: str | None, res: CollectResult
+) -> tuple[_Tree, str, str]:
+    """The files of `source` (the inbox when None), its name, and its kind (a key of `intake.SOURCES`).
+
+    A file of a folder that is not read (a link, a device) is a failure in `res`.
+    """
+    tree = _Tree()
+    if isinstance(source, str) and source.startswith(("http://", "https://")):
+        tree.files = _load_service(source, cohort, token)
+        return tree, "exchange", "service"
+    src = Path(source) if source is not None else artifacts.inbox_dir(c.exchange_dir, cohort)
+    if not src.exists():
+        raise CourseError.at(src, say("collect.source_missing"), say("collect.source_missing_fix"))
+    kind = "inbox" if source is None else "folder" if src.is_dir() else "archive"
+    if src.is_dir():
+        tree = _load_folder(src)
+        for rel, why in tree.skipped:
+            res.failures.append(Failure(printable(rel), why, str(src)))
+    else:
+        tree.files = _load_archive(src)
+    return tree, src.name, kind
 
 
 def _adopt(
@@ -526,14 +534,18 @@ def _refuse(c: Course, cohort: str, res: CollectResult, h: _HandIn, why: str) ->
         res.refused[-1] += " " + say("collect.quarantined", path=where)
 
 
-def _take(
-    c: Course, cohort: str, gb: Gradebook, res: CollectResult, h: _HandIn, ctx: _Context
-) -> None:
-    """Identify, check and store one hand-in; refuse (quarantine) it when it cannot be taken."""
+def _identified(
+    c: Course, cohort: str, res: CollectResult, h: _HandIn, ctx: _Context
+) -> tuple[str, str] | None:
+    """The trainee and session of a hand-in whose files can be read; None when it cannot be taken.
+
+    A hand-in with a bad file is refused, one that is nobody's is quarantined
+    among the unknown, an empty one is a failure: each is reported in `res`.
+    """
     if ctx.bad:
         name, why = sorted(ctx.bad.items())[0]
         _refuse(c, cohort, res, h, say("collect.bad_file", member=printable(name), why=why))
-        return
+        return None
     trainee, session, problem = _identify(h.where, h.files, ctx.roster, ctx.sessions)
     if problem or trainee is None or session is None:
         res.unknown.append(printable(f"{h.label}: {problem}"))
@@ -542,10 +554,21 @@ def _take(
             res.unknown[-1] += " " + say("collect.quarantined", path=where)
         except Exception:  # noqa: BLE001 - still named in the list; the source keeps it
             pass
-        return
+        return None
     if "workbook.ipynb" not in h.files and "answers.json" not in h.files:
         res.failures.append(Failure(h.label, say("collect.empty")))
+        return None
+    return trainee, session
+
+
+def _take(
+    c: Course, cohort: str, gb: Gradebook, res: CollectResult, h: _HandIn, ctx: _Context
+) -> None:
+    """Identify, check and store one hand-in; refuse (quarantine) it when it cannot be taken."""
+    who = _identified(c, cohort, res, h, ctx)
+    if who is None:
         return
+    trainee, session = who
     writer = ctx.writer
     if writer is not None and writer.mixed:
         _refuse(c, cohort, res, h, say("collect.mixed_accounts"))

@@ -36,6 +36,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.request import urlopen
@@ -311,6 +313,21 @@ def course_timezone(course: Course) -> str:
     return course.config.grading.timezone or ("Asia/Shanghai" if course.language == "zh" else "UTC")
 
 
+def _keep_private(state: Path) -> None:
+    """Give root the state folder's files; make the hub's tokens and database, root-only, if missing."""
+    for f in state.iterdir():
+        os.lchown(f, 0, 0)
+    for name in ("proxy_token", "admin_token"):
+        token = state / name
+        if not token.exists():
+            fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    db = state / "jupyterhub.sqlite"
+    if not db.exists():  # created private: it holds hashed tokens and sign-in state
+        os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def write_plan(
     course: Course,
     cohort: str,
@@ -324,17 +341,7 @@ def write_plan(
 ) -> Path:
     """``plan.json``, ``accounts.json`` and ``jupyterhub_config.py`` for this cohort's hub."""
     state = _state_folder(course, cohort, owner)
-    for f in state.iterdir():
-        os.lchown(f, 0, 0)
-    for name in ("proxy_token", "admin_token"):
-        token = state / name
-        if not token.exists():
-            fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-    db = state / "jupyterhub.sqlite"
-    if not db.exists():  # created private: it holds hashed tokens and sign-in state
-        os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))
+    _keep_private(state)
     old = {}
     if (state / "plan.json").exists():
         old = json.loads((state / "plan.json").read_text(encoding="utf-8"))
@@ -653,6 +660,36 @@ def hub(
         return result
     if action == "start" and _pid(state) is not None:
         raise HubError(t("hub.already_running", cohort=cohort))
+    result.reissue = list(reissue or [])
+    _configure(c, cohort, result, ip=ip, port=port, homes=homes, owner=owner, view=view)
+    if action == "start":
+        _start(state, result)
+    return result
+
+
+@contextmanager
+def _saying_where_slips_are(result: HubResult) -> Iterator[None]:
+    """A HubError after passwords were made also says where their slips are kept."""
+    try:
+        yield
+    except HubError as exc:
+        if result.slips_file is None:
+            raise
+        raise HubError(f"{exc}\n{t('hub.slips_kept', file=str(result.slips_file))}") from exc
+
+
+def _configure(
+    c: Course,
+    cohort: str,
+    result: HubResult,
+    *,
+    ip: str,
+    port: int,
+    homes: Path | str,
+    owner: str,
+    view: str,
+) -> None:
+    """Everything a hub needs but running: workbooks released, users and homes, the plan."""
     from kit.exchange.trust import course_secret
     from kit.workbook import release
 
@@ -668,21 +705,18 @@ def hub(
             ]
         )
     homes = Path(homes).resolve()
-    result.reissue = list(reissue or [])
-    try:
-        _prepare(c, cohort, accounts, homes, owner_pw, result)
-    except HubError as exc:
-        if result.slips_file is None:
-            raise
-        raise HubError(f"{exc}\n{t('hub.slips_kept', file=str(result.slips_file))}") from exc
+    with _saying_where_slips_are(result):
+        _prepare(c, cohort, result.accounts, homes, owner_pw, result)
     plan_file = write_plan(
-        c, cohort, accounts, ip=ip, port=port, homes=homes, owner=owner_pw, view=view
+        c, cohort, result.accounts, ip=ip, port=port, homes=homes, owner=owner_pw, view=view
     )
     result.written.append(plan_file)
     plan = json.loads(plan_file.read_text(encoding="utf-8"))
     result.url = plan["url"]
-    if action == "config":
-        return result
+
+
+def _start(state: Path, result: HubResult) -> None:
+    """Start JupyterHub in the background, logging to the state folder, and wait until it answers."""
     log = state / "jupyterhub.log"
     result.log = log
     with open(log, "ab") as fh:
@@ -694,12 +728,7 @@ def hub(
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives `casekit hub start`
         )
-    try:
+    with _saying_where_slips_are(result):
         _wait_up(result.url, proc, log)
-    except HubError as exc:
-        if result.slips_file is None:
-            raise
-        raise HubError(f"{exc}\n{t('hub.slips_kept', file=str(result.slips_file))}") from exc
     result.pid = proc.pid
     result.running = True
-    return result

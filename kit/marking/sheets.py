@@ -31,8 +31,9 @@ from typing import Any
 import pandas as pd
 
 from kit import artifacts, kinds
-from kit.course import Course, CourseError, Outcome, Problem, as_course
+from kit.course import Cohort, Course, CourseError, Outcome, Problem, as_course
 from kit.gradebook import Gradebook
+from kit.kinds.base import QuestionSpec
 from kit.marking.book import MarkError, item_label, mark_rows, pseudonyms, queue, rubric_of
 from kit.messages import LANGUAGES, t
 from kit.numbers import parse_number
@@ -86,22 +87,10 @@ def _answer(kind: str, raw: str, path: str, question: str, root: Path) -> str:
         return str(raw or "")
 
 
-def export_marks(
-    course: Course | Path | str,
-    cohort: str,
-    to: Path | str,
-    *,
-    session: str | None = None,
-    anonymous: bool = False,
-    db: str | None = None,
-) -> ExportResult:
-    """Write the marking queue with its marks so far to ``to`` (.xlsx or .csv)."""
-    c = as_course(course)
-    to = Path(to)
-    suffix = to.suffix.lower()
-    if suffix not in (".xlsx", ".csv"):
-        raise CourseError.at(to, t("marks.sheet_format"), t("marks.sheet_format_fix"))
-    q = queue(c, cohort, session, anonymous=anonymous, db=db)
+def _rubrics(
+    c: Course, cohort: str, q: pd.DataFrame
+) -> tuple[dict[tuple[str, str], dict[str, float]], list[dict[str, Any]]]:
+    """Each queued question's rubric (criterion → points), and every criterion's row for the rubric sheet."""
     rubrics: dict[tuple[str, str], dict[str, float]] = {}
     texts: list[dict[str, Any]] = []
     if len(q):
@@ -121,6 +110,16 @@ def export_marks(
                             "points": float(r.get("points", 0)),
                         }
                     )
+    return rubrics, texts
+
+
+def _marks_table(
+    c: Course,
+    q: pd.DataFrame,
+    rubrics: dict[tuple[str, str], dict[str, float]],
+    anonymous: bool,
+) -> pd.DataFrame:
+    """The marks sheet: one row per queued item, a column per criterion of a queued question."""
     crit_cols: list[str] = []
     for (s, qid), rub in rubrics.items():
         if ((q["session"] == s) & (q["question"] == qid)).any():
@@ -150,10 +149,14 @@ def export_marks(
         row["comment"] = _cell(it.comment) if it.marked else ""
         rows.append(row)
     cols = (ANON_FIXED if anonymous else FIXED) + crit_cols + ["points", "comment"]
-    table = pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _write_sheet(to: Path, table: pd.DataFrame, texts: list[dict[str, Any]]) -> None:
+    """`table` to ``to``: .xlsx with a bold, frozen header and the rubric sheet, or .csv."""
 
     def write(tmp: Path) -> None:
-        if suffix == ".xlsx":
+        if to.suffix.lower() == ".xlsx":
             with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
                 table.to_excel(xw, sheet_name="marks", index=False)
                 pd.DataFrame(
@@ -170,6 +173,26 @@ def export_marks(
 
     # whole or not at all: a sheet that fails half-way leaves the one before and no temp file
     artifacts.write_whole(to, write)
+
+
+def export_marks(
+    course: Course | Path | str,
+    cohort: str,
+    to: Path | str,
+    *,
+    session: str | None = None,
+    anonymous: bool = False,
+    db: str | None = None,
+) -> ExportResult:
+    """Write the marking queue with its marks so far to ``to`` (.xlsx or .csv)."""
+    c = as_course(course)
+    to = Path(to)
+    if to.suffix.lower() not in (".xlsx", ".csv"):
+        raise CourseError.at(to, t("marks.sheet_format"), t("marks.sheet_format_fix"))
+    q = queue(c, cohort, session, anonymous=anonymous, db=db)
+    rubrics, texts = _rubrics(c, cohort, q)
+    table = _marks_table(c, q, rubrics, anonymous)
+    _write_sheet(to, table, texts)
     return ExportResult(written=[to], items=len(table))
 
 
@@ -197,6 +220,186 @@ def _text(v: Any) -> str:
     return str(v).strip()
 
 
+def _columns(table: pd.DataFrame, where: str) -> tuple[str, list[str]]:
+    """The sheet's identifying column (``trainee`` or ``item``) and its criterion columns.
+
+    Names the columns as text first (a spreadsheet may give a number); a sheet
+    without ``session``, ``question`` or an identifying column is a CourseError.
+    """
+    cols = [str(col) for col in table.columns]
+    table.columns = cols
+    who = "trainee" if "trainee" in cols else "item" if "item" in cols else None
+    problems = [
+        Problem(where, "", need, t("marks.column_missing"), t("marks.column_missing_fix"))
+        for need in ("session", "question")
+        if need not in cols
+    ]
+    if who is None:
+        problems.append(
+            Problem(where, "", "trainee", t("marks.who_missing"), t("marks.column_missing_fix"))
+        )
+    if problems or who is None:
+        raise CourseError(problems)
+    return who, [col for col in cols if col.startswith(CRITERION_PREFIX)]
+
+
+@dataclass
+class _MarksNow:
+    """The gradebook's marks before an import, so rows equal to them are left alone."""
+
+    totals: pd.DataFrame  # indexed by (session, trainee, question)
+    criteria: dict[tuple[str, str, str], dict[str, float]]
+    submissions: dict[tuple[str, str], Any]
+
+    @classmethod
+    def read(cls, gb: Gradebook, cohort: str) -> _MarksNow:
+        current = gb.marks(cohort)
+        criteria: dict[tuple[str, str, str], dict[str, float]] = {}
+        for r in current[current["criterion"] != ""].itertuples(index=False):
+            criteria.setdefault((r.session, r.trainee, r.question), {})[r.criterion] = float(
+                r.points
+            )
+        return cls(
+            totals=current[current["criterion"] == ""].set_index(
+                ["session", "trainee", "question"]
+            ),
+            criteria=criteria,
+            submissions={(s.session, s.trainee): s.id for s in gb.current_submissions(cohort)},
+        )
+
+    def holds(self, k: tuple[str, str, str], rows: list[dict[str, Any]], comment: str) -> bool:
+        """Whether the gradebook already has these mark rows and comment for item `k`."""
+        if k not in self.totals.index:
+            return False
+        points, said = self.totals.loc[k, "points"], self.totals.loc[k, "comment"]
+        want_crit = {r["criterion"]: r["points"] for r in rows[:-1]}
+        return (
+            math.isclose(float(points), rows[-1]["points"])
+            and str(said) == comment
+            and self.criteria.get(k, {}) == want_crit
+        )
+
+
+@dataclass
+class _SheetRows:
+    """Reads a marks sheet row by row against the cohort, collecting every bad row as a Problem."""
+
+    course: Course
+    cohort: str
+    co: Cohort
+    where: str
+    who: str  # "trainee" or "item"
+    problems: list[Problem] = field(default_factory=list)
+    keys_of: dict[str, Any] = field(default_factory=dict)
+    seen: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sessions = {s.session for s in self.co.sessions}
+        self.by_item: dict[str, str] = {}
+        if self.who == "item":
+            # a script's label in either language: a sheet may be filled in by a marker of the other
+            self.by_item = {
+                item_label(n, lang): tr
+                for tr, n in pseudonyms(self.cohort, self.co.roster.index).items()
+                for lang in LANGUAGES
+            }
+
+    def bad(self, row: int, column: str, message: str, fix: str = "") -> None:
+        self.problems.append(Problem(self.where, t("where.row", n=row), column, message, fix))
+
+    def item(self, rec: dict[str, Any], n: int) -> tuple[str, str, str, QuestionSpec] | None:
+        """Row `n`'s session, trainee, question and the question's spec; None when one is wrong."""
+        session, qid, ident = _text(rec["session"]), _text(rec["question"]), _text(rec[self.who])
+        trainee = self.by_item.get(ident) if self.who == "item" else ident
+        if session not in self.sessions:
+            known = ", ".join(sorted(self.sessions))
+            why = t("marks.unknown_session", session=session)
+            self.bad(
+                n, "session", why, t("marks.unknown_session_fix", cohort=self.cohort, known=known)
+            )
+            return None
+        if trainee is None or trainee not in self.co.roster.index:
+            why = t("marks.unknown_trainee", column=self.who, value=ident)
+            self.bad(
+                n,
+                self.who,
+                why,
+                t("marks.unknown_trainee_fix", roster=self.co.folder / "roster.csv"),
+            )
+            return None
+        spec = self._question(session, qid, n)
+        if spec is None:
+            return None
+        k = (session, trainee, qid)
+        if k in self.seen:
+            why = t("marks.twice", item=ident, question=qid, other=self.seen[k])
+            self.bad(n, self.who, why, t("marks.twice_fix"))
+            return None
+        self.seen[k] = n
+        return session, trainee, qid, spec
+
+    def _question(self, session: str, qid: str, n: int) -> QuestionSpec | None:
+        """The spec of hand-marked question `qid` of a built `session`; None when it is not one."""
+        from kit.grading.keys import load_keys
+
+        if session not in self.keys_of:
+            try:
+                self.keys_of[session] = load_keys(self.course, self.cohort, session)
+            except CourseError as e:
+                why = t("marks.not_built", session=session, why=e.problems[0].message)
+                self.bad(n, "session", why, t("marks.not_built_fix", cohort=self.cohort))
+                return None
+        spec: QuestionSpec | None = self.keys_of[session].questions.get(qid)
+        if spec is None:
+            known = ", ".join(self.keys_of[session].questions)
+            why = t("marks.unknown_question", question=qid, session=session)
+            self.bad(n, "question", why, t("marks.known", known=known))
+            return None
+        if not kinds.find(spec.get("kind")).manual:
+            self.bad(n, "question", t("marks.automatic", question=qid))
+            return None
+        return spec
+
+    def marks(
+        self,
+        spec: QuestionSpec,
+        criteria_raw: dict[str, Any],
+        points_raw: Any,
+        comment: str,
+        n: int,
+    ) -> list[dict[str, Any]] | None:
+        """Row `n`'s mark rows for `spec` (criteria, then the total); None when a number is wrong."""
+        rubric = rubric_of(spec)
+        criteria: dict[str, float] = {}
+        row_ok = True
+        for cid, v in criteria_raw.items():
+            col = CRITERION_PREFIX + cid
+            if cid not in rubric:
+                known = ", ".join(rubric) or "—"
+                self.bad(n, col, t("marks.unknown_criterion", criterion=cid, known=known))
+                row_ok = False
+                continue
+            try:
+                criteria[cid] = parse_number(v)
+            except ValueError:
+                self.bad(n, col, t("marks.not_points", criterion=cid, value=v))
+                row_ok = False
+        points = None
+        if not _blank(points_raw):
+            try:
+                points = parse_number(points_raw)
+            except ValueError:
+                self.bad(n, "points", t("marks.total_not_points", value=points_raw))
+                row_ok = False
+        if not row_ok:
+            return None
+        try:
+            return mark_rows(spec, criteria, points, comment, strict=True)
+        except MarkError as e:
+            self.bad(n, CRITERION_PREFIX + e.criterion if e.criterion else "points", str(e))
+            return None
+
+
 def import_marks(
     course: Course | Path | str,
     cohort: str,
@@ -206,50 +409,15 @@ def import_marks(
     db: str | None = None,
 ) -> ImportResult:
     """Read marks from a sheet made by `export_marks` (or written by hand in its shape) into the gradebook."""
-    from kit.grading.keys import load_keys
-
     c = as_course(course)
     co = c.cohort(cohort)
     path = Path(sheet)
     table = _read_sheet(path)
-    where = str(path)
-    problems: list[Problem] = []
-
-    def bad(row: int | None, column: str, message: str, fix: str = "") -> None:
-        problems.append(Problem(where, t("where.row", n=row) if row else "", column, message, fix))
-
-    cols = [str(col) for col in table.columns]
-    table.columns = cols
-    who = "trainee" if "trainee" in cols else "item" if "item" in cols else None
-    for need in ("session", "question"):
-        if need not in cols:
-            bad(None, need, t("marks.column_missing"), t("marks.column_missing_fix"))
-    if who is None:
-        bad(None, "trainee", t("marks.who_missing"), t("marks.column_missing_fix"))
-    if problems or who is None:
-        raise CourseError(problems)
-    crit_cols = [col for col in cols if col.startswith(CRITERION_PREFIX)]
-    by_item = {}
-    if who == "item":
-        # a script's label in either language: a sheet may be filled in by a marker of the other
-        by_item = {
-            item_label(n, lang): tr
-            for tr, n in pseudonyms(cohort, co.roster.index).items()
-            for lang in LANGUAGES
-        }
-    sessions = {s.session for s in co.sessions}
-    keys_of: dict[str, Any] = {}
+    who, crit_cols = _columns(table, str(path))
+    sheet_rows = _SheetRows(c, cohort, co, str(path), who)
     with Gradebook.open(c.root, db) as gb:
-        current = gb.marks(cohort)
-        subs = {(s.session, s.trainee): s.id for s in gb.current_submissions(cohort)}
-        totals = current[current["criterion"] == ""].set_index(["session", "trainee", "question"])
-        crit_now: dict[tuple, dict[str, float]] = {}
-        for r in current[current["criterion"] != ""].itertuples(index=False):
-            crit_now.setdefault((r.session, r.trainee, r.question), {})[r.criterion] = float(
-                r.points
-            )
+        now = _MarksNow.read(gb, cohort)
         writes: list[dict[str, Any]] = []
-        seen: dict[tuple[str, str, str], int] = {}
         result = ImportResult()
         for i, rec in enumerate(table.to_dict("records")):
             n = i + 2  # the header is row 1, as the spreadsheet numbers rows
@@ -260,76 +428,14 @@ def import_marks(
             if not criteria_raw and _blank(points_raw) and not comment:
                 result.blank += 1
                 continue
-            session, qid, ident = _text(rec["session"]), _text(rec["question"]), _text(rec[who])
-            trainee = by_item.get(ident) if who == "item" else ident
-            if session not in sessions:
-                known = ", ".join(sorted(sessions))
-                why = t("marks.unknown_session", session=session)
-                bad(n, "session", why, t("marks.unknown_session_fix", cohort=cohort, known=known))
+            item = sheet_rows.item(rec, n)
+            if item is None:
                 continue
-            if trainee is None or trainee not in co.roster.index:
-                why = t("marks.unknown_trainee", column=who, value=ident)
-                bad(n, who, why, t("marks.unknown_trainee_fix", roster=co.folder / "roster.csv"))
+            session, trainee, qid, spec = item
+            rows = sheet_rows.marks(spec, criteria_raw, points_raw, comment, n)
+            if rows is None:
                 continue
-            if session not in keys_of:
-                try:
-                    keys_of[session] = load_keys(c, cohort, session)
-                except CourseError as e:
-                    why = t("marks.not_built", session=session, why=e.problems[0].message)
-                    bad(n, "session", why, t("marks.not_built_fix", cohort=cohort))
-                    continue
-            spec = keys_of[session].questions.get(qid)
-            if spec is None:
-                known = ", ".join(keys_of[session].questions)
-                why = t("marks.unknown_question", question=qid, session=session)
-                bad(n, "question", why, t("marks.known", known=known))
-                continue
-            if not kinds.find(spec.get("kind")).manual:
-                bad(n, "question", t("marks.automatic", question=qid))
-                continue
-            k = (session, trainee, qid)
-            if k in seen:
-                why = t("marks.twice", item=ident, question=qid, other=seen[k])
-                bad(n, who, why, t("marks.twice_fix"))
-                continue
-            seen[k] = n
-            rubric = rubric_of(spec)
-            criteria: dict[str, float] = {}
-            row_ok = True
-            for cid, v in criteria_raw.items():
-                col = CRITERION_PREFIX + cid
-                if cid not in rubric:
-                    known = ", ".join(rubric) or "—"
-                    bad(n, col, t("marks.unknown_criterion", criterion=cid, known=known))
-                    row_ok = False
-                    continue
-                try:
-                    criteria[cid] = parse_number(v)
-                except ValueError:
-                    bad(n, col, t("marks.not_points", criterion=cid, value=v))
-                    row_ok = False
-            points = None
-            if not _blank(points_raw):
-                try:
-                    points = parse_number(points_raw)
-                except ValueError:
-                    bad(n, "points", t("marks.total_not_points", value=points_raw))
-                    row_ok = False
-            if not row_ok:
-                continue
-            try:
-                rows = mark_rows(spec, criteria, points, comment, strict=True)
-            except MarkError as e:
-                bad(n, CRITERION_PREFIX + e.criterion if e.criterion else "points", str(e))
-                continue
-            now = (totals.loc[k, "points"], totals.loc[k, "comment"]) if k in totals.index else None
-            want_crit = {r["criterion"]: r["points"] for r in rows[:-1]}
-            if (
-                now is not None
-                and math.isclose(float(now[0]), rows[-1]["points"])
-                and str(now[1]) == comment
-                and crit_now.get(k, {}) == want_crit
-            ):
+            if now.holds((session, trainee, qid), rows, comment):
                 result.unchanged += 1
                 continue
             writes.append(
@@ -340,12 +446,12 @@ def import_marks(
                     question=qid,
                     rows=rows,
                     marker=marker,
-                    submission_ids={trainee: subs.get((session, trainee))},
+                    submission_ids={trainee: now.submissions.get((session, trainee))},
                     source="import",
                 )
             )
             result.applied.append(f"{trainee}/{session}/{qid}")
-        if problems:
-            raise CourseError(problems)
+        if sheet_rows.problems:
+            raise CourseError(sheet_rows.problems)
         gb.write_marks_many(writes)
     return result

@@ -60,9 +60,8 @@ def notebook_info(path: Path, units: list[str] | None = None) -> dict[str, Any]:
 # ---------------------------------------------------------------- the guide
 
 
-def _guide_context(course: Course) -> dict[str, Any]:
-    lang = lang_of(course.language)
-    units = course.units
+def _session_uses(course: Course, lang: str) -> dict[str, list[dict[str, Any]]]:
+    """Every session that teaches each notebook (by its path), cohort by cohort."""
     uses: dict[str, list[dict[str, Any]]] = {}
     for cid, c in sorted(course.cohorts.items()):
         for s in c.sessions:
@@ -77,6 +76,17 @@ def _guide_context(course: Course) -> dict[str, Any]:
                     "unit": s.unit,
                 }
             )
+    return uses
+
+
+def _notebooks_by_unit(
+    course: Course, uses: dict[str, list[dict[str, Any]]]
+) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """The course's notebooks under their unit, and those no unit claims.
+
+    A notebook's unit is the one it declares, else the one most of its sessions teach it in.
+    """
+    units = course.units
     method_names = {m: r["name"] for m, r in course.methods.iterrows()}
     notebooks_by_unit: dict[str, list[dict[str, Any]]] = {u: [] for u in units}
     unassigned: list[dict[str, Any]] = []
@@ -96,6 +106,12 @@ def _guide_context(course: Course) -> dict[str, Any]:
             "uses": used,
         }
         (notebooks_by_unit[unit] if unit in notebooks_by_unit else unassigned).append(entry)
+    return notebooks_by_unit, unassigned
+
+
+def _cohort_shares(course: Course) -> list[dict[str, Any]]:
+    """Each cohort's dates, size and interactive share, in all and unit by unit."""
+    units = course.units
     share = interactive_share(course)
     target = course.config.programme.interactive_target
     cohorts = []
@@ -125,33 +141,26 @@ def _guide_context(course: Course) -> dict[str, Any]:
                 ],
             }
         )
+    return cohorts
 
-    def records(table: pd.DataFrame) -> list[dict[str, Any]]:
-        return [
-            {"id": i, **{k: ("" if pd.isna(v) else v) for k, v in r.items()}}
-            for i, r in table.iterrows()
-        ]
 
-    faculty = records(course.faculty)
-    faculty_by_kind = [
-        {
-            "kind": k,
-            "label": t(f"faculty_kind.{k}", lang),
-            "people": [f for f in faculty if f["kind"] == k],
-        }
-        for k in FACULTY_KINDS
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """A course table's rows as dicts with their ``id``, a missing value as ``""``."""
+    return [
+        {"id": i, **{k: ("" if pd.isna(v) else v) for k, v in r.items()}}
+        for i, r in table.iterrows()
     ]
-    sites = records(course.sites)
-    sites_by_category = [
-        {
-            "category": k,
-            "label": t(f"site_category.{k}", lang),
-            "colour": CATEGORY_COLOURS[k],
-            "sites": [s for s in sites if s["category"] == k],
-        }
-        for k in CATEGORIES
-    ]
-    unit_list = [
+
+
+def _unit_list(
+    course: Course,
+    lang: str,
+    notebooks_by_unit: dict[str, list[dict[str, Any]]],
+    faculty: list[dict[str, Any]],
+    sites: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Each unit with its badge, notebooks, and how many faculty and sites serve it."""
+    return [
         {
             "id": u.id,
             "name": u.name,
@@ -165,22 +174,47 @@ def _guide_context(course: Course) -> dict[str, Any]:
         }
         for u in course.config.units
     ]
+
+
+def _guide_context(course: Course) -> dict[str, Any]:
+    lang = lang_of(course.language)
+    notebooks_by_unit, unassigned = _notebooks_by_unit(course, _session_uses(course, lang))
+    cohorts = _cohort_shares(course)
+    faculty = _records(course.faculty)
+    faculty_by_kind = [
+        {
+            "kind": k,
+            "label": t(f"faculty_kind.{k}", lang),
+            "people": [f for f in faculty if f["kind"] == k],
+        }
+        for k in FACULTY_KINDS
+    ]
+    sites = _records(course.sites)
+    sites_by_category = [
+        {
+            "category": k,
+            "label": t(f"site_category.{k}", lang),
+            "colour": CATEGORY_COLOURS[k],
+            "sites": [s for s in sites if s["category"] == k],
+        }
+        for k in CATEGORIES
+    ]
     return {
         "lang": lang,
         "t": section("guide", lang),
         "programme": course.config.programme,
         "font_stack": FONT_STACK,
-        "units": unit_list,
+        "units": _unit_list(course, lang, notebooks_by_unit, faculty, sites),
         "unit_of": {u.id: u for u in course.config.units},
         "unassigned": unassigned,
         "faculty_by_kind": faculty_by_kind,
         "faculty_count": len(faculty),
         "sites_by_category": sites_by_category,
         "site_count": len(sites),
-        "readings": records(course.readings),
-        "methods": records(course.methods),
+        "readings": _records(course.readings),
+        "methods": _records(course.methods),
         "cohorts": cohorts,
-        "target": target,
+        "target": course.config.programme.interactive_target,
         "generated": date.today().isoformat(),
     }
 

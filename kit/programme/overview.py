@@ -98,12 +98,23 @@ class CohortSummary:
         return Group(*parts)
 
 
-def summary(course: Course | str | Path, cohort: str) -> CohortSummary:
-    """Sessions by unit, hours, interactive share, deliberations present/missing and tasks of a cohort.
+_SESSION_COLUMNS = [
+    "session",
+    "date",
+    "unit",
+    "method",
+    "interactive",
+    "hours",
+    "teacher",
+    "teacher_name",
+    "site",
+    "notebook",
+    "deliberation",
+]
 
-    Sessions are listed by date (then id), as a timetable reads.
-    """
-    course = as_course(course)
+
+def _sessions(course: Course, cohort: str) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The cohort's sessions as a timetable reads them, and those with and without a deliberation."""
     c = course.cohort(cohort)
     interactive = {m: bool(v) for m, v in course.methods["interactive"].items()}
     rows = []
@@ -129,22 +140,37 @@ def summary(course: Course | str | Path, cohort: str) -> CohortSummary:
                 "deliberation": has,
             }
         )
-    sessions = pd.DataFrame(
-        rows,
-        columns=[
-            "session",
-            "date",
-            "unit",
-            "method",
-            "interactive",
-            "hours",
-            "teacher",
-            "teacher_name",
-            "site",
-            "notebook",
-            "deliberation",
-        ],
+    return pd.DataFrame(rows, columns=_SESSION_COLUMNS), present, missing
+
+
+def _tasks_by_task(task_df: pd.DataFrame) -> pd.DataFrame:
+    """One row per task: its title, session, due date, deliverable, assignees and trainee count."""
+    if not len(task_df):
+        return pd.DataFrame(
+            columns=["task", "title", "session", "due", "deliverable", "assignees", "trainees"]
+        )
+    return (
+        task_df.groupby("task", sort=False)
+        .agg(
+            title=("title", "first"),
+            session=("session", "first"),
+            due=("due", "first"),
+            deliverable=("deliverable", "first"),
+            assignees=("assignee", lambda s: "; ".join(dict.fromkeys(s))),
+            trainees=("trainee", "nunique"),
+        )
+        .reset_index()
     )
+
+
+def summary(course: Course | str | Path, cohort: str) -> CohortSummary:
+    """Sessions by unit, hours, interactive share, deliberations present/missing and tasks of a cohort.
+
+    Sessions are listed by date (then id), as a timetable reads.
+    """
+    course = as_course(course)
+    c = course.cohort(cohort)
+    sessions, present, missing = _sessions(course, cohort)
     share_table = interactive_share(course, cohort)
     total = share_table[share_table["unit"] == ALL].iloc[0]
     units = share_table[share_table["unit"] != ALL].copy()
@@ -152,23 +178,6 @@ def summary(course: Course | str | Path, cohort: str) -> CohortSummary:
         2, "unit_name", [course.units[u].name if u in course.units else u for u in units["unit"]]
     )
     task_df, problems = read_tasks(course, cohort)
-    if len(task_df):
-        grouped = (
-            task_df.groupby("task", sort=False)
-            .agg(
-                title=("title", "first"),
-                session=("session", "first"),
-                due=("due", "first"),
-                deliverable=("deliverable", "first"),
-                assignees=("assignee", lambda s: "; ".join(dict.fromkeys(s))),
-                trainees=("trainee", "nunique"),
-            )
-            .reset_index()
-        )
-    else:
-        grouped = pd.DataFrame(
-            columns=["task", "title", "session", "due", "deliverable", "assignees", "trainees"]
-        )
     problems += [p for p in share_problems(course) if p.where == t("where.cohort", cohort=cohort)]
     return CohortSummary(
         cohort=cohort,
@@ -179,6 +188,6 @@ def summary(course: Course | str | Path, cohort: str) -> CohortSummary:
         target=course.config.programme.interactive_target,
         deliberations_present=present,
         deliberations_missing=missing,
-        tasks=grouped,
+        tasks=_tasks_by_task(task_df),
         problems=problems,
     )

@@ -76,29 +76,9 @@ def programme_trends(
     return sorted(out, key=lambda c: (c.start or "9999", c.cohort))
 
 
-def programme_report(
-    course: Course | str | Path,
-    *,
-    db: str | None = None,
-    out: str | Path | None = None,
-    now: datetime | None = None,
-    pdf: bool = False,
-) -> Path:
-    """Write the programme report (``build/programme/report.html``) and return its path.
-
-    Headline figures (cohorts, sessions, trainees, faculty pool, teaching
-    sites by category, readings, interactive share, satisfaction) for the
-    whole programme, then their trend per cohort as charts and a table.
-    ``pdf`` also prints it to a PDF beside it.
-    """
-    from kit.pages.handouts import page
-    from kit.programme.dashboard import REPORT_CSS, print_or_fail
-
-    course = as_course(course)
-    lang = course.language
-    L = section("programme", lang)
+def _cards(course: Course, trends: list[CohortTrend], L: dict[str, str]) -> str:
+    """The headline figures for the whole programme, one card each."""
     e = html.escape
-    trends = programme_trends(course, db=db, now=now)
     target = course.config.programme.interactive_target
     hours = sum(c.hours for c in trends)
     inter = sum(c.hours * c.share for c in trends if c.share == c.share)
@@ -106,26 +86,52 @@ def programme_report(
     rating = (
         sum(c.rating * c.ratings for c in trends if c.ratings) / rated if rated else float("nan")
     )
-    sites = course.sites
     cards = [
         (str(len(trends)), L["cohorts"]),
         (str(sum(c.sessions for c in trends)), L["sessions"]),
         (str(sum(c.trainees for c in trends)), L["trainees"]),
         (str(len(course.faculty)), L["faculty"]),
-        (str(len(sites)), L["sites"]),
+        (str(len(course.sites)), L["sites"]),
         (str(len(course.readings)), L["readings"]),
         (pct(inter / hours if hours else float("nan")), L["share"].format(target=pct(target))),
         (num(rating) if rating == rating else "—", L["rating"]),
     ]
-    parts = [
+    return (
         '<div class="ck-cards">'
         + "".join(f'<div class="ck-card"><b>{e(v)}</b><span>{e(k)}</span></div>' for v, k in cards)
         + "</div>"
-    ]
+    )
+
+
+def _results_chart(trends: list[CohortTrend], L: dict[str, str]) -> str:
+    """Hand-ins, scores and ratings (a rating of 5 drawn at 100%) cohort by cohort."""
+    return charts.lines(
+        [c.name for c in trends],
+        {
+            L["handed_in_series"]: [
+                100 * c.handed_in if c.handed_in == c.handed_in else None for c in trends
+            ],
+            L["score_series"]: [100 * c.score if c.score == c.score else None for c in trends],
+            L["rating_series"]: [20 * c.rating if c.rating == c.rating else None for c in trends],
+        },
+        {
+            L["handed_in_series"]: "#1565c0",
+            L["score_series"]: "#2e7d32",
+            L["rating_series"]: "#b8860b",
+        },
+        alt=L["trend_results"],
+        limit=(0, 105),
+        axis_label="%",
+    )
+
+
+def _trend_section(course: Course, trends: list[CohortTrend], L: dict[str, str]) -> list[str]:
+    """The headline figures cohort by cohort: share, trainees and results as charts, then a table."""
+    e = html.escape
+    target = course.config.programme.interactive_target
     names = [c.name for c in trends]
     unit_colour = course.config.units[0].colour
-    parts.append(f"<h2>{e(L['trend_title'])}</h2>")
-    parts.append(f"<h3>{e(L['trend_share'])}</h3>")
+    parts = [f"<h2>{e(L['trend_title'])}</h2>", f"<h3>{e(L['trend_share'])}</h3>"]
     parts.append(
         charts.lines(
             names,
@@ -150,28 +156,7 @@ def programme_report(
         )
     )
     parts.append(f"<h3>{e(L['trend_results'])}</h3>")
-    parts.append(
-        charts.lines(
-            names,
-            {
-                L["handed_in_series"]: [
-                    100 * c.handed_in if c.handed_in == c.handed_in else None for c in trends
-                ],
-                L["score_series"]: [100 * c.score if c.score == c.score else None for c in trends],
-                L["rating_series"]: [
-                    20 * c.rating if c.rating == c.rating else None for c in trends
-                ],
-            },
-            {
-                L["handed_in_series"]: "#1565c0",
-                L["score_series"]: "#2e7d32",
-                L["rating_series"]: "#b8860b",
-            },
-            alt=L["trend_results"],
-            limit=(0, 105),
-            axis_label="%",
-        )
-    )
+    parts.append(_results_chart(trends, L))
     parts.append(f"<p class='ck-muted'>{e(L['results_note'])}</p>")
     heads = ("cohort", "start", "trainees", "sessions", "hours", "share_col", "handed_in")
     rows = [
@@ -180,26 +165,61 @@ def programme_report(
         for c in trends
     ]
     parts.append(html_table([L["col_" + h] for h in (*heads, "score", "rating")], rows))
-    parts.append(f"<h2>{e(L['resources_title'])}</h2>")
+    return parts
+
+
+def _resources_section(course: Course, L: dict[str, str]) -> list[str]:
+    """The programme's teaching sites by category and faculty by kind, as charts."""
+    e = html.escape
+    lang = course.language
+    sites = course.sites
     by_cat = [int((sites["category"] == k).sum()) for k in CATEGORIES]
-    parts.append(f"<h3>{e(L['sites_by_category'])}</h3>")
-    parts.append(
+    return [
+        f"<h2>{e(L['resources_title'])}</h2>",
+        f"<h3>{e(L['sites_by_category'])}</h3>",
         charts.hbars(
             [t(f"site_category.{k}", lang) for k in CATEGORIES],
             by_cat,
             [CATEGORY_COLOURS[k] for k in CATEGORIES],
             alt=L["sites_by_category"],
-        )
-    )
-    parts.append(f"<h3>{e(L['faculty_by_kind'])}</h3>")
-    parts.append(
+        ),
+        f"<h3>{e(L['faculty_by_kind'])}</h3>",
         charts.hbars(
             [t(f"faculty_kind.{k}", lang) for k in FACULTY_KINDS],
             [int((course.faculty["kind"] == k).sum()) for k in FACULTY_KINDS],
             "#6d4c41",
             alt=L["faculty_by_kind"],
-        )
-    )
+        ),
+    ]
+
+
+def programme_report(
+    course: Course | str | Path,
+    *,
+    db: str | None = None,
+    out: str | Path | None = None,
+    now: datetime | None = None,
+    pdf: bool = False,
+) -> Path:
+    """Write the programme report (``build/programme/report.html``) and return its path.
+
+    Headline figures (cohorts, sessions, trainees, faculty pool, teaching
+    sites by category, readings, interactive share, satisfaction) for the
+    whole programme, then their trend per cohort as charts and a table.
+    ``pdf`` also prints it to a PDF beside it.
+    """
+    from kit.pages.handouts import page
+    from kit.programme.dashboard import REPORT_CSS, print_or_fail
+
+    course = as_course(course)
+    lang = course.language
+    L = section("programme", lang)
+    trends = programme_trends(course, db=db, now=now)
+    parts = [
+        _cards(course, trends, L),
+        *_trend_section(course, trends, L),
+        *_resources_section(course, L),
+    ]
     target_path = Path(out) if out else artifacts.programme_report_path(course)
     meta = [
         (t("report.generated", lang), local_time(now or datetime.now().astimezone(), course.zone))
@@ -209,7 +229,7 @@ def programme_report(
         page(
             L["title"],
             "\n".join(parts),
-            colour=unit_colour,
+            colour=course.config.units[0].colour,
             programme=course.config.programme.name,
             meta=meta,
             language=lang,

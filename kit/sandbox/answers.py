@@ -163,80 +163,110 @@ def answer_names(source: str) -> list[Name]:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return []
-    found: dict[str, bool] = {}  # name -> weak
+    bindings = _Bindings()
+    bindings.block(tree.body)
+    return [Name(n, w) for n, w in bindings.found.items()]
 
-    def strong(n: str) -> None:
-        found[n] = False
 
-    def weak(n: str) -> None:
-        found.setdefault(n, True)
+def _base(node: ast.AST) -> str | None:
+    """The name at the root of ``a.b[c].d``, if it is one."""
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
 
-    def base(node: ast.AST) -> str | None:
-        while isinstance(node, ast.Attribute | ast.Subscript):
-            node = node.value
-        return node.id if isinstance(node, ast.Name) else None
 
-    def target(t: ast.AST) -> None:
+class _Bindings:
+    """The names top-level statements bind or change: a ``visit_<statement>`` per kind, as in `ast.NodeVisitor`."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, bool] = {}  # name -> weak
+
+    def strong(self, n: str) -> None:
+        self.found[n] = False
+
+    def weak(self, n: str) -> None:
+        self.found.setdefault(n, True)
+
+    def target(self, t: ast.AST) -> None:
         if isinstance(t, ast.Name):
-            strong(t.id)
+            self.strong(t.id)
         elif isinstance(t, ast.Tuple | ast.List):
             for e in t.elts:
-                target(e)
+                self.target(e)
         elif isinstance(t, ast.Starred):
-            target(t.value)
-        elif isinstance(t, ast.Attribute | ast.Subscript) and (b := base(t)):
-            strong(b)
+            self.target(t.value)
+        elif isinstance(t, ast.Attribute | ast.Subscript) and (b := _base(t)):
+            self.strong(b)
 
-    def walrus(node: ast.AST) -> None:
+    def walrus(self, node: ast.AST) -> None:
         for sub in ast.walk(node):
             if isinstance(sub, ast.NamedExpr):
-                target(sub.target)
+                self.target(sub.target)
 
-    def stmt(s: ast.stmt) -> None:
-        if isinstance(s, ast.Assign):
-            for t in s.targets:
-                target(t)
-            walrus(s.value)
-        elif isinstance(s, ast.AnnAssign | ast.AugAssign):
-            target(s.target)
-        elif isinstance(s, ast.Delete):
-            for t in s.targets:
-                target(t)
-        elif isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            strong(s.name)
-        elif isinstance(s, ast.Import | ast.ImportFrom):
-            for a in s.names:
-                if a.name != "*":
-                    strong(a.asname or a.name.split(".")[0])
-        elif isinstance(s, ast.For | ast.AsyncFor):
-            target(s.target)
-            block(s.body + s.orelse)
-        elif isinstance(s, ast.With | ast.AsyncWith):
-            for item in s.items:
-                if item.optional_vars is not None:
-                    target(item.optional_vars)
-            block(s.body)
-        elif isinstance(s, ast.If | ast.While):
-            walrus(s.test)
-            block(s.body + s.orelse)
-        elif isinstance(s, ast.Try):
-            for h in s.handlers:
-                if h.name:
-                    strong(h.name)
-                block(h.body)
-            block(s.body + s.orelse + s.finalbody)
-        elif isinstance(s, ast.Expr):
-            walrus(s.value)
-            if isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Attribute):
-                if b := base(s.value.func):
-                    weak(b)
-
-    def block(stmts: list[ast.stmt]) -> None:
+    def block(self, stmts: list[ast.stmt]) -> None:
         for s in stmts:
-            stmt(s)
+            seen = getattr(self, f"visit_{type(s).__name__}", None)
+            if seen is not None:
+                seen(s)
 
-    block(tree.body)
-    return [Name(n, w) for n, w in found.items()]
+    def visit_Assign(self, s: ast.Assign) -> None:
+        for t in s.targets:
+            self.target(t)
+        self.walrus(s.value)
+
+    def visit_AnnAssign(self, s: ast.AnnAssign | ast.AugAssign) -> None:
+        self.target(s.target)
+
+    visit_AugAssign = visit_AnnAssign
+
+    def visit_Delete(self, s: ast.Delete) -> None:
+        for t in s.targets:
+            self.target(t)
+
+    def visit_FunctionDef(self, s: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+        self.strong(s.name)
+
+    visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
+
+    def visit_Import(self, s: ast.Import | ast.ImportFrom) -> None:
+        for a in s.names:
+            if a.name != "*":
+                self.strong(a.asname or a.name.split(".")[0])
+
+    visit_ImportFrom = visit_Import
+
+    def visit_For(self, s: ast.For | ast.AsyncFor) -> None:
+        self.target(s.target)
+        self.block(s.body + s.orelse)
+
+    visit_AsyncFor = visit_For
+
+    def visit_With(self, s: ast.With | ast.AsyncWith) -> None:
+        for item in s.items:
+            if item.optional_vars is not None:
+                self.target(item.optional_vars)
+        self.block(s.body)
+
+    visit_AsyncWith = visit_With
+
+    def visit_If(self, s: ast.If | ast.While) -> None:
+        self.walrus(s.test)
+        self.block(s.body + s.orelse)
+
+    visit_While = visit_If
+
+    def visit_Try(self, s: ast.Try) -> None:
+        for h in s.handlers:
+            if h.name:
+                self.strong(h.name)
+            self.block(h.body)
+        self.block(s.body + s.orelse + s.finalbody)
+
+    def visit_Expr(self, s: ast.Expr) -> None:
+        self.walrus(s.value)
+        if isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Attribute):
+            if b := _base(s.value.func):
+                self.weak(b)
 
 
 def defines_callables(source: str) -> bool:

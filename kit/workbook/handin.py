@@ -79,6 +79,36 @@ def _setup_arguments(nb: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _exchange(workbook: Path, exchange: Path | None, folder: Any) -> Any:
+    """The `Exchange` a hand-in goes to: ``exchange``, else the folder named, else the hub's service.
+
+    Without any, a StoreError in the trainee's language (no path, no CLI advice).
+    """
+    from kit.exchange.clients import (
+        Exchange,
+        FolderExchange,
+        HubExchange,
+        course_of_exchange,
+        exchange_for,
+    )
+    from kit.exchange.trust import course_secret
+
+    target: Exchange
+    if exchange is not None:
+        root = course_of_exchange(Path(exchange))
+        secret = course_secret(root, create=False) if root else None
+        target = FolderExchange(Path(exchange), secret=secret)
+    elif folder and str(folder) != ".":
+        target = exchange_for(Path(folder))
+    else:
+        hub = HubExchange.from_env()
+        if hub is None:
+            said = t("handin.no_exchange", _quietly(workbook).get("language") or None)
+            raise StoreError(said, artifacts.answers_path(workbook), code="no-exchange")
+        target = hub
+    return target
+
+
 def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     """Hand `workbook` (.ipynb), its answers and files to the exchange.
 
@@ -95,15 +125,7 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     answered" is an answer too. Identity here only routes the hand-in; collect
     checks it (`kit.exchange.trust`).
     """
-    from kit.exchange.clients import (
-        Exchange,
-        FolderExchange,
-        Handin,
-        HubExchange,
-        course_of_exchange,
-        exchange_for,
-    )
-    from kit.exchange.trust import course_secret
+    from kit.exchange.clients import Handin
 
     workbook = Path(workbook).resolve()
     store_file = artifacts.answers_path(workbook)
@@ -140,21 +162,7 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         or _quietly(workbook).get("exchange")
     )
     handin = Handin(cohort, session, trainee, contents, warnings)
-    target: Exchange
-    if exchange is not None:
-        root = course_of_exchange(Path(exchange))
-        secret = course_secret(root, create=False) if root else None
-        target = FolderExchange(Path(exchange), secret=secret)
-    elif folder and str(folder) != ".":
-        target = exchange_for(Path(folder))
-    else:
-        # the hub's service, or the reason in the trainee's language (no path, no CLI advice)
-        hub = HubExchange.from_env()
-        if hub is None:
-            said = t("handin.no_exchange", _quietly(workbook).get("language") or None)
-            raise StoreError(said, store_file, code="no-exchange")
-        target = hub
-    accepted = target.submit(handin)
+    accepted = _exchange(workbook, exchange, folder).submit(handin)
     receipt = Receipt.model_validate(accepted.receipt)
     receipt.folder = Path(accepted.location)
     receipt.warnings = warnings

@@ -57,6 +57,102 @@ def due_text(due: str | None, zone: str | None, language: str) -> str:
     return t("due", language, time=shown, zone=zone if name == key else name)
 
 
+def _greeting_html(rt: Runtime) -> str:
+    """Who the workbook is for, its mode and due time, and the page's own offline texts."""
+    lang, e = rt.language, html.escape
+    who = rt.name or rt.trainee
+    greet = (
+        t("greeting", lang, name=who, session=rt.title)
+        if who
+        else t("greeting_anon", lang, session=rt.title)
+    )
+    mode = t("mode_practice" if rt.mode == "practice" else "mode_assessed", lang)
+    due = due_text(rt.due, rt.zone, lang)
+    # what the page says by itself when the server is out of reach (Voilà template's watcher)
+    said = (
+        f'<span class="casekit-said" hidden data-unsaved="{e(t("page_unsaved", lang))}" '
+        f'data-offline-handin="{e(t("page_offline_handin", lang))}"></span>'
+    )
+    return (
+        said + f'<div style="font-size:20px;font-weight:600">{e(greet)}</div>'
+        f'<div style="font-size:16px;color:#555">{e(mode)}</div>'
+        + (
+            f'<div class="casekit-due" style="font-size:16px;font-weight:600">{e(due)}</div>'
+            if due
+            else ""
+        )
+    )
+
+
+def _unit_row(
+    rt: Runtime, unit: str, qids: list[str], required: list[str], answered: set[str]
+) -> tuple[str, str | None]:
+    """One unit's progress bar, and the unit's label when every required question of it is answered."""
+    lang, e = rt.language, html.escape
+    colour = str(
+        next(
+            (rt.questions[q].get("colour") for q in qids if rt.questions[q].get("colour")),
+            UNIT_COLOURS.get(unit, "#555"),
+        )
+    )
+    label = str(
+        next(
+            (rt.questions[q]["unit_name"] for q in qids if rt.questions[q].get("unit_name")),
+            _unit_label(unit, lang),
+        )
+    )
+    counted = [q for q in qids if q in required]
+    done = [q for q in counted if q in answered]
+    pct = int(100 * len(done) / len(counted)) if counted else 100
+    # Trainees know questions by their place in the workbook, not by their ids.
+    open_items = [t("question_no", lang, n=rt.number(q)) for q in counted if q not in answered]
+    row = (
+        f'<div style="display:flex;flex-wrap:wrap;align-items:center;gap:4px 10px;font-size:16px;margin:3px 0">'
+        f'<span style="min-width:11em;color:{e(colour)};font-weight:600">{e(label)}</span>'
+        f'<span style="flex:0 0 14em;height:14px;background:#eee;border-radius:7px;overflow:hidden">'
+        f'<span style="display:block;height:100%;width:{pct}%;background:{e(colour)}"></span></span>'
+        f"<span>{len(done)} / {len(counted)}{' ✓' if not open_items else ''}</span>"
+        + (
+            f'<span style="color:#777">{e(t("level_open", lang, items="、".join(open_items)))}</span>'
+            if open_items
+            else ""
+        )
+        + "</div>"
+    )
+    return row, None if open_items else label
+
+
+def _progress_html(rt: Runtime) -> str:
+    """How many required questions are answered, a bar per unit, the units cleared, all done."""
+    lang, e = rt.language, html.escape
+    answered = rt.answered() & set(rt.questions)
+    required = rt.required()
+    optional = [q for q in rt.questions if q not in required]
+    done_required = [q for q in required if q in answered]
+    line = t("progress", lang, done=len(done_required), total=len(required))
+    if optional:
+        line += t("progress_optional", lang, n=len(optional))
+    rows = [f'<div style="font-size:17px;margin:4px 0" role="status">{e(line)}</div>']
+    units: dict[str, list[str]] = {}
+    for qid, spec in rt.questions.items():
+        units.setdefault(str(spec.get("unit") or ""), []).append(qid)
+    cleared = []
+    for unit, qids in units.items():
+        row, label = _unit_row(rt, unit, qids, required, answered)
+        if label is not None:
+            cleared.append(label)
+        rows.append(row)
+    if cleared:
+        rows.append(
+            f'<div style="font-size:16px">🏅 {e(t("levels", lang, levels="、".join(cleared)))}</div>'
+        )
+    if required and len(done_required) == len(required):
+        rows.append(
+            f'<div class="casekit-all-done" style="font-size:17px;color:#2e7d32;font-weight:600">{e(t("all_done", lang))}</div>'
+        )
+    return "".join(rows)
+
+
 class ProgressPanel:
     """Greeting, due time, per-unit progress ("levels"), the submit button (with a warning) and receipt."""
 
@@ -111,90 +207,11 @@ class ProgressPanel:
         return [q for q in self.rt.required() if q not in answered]
 
     def refresh(self) -> None:
-        rt, lang, e = self.rt, self.rt.language, html.escape
-        who = rt.name or rt.trainee
-        greet = (
-            t("greeting", lang, name=who, session=rt.title)
-            if who
-            else t("greeting_anon", lang, session=rt.title)
-        )
-        mode = t("mode_practice" if rt.mode == "practice" else "mode_assessed", lang)
-        due = due_text(rt.due, rt.zone, lang)
-        # what the page says by itself when the server is out of reach (Voilà template's watcher)
-        said = (
-            f'<span class="casekit-said" hidden data-unsaved="{e(t("page_unsaved", lang))}" '
-            f'data-offline-handin="{e(t("page_offline_handin", lang))}"></span>'
-        )
-        self.greeting.value = (
-            said + f'<div style="font-size:20px;font-weight:600">{e(greet)}</div>'
-            f'<div style="font-size:16px;color:#555">{e(mode)}</div>'
-            + (
-                f'<div class="casekit-due" style="font-size:16px;font-weight:600">{e(due)}</div>'
-                if due
-                else ""
-            )
-        )
-        answered = rt.answered() & set(rt.questions)
-        required = rt.required()
-        optional = [q for q in rt.questions if q not in required]
-        done_required = [q for q in required if q in answered]
-        line = t("progress", lang, done=len(done_required), total=len(required))
-        if optional:
-            line += t("progress_optional", lang, n=len(optional))
-        rows = [f'<div style="font-size:17px;margin:4px 0" role="status">{e(line)}</div>']
-        units: dict[str, list[str]] = {}
-        for qid, spec in rt.questions.items():
-            units.setdefault(str(spec.get("unit") or ""), []).append(qid)
-        cleared = []
-        for unit, qids in units.items():
-            colour = str(
-                next(
-                    (rt.questions[q].get("colour") for q in qids if rt.questions[q].get("colour")),
-                    UNIT_COLOURS.get(unit, "#555"),
-                )
-            )
-            label = str(
-                next(
-                    (
-                        rt.questions[q]["unit_name"]
-                        for q in qids
-                        if rt.questions[q].get("unit_name")
-                    ),
-                    _unit_label(unit, lang),
-                )
-            )
-            counted = [q for q in qids if q in required]
-            done = [q for q in counted if q in answered]
-            pct = int(100 * len(done) / len(counted)) if counted else 100
-            # Trainees know questions by their place in the workbook, not by their ids.
-            open_items = [
-                t("question_no", lang, n=rt.number(q)) for q in counted if q not in answered
-            ]
-            if not open_items:
-                cleared.append(label)
-            rows.append(
-                f'<div style="display:flex;flex-wrap:wrap;align-items:center;gap:4px 10px;font-size:16px;margin:3px 0">'
-                f'<span style="min-width:11em;color:{e(colour)};font-weight:600">{e(label)}</span>'
-                f'<span style="flex:0 0 14em;height:14px;background:#eee;border-radius:7px;overflow:hidden">'
-                f'<span style="display:block;height:100%;width:{pct}%;background:{e(colour)}"></span></span>'
-                f"<span>{len(done)} / {len(counted)}{' ✓' if not open_items else ''}</span>"
-                + (
-                    f'<span style="color:#777">{e(t("level_open", lang, items="、".join(open_items)))}</span>'
-                    if open_items
-                    else ""
-                )
-                + "</div>"
-            )
-        if cleared:
-            rows.append(
-                f'<div style="font-size:16px">🏅 {e(t("levels", lang, levels="、".join(cleared)))}</div>'
-            )
-        if required and len(done_required) == len(required):
-            rows.append(
-                f'<div class="casekit-all-done" style="font-size:17px;color:#2e7d32;font-weight:600">{e(t("all_done", lang))}</div>'
-            )
-        self.bars.value = "".join(rows)
-        warns = rt.store.warnings if rt.store is not None else []
+        """Show the greeting, the progress by unit and the store's warnings as they are now."""
+        e = html.escape
+        self.greeting.value = _greeting_html(self.rt)
+        self.bars.value = _progress_html(self.rt)
+        warns = self.rt.store.warnings if self.rt.store is not None else []
         self.warnings.value = "".join(
             f'<div role="alert" style="color:#c0392b;font-weight:600;font-size:16px">⚠ {e(w)}</div>'
             for w in warns
