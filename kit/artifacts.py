@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Required, TypedDict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kit.messages import t
+from kit.problems import CourseError, Problem
 
 if TYPE_CHECKING:  # types only: artifacts must stay importable without loading a course
     from kit.course import Course
@@ -508,7 +509,6 @@ def write_keys(path: Path, keys: KeysFile) -> None:
 
 def read_keys(path: Path) -> tuple[KeysFile, bytes]:
     """The keys file and its bytes (grading fingerprints them). Raises CourseError when unreadable."""
-    from kit.course import CourseError, Problem
 
     data = path.read_bytes()
     try:

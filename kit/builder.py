@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import kit
 from kit import artifacts
-from kit.course import Course, Failure, Problem, inspect_course, load_course
+from kit.course import Course, inspect_course, load_course
 from kit.messages import t
+from kit.problems import Failure, Problem
 from kit.sandbox.crossing import crossing_problems
 
 if TYPE_CHECKING:

@@ -19,9 +19,10 @@ from typing import Any, cast
 from kit import kinds
 from kit import notebooks as nbs
 from kit.artifacts import MIME_KEY
-from kit.course import Course, Problem
+from kit.course import Course
 from kit.kinds.base import AuthoringError, KeyRecord, QuestionSpec
 from kit.messages import t
+from kit.problems import Problem
 
 _UNKNOWN: Any = object()
 

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from kit import artifacts, kinds
-from kit.course import Course, CourseError, Outcome, Problem, as_course
+from kit.course import Course, as_course
 from kit.kinds.base import QuestionSpec
 from kit.messages import t
+from kit.problems import CourseError, Outcome, Problem
 
 
 @dataclasses.dataclass

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kit import deliberation as dl
-from kit.course import CourseError, load_course
+from kit.course import load_course
+from kit.problems import CourseError
 
 
 def add_module(root: Path, name: str = "emergency") -> None:

@@ -29,10 +29,10 @@ from conftest_pg import DB_PARAMS, make_db_url, pg_server, second_db_url  # noqa
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "grading"))
 import sample  # noqa: E402
 
-from kit.course import CourseError  # noqa: E402
 from kit.gradebook import Gradebook  # noqa: E402
 from kit.grading import collect, feedback, grade, grades  # noqa: E402
 from kit.marking.notebook import mark, queue, record_mark  # noqa: E402
+from kit.problems import CourseError
 
 ROOT = Path(__file__).resolve().parents[1]
 

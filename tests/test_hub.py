@@ -556,8 +556,8 @@ def _as(user: str, *cmd: str) -> subprocess.CompletedProcess:
 
 
 def test_a_trainee_cannot_reach_what_is_not_theirs(classroom: Classroom) -> None:
-    from kit.course import CourseError
     from kit.grading import collect
+    from kit.problems import CourseError
 
     room = classroom
     me, other = room.user("t01"), room.user("t02")

@@ -213,7 +213,7 @@ def test_k8s_values_and_hub_status_from_the_command_line(built: Path, tmp_path: 
 def test_release_without_a_readable_secret_names_the_file_and_writes_nothing(
     built: Path, tmp_path: Path
 ) -> None:
-    from kit.course import CourseError
+    from kit.problems import CourseError
 
     root = tmp_path / "course"
     shutil.copytree(built, root)
@@ -231,7 +231,7 @@ def test_collect_from_a_hub_says_what_is_missing(
     from conftest import run_cli
     from servers import free_port
 
-    from kit.course import CourseError
+    from kit.problems import CourseError
 
     url = f"http://127.0.0.1:{free_port()}/services/casekit-exchange/"
     for name in ("CASEKIT_HUB_TOKEN", "JUPYTERHUB_API_TOKEN"):

@@ -34,8 +34,8 @@ import nbgrader_term  # noqa: E402
 import sample  # noqa: E402
 
 import kit  # noqa: E402
-from kit.course import CourseError  # noqa: E402
 from kit.gradebook import Gradebook, Submission  # noqa: E402
+from kit.problems import CourseError
 
 SUBMISSIONS = nbgrader_term.SUBMISSIONS
 STUDENTS = sorted(SUBMISSIONS)

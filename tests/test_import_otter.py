@@ -25,9 +25,9 @@ import sample  # noqa: E402
 from conftest import run_cli  # noqa: E402
 
 import kit  # noqa: E402
-from kit.course import CourseError  # noqa: E402
 from kit.gradebook import Gradebook, Submission  # noqa: E402
 from kit.importers.otter import resolve_points  # noqa: E402
+from kit.problems import CourseError
 
 SCHEDULE = (
     "session,notebook,date,teacher,site,method,unit,hours,mode,due,params\n"

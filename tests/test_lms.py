@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "grading"))
 import sample  # noqa: E402
 
 import kit  # noqa: E402
-from kit.course import CourseError  # noqa: E402
+from kit.problems import CourseError
 
 HANDED_IN = ("t01", "t02", "t03", "t17")  # right, partly wrong, empty, two days late
 OPEN = ("t01", "t02", "t17")  # their essays wait for a marker: no final grade yet

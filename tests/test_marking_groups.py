@@ -213,8 +213,8 @@ def test_marks_go_out_to_a_sheet_and_come_back(handed_in: Path) -> None:
 
 
 def test_a_bad_sheet_names_each_bad_row_and_changes_nothing(handed_in: Path) -> None:
-    from kit.course import CourseError
     from kit.marking.sheets import export_marks, import_marks
+    from kit.problems import CourseError
 
     root = handed_in
     export_marks(root, "c1", root / "marks.csv")

@@ -12,7 +12,8 @@ from conftest import launch_chromium
 
 from kit import deliberation as dl
 from kit import programme as pg
-from kit.course import CourseError, load_course
+from kit.course import load_course
+from kit.problems import CourseError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from conftest import copy_sample, run_cli
 from test_golden import COHORT, GOLDEN, answers_for
 
 from kit.builder import build
-from kit.course import CourseError
+from kit.problems import CourseError
 from kit.trial import read_answers, try_answers
 
 SESSION = "green-2"

@@ -7,10 +7,11 @@ import re
 from pathlib import Path
 
 from kit.artifacts import deliberations_dir
-from kit.course import Course, Problem, inspect_course
+from kit.course import Course, inspect_course
 from kit.deliberation.model import Deliberation, parse_record
 from kit.messages import t
 from kit.notebooks import source
+from kit.problems import Problem
 
 
 def notebook_modules(course: Course, notebook: str) -> set[str]:

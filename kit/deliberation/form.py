@@ -7,11 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kit.course import Course, CourseError, as_course
+from kit.course import Course, as_course
 from kit.deliberation.checks import notebook_modules
 from kit.deliberation.model import EXTRA_KINDS, ROLE_FIELDS, ROLES, Deliberation, Role
 from kit.deliberation.store import load_deliberation, record_deliberation
 from kit.messages import section, speaking, t
+from kit.problems import CourseError
 
 
 def _split_lines(text: str) -> list[str]:

@@ -16,9 +16,10 @@ from pydantic import (
 )
 
 from kit import kinds
-from kit.course import Problem, _pydantic_problems, read_toml
+from kit.course import _pydantic_problems, read_toml
 from kit.kinds.base import QID_RE
 from kit.messages import t
+from kit.problems import Problem
 
 Role = Literal["organiser", "teacher", "trainee-rep"]
 ROLES: tuple[str, ...] = ("organiser", "teacher", "trainee-rep")

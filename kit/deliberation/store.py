@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from kit.artifacts import history_path, record_path
-from kit.course import Course, CourseError, Problem, _pydantic_problems, as_course
+from kit.course import Course, _pydantic_problems, as_course
 from kit.deliberation.checks import record_problems
 from kit.deliberation.model import (
     PARTY_FIELDS,
@@ -35,6 +35,7 @@ from kit.deliberation.model import (
     parse_record,
 )
 from kit.messages import t
+from kit.problems import CourseError, Problem
 
 
 def load_deliberation(course: Course, cohort_id: str, session_id: str) -> Deliberation | None:

@@ -45,8 +45,8 @@ from urllib import error as urlerror
 from urllib import request as urlrequest
 
 from kit import access, artifacts, untrusted
-from kit.course import UserError
 from kit.exchange import trust
+from kit.problems import UserError
 from kit.untrusted import printable
 
 #: A hand-in larger than this is refused (notebook, answers and uploads together).

@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from kit import access, artifacts, kinds
 from kit.artifacts import JudgedTest, answer_cell_qid
-from kit.course import Course, CourseError, Failure, as_course
+from kit.course import Course, as_course
 from kit.gradebook import (
     FAILED,
     GRADED,
@@ -48,6 +48,7 @@ from kit.kinds import Score
 from kit.kinds.base import QuestionSpec, without_controls
 from kit.messages import t as say
 from kit.notebooks import casekit_meta, source
+from kit.problems import CourseError, Failure
 from kit.sandbox.answers import FailureKind, RunFailure, TestOutcome
 from kit.sandbox.supervisor import CodeJob, CodeRun
 from kit.untrusted import invisible_characters

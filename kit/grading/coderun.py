@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kit import kinds
-from kit.course import Course, CourseError, UserError
+from kit.course import Course
 from kit.grading.keys import SessionKeys
 from kit.messages import t as say
+from kit.problems import CourseError, UserError
 from kit.sandbox.answers import FailureKind, RunFailure
 from kit.sandbox.boxes import Limits, SandboxUnavailable
 from kit.sandbox.cgroup import NoCgroup

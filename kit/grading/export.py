@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from kit.artifacts import write_whole
-from kit.course import Course, CourseError, Outcome, as_course
+from kit.course import Course, as_course
 from kit.gradebook import Gradebook
 from kit.grading.keys import with_criterion_max
 from kit.grading.lms import session_maxima, session_scores, write_lms
 from kit.kinds.base import without_controls
 from kit.messages import section, t
 from kit.pages.present import yes_no
+from kit.problems import CourseError, Outcome
 
 
 @dataclass

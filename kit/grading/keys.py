@@ -14,9 +14,10 @@ import nbformat
 
 from kit import artifacts
 from kit.artifacts import RecordedTest
-from kit.course import Course, CourseError
+from kit.course import Course
 from kit.kinds.base import KeyRecord, QuestionSpec
 from kit.messages import t as say
+from kit.problems import CourseError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -39,9 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit.course import Course, CourseError, Outcome, Problem, as_course
+from kit.course import Course, as_course
 from kit.gradebook import Gradebook
 from kit.messages import t as say
+from kit.problems import CourseError, Outcome, Problem
 
 FORMATS = ("moodle", "canvas")
 MOODLE_IDENTIFIERS = {"ID number": "idnumber", "Email address": "email", "Username": "username"}

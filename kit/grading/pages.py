@@ -27,13 +27,15 @@ from pathlib import Path
 from typing import Any, cast
 
 from kit import artifacts, kinds
-from kit.course import Course, Failure, Outcome, as_course
+from kit.course import Course, as_course
 from kit.gradebook import Gradebook
 from kit.grading.keys import SessionKeys, load_keys
 from kit.kinds.base import KeyRecord, QuestionSpec
 from kit.messages import t as say
 from kit.pages import TEMPLATES
+from kit.pages.pdf import to_pdf
 from kit.pages.present import local_time, num
+from kit.problems import Failure, Outcome
 
 FEEDBACK_CSS = (TEMPLATES / "feedback.css").read_text("utf-8")
 
@@ -506,8 +508,6 @@ def feedback(
         except Exception as e:  # noqa: BLE001 - one page never sinks the batch
             res.failures.append(Failure(f"{t}/{s}", f"{type(e).__name__}: {e}", str(out)))
     if pdf:
-        from kit.pages.pdf import to_pdf
-
         printed = to_pdf(list(res.written))
         res.written += printed.written
         res.failures += printed.failures

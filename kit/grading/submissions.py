@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from kit import access, artifacts
-from kit.course import Course, CourseError, Failure, Outcome, as_course
+from kit.course import Course, as_course
 from kit.exchange.clients import MAX_HANDIN_BYTES
 from kit.exchange.trust import IDENTITY_SHARED, IDENTITY_TOKEN, course_secret
 from kit.exchange.trust import read_json as _read_json_bytes
@@ -37,6 +37,7 @@ from kit.gradebook import Gradebook, Submission, utcnow
 from kit.gradebook.batch import add_submissions
 from kit.grading import intake
 from kit.messages import t as say
+from kit.problems import CourseError, Failure, Outcome
 from kit.untrusted import printable
 
 if TYPE_CHECKING:  # kit.importers imports the grading side: only its type here

@@ -43,13 +43,14 @@ from pathlib import Path
 from urllib.request import urlopen
 
 from kit import artifacts
-from kit.course import Course, CourseError, Problem, load_course
+from kit.course import Course, load_course
 from kit.hub import auth
 from kit.hub.access import bin_dir, check_as_trainee, check_reachable, lay_out_for_hub
 from kit.hub.config import IDLE_KERNEL_MINUTES, IDLE_SERVER_MINUTES, SERVICE
 from kit.hub.errors import HubError
 from kit.hub.spawner import RUNTIME
 from kit.messages import t
+from kit.problems import CourseError, Problem
 
 ACTIONS = ("start", "stop", "status", "config", "remove-users")
 VIEWS = ("voila", "lab")

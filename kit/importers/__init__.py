@@ -30,10 +30,10 @@ from typing import Any
 
 import nbformat
 
-from kit.course import CourseError, Outcome, Problem
 from kit.language import declared_language
 from kit.messages import t
 from kit.notebooks import source
+from kit.problems import CourseError, Outcome, Problem
 from kit.untrusted import load_json
 
 #: Marks the notebook metadata of an imported notebook: which tool, which source,

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit.course import CourseError, Problem
 from kit.importers import (
     META_KEY,
     ImportResult,
@@ -59,6 +58,7 @@ from kit.importers import (
 )
 from kit.messages import t as say
 from kit.notebooks import source
+from kit.problems import CourseError, Problem
 
 TOOL = "nbgrader"
 HIDDEN = re.compile(

@@ -31,7 +31,6 @@ from typing import Any
 
 import yaml
 
-from kit.course import CourseError, Problem
 from kit.importers import (
     ImportResult,
     Note,
@@ -57,6 +56,7 @@ from kit.importers.otter_tests import (
 )
 from kit.messages import t as say
 from kit.notebooks import source
+from kit.problems import CourseError, Problem
 
 TOOL = "otter"
 DELIM = re.compile(

@@ -37,10 +37,10 @@ from typing import Any
 import yaml
 
 from kit.artifacts import WORKBOOK
-from kit.course import CourseError, Problem
 from kit.importers import imported_sessions
 from kit.messages import t as say
 from kit.notebooks import source
+from kit.problems import CourseError, Problem
 
 TOOL = "otter"
 RULES = ("filename", "otter-metadata")

@@ -44,11 +44,12 @@ from pathlib import Path
 from typing import Any
 
 from kit import artifacts
-from kit.course import Course, CourseError, as_course
+from kit.course import Course, as_course
 from kit.kinds.base import KeyedKind, KeyRecord, QuestionSpec, key_parts
 from kit.live.stats import summarise, trainee_result
 from kit.messages import MESSAGES, t
 from kit.pages import TEMPLATES
+from kit.problems import CourseError
 from kit.workbook.livelink import STATE_VERSION
 
 ACTIONS = {

@@ -28,11 +28,12 @@ import numpy as np
 import pandas as pd
 
 from kit import artifacts, kinds
-from kit.course import Course, CourseError, Problem, as_course
+from kit.course import Course, as_course
 from kit.gradebook import Gradebook
 from kit.grading.keys import load_keys, rubric_of
 from kit.kinds.base import QuestionSpec
 from kit.messages import t
+from kit.problems import CourseError, Problem
 
 QUEUE_COLUMNS = [
     "session", "question", "trainee", "label", "group", "kind", "prompt", "answer",

@@ -20,7 +20,7 @@ from typing import Any
 import nbformat
 
 from kit import artifacts, kinds
-from kit.course import Course, CourseError, Problem, as_course
+from kit.course import Course, as_course
 from kit.gradebook import Gradebook
 from kit.marking.book import (  # noqa: F401 - queue is part of this module's API
     MarkSession,
@@ -32,6 +32,7 @@ from kit.marking.book import (  # noqa: F401 - queue is part of this module's AP
 )
 from kit.messages import t
 from kit.numbers import num
+from kit.problems import CourseError, Problem
 
 
 def record_mark(

@@ -31,12 +31,13 @@ from typing import Any
 import pandas as pd
 
 from kit import artifacts, kinds
-from kit.course import Cohort, Course, CourseError, Outcome, Problem, as_course
+from kit.course import Cohort, Course, as_course
 from kit.gradebook import Gradebook
 from kit.kinds.base import QuestionSpec
 from kit.marking.book import MarkError, item_label, mark_rows, pseudonyms, queue, rubric_of
 from kit.messages import LANGUAGES, t
 from kit.numbers import parse_number
+from kit.problems import CourseError, Outcome, Problem
 
 CRITERION_PREFIX = "c:"
 FIXED = ["session", "question", "trainee", "name", "group", "answer_group", "answer", "max_points"]

@@ -18,8 +18,8 @@ from typing import Any
 import nbformat
 
 from kit import kinds
-from kit.course import Problem
 from kit.messages import t as say
+from kit.problems import Problem
 
 #: Tags an author may use; ``module:NAME`` is matched separately.
 TAGS = {

@@ -16,7 +16,6 @@ import nbformat
 
 from kit import kinds
 from kit.artifacts import REVEAL_WHEN
-from kit.course import Problem
 from kit.kinds.base import QID_RE as QID
 from kit.messages import t as say
 from kit.notebooks.cells import (
@@ -35,6 +34,7 @@ from kit.notebooks.cells import (
     tags,
     zero_point_questions,
 )
+from kit.problems import Problem
 
 # ---------------------------------------------------------------- checks
 #

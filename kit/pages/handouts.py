@@ -25,10 +25,12 @@ import nh3
 import kit
 from kit import artifacts
 from kit import notebooks as nbs
-from kit.course import Course, Failure, Outcome, as_course
+from kit.course import Course, as_course
 from kit.messages import section, t
 from kit.pages import TEMPLATES
+from kit.pages.pdf import to_pdf
 from kit.pages.present import finish_tables
+from kit.problems import Failure, Outcome
 
 _ALLOWED_TAGS = set(nh3.ALLOWED_TAGS) | {
     "style",
@@ -324,8 +326,6 @@ def handouts(
         result.instructor_index = _index(c, co.id, inst, audience="instructor")
         result.written.append(result.instructor_index)
     if pdf:
-        from kit.pages.pdf import to_pdf
-
         printed = to_pdf([p for p in result.written if p.name != "index.html"])
         result.written += printed.written
         result.failures += printed.failures

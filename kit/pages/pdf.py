@@ -16,8 +16,8 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from kit.course import Failure, Outcome, UserError
 from kit.messages import t
+from kit.problems import Failure, Outcome, UserError
 
 #: Debian's Chromium, headless, with nothing that phones home.
 CHROMIUM_ARGS = [

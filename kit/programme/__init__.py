@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kit.course import Course, Problem, inspect_course
+from kit.course import Course, inspect_course
+from kit.problems import Problem
 from kit.programme.assignments import TASK_COLUMNS, Task, group_members, task_problems, tasks
 from kit.programme.dashboard import report
 from kit.programme.datasets import dataset_problems, session_dataset_problems, session_datasets

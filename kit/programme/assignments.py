@@ -10,8 +10,9 @@ from typing import Any
 import pandas as pd
 from pydantic import Field, field_validator
 
-from kit.course import TABLE_ID, Course, CourseError, Problem, _Row, as_course, read_table
+from kit.course import TABLE_ID, Course, _Row, as_course, read_table
 from kit.messages import t as say
+from kit.problems import CourseError, Problem
 
 
 class Task(_Row):

@@ -18,11 +18,13 @@ from pathlib import Path
 import pandas as pd
 
 from kit import artifacts
-from kit.course import Course, UserError, as_course
+from kit.course import Course, as_course
 from kit.messages import section, t
 from kit.numbers import pct
 from kit.pages import charts
+from kit.pages.pdf import to_pdf
 from kit.pages.present import fit_class, html_table, local_time, num, scroll_box
+from kit.problems import UserError
 from kit.programme.evaluation import evaluation_html, evaluation_summary
 from kit.programme.figures import CohortFigures, cohort_figures
 from kit.programme.share import interactive_share
@@ -309,7 +311,6 @@ def report(
 
 def print_or_fail(page_path: Path) -> Path:
     """Print one page to PDF beside it; a failure is the user's to see (:class:`UserError`)."""
-    from kit.pages.pdf import to_pdf
 
     printed = to_pdf([page_path])
     if printed.failures:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from kit.course import Course, CourseError, Problem, as_course
+from kit.course import Course, as_course
 from kit.messages import t
+from kit.problems import CourseError, Problem
 
 
 def _dataset_refs(params: dict[str, Any]) -> dict[str, Any]:

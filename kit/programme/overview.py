@@ -9,8 +9,9 @@ from typing import Any
 import pandas as pd
 
 from kit.artifacts import record_path
-from kit.course import Course, Problem, as_course
+from kit.course import Course, as_course
 from kit.messages import t
+from kit.problems import Problem
 from kit.programme.assignments import read_tasks
 from kit.programme.share import ALL, interactive_share, share_problems
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from kit.course import Course, Problem, as_course
+from kit.course import Course, as_course
 from kit.messages import t
+from kit.problems import Problem
 
 ALL = "all"  # the unit value of a cohort's total row in interactive_share()
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from kit import access, artifacts, kinds
 from kit.kinds.base import PracticeHashes
 from kit.messages import t
+from kit.problems import CourseError
 from kit.workbook.handin import check_id
 from kit.workbook.store import atomic_write
 
@@ -232,7 +233,6 @@ class _Release:
 
 def _open_exchange(course: Course, cohort: str, exchange: Path) -> bytes:
     """The course's signing secret, once the build and the exchange are made private."""
-    from kit.course import CourseError
     from kit.exchange.clients import mark_exchange
     from kit.exchange.trust import course_secret, secret_path
 

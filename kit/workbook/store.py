@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Required, TypedDict, Unpack
 
 from kit import artifacts
-from kit.course import UserError
 from kit.messages import t
+from kit.problems import UserError
 
 if TYPE_CHECKING:  # a type only: the store needs no question kinds
     from kit.kinds.code import EditorRun
