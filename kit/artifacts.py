@@ -121,7 +121,7 @@ class JudgedTest(TypedDict, total=False):
     points: float
     max_points: float
     message: str
-    outcome: str  # kit.answers.TestOutcome
+    outcome: str  # kit.sandbox.answers.TestOutcome
     withheld: bool  # its message is kept from the trainee
 
 
