@@ -132,6 +132,7 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
     if not workbook.exists():
         raise StoreError(t("handin.no_workbook"), workbook)
     warnings: list[str] = []
+    released: dict[str, Any] | None = None  # what release wrote, once read: not parsed again
     if store_file.exists():
         doc = load_store(store_file, strict=False)
         warnings = [
@@ -139,7 +140,8 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         ]
         answers = store_file.read_bytes()
     else:
-        doc = _empty_store(workbook, _released(workbook))
+        released = _released(workbook)
+        doc = _empty_store(workbook, released)
         answers = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
     trainee = check_id(doc.get("trainee"), "trainee")
     session = check_id(doc.get("session"), "session")
@@ -159,7 +161,7 @@ def submit(workbook: Path, *, exchange: Path | None = None) -> Receipt:
         doc.get("exchange")
         or os.environ.get("CASEKIT_EXCHANGE")
         or artifacts.exchange_of(workbook, cohort, trainee)
-        or _quietly(workbook).get("exchange")
+        or (released or _quietly(workbook)).get("exchange")
     )
     handin = Handin(cohort, session, trainee, contents, warnings)
     accepted = _exchange(workbook, exchange, folder).submit(handin)
