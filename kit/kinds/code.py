@@ -162,7 +162,7 @@ def _run_captured(ip: Any, source: str) -> tuple[tuple[str, str], list[Any]]:
 def _run_html(record: Mapping[str, Any]) -> Any:
     """A run as the trainee sees it: what it printed, its error, a tick or a cross per visible test.
 
-    A :class:`~kit.artifacts.EditorRun`, or one read back from the store (checked as it is read).
+    An :class:`EditorRun`, or one read back from the store (checked as it is read).
     """
     from IPython.display import HTML
 
