@@ -63,7 +63,6 @@ def check(course: Path | str = ".") -> CheckResult:
     ``ok`` is False when any is an error.
     """
     from kit import intent
-    from kit import notebooks as nbs
 
     root = Path(course)
     loaded, problems = inspect_course(root)
@@ -74,18 +73,14 @@ def check(course: Path | str = ".") -> CheckResult:
     from kit import deliberation, programme
 
     offered = deliberation.offered_modules(loaded)
-    for path in loaded.notebooks():
-        result.notebooks += 1
-        result.problems += nbs.check_notebook(path, modules=offered)
-        result.problems += intent.notebook_problems(path)
     scheduled = {
         (loaded.root / s.notebook).resolve() for c in loaded.cohorts.values() for s in c.sessions
     }
-    for path in scheduled - {p.resolve() for p in loaded.notebooks()}:
-        if path.is_file():
-            result.notebooks += 1
-            result.problems += nbs.check_notebook(path, modules=offered)
-            result.problems += intent.notebook_problems(path)
+    authored = loaded.notebooks()
+    elsewhere = scheduled - {p.resolve() for p in authored}
+    for path in [*authored, *(p for p in elsewhere if p.is_file())]:
+        result.notebooks += 1
+        result.problems += _notebook_problems(path, offered)
     result.problems += intent.course_schedule_problems(loaded)
     result.problems += deliberation.check_deliberations(loaded)
     result.problems += programme.programme_problems(loaded)
@@ -95,6 +90,14 @@ def check(course: Path | str = ".") -> CheckResult:
     result.problems += open_problems(loaded)  # a course other accounts can read (#19)
     result.problems += _crossing_problems(loaded)
     return result
+
+
+def _notebook_problems(path: Path, offered: set[str] | None = None) -> list[Problem]:
+    """What check says of one notebook: the authoring contract, then the author's intent."""
+    from kit import intent
+    from kit import notebooks as nbs
+
+    return nbs.check_notebook(path, modules=offered) + intent.notebook_problems(path)
 
 
 def _crossing_problems(course: Course) -> list[Problem]:
@@ -246,14 +249,13 @@ def session_problems(
     ``checked`` remembers notebooks already checked (by content) across calls.
     """
     from kit import deliberation, intent, programme
-    from kit import notebooks as nbs
 
     s = course.cohort(cohort_id).session(session_id)
     path = course.root / s.notebook
     memo = {} if checked is None else checked
     mark = (str(path), hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "")
     if mark not in memo:
-        memo[mark] = nbs.check_notebook(path) + intent.notebook_problems(path)
+        memo[mark] = _notebook_problems(path)
     found = list(memo[mark])
     found += intent.schedule_problems(course, cohort_id, session_id)
     found += deliberation.session_problems(course, cohort_id, session_id)

@@ -96,29 +96,24 @@ def form_class() -> type:
     return _FORM_CLASS
 
 
+#: The fields written one entry a line, in the form's order (after the teacher's direction).
+_LIST_FIELDS = ("trainee_expectations", "trainee_questions", "organiser_decisions", "emphasis")
+
+
 def _field_widgets(w: Any, labels: dict[str, str], offered: list[str]) -> dict[str, Any]:
     """One widget per field of the record, in the form's order (`w` is ipywidgets)."""
     lay = w.Layout(width="95%")
     style = {"description_width": "14em"}
+
+    def area(name: str) -> Any:
+        return w.Textarea(description=labels[name], layout=lay, style=style)
+
     return {
-        "teacher_direction": w.Textarea(
-            description=labels["teacher_direction"], layout=lay, style=style
-        ),
-        "trainee_expectations": w.Textarea(
-            description=labels["trainee_expectations"], layout=lay, style=style
-        ),
-        "trainee_questions": w.Textarea(
-            description=labels["trainee_questions"], layout=lay, style=style
-        ),
-        "organiser_decisions": w.Textarea(
-            description=labels["organiser_decisions"], layout=lay, style=style
-        ),
-        "emphasis": w.Textarea(description=labels["emphasis"], layout=lay, style=style),
+        "teacher_direction": area("teacher_direction"),
+        **{name: area(name) for name in _LIST_FIELDS},
         "modules": w.SelectMultiple(options=offered, description=labels["modules"], style=style),
         "time_split": w.Text(description=labels["time_split"], layout=lay, style=style),
-        "extra_questions": w.Textarea(
-            description=labels["extra_questions"], layout=lay, style=style
-        ),
+        "extra_questions": area("extra_questions"),
     }
 
 
@@ -149,10 +144,7 @@ class _FormActions:
         f = self.fields
         return {
             "teacher_direction": f["teacher_direction"].value.strip(),
-            "trainee_expectations": _split_lines(f["trainee_expectations"].value),
-            "trainee_questions": _split_lines(f["trainee_questions"].value),
-            "organiser_decisions": _split_lines(f["organiser_decisions"].value),
-            "emphasis": _split_lines(f["emphasis"].value),
+            **{k: _split_lines(f[k].value) for k in _LIST_FIELDS},
             "modules": list(f["modules"].value),
             "time_split": _parse_split(f["time_split"].value),
             "extra_questions": _parse_questions(f["extra_questions"].value),
@@ -164,12 +156,7 @@ class _FormActions:
         d = rec.inputs()
         f = self.fields
         f["teacher_direction"].value = d["teacher_direction"]
-        for k in (
-            "trainee_expectations",
-            "trainee_questions",
-            "organiser_decisions",
-            "emphasis",
-        ):
+        for k in _LIST_FIELDS:
             f[k].value = "\n".join(d[k])
         f["modules"].value = tuple(m for m in d["modules"] if m in f["modules"].options)
         f["time_split"].value = ", ".join(f"{k}={v:g}" for k, v in d["time_split"].items())

@@ -104,8 +104,9 @@ class NotebookFacts:
                 if kinds.get(kind).tested:
                     self.last_tested = qid
         if "key" in c.tags:
-            self.keyed += [(k, c.index) for k in key_ids(c.source)]
-            self.key_modules.update({k: c.modules for k in key_ids(c.source)})
+            ids = key_ids(c.source)
+            self.keyed += [(k, c.index) for k in ids]
+            self.key_modules.update({k: c.modules for k in ids})
         if "solution" in c.tags:
             self.solves[c.index] = self.last_tested
 
