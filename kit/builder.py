@@ -106,7 +106,7 @@ def _crossing_problems(course: Course) -> list[Problem]:
 
     found = []
     for path in course.notebooks():
-        nb, _ = nbs.read_notebook(path)  # unreadable: reported above
+        nb = nbs.notebook_at(path)  # unreadable: reported above
         if nb is not None:
             found += crossing_problems(path, nb)
     return found

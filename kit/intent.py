@@ -12,7 +12,6 @@ kinds, and holds the same question for the keys a build computed from data.
 from __future__ import annotations
 
 import ast
-import functools
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,25 +24,6 @@ from kit.messages import t
 from kit.problems import Problem
 
 _UNKNOWN: Any = object()
-
-
-def _notebook(path: Path) -> Any:
-    """The notebook at `path` (None when unreadable), read once while it is unchanged.
-
-    ``check`` reads every notebook for its own rules and every scheduled
-    session's again for its parameters; validating it each time doubled its time.
-    """
-    try:
-        st = Path(path).stat()
-    except OSError:
-        return None
-    return _read(str(path), st.st_mtime_ns, st.st_size)
-
-
-@functools.lru_cache(maxsize=64)
-def _read(path: str, mtime_ns: int, size: int) -> Any:
-    nb, _ = nbs.read_notebook(Path(path))
-    return nb
 
 
 def _literal(node: ast.AST) -> Any:
@@ -98,7 +78,7 @@ def _spec(kind: str, call: ast.Call) -> tuple[QuestionSpec | None, str]:
 
 def notebook_problems(path: Path) -> list[Problem]:
     """Misspelt arguments of ``ask`` and ``key``, and literal keys their question can never accept."""
-    nb = _notebook(path)  # an unreadable notebook: check_notebook reports it
+    nb = nbs.notebook_at(path)  # an unreadable notebook: check_notebook reports it
     if nb is None:
         return []
     f = str(path)
@@ -184,7 +164,7 @@ def schedule_problems(course: Course, cohort_id: str, session_id: str) -> list[P
     s = cohort.session(session_id)
     if not s.params:
         return []
-    nb = _notebook(course.root / s.notebook)
+    nb = nbs.notebook_at(course.root / s.notebook)
     defined = parameter_names(nb) if nb is not None else None
     if defined is None:
         return []

@@ -271,3 +271,23 @@ def annotate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         elif role:
             set_role(cell, role=role)
     return nb
+
+
+def notebook_at(path: Path) -> nbformat.NotebookNode | None:
+    """The notebook at `path` (None when unreadable), read once while it is unchanged.
+
+    ``check`` reads every notebook for its intent, its tests' crossings and every
+    scheduled session's parameters; validating it each time doubled its time.
+    Shared: callers read it and never change it.
+    """
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return _read(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _read(path: str, mtime_ns: int, size: int) -> nbformat.NotebookNode | None:
+    nb, _ = read_notebook(Path(path))
+    return nb
