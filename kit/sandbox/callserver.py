@@ -390,13 +390,18 @@ def _mutable_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[Any, tu
         if isinstance(value, list | dict | set | bytearray) or type(value).__module__.startswith(
             ("numpy", "pandas")
         ):
-            try:
-                raw = safepickle.dumps(value)
-            except Exception:  # noqa: BLE001
-                continue
-            if len(raw) <= _ARG_CAP:
+            if (raw := _data(value)) is not None:
                 out[key] = (value, raw)
     return out
+
+
+def _data(value: Any) -> bytes | None:
+    """``value`` as data, or None when it is not data or larger than ``_ARG_CAP``."""
+    try:
+        raw = safepickle.dumps(value)
+    except Exception:  # noqa: BLE001
+        return None
+    return raw if len(raw) <= _ARG_CAP else None
 
 
 def _take_files(files: dict[str, bytes]) -> None:
@@ -421,13 +426,8 @@ def _snapshot(names: list[str]) -> dict[Any, tuple[Any, bytes]]:
     ns = _SERVING["view"].ns
     out = {}
     for n in names:
-        if isinstance(n, str) and n in ns:
-            try:
-                raw = safepickle.dumps(ns[n])
-            except Exception:  # noqa: BLE001
-                continue
-            if len(raw) <= _ARG_CAP:
-                out[n] = (ns[n], raw)
+        if isinstance(n, str) and n in ns and (raw := _data(ns[n])) is not None:
+            out[n] = (ns[n], raw)
     return out
 
 
@@ -441,11 +441,8 @@ def _changed_args(
             if key not in ns:
                 continue
             value = ns[key]
-        try:
-            now = safepickle.dumps(value)
-        except Exception:  # noqa: BLE001
-            continue
-        if now != raw and len(now) <= _ARG_CAP:
+        now = _data(value)
+        if now is not None and now != raw:
             out[key] = now
     return out
 
