@@ -37,7 +37,15 @@ from kit.execution.shell import CellTimeoutError
 from kit.sandbox import safepickle
 from kit.sandbox.answers import DETAIL_CAP
 
-__all__ = ["STATE", "changed_files", "describe", "offer", "serve_calls"]
+__all__ = [
+    "STATE",
+    "changed_files",
+    "describe",
+    "offer",
+    "random_state",
+    "serve_calls",
+    "set_random",
+]
 
 STATE: dict[str, Any] = {}  # in a template and its boxes: the template's job, the box's scratch
 _MISSING = object()
@@ -264,19 +272,19 @@ class _Globals:
             self.changed.add(n)
 
 
-def _set_random(state: Any) -> None:
+def set_random(state: Any) -> None:
+    """Put back a ``random_state()`` (on either side of the boxes); nothing for none."""
     if not state:
         return
-
     random.setstate(state[0])
     if state[1] is not None and "numpy" in sys.modules:
         sys.modules["numpy"].random.set_state(state[1])
 
 
-def _random_state() -> bytes:
-
+def random_state() -> tuple[Any, Any]:
+    """The state of ``random`` and, once it is imported, of ``numpy.random``."""
     np_state = sys.modules["numpy"].random.get_state() if "numpy" in sys.modules else None
-    return safepickle.dumps((random.getstate(), np_state))
+    return (random.getstate(), np_state)
 
 
 def _do(value: Any, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -354,7 +362,7 @@ def _serve_one(frame: tuple[Any, ...]) -> None:
     try:
         args, kwargs, sync = _ArgsUnpickler(data, handles).load()
         _SERVING["view"].apply(sync.get("names", {}))
-        _set_random(sync.get("random"))
+        set_random(sync.get("random"))
         _take_files(sync.get("files") or {})
         given = _mutable_args(args, kwargs)
         watched = _snapshot(sync.get("watch") or [])
@@ -374,7 +382,7 @@ def _serve_one(frame: tuple[Any, ...]) -> None:
     extras["args"] = _changed_args(given)
     extras["globals"] = _changed_args(watched, _SERVING["view"].ns)
     try:
-        extras["random"] = _random_state()
+        extras["random"] = safepickle.dumps(random_state())
     except Exception:  # noqa: BLE001 - the trainee broke their random module: the judge keeps its own
         pass
     zygote.send_frame(link, ("result", cid, reply, extras))

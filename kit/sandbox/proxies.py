@@ -28,7 +28,6 @@ import inspect
 import io
 import os
 import pickle
-import random
 import socket
 import sys
 import time
@@ -37,7 +36,7 @@ from typing import Any
 
 from kit.sandbox import safepickle
 from kit.sandbox.answers import DETAIL_CAP
-from kit.sandbox.callserver import CODE_SUFFIXES
+from kit.sandbox.callserver import CODE_SUFFIXES, random_state, set_random
 
 __all__ = [
     "AnswerCallFailed",
@@ -129,7 +128,6 @@ class NotebookView:
             elif raw is not None and (reads is None or name in reads) and _changed(now, raw):
                 names[name] = ("value", now)  # the test changed it in place
 
-        np_state = sys.modules["numpy"].random.get_state() if "numpy" in sys.modules else None
         # data the trainee's code reads may be changed by it (`items.append(x)`): watched
         watch = [
             n
@@ -138,7 +136,7 @@ class NotebookView:
         ]
         return {
             "names": names,
-            "random": (random.getstate(), np_state),
+            "random": random_state(),
             "watch": watch,
             "files": self._test_files(),
         }
@@ -240,10 +238,7 @@ def _changed(value: Any, raw: bytes) -> bool:
 def _take_random(raw: bytes) -> None:
     try:
         py_state, np_state = safepickle.loads(raw)
-
-        random.setstate(py_state)
-        if np_state is not None and "numpy" in sys.modules:
-            sys.modules["numpy"].random.set_state(np_state)
+        set_random((py_state, np_state))
     except Exception:  # noqa: BLE001 - a state that does not fit: the judge keeps its own
         pass
 
