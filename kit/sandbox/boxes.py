@@ -573,7 +573,6 @@ def enter_box(limits: dict[str, Any] | None, files: dict[str, bytes], *, confine
 
 
 def _set_limits(limits: dict[str, Any]) -> None:
-
     from kit.execution.zygote import limit_memory
 
     limit_memory(float(limits["memory_mb"]))

@@ -74,7 +74,6 @@ def describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple[Any, 
 
 
 def _describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple[Any, ...]:
-
     if isinstance(value, types.ModuleType):
         return ("module", str(getattr(value, "__name__", "")))
     try:
@@ -185,7 +184,6 @@ class _ArgsUnpickler(pickle.Unpickler):
     """Reads the judge's requests (trusted bytes); the judge's stand-ins become the real values."""
 
     def __init__(self, data: bytes, handles: dict[int, Any]) -> None:
-
         super().__init__(io.BytesIO(data))
         self.handles = handles
 
@@ -221,7 +219,6 @@ _SERVING: dict[str, Any] = {}  # the link, handles and timeout of the request be
 
 def _ask(ref: int, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Have the judge do ``op`` on its value ``ref``; serve the judge's own requests meanwhile."""
-
     from kit.execution import zygote
 
     link, handles, timeout = _SERVING["link"], _SERVING["handles"], _SERVING["timeout"]
@@ -325,7 +322,6 @@ def _do(value: Any, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
 
 def _signature(value: Any) -> list[tuple[str, int, bool, Any]]:
     """The parameters of a function as data: name, kind, whether it has a default, the default."""
-
     out = []
     for p in inspect.signature(value).parameters.values():
         default = None

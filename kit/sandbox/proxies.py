@@ -601,7 +601,6 @@ def _by_reference(o: Any) -> bool:
 
 
 def _pickle(obj: Any, server: Server) -> bytes:
-
     buf = io.BytesIO()
     p = pickle.Pickler(buf, protocol=5)
 

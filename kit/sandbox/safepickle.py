@@ -539,7 +539,6 @@ def _dec_encoded(x: Encoded, depth: int) -> Any:
 
 
 def _tz(name: Any) -> Any:
-
     _need(isinstance(name, str) and 0 < len(name) < 64, "time zone")
     if name == "UTC":
         return datetime.UTC
