@@ -36,7 +36,7 @@ from typing import Any
 
 from kit.sandbox import safepickle
 from kit.sandbox.answers import DETAIL_CAP
-from kit.sandbox.callserver import CODE_SUFFIXES, random_state, set_random
+from kit.sandbox.callserver import CODE_SUFFIXES, _do, random_state, set_random
 
 __all__ = [
     "AnswerCallFailed",
@@ -284,7 +284,6 @@ class Server(Channel):
     def _callback(self, frame: tuple[Any, ...]) -> None:
         """The trainee's code uses a value of the test's: do it here (test code, on plain data)."""
         from kit.execution.zygote import send_frame
-        from kit.sandbox.callserver import _do
 
         _, ref, op, offers, kw = frame
         try:
