@@ -462,9 +462,8 @@ class AnswerObject(Remote):
 
         Never a data type: an object posing as a DataFrame must not pass for one.
         """
-        meta = object.__getattribute__(
-            self, "_meta"
-        )  # the trainee's box says: believed for figures only
+        # the trainee's box says: believed for figures only
+        meta = object.__getattribute__(self, "_meta")
         mod = sys.modules.get(str(meta.get("module")))
         if mod is not None and str(meta.get("module")).split(".")[0] == "matplotlib":
             found: Any = mod
@@ -484,7 +483,6 @@ class AnswerFunction(AnswerObject):
     @property
     def __signature__(self) -> Any:
         """The trainee's function's parameters (``inspect.signature``), rebuilt from data."""
-
         params = []
         for name, kind, has_default, default in self._do("signature"):
             extra = {"default": default} if has_default else {}

@@ -524,7 +524,6 @@ class CodeGrader:
         progress: Callable[[int, int, str], None] | None = None,
     ) -> list[CodeRun]:
         """Run many submissions, up to ``workers`` at once, on this grader's zygote; results in order."""
-
         results: list[CodeRun | None] = [None] * len(jobs)
         n = max(1, min(workers or min(4, os.cpu_count() or 1), len(jobs) or 1))
         with ThreadPoolExecutor(max_workers=n) as pool:
