@@ -13,5 +13,4 @@ from kit.execution import engines
 
 
 def __getattr__(name: str) -> Any:
-
     return getattr(engines, name)

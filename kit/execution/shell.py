@@ -181,7 +181,6 @@ def _finish_outputs(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _jsonable_bundle(data: dict[str, Any]) -> dict[str, Any]:
     """Mime bundles must be JSON: text as str, JSON types as objects, binary as base64 str."""
-
     out = {}
     for mime, value in data.items():
         if isinstance(value, bytes):

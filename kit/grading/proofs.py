@@ -68,9 +68,8 @@ class Prover:
     ) -> None:
         self.course = course
         self.cohort = cohort
-        self._warm = list(warm or [])[
-            :WARM
-        ]  # (session, notebook, parameters): templates made early
+        # (session, notebook, parameters): templates made early
+        self._warm = list(warm or [])[:WARM]
         self._grader: Any = None
         self._error: BaseException | None = None
         self._ready = threading.Event()

@@ -110,7 +110,6 @@ class RunFailure:
 
 def failure_of(exc: BaseException, *, question: str | None, cell: int | None) -> RunFailure:
     """The typed failure for an exception raised by an answer cell."""
-
     detail = f"{type(exc).__name__}: {exc}"[:DETAIL_CAP]
     if isinstance(exc, SyntaxError):
         return RunFailure(FailureKind.SYNTAX, question, cell, exc.lineno, detail)

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.sandbox.cgroup import NoCgroup, RunCgroup, RunLimits, open_run
-from kit.sandbox.seccomp import box_filter, load, sandbox_filter
+from kit.sandbox.seccomp import Unsupported, box_filter, load, number, sandbox_filter
 
 __all__ = ["Box", "Limits", "SandboxUnavailable", "Zygote", "enter_box"]
 
@@ -464,7 +464,6 @@ def _launch() -> None:
 # ----------------------------------------------------------------------------- a box
 
 _BOX_FLAGS = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
-_SYS_CLONE = {"x86_64": 56, "aarch64": 220}
 _pyc = ctypes.PyDLL(None, use_errno=True)  # keeps the GIL across the call, as os.fork does
 _pyc.syscall.restype = ctypes.c_long
 
@@ -491,15 +490,18 @@ def clone_box() -> int:
     The child maps its user to itself before anything else.
     """
 
-    number = _SYS_CLONE.get(os.uname().machine)
-    if number is None:
+    try:
+        clone = number("clone")  # from the seccomp filter's table of call numbers
+    except Unsupported:
+        clone = None
+    if clone is None:
         raise SandboxUnavailable(f"boxes are not implemented for {os.uname().machine}")
     if threading.active_count() != 1:
         raise RuntimeError("a box can only be cloned from a single-threaded process")
     uid, gid = os.getuid(), os.getgid()
     ctypes.pythonapi.PyOS_BeforeFork()
     pid: int = _pyc.syscall(  # restype c_long: an int
-        ctypes.c_long(number), ctypes.c_ulong(_BOX_FLAGS | signal.SIGCHLD), 0, 0, 0, 0
+        ctypes.c_long(clone), ctypes.c_ulong(_BOX_FLAGS | signal.SIGCHLD), 0, 0, 0, 0
     )
     if pid == 0:
         ctypes.pythonapi.PyOS_AfterFork_Child()
@@ -573,7 +575,6 @@ def enter_box(limits: dict[str, Any] | None, files: dict[str, bytes], *, confine
 
 
 def _set_limits(limits: dict[str, Any]) -> None:
-
     from kit.execution.zygote import limit_memory
 
     limit_memory(float(limits["memory_mb"]))

@@ -37,7 +37,15 @@ from kit.execution.shell import CellTimeoutError
 from kit.sandbox import safepickle
 from kit.sandbox.answers import DETAIL_CAP
 
-__all__ = ["STATE", "changed_files", "describe", "offer", "serve_calls"]
+__all__ = [
+    "STATE",
+    "changed_files",
+    "describe",
+    "offer",
+    "random_state",
+    "serve_calls",
+    "set_random",
+]
 
 STATE: dict[str, Any] = {}  # in a template and its boxes: the template's job, the box's scratch
 _MISSING = object()
@@ -66,7 +74,6 @@ def describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple[Any, 
 
 
 def _describe(value: Any, handles: dict[int, Any], timeout: float) -> tuple[Any, ...]:
-
     if isinstance(value, types.ModuleType):
         return ("module", str(getattr(value, "__name__", "")))
     try:
@@ -177,7 +184,6 @@ class _ArgsUnpickler(pickle.Unpickler):
     """Reads the judge's requests (trusted bytes); the judge's stand-ins become the real values."""
 
     def __init__(self, data: bytes, handles: dict[int, Any]) -> None:
-
         super().__init__(io.BytesIO(data))
         self.handles = handles
 
@@ -213,7 +219,6 @@ _SERVING: dict[str, Any] = {}  # the link, handles and timeout of the request be
 
 def _ask(ref: int, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Have the judge do ``op`` on its value ``ref``; serve the judge's own requests meanwhile."""
-
     from kit.execution import zygote
 
     link, handles, timeout = _SERVING["link"], _SERVING["handles"], _SERVING["timeout"]
@@ -264,19 +269,19 @@ class _Globals:
             self.changed.add(n)
 
 
-def _set_random(state: Any) -> None:
+def set_random(state: Any) -> None:
+    """Put back a ``random_state()`` (on either side of the boxes); nothing for none."""
     if not state:
         return
-
     random.setstate(state[0])
     if state[1] is not None and "numpy" in sys.modules:
         sys.modules["numpy"].random.set_state(state[1])
 
 
-def _random_state() -> bytes:
-
+def random_state() -> tuple[Any, Any]:
+    """The state of ``random`` and, once it is imported, of ``numpy.random``."""
     np_state = sys.modules["numpy"].random.get_state() if "numpy" in sys.modules else None
-    return safepickle.dumps((random.getstate(), np_state))
+    return (random.getstate(), np_state)
 
 
 def _do(value: Any, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -317,7 +322,6 @@ def _do(value: Any, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
 
 def _signature(value: Any) -> list[tuple[str, int, bool, Any]]:
     """The parameters of a function as data: name, kind, whether it has a default, the default."""
-
     out = []
     for p in inspect.signature(value).parameters.values():
         default = None
@@ -354,7 +358,7 @@ def _serve_one(frame: tuple[Any, ...]) -> None:
     try:
         args, kwargs, sync = _ArgsUnpickler(data, handles).load()
         _SERVING["view"].apply(sync.get("names", {}))
-        _set_random(sync.get("random"))
+        set_random(sync.get("random"))
         _take_files(sync.get("files") or {})
         given = _mutable_args(args, kwargs)
         watched = _snapshot(sync.get("watch") or [])
@@ -374,7 +378,7 @@ def _serve_one(frame: tuple[Any, ...]) -> None:
     extras["args"] = _changed_args(given)
     extras["globals"] = _changed_args(watched, _SERVING["view"].ns)
     try:
-        extras["random"] = _random_state()
+        extras["random"] = safepickle.dumps(random_state())
     except Exception:  # noqa: BLE001 - the trainee broke their random module: the judge keeps its own
         pass
     zygote.send_frame(link, ("result", cid, reply, extras))
@@ -390,13 +394,18 @@ def _mutable_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[Any, tu
         if isinstance(value, list | dict | set | bytearray) or type(value).__module__.startswith(
             ("numpy", "pandas")
         ):
-            try:
-                raw = safepickle.dumps(value)
-            except Exception:  # noqa: BLE001
-                continue
-            if len(raw) <= _ARG_CAP:
+            if (raw := _data(value)) is not None:
                 out[key] = (value, raw)
     return out
+
+
+def _data(value: Any) -> bytes | None:
+    """``value`` as data, or None when it is not data or larger than ``_ARG_CAP``."""
+    try:
+        raw = safepickle.dumps(value)
+    except Exception:  # noqa: BLE001
+        return None
+    return raw if len(raw) <= _ARG_CAP else None
 
 
 def _take_files(files: dict[str, bytes]) -> None:
@@ -421,13 +430,8 @@ def _snapshot(names: list[str]) -> dict[Any, tuple[Any, bytes]]:
     ns = _SERVING["view"].ns
     out = {}
     for n in names:
-        if isinstance(n, str) and n in ns:
-            try:
-                raw = safepickle.dumps(ns[n])
-            except Exception:  # noqa: BLE001
-                continue
-            if len(raw) <= _ARG_CAP:
-                out[n] = (ns[n], raw)
+        if isinstance(n, str) and n in ns and (raw := _data(ns[n])) is not None:
+            out[n] = (ns[n], raw)
     return out
 
 
@@ -441,11 +445,8 @@ def _changed_args(
             if key not in ns:
                 continue
             value = ns[key]
-        try:
-            now = safepickle.dumps(value)
-        except Exception:  # noqa: BLE001
-            continue
-        if now != raw and len(now) <= _ARG_CAP:
+        now = _data(value)
+        if now is not None and now != raw:
             out[key] = now
     return out
 

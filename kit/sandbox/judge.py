@@ -132,7 +132,6 @@ def _written(scratch: str, known: set[str]) -> dict[str, bytes]:
 
 def _enter(conn: socket.socket, job: dict[str, Any]) -> socket.socket:
     """Common start of both boxes: take the channel to the other box, set the box up."""
-
     [fd] = sandbox.receive_fds(conn)
     _TEMPLATE["scratch"] = sandbox.enter_box(
         job["limits"], _TEMPLATE.get("files", {}), confine=_TEMPLATE["confine"]

@@ -28,7 +28,6 @@ import inspect
 import io
 import os
 import pickle
-import random
 import socket
 import sys
 import time
@@ -37,7 +36,7 @@ from typing import Any
 
 from kit.sandbox import safepickle
 from kit.sandbox.answers import DETAIL_CAP
-from kit.sandbox.callserver import CODE_SUFFIXES
+from kit.sandbox.callserver import CODE_SUFFIXES, _do, random_state, set_random
 
 __all__ = [
     "AnswerCallFailed",
@@ -129,7 +128,6 @@ class NotebookView:
             elif raw is not None and (reads is None or name in reads) and _changed(now, raw):
                 names[name] = ("value", now)  # the test changed it in place
 
-        np_state = sys.modules["numpy"].random.get_state() if "numpy" in sys.modules else None
         # data the trainee's code reads may be changed by it (`items.append(x)`): watched
         watch = [
             n
@@ -138,7 +136,7 @@ class NotebookView:
         ]
         return {
             "names": names,
-            "random": (random.getstate(), np_state),
+            "random": random_state(),
             "watch": watch,
             "files": self._test_files(),
         }
@@ -240,10 +238,7 @@ def _changed(value: Any, raw: bytes) -> bool:
 def _take_random(raw: bytes) -> None:
     try:
         py_state, np_state = safepickle.loads(raw)
-
-        random.setstate(py_state)
-        if np_state is not None and "numpy" in sys.modules:
-            sys.modules["numpy"].random.set_state(np_state)
+        set_random((py_state, np_state))
     except Exception:  # noqa: BLE001 - a state that does not fit: the judge keeps its own
         pass
 
@@ -289,7 +284,6 @@ class Server(Channel):
     def _callback(self, frame: tuple[Any, ...]) -> None:
         """The trainee's code uses a value of the test's: do it here (test code, on plain data)."""
         from kit.execution.zygote import send_frame
-        from kit.sandbox.callserver import _do
 
         _, ref, op, offers, kw = frame
         try:
@@ -468,9 +462,8 @@ class AnswerObject(Remote):
 
         Never a data type: an object posing as a DataFrame must not pass for one.
         """
-        meta = object.__getattribute__(
-            self, "_meta"
-        )  # the trainee's box says: believed for figures only
+        # the trainee's box says: believed for figures only
+        meta = object.__getattribute__(self, "_meta")
         mod = sys.modules.get(str(meta.get("module")))
         if mod is not None and str(meta.get("module")).split(".")[0] == "matplotlib":
             found: Any = mod
@@ -490,7 +483,6 @@ class AnswerFunction(AnswerObject):
     @property
     def __signature__(self) -> Any:
         """The trainee's function's parameters (``inspect.signature``), rebuilt from data."""
-
         params = []
         for name, kind, has_default, default in self._do("signature"):
             extra = {"default": default} if has_default else {}
@@ -606,7 +598,6 @@ def _by_reference(o: Any) -> bool:
 
 
 def _pickle(obj: Any, server: Server) -> bytes:
-
     buf = io.BytesIO()
     p = pickle.Pickler(buf, protocol=5)
 

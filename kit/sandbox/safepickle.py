@@ -40,6 +40,7 @@ import zoneinfo
 from typing import Any
 
 import numpy as np
+from numpy._core.multiarray import _reconstruct
 
 __all__ = ["Encoded", "Refused", "Uncrossable", "dumps", "loads"]
 
@@ -244,7 +245,7 @@ def _enc_values(arr: Any, depth: int) -> Encoded:
 
 
 def _allowed_globals() -> dict[tuple[str, str], Any]:
-    from numpy._core import multiarray, numeric
+    from numpy._core import numeric
 
     g: dict[tuple[str, str], Any] = {}
     for name in ("complex", "set", "frozenset", "bytearray", "bytes", "range", "slice", "list",
@@ -260,7 +261,7 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
     g[("numpy", "ndarray")] = np.ndarray
     g[("numpy", "dtype")] = np.dtype
     for mod in ("numpy._core.multiarray", "numpy.core.multiarray"):
-        g[(mod, "_reconstruct")] = multiarray._reconstruct
+        g[(mod, "_reconstruct")] = _reconstruct
         g[(mod, "scalar")] = _scalar
     for mod in ("numpy._core.numeric", "numpy.core.numeric"):
         g[(mod, "_frombuffer")] = numeric._frombuffer  # type: ignore[attr-defined]
@@ -289,7 +290,6 @@ class _Unpickler(_PyUnpickler):  # type: ignore[misc]  # the Any base above
         global _GLOBALS
         if _GLOBALS is None:
             _GLOBALS = _allowed_globals()
-            _GLOBALS_RECONSTRUCT[0] = _GLOBALS[("numpy._core.multiarray", "_reconstruct")]
         try:
             return _GLOBALS[(module, name)]
         except (KeyError, TypeError):
@@ -362,13 +362,10 @@ def _check_call(func: Any, args: Any, kwargs: Any) -> None:
             raise Refused("a container made from a string is not plain data")
     if func is np.ndarray:
         raise Refused("a numpy array allocated by a call is not plain data")
-    if func is _GLOBALS_RECONSTRUCT[0] and not (
+    if func is _reconstruct and not (
         len(values) >= 2 and isinstance(values[1], tuple) and values[1] == (0,)
     ):
         raise Refused("a numpy array allocated by a call is not plain data")
-
-
-_GLOBALS_RECONSTRUCT: list[Any] = [None]  # numpy's _reconstruct, once the allow-list is built
 
 
 def loads(data: bytes) -> Any:
@@ -542,7 +539,6 @@ def _dec_encoded(x: Encoded, depth: int) -> Any:
 
 
 def _tz(name: Any) -> Any:
-
     _need(isinstance(name, str) and 0 < len(name) < 64, "time zone")
     if name == "UTC":
         return datetime.UTC

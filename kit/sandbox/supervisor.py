@@ -93,7 +93,7 @@ class _Plan:
     judge_rest: list[dict[str, Any]]
     questions: list[str]
     functions: bool  # a solution before the last one defines a function or class
-    solutions: dict[str, str]  # question -> the instructor's solution
+    solutions: dict[str, str]  # question -> the instructor's solution (stubs left out)
     shapes: dict[str, dict[str, str]] | None  # question -> name -> kind; None: not known yet
 
 
@@ -125,7 +125,8 @@ def _plan(nb: Any, parameters: dict[str, Any] | None) -> _Plan:
             if qid in questions:
                 continue  # a second solution cell for one question is not an answer cell
             questions.append(qid)
-            solutions[qid] = src
+            if not is_unanswered(src):
+                solutions[qid] = src
             known = meta.get("shapes")
             if isinstance(known, dict) and shapes is not None:
                 shapes[qid] = {str(k): str(v) for k, v in known.items()}
@@ -334,9 +335,8 @@ class CodeGrader:
         t0 = time.monotonic()
         limits = limits or self.limits
         plan = self._plan_for(instructor_nb, parameters)
-        answered = {q: c for q, c in plan.solutions.items() if not is_unanswered(c)}
-        run = self._attempt(plan, answered, list(expected_tests), dict(files or {}), limits, t0,
-                            None)  # fmt: skip
+        run = self._attempt(plan, plan.solutions, list(expected_tests), dict(files or {}), limits,
+                            t0, None)  # fmt: skip
         if plan.shapes is None and run.shapes is not None:
             plan.shapes = run.shapes
         return run
@@ -350,8 +350,8 @@ class CodeGrader:
         with lock:
             if plan.shapes is not None:
                 return
-            answered = {q: c for q, c in plan.solutions.items() if not is_unanswered(c)}
-            run = self._attempt(plan, answered, expected, files, limits, time.monotonic(), None)
+            run = self._attempt(plan, plan.solutions, expected, files, limits, time.monotonic(),
+                                None)  # fmt: skip
             plan.shapes = run.shapes or {}
 
     def _attempt(
@@ -524,7 +524,6 @@ class CodeGrader:
         progress: Callable[[int, int, str], None] | None = None,
     ) -> list[CodeRun]:
         """Run many submissions, up to ``workers`` at once, on this grader's zygote; results in order."""
-
         results: list[CodeRun | None] = [None] * len(jobs)
         n = max(1, min(workers or min(4, os.cpu_count() or 1), len(jobs) or 1))
         with ThreadPoolExecutor(max_workers=n) as pool:
