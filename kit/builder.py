@@ -422,7 +422,7 @@ def _run_and_prove(
     if prover is None:
         return executed, {}
     try:
-        return executed, prover.prove(cohort, _claims(pending, executed))
+        return executed, prover.prove(_claims(pending, executed))
     finally:
         prover.close()
 

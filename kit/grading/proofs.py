@@ -114,7 +114,7 @@ class Prover:
             except Exception:  # noqa: BLE001 - the proof itself will make them, or say why not
                 pass
 
-    def prove(self, cohort: str, claims: list[Claim]) -> dict[str, Proof]:
+    def prove(self, claims: list[Claim]) -> dict[str, Proof]:
         """Grade each claim's solutions; one ``Proof`` per claim name (claims without code tests pass)."""
         todo = [(c, _expected(c.nb)) for c in claims]
         todo = [(c, e) for c, e in todo if e]
@@ -124,20 +124,21 @@ class Prover:
         if self._grader is None:
             why = f"{type(self._error).__name__}: {self._error}"
             return {
-                c.name: Proof([t("build.proof_failed", cohort=cohort, error=why)]) for c, _ in todo
+                c.name: Proof([t("build.proof_failed", cohort=self.cohort, error=why)])
+                for c, _ in todo
             }
         with ThreadPoolExecutor(max_workers=2) as pool:
-            done = pool.map(lambda ce: self._prove_one(cohort, *ce), todo)
+            done = pool.map(lambda ce: self._prove_one(*ce), todo)
             return {c.name: proof for (c, _), proof in zip(todo, done, strict=True)}
 
-    def _prove_one(self, cohort: str, claim: Claim, expected: list[dict[str, Any]]) -> Proof:
+    def _prove_one(self, claim: Claim, expected: list[dict[str, Any]]) -> Proof:
         from kit.grading.coderun import session_files
 
         run = self._grader.prove(
             claim.nb,
             expected,
             parameters=claim.parameters,
-            files=session_files(self.course, cohort, claim.session),
+            files=session_files(self.course, self.cohort, claim.session),
         )
         causes = "; ".join(f.detail for f in run.failures if f.detail)
         by_name = {(e["question"], e["name"]): e for e in expected}
@@ -154,7 +155,7 @@ class Prover:
                     session=claim.session,
                     question=verdict["question"],
                     test=verdict["name"],
-                    cohort=cohort,
+                    cohort=self.cohort,
                     trainee=claim.variant,
                     where=_authored_cell(claim.nb, test.get("cell"), claim.nb_path),
                     message=verdict["message"] or causes or verdict["outcome"],
