@@ -133,30 +133,24 @@ def default_mapping(fmt: str, roster: Any) -> dict[str, str]:
 
 def _mapping(fmt: str, roster: Any, given: dict[str, str] | None, file: str) -> dict[str, str]:
     mapping = default_mapping(fmt, roster)
+    allowed, not_allowed = (
+        (MOODLE_IDENTIFIERS, "lms.not_moodle_id")
+        if fmt == "moodle"
+        else (CANVAS_COLUMNS, "lms.not_canvas_column")
+    )
     problems = []
     for header, column in (given or {}).items():
-        if fmt == "moodle":
-            if header not in MOODLE_IDENTIFIERS:
-                problems.append(
-                    Problem(
-                        file,
-                        field=header,
-                        message=say("lms.not_moodle_id"),
-                        fix=say("course.use_one_of", options=", ".join(MOODLE_IDENTIFIERS)),
-                    )
-                )
-                continue
-            mapping = {header: column}  # Moodle maps one identifier column
-        elif header not in CANVAS_COLUMNS:
+        if header not in allowed:
             problems.append(
                 Problem(
                     file,
                     field=header,
-                    message=say("lms.not_canvas_column"),
-                    fix=say("course.use_one_of", options=", ".join(CANVAS_COLUMNS)),
+                    message=say(not_allowed),
+                    fix=say("course.use_one_of", options=", ".join(allowed)),
                 )
             )
-            continue
+        elif fmt == "moodle":
+            mapping = {header: column}  # Moodle maps one identifier column
         else:
             mapping[header] = column
     known = ["id", *roster.columns]

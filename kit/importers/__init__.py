@@ -396,17 +396,8 @@ IDENTIFIED_TOOLS = {"otter": "kit.importers.otter_submissions"}
 
 
 def _tool(kind: str) -> Any:
-
     if kind not in TOOLS:
-        raise CourseError(
-            [
-                Problem(
-                    kind,
-                    message=t("import.unknown_tool"),
-                    fix=t("course.use_one_of", options=", ".join(sorted(TOOLS))),
-                )
-            ]
-        )
+        raise CourseError.choice(kind, "", t("import.unknown_tool"), sorted(TOOLS))
     return importlib.import_module(TOOLS[kind])
 
 
@@ -523,13 +514,7 @@ def adopt_submissions(
     out = Adopted(files)
     found: dict[str, int] = {}
     for kind in SUBMISSION_TOOLS:
-        module = _submission_tool(kind)
-        if times == kind:
-            got = module.adopt(course, cohort, out.files, times=True)
-        else:
-            got = module.adopt(course, cohort, out.files)
-        if isinstance(got, tuple):  # an adopter that only sorts files: (files, unknown)
-            got = Adopted(*got)
+        got = _submission_tool(kind).adopt(course, cohort, out.files, times=times == kind)
         out.files = got.files
         out.unknown += got.unknown
         out.flagged += got.flagged

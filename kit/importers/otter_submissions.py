@@ -347,6 +347,7 @@ def adopt(
     emails = _emails(co.roster)
     imported = imported_sessions(course, cohort, TOOL)
     notebooks = {s.session: str(s.notebook) for s in co.sessions}
+    kinds_of: dict[str, dict[str, str]] = {}  # session → its kinds, read once per run
     for path, (nb, inner) in found.items():
         data = out.pop(path)
         session, why = _session(path, nb, imported)
@@ -363,13 +364,14 @@ def adopt(
             unknown.append(f"{path}: {said}")
             continue
         record = imported[session]
-        kinds = _notebook_kinds(course.root / notebooks[session])
+        if session not in kinds_of:
+            kinds_of[session] = _notebook_kinds(course.root / notebooks[session])
         doc = {
             "session": session,
             "trainee": trainee,
             "source": TOOL,
             "identity": said,
-            "answers": answers(nb, record, kinds),
+            "answers": answers(nb, record, kinds_of[session]),
         }
         out[f"{path}/answers.json"] = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
         out[f"{path}/{TOOL}/{PurePosixPath(path).name}"] = data
